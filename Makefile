@@ -1,0 +1,61 @@
+# Lockstep: `make run` sets up and runs the system; `make test` sets up and runs the whole suite.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+# The local broker's port; tests follow it.
+export LOCKSTEP_KAFKA_PORT ?= 9092
+export LOCKSTEP_TEST_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(LOCKSTEP_KAFKA_PORT)
+
+.PHONY: help install tools run test kafka-up kafka-down pg-up pg-down migrate schemas bench demo clean
+
+help:
+	@echo "make run        set up, start Kafka, migrate, run ingest :8001, scoring :8002, sla :8003 (Ctrl-C stops all)"
+	@echo "make test       set up, start Kafka and PostgreSQL, run the whole suite"
+	@echo "make kafka-up | kafka-down | pg-up | pg-down | migrate | schemas | bench"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+tools:
+	deploy/tools.sh
+
+kafka-up:
+	deploy/kafka/kafka.sh up
+
+kafka-down:
+	deploy/kafka/kafka.sh down
+
+pg-up:
+	@deploy/postgres/pg.sh up
+
+pg-down:
+	deploy/postgres/pg.sh down
+
+migrate: install
+	$(BIN)/lockstep db upgrade
+
+schemas: install
+	$(BIN)/lockstep events schemas
+
+run: install kafka-up migrate
+	deploy/run.sh
+
+# PostgreSQL is used when deploy/postgres/pg.sh can provide it; LOCKSTEP_REQUIRE_POSTGRES=1 (CI) makes it mandatory.
+test: install tools kafka-up
+	@pg_url=$$(deploy/postgres/pg.sh up) || { \
+	  if [ -n "$$LOCKSTEP_REQUIRE_POSTGRES" ]; then echo "make test: PostgreSQL is required but deploy/postgres/pg.sh failed" >&2; exit 1; fi; \
+	  echo "make test: no PostgreSQL; running the SQLite half only" >&2; pg_url=; }; \
+	LOCKSTEP_TEST_POSTGRES_URL="$$pg_url" $(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	deploy/kafka/kafka.sh down || true
+	deploy/postgres/pg.sh down || true
+	rm -rf var

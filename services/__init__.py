@@ -1,0 +1,1 @@
+"""The three Lockstep services and the `lockstep` command line."""

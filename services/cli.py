@@ -1,0 +1,140 @@
+"""`lockstep`: the command line. It only parses arguments and dispatches.
+
+    lockstep serve ingest|scoring|sla [--port N]
+    lockstep db upgrade [--service NAME ...]
+    lockstep contract check FILE
+    lockstep events schemas [--check] [--dir DIR]
+    lockstep topics create
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from shared.contract import ContractError, load_contract
+from shared.settings import LockstepSettings, SettingsError, load_settings
+
+SERVICES = ("ingest", "scoring", "sla")
+
+
+class CliError(Exception):
+    """A one-line message for the user; exit code 2."""
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from shared.logs import configure_logging
+
+    settings = load_settings(LockstepSettings)
+    configure_logging(settings.log_level)
+    load_contract(settings.contract)  # a broken contract stops the service before it binds its port
+    module = __import__(f"services.{args.service}.app", fromlist=["create_app"])
+    app = module.create_app()
+    port = args.port or getattr(settings, f"{args.service}_port")
+    uvicorn.run(app, host=args.host or settings.host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from shared.db import migrations
+    from shared.db.engine import create_engine
+
+    settings = load_settings(LockstepSettings)
+
+    async def run() -> None:
+        for service in args.service or SERVICES:
+            engine = create_engine(settings.database_url_for(service))
+            try:
+                await migrations.upgrade(engine, service)
+            finally:
+                await engine.dispose()
+            print(f"{service}: migrated to head")
+
+    asyncio.run(run())
+    return 0
+
+
+def _contract_check(args: argparse.Namespace) -> int:
+    contract = load_contract(args.file)
+    print(f"{args.file}: contract {contract.version} is valid ({len(contract.stages)} stages)")
+    return 0
+
+
+def _events_schemas(args: argparse.Namespace) -> int:
+    from shared.events.schemas import SCHEMA_DIR, stale_schemas, write_schemas
+
+    directory = Path(args.dir) if args.dir else SCHEMA_DIR
+    if args.check:
+        stale = stale_schemas(directory)
+        if stale:
+            raise CliError(f"event schemas in {directory} are stale ({', '.join(stale)}); run `lockstep events schemas`")
+        print(f"{directory}: event schemas up to date")
+        return 0
+    for path in write_schemas(directory):
+        print(path)
+    return 0
+
+
+def _topics_create(args: argparse.Namespace) -> int:
+    from shared.bus.topics import Topics, ensure_topics
+
+    settings = load_settings(LockstepSettings)
+    topics = Topics(settings.topic_prefix).all()
+    created = asyncio.run(
+        ensure_topics(settings.kafka_bootstrap, topics, partitions=settings.topic_partitions, replication_factor=settings.topic_replication_factor)
+    )
+    print(f"created: {', '.join(created) or 'none (all exist)'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lockstep", description="Keeps sales and marketing in lockstep.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run one service")
+    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("--port", type=int, help="default: LOCKSTEP_<SERVICE>_PORT")
+    serve.add_argument("--host", help="default: LOCKSTEP_HOST")
+    serve.set_defaults(func=_serve)
+
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    upgrade = db.add_parser("upgrade", help="apply migrations")
+    upgrade.add_argument("--service", action="append", choices=SERVICES, help="only this service (repeatable)")
+    upgrade.set_defaults(func=_db_upgrade)
+
+    contract = commands.add_parser("contract", help="the lifecycle contract").add_subparsers(dest="contract_command", required=True)
+    check = contract.add_parser("check", help="validate a contract file")
+    check.add_argument("file")
+    check.set_defaults(func=_contract_check)
+
+    events = commands.add_parser("events", help="the canonical events").add_subparsers(dest="events_command", required=True)
+    schemas = events.add_parser("schemas", help="export JSON Schemas to docs/events/")
+    schemas.add_argument("--check", action="store_true", help="fail when the exported schemas are stale")
+    schemas.add_argument("--dir", help="output directory")
+    schemas.set_defaults(func=_events_schemas)
+
+    topics = commands.add_parser("topics", help="Kafka topics").add_subparsers(dest="topics_command", required=True)
+    topics.add_parser("create", help="create the topics (idempotent)").set_defaults(func=_topics_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ContractError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 2
+    except (SettingsError, CliError) as exc:
+        print(f"lockstep: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""The ingest service's HTTP app (`lockstep serve ingest`)."""
+
+from fastapi import FastAPI
+
+from services.ingest.bootstrap import bootstrap
+from services.ingest.settings import IngestSettings
+from shared.settings import load_settings
+from shared.web.app import create_service_app
+
+
+def create_app(settings: IngestSettings | None = None) -> FastAPI:
+    settings = settings or load_settings(IngestSettings)
+    return create_service_app(
+        title="Lockstep ingest",
+        description="Verified webhooks from CRM and marketing tools, normalized to canonical CloudEvents on Kafka.",
+        start=lambda: bootstrap(settings),
+    )

@@ -1,0 +1,17 @@
+"""The scoring service's HTTP app (`lockstep serve scoring`)."""
+
+from fastapi import FastAPI
+
+from services.scoring.bootstrap import bootstrap
+from services.scoring.settings import ScoringSettings
+from shared.settings import load_settings
+from shared.web.app import create_service_app
+
+
+def create_app(settings: ScoringSettings | None = None) -> FastAPI:
+    settings = settings or load_settings(ScoringSettings)
+    return create_service_app(
+        title="Lockstep scoring",
+        description="The lifecycle contract applied: lead scores with their reasons, stage changes, the funnel.",
+        start=lambda: bootstrap(settings),
+    )

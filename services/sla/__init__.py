@@ -1,0 +1,1 @@
+"""SLA: business-hours follow-up timers, rejection loops, alerts and their feeds."""

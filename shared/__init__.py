@@ -1,0 +1,8 @@
+"""Lockstep's code kit: plumbing shared by the three services, without business rules.
+
+- `settings`: configuration from `LOCKSTEP_*` environment variables, failing fast.
+- `events`: the canonical event language (CloudEvents 1.0, Kafka binary content mode).
+- `bus`: the one Kafka producer and consumer runner, topics, dead letters.
+- `db`: engines, sessions, migrations, idempotency and the transactional outbox.
+- `web`: problem responses, health/readiness and metrics for the FastAPI apps.
+"""

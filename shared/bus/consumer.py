@@ -1,0 +1,275 @@
+"""The one consumer runner: batches from `getmany`, idempotent handling, commit after the database.
+
+For every partition batch the runner
+1. parses each record as a CloudEvent (a record that is not one goes straight to the dead letters),
+2. opens one database transaction, skips event ids already processed, calls the handler for the
+   rest and records their ids, and commits,
+3. wakes the outbox relay, and only then commits `offset + 1` of the last record to Kafka.
+
+When the batch transaction fails, its records are retried one by one, so one poison event
+cannot hold back the others: a handler error is retried `max_retries` times with exponential
+backoff, then the record is dead-lettered with the error in its headers. Infrastructure errors
+(database or broker unreachable) are retried without limit instead: they are not the event's
+fault, and dead-lettering on an outage would bury good events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.bus.deadletter import deadletter_record
+from shared.bus.producer import BusUnavailable, EventProducer
+from shared.db.idempotency import ProcessedEvents
+from shared.events.envelope import EventEnvelope, MalformedEvent
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+_INFRASTRUCTURE = (OperationalError, InterfaceError, ConnectionError, OSError, BusUnavailable)
+
+
+def _is_infrastructure(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, _INFRASTRUCTURE)
+
+
+class _Abandoned(Exception):
+    """Stopping while the infrastructure is down: leave the batch uncommitted for the next owner."""
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    duplicates: int = 0
+    deadlettered: int = 0
+    retries: int = 0
+
+
+class _WaitForBatch(ConsumerRebalanceListener):
+    """Partitions are only given up once the batch in hand is committed to the database and Kafka."""
+
+    def __init__(self, lock: asyncio.Lock, name: str) -> None:
+        self._lock = lock
+        self._name = name
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        async with self._lock:
+            log.info("%s: partitions revoked: %s", self._name, sorted(f"{tp.topic}[{tp.partition}]" for tp in revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info("%s: partitions assigned: %s", self._name, sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        name: str,
+        bootstrap: str,
+        group_id: str,
+        topics: list[str],
+        handler: EventHandler,
+        sessions: async_sessionmaker[AsyncSession],
+        processed: ProcessedEvents,
+        producer: EventProducer,
+        deadletter_topic: str,
+        max_retries: int = 3,
+        retry_backoff_ms: int = 100,
+        batch_max: int = 500,
+        session_timeout_ms: int = 10_000,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.name = name
+        self._bootstrap = bootstrap
+        self._group_id = group_id
+        self._topics = topics
+        self._handler = handler
+        self._sessions = sessions
+        self._processed = processed
+        self._producer = producer
+        self._deadletter_topic = deadletter_topic
+        self._max_retries = max_retries
+        self._backoff_s = retry_backoff_ms / 1000
+        self._batch_max = batch_max
+        self._session_timeout_ms = session_timeout_ms
+        self._after_commit = after_commit or (lambda: None)
+        self._stopping = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self.stats = ConsumerStats()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.running = False
+
+    def stop(self) -> None:
+        """Finish the batch in hand, commit it, leave the group."""
+        self._stopping.set()
+
+    def _build(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group_id,
+            client_id=f"{self._group_id}-{self.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=self._session_timeout_ms,
+            heartbeat_interval_ms=max(1000, self._session_timeout_ms // 3),
+            max_poll_records=self._batch_max,
+        )
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            consumer = self._build()
+            try:
+                consumer.subscribe(self._topics, listener=_WaitForBatch(self._lock, self.name))
+                await consumer.start()
+            except (KafkaError, OSError) as exc:
+                log.warning("%s: cannot reach Kafka (%s); retrying in %.1fs", self.name, exc, backoff)
+                await consumer.stop()
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 10)
+                continue
+            self.consumer, self.running = consumer, True
+            try:
+                await self._loop(consumer)
+            finally:
+                self.running = False
+                await consumer.stop()  # commits nothing by itself (auto-commit is off); leaves the group
+            return
+
+    async def _loop(self, consumer: AIOKafkaConsumer) -> None:
+        while not self._stopping.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=self._batch_max)
+            for tp, records in batches.items():
+                if not records:
+                    continue
+                async with self._lock:
+                    if tp not in consumer.assignment():
+                        continue  # revoked while we waited; the new owner takes these records
+                    try:
+                        await self._process(tp, records)
+                    except _Abandoned:
+                        return
+                    await self._commit(consumer, tp, records[-1].offset + 1)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+        try:
+            await consumer.commit({tp: offset})
+        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+            # The database already holds the effects and the event ids: the next owner of the
+            # partition re-reads these records and skips them as duplicates.
+            log.warning("%s: offset commit for %s[%d] failed (%s)", self.name, tp.topic, tp.partition, exc)
+
+    async def _process(self, tp: TopicPartition, records: list) -> None:
+        parsed: list[tuple[object, EventEnvelope]] = []
+        for record in records:
+            try:
+                parsed.append((record, EventEnvelope.from_record(record.headers, record.value)))
+            except MalformedEvent as exc:
+                await self._deadletter(record, None, exc, attempts=1)
+        if not parsed:
+            return
+        try:
+            await self._retrying_infrastructure(lambda: self._apply(parsed))
+            return
+        except _Abandoned:
+            raise
+        except Exception as exc:
+            log.info("%s: batch of %d on %s[%d] failed (%s); isolating", self.name, len(parsed), tp.topic, tp.partition, exc)
+        for record, envelope in parsed:
+            await self._apply_one(record, envelope)
+
+    async def _apply(self, items: list[tuple[object, EventEnvelope]]) -> None:
+        now = datetime.now(UTC)
+        async with self._sessions() as session, session.begin():
+            seen = await self._processed.seen(session, {envelope.id for _, envelope in items})
+            done = []
+            for record, envelope in items:
+                if envelope.id in seen:
+                    self.stats.duplicates += 1
+                    continue
+                seen.add(envelope.id)
+                await self._handler(session, envelope)
+                done.append(self._processed_row(record, envelope, "handled", now))
+            await self._processed.mark(session, done)
+        self.stats.handled += len(done)
+        self._after_commit()
+
+    async def _apply_one(self, record, envelope: EventEnvelope) -> None:  # type: ignore[no-untyped-def]
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                await self._retrying_infrastructure(lambda: self._apply([(record, envelope)]))
+                return
+            except _Abandoned:
+                raise
+            except MalformedEvent as exc:  # the handler found the payload invalid: retrying cannot help
+                await self._deadletter(record, envelope, exc, attempts)
+                return
+            except Exception as exc:
+                if attempts > self._max_retries:
+                    await self._deadletter(record, envelope, exc, attempts)
+                    return
+                self.stats.retries += 1
+                log.warning("%s: event %s failed (attempt %d): %s", self.name, envelope.id, attempts, exc)
+                await self._sleep(self._backoff_s * 2 ** (attempts - 1))
+
+    async def _retrying_infrastructure(self, work: Callable[[], Awaitable[None]]) -> None:
+        backoff = max(self._backoff_s, 0.05)
+        while True:
+            try:
+                return await work()
+            except Exception as exc:
+                if not _is_infrastructure(exc):
+                    raise
+                if self._stopping.is_set():
+                    raise _Abandoned() from exc
+                log.warning("%s: infrastructure unavailable (%s); retrying in %.1fs", self.name, exc, backoff)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 10)
+
+    async def _deadletter(self, record, envelope: EventEnvelope | None, exc: BaseException, attempts: int) -> None:  # type: ignore[no-untyped-def]
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        outgoing = deadletter_record(
+            self._deadletter_topic, record, error=detail, error_type=type(exc).__name__, attempts=attempts, consumer=self._group_id
+        )
+        await self._retrying_infrastructure(lambda: self._producer.send(outgoing))
+        if envelope is not None:
+            row = self._processed_row(record, envelope, "deadlettered", datetime.now(UTC))
+
+            async def mark() -> None:
+                async with self._sessions() as session, session.begin():
+                    if not await self._processed.seen(session, {envelope.id}):
+                        await self._processed.mark(session, [row])
+
+            await self._retrying_infrastructure(mark)
+        self.stats.deadlettered += 1
+        log.error("%s: dead-lettered %s[%d]@%d after %d attempt(s): %s", self.name, record.topic, record.partition, record.offset, attempts, detail)
+
+    @staticmethod
+    def _processed_row(record, envelope: EventEnvelope, outcome: str, now: datetime) -> dict:  # type: ignore[no-untyped-def]
+        return {
+            "event_id": envelope.id,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "outcome": outcome,
+            "processed_at": now,
+        }
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            pass

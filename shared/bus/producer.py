@@ -1,0 +1,136 @@
+"""The one Kafka producer: idempotent, acks=all, compressed, and `send` means acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from shared.events.envelope import EventEnvelope
+
+log = logging.getLogger(__name__)
+
+
+class BusUnavailable(Exception):
+    """Kafka did not acknowledge in time; nothing may be reported as accepted."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRecord:
+    topic: str
+    key: str | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+    @classmethod
+    def event(cls, topic: str, envelope: EventEnvelope, key: str | None = None) -> OutgoingRecord:
+        return cls(topic, key if key is not None else envelope.subject, envelope.body(), envelope.headers())
+
+
+class EventProducer:
+    """Wraps `AIOKafkaProducer` so that every caller gets the same durability settings.
+
+    After a failed send the underlying producer is replaced before the next one: the
+    idempotent producer can stay stuck on OutOfOrderSequenceNumber after a broker blip
+    (aiokafka #1017), and a fresh producer id clears that.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        client_id: str = "lockstep",
+        linger_ms: int = 5,
+        compression: str | None = "lz4",
+        ack_timeout_s: float = 10.0,
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._client_id = client_id
+        self._linger_ms = linger_ms
+        self._compression = compression
+        self._ack_timeout_s = ack_timeout_s
+        self._producer: AIOKafkaProducer | None = None
+        self._healthy = True
+        self._restart_lock = asyncio.Lock()
+
+    def _build(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            client_id=self._client_id,
+            enable_idempotence=True,
+            acks="all",
+            compression_type=self._compression,
+            linger_ms=self._linger_ms,
+            max_batch_size=256 * 1024,
+            request_timeout_ms=max(1000, int(self._ack_timeout_s * 1000)),
+            retry_backoff_ms=100,
+        )
+
+    async def start(self) -> None:
+        """Start the client; tolerates an unreachable broker (sends then fail fast)."""
+        self._producer = self._build()
+        try:
+            await asyncio.wait_for(self._producer.start(), timeout=self._ack_timeout_s)
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            log.warning("Kafka producer could not connect yet (%s); will retry on first send", exc)
+            self._healthy = False
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            try:
+                await self._producer.stop()
+            finally:
+                self._producer = None
+
+    async def _ensure_started(self) -> AIOKafkaProducer:
+        async with self._restart_lock:
+            if self._producer is None or not self._healthy:
+                old, self._producer = self._producer, self._build()
+                if old is not None:
+                    try:
+                        await asyncio.wait_for(old.stop(), timeout=5)
+                    except Exception:  # the old client is broken; do not let it block the new one
+                        log.debug("old producer did not stop cleanly", exc_info=True)
+                await asyncio.wait_for(self._producer.start(), timeout=self._ack_timeout_s)
+                self._healthy = True
+            return self._producer
+
+    async def send_many(self, records: Sequence[OutgoingRecord]) -> None:
+        """Send all records and return once the broker acknowledged every one (in order per partition)."""
+        if not records:
+            return
+        try:
+            producer = await self._ensure_started()
+            futures = []
+            for record in records:
+                key = record.key.encode() if record.key is not None else None
+                futures.append(await producer.send(record.topic, record.value, key=key, headers=record.headers))
+            # asyncio.wait, not wait_for: cancelling aiokafka's delivery futures is not ours to do.
+            done, pending = await asyncio.wait(futures, timeout=self._ack_timeout_s)
+            if pending:
+                raise asyncio.TimeoutError(f"{len(pending)} of {len(futures)} records unacknowledged")
+            for future in done:
+                future.result()
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            self._healthy = False
+            raise BusUnavailable(f"Kafka did not acknowledge: {type(exc).__name__}: {exc}") from exc
+
+    async def send(self, record: OutgoingRecord) -> None:
+        await self.send_many([record])
+
+    async def publish(self, topic: str, envelope: EventEnvelope, key: str | None = None) -> None:
+        await self.send(OutgoingRecord.event(topic, envelope, key))
+
+    async def ping(self) -> bool:
+        """Readiness: can we reach the cluster's metadata right now?"""
+        try:
+            producer = await self._ensure_started()
+            await asyncio.wait_for(producer.client.force_metadata_update(), timeout=3)
+            return bool(producer.client.cluster.brokers())
+        except Exception:
+            self._healthy = False
+            return False

@@ -1,0 +1,73 @@
+"""Topic names (one prefix for all) and their idempotent creation at start-up."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+log = logging.getLogger(__name__)
+
+_TOPIC_ALREADY_EXISTS = 36
+
+
+@dataclass(frozen=True)
+class Topics:
+    prefix: str = "lockstep."
+
+    @property
+    def events(self) -> str:
+        """Normalized inbound events, keyed by lead."""
+        return f"{self.prefix}events"
+
+    @property
+    def lifecycle(self) -> str:
+        """Stage changes decided by scoring."""
+        return f"{self.prefix}lifecycle"
+
+    @property
+    def alerts(self) -> str:
+        """SLA and rejection-loop alerts."""
+        return f"{self.prefix}alerts"
+
+    @property
+    def deadletter(self) -> str:
+        """Records no handler could process, with the error in headers."""
+        return f"{self.prefix}deadletter"
+
+    @property
+    def raw(self) -> str:
+        """Webhook bodies as received (secrets removed), for replay and audit."""
+        return f"{self.prefix}raw"
+
+    def all(self) -> list[str]:
+        return [self.events, self.lifecycle, self.alerts, self.deadletter, self.raw]
+
+
+async def ensure_topics(bootstrap: str, names: list[str], *, partitions: int, replication_factor: int) -> list[str]:
+    """Create the topics that do not exist yet; return the names created.
+
+    Safe to run from every replica at once: a topic another replica just created
+    counts as success.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="lockstep-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [NewTopic(name, partitions, replication_factor) for name in names if name not in existing]
+        if not wanted:
+            return []
+        response = await admin.create_topics(wanted)
+        created = []
+        for error in getattr(response, "topic_errors", []) or getattr(response, "topics", []):
+            name, code = error[0], error[1]
+            if code == 0:
+                created.append(name)
+            elif code != _TOPIC_ALREADY_EXISTS:
+                raise RuntimeError(f"could not create topic {name}: Kafka error code {code} ({error[2] if len(error) > 2 else ''})")
+        if created:
+            log.info("created topics %s", ", ".join(created))
+        return created
+    finally:
+        await admin.close()

@@ -1,0 +1,92 @@
+"""Loads a contract file and reports every problem with its file, line, and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from shared.contract.model import Contract
+
+Path_ = tuple[str | int, ...]
+
+
+class ContractError(ValueError):
+    """One line per problem: `file:line: where: what is wrong`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.safe_load(yaml.serialize(key_node)) if not isinstance(key_node, yaml.ScalarNode) else key_node.value
+            if key in result:
+                raise ContractError([f"{{file}}:{key_node.start_mark.line + 1}: {'.'.join(map(str, path + (key,))) or key}: duplicate key"])
+            result[key] = _to_python(value_node, path + (key,), lines)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, path + (i,), lines) for i, item in enumerate(node.value)]
+    # Scalars: let PyYAML's safe resolver decide the type (int, float, bool, null, str).
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def _line_for(loc: Path_, lines: dict[Path_, int]) -> int:
+    """The line of the deepest part of `loc` that exists in the file."""
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 1
+
+
+def _clean_loc(loc: tuple) -> Path_:
+    # pydantic adds union-member and function-validator names to locations; drop them.
+    return tuple(p for p in loc if isinstance(p, int) or not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+
+
+def parse_contract(text: str, filename: str = "<contract>") -> Contract:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ContractError([f"{filename}:{line}: not valid YAML: {problem}"]) from None
+    if root is None:
+        raise ContractError([f"{filename}:1: the file is empty"])
+    lines: dict[Path_, int] = {}
+    try:
+        data = _to_python(root, (), lines)
+    except ContractError as exc:
+        raise ContractError([p.replace("{file}", filename) for p in exc.problems]) from None
+    if not isinstance(data, dict):
+        raise ContractError([f"{filename}:1: the contract must be a mapping with version, stages, scoring, handoff, sla, sources"])
+    try:
+        return Contract.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = _clean_loc(tuple(error["loc"]))
+            where = ".".join(str(p) for p in loc) or "(top level)"
+            message = error["msg"]
+            if message.startswith("Value error, "):
+                message = message[len("Value error, ") :]
+            problems.append(f"{filename}:{_line_for(loc, lines)}: {where}: {message}")
+        raise ContractError(problems) from None
+
+
+def load_contract(path: Path | str) -> Contract:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ContractError([f"{path}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContractError([f"{path}: cannot read: {exc}"]) from None
+    return parse_contract(text, str(path))

@@ -1,0 +1,40 @@
+"""The processed-event record that makes every handler idempotent.
+
+The consumer runner writes the event id in the same transaction as the handler's
+effects, so a redelivery after a crash finds it and changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Collection, Iterable
+
+from sqlalchemy import Table, delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+# Keep IN lists well below SQLite's bound-parameter limit.
+_CHUNK = 500
+
+
+class ProcessedEvents:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    async def seen(self, session: AsyncSession, event_ids: Collection[str]) -> set[str]:
+        ids = list(event_ids)
+        found: set[str] = set()
+        column = self.table.c.event_id
+        for start in range(0, len(ids), _CHUNK):
+            rows = await session.execute(select(column).where(column.in_(ids[start : start + _CHUNK])))
+            found.update(rows.scalars())
+        return found
+
+    async def mark(self, session: AsyncSession, rows: Iterable[dict]) -> None:
+        """rows: dicts with event_id, topic, partition, offset, outcome, processed_at."""
+        batch = list(rows)
+        if batch:
+            await session.execute(insert(self.table), batch)
+
+    async def prune(self, session: AsyncSession, older_than: datetime) -> int:
+        result = await session.execute(delete(self.table).where(self.table.c.processed_at < older_than))
+        return result.rowcount or 0

@@ -1,0 +1,39 @@
+"""Migration steps for the kit's tables, frozen per version so old migrations never change.
+
+A service's first migration calls `create_kit_tables_v1(op, "<service>")`.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from shared.db.tables import AutoId
+
+
+def create_kit_tables_v1(op, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    processed = f"{prefix}_processed_events"
+    op.create_table(
+        processed,
+        sa.Column("event_id", sa.String(255), primary_key=True),
+        sa.Column("topic", sa.String(255), nullable=False),
+        sa.Column("partition", sa.Integer, nullable=False),
+        sa.Column("offset", sa.BigInteger, nullable=False),
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index(f"ix_{processed}_processed_at", processed, ["processed_at"])
+    op.create_table(
+        f"{prefix}_outbox",
+        sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+        sa.Column("topic", sa.String(255), nullable=False),
+        sa.Column("key", sa.String(512), nullable=True),
+        sa.Column("headers", sa.JSON, nullable=False),
+        sa.Column("value", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def drop_kit_tables_v1(op, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    op.drop_table(f"{prefix}_outbox")
+    op.drop_index(f"ix_{prefix}_processed_events_processed_at", f"{prefix}_processed_events")
+    op.drop_table(f"{prefix}_processed_events")

@@ -1,0 +1,39 @@
+"""The canonical event language: CloudEvents 1.0 envelopes carrying versioned pydantic payloads."""
+
+from shared.events.catalog import (
+    ACTIVITY_KINDS,
+    EVENT_TYPES,
+    ActivityRecorded,
+    AlertRaised,
+    CanonicalEvent,
+    ContactDeleted,
+    ContactMerged,
+    ContactUpserted,
+    LeadRef,
+    LifecycleTransitioned,
+    OpportunityChanged,
+    SalesDispositioned,
+    SalesTouched,
+)
+from shared.events.envelope import EventEnvelope, MalformedEvent
+from shared.events.keys import lead_key, normalize_email
+
+__all__ = [
+    "ACTIVITY_KINDS",
+    "EVENT_TYPES",
+    "ActivityRecorded",
+    "AlertRaised",
+    "CanonicalEvent",
+    "ContactDeleted",
+    "ContactMerged",
+    "ContactUpserted",
+    "EventEnvelope",
+    "LeadRef",
+    "LifecycleTransitioned",
+    "MalformedEvent",
+    "OpportunityChanged",
+    "SalesDispositioned",
+    "SalesTouched",
+    "lead_key",
+    "normalize_email",
+]

@@ -1,0 +1,182 @@
+"""Canonical event payloads, one pydantic model per versioned CloudEvents type.
+
+Types are named `lockstep.<noun>.<verb>.v<N>`. A breaking change adds a new class with
+the next version; consumers keep reading the old one until producers have moved.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from shared.events.keys import lead_key, normalize_email
+
+EVENT_TYPES: dict[str, type[CanonicalEvent]] = {}
+
+ActivityKind = Literal[
+    "email_open",
+    "email_click",
+    "form_submit",
+    "page_view",
+    "content_download",
+    "webinar_attended",
+    "demo_request",
+    "unsubscribe",
+    "bounce",
+]
+ACTIVITY_KINDS: tuple[str, ...] = ActivityKind.__args__  # type: ignore[attr-defined]
+TouchChannel = Literal["call", "email", "meeting", "sms", "social", "other"]
+Disposition = Literal["accepted", "rejected", "qualified", "disqualified"]
+OpportunityChange = Literal["created", "stage_changed", "amount_changed", "closed_won", "closed_lost", "reopened"]
+Scalar = str | int | float | bool | None
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LeadRef(_Model):
+    """Who an event is about, as the source system knows them."""
+
+    source: str = Field(min_length=1, max_length=64, description="System of record: hubspot, salesforce, marketo, pipedrive or a generic sender's name")
+    record_id: str | None = Field(None, max_length=256, description="The record's id in that system")
+    email: str | None = Field(None, max_length=320, description="Normalized (trimmed, lower-case) email")
+
+    @model_validator(mode="after")
+    def _identified(self) -> LeadRef:
+        if self.email is not None and normalize_email(self.email) != self.email:
+            raise ValueError("email must be normalized (trimmed, lower-case, one @)")
+        if not self.email and not self.record_id:
+            raise ValueError("a lead needs an email or a record_id")
+        return self
+
+    @property
+    def key(self) -> str:
+        return lead_key(email=self.email, source=self.source, record_id=self.record_id)
+
+
+class CanonicalEvent(_Model):
+    """Base of every payload; `event_type` is the CloudEvents `type`."""
+
+    event_type: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        event_type = cls.__dict__.get("event_type")
+        if event_type:
+            if event_type in EVENT_TYPES:
+                raise TypeError(f"event type {event_type} registered twice")
+            EVENT_TYPES[event_type] = cls
+
+
+class ContactAttributes(_Model):
+    first_name: str | None = None
+    last_name: str | None = None
+    title: str | None = None
+    company: str | None = None
+    industry: str | None = None
+    employees: int | None = Field(None, ge=0)
+    country: str | None = None
+    phone: str | None = None
+    owner: str | None = Field(None, description="Owning rep's id in the source system")
+    lead_source: str | None = None
+    campaign: str | None = None
+    custom: dict[str, Scalar] = Field(default_factory=dict, description="Source properties without a canonical name")
+
+
+class ContactUpserted(CanonicalEvent):
+    event_type: ClassVar[str] = "lockstep.contact.upserted.v1"
+    lead: LeadRef
+    occurred_at: AwareDatetime = Field(description="When the change happened in the source system")
+    attributes: ContactAttributes = Field(default_factory=ContactAttributes, description="Only the attributes this change carries")
+
+
+class ContactMerged(CanonicalEvent):
+    event_type: ClassVar[str] = "lockstep.contact.merged.v1"
+    lead: LeadRef = Field(description="The surviving record")
+    merged: list[LeadRef] = Field(min_length=1, description="Records folded into the survivor")
+    occurred_at: AwareDatetime
+
+
+class ContactDeleted(CanonicalEvent):
+    event_type: ClassVar[str] = "lockstep.contact.deleted.v1"
+    lead: LeadRef
+    occurred_at: AwareDatetime
+
+
+class ActivityRecorded(CanonicalEvent):
+    event_type: ClassVar[str] = "lockstep.activity.recorded.v1"
+    lead: LeadRef
+    kind: ActivityKind
+    occurred_at: AwareDatetime
+    campaign: str | None = None
+    asset: str | None = Field(None, description="Email, page, form, content or webinar the activity was about")
+    properties: dict[str, Scalar] = Field(default_factory=dict)
+
+
+class SalesTouched(CanonicalEvent):
+    event_type: ClassVar[str] = "lockstep.sales.touched.v1"
+    lead: LeadRef
+    channel: TouchChannel
+    rep: str | None = Field(None, description="The rep who touched the lead")
+    occurred_at: AwareDatetime
+    outcome: str | None = None
+    subject: str | None = None
+
+
+class SalesDispositioned(CanonicalEvent):
+    event_type: ClassVar[str] = "lockstep.sales.dispositioned.v1"
+    lead: LeadRef
+    disposition: Disposition
+    reason: str | None = Field(None, description="Why, in the rep's words or the CRM's reason field (rejections)")
+    rep: str | None = None
+    occurred_at: AwareDatetime
+    source_status: str | None = Field(None, description="The source's own status value that was mapped")
+
+
+class OpportunityChanged(CanonicalEvent):
+    event_type: ClassVar[str] = "lockstep.opportunity.changed.v1"
+    lead: LeadRef
+    opportunity_id: str = Field(min_length=1)
+    change: OpportunityChange
+    stage: str | None = None
+    amount: float | None = None
+    currency: str | None = None
+    owner: str | None = None
+    lost_reason: str | None = None
+    occurred_at: AwareDatetime
+
+
+class LifecycleTransitioned(CanonicalEvent):
+    event_type: ClassVar[str] = "lockstep.lifecycle.transitioned.v1"
+    lead_key: str = Field(min_length=1)
+    email: str | None = None
+    from_stage: str | None = Field(description="None when the lead is first seen")
+    to_stage: str
+    reason: str = Field(description="The rule or disposition that caused the change")
+    fit_score: int
+    fit_grade: str
+    engagement_score: int
+    owner: str | None = None
+    team: str | None = None
+    contract_version: str
+    occurred_at: AwareDatetime = Field(description="When it happened in the source system")
+    caused_by: str | None = Field(None, description="CloudEvents id of the event that caused it")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class AlertRaised(CanonicalEvent):
+    event_type: ClassVar[str] = "lockstep.alert.raised.v1"
+    alert_id: str
+    kind: Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected"]
+    severity: Literal["info", "warning", "critical"]
+    lead_key: str
+    policy: str | None = None
+    owner: str | None = None
+    team: str | None = None
+    escalate_to: str | None = None
+    due_at: AwareDatetime | None = None
+    raised_at: AwareDatetime
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)

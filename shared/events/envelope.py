@@ -1,0 +1,121 @@
+"""CloudEvents 1.0 envelope in the Kafka protocol binding, binary content mode.
+
+Attributes travel as `ce_*` headers, the JSON payload is the record value, and the
+record key is the lead key (so one lead's events stay ordered within a partition).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Iterable
+
+import orjson
+from pydantic import ValidationError
+
+from shared.events.catalog import EVENT_TYPES, CanonicalEvent
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/json"
+_REQUIRED = ("ce_id", "ce_source", "ce_type", "ce_specversion")
+
+
+class MalformedEvent(ValueError):
+    """A record that is not a canonical event: it can never succeed, so it is dead-lettered."""
+
+
+def _format_time(value: datetime) -> str:
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+@dataclass(frozen=True, slots=True)
+class EventEnvelope:
+    id: str
+    source: str
+    type: str
+    time: datetime
+    data: dict[str, Any]
+    subject: str | None = None
+    extensions: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def wrap(cls, payload: CanonicalEvent, *, id: str, source: str, subject: str | None, time: datetime | None = None) -> EventEnvelope:
+        return cls(
+            id=id,
+            source=source,
+            type=payload.event_type,
+            time=time or datetime.now(UTC),
+            data=payload.model_dump(mode="json", exclude_none=True),
+            subject=subject,
+        )
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        pairs = [
+            ("ce_specversion", SPECVERSION),
+            ("ce_id", self.id),
+            ("ce_source", self.source),
+            ("ce_type", self.type),
+            ("ce_time", _format_time(self.time)),
+            ("content-type", CONTENT_TYPE),
+        ]
+        if self.subject is not None:
+            pairs.append(("ce_subject", self.subject))
+        pairs.extend((f"ce_{name}", value) for name, value in self.extensions.items())
+        return [(name, value.encode()) for name, value in pairs]
+
+    def body(self) -> bytes:
+        return orjson.dumps(self.data)
+
+    @classmethod
+    def from_record(cls, headers: Iterable[tuple[str, bytes]] | None, value: bytes | None) -> EventEnvelope:
+        """Parse a Kafka record; raise `MalformedEvent` naming what is wrong."""
+        attrs: dict[str, str] = {}
+        for name, raw in headers or ():
+            try:
+                attrs[name.lower()] = raw.decode() if raw is not None else ""
+            except UnicodeDecodeError:
+                raise MalformedEvent(f"header {name} is not UTF-8") from None
+        missing = [name for name in _REQUIRED if not attrs.get(name)]
+        if missing:
+            raise MalformedEvent(f"missing CloudEvents header(s): {', '.join(missing)}")
+        if attrs["ce_specversion"] != SPECVERSION:
+            raise MalformedEvent(f"unsupported specversion {attrs['ce_specversion']!r}")
+        content_type = attrs.get("content-type", CONTENT_TYPE)
+        if not content_type.startswith(CONTENT_TYPE):
+            raise MalformedEvent(f"unsupported content-type {content_type!r}")
+        try:
+            time = datetime.fromisoformat(attrs["ce_time"]) if attrs.get("ce_time") else datetime.now(UTC)
+        except ValueError:
+            raise MalformedEvent(f"ce_time is not RFC 3339: {attrs['ce_time']!r}") from None
+        if time.tzinfo is None:
+            raise MalformedEvent("ce_time has no time zone")
+        try:
+            data = orjson.loads(value or b"")
+        except orjson.JSONDecodeError as exc:
+            raise MalformedEvent(f"body is not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise MalformedEvent("body must be a JSON object")
+        known = {"ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject"}
+        extensions = {k[3:]: v for k, v in attrs.items() if k.startswith("ce_") and k not in known}
+        return cls(
+            id=attrs["ce_id"],
+            source=attrs["ce_source"],
+            type=attrs["ce_type"],
+            time=time,
+            data=data,
+            subject=attrs.get("ce_subject"),
+            extensions=extensions,
+        )
+
+    def payload(self) -> CanonicalEvent:
+        """The typed payload; raise `MalformedEvent` for unknown types or invalid data."""
+        model = EVENT_TYPES.get(self.type)
+        if model is None:
+            raise MalformedEvent(f"unknown event type {self.type!r}")
+        try:
+            return model.model_validate(self.data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            raise MalformedEvent(f"{self.type}: {where}: {first['msg']}") from None

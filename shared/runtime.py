@@ -1,0 +1,154 @@
+"""The adapters every service opens at start-up and closes at shutdown.
+
+A service's `bootstrap()` opens a `Runtime`, adds its own consumers and relays, and hands
+it to the FastAPI lifespan. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+from aiokafka.errors import KafkaError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from prometheus_client import CollectorRegistry
+
+from shared.bus.consumer import ConsumerRunner, EventHandler
+from shared.bus.producer import EventProducer
+from shared.bus.topics import Topics, ensure_topics
+from shared.db import migrations
+from shared.db.engine import create_engine, is_postgres, session_factory
+from shared.db.idempotency import ProcessedEvents
+from shared.db.outbox import Outbox, OutboxRelay
+from shared.settings import LockstepSettings, SettingsError
+from shared.web.health import ReadinessCheck
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    service: str
+    settings: LockstepSettings
+    topics: Topics
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    producer: EventProducer
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    consumers: list[ConsumerRunner] = field(default_factory=list)
+    relays: list[OutboxRelay] = field(default_factory=list)
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.readiness.setdefault("database", self.database_ready)
+        self.readiness.setdefault("kafka", self.kafka_ready)
+
+    def spawn(self, name: str, work: Awaitable[None]) -> asyncio.Task:
+        task = asyncio.create_task(work, name=f"{self.service}:{name}")
+        task.add_done_callback(self._report_crash)
+        self._tasks.append(task)
+        return task
+
+    def _report_crash(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s stopped with an error", task.get_name(), exc_info=task.exception())
+
+    def add_consumer(
+        self, *, group: str, topics: list[str], handler: EventHandler, processed: ProcessedEvents, outbox: Outbox | None
+    ) -> ConsumerRunner:
+        """Consume `topics` in consumer group `group`; what handlers put in `outbox` is relayed after commit."""
+        relay = None
+        if outbox is not None:
+            relay = OutboxRelay(self.sessions, outbox, self.producer, postgres=is_postgres(self.engine))
+            self.relays.append(relay)
+            self.spawn(f"relay:{outbox.table.name}", relay.run())
+        s = self.settings
+        runner = ConsumerRunner(
+            name=f"{self.service}:{group}",
+            bootstrap=s.kafka_bootstrap,
+            group_id=group,
+            topics=topics,
+            handler=handler,
+            sessions=self.sessions,
+            processed=processed,
+            producer=self.producer,
+            deadletter_topic=self.topics.deadletter,
+            max_retries=s.consumer_max_retries,
+            retry_backoff_ms=s.consumer_retry_backoff_ms,
+            batch_max=s.consumer_batch_max,
+            session_timeout_ms=s.consumer_session_timeout_ms,
+            after_commit=relay.wake if relay else None,
+        )
+        self.consumers.append(runner)
+        self.spawn(f"consumer:{group}", runner.run())
+        return runner
+
+    @property
+    def instance(self) -> str:
+        return f"{self.service}@{socket.gethostname()}"
+
+    @staticmethod
+    async def _settle(tasks: list[asyncio.Task], timeout: float = 30) -> None:
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+
+    async def database_ready(self) -> bool:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return True
+
+    async def kafka_ready(self) -> bool:
+        return await self.producer.ping()
+
+    async def close(self) -> None:
+        # Consumers first (finish the batch, commit, leave the group), then drain the outboxes.
+        for runner in self.consumers:
+            runner.stop()
+        await self._settle([t for t in self._tasks if t.get_name().startswith(f"{self.service}:consumer:")])
+        for relay in self.relays:
+            await relay.stop()
+        await self._settle(self._tasks)
+        for closer in reversed(self.closers):
+            try:
+                await closer()
+            except Exception:
+                log.exception("%s: error while shutting down", self.service)
+        await self.producer.stop()
+        await self.engine.dispose()
+
+
+async def open_runtime(service: str, settings: LockstepSettings, *, migrate: bool = True, create_topics: bool = True) -> Runtime:
+    topics = Topics(settings.topic_prefix)
+    engine = create_engine(settings.database_url_for(service))
+    if migrate:
+        await migrations.upgrade(engine, service)
+    if create_topics:
+        await _wait_for_topics(settings, topics)
+    producer = EventProducer(settings.kafka_bootstrap, client_id=f"lockstep-{service}")
+    await producer.start()
+    return Runtime(service, settings, topics, engine, session_factory(engine), producer)
+
+
+async def _wait_for_topics(settings: LockstepSettings, topics: Topics) -> None:
+    """Create the topics, waiting for the broker up to `startup_timeout_s`: replicas may start before it."""
+    deadline = asyncio.get_running_loop().time() + settings.startup_timeout_s
+    while True:
+        try:
+            await ensure_topics(
+                settings.kafka_bootstrap, topics.all(), partitions=settings.topic_partitions, replication_factor=settings.topic_replication_factor
+            )
+            return
+        except (KafkaError, OSError) as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise SettingsError(f"LOCKSTEP_KAFKA_BOOTSTRAP: no Kafka broker answered at {settings.kafka_bootstrap} within {settings.startup_timeout_s:.0f}s ({exc})") from None
+            log.warning("waiting for Kafka at %s (%s)", settings.kafka_bootstrap, exc)
+            await asyncio.sleep(1)

@@ -1,0 +1,105 @@
+"""Settings common to every service, read from `LOCKSTEP_*` environment variables.
+
+Each service extends `LockstepSettings` with its own fields. `load_settings` turns a
+validation failure into one line per bad variable, so a misconfigured replica stops at
+start-up instead of failing on its first message.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "LOCKSTEP_"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONTRACT = REPO_ROOT / "deploy" / "contract" / "default.yaml"
+
+_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]{0,200}$")
+_HOST_PORT = re.compile(r"^[^\s,:]+:\d{1,5}$")
+
+
+class SettingsError(Exception):
+    """Configuration that cannot work; the message names each bad variable."""
+
+
+class LockstepSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port")
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./var/{service}.db",
+        description="SQLAlchemy URL; `{service}` is replaced by the service name (one SQLite file each by default)",
+    )
+    topic_prefix: str = Field("lockstep.", description="Prefix of every Kafka topic name")
+    topic_partitions: int = Field(6, ge=1, le=1000, description="Partitions of topics created at start-up")
+    topic_replication_factor: int = Field(1, ge=1, le=10, description="Replication factor of topics created at start-up")
+    contract: Path = Field(DEFAULT_CONTRACT, description="Path of the lifecycle contract (YAML)")
+    consumer_max_retries: int = Field(3, ge=0, le=100, description="Attempts of a failing event before it is dead-lettered")
+    consumer_retry_backoff_ms: int = Field(100, ge=0, le=60_000, description="First retry delay; doubles per attempt")
+    consumer_batch_max: int = Field(500, ge=1, le=10_000, description="Most records taken from Kafka in one batch")
+    consumer_session_timeout_ms: int = Field(10_000, ge=6_000, le=300_000, description="Kafka consumer group session timeout")
+    startup_timeout_s: float = Field(60, ge=0, le=3600, description="How long a service waits for Kafka at start-up")
+    host: str = Field("127.0.0.1", description="Address the HTTP servers bind to")
+    ingest_port: int = Field(8001, ge=1, le=65535, description="HTTP port of the ingest service")
+    scoring_port: int = Field(8002, ge=1, le=65535, description="HTTP port of the scoring service")
+    sla_port: int = Field(8003, ge=1, le=65535, description="HTTP port of the SLA service")
+    log_level: str = Field("INFO", description="Python log level")
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap(cls, value: str) -> str:
+        servers = [s.strip() for s in value.split(",") if s.strip()]
+        if not servers or not all(_HOST_PORT.match(s) for s in servers):
+            raise ValueError(f"expected comma-separated host:port pairs, got {value!r}")
+        return ",".join(servers)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        # Accept the URLs people paste from their provider and pin the async drivers we ship.
+        for plain in ("postgres://", "postgresql://"):
+            if value.startswith(plain):
+                value = "postgresql+asyncpg://" + value[len(plain) :]
+        if value.startswith("sqlite://"):
+            value = "sqlite+aiosqlite://" + value[len("sqlite://") :]
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(f"expected a sqlite:// or postgresql:// URL, got {value.split('://')[0]!r}")
+        return value
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _topic_prefix(cls, value: str) -> str:
+        if not _TOPIC_PREFIX.match(value):
+            raise ValueError("only letters, digits, '.', '_' and '-' are legal in Kafka topic names")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    def database_url_for(self, service: str) -> str:
+        return self.database_url.replace("{service}", service)
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S], **overrides: object) -> S:
+    """Build settings or raise `SettingsError` naming each bad `LOCKSTEP_*` variable."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{ENV_PREFIX}{field.upper()}: {message}")
+        raise SettingsError("; ".join(lines)) from None

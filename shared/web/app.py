@@ -1,0 +1,45 @@
+"""The FastAPI app shape shared by the services: lifespan-owned adapters, problems, health, metrics."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Awaitable, Callable, Iterable, Protocol
+
+from fastapi import APIRouter, FastAPI
+from prometheus_client import CollectorRegistry
+
+from shared.web import health, metrics
+from shared.web.health import ReadinessCheck
+from shared.web.problems import install_problem_handlers
+
+
+class RunningService(Protocol):
+    """What a service's bootstrap returns: its wired adapters, owned by the app's lifespan."""
+
+    registry: CollectorRegistry
+    readiness: dict[str, ReadinessCheck]
+
+    async def close(self) -> None: ...
+
+
+def create_service_app(
+    *, title: str, description: str, start: Callable[[], Awaitable[RunningService]], routers: Iterable[APIRouter] = ()
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = await start()
+        app.state.service = service
+        app.state.registry = service.registry
+        app.state.readiness = service.readiness
+        try:
+            yield
+        finally:
+            await service.close()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    for router in routers:
+        app.include_router(router)
+    return app

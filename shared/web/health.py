@@ -1,0 +1,38 @@
+"""Liveness (`/healthz`: the process answers) and readiness (`/readyz`: Kafka and the database answer)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable, Callable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: Kafka and the database reachable", responses={503: {"description": "Not ready"}})
+async def readyz(request: Request) -> JSONResponse:
+    checks: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness", {})
+    names = list(checks)
+    results = await asyncio.gather(*(_run(checks[n]) for n in names))
+    status = dict(zip(names, results))
+    ready = all(status.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": {n: "ok" if ok else "failing" for n, ok in status.items()}},
+        status_code=200 if ready else 503,
+    )
+
+
+async def _run(check: ReadinessCheck) -> bool:
+    try:
+        return await asyncio.wait_for(check(), timeout=5)
+    except Exception:
+        return False

@@ -1,0 +1,127 @@
+"""The consumer runner against the real broker and both databases: dead letters, duplicates, outbox."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Column, MetaData, String, Table, func, insert, select
+
+from shared.bus import ConsumerRunner, EventProducer, OutgoingRecord, ensure_topics
+from shared.db import Outbox, OutboxRelay, ProcessedEvents, create_engine, is_postgres, session_factory
+from shared.db.tables import outbox_table, processed_events_table
+from shared.events import EventEnvelope
+from tests.support.kafka import read_topic
+
+pytestmark = pytest.mark.kafka
+
+metadata = MetaData()
+processed_table = processed_events_table(metadata, "unit")
+outbox_rows = outbox_table(metadata, "unit")
+handled = Table("unit_handled", metadata, Column("event_id", String(64), primary_key=True))
+
+
+def _event(name: str, **data) -> EventEnvelope:  # type: ignore[no-untyped-def]
+    return EventEnvelope(id=name, source="/tests", type="lockstep.test.v1", time=datetime.now(UTC), data={"name": name, **data}, subject="lead-1")
+
+
+async def _wait(condition, timeout_s: float = 30) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def kit(kafka_bootstrap, topic_prefix, database_url):  # type: ignore[no-untyped-def]
+    topics = {name: f"{topic_prefix}{name}" for name in ("events", "lifecycle", "deadletter")}
+    await ensure_topics(kafka_bootstrap, list(topics.values()), partitions=2, replication_factor=1)
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    producer = EventProducer(kafka_bootstrap)
+    await producer.start()
+    yield topics, engine, producer
+    await producer.stop()
+    await engine.dispose()
+
+
+async def test_poison_is_deadlettered_with_its_error_and_the_consumer_keeps_going(kit, kafka_bootstrap):
+    topics, engine, producer = kit
+    sessions = session_factory(engine)
+    outbox = Outbox(outbox_rows)
+    relay = OutboxRelay(sessions, outbox, producer, postgres=is_postgres(engine))
+
+    async def handler(session, envelope):  # type: ignore[no-untyped-def]
+        # Publish something first: a failed transaction must take its outbox rows with it.
+        await outbox.add(session, topics["lifecycle"], _event(f"out-{envelope.id}"))
+        if envelope.data.get("poison"):
+            raise ValueError(f"cannot score {envelope.id}: poison")
+        await session.execute(insert(handled).values(event_id=envelope.id))
+
+    runner = ConsumerRunner(
+        name="unit", bootstrap=kafka_bootstrap, group_id=f"g-{uuid.uuid4().hex[:8]}", topics=[topics["events"]],
+        handler=handler, sessions=sessions, processed=ProcessedEvents(processed_table), producer=producer,
+        deadletter_topic=topics["deadletter"], max_retries=2, retry_backoff_ms=10, after_commit=relay.wake,
+    )
+    good = [_event(f"good-{i}") for i in range(3)]
+    await producer.send_many(
+        [
+            OutgoingRecord.event(topics["events"], good[0]),
+            OutgoingRecord(topics["events"], "lead-1", b"not a cloud event", []),
+            OutgoingRecord.event(topics["events"], good[1]),
+            OutgoingRecord.event(topics["events"], _event("bad-1", poison=True)),
+            OutgoingRecord.event(topics["events"], good[2]),
+            OutgoingRecord.event(topics["events"], good[0]),  # a redelivery of an event already handled
+        ]
+    )
+    tasks = [asyncio.create_task(runner.run()), asyncio.create_task(relay.run())]
+
+    async def settled() -> bool:
+        async with sessions() as session:
+            count = await session.scalar(select(func.count()).select_from(handled))
+        return count == 3 and runner.stats.deadlettered == 2
+
+    await _wait(settled)
+    runner.stop()
+    await relay.stop()
+    await asyncio.wait_for(asyncio.gather(*tasks), 30)
+
+    dead = await read_topic(kafka_bootstrap, topics["deadletter"], expect=2)
+    assert len(dead) == 2
+    by_type = {dict(r.headers)["lockstep_error_type"].decode(): r for r in dead}
+    assert set(by_type) == {"MalformedEvent", "ValueError"}
+    poison = dict(by_type["ValueError"].headers)
+    assert b"cannot score bad-1: poison" in poison["lockstep_error"]
+    assert poison["lockstep_attempts"] == b"3"  # first try + max_retries
+    assert poison["ce_id"] == b"bad-1" and poison["lockstep_original_topic"] == topics["events"].encode()
+    assert b"missing CloudEvents header" in dict(by_type["MalformedEvent"].headers)["lockstep_error"]
+    assert by_type["MalformedEvent"].value == b"not a cloud event"
+
+    assert runner.stats.duplicates == 1 and runner.stats.retries == 2 and runner.stats.handled == 3
+    async with sessions() as session:
+        outcome = await session.scalar(select(processed_table.c.outcome).where(processed_table.c.event_id == "bad-1"))
+    assert outcome == "deadlettered"
+
+    published = await read_topic(kafka_bootstrap, topics["lifecycle"], expect=3)
+    assert sorted(dict(r.headers)["ce_id"].decode() for r in published) == ["out-good-0", "out-good-1", "out-good-2"]
+
+
+async def test_outbox_relays_in_commit_order_and_only_after_commit(kit, kafka_bootstrap):
+    topics, engine, producer = kit
+    sessions = session_factory(engine)
+    outbox = Outbox(outbox_rows)
+    relay = OutboxRelay(sessions, outbox, producer, postgres=is_postgres(engine), batch_size=7)
+    async with sessions() as session, session.begin():
+        for i in range(20):
+            await outbox.add(session, topics["lifecycle"], _event(f"e{i:02d}"))
+    with pytest.raises(RuntimeError):
+        async with sessions() as session, session.begin():
+            await outbox.add(session, topics["lifecycle"], _event("rolled-back"))
+            raise RuntimeError("abort")
+    while await relay.relay_once():
+        pass
+    records = await read_topic(kafka_bootstrap, topics["lifecycle"], expect=20)
+    assert [dict(r.headers)["ce_id"].decode() for r in records] == [f"e{i:02d}" for i in range(20)]
+    async with sessions() as session:
+        assert await outbox.pending(session) == 0

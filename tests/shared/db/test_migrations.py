@@ -1,0 +1,20 @@
+from sqlalchemy import inspect
+
+from shared.db import create_engine
+from shared.db.migrations import SERVICES_WITH_TABLES, upgrade
+
+
+async def test_each_service_migrates_its_own_tables_idempotently(database_url):
+    engine = create_engine(database_url)
+    try:
+        for service in SERVICES_WITH_TABLES:
+            await upgrade(engine, service)
+            await upgrade(engine, service)  # a second start finds nothing to do
+        async with engine.connect() as connection:
+            tables = set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+        for service in SERVICES_WITH_TABLES:
+            assert f"alembic_version_{service}" in tables
+            assert {t for t in tables if t.startswith(f"{service}_")}, f"{service} owns no tables"
+        assert {"scoring_processed_events", "scoring_outbox", "sla_processed_events", "sla_outbox", "ingest_requests"} <= tables
+    finally:
+        await engine.dispose()

@@ -1,0 +1,35 @@
+import pytest
+
+from shared.settings import LockstepSettings, SettingsError, load_settings
+
+
+def test_defaults_match_the_documented_ones(monkeypatch):
+    for name in ("LOCKSTEP_KAFKA_BOOTSTRAP", "LOCKSTEP_DATABASE_URL", "LOCKSTEP_TOPIC_PREFIX"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings(LockstepSettings)
+    assert settings.kafka_bootstrap == "127.0.0.1:9092"
+    assert settings.topic_prefix == "lockstep."
+    assert settings.database_url_for("scoring") == "sqlite+aiosqlite:///./var/scoring.db"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LOCKSTEP_KAFKA_BOOTSTRAP", "no-port"),
+        ("LOCKSTEP_DATABASE_URL", "mysql://x/y"),
+        ("LOCKSTEP_TOPIC_PREFIX", "bad prefix!"),
+        ("LOCKSTEP_TOPIC_PARTITIONS", "0"),
+        ("LOCKSTEP_LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_a_bad_setting_fails_fast_naming_the_variable(monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings(LockstepSettings)
+    assert str(info.value).startswith(f"{variable}: ")
+    assert "\n" not in str(info.value)
+
+
+def test_plain_postgres_urls_get_the_async_driver(monkeypatch):
+    monkeypatch.setenv("LOCKSTEP_DATABASE_URL", "postgres://u:p@db:5432/lockstep")
+    assert load_settings(LockstepSettings).database_url == "postgresql+asyncpg://u:p@db:5432/lockstep"
