@@ -116,24 +116,26 @@ class Runtime:
         await self._settle([t for t in self._tasks if t.get_name().startswith(f"{self.service}:consumer:")])
         for relay in self.relays:
             await relay.stop()
-        await self._settle(self._tasks)
-        for closer in reversed(self.closers):
+        for closer in reversed(self.closers):  # the background loops' own stop functions
             try:
                 await closer()
             except Exception:
                 log.exception("%s: error while shutting down", self.service)
+        await self._settle(self._tasks)
         await self.producer.stop()
         await self.engine.dispose()
 
 
-async def open_runtime(service: str, settings: LockstepSettings, *, migrate: bool = True, create_topics: bool = True) -> Runtime:
+async def open_runtime(
+    service: str, settings: LockstepSettings, *, migrate: bool = True, create_topics: bool = True, ack_timeout_s: float = 10.0
+) -> Runtime:
     topics = Topics(settings.topic_prefix)
     engine = create_engine(settings.database_url_for(service))
     if migrate:
         await migrations.upgrade(engine, service)
     if create_topics:
         await _wait_for_topics(settings, topics)
-    producer = EventProducer(settings.kafka_bootstrap, client_id=f"lockstep-{service}")
+    producer = EventProducer(settings.kafka_bootstrap, client_id=f"lockstep-{service}", ack_timeout_s=ack_timeout_s)
     await producer.start()
     return Runtime(service, settings, topics, engine, session_factory(engine), producer)
 

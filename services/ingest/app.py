@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from services.ingest.bootstrap import bootstrap
+from services.ingest.endpoints import router
 from services.ingest.settings import IngestSettings
 from shared.settings import load_settings
 from shared.web.app import create_service_app
@@ -14,4 +15,5 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         title="Lockstep ingest",
         description="Verified webhooks from CRM and marketing tools, normalized to canonical CloudEvents on Kafka.",
         start=lambda: bootstrap(settings),
+        routers=[router],
     )

@@ -1,8 +1,62 @@
-"""Wires the ingest service's adapters; the app's lifespan owns what this returns."""
+"""Wires the ingest service: one adapter per source from settings and the contract, the door, the request log."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from services.ingest.door import WebhookDoor
+from services.ingest.metrics import DoorMetrics
+from services.ingest.recent import RecentRequests
 from services.ingest.settings import IngestSettings
+from services.ingest.sources.base import SourceAdapter
+from services.ingest.sources.generic import Generic
+from services.ingest.sources.hubspot import HubSpot
+from services.ingest.sources.marketo import Marketo
+from services.ingest.sources.pipedrive import Pipedrive
+from services.ingest.sources.salesforce import Salesforce
+from shared.contract import Contract, load_contract
 from shared.runtime import Runtime, open_runtime
+from shared.web.health import ReadinessCheck
 
 
-async def bootstrap(settings: IngestSettings) -> Runtime:
-    return await open_runtime("ingest", settings)
+def build_adapters(settings: IngestSettings, contract: Contract) -> dict[str, SourceAdapter]:
+    sources = contract.sources
+    adapters: list[SourceAdapter] = [
+        HubSpot(settings.hubspot_secrets, set(settings.hubspot_signature_versions.split(",")), settings.webhook_tolerance_s, sources.hubspot, settings.public_url),
+        Salesforce(settings.salesforce_orgs, settings.salesforce_tokens, sources.salesforce),
+        Marketo(settings.marketo_tokens, sources.marketo, sources.marketo.timezone),
+        Pipedrive(settings.pipedrive_credentials, sources.pipedrive),
+        Generic(settings.generic_secrets, settings.webhook_tolerance_s),
+    ]
+    return {adapter.name: adapter for adapter in adapters}
+
+
+@dataclass
+class IngestService:
+    runtime: Runtime
+    settings: IngestSettings
+    door: WebhookDoor
+    recent: RecentRequests
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self.runtime.registry
+
+    @property
+    def readiness(self) -> dict[str, ReadinessCheck]:
+        return self.runtime.readiness
+
+    async def close(self) -> None:
+        await self.runtime.close()
+
+
+async def bootstrap(settings: IngestSettings) -> IngestService:
+    contract = load_contract(settings.contract)
+    runtime = await open_runtime("ingest", settings, ack_timeout_s=settings.publish_timeout_s)
+    recent = RecentRequests(runtime.sessions, limit=settings.recent_limit)
+    runtime.spawn("request-log", recent.run())
+    runtime.closers.append(recent.stop)
+    door = WebhookDoor(build_adapters(settings, contract), runtime.producer, runtime.topics, recent, DoorMetrics(runtime.registry))
+    return IngestService(runtime, settings, door, recent)

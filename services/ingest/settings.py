@@ -1,7 +1,85 @@
-"""Settings of the ingest service: the common `LOCKSTEP_*` ones plus its own."""
+"""Settings of the ingest service: the common `LOCKSTEP_*` ones plus each source's credentials.
+
+Every credential may hold several values separated by commas, so a secret can be rotated
+without downtime: add the new one, switch the sender, remove the old one.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
 
 from shared.settings import LockstepSettings
 
 
+def _split(secret: SecretStr | None) -> list[str]:
+    if secret is None:
+        return []
+    return [part.strip() for part in secret.get_secret_value().replace(" ", ",").split(",") if part.strip()]
+
+
 class IngestSettings(LockstepSettings):
-    pass
+    hubspot_client_secret: SecretStr | None = Field(None, description="HubSpot app client secret(s), comma-separated")
+    hubspot_signature_versions: str = Field("v3", description="Accepted HubSpot signature versions: v3, and v2/v1 if listed")
+    public_url: str | None = Field(None, description="Public base URL of ingest (e.g. https://hooks.example.com), used to rebuild the URI HubSpot signed")
+    salesforce_org_ids: str | None = Field(None, description="Accepted Salesforce organization ids (15 or 18 chars), comma-separated")
+    salesforce_token: SecretStr | None = Field(None, description="Optional shared token Salesforce must send as ?token=")
+    marketo_token: SecretStr | None = Field(None, description="Shared token(s) Marketo sends in X-Lockstep-Token")
+    pipedrive_basic_auth: SecretStr | None = Field(None, description="user:password pair(s) Pipedrive sends with HTTP Basic auth")
+    generic_secret: SecretStr | None = Field(None, description="Standard Webhooks secret(s), whsec_...")
+    admin_token: SecretStr | None = Field(None, description="Bearer token for GET /webhooks/recent (disabled when unset)")
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576, description="Largest webhook body accepted")
+    webhook_tolerance_s: int = Field(300, ge=1, le=3600, description="Largest age (and clock skew) of a signed timestamp")
+    publish_timeout_s: float = Field(5.0, gt=0, le=60, description="How long a request waits for Kafka's acknowledgement before 503")
+    recent_limit: int = Field(200, ge=1, le=10_000, description="Requests kept per source for GET /webhooks/recent")
+
+    @field_validator("hubspot_signature_versions")
+    @classmethod
+    def _versions(cls, value: str) -> str:
+        versions = {v.strip().lower() for v in value.split(",") if v.strip()}
+        if not versions or not versions <= {"v1", "v2", "v3"}:
+            raise ValueError("expected a comma-separated subset of v1, v2, v3")
+        return ",".join(sorted(versions))
+
+    @field_validator("pipedrive_basic_auth")
+    @classmethod
+    def _pairs(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and any(":" not in pair for pair in _split(value)):
+            raise ValueError("expected user:password (several separated by commas)")
+        return value
+
+    @field_validator("generic_secret")
+    @classmethod
+    def _whsec(cls, value: SecretStr | None) -> SecretStr | None:
+        import base64
+        import binascii
+
+        for secret in _split(value):
+            try:
+                base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+            except binascii.Error:
+                raise ValueError("expected whsec_ followed by base64") from None
+        return value
+
+    @property
+    def hubspot_secrets(self) -> list[str]:
+        return _split(self.hubspot_client_secret)
+
+    @property
+    def salesforce_orgs(self) -> list[str]:
+        return [o.strip() for o in (self.salesforce_org_ids or "").split(",") if o.strip()]
+
+    @property
+    def salesforce_tokens(self) -> list[str]:
+        return _split(self.salesforce_token)
+
+    @property
+    def marketo_tokens(self) -> list[str]:
+        return _split(self.marketo_token)
+
+    @property
+    def pipedrive_credentials(self) -> list[str]:
+        return _split(self.pipedrive_basic_auth)
+
+    @property
+    def generic_secrets(self) -> list[str]:
+        return _split(self.generic_secret)

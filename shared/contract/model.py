@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contract.sources import SourceMappings
+
 
 class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -15,4 +17,4 @@ class Contract(BaseModel):
     scoring: dict[str, Any]
     handoff: dict[str, Any] = Field(default_factory=dict)
     sla: dict[str, Any] = Field(default_factory=dict)
-    sources: dict[str, Any] = Field(default_factory=dict)
+    sources: SourceMappings = Field(default_factory=SourceMappings)

@@ -6,6 +6,7 @@ from shared.events.catalog import (
     ActivityRecorded,
     AlertRaised,
     CanonicalEvent,
+    ContactAttributes,
     ContactDeleted,
     ContactMerged,
     ContactUpserted,
@@ -14,6 +15,7 @@ from shared.events.catalog import (
     OpportunityChanged,
     SalesDispositioned,
     SalesTouched,
+    WebhookReceived,
 )
 from shared.events.envelope import EventEnvelope, MalformedEvent
 from shared.events.keys import lead_key, normalize_email
@@ -24,6 +26,7 @@ __all__ = [
     "ActivityRecorded",
     "AlertRaised",
     "CanonicalEvent",
+    "ContactAttributes",
     "ContactDeleted",
     "ContactMerged",
     "ContactUpserted",
@@ -34,6 +37,7 @@ __all__ = [
     "OpportunityChanged",
     "SalesDispositioned",
     "SalesTouched",
+    "WebhookReceived",
     "lead_key",
     "normalize_email",
 ]

@@ -28,7 +28,7 @@ ActivityKind = Literal[
 ACTIVITY_KINDS: tuple[str, ...] = ActivityKind.__args__  # type: ignore[attr-defined]
 TouchChannel = Literal["call", "email", "meeting", "sms", "social", "other"]
 Disposition = Literal["accepted", "rejected", "qualified", "disqualified"]
-OpportunityChange = Literal["created", "stage_changed", "amount_changed", "closed_won", "closed_lost", "reopened"]
+OpportunityChange = Literal["created", "linked", "stage_changed", "amount_changed", "closed_won", "closed_lost", "reopened"]
 Scalar = str | int | float | bool | None
 
 
@@ -136,8 +136,12 @@ class SalesDispositioned(CanonicalEvent):
 
 
 class OpportunityChanged(CanonicalEvent):
+    """A deal or opportunity moved. `lead` is absent when the source does not say whose it is
+    (a HubSpot deal event); a later `linked` change names the lead."""
+
     event_type: ClassVar[str] = "lockstep.opportunity.changed.v1"
-    lead: LeadRef
+    lead: LeadRef | None = None
+    source: str = Field(min_length=1, max_length=64, description="System of record of the opportunity")
     opportunity_id: str = Field(min_length=1)
     change: OpportunityChange
     stage: str | None = None
@@ -146,6 +150,10 @@ class OpportunityChanged(CanonicalEvent):
     owner: str | None = None
     lost_reason: str | None = None
     occurred_at: AwareDatetime
+
+    @property
+    def key(self) -> str:
+        return self.lead.key if self.lead else f"{self.source}:opportunity:{self.opportunity_id}"
 
 
 class LifecycleTransitioned(CanonicalEvent):
@@ -180,3 +188,18 @@ class AlertRaised(CanonicalEvent):
     raised_at: AwareDatetime
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+class WebhookReceived(CanonicalEvent):
+    """A webhook as it reached the door (secrets removed), for replay and audit on `<prefix>raw`."""
+
+    event_type: ClassVar[str] = "lockstep.webhook.received.v1"
+    source: str
+    method: str
+    url: str = Field(description="With secret query parameters removed")
+    headers: dict[str, str] = Field(description="With credentials and signatures removed")
+    content_type: str | None = None
+    body: str
+    body_encoding: Literal["utf-8", "base64"] = "utf-8"
+    received_at: AwareDatetime
+    event_ids: list[str] = Field(default_factory=list, description="CloudEvents ids of the canonical events it produced")

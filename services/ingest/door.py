@@ -1,0 +1,147 @@
+"""The webhook door: authenticate, parse, publish, and only then say yes.
+
+Every canonical event of a request and the raw request itself go to Kafka in one batch;
+the sender gets its 2xx only once the broker acknowledged all of them. While the broker
+is away the answer is 503 with Retry-After, so the sender's own retry loses nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import uuid
+from collections import OrderedDict
+from datetime import UTC, datetime
+
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from services.ingest.metrics import DoorMetrics
+from services.ingest.recent import RecentRequests
+from services.ingest.redaction import mask_emails, safe_headers, safe_url
+from services.ingest.sources.base import BadPayload, InboundRequest, ParseResult, SourceAdapter, Unauthorized
+from shared.bus import BusUnavailable, EventProducer, OutgoingRecord, Topics
+from shared.events import EventEnvelope, WebhookReceived
+from shared.web.problems import problem_response
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 5
+UNAUTHORIZED = "the request could not be authenticated"
+
+
+class WebhookDoor:
+    def __init__(
+        self,
+        adapters: dict[str, SourceAdapter],
+        producer: EventProducer,
+        topics: Topics,
+        recent: RecentRequests,
+        metrics: DoorMetrics,
+        *,
+        replay_memory: int = 50_000,
+    ) -> None:
+        self.adapters = adapters
+        self._producer = producer
+        self._topics = topics
+        self._recent = recent
+        self._metrics = metrics
+        # Event ids this replica already delivered: a sender's retry is answered without resending.
+        self._delivered: OrderedDict[tuple[str, ...], None] = OrderedDict()
+        self._replay_memory = replay_memory
+
+    def observe_latency(self, source: str, seconds: float) -> None:
+        self._metrics.latency.labels(source).observe(seconds)
+
+    def reject(self, source: str, status: int, reason: str, detail: str, *, request: InboundRequest | None = None, headers: dict[str, str] | None = None) -> Response:
+        outcome = "unavailable" if status == 503 else "rejected"
+        self._metrics.requests.labels(source, outcome, _reason_label(status)).inc()
+        summary = {"request": _summary(request)} if request else {}
+        self._recent.record(source=source, outcome=outcome, status=status, reason=mask_emails(reason), events=0, summary=summary)
+        return problem_response(status, detail, headers=headers)
+
+    async def receive(self, adapter: SourceAdapter, request: InboundRequest) -> Response:
+        source = adapter.name
+        try:
+            adapter.authenticate(request)
+            result = adapter.parse(request)
+        except Unauthorized as exc:
+            return self.reject(source, 401, str(exc), UNAUTHORIZED, request=request)
+        except BadPayload as exc:
+            return self.reject(source, 400, str(exc), str(exc), request=request)
+        except ValidationError as exc:  # a value the canonical model refuses (e.g. an impossible email)
+            error = exc.errors()[0]
+            detail = f"{'.'.join(str(p) for p in error['loc']) or 'payload'}: {error['msg']}"
+            return self.reject(source, 400, detail, detail, request=request)
+        except Exception:  # a parser bug must not become a 500 or a silent loss: the sender retries
+            log.exception("%s parser failed", source)
+            return self.reject(source, 400, "parser error (logged)", "the payload could not be interpreted", request=request)
+
+        for field, value in result.unmapped:
+            self._metrics.unmapped.labels(source, field).inc()
+        ids = tuple(d.event_id for d in result.drafts)
+        if ids and ids in self._delivered:
+            self._delivered.move_to_end(ids)
+            return self._accept(adapter, request, result, duplicate=True)
+        try:
+            await self._producer.send_many(self._records(source, request, result))
+        except BusUnavailable as exc:
+            log.warning("%s: answering 503: %s", source, exc)
+            return self.reject(source, 503, str(exc), "Kafka is unavailable; retry later", request=request, headers={"Retry-After": str(RETRY_AFTER_S)})
+        if ids:
+            self._delivered[ids] = None
+            if len(self._delivered) > self._replay_memory:
+                self._delivered.popitem(last=False)
+        for draft in result.drafts:
+            self._metrics.events.labels(source, draft.payload.event_type).inc()
+        return self._accept(adapter, request, result, duplicate=False)
+
+    def _accept(self, adapter: SourceAdapter, request: InboundRequest, result: ParseResult, *, duplicate: bool) -> Response:
+        self._metrics.requests.labels(adapter.name, "accepted", "duplicate" if duplicate else "ok").inc()
+        summary = {
+            "request": _summary(request),
+            "duplicate": duplicate,
+            "ignored": result.ignored,
+            "unmapped": [f"{f}={mask_emails(v)}" for f, v in result.unmapped],
+            "produced": [{"id": mask_emails(d.event_id), "type": d.payload.event_type, "lead": mask_emails(d.key)} for d in result.drafts[:50]],
+        }
+        self._recent.record(source=adapter.name, outcome="accepted", status=200, reason=None, events=len(result.drafts), summary=summary)
+        return adapter.accepted(result)
+
+    def _records(self, source: str, request: InboundRequest, result: ParseResult) -> list[OutgoingRecord]:
+        ce_source = f"/lockstep/ingest/{source}"
+        records = []
+        for draft in result.drafts:
+            envelope = EventEnvelope.wrap(draft.payload, id=draft.event_id, source=ce_source, subject=draft.key, time=draft.occurred_at)
+            records.append(OutgoingRecord.event(self._topics.events, envelope))
+        try:
+            body, encoding = request.body.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            body, encoding = base64.b64encode(request.body).decode(), "base64"
+        raw = WebhookReceived(
+            source=source,
+            method=request.method,
+            url=safe_url(request.url),
+            headers=safe_headers(dict(request.headers)),
+            content_type=request.header("content-type"),
+            body=body,
+            body_encoding=encoding,
+            received_at=datetime.fromtimestamp(request.received_at, UTC),
+            event_ids=[d.event_id for d in result.drafts],
+        )
+        envelope = EventEnvelope.wrap(raw, id=f"raw:{source}:{uuid.uuid4()}", source=f"/lockstep/ingest/{source}", subject=source)
+        # The raw record goes first: an audit trail that can replay whatever followed.
+        return [OutgoingRecord.event(self._topics.raw, envelope, key=source), *records]
+
+
+def _summary(request: InboundRequest) -> dict:
+    return {
+        "method": request.method,
+        "url": safe_url(request.url),
+        "content_type": request.header("content-type"),
+        "bytes": len(request.body),
+    }
+
+
+def _reason_label(status: int) -> str:
+    return {400: "bad_payload", 401: "unauthorized", 404: "unknown_source", 413: "too_large", 415: "unsupported_media_type", 503: "kafka_unavailable"}.get(status, str(status))

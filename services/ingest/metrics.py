@@ -1,0 +1,19 @@
+"""Prometheus metrics of the webhook door."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class DoorMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter("lockstep_ingest_requests", "Webhook requests by source and outcome", ["source", "outcome", "reason"], registry=registry)
+        self.events = Counter("lockstep_ingest_events", "Canonical events published", ["source", "type"], registry=registry)
+        self.unmapped = Counter("lockstep_ingest_unmapped_values", "Source values with no mapping in the contract", ["source", "field"], registry=registry)
+        self.latency = Histogram(
+            "lockstep_ingest_request_seconds",
+            "Time from request to answer (includes Kafka acknowledgement)",
+            ["source"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )

@@ -1,0 +1,33 @@
+"""What may be kept of a request: no credentials anywhere, no personal data in the admin view."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+SECRET_HEADERS = {
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-hubspot-signature",
+    "x-hubspot-signature-v3",
+    "webhook-signature",
+    "x-lockstep-token",
+}
+SECRET_QUERY = {"token", "access_token", "key", "secret"}
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+
+
+def safe_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {name: ("[redacted]" if name in SECRET_HEADERS else value) for name, value in headers.items()}
+
+
+def safe_url(url: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, "[redacted]" if k.lower() in SECRET_QUERY else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def mask_emails(text: str) -> str:
+    """ada@example.com -> a***@example.com"""
+    return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)

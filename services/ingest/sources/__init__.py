@@ -1,0 +1,1 @@
+"""One adapter per sender dialect: how it authenticates, how its payload maps to canonical events."""

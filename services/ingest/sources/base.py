@@ -1,0 +1,82 @@
+"""What every source adapter does, and the request and draft shapes they share."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Mapping
+
+from fastapi.responses import JSONResponse, Response
+
+from shared.events import CanonicalEvent, OpportunityChanged
+
+
+class Unauthorized(Exception):
+    """Authentication failed. The reason is logged and shown to admins, never to the sender."""
+
+
+class BadPayload(ValueError):
+    """The body cannot be understood; the message names the first problem and is shown to the sender."""
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    method: str
+    url: str  # as the sender addressed it (scheme, host, path, query)
+    headers: Mapping[str, str]  # lower-case names
+    query: Mapping[str, str]
+    body: bytes
+    received_at: float  # epoch seconds
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A canonical event and the id that makes its redelivery recognizable."""
+
+    event_id: str
+    payload: CanonicalEvent
+
+    @property
+    def key(self) -> str:
+        if isinstance(self.payload, OpportunityChanged):
+            return self.payload.key
+        return self.payload.lead.key  # type: ignore[attr-defined]
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.payload.occurred_at  # type: ignore[attr-defined]
+
+
+@dataclass
+class ParseResult:
+    drafts: list[Draft]
+    ignored: int = 0  # records of kinds Lockstep does not use (companies, tickets, ...)
+    unmapped: list[tuple[str, str]] = field(default_factory=list)  # (field, value) with no mapping in the contract
+
+
+class SourceAdapter(ABC):
+    name: str
+    content_types: tuple[str, ...] = ("application/json",)
+
+    @abstractmethod
+    def authenticate(self, request: InboundRequest) -> None: ...
+
+    @abstractmethod
+    def parse(self, request: InboundRequest) -> ParseResult: ...
+
+    def accepted(self, result: ParseResult) -> Response:
+        return JSONResponse({"status": "accepted", "events": len(result.drafts)})
+
+
+def millis_to_datetime(value: int | float) -> datetime:
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+def stable_id(*parts: object) -> str:
+    """A deterministic id for senders that give none: the same delivery gives the same id."""
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]

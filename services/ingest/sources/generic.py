@@ -1,0 +1,80 @@
+"""Any other tool: Lockstep's canonical event JSON, signed with Standard Webhooks.
+
+Body: one event or a JSON array of them, each `{"type": "lockstep.<noun>.<verb>.v1",
+"data": {...}, "id": "optional sender id"}`. Headers: `webhook-id`, `webhook-timestamp`
+(seconds), `webhook-signature` (`v1,<base64>` entries separated by spaces, any of which
+may match: that is how secrets rotate).
+"""
+
+from __future__ import annotations
+
+import base64
+
+import orjson
+from pydantic import ValidationError
+
+from services.ingest.signatures import any_equal, b64, check_freshness, hmac_sha256
+from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized
+from shared.events import ActivityRecorded, ContactDeleted, ContactMerged, ContactUpserted, OpportunityChanged, SalesDispositioned, SalesTouched
+
+INBOUND_TYPES = {
+    model.event_type: model
+    for model in (ContactUpserted, ContactMerged, ContactDeleted, ActivityRecorded, SalesTouched, SalesDispositioned, OpportunityChanged)
+}
+
+
+def standard_webhooks_key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix("whsec_"))
+
+
+class Generic(SourceAdapter):
+    name = "generic"
+
+    def __init__(self, secrets: list[str], tolerance_s: float) -> None:
+        self._keys = [standard_webhooks_key(s) for s in secrets]
+        self._tolerance_s = tolerance_s
+
+    def authenticate(self, request: InboundRequest) -> None:
+        if not self._keys:
+            raise Unauthorized("LOCKSTEP_GENERIC_SECRET is not set")
+        msg_id, stamp, signatures = request.header("webhook-id"), request.header("webhook-timestamp"), request.header("webhook-signature")
+        if not msg_id or not stamp or not signatures:
+            raise Unauthorized("webhook-id, webhook-timestamp and webhook-signature are required")
+        if not stamp.isdigit():
+            raise Unauthorized("webhook-timestamp is not integer seconds")
+        check_freshness(int(stamp), request.received_at, self._tolerance_s)
+        signed = msg_id.encode() + b"." + stamp.encode() + b"." + request.body
+        expected = [b64(hmac_sha256(key, signed)) for key in self._keys]
+        given = [entry.split(",", 1)[1] for entry in signatures.split() if entry.startswith("v1,")]
+        if not any(any_equal(candidate, expected) for candidate in given):
+            raise Unauthorized("no webhook-signature entry matches")
+
+    def parse(self, request: InboundRequest) -> ParseResult:
+        try:
+            raw = orjson.loads(request.body)
+        except orjson.JSONDecodeError as exc:
+            raise BadPayload(f"body is not JSON: {exc}") from None
+        items = raw if isinstance(raw, list) else [raw]
+        if not items:
+            raise BadPayload("body is an empty array")
+        delivery = request.header("webhook-id")
+        result = ParseResult(drafts=[])
+        for index, item in enumerate(items):
+            where = f"[{index}]." if isinstance(raw, list) else ""
+            if not isinstance(item, dict):
+                raise BadPayload(f"{where or 'body'}: expected an object with type and data")
+            model = INBOUND_TYPES.get(item.get("type"))  # type: ignore[arg-type]
+            if model is None:
+                raise BadPayload(f"{where}type: expected one of {', '.join(sorted(INBOUND_TYPES))}")
+            try:
+                payload = model.model_validate(item.get("data"))
+            except ValidationError as exc:
+                error = exc.errors()[0]
+                raise BadPayload(f"{where}data.{'.'.join(str(p) for p in error['loc'])}: {error['msg']}".replace("data.:", "data:")) from None
+            own = item.get("id")
+            if own is not None and (not isinstance(own, str) or not own or len(own) > 200):
+                raise BadPayload(f"{where}id: expected a non-empty string of at most 200 characters")
+            event_id = f"generic:{own}" if own else f"generic:{delivery}:{index}"
+            result.drafts.append(Draft(event_id, payload))
+        return result
+

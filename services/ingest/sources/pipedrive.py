@@ -1,0 +1,221 @@
+"""Pipedrive webhooks v2 (`meta`, `data`, `previous`), authenticated with HTTP Basic auth.
+
+A merge arrives as a `delete` carrying `meta.merged_to_id` (the absorbed record) plus a
+`change` of the survivor; the delete becomes `contact.merged`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from services.ingest.signatures import any_equal
+from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized
+from shared.contract.sources import PipedriveMapping
+from shared.events import ContactAttributes, ContactDeleted, ContactMerged, ContactUpserted, LeadRef, OpportunityChanged, SalesDispositioned, SalesTouched
+from shared.events.keys import normalize_email
+
+
+class Meta(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    action: str
+    entity: str
+    id: str
+    entity_id: str
+    timestamp: str
+    version: str = "2.0"
+    user_id: str | None = None
+    merged_to_id: str | None = None
+
+    @field_validator("id", "entity_id", "timestamp", "user_id", "merged_to_id", mode="before")
+    @classmethod
+    def _stringify(cls, value: object) -> object:
+        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+class Webhook(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    meta: Meta
+    data: dict[str, Any] | None = None
+    previous: dict[str, Any] | None = None
+
+
+def _timestamp(value: str) -> datetime:
+    # The v2 guide's table says a 10-digit timestamp, its example an ISO string: accept both.
+    if value.isdigit():
+        return datetime.fromtimestamp(int(value), UTC)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadPayload(f"meta.timestamp is not a timestamp: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _id(value: Any) -> str | None:
+    if isinstance(value, dict):  # some v1-style payloads embed {"value": id, ...}
+        value = value.get("value")
+    if value is None or isinstance(value, bool) or value == "":
+        return None
+    return str(value)
+
+
+def _primary_email(person: dict[str, Any]) -> str | None:
+    emails = person.get("emails", person.get("email"))
+    if isinstance(emails, str):
+        return normalize_email(emails)
+    if not isinstance(emails, list):
+        return None
+    entries = [e for e in emails if isinstance(e, dict) and isinstance(e.get("value"), str)]
+    entries.sort(key=lambda e: not e.get("primary"))
+    return normalize_email(entries[0]["value"]) if entries else None
+
+
+class Pipedrive(SourceAdapter):
+    name = "pipedrive"
+
+    def __init__(self, credentials: list[str], mapping: PipedriveMapping) -> None:
+        self._expected = ["Basic " + base64.b64encode(pair.encode()).decode() for pair in credentials]
+        self._mapping = mapping
+
+    def authenticate(self, request: InboundRequest) -> None:
+        if not self._expected:
+            raise Unauthorized("LOCKSTEP_PIPEDRIVE_BASIC_AUTH is not set")
+        given = request.header("authorization") or ""
+        scheme, _, token = given.partition(" ")
+        try:
+            canonical = "Basic " + base64.b64encode(base64.b64decode(token.strip(), validate=True)).decode()
+        except (binascii.Error, ValueError):
+            raise Unauthorized("Authorization is not HTTP Basic") from None
+        if scheme.lower() != "basic" or not any_equal(canonical, self._expected):
+            raise Unauthorized("HTTP Basic credentials wrong")
+
+    def parse(self, request: InboundRequest) -> ParseResult:
+        try:
+            raw = orjson.loads(request.body)
+        except orjson.JSONDecodeError as exc:
+            raise BadPayload(f"body is not JSON: {exc}") from None
+        if isinstance(raw, dict) and "current" in raw and "data" not in raw:
+            raise BadPayload("this is a webhooks v1 payload; create the Pipedrive webhook with version 2.0")
+        try:
+            webhook = Webhook.model_validate(raw)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise BadPayload(f"{'.'.join(str(p) for p in error['loc']) or 'body'}: {error['msg']}") from None
+        result = ParseResult(drafts=[])
+        handler = _ENTITIES.get(webhook.meta.entity)
+        if handler is None or webhook.meta.action not in ("create", "change", "delete"):
+            result.ignored += 1
+            return result
+        handler(webhook, self._mapping, result)
+        return result
+
+
+def _person(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) -> None:
+    meta, data, previous = webhook.meta, webhook.data or {}, webhook.previous or {}
+    when = _timestamp(meta.timestamp)
+    event_id = f"pipedrive:{meta.id}"
+    if meta.action == "delete":
+        gone = LeadRef(source="pipedrive", record_id=meta.entity_id, email=_primary_email(previous))
+        if meta.merged_to_id:
+            survivor = LeadRef(source="pipedrive", record_id=meta.merged_to_id)
+            result.drafts.append(Draft(event_id, ContactMerged(lead=survivor, merged=[gone], occurred_at=when)))
+        else:
+            result.drafts.append(Draft(event_id, ContactDeleted(lead=gone, occurred_at=when)))
+        return
+    lead = LeadRef(source="pipedrive", record_id=meta.entity_id, email=_primary_email(data))
+    first, last = data.get("first_name"), data.get("last_name")
+    if not first and not last and isinstance(data.get("name"), str):
+        first, _, last = data["name"].partition(" ")
+    attributes = ContactAttributes(
+        first_name=first if isinstance(first, str) and first else None,
+        last_name=last if isinstance(last, str) and last else None,
+        owner=_id(data.get("owner_id")),
+    )
+    result.drafts.append(Draft(f"{event_id}:contact", ContactUpserted(lead=lead, occurred_at=when, attributes=attributes)))
+    _label_dispositions(event_id, lead, data, previous, mapping.person_label_dispositions, when, meta.user_id, result)
+
+
+def _lead(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) -> None:
+    meta, data, previous = webhook.meta, webhook.data or {}, webhook.previous or {}
+    person = _id(data.get("person_id"))
+    if meta.action == "delete" or not person:
+        result.ignored += 1
+        return
+    lead = LeadRef(source="pipedrive", record_id=person)
+    _label_dispositions(f"pipedrive:{meta.id}", lead, data, previous, mapping.lead_label_dispositions, _timestamp(meta.timestamp), meta.user_id, result)
+
+
+def _label_dispositions(event_id, lead, data, previous, labels, when, rep, result) -> None:  # type: ignore[no-untyped-def]
+    now = {str(x) for x in data.get("label_ids") or [] if not isinstance(x, (dict, list))}
+    before = {str(x) for x in previous.get("label_ids") or [] if not isinstance(x, (dict, list))} if "label_ids" in previous else set()
+    for label in sorted(now - before):
+        if label in labels:
+            result.drafts.append(
+                Draft(f"{event_id}:label:{label}", SalesDispositioned(lead=lead, disposition=labels[label], rep=rep, occurred_at=when, source_status=f"label:{label}", reason=f"label {label}"))
+            )
+
+
+def _activity(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) -> None:
+    meta, data, previous = webhook.meta, webhook.data or {}, webhook.previous or {}
+    person = _id(data.get("person_id"))
+    channel = mapping.activity_channels.get(str(data.get("type")))
+    done = data.get("done") is True
+    just_done = done and (meta.action == "create" or previous.get("done") is False)
+    if meta.action == "delete" or not person or not channel or (mapping.touch_only_done_activities and not just_done):
+        result.ignored += 1
+        return
+    when = _timestamp(str(data["marked_as_done_time"])) if isinstance(data.get("marked_as_done_time"), str) and data["marked_as_done_time"] else _timestamp(meta.timestamp)
+    rep = _id(data.get("owner_id", data.get("user_id")))
+    subject = data.get("subject") if isinstance(data.get("subject"), str) else None
+    result.drafts.append(Draft(f"pipedrive:{meta.id}:touch", SalesTouched(lead=LeadRef(source="pipedrive", record_id=person), channel=channel, rep=rep, occurred_at=when, subject=subject)))
+
+
+def _deal(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) -> None:
+    meta, data, previous = webhook.meta, webhook.data or {}, webhook.previous or {}
+    if meta.action == "delete":
+        result.ignored += 1
+        return
+    person = _id(data.get("person_id"))
+    lead = LeadRef(source="pipedrive", record_id=person) if person else None
+    status = data.get("status")
+    if meta.action == "create":
+        change = "created"
+    elif status == "won" and previous.get("status") != "won":
+        change = "closed_won"
+    elif status == "lost" and previous.get("status") != "lost":
+        change = "closed_lost"
+    elif status == "open" and previous.get("status") in ("won", "lost"):
+        change = "reopened"
+    elif "stage_id" in previous:
+        change = "stage_changed"
+    elif "value" in previous:
+        change = "amount_changed"
+    elif "person_id" in previous and lead:
+        change = "linked"
+    else:
+        result.ignored += 1
+        return
+    value = data.get("value")
+    amount = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
+    currency = data.get("currency") if isinstance(data.get("currency"), str) else None
+    lost_reason = data.get("lost_reason") if isinstance(data.get("lost_reason"), str) else None
+    result.drafts.append(
+        Draft(
+            f"pipedrive:{meta.id}:deal",
+            OpportunityChanged(
+                lead=lead, source="pipedrive", opportunity_id=meta.entity_id, change=change, stage=_id(data.get("stage_id")),
+                amount=amount, currency=currency, owner=_id(data.get("owner_id")), lost_reason=lost_reason, occurred_at=_timestamp(meta.timestamp),
+            ),
+        )
+    )
+
+
+_ENTITIES = {"person": _person, "lead": _lead, "activity": _activity, "deal": _deal}

@@ -1,0 +1,206 @@
+"""Salesforce Outbound Messages: a SOAP `notifications` envelope, acknowledged with `<Ack>true</Ack>`.
+
+Outbound Messages carry no signature. A request is accepted when its OrganizationId is one
+of the configured ones (compared on the first 15 characters, so 15- and 18-character ids
+both work) and, when configured, when `?token=` matches.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from xml.etree.ElementTree import Element
+
+from defusedxml import ElementTree
+from defusedxml.common import DefusedXmlException
+from fastapi.responses import Response
+
+from services.ingest.signatures import any_equal
+from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized
+from shared.contract.sources import SalesforceMapping
+from shared.events import ContactAttributes, ContactUpserted, LeadRef, OpportunityChanged, SalesDispositioned, SalesTouched
+from shared.events.keys import normalize_email
+
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+OUTBOUND = "http://soap.sforce.com/2005/09/outbound"
+SOBJECT = "urn:sobject.enterprise.soap.sforce.com"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+
+ACK = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    f'<soapenv:Envelope xmlns:soapenv="{SOAP}"><soapenv:Body>'
+    f'<notificationsResponse xmlns="{OUTBOUND}"><Ack>true</Ack></notificationsResponse>'
+    "</soapenv:Body></soapenv:Envelope>"
+)
+
+_ATTRIBUTES = {
+    "FirstName": "first_name",
+    "LastName": "last_name",
+    "Title": "title",
+    "Company": "company",
+    "Industry": "industry",
+    "NumberOfEmployees": "employees",
+    "Country": "country",
+    "Phone": "phone",
+    "OwnerId": "owner",
+    "LeadSource": "lead_source",
+}
+
+
+class Salesforce(SourceAdapter):
+    name = "salesforce"
+    content_types = ("text/xml", "application/xml", "application/soap+xml")
+
+    def __init__(self, org_ids: list[str], tokens: list[str], mapping: SalesforceMapping) -> None:
+        self._orgs = {org[:15] for org in org_ids}
+        self._tokens = tokens
+        self._mapping = mapping
+
+    def authenticate(self, request: InboundRequest) -> None:
+        if not self._orgs:
+            raise Unauthorized("LOCKSTEP_SALESFORCE_ORG_IDS is not set")
+        if self._tokens and not any_equal(request.query.get("token", ""), self._tokens):
+            raise Unauthorized("?token= missing or wrong")
+        # The organization id is in the body; parse() checks it (an unknown org is a 401 too).
+
+    def parse(self, request: InboundRequest) -> ParseResult:
+        notifications = _notifications(request.body)
+        org = _text(notifications, "OrganizationId") or ""
+        if org[:15] not in self._orgs:
+            raise Unauthorized(f"organization {org[:15]!r} is not in LOCKSTEP_SALESFORCE_ORG_IDS")
+        mapping = self._mapping
+        result = ParseResult(drafts=[])
+        items = notifications.findall(f"{{{OUTBOUND}}}Notification")
+        if not items:
+            raise BadPayload("notifications has no Notification element")
+        for index, item in enumerate(items):
+            notification_id = _text(item, "Id")
+            record = item.find(f"{{{OUTBOUND}}}sObject")
+            if not notification_id or record is None:
+                raise BadPayload(f"Notification[{index}] needs an Id and an sObject")
+            kind = (record.get(f"{{{XSI}}}type") or "").split(":")[-1]
+            fields = {child.tag.split("}")[-1]: (child.text or "").strip() for child in record if child.get(f"{{{XSI}}}nil") != "true"}
+            if not fields.get("Id"):
+                raise BadPayload(f"Notification[{index}].sObject has no sf:Id")
+            event_id = f"salesforce:{org[:15]}:{notification_id}"
+            if kind in ("Lead", "Contact"):
+                _map_person(event_id, fields, mapping, result)
+            elif kind == "Task":
+                _map_task(event_id, fields, mapping, result)
+            elif kind == "Opportunity":
+                _map_opportunity(event_id, fields, mapping, result)
+            else:
+                result.ignored += 1
+        return result
+
+    def accepted(self, result: ParseResult) -> Response:
+        return Response(ACK, media_type="text/xml; charset=utf-8")
+
+
+def _notifications(body: bytes) -> Element:
+    try:
+        root = ElementTree.fromstring(body, forbid_dtd=True)
+    except (ElementTree.ParseError, DefusedXmlException, ValueError) as exc:
+        raise BadPayload(f"body is not well-formed XML without DTDs or entities: {exc}") from None
+    if root.tag != f"{{{SOAP}}}Envelope":
+        raise BadPayload("body is not a SOAP 1.1 Envelope")
+    notifications = root.find(f"{{{SOAP}}}Body/{{{OUTBOUND}}}notifications")
+    if notifications is None:
+        raise BadPayload("SOAP Body has no notifications element (http://soap.sforce.com/2005/09/outbound)")
+    return notifications
+
+
+def _text(element: Element, name: str) -> str | None:
+    child = element.find(f"{{{OUTBOUND}}}{name}")
+    return child.text.strip() if child is not None and child.text else None
+
+
+def _when(fields: dict[str, str]) -> datetime:
+    for name in ("LastModifiedDate", "SystemModstamp", "CreatedDate"):
+        if fields.get(name):
+            try:
+                value = datetime.fromisoformat(fields[name].replace("Z", "+00:00"))
+            except ValueError:
+                raise BadPayload(f"sObject.{name} is not an xsd:dateTime: {fields[name]!r}") from None
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+def _map_person(event_id: str, fields: dict[str, str], mapping: SalesforceMapping, result: ParseResult) -> None:
+    lead = LeadRef(source="salesforce", record_id=fields["Id"], email=normalize_email(fields.get("Email")))
+    when = _when(fields)
+    attributes: dict[str, object] = {}
+    for name, target in _ATTRIBUTES.items():
+        if fields.get(name):
+            attributes[target] = _int(fields[name]) if target == "employees" else fields[name]
+    custom = {name: fields[name] for name in ("Status", "Rating") if fields.get(name)}
+    result.drafts.append(Draft(f"{event_id}:contact", ContactUpserted(lead=lead, occurred_at=when, attributes=ContactAttributes(**attributes, custom=custom))))
+    status = fields.get("Status")
+    if status:
+        channel = mapping.lead_status.touches.get(status)
+        disposition = mapping.lead_status.dispositions.get(status)
+        if channel:
+            result.drafts.append(Draft(f"{event_id}:touch", SalesTouched(lead=lead, channel=channel, rep=fields.get("OwnerId"), occurred_at=when, outcome=status)))
+        if disposition:
+            reason = fields.get(mapping.rejection_reason_field) if mapping.rejection_reason_field else None
+            if disposition in ("rejected", "disqualified"):
+                reason = reason or status
+            result.drafts.append(
+                Draft(f"{event_id}:disposition", SalesDispositioned(lead=lead, disposition=disposition, reason=reason, rep=fields.get("OwnerId"), occurred_at=when, source_status=status))
+            )
+        if not channel and not disposition:
+            result.unmapped.append(("Status", status))
+    if fields.get("ConvertedOpportunityId"):
+        result.drafts.append(
+            Draft(f"{event_id}:converted", OpportunityChanged(lead=lead, source="salesforce", opportunity_id=fields["ConvertedOpportunityId"], change="linked", occurred_at=when))
+        )
+
+
+def _map_task(event_id: str, fields: dict[str, str], mapping: SalesforceMapping, result: ParseResult) -> None:
+    who = fields.get("WhoId")
+    subtype = fields.get("TaskSubtype") or fields.get("Type") or ""
+    channel = mapping.task_channels.get(subtype)
+    done = fields.get("Status") == "Completed" or fields.get("IsClosed") == "true"
+    if not who or not channel or (mapping.touch_only_completed_tasks and not done):
+        result.ignored += 1
+        return
+    lead = LeadRef(source="salesforce", record_id=who)
+    result.drafts.append(
+        Draft(f"{event_id}:touch", SalesTouched(lead=lead, channel=channel, rep=fields.get("OwnerId"), occurred_at=_when(fields), subject=fields.get("Subject"), outcome=fields.get("Status")))
+    )
+
+
+def _map_opportunity(event_id: str, fields: dict[str, str], mapping: SalesforceMapping, result: ParseResult) -> None:
+    stage = fields.get("StageName")
+    if stage in mapping.opportunity_won_stages or fields.get("IsWon") == "true":
+        change = "closed_won"
+    elif stage in mapping.opportunity_lost_stages or (fields.get("IsClosed") == "true" and fields.get("IsWon") == "false"):
+        change = "closed_lost"
+    elif fields.get("CreatedDate") and fields.get("CreatedDate") == fields.get("LastModifiedDate"):
+        change = "created"
+    else:
+        change = "stage_changed"
+    lead = LeadRef(source="salesforce", record_id=fields["ContactId"]) if fields.get("ContactId") else None
+    amount = _float(fields.get("Amount"))
+    result.drafts.append(
+        Draft(
+            f"{event_id}:opportunity",
+            OpportunityChanged(lead=lead, source="salesforce", opportunity_id=fields["Id"], change=change, stage=stage, amount=amount, owner=fields.get("OwnerId"), occurred_at=_when(fields)),
+        )
+    )
+
+
+def _int(value: str) -> int | None:
+    try:
+        number = int(float(value))
+    except (ValueError, OverflowError):
+        return None
+    return number if number >= 0 else None
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        number = float(value) if value else None
+    except ValueError:
+        return None
+    return number if number is None or math.isfinite(number) else None

@@ -1,0 +1,114 @@
+"""The contract's `sources:` section: which source value means what in the agreed language.
+
+Each company customizes its CRM; this is where their picklist values, custom fields and
+activity names are mapped to canonical touches, dispositions and activity kinds. The
+defaults are each vendor's out-of-the-box values.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.events.catalog import ActivityKind, Disposition, TouchChannel
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StatusMapping(_Section):
+    """Values of a status picklist: which are a rep's touch, which a disposition."""
+
+    touches: dict[str, TouchChannel] = Field(default_factory=dict, description="status value -> channel of the touch it records")
+    dispositions: dict[str, Disposition] = Field(default_factory=dict, description="status value -> disposition")
+
+
+class HubSpotMapping(_Section):
+    lead_status_property: str = "hs_lead_status"
+    lead_status: StatusMapping = StatusMapping(
+        touches={"ATTEMPTED_TO_CONTACT": "call", "CONNECTED": "call"},
+        dispositions={"IN_PROGRESS": "accepted", "OPEN_DEAL": "qualified", "BAD_TIMING": "rejected", "UNQUALIFIED": "disqualified"},
+    )
+    rejection_reason_property: str | None = Field(None, description="A custom contact property holding the rep's reason")
+    owner_property: str = "hubspot_owner_id"
+    deal_won_stages: list[str] = ["closedwon"]
+    deal_lost_stages: list[str] = ["closedlost"]
+    deal_lost_reason_property: str = "closed_lost_reason"
+    properties: dict[str, str] = Field(
+        default_factory=lambda: {
+            "firstname": "first_name",
+            "lastname": "last_name",
+            "jobtitle": "title",
+            "company": "company",
+            "industry": "industry",
+            "numberofemployees": "employees",
+            "country": "country",
+            "phone": "phone",
+            "hs_analytics_source": "lead_source",
+        },
+        description="contact property -> canonical attribute (email and owner are handled on their own)",
+    )
+
+
+class SalesforceMapping(_Section):
+    lead_status: StatusMapping = StatusMapping(
+        touches={"Working - Contacted": "call"},
+        dispositions={"Working - Contacted": "accepted", "Closed - Converted": "qualified", "Closed - Not Converted": "rejected"},
+    )
+    rejection_reason_field: str | None = Field(None, description="e.g. a custom Rejection_Reason__c field on Lead")
+    task_channels: dict[str, TouchChannel] = {"Call": "call", "Email": "email", "Meeting": "meeting", "ListEmail": "email", "LinkedIn": "social"}
+    touch_only_completed_tasks: bool = True
+    opportunity_won_stages: list[str] = ["Closed Won"]
+    opportunity_lost_stages: list[str] = ["Closed Lost"]
+
+
+class MarketoMapping(_Section):
+    timezone: str = Field("UTC", description="Time zone of {{system.dateTime}} values (the Marketo instance's)")
+    activity_types: dict[str, ActivityKind] = {
+        "Open Email": "email_open",
+        "Click Email": "email_click",
+        "Click Link": "email_click",
+        "Fill Out Form": "form_submit",
+        "Visit Webpage": "page_view",
+        "Download Content": "content_download",
+        "Attend Webinar": "webinar_attended",
+        "Attended Event": "webinar_attended",
+        "Request Demo": "demo_request",
+        "Unsubscribe Email": "unsubscribe",
+        "Email Bounced": "bounce",
+    }
+    forms_meaning_demo_request: list[str] = Field(default_factory=list, description="form names whose submission is a demo request")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
+        return value
+
+
+class PipedriveMapping(_Section):
+    activity_channels: dict[str, TouchChannel] = {"call": "call", "meeting": "meeting", "email": "email", "lunch": "meeting"}
+    touch_only_done_activities: bool = True
+    person_label_dispositions: dict[str, Disposition] = Field(default_factory=dict, description="person label id -> disposition")
+    lead_label_dispositions: dict[str, Disposition] = Field(default_factory=dict, description="lead label id -> disposition")
+
+
+class SourceMappings(_Section):
+    hubspot: HubSpotMapping = HubSpotMapping()
+    salesforce: SalesforceMapping = SalesforceMapping()
+    marketo: MarketoMapping = MarketoMapping()
+    pipedrive: PipedriveMapping = PipedriveMapping()
+
+    @model_validator(mode="after")
+    def _no_empty_keys(self) -> SourceMappings:
+        for name in ("hubspot", "salesforce"):
+            mapping: StatusMapping = getattr(self, name).lead_status
+            for key in list(mapping.touches) + list(mapping.dispositions):
+                if not key.strip():
+                    raise ValueError(f"{name}.lead_status has an empty status value")
+        return self
