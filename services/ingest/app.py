@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from services.ingest.bootstrap import bootstrap
 from services.ingest.endpoints import router
+from services.ingest.fastpath import WebhookFastPath
 from services.ingest.settings import IngestSettings
 from shared.settings import load_settings
 from shared.web.app import create_service_app
@@ -11,9 +12,11 @@ from shared.web.app import create_service_app
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or load_settings(IngestSettings)
-    return create_service_app(
+    app = create_service_app(
         title="Lockstep ingest",
         description="Verified webhooks from CRM and marketing tools, normalized to canonical CloudEvents on Kafka.",
         start=lambda: bootstrap(settings),
         routers=[router],
     )
+    app.add_middleware(WebhookFastPath, service=lambda: app.state.service)
+    return app

@@ -7,21 +7,19 @@ is away the answer is 503 with Retry-After, so the sender's own retry loses noth
 
 from __future__ import annotations
 
-import base64
 import logging
-import uuid
 from collections import OrderedDict
-from datetime import UTC, datetime
 
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from services.ingest.metrics import DoorMetrics
 from services.ingest.recent import RecentRequests
-from services.ingest.redaction import mask_emails, safe_headers, safe_url
+from services.ingest.raw import raw_record
+from services.ingest.redaction import mask_emails, safe_url
 from services.ingest.sources.base import BadPayload, InboundRequest, ParseResult, SourceAdapter, Unauthorized
 from shared.bus import BusUnavailable, EventProducer, OutgoingRecord, Topics
-from shared.events import EventEnvelope, WebhookReceived
+from shared.events import EventEnvelope
 from shared.web.problems import problem_response
 
 log = logging.getLogger(__name__)
@@ -56,8 +54,7 @@ class WebhookDoor:
     def reject(self, source: str, status: int, reason: str, detail: str, *, request: InboundRequest | None = None, headers: dict[str, str] | None = None) -> Response:
         outcome = "unavailable" if status == 503 else "rejected"
         self._metrics.requests.labels(source, outcome, _reason_label(status)).inc()
-        summary = {"request": _summary(request)} if request else {}
-        self._recent.record(source=source, outcome=outcome, status=status, reason=mask_emails(reason), events=0, summary=summary)
+        self._recent.record(source=source, outcome=outcome, status=status, reason=mask_emails(reason), events=0, summary=lambda: {"request": _summary(request)} if request else {})
         return problem_response(status, detail, headers=headers)
 
     async def receive(self, adapter: SourceAdapter, request: InboundRequest) -> Response:
@@ -98,40 +95,30 @@ class WebhookDoor:
 
     def _accept(self, adapter: SourceAdapter, request: InboundRequest, result: ParseResult, *, duplicate: bool) -> Response:
         self._metrics.requests.labels(adapter.name, "accepted", "duplicate" if duplicate else "ok").inc()
-        summary = {
-            "request": _summary(request),
-            "duplicate": duplicate,
-            "ignored": result.ignored,
-            "unmapped": [f"{f}={mask_emails(v)}" for f, v in result.unmapped],
-            "produced": [{"id": mask_emails(d.event_id), "type": d.payload.event_type, "lead": mask_emails(d.key)} for d in result.drafts[:50]],
-        }
-        self._recent.record(source=adapter.name, outcome="accepted", status=200, reason=None, events=len(result.drafts), summary=summary)
+        self._recent.record(
+            source=adapter.name,
+            outcome="accepted",
+            status=200,
+            reason=None,
+            events=len(result.drafts),
+            summary=lambda: {
+                "request": _summary(request),
+                "duplicate": duplicate,
+                "ignored": result.ignored,
+                "unmapped": [f"{f}={mask_emails(v)}" for f, v in result.unmapped],
+                "produced": [{"id": mask_emails(d.event_id), "type": d.payload.event_type, "lead": mask_emails(d.key)} for d in result.drafts[:20]],
+            },
+        )
         return adapter.accepted(result)
 
     def _records(self, source: str, request: InboundRequest, result: ParseResult) -> list[OutgoingRecord]:
         ce_source = f"/lockstep/ingest/{source}"
-        records = []
-        for draft in result.drafts:
-            envelope = EventEnvelope.wrap(draft.payload, id=draft.event_id, source=ce_source, subject=draft.key, time=draft.occurred_at)
-            records.append(OutgoingRecord.event(self._topics.events, envelope))
-        try:
-            body, encoding = request.body.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            body, encoding = base64.b64encode(request.body).decode(), "base64"
-        raw = WebhookReceived(
-            source=source,
-            method=request.method,
-            url=safe_url(request.url),
-            headers=safe_headers(dict(request.headers)),
-            content_type=request.header("content-type"),
-            body=body,
-            body_encoding=encoding,
-            received_at=datetime.fromtimestamp(request.received_at, UTC),
-            event_ids=[d.event_id for d in result.drafts],
-        )
-        envelope = EventEnvelope.wrap(raw, id=f"raw:{source}:{uuid.uuid4()}", source=f"/lockstep/ingest/{source}", subject=source)
+        events = [
+            OutgoingRecord.event(self._topics.events, EventEnvelope.wrap(d.payload, id=d.event_id, source=ce_source, subject=d.key, time=d.occurred_at))
+            for d in result.drafts
+        ]
         # The raw record goes first: an audit trail that can replay whatever followed.
-        return [OutgoingRecord.event(self._topics.raw, envelope, key=source), *records]
+        return [raw_record(self._topics.raw, source, request, [d.event_id for d in result.drafts]), *events]
 
 
 def _summary(request: InboundRequest) -> dict:

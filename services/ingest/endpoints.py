@@ -20,7 +20,7 @@ class _TooLarge(Exception):
     pass
 
 
-def get_door(request: Request) -> WebhookDoor:
+async def get_door(request: Request) -> WebhookDoor:
     return request.app.state.service.door
 
 

@@ -1,7 +1,8 @@
 """The redacted log behind `GET /webhooks/recent`: written in the background, off the request path.
 
-It is a diagnostic view, not data: rows are buffered and flushed every half second, and
-each source keeps only its last `limit` rows.
+It is a diagnostic view, not data: each source keeps only its last `limit` rows, so the
+buffer between flushes is a ring of that size per source and a row's summary is only built
+if the row survives until the flush.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from collections import defaultdict, deque
+from typing import Any, Callable
 
 from sqlalchemy import delete, desc, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,23 +22,21 @@ log = logging.getLogger(__name__)
 
 
 class RecentRequests:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, limit: int, flush_interval_s: float = 0.5, max_buffer: int = 10_000) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, limit: int, flush_interval_s: float = 1.0) -> None:
         self._sessions = sessions
         self._limit = limit
         self._interval = flush_interval_s
-        self._max_buffer = max_buffer
-        self._buffer: list[dict[str, Any]] = []
+        self._buffer: defaultdict[str, deque[dict[str, Any]]] = defaultdict(lambda: deque(maxlen=limit))
         self._stopping = asyncio.Event()
 
-    def record(self, *, source: str, outcome: str, status: int, reason: str | None, events: int, summary: dict[str, Any]) -> None:
-        if len(self._buffer) >= self._max_buffer:  # the database is behind: drop the oldest diagnostics, never block a sender
-            del self._buffer[: len(self._buffer) // 10 or 1]
-        self._buffer.append(
+    def record(self, *, source: str, outcome: str, status: int, reason: str | None, events: int, summary: Callable[[], dict[str, Any]]) -> None:
+        self._buffer[source[:64]].append(
             {"received_at": datetime.now(UTC), "source": source[:64], "outcome": outcome, "status": status, "reason": (reason or "")[:500] or None, "events": events, "summary": summary}
         )
 
     async def flush(self) -> None:
-        rows, self._buffer = self._buffer, []
+        buffered, self._buffer = self._buffer, defaultdict(lambda: deque(maxlen=self._limit))
+        rows = [{**row, "summary": row["summary"]()} for ring in buffered.values() for row in ring]
         if not rows:
             return
         try:

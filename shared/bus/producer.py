@@ -44,7 +44,7 @@ class EventProducer:
         bootstrap: str,
         *,
         client_id: str = "lockstep",
-        linger_ms: int = 5,
+        linger_ms: int = 0,
         compression: str | None = "lz4",
         ack_timeout_s: float = 10.0,
     ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
             if key in result:
                 raise ContractError([f"{{file}}:{key_node.start_mark.line + 1}: {'.'.join(map(str, path + (key,))) or key}: duplicate key"])
             result[key] = _to_python(value_node, path + (key,), lines)
+            lines[path + (key,)] = key_node.start_mark.line + 1  # point at the key, not where its value starts
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, path + (i,), lines) for i, item in enumerate(node.value)]
@@ -68,17 +70,22 @@ def parse_contract(text: str, filename: str = "<contract>") -> Contract:
     if not isinstance(data, dict):
         raise ContractError([f"{filename}:1: the contract must be a mapping with version, stages, scoring, handoff, sla, sources"])
     try:
-        return Contract.model_validate(data)
+        contract = Contract.model_validate(data)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
             loc = _clean_loc(tuple(error["loc"]))
             where = ".".join(str(p) for p in loc) or "(top level)"
             message = error["msg"]
-            if message.startswith("Value error, "):
-                message = message[len("Value error, ") :]
+            message = re.sub(r" or instance of \w+$", "", message.removeprefix("Value error, "))
+            if error["type"] == "literal_error" or error["type"] == "enum":
+                message += f" (got {error.get('input')!r})"
             problems.append(f"{filename}:{_line_for(loc, lines)}: {where}: {message}")
         raise ContractError(problems) from None
+    cross = contract.problems()
+    if cross:
+        raise ContractError([f"{filename}:{_line_for(loc, lines)}: {'.'.join(map(str, loc))}: {message}" for loc, message in cross])
+    return contract
 
 
 def load_contract(path: Path | str) -> Contract:

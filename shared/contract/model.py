@@ -1,4 +1,4 @@
-"""The contract's top-level shape. Each section's rules are defined by the service that applies them."""
+"""The contract's top level. Each section's model lives beside it; cross-section checks live here."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contract.lifecycle import Handoff, Problem, Stage, stage_graph_problems
+from shared.contract.scoring import Scoring
 from shared.contract.sources import SourceMappings
 
 
@@ -13,8 +15,16 @@ class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: str = Field(min_length=1, description="Recorded on every transition the contract causes")
-    stages: dict[str, Any]
-    scoring: dict[str, Any]
-    handoff: dict[str, Any] = Field(default_factory=dict)
+    stages: dict[str, Stage]
+    scoring: Scoring
+    handoff: Handoff = Field(default_factory=Handoff)
     sla: dict[str, Any] = Field(default_factory=dict)
     sources: SourceMappings = Field(default_factory=SourceMappings)
+
+    def problems(self) -> list[Problem]:
+        """Checks across sections (each with the path it concerns), run by the loader."""
+        return stage_graph_problems(self.stages, self.handoff)
+
+    @property
+    def initial_stage(self) -> str:
+        return next(name for name, stage in self.stages.items() if stage.initial)

@@ -15,7 +15,6 @@ from shared.events.catalog import (
     OpportunityChanged,
     SalesDispositioned,
     SalesTouched,
-    WebhookReceived,
 )
 from shared.events.envelope import EventEnvelope, MalformedEvent
 from shared.events.keys import lead_key, normalize_email
@@ -37,7 +36,6 @@ __all__ = [
     "OpportunityChanged",
     "SalesDispositioned",
     "SalesTouched",
-    "WebhookReceived",
     "lead_key",
     "normalize_email",
 ]

@@ -189,17 +189,3 @@ class AlertRaised(CanonicalEvent):
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
 
-
-class WebhookReceived(CanonicalEvent):
-    """A webhook as it reached the door (secrets removed), for replay and audit on `<prefix>raw`."""
-
-    event_type: ClassVar[str] = "lockstep.webhook.received.v1"
-    source: str
-    method: str
-    url: str = Field(description="With secret query parameters removed")
-    headers: dict[str, str] = Field(description="With credentials and signatures removed")
-    content_type: str | None = None
-    body: str
-    body_encoding: Literal["utf-8", "base64"] = "utf-8"
-    received_at: AwareDatetime
-    event_ids: list[str] = Field(default_factory=list, description="CloudEvents ids of the canonical events it produced")

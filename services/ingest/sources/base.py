@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Mapping
 
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from shared.events import CanonicalEvent, OpportunityChanged
 
@@ -70,7 +70,7 @@ class SourceAdapter(ABC):
     def parse(self, request: InboundRequest) -> ParseResult: ...
 
     def accepted(self, result: ParseResult) -> Response:
-        return JSONResponse({"status": "accepted", "events": len(result.drafts)})
+        return Response(b'{"status":"accepted","events":%d}' % len(result.drafts), media_type="application/json")
 
 
 def millis_to_datetime(value: int | float) -> datetime:

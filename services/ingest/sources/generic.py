@@ -9,6 +9,7 @@ may match: that is how secrets rotate).
 from __future__ import annotations
 
 import base64
+import re
 
 import orjson
 from pydantic import ValidationError
@@ -21,6 +22,9 @@ INBOUND_TYPES = {
     model.event_type: model
     for model in (ContactUpserted, ContactMerged, ContactDeleted, ActivityRecorded, SalesTouched, SalesDispositioned, OpportunityChanged)
 }
+
+
+_TIMESTAMP_S = re.compile("[0-9]{1,12}")
 
 
 def standard_webhooks_key(secret: str) -> bytes:
@@ -40,7 +44,7 @@ class Generic(SourceAdapter):
         msg_id, stamp, signatures = request.header("webhook-id"), request.header("webhook-timestamp"), request.header("webhook-signature")
         if not msg_id or not stamp or not signatures:
             raise Unauthorized("webhook-id, webhook-timestamp and webhook-signature are required")
-        if not stamp.isdigit():
+        if not _TIMESTAMP_S.fullmatch(stamp):  # ASCII digits only ('²'.isdigit() is True), and no float overflow
             raise Unauthorized("webhook-timestamp is not integer seconds")
         check_freshness(int(stamp), request.received_at, self._tolerance_s)
         signed = msg_id.encode() + b"." + stamp.encode() + b"." + request.body
@@ -63,7 +67,8 @@ class Generic(SourceAdapter):
             where = f"[{index}]." if isinstance(raw, list) else ""
             if not isinstance(item, dict):
                 raise BadPayload(f"{where or 'body'}: expected an object with type and data")
-            model = INBOUND_TYPES.get(item.get("type"))  # type: ignore[arg-type]
+            kind = item.get("type")
+            model = INBOUND_TYPES.get(kind) if isinstance(kind, str) else None
             if model is None:
                 raise BadPayload(f"{where}type: expected one of {', '.join(sorted(INBOUND_TYPES))}")
             try:

@@ -19,6 +19,7 @@ from shared.events.keys import normalize_email
 # HubSpot's v3 rule: decode exactly these escapes in the URI before signing, nothing else.
 _URI_ESCAPES = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'", "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
 _URI_ESCAPE = re.compile("|".join(_URI_ESCAPES), re.IGNORECASE)
+_TIMESTAMP_MS = re.compile("[0-9]{1,15}")
 
 
 def hubspot_signed_uri(uri: str) -> str:
@@ -31,7 +32,7 @@ class HubSpotEvent(BaseModel):
     eventId: int
     subscriptionId: int | None = None
     portalId: int | None = None
-    occurredAt: int = Field(ge=0)
+    occurredAt: int = Field(ge=0, le=253402300799999)  # epoch ms, at most 9999-12-31T23:59:59.999Z
     subscriptionType: str = Field(validation_alias="subscriptionType")
     objectId: int | None = None
     propertyName: str | None = None
@@ -67,7 +68,7 @@ class HubSpot(SourceAdapter):
         v3 = request.header("x-hubspot-signature-v3")
         if v3 is not None and "v3" in self._versions:
             stamp = request.header("x-hubspot-request-timestamp") or ""
-            if not stamp.isdigit():
+            if not _TIMESTAMP_MS.fullmatch(stamp):  # ASCII digits only ('²'.isdigit() is True), and no float overflow
                 raise Unauthorized("X-HubSpot-Request-Timestamp missing or not milliseconds")
             check_freshness(int(stamp) / 1000, request.received_at, self._tolerance_s)
             message = request.method.upper().encode() + hubspot_signed_uri(self._uri(request)).encode() + request.body + stamp.encode()
@@ -117,6 +118,12 @@ def _contact(object_id: int | None, email: str | None = None) -> LeadRef:
     return LeadRef(source="hubspot", record_id=str(object_id), email=normalize_email(email))
 
 
+def _deal_id(object_id: int | None) -> str:
+    if object_id is None:
+        raise BadPayload("deal event without objectId")
+    return str(object_id)
+
+
 def _map_event(event: HubSpotEvent, mapping: HubSpotMapping, result: ParseResult) -> None:
     kind = event.subscriptionType
     when = millis_to_datetime(event.occurredAt)
@@ -135,7 +142,7 @@ def _map_event(event: HubSpotEvent, mapping: HubSpotMapping, result: ParseResult
     elif kind in ("contact.associationChange", "deal.associationChange") and not event.associationRemoved:
         _map_deal_link(event, result)
     elif kind == "deal.creation":
-        add(Draft(_event_id(event), OpportunityChanged(source="hubspot", opportunity_id=str(event.objectId), change="created", occurred_at=when)))
+        add(Draft(_event_id(event), OpportunityChanged(source="hubspot", opportunity_id=_deal_id(event.objectId), change="created", occurred_at=when)))
     elif kind == "deal.propertyChange":
         _map_deal_property(event, mapping, result)
     else:
@@ -176,7 +183,7 @@ def _map_contact_property(event: HubSpotEvent, mapping: HubSpotMapping, result: 
 
 def _map_deal_property(event: HubSpotEvent, mapping: HubSpotMapping, result: ParseResult) -> None:
     name, value = event.propertyName or "", event.propertyValue
-    common = {"source": "hubspot", "opportunity_id": str(event.objectId), "occurred_at": millis_to_datetime(event.occurredAt)}
+    common = {"source": "hubspot", "opportunity_id": _deal_id(event.objectId), "occurred_at": millis_to_datetime(event.occurredAt)}
     if name == "dealstage":
         change = "closed_won" if value in mapping.deal_won_stages else "closed_lost" if value in mapping.deal_lost_stages else "stage_changed"
         result.drafts.append(Draft(_event_id(event), OpportunityChanged(change=change, stage=value, **common)))

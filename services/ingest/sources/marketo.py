@@ -6,6 +6,7 @@ may arrive as a string, and an empty token arrives as "".
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -47,6 +48,9 @@ class MarketoCall(BaseModel):
         if not value:
             raise ValueError("must not be empty (is the Marketo token right?)")
         return value
+
+
+_COUNT = re.compile("[0-9]{1,18}")  # ASCII digits: '²'.isdigit() is True but int('²') fails
 
 
 def _occurred_at(value: str, zone: ZoneInfo) -> datetime:
@@ -96,7 +100,7 @@ class Marketo(SourceAdapter):
         lead = LeadRef(source="marketo", record_id=call.leadId, email=normalize_email(call.email))
         # Marketo sends no delivery id: the id is derived from what identifies the activity.
         base = f"marketo:{stable_id(call.leadId, call.activityType, call.occurredAt, call.asset, call.campaign)}"
-        employees = int(call.numberOfEmployees) if (call.numberOfEmployees or "").isdigit() else None
+        employees = int(call.numberOfEmployees) if _COUNT.fullmatch(call.numberOfEmployees or "") else None
         attributes = ContactAttributes(
             first_name=call.firstName or None,
             last_name=call.lastName or None,

@@ -1,7 +1,7 @@
 """Pipedrive webhooks v2 (`meta`, `data`, `previous`), authenticated with HTTP Basic auth.
 
-A merge arrives as a `delete` carrying `meta.merged_to_id` (the absorbed record) plus a
-`change` of the survivor; the delete becomes `contact.merged`.
+A merge arrives as a `delete` of the absorbed record carrying `meta.merged_to_id` (the
+survivor's id) plus a `change` of the survivor; the delete becomes `contact.merged`.
 """
 
 from __future__ import annotations
@@ -50,11 +50,11 @@ class Webhook(BaseModel):
 
 def _timestamp(value: str) -> datetime:
     # The v2 guide's table says a 10-digit timestamp, its example an ISO string: accept both.
-    if value.isdigit():
-        return datetime.fromtimestamp(int(value), UTC)
     try:
+        if value.isascii() and value.isdigit():
+            return datetime.fromtimestamp(int(value), UTC)
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # not a date, or a year datetime cannot hold
         raise BadPayload(f"meta.timestamp is not a timestamp: {value!r}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -140,7 +140,7 @@ def _person(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) ->
         owner=_id(data.get("owner_id")),
     )
     result.drafts.append(Draft(f"{event_id}:contact", ContactUpserted(lead=lead, occurred_at=when, attributes=attributes)))
-    _label_dispositions(event_id, lead, data, previous, mapping.person_label_dispositions, when, meta.user_id, result)
+    _label_dispositions(event_id, lead, data, previous, mapping.person_label_dispositions, when, meta.user_id, result, meta.action)
 
 
 def _lead(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) -> None:
@@ -150,17 +150,23 @@ def _lead(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) -> N
         result.ignored += 1
         return
     lead = LeadRef(source="pipedrive", record_id=person)
-    _label_dispositions(f"pipedrive:{meta.id}", lead, data, previous, mapping.lead_label_dispositions, _timestamp(meta.timestamp), meta.user_id, result)
+    _label_dispositions(f"pipedrive:{meta.id}", lead, data, previous, mapping.lead_label_dispositions, _timestamp(meta.timestamp), meta.user_id, result, meta.action)
 
 
-def _label_dispositions(event_id, lead, data, previous, labels, when, rep, result) -> None:  # type: ignore[no-untyped-def]
-    now = {str(x) for x in data.get("label_ids") or [] if not isinstance(x, (dict, list))}
-    before = {str(x) for x in previous.get("label_ids") or [] if not isinstance(x, (dict, list))} if "label_ids" in previous else set()
+def _label_dispositions(event_id, lead, data, previous, labels, when, rep, result, action) -> None:  # type: ignore[no-untyped-def]
+    if action == "change" and "label_ids" not in previous:
+        return  # `previous` holds exactly the fields that changed: the labels did not
+    now = _labels(data.get("label_ids"))
+    before = _labels(previous.get("label_ids"))
     for label in sorted(now - before):
         if label in labels:
             result.drafts.append(
                 Draft(f"{event_id}:label:{label}", SalesDispositioned(lead=lead, disposition=labels[label], rep=rep, occurred_at=when, source_status=f"label:{label}", reason=f"label {label}"))
             )
+
+
+def _labels(value: Any) -> set[str]:
+    return {str(x) for x in value if not isinstance(x, (dict, list))} if isinstance(value, list) else set()
 
 
 def _activity(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) -> None:

@@ -100,7 +100,7 @@ class Salesforce(SourceAdapter):
 def _notifications(body: bytes) -> Element:
     try:
         root = ElementTree.fromstring(body, forbid_dtd=True)
-    except (ElementTree.ParseError, DefusedXmlException, ValueError) as exc:
+    except (ElementTree.ParseError, DefusedXmlException, ValueError, LookupError) as exc:  # LookupError: unknown encoding="..."
         raise BadPayload(f"body is not well-formed XML without DTDs or entities: {exc}") from None
     if root.tag != f"{{{SOAP}}}Envelope":
         raise BadPayload("body is not a SOAP 1.1 Envelope")
@@ -158,8 +158,8 @@ def _map_person(event_id: str, fields: dict[str, str], mapping: SalesforceMappin
 
 def _map_task(event_id: str, fields: dict[str, str], mapping: SalesforceMapping, result: ParseResult) -> None:
     who = fields.get("WhoId")
-    subtype = fields.get("TaskSubtype") or fields.get("Type") or ""
-    channel = mapping.task_channels.get(subtype)
+    # TaskSubtype is "Task" for anything created as a plain task; then the rep's Type says what it was.
+    channel = mapping.task_channels.get(fields.get("TaskSubtype") or "") or mapping.task_channels.get(fields.get("Type") or "")
     done = fields.get("Status") == "Completed" or fields.get("IsClosed") == "true"
     if not who or not channel or (mapping.touch_only_completed_tasks and not done):
         result.ignored += 1

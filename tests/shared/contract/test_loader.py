@@ -1,11 +1,42 @@
+"""Every problem in a contract file is reported with its file, line, what is wrong and what is allowed."""
+
 import pytest
 
-from shared.contract import ContractError, parse_contract
+from shared.contract import ContractError, load_contract, parse_contract
+from shared.settings import DEFAULT_CONTRACT
+
+MINIMAL = """\
+version: "1"
+stages:
+  subscriber: {definition: "opted in", owner: marketing, initial: true, next: [lead, mql, disqualified, opportunity]}
+  lead: {definition: "known", owner: marketing, next: [mql, disqualified, opportunity]}
+  mql: {definition: "qualified", owner: marketing, next: [sal, sql, recycled, disqualified, opportunity]}
+  sal: {definition: "accepted", owner: sales, next: [sql, recycled, disqualified, opportunity]}
+  sql: {definition: "qualified by sales", owner: sales, next: [opportunity, recycled, disqualified]}
+  opportunity: {definition: "deal", owner: sales, next: [customer, recycled]}
+  customer: {definition: "won", owner: sales}
+  recycled: {definition: "back to marketing", owner: marketing, next: [mql, disqualified, opportunity]}
+  disqualified: {definition: "never", owner: marketing}
+scoring:
+  fit:
+    - {name: senior, field: title, matches: 'vp|director', points: 20}
+  engagement:
+    - {name: demo, activity: demo_request, points: 50}
+  mql:
+    - {name: hand_raiser, activity: demo_request}
+"""
 
 
-def test_a_minimal_contract_loads():
-    contract = parse_contract('version: "1"\nstages: {}\nscoring: {}\n')
-    assert contract.version == "1"
+def test_the_default_contract_and_a_minimal_one_load():
+    default = load_contract(DEFAULT_CONTRACT)
+    assert default.initial_stage == "subscriber"
+    assert {"subscriber", "lead", "mql", "sal", "sql", "opportunity", "customer", "recycled", "disqualified"} == set(default.stages)
+    assert parse_contract(MINIMAL).scoring.mql[0].name == "hand_raiser"
+
+
+def _broken(old: str, new: str) -> str:
+    assert old in MINIMAL
+    return MINIMAL.replace(old, new)
 
 
 @pytest.mark.parametrize(
@@ -14,10 +45,15 @@ def test_a_minimal_contract_loads():
         ("version: '1'\nstages: [\n", "c.yaml:3: not valid YAML"),
         ("", "c.yaml:1: the file is empty"),
         ("- a\n- b\n", "c.yaml:1: the contract must be a mapping"),
-        ("version: '1'\nstages: {}\nscoring: {}\nstages: {}\n", "c.yaml:4: stages: duplicate key"),
-        ("stages: {}\nscoring: {}\n", "c.yaml:1: version: Field required"),
-        ("version: '1'\nstages: {}\nscoring: {}\nbogus: 1\n", "c.yaml:4: bogus: Extra inputs are not permitted"),
-        ("version: '1'\nstages: {}\nscoring: 7\n", "c.yaml:3: scoring: Input should be a valid dictionary"),
+        (MINIMAL + "stages: {}\n", "c.yaml:19: stages: duplicate key"),
+        (_broken('version: "1"\n', ""), "c.yaml:1: version: Field required"),
+        (MINIMAL + "bogus: 1\n", "c.yaml:19: bogus: Extra inputs are not permitted"),
+        (_broken("owner: sales, next: [sql", "owner: finance, next: [sql"), "c.yaml:6: stages.sal.owner: Input should be 'marketing' or 'sales' (got 'finance')"),
+        (_broken("activity: demo_request, points", "activity: demo_requests, points"), "c.yaml:16: scoring.engagement.0.activity: Input should be 'email_open'"),
+        (_broken("matches: 'vp|director'", "matches: 'vp|(director'"), "c.yaml:14: scoring.fit.0: fit rule 'senior': matches is not a regular expression"),
+        (_broken("next: [mql, disqualified, opportunity]}", "next: [mql, nowhere, opportunity]}"), "c.yaml:10: stages.recycled.next: unknown stage 'nowhere'"),
+        (_broken("initial: true, ", ""), "c.yaml:2: stages: exactly one stage must be initial: true (found 0)"),
+        (_broken("  mql:\n    - {name: hand_raiser, activity: demo_request}\n", "  mql: []\n"), "c.yaml:17: scoring.mql: List should have at least 1 item"),
     ],
 )
 def test_each_problem_names_file_and_line(text, expected):

@@ -1,0 +1,130 @@
+"""Ingest throughput and latency against the HTTP ceiling (`make bench`, or python -m bench.ingest).
+
+One uvicorn worker serves the ingest app; wrk (one thread, the other core) replays unique,
+correctly signed requests at rising concurrency: HubSpot batches of 5 subscription events
+(signature v3) and Standard Webhooks requests carrying one canonical event. Every accepted
+request was acknowledged by Kafka (acks=all) before its 200. The same wrk run against a bare
+ASGI app on the same uvicorn gives the HTTP ceiling; the ratio is the figure to watch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+
+from bench.common import REPO, Server, WrkResult, free_port, median, run_wrk, write_section
+from services.simulator import wire
+
+HUBSPOT_SECRET = "bench-hubspot-client-secret"
+GENERIC_SECRET = "whsec_" + "YmVuY2gtZ2VuZXJpYy1zZWNyZXQtMzItYnl0ZXMhIQ=="
+SCRIPT = Path(__file__).with_name("requests.lua")
+
+
+def hubspot_requests(port: int, count: int, batch: int = 5) -> list[tuple[str, dict[str, str], bytes]]:
+    url_path = "/webhooks/hubspot"
+    url = f"http://127.0.0.1:{port}{url_path}"
+    now_ms = int(time.time() * 1000)
+    out = []
+    for i in range(count):
+        events = []
+        for j in range(batch):
+            n = i * batch + j
+            contact = 10_000 + n % 5000
+            if j == 0:
+                events.append({"eventId": n, "subscriptionId": 7, "portalId": 62515, "appId": 1, "occurredAt": now_ms - 1000, "subscriptionType": "contact.propertyChange", "attemptNumber": 0, "objectId": contact, "propertyName": "email", "propertyValue": f"lead{contact}@example.com", "changeSource": "CRM"})
+            else:
+                events.append({"eventId": n, "subscriptionId": 7, "portalId": 62515, "appId": 1, "occurredAt": now_ms - 1000 + j, "subscriptionType": "contact.propertyChange", "attemptNumber": 0, "objectId": contact, "propertyName": "jobtitle", "propertyValue": "VP Marketing", "changeSource": "CRM"})
+        headers, body = wire.hubspot_request(HUBSPOT_SECRET, url, events, now_ms)
+        out.append((url_path, headers, body))
+    return out
+
+
+def generic_requests(count: int) -> list[tuple[str, dict[str, str], bytes]]:
+    now_s = int(time.time())
+    out = []
+    for i in range(count):
+        event = {"type": "lockstep.activity.recorded.v1", "data": {"lead": {"source": "webinarly", "record_id": str(i), "email": f"attendee{i % 5000}@example.com"}, "kind": "webinar_attended", "occurred_at": "2026-11-02T09:30:00Z"}}
+        headers, body = wire.generic_request(GENERIC_SECRET, f"msg_{uuid.uuid4().hex}", event, now_s)
+        out.append(("/webhooks/generic", headers, body))
+    return out
+
+
+def write_requests(path: Path, requests: list[tuple[str, dict[str, str], bytes]]) -> None:
+    with path.open("wb") as f:
+        for url_path, headers, body in requests:
+            header_text = "\x1d".join(f"{k}: {v}" for k, v in headers.items())
+            f.write(url_path.encode() + b"\x1f" + header_text.encode() + b"\x1f" + body + b"\x1e")
+
+
+def measure(levels: list[int], duration: int, kafka: str) -> str:
+    work = Path(tempfile.mkdtemp(prefix="lockstep-bench-"))
+    rows: list[tuple[str, WrkResult, WrkResult]] = []
+    bare_port = free_port()
+    bare = Server("bench.bare_app:app", bare_port)
+    bare.wait_ready("/")
+    ingest_port = free_port()
+    env = {
+        "LOCKSTEP_KAFKA_BOOTSTRAP": kafka,
+        "LOCKSTEP_DATABASE_URL": f"sqlite+aiosqlite:///{work}/ingest.db",
+        "LOCKSTEP_TOPIC_PREFIX": f"bench{uuid.uuid4().hex[:6]}.",
+        "LOCKSTEP_HUBSPOT_CLIENT_SECRET": HUBSPOT_SECRET,
+        "LOCKSTEP_GENERIC_SECRET": GENERIC_SECRET,
+        "LOCKSTEP_LOG_LEVEL": "WARNING",
+    }
+    ingest = Server("services.ingest.app:create_app", ingest_port, env, factory=True)
+    try:
+        ingest.wait_ready("/readyz")
+        for scenario in ("hubspot", "generic"):
+            for connections in levels:
+                # Fresh, unique requests per run (timestamps stay inside the 5-minute window).
+                count = duration * 12_000
+                requests = hubspot_requests(ingest_port, count) if scenario == "hubspot" else generic_requests(count)
+                file = work / f"{scenario}-{connections}.req"
+                write_requests(file, requests)
+                ceiling = run_wrk(f"http://127.0.0.1:{bare_port}", connections, duration, SCRIPT, [str(file)])
+                result = run_wrk(f"http://127.0.0.1:{ingest_port}", connections, duration, SCRIPT, [str(file)])
+                if result.requests > count:
+                    print(f"warning: {scenario} c={connections} replayed {result.requests - count} requests (deduplicated, not republished)")
+                rows.append((scenario, result, ceiling))
+                print(f"{scenario:8} c={connections:4}  ingest {result.requests_per_s:8.0f}/s p50 {result.p50_ms:6.2f} ms p99 {result.p99_ms:6.2f} ms non-2xx {result.non_2xx}  |  ceiling {ceiling.requests_per_s:8.0f}/s  ratio {result.requests_per_s / ceiling.requests_per_s:5.1%}")
+    finally:
+        ingest.stop()
+        bare.stop()
+    lines = [
+        "## Ingest: signed webhooks accepted (acknowledged by Kafka) per second, one uvicorn worker",
+        "",
+        f"`python -m bench.ingest` — wrk with one thread replays unique signed requests for {duration} s per row; the ceiling is a bare ASGI app on the same uvicorn, measured right before each row. HubSpot requests carry 5 events each.",
+        "",
+        "| scenario | connections | accepted req/s | p50 ms | p99 ms | non-2xx | ceiling req/s | ceiling p99 ms | ratio to ceiling |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for scenario, r, c in rows:
+        lines.append(f"| {scenario} | {r.connections} | {r.requests_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.non_2xx} | {c.requests_per_s:,.0f} | {c.p99_ms:.2f} | {r.requests_per_s / c.requests_per_s:.0%} |")
+    ratios = [r.requests_per_s / c.requests_per_s for _, r, c in rows]
+    lines += [
+        "",
+        f"Median ratio to the HTTP ceiling: **{median(ratios):.0%}**. Peak RSS: ingest {ingest.peak_rss / 2**20:.0f} MiB, bare app {bare.peak_rss / 2**20:.0f} MiB.",
+        "Target (issue 3): >= 3,000 accepted requests/s on one core with p99 < 50 ms, and >= 50% of the ceiling.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=int, default=6)
+    parser.add_argument("--levels", default="8,32,128")
+    parser.add_argument("--kafka", default=os.environ.get("LOCKSTEP_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    args = parser.parse_args()
+    section = measure([int(x) for x in args.levels.split(",")], args.duration, args.kafka)
+    write_section("ingest", section)
+    print(f"written to {REPO / 'docs' / 'benchmarks.md'}")
+
+
+if __name__ == "__main__":
+    main()

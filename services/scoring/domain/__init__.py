@@ -1,0 +1,1 @@
+"""The scoring domain: leads, rules and the lifecycle engine. Pure logic: no database, no Kafka."""

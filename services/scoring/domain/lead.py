@@ -1,0 +1,63 @@
+"""A lead as the scoring service knows it, and what happens to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class Contribution:
+    """Engagement points one activity earned, as the rule that matched it granted them."""
+
+    rule: str
+    points: int
+    occurred_at: datetime
+    event_id: str | None = None
+    activity: str | None = None
+
+
+@dataclass
+class Transition:
+    lead_key: str
+    from_stage: str | None
+    to_stage: str
+    reason: str
+    occurred_at: datetime
+    event_id: str | None
+    fit_score: int
+    fit_grade: str
+    engagement_score: int
+    owner: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Lead:
+    key: str
+    stage: str
+    stage_entered_at: datetime
+    created_at: datetime
+    source: str
+    email: str | None = None
+    owner: str | None = None
+    campaign: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    attribute_times: dict[str, str] = field(default_factory=dict)  # attribute -> ISO time of the value we hold
+    fit_score: int = 0
+    fit_grade: str = "D"
+    fit_detail: list[tuple[str, int]] = field(default_factory=list)
+    # Engagement is kept as one decayed value anchored at a time, so adding is O(1) at any volume.
+    engagement_value: float = 0.0
+    engagement_at: datetime | None = None
+    activities_since_mql: int = 0
+    rejection_reason: str | None = None
+    deleted: bool = False
+    # Engagement contributions the engine may need (cap windows, explanations); loaded by the repository.
+    contributions: list[Contribution] = field(default_factory=list)
+    # What this unit of work changed, for the repository to write and the outbox to publish.
+    new_contributions: list[Contribution] = field(default_factory=list)
+    new_transitions: list[Transition] = field(default_factory=list)
+    is_new: bool = False
+    dirty: bool = False

@@ -1,0 +1,1 @@
+"""The traffic simulator: realistic, correctly signed webhooks in each source's wire format."""

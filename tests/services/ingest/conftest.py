@@ -1,0 +1,45 @@
+"""An ingest app in-process, with every source configured, against the real broker."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.ingest.app import create_app
+from services.ingest.settings import IngestSettings
+from tests.support.apps import running
+
+HUBSPOT_SECRET = "hubspot-secret-1"
+SALESFORCE_ORG = "00Do0000000e0vQEAQ"
+SALESFORCE_TOKEN = "sf-token"
+MARKETO_TOKEN = "marketo-token"
+PIPEDRIVE = ("pipedrive", "pd-password")
+GENERIC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+ADMIN_TOKEN = "admin-token"
+BASE_URL = "https://hooks.example.com"
+
+
+def ingest_settings(kafka_bootstrap: str, topic_prefix: str, database_url: str, **overrides) -> IngestSettings:  # type: ignore[no-untyped-def]
+    values = dict(
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        topic_prefix=topic_prefix,
+        topic_partitions=3,
+        hubspot_client_secret=f"old-secret,{HUBSPOT_SECRET}",
+        salesforce_org_ids=SALESFORCE_ORG[:15],
+        salesforce_token=SALESFORCE_TOKEN,
+        marketo_token=MARKETO_TOKEN,
+        pipedrive_basic_auth=":".join(PIPEDRIVE),
+        generic_secret=GENERIC_SECRET,
+        admin_token=ADMIN_TOKEN,
+        publish_timeout_s=3,
+    )
+    values.update(overrides)
+    return IngestSettings(**values)
+
+
+@pytest.fixture
+async def ingest(kafka_bootstrap, topic_prefix, tmp_path):  # type: ignore[no-untyped-def]
+    settings = ingest_settings(kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/ingest.db")
+    app = create_app(settings)
+    async with running(app, BASE_URL) as client:
+        yield client, settings
