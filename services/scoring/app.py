@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from services.scoring.bootstrap import bootstrap
+from services.scoring.endpoints import router
 from services.scoring.settings import ScoringSettings
 from shared.settings import load_settings
 from shared.web.app import create_service_app
@@ -14,4 +15,5 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
         title="Lockstep scoring",
         description="The lifecycle contract applied: lead scores with their reasons, stage changes, the funnel.",
         start=lambda: bootstrap(settings),
+        routers=[router],
     )

@@ -1,8 +1,45 @@
-"""Wires the scoring service's adapters; the app's lifespan owns what this returns."""
+"""Wires the scoring service: the contract, the engine, the events consumer and its outbox."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from services.scoring.domain.engine import LifecycleEngine
+from services.scoring.handler import ScoringHandler
+from services.scoring.metrics import ScoringMetrics
 from services.scoring.settings import ScoringSettings
+from services.scoring.tables import outbox, processed_events
+from shared.contract import load_contract
+from shared.db import Outbox, ProcessedEvents
 from shared.runtime import Runtime, open_runtime
+from shared.web.health import ReadinessCheck
+
+GROUP = "lockstep-scoring"
 
 
-async def bootstrap(settings: ScoringSettings) -> Runtime:
-    return await open_runtime("scoring", settings)
+@dataclass
+class ScoringService:
+    runtime: Runtime
+    engine: LifecycleEngine
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self.runtime.registry
+
+    @property
+    def readiness(self) -> dict[str, ReadinessCheck]:
+        return self.runtime.readiness
+
+    async def close(self) -> None:
+        await self.runtime.close()
+
+
+async def bootstrap(settings: ScoringSettings) -> ScoringService:
+    engine = LifecycleEngine(load_contract(settings.contract))
+    runtime = await open_runtime("scoring", settings)
+    box = Outbox(outbox)
+    handler = ScoringHandler(engine, box, runtime.topics.lifecycle, ScoringMetrics(runtime.registry))
+    runtime.add_consumer(group=GROUP, topics=[runtime.topics.events], handler=handler, processed=ProcessedEvents(processed_events), outbox=box)
+    return ScoringService(runtime, engine)

@@ -1,9 +1,101 @@
 """Tables owned by the scoring service."""
 
-from sqlalchemy import MetaData
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table
 
-from shared.db.tables import outbox_table, processed_events_table
+from shared.db.tables import AutoId, outbox_table, processed_events_table
 
 metadata = MetaData()
 processed_events = processed_events_table(metadata, "scoring")
 outbox = outbox_table(metadata, "scoring")
+
+leads = Table(
+    "scoring_leads",
+    metadata,
+    Column("key", String(320), primary_key=True),  # the first identity the lead was known by; stable
+    Column("email", String(320), nullable=True, index=True),
+    Column("stage", String(32), nullable=False),
+    Column("stage_entered_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("owner", String(128), nullable=True),
+    Column("campaign", String(256), nullable=True),
+    Column("attributes", JSON, nullable=False),
+    Column("attribute_times", JSON, nullable=False),
+    Column("fit_score", Integer, nullable=False),
+    Column("fit_grade", String(1), nullable=False),
+    Column("fit_detail", JSON, nullable=False),
+    Column("engagement_value", Float, nullable=False),
+    Column("engagement_at", DateTime(timezone=True), nullable=True),
+    Column("activities_since_mql", Integer, nullable=False),
+    Column("rejection_reason", String(500), nullable=True),
+    Column("deleted", Boolean, nullable=False),
+    Index("ix_scoring_leads_stage_key", "stage", "key"),
+)
+
+# Every identity a lead is known by: "email:ada@x.com", "hubspot:501", "salesforce:00Q...".
+identities = Table(
+    "scoring_identities",
+    metadata,
+    Column("identity", String(400), primary_key=True),
+    Column("lead_key", String(320), nullable=False, index=True),
+)
+
+contributions = Table(
+    "scoring_contributions",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("lead_key", String(320), nullable=False),
+    Column("rule", String(128), nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("event_id", String(255), nullable=True),
+    Column("activity", String(32), nullable=True),
+    Index("ix_scoring_contributions_lead_time", "lead_key", "occurred_at"),
+)
+
+transitions = Table(
+    "scoring_transitions",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("lead_key", String(320), nullable=False, index=True),
+    Column("from_stage", String(32), nullable=True),
+    Column("to_stage", String(32), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("event_id", String(255), nullable=True),
+    Column("contract_version", String(64), nullable=False),
+    Column("fit_score", Integer, nullable=False),
+    Column("fit_grade", String(1), nullable=False),
+    Column("engagement_score", Integer, nullable=False),
+    Column("owner", String(128), nullable=True),
+    Column("source", String(64), nullable=True),
+    Column("campaign", String(256), nullable=True),
+    Column("details", JSON, nullable=False),
+    Index("ix_scoring_transitions_time", "occurred_at"),
+)
+
+# Deals and opportunities; lead_key stays empty until the source says whose it is.
+opportunities = Table(
+    "scoring_opportunities",
+    metadata,
+    Column("opportunity", String(400), primary_key=True),  # "hubspot:7781"
+    Column("lead_key", String(320), nullable=True, index=True),
+    Column("status", String(16), nullable=False),  # open | won | lost
+    Column("stage", String(128), nullable=True),
+    Column("amount", Float, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# The canonical events applied, in order: the history a backtest replays under another contract.
+event_log = Table(
+    "scoring_event_log",
+    metadata,
+    Column("seq", AutoId, primary_key=True, autoincrement=True),
+    Column("event_id", String(255), nullable=False, unique=True),
+    Column("type", String(128), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("data", JSON, nullable=False),
+    Index("ix_scoring_event_log_time", "occurred_at"),
+)

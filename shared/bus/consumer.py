@@ -34,7 +34,8 @@ from shared.events.envelope import EventEnvelope, MalformedEvent
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+# Handlers take the batch's new events at once (in partition order), so they can load and write in bulk.
+EventHandler = Callable[[AsyncSession, list[EventEnvelope]], Awaitable[None]]
 _INFRASTRUCTURE = (OperationalError, InterfaceError, ConnectionError, OSError, BusUnavailable)
 
 
@@ -193,16 +194,19 @@ class ConsumerRunner:
         now = datetime.now(UTC)
         async with self._sessions() as session, session.begin():
             seen = await self._processed.seen(session, {envelope.id for _, envelope in items})
-            done = []
+            done, fresh, duplicates = [], [], 0
             for record, envelope in items:
                 if envelope.id in seen:
-                    self.stats.duplicates += 1
+                    duplicates += 1
                     continue
                 seen.add(envelope.id)
-                await self._handler(session, envelope)
+                fresh.append(envelope)
                 done.append(self._processed_row(record, envelope, "handled", now))
+            if fresh:
+                await self._handler(session, fresh)
             await self._processed.mark(session, done)
         self.stats.handled += len(done)
+        self.stats.duplicates += duplicates
         self._after_commit()
 
     async def _apply_one(self, record, envelope: EventEnvelope) -> None:  # type: ignore[no-untyped-def]

@@ -160,7 +160,7 @@ class LifecycleTransitioned(CanonicalEvent):
     event_type: ClassVar[str] = "lockstep.lifecycle.transitioned.v1"
     lead_key: str = Field(min_length=1)
     email: str | None = None
-    from_stage: str | None = Field(description="None when the lead is first seen")
+    from_stage: str | None = Field(None, description="None when the lead is first seen")
     to_stage: str
     reason: str = Field(description="The rule or disposition that caused the change")
     fit_score: int

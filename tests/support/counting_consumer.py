@@ -30,10 +30,10 @@ processed_table = processed_events_table(metadata, "probe")
 applied = Table("probe_applied", metadata, Column("n", Integer, primary_key=True), Column("times", Integer, nullable=False))
 
 
-async def handle(session, envelope) -> None:  # type: ignore[no-untyped-def]
+async def handle(session, envelopes) -> None:  # type: ignore[no-untyped-def]
     await session.execute(
         text("INSERT INTO probe_applied (n, times) VALUES (:n, 1) ON CONFLICT (n) DO UPDATE SET times = probe_applied.times + 1"),
-        {"n": int(envelope.data["n"])},
+        [{"n": int(envelope.data["n"])} for envelope in envelopes],
     )
 
 

@@ -26,8 +26,9 @@ async def consume_once_each(bootstrap: str, topic: str, deadletter: str, directo
     await producer.start()
     effects: Counter = Counter()
 
-    async def handle(session, envelope) -> None:  # type: ignore[no-untyped-def]
-        effects[envelope.id] += 1
+    async def handle(session, envelopes) -> None:  # type: ignore[no-untyped-def]
+        for envelope in envelopes:
+            effects[envelope.id] += 1
 
     runner = ConsumerRunner(
         name="probe", bootstrap=bootstrap, group_id=f"probe-{uuid.uuid4().hex[:8]}", topics=[topic], handler=handle,

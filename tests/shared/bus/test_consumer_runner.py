@@ -52,12 +52,13 @@ async def test_poison_is_deadlettered_with_its_error_and_the_consumer_keeps_goin
     outbox = Outbox(outbox_rows)
     relay = OutboxRelay(sessions, outbox, producer, postgres=is_postgres(engine))
 
-    async def handler(session, envelope):  # type: ignore[no-untyped-def]
-        # Publish something first: a failed transaction must take its outbox rows with it.
-        await outbox.add(session, topics["lifecycle"], _event(f"out-{envelope.id}"))
-        if envelope.data.get("poison"):
-            raise ValueError(f"cannot score {envelope.id}: poison")
-        await session.execute(insert(handled).values(event_id=envelope.id))
+    async def handler(session, envelopes):  # type: ignore[no-untyped-def]
+        for envelope in envelopes:
+            # Publish something first: a failed transaction must take its outbox rows with it.
+            await outbox.add(session, topics["lifecycle"], _event(f"out-{envelope.id}"))
+            if envelope.data.get("poison"):
+                raise ValueError(f"cannot score {envelope.id}: poison")
+            await session.execute(insert(handled).values(event_id=envelope.id))
 
     runner = ConsumerRunner(
         name="unit", bootstrap=kafka_bootstrap, group_id=f"g-{uuid.uuid4().hex[:8]}", topics=[topics["events"]],

@@ -1,0 +1,76 @@
+"""HTTP endpoints of the scoring service: leads and why, the contract, the funnel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scoring import queries
+from services.scoring.domain.engine import LifecycleEngine
+from services.scoring.schemas import LeadDetail, LeadPage
+from shared.web.problems import Problem
+
+router = APIRouter(tags=["scoring"])
+
+
+async def get_engine(request: Request) -> LifecycleEngine:
+    return request.app.state.service.engine
+
+
+async def get_session(request: Request):  # type: ignore[no-untyped-def]
+    async with request.app.state.service.runtime.sessions() as session:
+        yield session
+
+
+EngineDep = Annotated[LifecycleEngine, Depends(get_engine)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def _aware(value: datetime | None, name: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise Problem(400, f"{name}: give a time zone, e.g. 2026-11-02T09:00:00Z")
+    return value
+
+
+@router.get("/leads/{lead_key}", response_model=LeadDetail, summary="A lead, its scores and why", responses={404: {"description": "Unknown lead"}})
+async def get_lead(lead_key: str, session: SessionDep, engine: EngineDep) -> LeadDetail:
+    return await queries.lead_detail(session, engine, lead_key)
+
+
+@router.get("/leads", response_model=LeadPage, summary="Leads by email, or a page of leads by stage, owner and time")
+async def list_leads(
+    session: SessionDep,
+    engine: EngineDep,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    stage: Annotated[str | None, Query(max_length=32)] = None,
+    owner: Annotated[str | None, Query(max_length=128)] = None,
+    since: Annotated[datetime | None, Query(description="Entered their stage at or after")] = None,
+    cursor: Annotated[str | None, Query(max_length=800)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> LeadPage:
+    if email:
+        return await queries.lead_by_email(session, engine, email)
+    return await queries.lead_page(session, engine, stage=stage, owner=owner, since=_aware(since, "since"), cursor=cursor, limit=limit)
+
+
+@router.get("/contract", summary="The active lifecycle contract, definitions included")
+async def get_contract(engine: EngineDep) -> dict:
+    return engine.contract.model_dump(mode="json", by_alias=True)
+
+
+@router.get("/funnel", summary="Stage entries, conversions, time in stage and rejection reasons")
+async def get_funnel(
+    session: SessionDep,
+    engine: EngineDep,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: Annotated[datetime | None, Query()] = None,
+    group_by: Annotated[Literal["source", "owner", "campaign"] | None, Query()] = None,
+) -> dict:
+    end = _aware(to, "to") or datetime.now(UTC)
+    start = _aware(from_, "from") or end - timedelta(days=90)
+    if start >= end:
+        raise Problem(400, "from must be before to")
+    return await queries.funnel_report(session, engine, start, end, group_by)

@@ -1,0 +1,128 @@
+"""Applies a batch of canonical events to the leads they concern, in one transaction.
+
+The consumer runner owns the transaction and the idempotency record; this loads the
+leads the batch touches, lets the engine apply each event in order, writes what changed,
+and puts every stage change in the outbox (published to `<prefix>lifecycle` after commit).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scoring.domain.engine import LifecycleEngine
+from services.scoring.domain.lead import Lead, Transition
+from services.scoring.metrics import ScoringMetrics
+from services.scoring.repository import LeadRepository
+from shared.db.outbox import Outbox
+from shared.events import (
+    ActivityRecorded,
+    ContactDeleted,
+    ContactMerged,
+    ContactUpserted,
+    EventEnvelope,
+    LeadRef,
+    LifecycleTransitioned,
+    OpportunityChanged,
+    SalesDispositioned,
+    SalesTouched,
+)
+
+CONSUMED = (ContactUpserted, ContactMerged, ContactDeleted, ActivityRecorded, SalesTouched, SalesDispositioned, OpportunityChanged)
+_STATUS = {"closed_won": "won", "closed_lost": "lost", "reopened": "open", "created": "open"}
+
+
+class ScoringHandler:
+    def __init__(self, engine: LifecycleEngine, outbox: Outbox, lifecycle_topic: str, metrics: ScoringMetrics | None = None) -> None:
+        self.engine = engine
+        self._outbox = outbox
+        self._topic = lifecycle_topic
+        self._metrics = metrics
+
+    async def __call__(self, session: AsyncSession, envelopes: list[EventEnvelope]) -> None:
+        items = [(envelope, envelope.payload()) for envelope in envelopes]  # MalformedEvent: dead-lettered by the runner
+        items = [(e, p) for e, p in items if isinstance(p, CONSUMED)]
+        if not items:
+            return
+        repo = LeadRepository(session, self.engine.version)
+        refs: list[LeadRef] = []
+        opportunity_keys = []
+        for _, payload in items:
+            if getattr(payload, "lead", None) is not None:
+                refs.append(payload.lead)  # type: ignore[union-attr]
+            if isinstance(payload, ContactMerged):
+                refs += payload.merged
+            if isinstance(payload, OpportunityChanged):
+                opportunity_keys.append(f"{payload.source}:{payload.opportunity_id}")
+        earliest = min(p.occurred_at for _, p in items)  # type: ignore[union-attr]
+        longest = self.engine.rules.longest_cap
+        await repo.preload(refs, opportunity_keys, earliest - longest if longest else None)
+        for envelope, payload in items:
+            self._apply(repo, envelope, payload)
+            repo.log_event(envelope.id, envelope.type, payload.occurred_at, envelope.data)  # type: ignore[union-attr]
+        fresh = await repo.flush()
+        for transition in fresh:
+            await self._outbox.add(session, self._topic, self._envelope(transition), key=transition.lead_key)
+        if self._metrics:
+            self._metrics.observe(items, fresh, self.engine.ignored)
+        self.engine.ignored.clear()
+
+    def _resolve(self, repo: LeadRepository, ref: LeadRef, at: datetime, event_id: str) -> Lead:
+        found = repo.lead_for(ref)
+        if not found:
+            lead = self.engine.new_lead(ref.key, ref, at, event_id)
+            repo.add(lead)
+        else:
+            lead = min(found, key=lambda candidate: candidate.created_at)
+            for other in found:
+                if other is not lead:  # the same person under two leads: merge them
+                    self.engine.merge(lead, other, at, event_id)
+                    repo.absorb(other, lead)
+        repo.remember(ref, lead)
+        return lead
+
+    def _apply(self, repo: LeadRepository, envelope: EventEnvelope, payload) -> None:  # type: ignore[no-untyped-def]
+        event_id = envelope.id
+        if isinstance(payload, ContactMerged):
+            survivor = self._resolve(repo, payload.lead, payload.occurred_at, event_id)
+            for ref in payload.merged:
+                for other in repo.lead_for(ref):
+                    if other is not survivor:
+                        self.engine.merge(survivor, other, payload.occurred_at, event_id)
+                        repo.absorb(other, survivor)
+                repo.remember(ref, survivor)
+            return
+        if isinstance(payload, OpportunityChanged):
+            self._opportunity(repo, payload, event_id)
+            return
+        lead = self._resolve(repo, payload.lead, payload.occurred_at, event_id)
+        self.engine.apply(lead, payload, event_id)
+
+    def _opportunity(self, repo: LeadRepository, event: OpportunityChanged, event_id: str) -> None:
+        key = f"{event.source}:{event.opportunity_id}"
+        row = repo.opportunities.setdefault(key, {"opportunity": key, "lead_key": None, "status": "open", "stage": None, "amount": None})
+        row["_dirty"] = True
+        row["status"] = _STATUS.get(event.change, row["status"])
+        row["stage"] = event.stage or row["stage"]
+        row["amount"] = event.amount if event.amount is not None else row["amount"]
+        lead = None
+        if event.lead is not None:
+            lead = self._resolve(repo, event.lead, event.occurred_at, event_id)
+            row["lead_key"] = lead.key
+        elif row["lead_key"]:
+            lead = repo.leads.get(row["lead_key"])
+        if lead is None:
+            return  # whose deal it is arrives later (a HubSpot association): the status waits in the row
+        lead.dirty = True
+        self.engine.apply(lead, event, event_id)
+        # A deal that closed before we knew whose it was: apply its outcome now that we do.
+        if event.change in ("linked", "created", "stage_changed") and row["status"] in ("won", "lost"):
+            self.engine.apply(lead, event.model_copy(update={"change": "closed_won" if row["status"] == "won" else "closed_lost"}), event_id)
+
+    def _envelope(self, t: Transition) -> EventEnvelope:
+        payload = LifecycleTransitioned(
+            lead_key=t.lead_key, email=None, from_stage=t.from_stage, to_stage=t.to_stage, reason=t.reason, fit_score=t.fit_score, fit_grade=t.fit_grade,
+            engagement_score=t.engagement_score, owner=t.owner, contract_version=self.engine.version, occurred_at=t.occurred_at, caused_by=t.event_id, details=t.details,
+        )
+        return EventEnvelope.wrap(payload, id=f"lifecycle:{t.event_id}:{t.lead_key}:{t.from_stage}->{t.to_stage}", source="/lockstep/scoring", subject=t.lead_key, time=t.occurred_at)

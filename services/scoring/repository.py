@@ -1,0 +1,187 @@
+"""Loads the leads a batch of events touches, in a few queries, and writes back what changed.
+
+One repository per transaction (the consumer runner owns the transaction; this only
+reads and flushes). Identities map every way a person is known to one lead key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Iterable
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scoring.domain.lead import Contribution, Lead, Transition
+from services.scoring.tables import contributions, event_log, identities, leads, opportunities, transitions
+from shared.events import LeadRef
+
+_CHUNK = 500
+
+
+def identities_of(ref: LeadRef) -> list[str]:
+    found = []
+    if ref.email:
+        found.append(f"email:{ref.email}")
+    if ref.record_id:
+        found.append(f"{ref.source}:{ref.record_id}")
+    return found
+
+
+def _row_to_lead(row) -> Lead:  # type: ignore[no-untyped-def]
+    return Lead(
+        key=row.key, stage=row.stage, stage_entered_at=_aware(row.stage_entered_at), created_at=_aware(row.created_at), source=row.source,
+        email=row.email, owner=row.owner, campaign=row.campaign, attributes=dict(row.attributes), attribute_times=dict(row.attribute_times),
+        fit_score=row.fit_score, fit_grade=row.fit_grade, fit_detail=[tuple(x) for x in row.fit_detail], engagement_value=row.engagement_value,
+        engagement_at=_aware(row.engagement_at), activities_since_mql=row.activities_since_mql, rejection_reason=row.rejection_reason, deleted=row.deleted,
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands timestamps back without their zone; every time here is UTC.
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _lead_values(lead: Lead, now: datetime) -> dict:
+    return {
+        "key": lead.key, "email": lead.email, "stage": lead.stage, "stage_entered_at": lead.stage_entered_at, "created_at": lead.created_at,
+        "updated_at": now, "source": lead.source, "owner": lead.owner, "campaign": lead.campaign, "attributes": lead.attributes,
+        "attribute_times": lead.attribute_times, "fit_score": lead.fit_score, "fit_grade": lead.fit_grade, "fit_detail": [list(x) for x in lead.fit_detail],
+        "engagement_value": lead.engagement_value, "engagement_at": lead.engagement_at, "activities_since_mql": lead.activities_since_mql,
+        "rejection_reason": (lead.rejection_reason or "")[:500] or None, "deleted": lead.deleted,
+    }
+
+
+class LeadRepository:
+    def __init__(self, session: AsyncSession, contract_version: str) -> None:
+        self.session = session
+        self.version = contract_version
+        self.identity: dict[str, str] = {}  # identity -> lead key
+        self.leads: dict[str, Lead] = {}
+        self.opportunities: dict[str, dict] = {}
+        self._new_identities: dict[str, str] = {}
+        self._absorbed: dict[str, str] = {}  # absorbed lead key -> survivor key
+        self._known_opportunities: set[str] = set()
+        self._events: list[dict] = []
+        self.transitions: list[Transition] = []
+
+    async def _select_in(self, column, values: list[str], *columns):  # type: ignore[no-untyped-def]
+        rows = []
+        for start in range(0, len(values), _CHUNK):
+            rows += (await self.session.execute(select(*columns).where(column.in_(values[start : start + _CHUNK])))).all()
+        return rows
+
+    async def preload(self, refs: Iterable[LeadRef], opportunity_keys: Iterable[str], contributions_since: datetime | None) -> None:
+        wanted = sorted({i for ref in refs for i in identities_of(ref)} - self.identity.keys())
+        for identity, key in await self._select_in(identities.c.identity, wanted, identities.c.identity, identities.c.lead_key):
+            self.identity[identity] = key
+        opportunity_keys = sorted(set(opportunity_keys) - self.opportunities.keys())
+        for row in await self._select_in(opportunities.c.opportunity, opportunity_keys, opportunities):
+            self.opportunities[row.opportunity] = dict(row._mapping)
+            self._known_opportunities.add(row.opportunity)
+        keys = {k for k in self.identity.values()} | {o["lead_key"] for o in self.opportunities.values() if o["lead_key"]}
+        await self.load(sorted(keys - self.leads.keys()), contributions_since)
+
+    async def load(self, keys: list[str], contributions_since: datetime | None) -> None:
+        for row in await self._select_in(leads.c.key, keys, leads):
+            self.leads[row.key] = _row_to_lead(row)
+        if contributions_since is not None and keys:
+            c = contributions
+            for start in range(0, len(keys), _CHUNK):
+                query = select(c.c.lead_key, c.c.rule, c.c.points, c.c.occurred_at, c.c.event_id, c.c.activity).where(
+                    c.c.lead_key.in_(keys[start : start + _CHUNK]), c.c.occurred_at >= contributions_since
+                ).order_by(c.c.occurred_at)
+                for row in (await self.session.execute(query)).all():
+                    if row.lead_key in self.leads:
+                        self.leads[row.lead_key].contributions.append(Contribution(row.rule, row.points, _aware(row.occurred_at), row.event_id, row.activity))
+
+    def lead_for(self, ref: LeadRef) -> list[Lead]:
+        """Every lead this reference's identities point to (more than one: they are the same person)."""
+        keys = []
+        for identity in identities_of(ref):
+            key = self.identity.get(identity)
+            key = self._absorbed.get(key, key) if key else None
+            if key and key not in keys:
+                keys.append(key)
+        return [self.leads[k] for k in keys if k in self.leads]
+
+    def add(self, lead: Lead) -> None:
+        self.leads[lead.key] = lead
+
+    def remember(self, ref: LeadRef, lead: Lead) -> None:
+        for identity in identities_of(ref):
+            if self.identity.get(identity) != lead.key:
+                self.identity[identity] = lead.key
+                self._new_identities[identity] = lead.key
+
+    def absorb(self, absorbed: Lead, survivor: Lead) -> None:
+        self._absorbed[absorbed.key] = survivor.key
+        for target, key in list(self._absorbed.items()):
+            if key == absorbed.key:
+                self._absorbed[target] = survivor.key
+        for identity, key in list(self.identity.items()):
+            if key == absorbed.key:
+                self.identity[identity] = survivor.key
+        self.leads.pop(absorbed.key, None)
+        # What the absorbed lead did in this batch is saved under the survivor.
+        survivor.new_contributions += absorbed.new_contributions
+        survivor.new_transitions = absorbed.new_transitions + survivor.new_transitions
+
+    def log_event(self, event_id: str, event_type: str, occurred_at: datetime, data: dict) -> None:
+        self._events.append({"event_id": event_id, "type": event_type, "occurred_at": occurred_at, "data": data})
+
+    async def flush(self) -> list[Transition]:
+        now = datetime.now(UTC)
+        s = self.session
+        for absorbed, survivor in self._absorbed.items():
+            await s.execute(delete(leads).where(leads.c.key == absorbed))
+            for table in (identities, contributions, transitions, opportunities):
+                await s.execute(update(table).where(table.c.lead_key == absorbed).values(lead_key=survivor))
+        live = [lead for lead in self.leads.values() if lead.key not in self._absorbed]
+        new = [_lead_values(lead, now) for lead in live if lead.is_new]
+        changed = [{**_lead_values(lead, now), "b_key": lead.key} for lead in live if lead.dirty and not lead.is_new]
+        if new:
+            await s.execute(insert(leads), new)
+        if changed:
+            values = {name: bindparam(name) for name in changed[0] if name not in ("key", "b_key")}
+            await s.execute(update(leads).where(leads.c.key == bindparam("b_key")).values(values).execution_options(synchronize_session=False), changed)
+        if self._new_identities:
+            stale = list(self._new_identities)
+            for start in range(0, len(stale), _CHUNK):
+                await s.execute(delete(identities).where(identities.c.identity.in_(stale[start : start + _CHUNK])))
+            await s.execute(insert(identities), [{"identity": i, "lead_key": self._absorbed.get(k, k)} for i, k in self._new_identities.items()])
+        rows = [
+            {"lead_key": lead.key, "rule": c.rule, "points": c.points, "occurred_at": c.occurred_at, "event_id": c.event_id, "activity": c.activity}
+            for lead in live for c in lead.new_contributions
+        ]
+        if rows:
+            await s.execute(insert(contributions), rows)
+        fresh = [t for lead in live for t in lead.new_transitions]
+        for t in fresh:
+            t.lead_key = self._absorbed.get(t.lead_key, t.lead_key)
+        if fresh:
+            await s.execute(insert(transitions), [self._transition_row(t, now) for t in fresh])
+        await self._flush_opportunities(now)
+        if self._events:
+            await s.execute(insert(event_log), self._events)
+        return fresh
+
+    def _transition_row(self, t: Transition, now: datetime) -> dict:
+        return {
+            "lead_key": t.lead_key, "from_stage": t.from_stage, "to_stage": t.to_stage, "reason": t.reason[:200], "occurred_at": t.occurred_at,
+            "recorded_at": now, "event_id": t.event_id, "contract_version": self.version, "fit_score": t.fit_score, "fit_grade": t.fit_grade,
+            "engagement_score": t.engagement_score, "owner": t.owner, "source": t.details.get("source"), "campaign": t.details.get("campaign"), "details": t.details,
+        }
+
+    async def _flush_opportunities(self, now: datetime) -> None:
+        for key, row in self.opportunities.items():
+            if not row.get("_dirty"):
+                continue
+            values = {k: v for k, v in row.items() if not k.startswith("_")}
+            values["lead_key"] = self._absorbed.get(values.get("lead_key"), values.get("lead_key"))
+            values["updated_at"] = now
+            if key in self._known_opportunities:
+                await self.session.execute(update(opportunities).where(opportunities.c.opportunity == key).values(values))
+            else:
+                await self.session.execute(insert(opportunities).values(values))
+                self._known_opportunities.add(key)
