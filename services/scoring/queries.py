@@ -64,9 +64,12 @@ def _encode(key: str) -> str:
 
 def _decode(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
+        key = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError):
-        raise Problem(400, "cursor: not a cursor this API returned") from None
+        key = ""
+    if not key:
+        raise Problem(400, "cursor: not a cursor this API returned")
+    return key
 
 
 async def lead_page(session: AsyncSession, engine: LifecycleEngine, *, stage: str | None, owner: str | None, since: datetime | None, cursor: str | None, limit: int) -> LeadPage:
