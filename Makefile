@@ -55,6 +55,12 @@ test: install tools kafka-up
 	  echo "make test: no PostgreSQL; running the SQLite half only" >&2; pg_url=; }; \
 	LOCKSTEP_TEST_POSTGRES_URL="$$pg_url" $(BIN)/pytest $(PYTEST_ARGS)
 
+# Benchmarks write docs/benchmarks.md; each figure beside a baseline measured in the same run.
+bench: install kafka-up
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "make bench: wrk is required (apt-get install wrk)" >&2; exit 1; }
+	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.scoring
+
 clean:
 	deploy/kafka/kafka.sh down || true
 	deploy/postgres/pg.sh down || true

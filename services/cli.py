@@ -4,6 +4,7 @@
     lockstep db upgrade [--service NAME ...]
     lockstep contract check FILE
     lockstep events schemas [--check] [--dir DIR]
+    lockstep backtest --contract NEW.yaml [--since ISO] [--database URL]
     lockstep topics create
 """
 
@@ -79,6 +80,27 @@ def _events_schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backtest(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from services.scoring.backtest import backtest, render
+
+    settings = load_settings(LockstepSettings)
+    active = load_contract(settings.contract)
+    candidate = load_contract(args.contract)
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise CliError(f"--since: not an ISO 8601 time: {args.since!r}") from None
+        if since.tzinfo is None:
+            raise CliError("--since: give a time zone, e.g. 2026-09-01T00:00:00Z")
+    events, before, after = asyncio.run(backtest(active, candidate, args.database or settings.database_url_for("scoring"), since))
+    print(render(events, before, after))
+    return 0
+
+
 def _topics_create(args: argparse.Namespace) -> int:
     from shared.bus.topics import Topics, ensure_topics
 
@@ -116,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     schemas.add_argument("--check", action="store_true", help="fail when the exported schemas are stale")
     schemas.add_argument("--dir", help="output directory")
     schemas.set_defaults(func=_events_schemas)
+
+    backtest = commands.add_parser("backtest", help="replay the stored events under another contract, beside the active one")
+    backtest.add_argument("--contract", required=True, help="the candidate contract (YAML)")
+    backtest.add_argument("--since", help="only events from this time on (ISO 8601 with zone)")
+    backtest.add_argument("--database", help="scoring database to read the history from (default: LOCKSTEP_DATABASE_URL for scoring)")
+    backtest.set_defaults(func=_backtest)
 
     topics = commands.add_parser("topics", help="Kafka topics").add_subparsers(dest="topics_command", required=True)
     topics.add_parser("create", help="create the topics (idempotent)").set_defaults(func=_topics_create)

@@ -15,6 +15,7 @@ from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.domain.lead import Lead, Transition
 from services.scoring.metrics import ScoringMetrics
 from services.scoring.repository import LeadRepository
+from shared.bus import OutgoingRecord
 from shared.db.outbox import Outbox
 from shared.events import (
     ActivityRecorded,
@@ -62,8 +63,7 @@ class ScoringHandler:
             self._apply(repo, envelope, payload)
             repo.log_event(envelope.id, envelope.type, payload.occurred_at, envelope.data)  # type: ignore[union-attr]
         fresh = await repo.flush()
-        for transition in fresh:
-            await self._outbox.add(session, self._topic, self._envelope(transition), key=transition.lead_key)
+        await self._outbox.add_records(session, [OutgoingRecord.event(self._topic, self._envelope(t), key=t.lead_key) for t in fresh])
         if self._metrics:
             self._metrics.observe(items, fresh, self.engine.ignored)
         self.engine.ignored.clear()

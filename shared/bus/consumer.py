@@ -1,10 +1,10 @@
 """The one consumer runner: batches from `getmany`, idempotent handling, commit after the database.
 
-For every partition batch the runner
+For every poll (records of one or more partitions, each in its order) the runner
 1. parses each record as a CloudEvent (a record that is not one goes straight to the dead letters),
 2. opens one database transaction, skips event ids already processed, calls the handler for the
    rest and records their ids, and commits,
-3. wakes the outbox relay, and only then commits `offset + 1` of the last record to Kafka.
+3. wakes the outbox relay, and only then commits `offset + 1` of each partition's last record to Kafka.
 
 When the batch transaction fails, its records are retried one by one, so one poison event
 cannot hold back the others: a handler error is retried `max_retries` times with exponential
@@ -151,27 +151,29 @@ class ConsumerRunner:
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=200, max_records=self._batch_max)
-            for tp, records in batches.items():
-                if not records:
+            if not any(batches.values()):
+                continue
+            async with self._lock:
+                # Partitions revoked while we waited are the new owner's to process.
+                owned = {tp: records for tp, records in batches.items() if records and tp in consumer.assignment()}
+                if not owned:
                     continue
-                async with self._lock:
-                    if tp not in consumer.assignment():
-                        continue  # revoked while we waited; the new owner takes these records
-                    try:
-                        await self._process(tp, records)
-                    except _Abandoned:
-                        return
-                    await self._commit(consumer, tp, records[-1].offset + 1)
+                # One transaction for the whole poll: each partition's records stay in order.
+                try:
+                    await self._process([record for records in owned.values() for record in records])
+                except _Abandoned:
+                    return
+                await self._commit(consumer, {tp: records[-1].offset + 1 for tp, records in owned.items()})
 
-    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
-            await consumer.commit({tp: offset})
+            await consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError, KafkaError) as exc:
             # The database already holds the effects and the event ids: the next owner of the
-            # partition re-reads these records and skips them as duplicates.
-            log.warning("%s: offset commit for %s[%d] failed (%s)", self.name, tp.topic, tp.partition, exc)
+            # partitions re-reads these records and skips them as duplicates.
+            log.warning("%s: offset commit failed (%s)", self.name, exc)
 
-    async def _process(self, tp: TopicPartition, records: list) -> None:
+    async def _process(self, records: list) -> None:
         parsed: list[tuple[object, EventEnvelope]] = []
         for record in records:
             try:
@@ -186,7 +188,7 @@ class ConsumerRunner:
         except _Abandoned:
             raise
         except Exception as exc:
-            log.info("%s: batch of %d on %s[%d] failed (%s); isolating", self.name, len(parsed), tp.topic, tp.partition, exc)
+            log.info("%s: batch of %d failed (%s); isolating", self.name, len(parsed), exc)
         for record, envelope in parsed:
             await self._apply_one(record, envelope)
 

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
+
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+# JSON columns (lead attributes, transition details, outbox headers) are written on every event.
+_JSON = {"json_serializer": lambda value: orjson.dumps(value).decode(), "json_deserializer": orjson.loads}
 
 
 def is_postgres(engine_or_url: AsyncEngine | str) -> bool:
@@ -21,7 +27,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800, **_JSON)
 
 
 def _sqlite_engine(url: str, database: str | None) -> AsyncEngine:
@@ -30,7 +36,7 @@ def _sqlite_engine(url: str, database: str | None) -> AsyncEngine:
     # isolation_level=None hands transaction control to us, so that we can say BEGIN
     # IMMEDIATE: SQLite's default deferred BEGIN upgrades a read lock to a write lock
     # mid-transaction, and that upgrade fails with "database is locked" without waiting.
-    engine = create_async_engine(url, connect_args={"timeout": 30, "isolation_level": None})
+    engine = create_async_engine(url, connect_args={"timeout": 30, "isolation_level": None}, **_JSON)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
