@@ -23,6 +23,7 @@ from shared.events import (
     ContactMerged,
     ContactUpserted,
     EventEnvelope,
+    LeadIdentified,
     LeadRef,
     LifecycleTransitioned,
     OpportunityChanged,
@@ -63,7 +64,10 @@ class ScoringHandler:
             self._apply(repo, envelope, payload)
             repo.log_event(envelope.id, envelope.type, payload.occurred_at, envelope.data)  # type: ignore[union-attr]
         fresh = await repo.flush()
-        await self._outbox.add_records(session, [OutgoingRecord.event(self._topic, self._envelope(t), key=t.lead_key) for t in fresh])
+        # Identities first: a consumer matching source events to leads learns them before it needs them.
+        records = [OutgoingRecord.event(self._topic, self._identified(key, names, earliest), key=key) for key, names in repo.new_identities().items()]
+        records += [OutgoingRecord.event(self._topic, self._envelope(t), key=t.lead_key) for t in fresh]
+        await self._outbox.add_records(session, records)
         if self._metrics:
             self._metrics.observe(items, fresh, self.engine.ignored)
         self.engine.ignored.clear()
@@ -119,6 +123,11 @@ class ScoringHandler:
         # A deal that closed before we knew whose it was: apply its outcome now that we do.
         if event.change in ("linked", "created", "stage_changed") and row["status"] in ("won", "lost"):
             self.engine.apply(lead, event.model_copy(update={"change": "closed_won" if row["status"] == "won" else "closed_lost"}), event_id)
+
+    @staticmethod
+    def _identified(key: str, names: list[str], at: datetime) -> EventEnvelope:
+        payload = LeadIdentified(lead_key=key, identities=sorted(names), occurred_at=at)
+        return EventEnvelope.wrap(payload, id=f"identified:{key}:{','.join(sorted(names))}"[:250], source="/lockstep/scoring", subject=key, time=at)
 
     def _envelope(self, t: Transition) -> EventEnvelope:
         payload = LifecycleTransitioned(

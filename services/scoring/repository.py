@@ -130,6 +130,13 @@ class LeadRepository:
     def log_event(self, event_id: str, event_type: str, occurred_at: datetime, data: dict) -> None:
         self._events.append({"event_id": event_id, "type": event_type, "occurred_at": occurred_at, "data": data})
 
+    def new_identities(self) -> dict[str, list[str]]:
+        """Lead key -> identities learned in this unit of work."""
+        by_lead: dict[str, list[str]] = {}
+        for identity, key in self._new_identities.items():
+            by_lead.setdefault(self._absorbed.get(key, key), []).append(identity)
+        return by_lead
+
     async def flush(self) -> list[Transition]:
         now = datetime.now(UTC)
         s = self.session

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contract.lifecycle import Handoff, Problem, Stage, stage_graph_problems
 from shared.contract.scoring import Scoring
+from shared.contract.sla import Sla
 from shared.contract.sources import SourceMappings
 
 
@@ -18,12 +17,18 @@ class Contract(BaseModel):
     stages: dict[str, Stage]
     scoring: Scoring
     handoff: Handoff = Field(default_factory=Handoff)
-    sla: dict[str, Any] = Field(default_factory=dict)
+    sla: Sla = Field(default_factory=Sla)
     sources: SourceMappings = Field(default_factory=SourceMappings)
 
     def problems(self) -> list[Problem]:
         """Checks across sections (each with the path it concerns), run by the loader."""
-        return stage_graph_problems(self.stages, self.handoff)
+        problems = stage_graph_problems(self.stages, self.handoff)
+        for index, policy in enumerate(self.sla.policies):
+            stages = [policy.starts_on.stage] + [m.stage for m in policy.met_by if not isinstance(m, str)]
+            for stage in stages:
+                if stage not in self.stages:
+                    problems.append((("sla", "policies", index), f"policy {policy.name}: unknown stage {stage!r}"))
+        return problems
 
     @property
     def initial_stage(self) -> str:

@@ -174,6 +174,16 @@ class LifecycleTransitioned(CanonicalEvent):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class LeadIdentified(CanonicalEvent):
+    """New ways a lead is known by (`email:...`, `<source>:<record id>`), published by scoring on
+    `<prefix>lifecycle` so other services can match source events to the lead key."""
+
+    event_type: ClassVar[str] = "lockstep.lead.identified.v1"
+    lead_key: str = Field(min_length=1)
+    identities: list[str] = Field(min_length=1)
+    occurred_at: AwareDatetime
+
+
 class AlertRaised(CanonicalEvent):
     event_type: ClassVar[str] = "lockstep.alert.raised.v1"
     alert_id: str

@@ -79,9 +79,10 @@ async def test_events_in_stage_changes_out_and_the_api_explains_them(kafka_boots
             assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json", (path, params, bad.text)
         assert (await client.get("/leads/nobody@nowhere.io")).status_code == 404
 
-    lifecycle = await read_topic(kafka_bootstrap, f"{topic_prefix}lifecycle", expect=8)
-    changes = [EventEnvelope.from_record(r.headers, r.value) for r in lifecycle]
-    assert all(c.type == "lockstep.lifecycle.transitioned.v1" for c in changes)
+    lifecycle = [EventEnvelope.from_record(r.headers, r.value) for r in await read_topic(kafka_bootstrap, f"{topic_prefix}lifecycle", expect=10)]
+    changes = [c for c in lifecycle if c.type == "lockstep.lifecycle.transitioned.v1"]
+    identified = {c.subject: c.data["identities"] for c in lifecycle if c.type == "lockstep.lead.identified.v1"}
+    assert identified == {"ada@acme.io": ["email:ada@acme.io", "hubspot:501"], "bob@beta.io": ["email:bob@beta.io", "pipedrive:77"]}
     ada_changes = [c.data["to_stage"] for c in changes if c.subject == "ada@acme.io"]
     bob_changes = [c.data["to_stage"] for c in changes if c.subject == "bob@beta.io"]
     assert ada_changes == ["subscriber", "lead", "mql", "recycled"] and bob_changes == ["subscriber", "lead", "mql", "sal"]

@@ -99,7 +99,9 @@ async def test_one_lead_walks_every_stage_across_sources_with_a_rejection_loop(s
     assert {"rule": "senior_title", "points": 20} in [p.model_dump() for p in detail.fit]
     assert [p.rule for p in detail.engagement] == ["demo_request", "recycle:rejected", "demo_request"]
     # Every stage change is on the outbox as lifecycle.transitioned, with the contract version.
-    transitions = [LifecycleTransitioned.model_validate(e.data) for e in published]
+    transitions = [LifecycleTransitioned.model_validate(e.data) for e in published if e.type == LifecycleTransitioned.event_type]
+    identified = [e.data["identities"] for e in published if e.type == "lockstep.lead.identified.v1"]
+    assert sorted(i for batch in identified for i in batch) == sorted(detail.identities)
     assert [(t.from_stage, t.to_stage) for t in transitions] == [(h.from_stage, h.to_stage) for h in detail.history]
     assert all(t.contract_version == "2026.1" and t.lead_key == "hubspot:501" for t in transitions)
     assert transitions[3].occurred_at == T0 + timedelta(hours=2)  # the time it happened in the source system
