@@ -1,8 +1,68 @@
-"""Wires the sla service's adapters; the app's lifespan owns what this returns."""
+"""Wires the SLA service: policies and calendars, the consumer, the timer scanner, outbound webhooks."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from services.sla.alerts import AlertDesk
+from services.sla.handler import SlaHandler
+from services.sla.metrics import SlaMetrics
+from services.sla.notify import AlertNotifier, enqueue, parse_targets
+from services.sla.policies import PolicyBook
+from services.sla.scanner import Clock, TimerScanner, system_clock
 from services.sla.settings import SlaSettings
+from services.sla.tables import outbox, processed_events
+from shared.contract import load_contract
+from shared.db import Outbox, ProcessedEvents, is_postgres
 from shared.runtime import Runtime, open_runtime
+from shared.web.health import ReadinessCheck
+
+GROUP = "lockstep-sla"
 
 
-async def bootstrap(settings: SlaSettings) -> Runtime:
-    return await open_runtime("sla", settings)
+@dataclass
+class SlaService:
+    runtime: Runtime
+    settings: SlaSettings
+    book: PolicyBook
+    scanner: TimerScanner
+    notifier: AlertNotifier
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self.runtime.registry
+
+    @property
+    def readiness(self) -> dict[str, ReadinessCheck]:
+        return self.runtime.readiness
+
+    async def close(self) -> None:
+        await self.runtime.close()
+
+
+async def bootstrap(settings: SlaSettings, clock: Clock = system_clock) -> SlaService:
+    book = PolicyBook(load_contract(settings.contract))
+    targets = parse_targets(settings.alert_webhooks)
+    runtime = await open_runtime("sla", settings)
+    metrics = SlaMetrics(runtime.registry)
+    postgres = is_postgres(runtime.engine)
+    notifier = AlertNotifier(runtime.sessions, targets, postgres=postgres, clock=clock, registry=runtime.registry)
+    box = Outbox(outbox)
+
+    async def deliver(session, payload) -> None:  # type: ignore[no-untyped-def]
+        await enqueue(session, targets, payload)
+        notifier.wake()
+
+    desk = AlertDesk(box, runtime.topics.alerts, deliver, on_raised=lambda alert: metrics.alerts.labels(alert.kind, alert.severity).inc())
+    runtime.add_consumer(
+        group=GROUP, topics=[runtime.topics.lifecycle, runtime.topics.events], handler=SlaHandler(book, desk, metrics), processed=ProcessedEvents(processed_events), outbox=box
+    )
+    relay = runtime.relays[-1]
+    scanner = TimerScanner(runtime.sessions, book, desk, postgres=postgres, clock=clock, interval_s=settings.scan_interval_s, metrics=metrics, after_commit=relay.wake)
+    runtime.spawn("scanner", scanner.run())
+    runtime.closers.append(scanner.stop)
+    runtime.spawn("notifier", notifier.run())
+    runtime.closers.append(notifier.stop)
+    return SlaService(runtime, settings, book, scanner, notifier)

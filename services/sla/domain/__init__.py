@@ -1,0 +1,1 @@
+"""The SLA domain: business calendars. Pure logic: no database, no Kafka."""

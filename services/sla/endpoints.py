@@ -1,0 +1,112 @@
+"""HTTP endpoints of the SLA service: alerts, the live alert feed, compliance."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, AsyncIterator, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.sla import queries
+from services.sla.tables import alerts
+from shared.web.problems import Problem
+
+router = APIRouter(tags=["sla"])
+AlertKind = Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected"]
+
+
+async def get_session(request: Request):  # type: ignore[no-untyped-def]
+    async with request.app.state.service.runtime.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def _aware(value: datetime | None, name: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise Problem(400, f"{name}: give a time zone, e.g. 2026-11-02T09:00:00Z")
+    return value
+
+
+@router.get("/alerts", summary="Alerts, newest first, with cursor paging")
+async def list_alerts(
+    session: SessionDep,
+    status: Literal["open", "acked", "resolved"] | None = None,
+    type: Annotated[AlertKind | None, Query(description="Alert kind")] = None,  # noqa: A002
+    owner: Annotated[str | None, Query(max_length=128)] = None,
+    since: datetime | None = None,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict:
+    return await queries.list_alerts(session, status=status, kind=type, owner=owner, since=_aware(since, "since"), cursor=cursor, limit=limit)
+
+
+@router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert", responses={404: {"description": "Unknown alert"}, 409: {"description": "Already resolved"}})
+async def ack_alert(alert_id: int, session: SessionDep) -> dict:
+    return await queries.change_status(session, alert_id, "acked", datetime.now(UTC))
+
+
+@router.post("/alerts/{alert_id}/resolve", summary="Resolve an alert", responses={404: {"description": "Unknown alert"}})
+async def resolve_alert(alert_id: int, session: SessionDep) -> dict:
+    return await queries.change_status(session, alert_id, "resolved", datetime.now(UTC))
+
+
+@router.get("/alerts/stream", summary="Server-Sent Events: new alerts as they are raised; Last-Event-ID resumes", response_class=StreamingResponse)
+async def alert_stream(
+    request: Request,
+    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[int | None, Query(ge=0, description="Resume after this alert id (for clients that cannot set Last-Event-ID)")] = None,
+) -> StreamingResponse:
+    start = after
+    if last_event_id is not None:
+        if not last_event_id.isdigit():
+            raise Problem(400, "Last-Event-ID: expected the id of an alert event")
+        start = int(last_event_id)
+    sessions = request.app.state.service.runtime.sessions
+    if start is None:  # a new client starts with what is raised from now on
+        async with sessions() as session:
+            start = await _latest_id(session)
+
+    async def events() -> AsyncIterator[bytes]:
+        last, quiet = start, 0.0
+        yield b"retry: 2000\n\n"
+        while not await request.is_disconnected():
+            async with sessions() as session:
+                fresh = await queries.alerts_after(session, last)
+            for alert in fresh:
+                last = alert["id"]
+                yield b"id: %d\nevent: alert\ndata: %s\n\n" % (alert["id"], orjson.dumps(alert))
+            if fresh:
+                quiet = 0.0
+                continue
+            await asyncio.sleep(0.5)
+            quiet += 0.5
+            if quiet >= 15:  # a comment keeps proxies from closing an idle stream
+                yield b": keep-alive\n\n"
+                quiet = 0.0
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _latest_id(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.coalesce(func.max(alerts.c.id), 0))) or 0)
+
+
+@router.get("/sla/compliance", summary="Met and breached timers, attainment, business time to meet")
+async def sla_compliance(
+    session: SessionDep,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+    group_by: Literal["owner", "team", "policy"] = "policy",
+) -> dict:
+    end = _aware(to, "to") or datetime.now(UTC)
+    start = _aware(from_, "from") or end - timedelta(days=30)
+    if start >= end:
+        raise Problem(400, "from must be before to")
+    return await queries.compliance(session, start, end, group_by, datetime.now(UTC))

@@ -1,0 +1,66 @@
+"""The contract's SLA section, compiled: calendars, which policies start on which stage, due times."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.sla.domain.calendar import BusinessCalendar
+from shared.contract import Contract
+from shared.contract.sla import Policy
+
+TIERS = ("warning", "breached", "escalated")
+SEVERITY = {"warning": "warning", "breached": "critical", "escalated": "critical"}
+
+
+def event_kind(event_type: str) -> str:
+    """lockstep.sales.touched.v1 -> sales.touched"""
+    return ".".join(event_type.split(".")[1:3])
+
+
+@dataclass(frozen=True)
+class TimerPlan:
+    policy: Policy
+    calendar: str
+    team: str | None
+    escalate_to: str | None
+    target_s: float
+    due: dict[str, datetime]
+
+
+class PolicyBook:
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self.sla = contract.sla
+        self.calendars = {name: BusinessCalendar.from_config(cfg) for name, cfg in self.sla.calendars.items()}
+        self._team_of = {member: name for name, team in self.sla.teams.items() for member in team.members}
+
+    def starting_on(self, stage: str) -> list[Policy]:
+        return [p for p in self.sla.policies if p.starts_on.stage == stage]
+
+    def policy(self, name: str) -> Policy | None:
+        return next((p for p in self.sla.policies if p.name == name), None)
+
+    def team_of(self, owner: str | None) -> str | None:
+        return self._team_of.get(owner) if owner else None
+
+    def plan(self, policy: Policy, owner: str | None, started_at: datetime) -> TimerPlan:
+        team = self.team_of(owner)
+        team_cfg = self.sla.teams.get(team) if team else None
+        calendar_name = (team_cfg.calendar if team_cfg and team_cfg.calendar else None) or policy.calendar
+        calendar = self.calendars[calendar_name]
+        target_s = calendar.target_seconds(policy.target)
+        fractions = {"warning": policy.tiers.warning, "breached": policy.tiers.breached, "escalated": policy.tiers.escalated}
+        due = {tier: calendar.add(started_at, timedelta(seconds=target_s * f)) for tier, f in fractions.items() if f is not None}
+        escalate_to = (team_cfg.lead if team_cfg else None) or policy.escalate_to
+        return TimerPlan(policy, calendar_name, team, escalate_to, target_s, due)
+
+    @staticmethod
+    def next_tier(due: dict[str, str], after: str | None) -> tuple[str | None, str | None]:
+        """The tier that follows `after` (None: the first), with its ISO due time."""
+        order = [t for t in TIERS if t in due]
+        index = 0 if after is None else order.index(after) + 1
+        return (order[index], due[order[index]]) if index < len(order) else (None, None)
+
+    def met_by_event(self, policy: Policy, kind: str) -> bool:
+        return kind in [m for m in policy.met_by if isinstance(m, str)]

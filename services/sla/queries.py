@@ -1,0 +1,113 @@
+"""Read side of the SLA API: alerts, the live feed, compliance."""
+
+from __future__ import annotations
+
+import base64
+import statistics
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.sla.tables import alerts, timers
+from shared.web.problems import Problem
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def alert_json(row) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {
+        "id": row.id, "alert_id": row.alert_id, "kind": row.kind, "severity": row.severity, "lead_key": row.lead_key, "policy": row.policy,
+        "owner": row.owner, "team": row.team, "escalate_to": row.escalate_to, "due_at": _iso(row.due_at), "raised_at": _iso(row.raised_at),
+        "message": row.message, "details": row.details, "status": row.status, "acked_at": _iso(row.acked_at), "resolved_at": _iso(row.resolved_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return _aware(value).isoformat() if value else None
+
+
+def _cursor(value: str) -> int:
+    try:
+        decoded = base64.b64decode(value.encode(), altchars=b"-_", validate=True).decode()
+        return int(decoded)
+    except (ValueError, UnicodeDecodeError):
+        raise Problem(400, "cursor: not a cursor this API returned") from None
+
+
+async def list_alerts(session: AsyncSession, *, status: str | None, kind: str | None, owner: str | None, since: datetime | None, cursor: str | None, limit: int) -> dict:
+    query = select(alerts).order_by(alerts.c.id.desc()).limit(limit + 1)
+    if status:
+        query = query.where(alerts.c.status == status)
+    if kind:
+        query = query.where(alerts.c.kind == kind)
+    if owner:
+        query = query.where(alerts.c.owner == owner)
+    if since:
+        query = query.where(alerts.c.raised_at >= since)
+    if cursor:
+        query = query.where(alerts.c.id < _cursor(cursor))
+    rows = (await session.execute(query)).all()
+    page = rows[:limit]
+    next_cursor = base64.urlsafe_b64encode(str(page[-1].id).encode()).decode() if len(rows) > limit else None
+    return {"alerts": [alert_json(r) for r in page], "next_cursor": next_cursor}
+
+
+async def change_status(session: AsyncSession, alert_id: int, status: str, now: datetime) -> dict:
+    async with session.begin():
+        row = (await session.execute(select(alerts).where(alerts.c.id == alert_id))).first()
+        if row is None:
+            raise Problem(404, f"no alert {alert_id}")
+        if status == "acked" and row.status == "resolved":
+            raise Problem(409, "the alert is already resolved")
+        values = {"status": status, ("acked_at" if status == "acked" else "resolved_at"): now}
+        if row.status != status:
+            await session.execute(update(alerts).where(alerts.c.id == alert_id).values(values))
+        row = (await session.execute(select(alerts).where(alerts.c.id == alert_id))).one()
+    return alert_json(row)
+
+
+async def alerts_after(session: AsyncSession, last_id: int, limit: int = 200) -> list[dict]:
+    rows = (await session.execute(select(alerts).where(alerts.c.id > last_id).order_by(alerts.c.id).limit(limit))).all()
+    return [alert_json(r) for r in rows]
+
+
+def _percentile(values: list[float], fraction: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def compliance(session: AsyncSession, start: datetime, end: datetime, group_by: str, now: datetime) -> dict:
+    rows = (await session.execute(select(timers).where(timers.c.started_at >= start, timers.c.started_at < end))).all()
+    groups: dict[str, dict[str, Any]] = defaultdict(lambda: {"timers": 0, "met": 0, "breached": 0, "open": 0, "times": []})
+    for row in rows:
+        key = getattr(row, group_by) or "(none)"
+        g = groups[key]
+        g["timers"] += 1
+        breach_due = datetime.fromisoformat(row.due["breached"]) if "breached" in row.due else None
+        met_at = _aware(row.met_at)
+        late = bool(row.breached) or (breach_due is not None and ((met_at and met_at > breach_due) or (row.status == "open" and now > breach_due)))
+        if late:
+            g["breached"] += 1
+        elif row.status == "met":
+            g["met"] += 1
+        else:
+            g["open"] += 1
+        if row.business_s_to_met is not None:
+            g["times"].append(row.business_s_to_met / 3600)
+    out = {}
+    for key, g in sorted(groups.items()):
+        decided = g["met"] + g["breached"]
+        times = g.pop("times")
+        out[key] = {
+            **g,
+            "attainment": round(g["met"] / decided, 4) if decided else None,
+            "business_hours_to_meet": {"median": round(statistics.median(times), 3) if times else None, "p90": round(_percentile(times, 0.9), 3) if times else None},
+        }
+    return {"from": start, "to": end, "group_by": group_by, "groups": out}

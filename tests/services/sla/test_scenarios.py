@@ -1,0 +1,200 @@
+"""SLA scenarios against the real database with a controlled clock: timers, tiers, touches,
+business hours across weekends and holidays in two time zones, rejection loops."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from services.sla.alerts import AlertDesk
+from services.sla.handler import SlaHandler
+from services.sla.policies import PolicyBook
+from services.sla.scanner import TimerScanner
+from services.sla.tables import alerts, outbox, timers
+from shared.contract import parse_contract
+from shared.db import Outbox, create_engine, is_postgres, session_factory
+from shared.db.migrations import upgrade
+from shared.events import EventEnvelope, LeadIdentified, LeadRef, LifecycleTransitioned, SalesTouched
+from shared.settings import DEFAULT_CONTRACT
+
+NY, BERLIN = ZoneInfo("America/New_York"), ZoneInfo("Europe/Berlin")
+T0 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # a Monday
+
+
+def contract(first_touch_calendar: str = "always", teams: str = ""):  # type: ignore[no-untyped-def]
+    text = DEFAULT_CONTRACT.read_text()
+    text = text.replace("      target: 4h\n      calendar: default", f"      target: 4h\n      calendar: {first_touch_calendar}", 1)
+    text = text.replace("    always: {timezone: UTC", "    berlin: {timezone: Europe/Berlin, days: [mon, tue, wed, thu, fri], hours: [\"09:00\", \"17:00\"], holidays: {country: DE}}\n    always: {timezone: UTC")
+    text = text.replace("  rejection_loop:", f"{teams}  rejection_loop:")
+    return parse_contract(text)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Harness:
+    def __init__(self, sessions, book: PolicyBook, postgres: bool) -> None:  # type: ignore[no-untyped-def]
+        self.sessions = sessions
+        self.clock = Clock(T0)
+        desk = AlertDesk(Outbox(outbox), "lockstep.alerts", self._no_delivery)
+        self.handler = SlaHandler(book, desk)
+        self.scanner = TimerScanner(sessions, book, desk, postgres=postgres, clock=self.clock)
+        self.n = 0
+
+    @staticmethod
+    async def _no_delivery(session, payload) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+    async def send(self, payload) -> None:  # type: ignore[no-untyped-def]
+        self.n += 1
+        subject = getattr(payload, "lead_key", None) or payload.lead.key
+        envelope = EventEnvelope.wrap(payload, id=f"e{self.n}", source="/tests", subject=subject, time=payload.occurred_at)
+        async with self.sessions() as session, session.begin():
+            await self.handler(session, [envelope])
+
+    async def enter(self, stage: str, at: datetime, lead: str = "ada@acme.io", owner: str | None = "rep-1", reason: str = "mql:hand_raiser", **details) -> None:  # type: ignore[no-untyped-def]
+        await self.send(LifecycleTransitioned(lead_key=lead, from_stage="lead", to_stage=stage, reason=reason, fit_score=50, fit_grade="A", engagement_score=50, owner=owner, contract_version="t", occurred_at=at, details=details))
+
+    async def touch(self, at: datetime, rep: str = "rep-1") -> None:
+        await self.send(SalesTouched(lead=LeadRef(source="salesforce", record_id="00Q1", email="ada@acme.io"), channel="call", rep=rep, occurred_at=at))
+
+    async def scan_at(self, at: datetime) -> list[str]:
+        self.clock.now = at
+        await self.scanner.scan_once()
+        return await self.alert_kinds()
+
+    async def alert_kinds(self, policy: str | None = "mql_first_touch") -> list[str]:
+        async with self.sessions() as session:
+            query = select(alerts.c.kind).order_by(alerts.c.id)
+            if policy:
+                query = query.where((alerts.c.policy == policy) | (alerts.c.policy.is_(None)))
+            return list((await session.execute(query)).scalars())
+
+    async def alerts(self):  # type: ignore[no-untyped-def]
+        async with self.sessions() as session:
+            return (await session.execute(select(alerts).order_by(alerts.c.id))).all()
+
+    async def timer(self, policy: str = "mql_first_touch"):  # type: ignore[no-untyped-def]
+        async with self.sessions() as session:
+            return (await session.execute(select(timers).where(timers.c.policy == policy).order_by(timers.c.id.desc()))).first()
+
+
+@pytest.fixture
+async def harness(database_url):  # type: ignore[no-untyped-def]
+    engine = create_engine(database_url)
+    await upgrade(engine, "sla")
+    yield lambda book: Harness(session_factory(engine), book, is_postgres(engine))
+    await engine.dispose()
+
+
+async def _identify(h: Harness) -> None:
+    await h.send(LeadIdentified(lead_key="ada@acme.io", identities=["email:ada@acme.io", "salesforce:00Q1"], occurred_at=T0))
+
+
+async def test_touched_in_time_raises_nothing(harness):
+    h = harness(PolicyBook(contract()))
+    await _identify(h)
+    await h.enter("mql", T0)
+    await h.touch(T0 + timedelta(hours=2))
+    await h.scan_at(T0 + timedelta(hours=10))
+    assert [a.policy for a in await h.alerts() if a.policy == "mql_first_touch"] == []
+    timer = await h.timer()
+    assert timer.status == "met" and timer.met_by == "sales.touched" and timer.business_s_to_met == 7200
+
+
+async def test_warning_then_breach_then_escalation_each_once(harness):
+    h = harness(PolicyBook(contract()))
+    await h.enter("mql", T0)
+    assert await h.scan_at(T0 + timedelta(hours=2, minutes=59)) == []
+    assert await h.scan_at(T0 + timedelta(hours=3)) == ["sla.warning"]
+    assert await h.scan_at(T0 + timedelta(hours=3, minutes=30)) == ["sla.warning"]
+    assert await h.scan_at(T0 + timedelta(hours=4)) == ["sla.warning", "sla.breached"]
+    assert await h.scan_at(T0 + timedelta(hours=8)) == ["sla.warning", "sla.breached", "sla.escalated"]
+    assert await h.scan_at(T0 + timedelta(days=3)) == ["sla.warning", "sla.breached", "sla.escalated"]
+    escalated = [a for a in await h.alerts() if a.policy == "mql_first_touch"][-1]
+    assert escalated.severity == "critical" and escalated.owner == "rep-1" and escalated.policy == "mql_first_touch"
+    async with h.sessions() as session:
+        published = (await session.execute(select(outbox.c.topic))).scalars().all()
+    assert published.count("lockstep.alerts") == len(await h.alerts())
+
+
+async def test_a_service_that_was_down_fires_every_overdue_tier_once(harness):
+    h = harness(PolicyBook(contract()))
+    await h.enter("mql", T0)
+    assert await h.scan_at(T0 + timedelta(days=2)) == ["sla.warning", "sla.breached", "sla.escalated"]
+
+
+async def test_a_touch_after_breach_resolves_it_and_stops_escalation(harness):
+    h = harness(PolicyBook(contract()))
+    await _identify(h)
+    await h.enter("mql", T0)
+    assert await h.scan_at(T0 + timedelta(hours=4, minutes=1)) == ["sla.warning", "sla.breached"]
+    await h.touch(T0 + timedelta(hours=5))
+    assert await h.scan_at(T0 + timedelta(hours=9)) == ["sla.warning", "sla.breached"]
+    assert [a.status for a in await h.alerts() if a.policy == "mql_first_touch"] == ["resolved", "resolved"]
+    assert (await h.timer()).status == "met"
+
+
+async def test_a_touch_that_arrives_before_its_timer_still_meets_it(harness):
+    h = harness(PolicyBook(contract()))
+    await h.touch(T0 + timedelta(minutes=30))  # events topic first, lead unknown yet
+    await _identify(h)
+    await h.enter("mql", T0)
+    assert (await h.timer()).status == "met"
+
+
+async def test_leaving_the_stage_meets_the_timer(harness):
+    h = harness(PolicyBook(contract()))
+    await h.enter("mql", T0)
+    await h.enter("sal", T0 + timedelta(hours=1), reason="disposition:accepted")
+    assert (await h.timer("mql_accept_or_reject")).status == "met"
+    assert (await h.timer("sal_to_sql_or_reject")).status == "open"
+
+
+async def test_business_hours_skip_a_weekend_and_a_holiday_in_two_time_zones(harness):
+    teams = "  teams:\n    emea: {members: [rep-berlin], calendar: berlin, lead: emea-lead}\n"
+    h = harness(PolicyBook(contract(first_touch_calendar="default", teams=teams)))
+    friday = datetime(2026, 11, 20, 16, 0, tzinfo=NY)  # Friday 16:00 New York
+    await h.enter("mql", friday, lead="ny@acme.io", owner="rep-ny")
+    due = (await h.timer()).due
+    assert datetime.fromisoformat(due["breached"]) == datetime(2026, 11, 23, 12, 0, tzinfo=NY)  # 1h Friday, 3h Monday
+    thanksgiving_eve = datetime(2026, 11, 25, 16, 0, tzinfo=NY)  # Wednesday; Thursday 26 is Thanksgiving
+    await h.enter("mql", thanksgiving_eve, lead="ny2@acme.io", owner="rep-ny")
+    assert datetime.fromisoformat((await h.timer()).due["breached"]) == datetime(2026, 11, 27, 12, 0, tzinfo=NY)
+    # The same instant for a Berlin rep: Berlin hours, German holidays (no Thanksgiving there).
+    await h.enter("mql", thanksgiving_eve, lead="de@acme.io", owner="rep-berlin")
+    timer = await h.timer()
+    assert timer.team == "emea" and timer.calendar == "berlin" and timer.escalate_to == "emea-lead"
+    assert datetime.fromisoformat(timer.due["breached"]) == datetime(2026, 11, 26, 13, 0, tzinfo=BERLIN)
+    christmas = datetime(2026, 12, 24, 16, 0, tzinfo=BERLIN)  # 25 and 26 December are German holidays
+    await h.enter("mql", christmas, lead="de2@acme.io", owner="rep-berlin")
+    assert datetime.fromisoformat((await h.timer()).due["breached"]) == datetime(2026, 12, 28, 12, 0, tzinfo=BERLIN)
+
+
+async def test_a_rejection_loop_raises_one_alert_with_every_reason_and_rule(harness):
+    h = harness(PolicyBook(contract()))
+    at = T0
+    for n, reason in enumerate(["no budget", "wrong persona"]):
+        await h.enter("mql", at + timedelta(days=10 * n), reason="mql:fit_and_engagement" if n else "mql:hand_raiser")
+        await h.enter("recycled", at + timedelta(days=10 * n + 1), reason="disposition:rejected", disposition_reason=reason)
+    await h.enter("mql", at + timedelta(days=25), reason="mql:hand_raiser")
+    loops = [a for a in await h.alerts() if a.kind == "loop.detected"]
+    assert len(loops) == 1
+    details = loops[0].details
+    assert [r["reason"] for r in details["rejections"]] == ["no budget", "wrong persona"]
+    assert details["requalified_by"] == ["mql:hand_raiser", "mql:fit_and_engagement", "mql:hand_raiser"]
+
+
+async def test_rejections_outside_the_window_are_no_loop(harness):
+    h = harness(PolicyBook(contract()))
+    for n in range(2):
+        await h.enter("mql", T0 + timedelta(days=100 * n))
+        await h.enter("recycled", T0 + timedelta(days=100 * n + 1), reason="disposition:rejected", disposition_reason="later")
+    await h.enter("mql", T0 + timedelta(days=200))
+    assert "loop.detected" not in await h.alert_kinds()
