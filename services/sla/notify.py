@@ -237,7 +237,8 @@ def render_request(target: WebhookTarget, payload: dict, when: datetime) -> tupl
 def standard_body(payload: dict) -> dict:
     """Standard Webhooks' recommended shape; `timestamp` is when the alert was raised, so retries send the same bytes."""
     raised = _when(payload.get("raised_at"))
-    return {"type": EVENT_TYPE, "timestamp": raised.isoformat() if raised else payload.get("raised_at"), "data": payload}
+    timestamp = raised.isoformat().replace("+00:00", "Z") if raised else payload.get("raised_at")
+    return {"type": EVENT_TYPE, "timestamp": timestamp, "data": payload}
 
 
 _EMOJI = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
