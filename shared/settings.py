@@ -27,7 +27,8 @@ class SettingsError(Exception):
 
 
 class LockstepSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    # hide_input_in_errors: a rejected value may hold a secret; the message names the variable only.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True, hide_input_in_errors=True)
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port")
     database_url: str = Field(

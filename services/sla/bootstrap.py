@@ -52,15 +52,19 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock) -> SlaSe
     box = Outbox(outbox)
 
     async def deliver(session, payload) -> None:  # type: ignore[no-untyped-def]
-        await enqueue(session, targets, payload)
-        notifier.wake()
+        await enqueue(session, targets, payload)  # sent by the notifier once this transaction commits
 
     desk = AlertDesk(box, runtime.topics.alerts, deliver, on_raised=lambda alert: metrics.alerts.labels(alert.kind, alert.severity).inc())
     runtime.add_consumer(
         group=GROUP, topics=[runtime.topics.lifecycle, runtime.topics.events], handler=SlaHandler(book, desk, metrics), processed=ProcessedEvents(processed_events), outbox=box
     )
     relay = runtime.relays[-1]
-    scanner = TimerScanner(runtime.sessions, book, desk, postgres=postgres, clock=clock, interval_s=settings.scan_interval_s, metrics=metrics, after_commit=relay.wake)
+
+    def committed() -> None:
+        relay.wake()
+        notifier.wake()
+
+    scanner = TimerScanner(runtime.sessions, book, desk, postgres=postgres, clock=clock, interval_s=settings.scan_interval_s, metrics=metrics, after_commit=committed)
     runtime.spawn("scanner", scanner.run())
     runtime.closers.append(scanner.stop)
     runtime.spawn("notifier", notifier.run())

@@ -159,7 +159,12 @@ def _explain(exc: ValidationError) -> str:
             message = "is not a known field (name, url, format, secret, kinds)"
         elif error["type"] == "string_pattern_mismatch":
             message = "may only contain a-z, 0-9, _ and -"
-        parts.append(f"{field} {message}" if error["type"] in ("missing", "extra_forbidden", "string_pattern_mismatch") else f"{field}: {message}")
+        if message.startswith(field + " "):  # our own validators name the field already
+            parts.append(message)
+        elif error["type"] in ("missing", "extra_forbidden", "string_pattern_mismatch"):
+            parts.append(f"{field} {message}")
+        else:
+            parts.append(f"{field}: {message}")
     return "; ".join(parts).replace("\n", " ")
 
 
@@ -326,7 +331,7 @@ class AlertNotifier:
         batch_size: int = 100,
         concurrency: int = 10,
         poll_interval_s: float = 1.0,
-        lease_s: float = 120.0,
+        lease_s: float | None = None,
         rng: random.Random | None = None,
     ) -> None:
         if max_attempts < 1:
@@ -343,7 +348,10 @@ class AlertNotifier:
         self._batch_size = batch_size
         self._concurrency = concurrency
         self._poll_interval_s = poll_interval_s
-        self._lease = timedelta(seconds=lease_s)
+        # A claimed row is someone's for the lease: longer than a whole round can take (every wave of
+        # sends hitting the per-request bound), so no other replica sends it again meanwhile.
+        waves = -(-batch_size // concurrency)
+        self._lease = timedelta(seconds=lease_s if lease_s is not None else waves * timeout_s * 3 + 60)
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
