@@ -16,7 +16,6 @@ import time
 import uuid
 from pathlib import Path
 
-import orjson
 
 from bench.common import REPO, Server, WrkResult, free_port, median, run_wrk, write_section
 from services.simulator import wire

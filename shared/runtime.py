@@ -154,3 +154,21 @@ async def _wait_for_topics(settings: LockstepSettings, topics: Topics) -> None:
                 raise SettingsError(f"LOCKSTEP_KAFKA_BOOTSTRAP: no Kafka broker answered at {settings.kafka_bootstrap} within {settings.startup_timeout_s:.0f}s ({exc})") from None
             log.warning("waiting for Kafka at %s (%s)", settings.kafka_bootstrap, exc)
             await asyncio.sleep(1)
+
+
+@dataclass
+class ServiceHandle:
+    """What a service's bootstrap returns to the app: its runtime plus its own parts (subclasses)."""
+
+    runtime: Runtime
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self.runtime.registry
+
+    @property
+    def readiness(self) -> dict[str, ReadinessCheck]:
+        return self.runtime.readiness
+
+    async def close(self) -> None:
+        await self.runtime.close()

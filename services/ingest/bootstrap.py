@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry
-
 from services.ingest.door import WebhookDoor
 from services.ingest.metrics import DoorMetrics
 from services.ingest.recent import RecentRequests
@@ -17,8 +15,7 @@ from services.ingest.sources.marketo import Marketo
 from services.ingest.sources.pipedrive import Pipedrive
 from services.ingest.sources.salesforce import Salesforce
 from shared.contract import Contract, load_contract
-from shared.runtime import Runtime, open_runtime
-from shared.web.health import ReadinessCheck
+from shared.runtime import ServiceHandle, open_runtime
 
 
 def build_adapters(settings: IngestSettings, contract: Contract) -> dict[str, SourceAdapter]:
@@ -34,22 +31,10 @@ def build_adapters(settings: IngestSettings, contract: Contract) -> dict[str, So
 
 
 @dataclass
-class IngestService:
-    runtime: Runtime
+class IngestService(ServiceHandle):
     settings: IngestSettings
     door: WebhookDoor
     recent: RecentRequests
-
-    @property
-    def registry(self) -> CollectorRegistry:
-        return self.runtime.registry
-
-    @property
-    def readiness(self) -> dict[str, ReadinessCheck]:
-        return self.runtime.readiness
-
-    async def close(self) -> None:
-        await self.runtime.close()
 
 
 async def bootstrap(settings: IngestSettings) -> IngestService:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry
-
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.handler import ScoringHandler
 from services.scoring.metrics import ScoringMetrics
@@ -13,27 +11,14 @@ from services.scoring.settings import ScoringSettings
 from services.scoring.tables import outbox, processed_events
 from shared.contract import load_contract
 from shared.db import Outbox, ProcessedEvents
-from shared.runtime import Runtime, open_runtime
-from shared.web.health import ReadinessCheck
+from shared.runtime import ServiceHandle, open_runtime
 
 GROUP = "lockstep-scoring"
 
 
 @dataclass
-class ScoringService:
-    runtime: Runtime
+class ScoringService(ServiceHandle):
     engine: LifecycleEngine
-
-    @property
-    def registry(self) -> CollectorRegistry:
-        return self.runtime.registry
-
-    @property
-    def readiness(self) -> dict[str, ReadinessCheck]:
-        return self.runtime.readiness
-
-    async def close(self) -> None:
-        await self.runtime.close()
 
 
 async def bootstrap(settings: ScoringSettings) -> ScoringService:

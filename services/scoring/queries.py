@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -10,9 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.domain.funnel import StageChange, funnel
-from services.scoring.repository import _aware, _row_to_lead
+from services.scoring.repository import _row_to_lead
 from services.scoring.schemas import EngagementPart, FitPart, LeadDetail, LeadPage, LeadSummary, StageChangeOut
 from services.scoring.tables import contributions, identities, leads, transitions
+from shared.db.times import as_utc as _aware
+from shared.web.cursors import decode_cursor, encode_cursor
 from shared.web.problems import Problem
 
 
@@ -58,20 +59,6 @@ async def lead_by_email(session: AsyncSession, engine: LifecycleEngine, email: s
     return LeadPage(leads=[_summary(row, engine, datetime.now(UTC))] if row else [], next_cursor=None)
 
 
-def _encode(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode()
-
-
-def _decode(cursor: str) -> str:
-    try:
-        key = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
-    except (ValueError, UnicodeDecodeError):
-        key = ""
-    if not key:
-        raise Problem(400, "cursor: not a cursor this API returned")
-    return key
-
-
 async def lead_page(session: AsyncSession, engine: LifecycleEngine, *, stage: str | None, owner: str | None, since: datetime | None, cursor: str | None, limit: int) -> LeadPage:
     query = select(leads).order_by(leads.c.key).limit(limit + 1)
     if stage:
@@ -83,11 +70,11 @@ async def lead_page(session: AsyncSession, engine: LifecycleEngine, *, stage: st
     if since:
         query = query.where(leads.c.stage_entered_at >= since)
     if cursor:
-        query = query.where(leads.c.key > _decode(cursor))
+        query = query.where(leads.c.key > decode_cursor(cursor))
     rows = (await session.execute(query)).all()
     now = datetime.now(UTC)
     page = [_summary(row, engine, now) for row in rows[:limit]]
-    return LeadPage(leads=page, next_cursor=_encode(page[-1].key) if len(rows) > limit else None)
+    return LeadPage(leads=page, next_cursor=encode_cursor(page[-1].key) if len(rows) > limit else None)
 
 
 async def funnel_report(session: AsyncSession, engine: LifecycleEngine, start: datetime, end: datetime, group_by: str | None) -> dict:

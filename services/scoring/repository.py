@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.lead import Contribution, Lead, Transition
 from services.scoring.tables import contributions, event_log, identities, leads, opportunities, transitions
+from shared.db.times import as_utc as _aware
 from shared.events import LeadRef
 
 _CHUNK = 500
@@ -35,11 +36,6 @@ def _row_to_lead(row) -> Lead:  # type: ignore[no-untyped-def]
         fit_score=row.fit_score, fit_grade=row.fit_grade, fit_detail=[tuple(x) for x in row.fit_detail], engagement_value=row.engagement_value,
         engagement_at=_aware(row.engagement_at), activities_since_mql=row.activities_since_mql, rejection_reason=row.rejection_reason, deleted=row.deleted,
     )
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands timestamps back without their zone; every time here is UTC.
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def _lead_values(lead: Lead, now: datetime) -> dict:

@@ -22,17 +22,37 @@ class AlertDesk:
 
     async def raise_alert(self, session: AsyncSession, alert: AlertRaised) -> bool:
         """False when this alert was raised before (one alert per timer per tier, one per loop)."""
-        if await session.scalar(select(alerts.c.id).where(alerts.c.alert_id == alert.alert_id)) is not None:
-            return False
-        data = alert.model_dump(mode="json", exclude_none=True)
+        return await self.raise_many(session, [alert]) == 1
+
+    async def raise_many(self, session: AsyncSession, batch: list[AlertRaised]) -> int:
+        """Raise the alerts not raised before, in bulk (a scan pass may fire thousands); return how many."""
+        seen: set[str] = set()
+        for start in range(0, len(batch), 500):
+            ids = [a.alert_id for a in batch[start : start + 500]]
+            seen.update((await session.execute(select(alerts.c.alert_id).where(alerts.c.alert_id.in_(ids)))).scalars())
+        fresh = []
+        for alert in batch:
+            if alert.alert_id not in seen:
+                seen.add(alert.alert_id)
+                fresh.append(alert)
+        if not fresh:
+            return 0
         await session.execute(
-            insert(alerts).values(
-                alert_id=alert.alert_id, kind=alert.kind, severity=alert.severity, lead_key=alert.lead_key, policy=alert.policy, owner=alert.owner, team=alert.team,
-                escalate_to=alert.escalate_to, due_at=alert.due_at, raised_at=alert.raised_at, message=alert.message[:1000], details=alert.details, status="open",
-            )
+            insert(alerts),
+            [
+                {
+                    "alert_id": a.alert_id, "kind": a.kind, "severity": a.severity, "lead_key": a.lead_key, "policy": a.policy, "owner": a.owner, "team": a.team,
+                    "escalate_to": a.escalate_to, "due_at": a.due_at, "raised_at": a.raised_at, "message": a.message[:1000], "details": a.details, "status": "open",
+                }
+                for a in fresh
+            ],
         )
-        envelope = EventEnvelope.wrap(alert, id=f"alert:{alert.alert_id}"[:250], source="/lockstep/sla", subject=alert.lead_key, time=alert.raised_at)
-        await self._outbox.add_records(session, [OutgoingRecord.event(self._topic, envelope, key=alert.lead_key)])
-        await self._deliver(session, data)
-        self._on_raised(alert)
-        return True
+        records = [
+            OutgoingRecord.event(self._topic, EventEnvelope.wrap(a, id=f"alert:{a.alert_id}"[:250], source="/lockstep/sla", subject=a.lead_key, time=a.raised_at), key=a.lead_key)
+            for a in fresh
+        ]
+        await self._outbox.add_records(session, records)
+        for alert in fresh:
+            await self._deliver(session, alert.model_dump(mode="json", exclude_none=True))
+            self._on_raised(alert)
+        return len(fresh)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry
-
 from services.sla.alerts import AlertDesk
 from services.sla.handler import SlaHandler
 from services.sla.metrics import SlaMetrics
@@ -16,30 +14,17 @@ from services.sla.settings import SlaSettings
 from services.sla.tables import outbox, processed_events
 from shared.contract import load_contract
 from shared.db import Outbox, ProcessedEvents, is_postgres
-from shared.runtime import Runtime, open_runtime
-from shared.web.health import ReadinessCheck
+from shared.runtime import ServiceHandle, open_runtime
 
 GROUP = "lockstep-sla"
 
 
 @dataclass
-class SlaService:
-    runtime: Runtime
+class SlaService(ServiceHandle):
     settings: SlaSettings
     book: PolicyBook
     scanner: TimerScanner
     notifier: AlertNotifier
-
-    @property
-    def registry(self) -> CollectorRegistry:
-        return self.runtime.registry
-
-    @property
-    def readiness(self) -> dict[str, ReadinessCheck]:
-        return self.runtime.readiness
-
-    async def close(self) -> None:
-        await self.runtime.close()
 
 
 async def bootstrap(settings: SlaSettings, clock: Clock = system_clock) -> SlaService:

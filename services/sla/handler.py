@@ -17,11 +17,8 @@ from services.sla.alerts import AlertDesk
 from services.sla.metrics import SlaMetrics
 from services.sla.policies import PolicyBook, event_kind
 from services.sla.tables import alerts, identities, loop_history, timers, touches
+from shared.db.times import as_utc as _aware
 from shared.events import AlertRaised, EventEnvelope, LeadIdentified, LeadRef, LifecycleTransitioned, OpportunityChanged, SalesDispositioned, SalesTouched
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def _identities(ref: LeadRef) -> list[str]:

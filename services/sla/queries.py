@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import statistics
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sla.tables import alerts, timers
+from shared.db.times import as_utc as _aware
+from shared.stats import median, percentile
+from shared.web.cursors import decode_cursor, encode_cursor
 from shared.web.problems import Problem
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def alert_json(row) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -32,11 +29,10 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _cursor(value: str) -> int:
-    try:
-        decoded = base64.b64decode(value.encode(), altchars=b"-_", validate=True).decode()
-        return int(decoded)
-    except (ValueError, UnicodeDecodeError):
-        raise Problem(400, "cursor: not a cursor this API returned") from None
+    position = decode_cursor(value)
+    if not position.isdigit():
+        raise Problem(400, "cursor: not a cursor this API returned")
+    return int(position)
 
 
 async def list_alerts(session: AsyncSession, *, status: str | None, kind: str | None, owner: str | None, since: datetime | None, cursor: str | None, limit: int) -> dict:
@@ -53,7 +49,7 @@ async def list_alerts(session: AsyncSession, *, status: str | None, kind: str | 
         query = query.where(alerts.c.id < _cursor(cursor))
     rows = (await session.execute(query)).all()
     page = rows[:limit]
-    next_cursor = base64.urlsafe_b64encode(str(page[-1].id).encode()).decode() if len(rows) > limit else None
+    next_cursor = encode_cursor(page[-1].id) if len(rows) > limit else None
     return {"alerts": [alert_json(r) for r in page], "next_cursor": next_cursor}
 
 
@@ -74,13 +70,6 @@ async def change_status(session: AsyncSession, alert_id: int, status: str, now: 
 async def alerts_after(session: AsyncSession, last_id: int, limit: int = 200) -> list[dict]:
     rows = (await session.execute(select(alerts).where(alerts.c.id > last_id).order_by(alerts.c.id).limit(limit))).all()
     return [alert_json(r) for r in rows]
-
-
-def _percentile(values: list[float], fraction: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 async def compliance(session: AsyncSession, start: datetime, end: datetime, group_by: str, now: datetime) -> dict:
@@ -108,6 +97,6 @@ async def compliance(session: AsyncSession, start: datetime, end: datetime, grou
         out[key] = {
             **g,
             "attainment": round(g["met"] / decided, 4) if decided else None,
-            "business_hours_to_meet": {"median": round(statistics.median(times), 3) if times else None, "p90": round(_percentile(times, 0.9), 3) if times else None},
+            "business_hours_to_meet": {"median": round(median(times), 3) if times else None, "p90": round(percentile(times, 0.9), 3) if times else None},
         }
     return {"from": start, "to": end, "group_by": group_by, "groups": out}

@@ -12,13 +12,14 @@ import logging
 from datetime import UTC, datetime
 from typing import Callable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.sla.alerts import AlertDesk
 from services.sla.metrics import SlaMetrics
 from services.sla.policies import SEVERITY, PolicyBook
 from services.sla.tables import timers
+from shared.db.times import as_utc as _aware
 from shared.events import AlertRaised
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,6 @@ Clock = Callable[[], datetime]
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class TimerScanner:
@@ -65,44 +62,47 @@ class TimerScanner:
             if self._postgres:
                 query = query.with_for_update(skip_locked=True)
             due = (await session.execute(query)).all()
-            for timer in due:
-                await self._fire(session, timer, now)
+            raised: list[AlertRaised] = []
+            moves = [self._fire(timer, now, raised) for timer in due]
+            await self._desk.raise_many(session, raised)
+            if moves:
+                await session.execute(
+                    update(timers).where(timers.c.id == bindparam("b_id")).values(next_tier=bindparam("b_tier"), next_due_at=bindparam("b_due"), breached=bindparam("b_breached")),
+                    moves,
+                )
         if due:
             self._after_commit()
         return len(due)
 
-    async def _fire(self, session: AsyncSession, timer, now: datetime) -> None:  # type: ignore[no-untyped-def]
-        """Raise every tier of this timer that is due by now (several, after downtime), in order."""
+    def _fire(self, timer, now: datetime, raised: list[AlertRaised]) -> dict:  # type: ignore[no-untyped-def]
+        """The alerts of every tier of this timer due by now (several, after downtime), and where it moves."""
         tier, due_at, breached = timer.next_tier, _aware(timer.next_due_at), timer.breached
         while tier is not None and due_at is not None and due_at <= now:
-            await self._raise(session, timer, tier, due_at, now)
+            raised.append(self._alert(timer, tier, due_at, now))
             breached = 1 if tier in ("breached", "escalated") else breached
             tier, next_due = self._book.next_tier(timer.due, tier)
             due_at = datetime.fromisoformat(next_due) if next_due else None
-        await session.execute(update(timers).where(timers.c.id == timer.id).values(next_tier=tier, next_due_at=due_at, breached=breached))
+        return {"b_id": timer.id, "b_tier": tier, "b_due": due_at, "b_breached": breached}
 
-    async def _raise(self, session: AsyncSession, timer, tier: str, due_at: datetime, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    def _alert(self, timer, tier: str, due_at: datetime, now: datetime) -> AlertRaised:  # type: ignore[no-untyped-def]
         escalated = tier == "escalated"
         minutes = timer.target_s / 60
-        await self._desk.raise_alert(
-            session,
-            AlertRaised(
-                alert_id=f"{timer.timer_key}:{tier}",
-                kind=f"sla.{tier}",  # type: ignore[arg-type]
-                severity=SEVERITY[tier],  # type: ignore[arg-type]
-                lead_key=timer.lead_key,
-                policy=timer.policy,
-                owner=timer.owner,
-                team=timer.team,
-                escalate_to=timer.escalate_to if escalated else None,
-                due_at=due_at,
-                raised_at=now,
-                message=f"{timer.policy}: {timer.lead_key} {'escalated' if escalated else tier} ({minutes:g} business minutes target, owner {timer.owner or 'unassigned'})",
-                details={"started_at": _aware(timer.started_at).isoformat(), "due": timer.due, "calendar": timer.calendar, "contract_version": timer.contract_version},
-            ),
-        )
         if self._metrics:
             self._metrics.fired(tier, (now - due_at).total_seconds())
+        return AlertRaised(
+            alert_id=f"{timer.timer_key}:{tier}",
+            kind=f"sla.{tier}",  # type: ignore[arg-type]
+            severity=SEVERITY[tier],  # type: ignore[arg-type]
+            lead_key=timer.lead_key,
+            policy=timer.policy,
+            owner=timer.owner,
+            team=timer.team,
+            escalate_to=timer.escalate_to if escalated else None,
+            due_at=due_at,
+            raised_at=now,
+            message=f"{timer.policy}: {timer.lead_key} {'escalated' if escalated else tier} ({minutes:g} business minutes target, owner {timer.owner or 'unassigned'})",
+            details={"started_at": _aware(timer.started_at).isoformat(), "due": timer.due, "calendar": timer.calendar, "contract_version": timer.contract_version},
+        )
 
     async def count_open(self) -> None:
         async with self._sessions() as session:

@@ -7,11 +7,12 @@ rejected leads, and how many marketing activities it took to reach MQL.
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
+
+from shared.stats import median, percentile
 
 # The waterfall steps reported as conversions (from -> to), when both stages exist.
 CONVERSIONS = [("lead", "mql"), ("mql", "sal"), ("mql", "sql"), ("sal", "sql"), ("sql", "opportunity"), ("mql", "opportunity"), ("opportunity", "customer"), ("mql", "customer")]
@@ -26,14 +27,6 @@ class StageChange:
     occurred_at: datetime
     group: str | None = None
     details: dict[str, Any] | None = None
-
-
-def _percentile(values: list[float], fraction: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def funnel(changes: Iterable[StageChange], start: datetime, end: datetime, stages: list[str]) -> dict[str, dict[str, Any]]:
@@ -79,10 +72,10 @@ def funnel(changes: Iterable[StageChange], start: datetime, end: datetime, stage
                 if a in stages and b in stages
             ],
             "time_in_stage_hours": {
-                stage: {"count": len(v), "median": _round(statistics.median(v) if v else None), "p90": _round(_percentile(v, 0.9))} for stage, v in sorted(r["stays"].items())
+                stage: {"count": len(v), "median": _round(median(v)), "p90": _round(percentile(v, 0.9))} for stage, v in sorted(r["stays"].items())
             },
             "rejection_reasons": [{"reason": reason, "count": n} for reason, n in r["rejections"].most_common()],
-            "activities_before_mql": {"median": _round(statistics.median(r["activities"]) if r["activities"] else None), "leads": len(r["activities"])},
+            "activities_before_mql": {"median": _round(median(r["activities"])), "leads": len(r["activities"])},
         }
     return out
 
