@@ -50,6 +50,8 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock) -> SlaSe
         notifier.wake()
 
     scanner = TimerScanner(runtime.sessions, book, desk, postgres=postgres, clock=clock, interval_s=settings.scan_interval_s, metrics=metrics, after_commit=committed)
+    if book.sla.running_timers_follow_changes:
+        await scanner.follow_contract_changes()
     runtime.spawn("scanner", scanner.run())
     runtime.closers.append(scanner.stop)
     runtime.spawn("notifier", notifier.run())

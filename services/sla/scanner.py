@@ -104,6 +104,28 @@ class TimerScanner:
             details={"started_at": _aware(timer.started_at).isoformat(), "due": timer.due, "calendar": timer.calendar, "contract_version": timer.contract_version},
         )
 
+    async def follow_contract_changes(self) -> int:
+        """Re-plan open timers started under another contract version (when the contract asks for it)."""
+        version = self._book.contract.version
+        moved = 0
+        async with self._sessions() as session, session.begin():
+            stale = (await session.execute(select(timers).where(timers.c.status == "open", timers.c.contract_version != version))).all()
+            for timer in stale:
+                policy = self._book.policy(timer.policy)
+                if policy is None:
+                    continue  # the policy is gone: the timer keeps what it started with
+                plan = self._book.plan(policy, timer.owner, _aware(timer.started_at))
+                due = {tier: when.isoformat() for tier, when in plan.due.items()}
+                fired = [t for t in ("warning", "breached", "escalated") if t in timer.due and t != timer.next_tier and (timer.next_tier is None or ("warning", "breached", "escalated").index(t) < ("warning", "breached", "escalated").index(timer.next_tier))]
+                tier, due_at = self._book.next_tier(due, fired[-1] if fired else None)
+                await session.execute(
+                    update(timers).where(timers.c.id == timer.id).values(
+                        due=due, next_tier=tier, next_due_at=datetime.fromisoformat(due_at) if due_at else None, target_s=plan.target_s, calendar=plan.calendar, contract_version=version
+                    )
+                )
+                moved += 1
+        return moved
+
     async def count_open(self) -> None:
         async with self._sessions() as session:
             rows = (await session.execute(select(timers.c.policy, func.count()).where(timers.c.status == "open").group_by(timers.c.policy))).all()

@@ -198,3 +198,17 @@ async def test_rejections_outside_the_window_are_no_loop(harness):
         await h.enter("recycled", T0 + timedelta(days=100 * n + 1), reason="disposition:rejected", disposition_reason="later")
     await h.enter("mql", T0 + timedelta(days=200))
     assert "loop.detected" not in await h.alert_kinds()
+
+
+async def test_running_timers_keep_their_policy_unless_the_contract_says_otherwise(harness):
+    h = harness(PolicyBook(contract()))
+    await h.enter("mql", T0)
+    before = (await h.timer()).due
+    longer = DEFAULT_CONTRACT.read_text().replace("      target: 4h\n      calendar: default", "      target: 8h\n      calendar: always", 1).replace('version: "2026.1"', 'version: "2026.2"')
+    keeps = Harness(h.sessions, PolicyBook(parse_contract(longer)), postgres=False)
+    assert await keeps.scanner.scan_once() == 0 and (await h.timer()).due == before  # a new contract alone changes nothing
+    follows = parse_contract(longer.replace("  rejection_loop:", "  running_timers_follow_changes: true\n  rejection_loop:"))
+    replanned = Harness(h.sessions, PolicyBook(follows), postgres=False)
+    assert await replanned.scanner.follow_contract_changes() >= 1
+    after = await h.timer()
+    assert datetime.fromisoformat(after.due["breached"]) == T0 + timedelta(hours=8) and after.contract_version == "2026.2"
