@@ -19,7 +19,7 @@ from shared.bus import ConsumerRunner, EventProducer
 from shared.contract import load_contract
 from shared.db import Outbox, OutboxRelay, ProcessedEvents, create_engine, is_postgres, session_factory
 from shared.db.migrations import upgrade
-from shared.settings import DEFAULT_CONTRACT
+from shared.settings import DEFAULT_CONTRACT, LockstepSettings
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -38,7 +38,7 @@ async def main(args: argparse.Namespace) -> None:
 
     runner = ConsumerRunner(
         name="bench", bootstrap=args.bootstrap, group_id=f"bench-{uuid.uuid4().hex[:8]}", topics=[args.topic], handler=handler,
-        sessions=sessions, processed=ProcessedEvents(processed_events), producer=producer, deadletter_topic=args.deadletter, batch_max=500, after_commit=relay.wake,
+        sessions=sessions, processed=ProcessedEvents(processed_events), producer=producer, deadletter_topic=args.deadletter, batch_max=args.batch, after_commit=relay.wake,
     )
     tasks = [asyncio.create_task(runner.run()), asyncio.create_task(relay.run())]
     first = None
@@ -60,4 +60,5 @@ if __name__ == "__main__":
     for name in ("--mode", "--bootstrap", "--topic", "--db", "--deadletter", "--lifecycle"):
         parser.add_argument(name, required=True)
     parser.add_argument("--expect", type=int, required=True)
+    parser.add_argument("--batch", type=int, default=LockstepSettings.model_fields["consumer_batch_max"].default)
     asyncio.run(main(parser.parse_args()))

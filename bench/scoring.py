@@ -111,7 +111,7 @@ def main() -> None:
     lines = [
         "## Scoring: events scored per second through Kafka and the database, one process",
         "",
-        f"`python -m bench.scoring` — {args.events:,} canonical events for {args.leads:,} leads (75% activities, 15% contact updates, dispositions and touches) already on a 6-partition topic; one consumer process (one core) in batches of up to 500, stage changes relayed through the outbox. Baseline: the same runner, topic and database with a handler that does nothing. Median of {args.runs} runs each.",
+        f"`python -m bench.scoring` — {args.events:,} canonical events for {args.leads:,} leads (75% activities, 15% contact updates, dispositions and touches) already on a 6-partition topic; one consumer process (one core) polling up to `LOCKSTEP_CONSUMER_BATCH_MAX` (2,000) records per transaction, stage changes relayed through the outbox. Baseline: the same runner, topic and database with a handler that does nothing. Median of {args.runs} runs each.",
         "",
         "| database | scored events/s | no-op runner events/s (ceiling) | ratio |",
         "| --- | ---: | ---: | ---: |",

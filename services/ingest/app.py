@@ -18,5 +18,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         start=lambda: bootstrap(settings),
         routers=[router],
     )
-    app.add_middleware(WebhookFastPath, service=lambda: app.state.service)
+    # Outermost, in front of FastAPI's own middleware stack: see services/ingest/fastpath.py.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: WebhookFastPath(build_stack(), service=lambda: app.state.service)  # type: ignore[method-assign]
     return app

@@ -19,7 +19,7 @@ from services.ingest.raw import raw_record
 from services.ingest.redaction import mask_emails, safe_url
 from services.ingest.sources.base import BadPayload, InboundRequest, ParseResult, SourceAdapter, Unauthorized
 from shared.bus import BusUnavailable, EventProducer, OutgoingRecord, Topics
-from shared.events import EventEnvelope
+from shared.events.envelope import encode_event
 from shared.web.problems import problem_response
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class WebhookDoor:
             if len(self._delivered) > self._replay_memory:
                 self._delivered.popitem(last=False)
         for draft in result.drafts:
-            self._metrics.events.labels(source, draft.payload.event_type).inc()
+            self._metrics.event(source, draft.payload.event_type)
         return self._accept(adapter, request, result, duplicate=False)
 
     def _accept(self, adapter: SourceAdapter, request: InboundRequest, result: ParseResult, *, duplicate: bool) -> Response:
@@ -113,10 +113,11 @@ class WebhookDoor:
 
     def _records(self, source: str, request: InboundRequest, result: ParseResult) -> list[OutgoingRecord]:
         ce_source = f"/lockstep/ingest/{source}"
-        events = [
-            OutgoingRecord.event(self._topics.events, EventEnvelope.wrap(d.payload, id=d.event_id, source=ce_source, subject=d.key, time=d.occurred_at))
-            for d in result.drafts
-        ]
+        events = []
+        for d in result.drafts:
+            key = d.key
+            headers, value = encode_event(d.payload, id=d.event_id, source=ce_source, subject=key, time=d.occurred_at)
+            events.append(OutgoingRecord(self._topics.events, key, value, headers))
         # The raw record goes first: an audit trail that can replay whatever followed.
         return [raw_record(self._topics.raw, source, request, [d.event_id for d in result.drafts]), *events]
 

@@ -17,3 +17,10 @@ class DoorMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=registry,
         )
+        self._events: dict[tuple[str, str], object] = {}
+
+    def event(self, source: str, event_type: str) -> None:
+        child = self._events.get((source, event_type))
+        if child is None:  # label lookups cost a lock and a hash on every call; keep the children
+            child = self._events[(source, event_type)] = self.events.labels(source, event_type)
+        child.inc()  # type: ignore[attr-defined]

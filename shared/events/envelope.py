@@ -29,6 +29,29 @@ def _format_time(value: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def binary_headers(id: str, source: str, type: str, time: datetime, subject: str | None, extensions: dict[str, str] | None = None) -> list[tuple[str, bytes]]:
+    pairs = [
+        ("ce_specversion", SPECVERSION),
+        ("ce_id", id),
+        ("ce_source", source),
+        ("ce_type", type),
+        ("ce_time", _format_time(time)),
+        ("content-type", CONTENT_TYPE),
+    ]
+    if subject is not None:
+        pairs.append(("ce_subject", subject))
+    pairs.extend((f"ce_{name}", value) for name, value in (extensions or {}).items())
+    return [(name, value.encode()) for name, value in pairs]
+
+
+def encode_event(payload: CanonicalEvent, *, id: str, source: str, subject: str | None, time: datetime) -> tuple[list[tuple[str, bytes]], bytes]:
+    """Headers and value of a payload, straight to bytes (the hot path of the webhook door).
+
+    Byte for byte what `EventEnvelope.wrap(...).headers()` and `.body()` give.
+    """
+    return binary_headers(id, source, payload.event_type, time, subject), payload.__pydantic_serializer__.to_json(payload, exclude_none=True)
+
+
 @dataclass(frozen=True, slots=True)
 class EventEnvelope:
     id: str
@@ -51,18 +74,7 @@ class EventEnvelope:
         )
 
     def headers(self) -> list[tuple[str, bytes]]:
-        pairs = [
-            ("ce_specversion", SPECVERSION),
-            ("ce_id", self.id),
-            ("ce_source", self.source),
-            ("ce_type", self.type),
-            ("ce_time", _format_time(self.time)),
-            ("content-type", CONTENT_TYPE),
-        ]
-        if self.subject is not None:
-            pairs.append(("ce_subject", self.subject))
-        pairs.extend((f"ce_{name}", value) for name, value in self.extensions.items())
-        return [(name, value.encode()) for name, value in pairs]
+        return binary_headers(self.id, self.source, self.type, self.time, self.subject, self.extensions)
 
     def body(self) -> bytes:
         return orjson.dumps(self.data)

@@ -1,5 +1,6 @@
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
 
@@ -77,3 +78,13 @@ def test_lead_ref_rejects_unnormalized_email_and_anonymous_leads():
         LeadRef(source="hubspot", email="Ada@Example.com")
     with pytest.raises(ValueError):
         LeadRef(source="hubspot")
+
+
+def test_the_fast_encoder_writes_exactly_what_the_envelope_writes():
+    from shared.events.envelope import encode_event
+
+    payload = _activity()
+    envelope = EventEnvelope.wrap(payload, id="x:1", source="/s", subject=payload.lead.key, time=payload.occurred_at)
+    headers, value = encode_event(payload, id="x:1", source="/s", subject=payload.lead.key, time=payload.occurred_at)
+    assert headers == envelope.headers()
+    assert orjson.loads(value) == orjson.loads(envelope.body())
