@@ -118,3 +118,24 @@ async def test_a_deal_won_before_its_contact_is_known_applies_once_linked(scorin
     async with scoring_db() as session:
         detail = await queries.lead_detail(session, engine, "hubspot:900")
     assert [h.to_stage for h in detail.history] == ["subscriber", "opportunity", "customer"]
+
+
+async def test_two_leads_that_turn_out_to_be_one_person_merge_with_the_union_of_their_history(scoring_db):
+    engine = LifecycleEngine(load_contract(DEFAULT_CONTRACT))
+    handler = ScoringHandler(engine, Outbox(outbox), "lockstep.lifecycle")
+    batches = [
+        _hubspot(wire.hubspot_event(20, "contact.creation", 777, _ms(T0))),  # known to HubSpot by record id only
+        _marketo("Request Demo", T0 + timedelta(hours=1)),  # known to Marketo by email: becomes an MQL
+        _hubspot(wire.hubspot_property_change(21, 777, "email", "ada@acme.io", _ms(T0 + timedelta(hours=2)))),  # now we know they are one
+    ]
+    for batch in batches:
+        async with scoring_db() as session, session.begin():
+            await handler(session, batch)
+    async with scoring_db() as session:
+        survivor = await queries.lead_detail(session, engine, "hubspot:777")
+        page = await queries.lead_page(session, engine, stage=None, owner=None, since=None, cursor=None, limit=10)
+    assert [lead.key for lead in page.leads] == ["hubspot:777"]  # one lead left
+    assert set(survivor.identities) == {"hubspot:777", "email:ada@acme.io", "marketo:318581"}
+    assert survivor.stage == "mql" and [p.rule for p in survivor.engagement] == ["demo_request"]
+    reasons = [h.reason for h in survivor.history]
+    assert "merge" in reasons and reasons.count("created") == 2  # both leads' histories are kept
