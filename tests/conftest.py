@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.infra import REPO, broker_answers, create_pg_database, drop_pg_database
+from tests.support.kafka import delete_topics
 
 KAFKA_BOOTSTRAP = os.environ.get("LOCKSTEP_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 
@@ -48,9 +49,12 @@ def kafka_bootstrap() -> str:
 
 
 @pytest.fixture
-def topic_prefix() -> str:
-    """A prefix of its own per test: no test sees another's records."""
-    return f"t{uuid.uuid4().hex[:10]}."
+async def topic_prefix(kafka_bootstrap: str):  # type: ignore[no-untyped-def]
+    """A prefix of its own per test: no test sees another's records. Its topics are deleted
+    afterwards, so the shared broker does not pile up thousands of partitions."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    yield prefix
+    await delete_topics(kafka_bootstrap, prefix)
 
 
 @pytest.fixture

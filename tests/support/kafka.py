@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 
@@ -26,3 +27,17 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: floa
     finally:
         await consumer.stop()
     return records
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> None:
+    """Delete every topic whose name starts with `prefix` (best effort: a stopped test broker is fine)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        await admin.start()
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    except Exception:  # the topics die with the test broker's data directory anyway
+        pass
+    finally:
+        await admin.close()
