@@ -14,8 +14,8 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from services.ingest.metrics import DoorMetrics
-from services.ingest.recent import RecentRequests
 from services.ingest.raw import raw_record
+from services.ingest.recent import RecentRequests
 from services.ingest.redaction import mask_emails, safe_url
 from services.ingest.sources.base import BadPayload, InboundRequest, ParseResult, SourceAdapter, Unauthorized
 from shared.bus import BusUnavailable, EventProducer, OutgoingRecord, Topics

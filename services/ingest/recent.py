@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 from collections import defaultdict, deque
+from datetime import UTC, datetime
 from typing import Any, Callable
 
 from sqlalchemy import delete, desc, insert, select

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.contract.durations import Duration, parse_duration
+from shared.contract.zones import TimeZoneName
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
@@ -37,20 +37,11 @@ class Holidays(_Section):
 
 
 class Calendar(_Section):
-    timezone: str
+    timezone: TimeZoneName
     days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1)
     hours: tuple[str, str] = ("09:00", "17:00")
     holidays: Holidays | None = None
     closed: list[date] = Field(default_factory=list, description="Extra closed days (company holidays)")
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
-        return value
 
     @field_validator("hours")
     @classmethod

@@ -7,10 +7,9 @@ defaults are each vendor's out-of-the-box values.
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
+from shared.contract.zones import TimeZoneName
 from shared.events.catalog import ActivityKind, Disposition, TouchChannel
 
 
@@ -65,7 +64,7 @@ class SalesforceMapping(_Section):
 
 
 class MarketoMapping(_Section):
-    timezone: str = Field("UTC", description="Time zone of {{system.dateTime}} values (the Marketo instance's)")
+    timezone: TimeZoneName = Field("UTC", description="Time zone of {{system.dateTime}} values (the Marketo instance's)")
     activity_types: dict[str, ActivityKind] = {
         "Open Email": "email_open",
         "Click Email": "email_click",
@@ -80,15 +79,6 @@ class MarketoMapping(_Section):
         "Email Bounced": "bounce",
     }
     forms_meaning_demo_request: list[str] = Field(default_factory=list, description="form names whose submission is a demo request")
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
-        return value
 
 
 class PipedriveMapping(_Section):

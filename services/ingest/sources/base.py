@@ -6,8 +6,9 @@ import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Mapping
+from typing import Any, Mapping
 
+import orjson
 from fastapi.responses import Response
 
 from shared.events import CanonicalEvent, OpportunityChanged
@@ -71,6 +72,13 @@ class SourceAdapter(ABC):
 
     def accepted(self, result: ParseResult) -> Response:
         return Response(b'{"status":"accepted","events":%d}' % len(result.drafts), media_type="application/json")
+
+
+def json_body(request: InboundRequest) -> Any:
+    try:
+        return orjson.loads(request.body)
+    except orjson.JSONDecodeError as exc:
+        raise BadPayload(f"body is not JSON: {exc}") from None
 
 
 def millis_to_datetime(value: int | float) -> datetime:

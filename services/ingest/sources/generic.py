@@ -11,11 +11,10 @@ from __future__ import annotations
 import base64
 import re
 
-import orjson
 from pydantic import ValidationError
 
 from services.ingest.signatures import any_equal, b64, check_freshness, hmac_sha256
-from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized
+from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized, json_body
 from shared.events import ActivityRecorded, ContactDeleted, ContactMerged, ContactUpserted, OpportunityChanged, SalesDispositioned, SalesTouched
 
 INBOUND_TYPES = {
@@ -54,10 +53,7 @@ class Generic(SourceAdapter):
             raise Unauthorized("no webhook-signature entry matches")
 
     def parse(self, request: InboundRequest) -> ParseResult:
-        try:
-            raw = orjson.loads(request.body)
-        except orjson.JSONDecodeError as exc:
-            raise BadPayload(f"body is not JSON: {exc}") from None
+        raw = json_body(request)
         items = raw if isinstance(raw, list) else [raw]
         if not items:
             raise BadPayload("body is an empty array")

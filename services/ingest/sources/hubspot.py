@@ -7,11 +7,10 @@ import math
 import re
 from typing import Any
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.ingest.signatures import any_equal, b64, check_freshness, hmac_sha256
-from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized, millis_to_datetime
+from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized, json_body, millis_to_datetime
 from shared.contract.sources import HubSpotMapping
 from shared.events import ContactAttributes, ContactDeleted, ContactMerged, ContactUpserted, LeadRef, OpportunityChanged, SalesDispositioned, SalesTouched
 from shared.events.keys import normalize_email
@@ -86,10 +85,7 @@ class HubSpot(SourceAdapter):
             raise Unauthorized(f"{version} signature does not match")
 
     def parse(self, request: InboundRequest) -> ParseResult:
-        try:
-            raw = orjson.loads(request.body)
-        except orjson.JSONDecodeError as exc:
-            raise BadPayload(f"body is not JSON: {exc}") from None
+        raw = json_body(request)
         if not isinstance(raw, list):
             raise BadPayload("body must be a JSON array of subscription events")
         result = ParseResult(drafts=[])

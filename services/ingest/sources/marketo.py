@@ -10,11 +10,10 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from services.ingest.signatures import any_equal
-from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized, stable_id
+from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized, json_body, stable_id
 from shared.contract.sources import MarketoMapping
 from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, LeadRef
 from shared.events.keys import normalize_email
@@ -77,10 +76,7 @@ class Marketo(SourceAdapter):
             raise Unauthorized("X-Lockstep-Token missing or wrong")
 
     def parse(self, request: InboundRequest) -> ParseResult:
-        try:
-            raw = orjson.loads(request.body)
-        except orjson.JSONDecodeError as exc:
-            raise BadPayload(f"body is not JSON: {exc}") from None
+        raw = json_body(request)
         items = raw if isinstance(raw, list) else [raw]
         result = ParseResult(drafts=[])
         mapping = self._mapping

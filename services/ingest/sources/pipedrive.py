@@ -12,11 +12,10 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from services.ingest.signatures import any_equal
-from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized
+from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized, json_body
 from shared.contract.sources import PipedriveMapping
 from shared.events import ContactAttributes, ContactDeleted, ContactMerged, ContactUpserted, LeadRef, OpportunityChanged, SalesDispositioned, SalesTouched
 from shared.events.keys import normalize_email
@@ -98,10 +97,7 @@ class Pipedrive(SourceAdapter):
             raise Unauthorized("HTTP Basic credentials wrong")
 
     def parse(self, request: InboundRequest) -> ParseResult:
-        try:
-            raw = orjson.loads(request.body)
-        except orjson.JSONDecodeError as exc:
-            raise BadPayload(f"body is not JSON: {exc}") from None
+        raw = json_body(request)
         if isinstance(raw, dict) and "current" in raw and "data" not in raw:
             raise BadPayload("this is a webhooks v1 payload; create the Pipedrive webhook with version 2.0")
         try:
