@@ -1,174 +1,24 @@
-"""Outbound alert webhooks: durable, retried with backoff, never blocking the consumer.
-
-Targets come from `LOCKSTEP_ALERT_WEBHOOKS`, a JSON list read by `parse_targets`:
-
-    [{"name": "ops", "url": "https://hooks.example.com/lockstep", "format": "standard", "secret": "whsec_..."},
-     {"name": "slack", "url": "https://hooks.slack.com/services/...", "format": "slack", "kinds": ["sla.breached", "sla.escalated"]}]
-
-`enqueue` adds one `sla_deliveries` row per matching target inside the transaction that
-raises the alert, so a delivery exists exactly when the alert does. `AlertNotifier` sends
-the due rows in the background. It first claims a batch in a short transaction (on
-PostgreSQL with `FOR UPDATE SKIP LOCKED`, so replicas share the work) by moving the rows'
-`next_attempt_at` a lease ahead; it then sends them with no transaction open and records
-each outcome: `sent` on a 2xx, otherwise a retry with exponential backoff and jitter, and
-`failed` after `max_attempts`. A replica that dies mid-send leaves its rows leased; they
-become due again when the lease ends. Delivery is therefore at-least-once: every request
-of one alert to one target carries the same `webhook-id` and the same body, so receivers
-can drop repeats. Deliveries of one target are not ordered.
-"""
+"""Durable delivery: rows queued in the alert's transaction, sent in the background with backoff."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 import logging
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Callable, Literal, get_args
-from urllib.parse import urlsplit
+from typing import Any
 
 import httpx
-import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.sla.notify.targets import USER_AGENT, Clock, WebhookTarget, parse_when, system_clock, to_utc
+from services.sla.notify.wire import render_request
 from services.sla.tables import deliveries
-from services.simulator.signing import standard_webhooks_headers
-from shared.events import AlertRaised
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-AlertKind = Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected"]
-ALERT_KINDS: tuple[str, ...] = get_args(AlertKind)
-assert set(ALERT_KINDS) == set(get_args(AlertRaised.model_fields["kind"].annotation)), "AlertKind out of step with AlertRaised.kind"
-
-EVENT_TYPE = AlertRaised.event_type  # "lockstep.alert.raised.v1"
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-USER_AGENT = "lockstep-sla-webhooks/1"
-SETTING = "LOCKSTEP_ALERT_WEBHOOKS"
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-class WebhookTarget(BaseModel):
-    """One configured receiver of alert webhooks."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$", description="Stored with each delivery and used as the metrics label")
-    url: str = Field(min_length=1, max_length=2000, repr=False, description="https://, or http:// to 127.0.0.1 / localhost for local testing")
-    format: Literal["standard", "slack"] = "standard"
-    secret: str | None = Field(None, repr=False, description="whsec_<base64>: sign requests with the Standard Webhooks scheme")
-    kinds: list[AlertKind] | None = Field(None, description="Alert kinds to send; every kind when absent")
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        # The URL itself may be a credential (Slack's are): name its scheme and host only.
-        if any(c.isspace() for c in value):
-            raise ValueError("url must not contain whitespace")
-        try:
-            parts = urlsplit(value)
-            host = parts.hostname
-            parts.port  # noqa: B018 - raises on a bad port
-        except ValueError:
-            raise ValueError("url is not a valid URL") from None
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https") or not host:
-            raise ValueError("url must be an absolute https:// URL")
-        if scheme == "http" and host not in LOCAL_HOSTS:
-            raise ValueError(f"url must be https:// (plain http:// is allowed only to 127.0.0.1 or localhost), got http://{host}")
-        return value
-
-    @field_validator("secret")
-    @classmethod
-    def _secret(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not value.startswith("whsec_"):
-            raise ValueError("secret must start with whsec_ (a Standard Webhooks secret)")
-        try:
-            key = base64.b64decode(value.removeprefix("whsec_"), validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("secret must be whsec_ followed by base64") from None
-        if len(key) < 16:
-            raise ValueError("secret must hold at least 16 bytes (24 to 64 are recommended)")
-        return value
-
-    @field_validator("kinds")
-    @classmethod
-    def _kinds(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None and not value:
-            raise ValueError("kinds must not be empty: leave it out to send every kind")
-        return value
-
-    def wants(self, kind: str | None) -> bool:
-        return self.kinds is None or kind in self.kinds
-
-
-def parse_targets(text: str) -> list[WebhookTarget]:
-    """Targets from a JSON list (the `LOCKSTEP_ALERT_WEBHOOKS` setting); ValueError with a one-line message."""
-    if not text or not text.strip():
-        return []
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{SETTING} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    if not isinstance(raw, list):
-        raise ValueError(f"{SETTING} must be a JSON list of targets, got {_json_kind(raw)}")
-    targets: list[WebhookTarget] = []
-    seen: set[str] = set()
-    for i, item in enumerate(raw):
-        where = f"{SETTING}[{i}]"
-        if not isinstance(item, dict):
-            raise ValueError(f"{where} must be an object with name, url, format, secret, kinds; got {_json_kind(item)}")
-        if isinstance(item.get("name"), str):
-            where += f" ({item['name']})"
-        try:
-            target = WebhookTarget.model_validate(item)
-        except ValidationError as exc:
-            raise ValueError(f"{where}: {_explain(exc)}") from None
-        if target.name in seen:
-            raise ValueError(f"{where}: name {target.name!r} is used by an earlier target")
-        seen.add(target.name)
-        targets.append(target)
-    return targets
-
-
-def _json_kind(value: object) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
-
-
-def _explain(exc: ValidationError) -> str:
-    """Pydantic's errors on one line, without echoing input values (a secret or a credential URL)."""
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False):
-        field = ".".join(str(p) for p in error["loc"]) or "target"
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "missing":
-            message = "is required"
-        elif error["type"] == "extra_forbidden":
-            message = "is not a known field (name, url, format, secret, kinds)"
-        elif error["type"] == "string_pattern_mismatch":
-            message = "may only contain a-z, 0-9, _ and -"
-        if message.startswith(field + " "):  # our own validators name the field already
-            parts.append(message)
-        elif error["type"] in ("missing", "extra_forbidden", "string_pattern_mismatch"):
-            parts.append(f"{field} {message}")
-        else:
-            parts.append(f"{field}: {message}")
-    return "; ".join(parts).replace("\n", " ")
-
-
-# -- enqueueing, inside the caller's transaction ------------------------------------------------------------------
 
 
 async def enqueue(session: AsyncSession, targets: list[WebhookTarget], alert_payload: dict, *, now: datetime | None = None) -> None:
@@ -185,7 +35,7 @@ async def enqueue(session: AsyncSession, targets: list[WebhookTarget], alert_pay
     if not alert_id:
         raise ValueError("alert payload has no alert_id")
     wall = datetime.now(UTC)
-    due = _aware(now) if now is not None else min(_when(alert_payload.get("raised_at")) or wall, wall)
+    due = to_utc(now) if now is not None else min(parse_when(alert_payload.get("raised_at")) or wall, wall)
     await session.execute(
         insert(deliveries),
         [
@@ -204,93 +54,7 @@ async def enqueue(session: AsyncSession, targets: list[WebhookTarget], alert_pay
     )
 
 
-def _when(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return _aware(value)
-    if isinstance(value, str):
-        try:
-            return _aware(datetime.fromisoformat(value))
-        except ValueError:
-            return None
-    return None
 
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-# -- what goes on the wire -----------------------------------------------------------------------------------------
-
-
-def webhook_id(alert_id: str, target: str) -> str:
-    """The `webhook-id`: the same for every attempt of one alert to one target."""
-    return f"{alert_id}:{target}"
-
-
-def render_request(target: WebhookTarget, payload: dict, when: datetime) -> tuple[bytes, dict[str, str]]:
-    """The body and headers of one request; `when` is the signature's timestamp."""
-    if target.format == "slack":
-        body = orjson.dumps(slack_message(payload))
-    else:
-        body = orjson.dumps(standard_body(payload))
-    headers = {"content-type": "application/json", "user-agent": USER_AGENT}
-    if target.secret:
-        headers.update(standard_webhooks_headers(target.secret, webhook_id(str(payload.get("alert_id")), target.name), body, when))
-    return body, headers
-
-
-def standard_body(payload: dict) -> dict:
-    """Standard Webhooks' recommended shape; `timestamp` is when the alert was raised, so retries send the same bytes."""
-    raised = _when(payload.get("raised_at"))
-    timestamp = raised.isoformat().replace("+00:00", "Z") if raised else payload.get("raised_at")
-    return {"type": EVENT_TYPE, "timestamp": timestamp, "data": payload}
-
-
-_EMOJI = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
-_TITLE = {"sla.warning": "SLA warning", "sla.breached": "SLA breached", "sla.escalated": "SLA escalated", "loop.detected": "Rejection loop detected"}
-
-
-def slack_message(payload: dict) -> dict:
-    """A Slack incoming-webhook message: a one-line `text` (notifications, fallbacks) and one mrkdwn section."""
-    kind = str(payload.get("kind", "alert"))
-    severity = str(payload.get("severity", "info"))
-    lead = str(payload.get("lead_key", "?"))
-    policy = payload.get("policy")
-    owner = payload.get("owner") or "unassigned"
-    if payload.get("team"):
-        owner = f"{owner} ({payload['team']})"
-    title = _TITLE.get(kind, kind)
-    text = f"{_EMOJI.get(severity, '')} {title} [{severity}]: {lead}" + (f", policy {policy}" if policy else "") + f", owner {owner}"
-    lines = [
-        f"{_EMOJI.get(severity, '')} *{_esc(title)}* · `{_esc(kind)}` · severity *{_esc(severity)}*",
-        f"*Lead:* `{_esc(lead)}`",
-        f"*Policy:* {_esc(policy or '-')}    *Owner:* {_esc(owner)}" + (f"    *Escalate to:* {_esc(payload['escalate_to'])}" if payload.get("escalate_to") else ""),
-        f"*Due:* {_slack_time(payload.get('due_at'))}    *Raised:* {_slack_time(payload.get('raised_at'))}",
-        "> " + _esc(str(payload.get("message", ""))).replace("\n", "\n> "),
-    ]
-    section = "\n".join(lines)
-    if len(section) > 3000:  # Slack's limit for a section's text
-        section = section[:2999] + "…"
-    return {
-        "text": " ".join(text.split())[:300],
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": section}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"alert `{_esc(str(payload.get('alert_id', '')))[:200]}`"}]},
-        ],
-    }
-
-
-def _esc(value: object) -> str:
-    """Slack's three control characters in mrkdwn text."""
-    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _slack_time(value: Any) -> str:
-    when = _when(value)
-    return when.strftime("%Y-%m-%d %H:%M UTC") if when else "-"
-
-
-# -- the background relay -------------------------------------------------------------------------------------------
 
 
 class NotifierMetrics:
@@ -375,7 +139,7 @@ class AlertNotifier:
         return delay
 
     def _now(self) -> datetime:
-        return _aware(self._clock())  # stored in UTC: SQLite keeps a datetime's fields, not its offset
+        return to_utc(self._clock())  # stored in UTC: SQLite keeps a datetime's fields, not its offset
 
     def _client_for_run(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(timeout=httpx.Timeout(self._timeout_s), follow_redirects=False, headers={"user-agent": USER_AGENT})
@@ -482,7 +246,7 @@ class AlertNotifier:
             self.metrics.pending.labels(name).set(0)
         for target, count, _ in rows:
             self.metrics.pending.labels(target).set(count)
-        due = [_aware(first) for _, _, first in rows if first is not None]
+        due = [to_utc(first) for _, _, first in rows if first is not None]
         return min(due) if due else None
 
     async def run(self) -> None:

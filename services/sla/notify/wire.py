@@ -1,0 +1,84 @@
+"""What goes on the wire: the Standard Webhooks body and the Slack message, signed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from services.simulator.signing import standard_webhooks_headers
+from services.sla.notify.targets import EVENT_TYPE, USER_AGENT, WebhookTarget, parse_when
+
+# -- what goes on the wire -----------------------------------------------------------------------------------------
+
+
+def webhook_id(alert_id: str, target: str) -> str:
+    """The `webhook-id`: the same for every attempt of one alert to one target."""
+    return f"{alert_id}:{target}"
+
+
+def render_request(target: WebhookTarget, payload: dict, when: datetime) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one request; `when` is the signature's timestamp."""
+    if target.format == "slack":
+        body = orjson.dumps(slack_message(payload))
+    else:
+        body = orjson.dumps(standard_body(payload))
+    headers = {"content-type": "application/json", "user-agent": USER_AGENT}
+    if target.secret:
+        headers.update(standard_webhooks_headers(target.secret, webhook_id(str(payload.get("alert_id")), target.name), body, when))
+    return body, headers
+
+
+def standard_body(payload: dict) -> dict:
+    """Standard Webhooks' recommended shape; `timestamp` is when the alert was raised, so retries send the same bytes."""
+    raised = parse_when(payload.get("raised_at"))
+    timestamp = raised.isoformat().replace("+00:00", "Z") if raised else payload.get("raised_at")
+    return {"type": EVENT_TYPE, "timestamp": timestamp, "data": payload}
+
+
+_EMOJI = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
+_TITLE = {"sla.warning": "SLA warning", "sla.breached": "SLA breached", "sla.escalated": "SLA escalated", "loop.detected": "Rejection loop detected"}
+
+
+def slack_message(payload: dict) -> dict:
+    """A Slack incoming-webhook message: a one-line `text` (notifications, fallbacks) and one mrkdwn section."""
+    kind = str(payload.get("kind", "alert"))
+    severity = str(payload.get("severity", "info"))
+    lead = str(payload.get("lead_key", "?"))
+    policy = payload.get("policy")
+    owner = payload.get("owner") or "unassigned"
+    if payload.get("team"):
+        owner = f"{owner} ({payload['team']})"
+    title = _TITLE.get(kind, kind)
+    text = f"{_EMOJI.get(severity, '')} {title} [{severity}]: {lead}" + (f", policy {policy}" if policy else "") + f", owner {owner}"
+    lines = [
+        f"{_EMOJI.get(severity, '')} *{_esc(title)}* · `{_esc(kind)}` · severity *{_esc(severity)}*",
+        f"*Lead:* `{_esc(lead)}`",
+        f"*Policy:* {_esc(policy or '-')}    *Owner:* {_esc(owner)}" + (f"    *Escalate to:* {_esc(payload['escalate_to'])}" if payload.get("escalate_to") else ""),
+        f"*Due:* {_slack_time(payload.get('due_at'))}    *Raised:* {_slack_time(payload.get('raised_at'))}",
+        "> " + _esc(str(payload.get("message", ""))).replace("\n", "\n> "),
+    ]
+    section = "\n".join(lines)
+    if len(section) > 3000:  # Slack's limit for a section's text
+        section = section[:2999] + "…"
+    return {
+        "text": " ".join(text.split())[:300],
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": section}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"alert `{_esc(str(payload.get('alert_id', '')))[:200]}`"}]},
+        ],
+    }
+
+
+def _esc(value: object) -> str:
+    """Slack's three control characters in mrkdwn text."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_time(value: Any) -> str:
+    when = parse_when(value)
+    return when.strftime("%Y-%m-%d %H:%M UTC") if when else "-"
+
+
+# -- the background relay -------------------------------------------------------------------------------------------
