@@ -14,6 +14,7 @@ export LOCKSTEP_TEST_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(LOCKSTEP_KAFKA_PORT)
 help:
 	@echo "make run        set up, start Kafka, migrate, run ingest :8001, scoring :8002, sla :8003 (Ctrl-C stops all)"
 	@echo "make test       set up, start Kafka and PostgreSQL, run the whole suite"
+	@echo "make demo       the stack and the traffic simulator, then the funnel and SLA compliance"
 	@echo "make kafka-up | kafka-down | pg-up | pg-down | migrate | schemas | bench"
 
 $(STAMP): pyproject.toml
@@ -54,6 +55,10 @@ test: install tools kafka-up
 	  if [ -n "$$LOCKSTEP_REQUIRE_POSTGRES" ]; then echo "make test: PostgreSQL is required but deploy/postgres/pg.sh failed" >&2; exit 1; fi; \
 	  echo "make test: no PostgreSQL; running the SQLite half only" >&2; pg_url=; }; \
 	LOCKSTEP_TEST_POSTGRES_URL="$$pg_url" $(BIN)/pytest $(PYTEST_ARGS)
+
+# The stack plus the simulator for DEMO_SECONDS (60), then the funnel and SLA compliance.
+demo: install kafka-up migrate
+	deploy/demo.sh
 
 # Benchmarks write docs/benchmarks.md; each figure beside a baseline measured in the same run.
 bench: install kafka-up
