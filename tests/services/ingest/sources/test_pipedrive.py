@@ -10,35 +10,20 @@ from datetime import UTC, datetime
 import pytest
 
 from services.ingest.sources.base import BadPayload, Unauthorized
+from services.simulator import wire
+from services.simulator.signing import basic_auth
 from shared.contract.sources import PipedriveMapping
 from tests.services.ingest.sources.factories import PIPEDRIVE_PASSWORD, PIPEDRIVE_URL, PIPEDRIVE_USER, ids, one, pipedrive, request, types
-from services.simulator.signing import basic_auth
 
 AUTH = basic_auth(PIPEDRIVE_USER, PIPEDRIVE_PASSWORD)
 
 
 def meta(action: str, entity: str, entity_id: str, **extra) -> dict:  # type: ignore[no-untyped-def]
-    """The v2 `meta` block as the Guide for Webhooks v2 documents it."""
-    return {
-        "action": action,
-        "entity": entity,
-        "company_id": "777",
-        "correlation_id": "5b6a1c1e-2f0a-4c3b-9d7e-0a1b2c3d4e5f",
-        "entity_id": entity_id,
-        "id": extra.pop("id", "0f4c2a9e-7b1d-4e6f-8a3c-5d2e1f0a9b8c"),
-        "is_bulk_edit": False,
-        "timestamp": extra.pop("timestamp", "2026-03-01T10:15:00.000Z"),
-        "type": "general",
-        "user_id": "42",
-        "version": "2.0",
-        "webhook_id": "99",
-        "webhook_owner_id": "42",
-        "change_source": "app",
-        "attempt": 1,
-        "host": "acme.pipedrive.com",
-        "permitted_user_ids": ["42"],
-        **extra,
-    }
+    """The v2 `meta` block as the Guide for Webhooks v2 documents it (the simulator's builder, one place for its shape)."""
+    event_id = extra.pop("id", "0f4c2a9e-7b1d-4e6f-8a3c-5d2e1f0a9b8c")
+    block = wire.pipedrive_webhook(event_id, action, entity, entity_id, datetime(2026, 3, 1, 10, 15, tzinfo=UTC), None)["meta"]
+    # Tests vary the timestamp's form (ISO, epoch seconds, junk), so it is set as given.
+    return {**block, "timestamp": "2026-03-01T10:15:00.000Z", "correlation_id": "5b6a1c1e-2f0a-4c3b-9d7e-0a1b2c3d4e5f", **extra}
 
 
 PERSON = {
