@@ -21,7 +21,9 @@ export LOCKSTEP_MARKETO_TOKEN=${LOCKSTEP_MARKETO_TOKEN:-sim-marketo-token}
 export LOCKSTEP_PIPEDRIVE_BASIC_AUTH=${LOCKSTEP_PIPEDRIVE_BASIC_AUTH:-pipedrive:sim-pipedrive-password}
 export LOCKSTEP_GENERIC_SECRET=${LOCKSTEP_GENERIC_SECRET:-whsec_c2ltdWxhdG9yLWdlbmVyaWMtc2VjcmV0LTMyYiE=}
 export LOCKSTEP_TOPIC_PREFIX=${LOCKSTEP_TOPIC_PREFIX:-demo$(date +%s).}
-export LOCKSTEP_DATABASE_URL=${LOCKSTEP_DATABASE_URL:-sqlite+aiosqlite:///./var/demo-$(date +%s)-{service}.db}
+# Not inside ${...:-...}: the "}" of {service} would end the expansion early.
+default_url="sqlite+aiosqlite:///./var/demo-$(date +%s)-{service}.db"
+export LOCKSTEP_DATABASE_URL=${LOCKSTEP_DATABASE_URL:-$default_url}
 "$bin/lockstep" contract check "$LOCKSTEP_CONTRACT" >/dev/null
 deploy/run.sh >var/demo-services.log 2>&1 &
 stack=$!
