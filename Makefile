@@ -65,6 +65,8 @@ bench: install kafka-up
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "make bench: wrk is required (apt-get install wrk)" >&2; exit 1; }
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.scoring
+	$(BIN)/python -m bench.sla
+	$(BIN)/python -m bench.e2e
 
 clean:
 	deploy/kafka/kafka.sh down || true

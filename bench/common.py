@@ -6,6 +6,7 @@ shared and noisy: report ratios and medians, not absolute numbers alone.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -123,15 +124,62 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def write_section(name: str, markdown: str) -> None:
-    """Replace this benchmark's section of docs/benchmarks.md, keeping the others."""
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of measured values; NaN when there are none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+@dataclass
+class Headline:
+    """One line of the summary table: a figure, its same-run baseline, and the target it serves."""
+
+    figure: str
+    measured: str
+    baseline: str
+    ratio: str
+    target: str
+
+
+def _replace_block(text: str, name: str, markdown: str, at_top: bool = False) -> str:
     begin, end = f"<!-- bench:{name}:begin -->", f"<!-- bench:{name}:end -->"
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    block = f"{begin}\n{markdown.strip()}\n\n_Measured {stamp} on {machine()}._\n{end}"
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\nWritten by the scripts in `bench/` (`make bench`). Every figure stands beside a baseline measured in the same run.\n"
+    block = f"{begin}\n{markdown.strip()}\n{end}"
     if begin in text:
-        text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
+        return re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    if at_top:  # right after the page's introduction
+        head, _, rest = text.partition("\n\n<!-- bench:")
+        return head.rstrip() + "\n\n" + block + ("\n\n<!-- bench:" + rest if rest else "\n")
+    return text.rstrip() + "\n\n" + block + "\n"
+
+
+def _summary(headlines: dict[str, list[dict]]) -> str:
+    lines = [
+        "## Summary",
+        "",
+        "The headline figure of each benchmark below, beside the baseline measured in the same run (re-written by every benchmark script).",
+        "",
+        "| benchmark | figure | measured | baseline (same run) | ratio | target |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for name in sorted(headlines):
+        for h in headlines[name]:
+            lines.append(f"| {name} | {h['figure']} | {h['measured']} | {h['baseline']} | {h['ratio']} | {h['target']} |")
+    return "\n".join(lines)
+
+
+def write_section(name: str, markdown: str, headlines: list[Headline] | None = None) -> None:
+    """Replace this benchmark's section of docs/benchmarks.md, keeping the others, and its lines
+    of the summary table (kept in docs/benchmarks.json so each script can run on its own)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\nWritten by the scripts in `bench/` (`make bench`). Every figure stands beside a baseline measured in the same run.\n"
+    text = _replace_block(text, name, f"{markdown.strip()}\n\n_Measured {stamp} on {machine()}._")
+    if headlines is not None:
+        store = RESULTS.with_suffix(".json")
+        saved = json.loads(store.read_text()) if store.exists() else {}
+        saved[name] = [asdict(h) for h in headlines]
+        store.write_text(json.dumps(saved, indent=2, sort_keys=True) + "\n")
+        text = _replace_block(text, "summary", _summary(saved), at_top=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
