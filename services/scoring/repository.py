@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.lead import Contribution, Lead, Transition
 from services.scoring.tables import contributions, event_log, identities, leads, opportunities, transitions
+from shared.db.bulk import among, insert_rows, is_postgres_session
 from shared.db.times import as_utc as _aware
 from shared.events import LeadRef
 
@@ -61,10 +62,17 @@ class LeadRepository:
         self._events: list[dict] = []
         self.transitions: list[Transition] = []
 
+    async def _chunks(self, values: list[str]) -> list[list[str]]:
+        """PostgreSQL takes any number as one array parameter; SQLite wants short IN lists."""
+        if await is_postgres_session(self.session):
+            return [values] if values else []
+        return [values[start : start + _CHUNK] for start in range(0, len(values), _CHUNK)]
+
     async def _select_in(self, column, values: list[str], *columns):  # type: ignore[no-untyped-def]
         rows = []
-        for start in range(0, len(values), _CHUNK):
-            rows += (await self.session.execute(select(*columns).where(column.in_(values[start : start + _CHUNK])))).all()
+        postgres = await is_postgres_session(self.session)
+        for chunk in await self._chunks(values):
+            rows += (await self.session.execute(select(*columns).where(among(column, chunk, postgres)))).all()
         return rows
 
     async def preload(self, refs: Iterable[LeadRef], opportunity_keys: Iterable[str], contributions_since: datetime | None) -> None:
@@ -83,9 +91,10 @@ class LeadRepository:
             self.leads[row.key] = _row_to_lead(row)
         if contributions_since is not None and keys:
             c = contributions
-            for start in range(0, len(keys), _CHUNK):
+            postgres = await is_postgres_session(self.session)
+            for chunk in await self._chunks(keys):
                 query = select(c.c.lead_key, c.c.rule, c.c.points, c.c.occurred_at, c.c.event_id, c.c.activity).where(
-                    c.c.lead_key.in_(keys[start : start + _CHUNK]), c.c.occurred_at >= contributions_since
+                    among(c.c.lead_key, chunk, postgres), c.c.occurred_at >= contributions_since
                 ).order_by(c.c.occurred_at)
                 for row in (await self.session.execute(query)).all():
                     if row.lead_key in self.leads:
@@ -144,29 +153,29 @@ class LeadRepository:
         new = [_lead_values(lead, now) for lead in live if lead.is_new]
         changed = [{**_lead_values(lead, now), "b_key": lead.key} for lead in live if lead.dirty and not lead.is_new]
         if new:
-            await s.execute(insert(leads), new)
+            await insert_rows(s, leads, new)
         if changed:
             values = {name: bindparam(name) for name in changed[0] if name not in ("key", "b_key")}
             await s.execute(update(leads).where(leads.c.key == bindparam("b_key")).values(values).execution_options(synchronize_session=False), changed)
         if self._new_identities:
-            stale = list(self._new_identities)
-            for start in range(0, len(stale), _CHUNK):
-                await s.execute(delete(identities).where(identities.c.identity.in_(stale[start : start + _CHUNK])))
-            await s.execute(insert(identities), [{"identity": i, "lead_key": self._absorbed.get(k, k)} for i, k in self._new_identities.items()])
+            postgres = await is_postgres_session(s)
+            for chunk in await self._chunks(list(self._new_identities)):
+                await s.execute(delete(identities).where(among(identities.c.identity, chunk, postgres)))
+            await insert_rows(s, identities, [{"identity": i, "lead_key": self._absorbed.get(k, k)} for i, k in self._new_identities.items()])
         rows = [
             {"lead_key": lead.key, "rule": c.rule, "points": c.points, "occurred_at": c.occurred_at, "event_id": c.event_id, "activity": c.activity}
             for lead in live for c in lead.new_contributions
         ]
         if rows:
-            await s.execute(insert(contributions), rows)
+            await insert_rows(s, contributions, rows)
         fresh = [t for lead in live for t in lead.new_transitions]
         for t in fresh:
             t.lead_key = self._absorbed.get(t.lead_key, t.lead_key)
         if fresh:
-            await s.execute(insert(transitions), [self._transition_row(t, now) for t in fresh])
+            await insert_rows(s, transitions, [self._transition_row(t, now) for t in fresh])
         await self._flush_opportunities(now)
         if self._events:
-            await s.execute(insert(event_log), self._events)
+            await insert_rows(s, event_log, self._events)
         return fresh
 
     def _transition_row(self, t: Transition, now: datetime) -> dict:

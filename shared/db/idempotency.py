@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Collection, Iterable
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db.bulk import among, insert_rows, is_postgres_session
 
 # Keep IN lists well below SQLite's bound-parameter limit.
 _CHUNK = 500
@@ -24,16 +26,16 @@ class ProcessedEvents:
         ids = list(event_ids)
         found: set[str] = set()
         column = self.table.c.event_id
-        for start in range(0, len(ids), _CHUNK):
-            rows = await session.execute(select(column).where(column.in_(ids[start : start + _CHUNK])))
+        postgres = await is_postgres_session(session)
+        chunk = len(ids) or 1 if postgres else _CHUNK
+        for start in range(0, len(ids), chunk):
+            rows = await session.execute(select(column).where(among(column, ids[start : start + chunk], postgres)))
             found.update(rows.scalars())
         return found
 
     async def mark(self, session: AsyncSession, rows: Iterable[dict]) -> None:
         """rows: dicts with event_id, topic, partition, offset, outcome, processed_at."""
-        batch = list(rows)
-        if batch:
-            await session.execute(insert(self.table), batch)
+        await insert_rows(session, self.table, list(rows))
 
     async def prune(self, session: AsyncSession, older_than: datetime) -> int:
         result = await session.execute(delete(self.table).where(self.table.c.processed_at < older_than))

@@ -13,9 +13,10 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import Table, delete, insert, select, text
+from sqlalchemy import Table, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.db.bulk import insert_rows
 from shared.bus.producer import BusUnavailable, EventProducer, OutgoingRecord
 from shared.events.envelope import EventEnvelope
 
@@ -44,7 +45,7 @@ class Outbox:
             }
             for r in records
         ]
-        await session.execute(insert(self.table), rows)
+        await insert_rows(session, self.table, rows)
 
     async def pending(self, session: AsyncSession) -> int:
         return len((await session.execute(select(self.table.c.id))).all())
