@@ -25,6 +25,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# playwright-core for the dashboard's browser test (tests/browser), pinned by its package-lock.json;
+# it drives Debian's chromium (deploy/tools.sh), so Playwright downloads no browser of its own.
+BROWSER_STAMP := tests/browser/node_modules/.installed-stamp
+$(BROWSER_STAMP): tests/browser/package.json tests/browser/package-lock.json
+	@command -v npm >/dev/null || { echo "make test: npm (Node.js 20+) is required for the dashboard's browser test" >&2; exit 1; }
+	cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	touch $(BROWSER_STAMP)
+
 tools:
 	deploy/tools.sh
 
@@ -50,7 +58,7 @@ run: install kafka-up migrate
 	deploy/run.sh
 
 # PostgreSQL is used when deploy/postgres/pg.sh can provide it; LOCKSTEP_REQUIRE_POSTGRES=1 (CI) makes it mandatory.
-test: install tools kafka-up
+test: install tools $(BROWSER_STAMP) kafka-up
 	@pg_url=$$(deploy/postgres/pg.sh up) || { \
 	  if [ -n "$$LOCKSTEP_REQUIRE_POSTGRES" ]; then echo "make test: PostgreSQL is required but deploy/postgres/pg.sh failed" >&2; exit 1; fi; \
 	  echo "make test: no PostgreSQL; running the SQLite half only" >&2; pg_url=; }; \

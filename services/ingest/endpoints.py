@@ -37,6 +37,31 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+# Declared before POST /webhooks/{source}, whose path also matches "/webhooks/recent": the router
+# takes the first route whose path matches for the 405 it answers to other methods, and its
+# Allow header must name GET here, not POST.
+@router.get(
+    "/webhooks/recent",
+    summary="The last requests per source, accepted and rejected (redacted)",
+    tags=["admin"],
+    responses={401: {"description": "No valid admin bearer token"}, 403: {"description": "Disabled: LOCKSTEP_ADMIN_TOKEN is not set"}},
+)
+async def recent_webhooks(
+    request: Request,
+    source: Annotated[str | None, Query(max_length=64, description="Only this source")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    authorization: Annotated[str | None, Header(description="Bearer LOCKSTEP_ADMIN_TOKEN")] = None,
+) -> dict:
+    service = request.app.state.service
+    token = service.settings.admin_token
+    if token is None:
+        raise Problem(403, "disabled: set LOCKSTEP_ADMIN_TOKEN to enable this view")
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not any_equal(given.strip(), [token.get_secret_value()]):
+        raise Problem(401, "a valid admin bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    return {"requests": await service.recent.latest(source, limit)}
+
+
 @router.post(
     "/webhooks/{source}",
     summary="Receive a webhook from hubspot, salesforce, marketo, pipedrive or generic",
@@ -48,6 +73,14 @@ async def _read_limited(request: Request, limit: int) -> bytes:
         413: {"description": "Body over LOCKSTEP_MAX_BODY_BYTES"},
         415: {"description": "Wrong content type for this source"},
         503: {"description": "Kafka unavailable; retry after Retry-After seconds"},
+    },
+    # The body is read raw (its signature covers the exact bytes), so FastAPI cannot infer it.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The vendor's webhook exactly as it sends it: JSON, or a SOAP envelope from Salesforce",
+            "content": {"application/json": {"schema": {}}, "text/xml": {"schema": {"type": "string"}}},
+        }
     },
 )
 async def receive_webhook(source: str, request: Request, door: DoorDep) -> Response:
@@ -77,20 +110,3 @@ async def receive_webhook(source: str, request: Request, door: DoorDep) -> Respo
     response = await door.receive(adapter, inbound)
     door.observe_latency(source, time.perf_counter() - started)
     return response
-
-
-@router.get("/webhooks/recent", summary="The last requests per source, accepted and rejected (redacted)", tags=["admin"])
-async def recent_webhooks(
-    request: Request,
-    source: Annotated[str | None, Query(max_length=64, description="Only this source")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    authorization: Annotated[str | None, Header(description="Bearer LOCKSTEP_ADMIN_TOKEN")] = None,
-) -> dict:
-    service = request.app.state.service
-    token = service.settings.admin_token
-    if token is None:
-        raise Problem(403, "disabled: set LOCKSTEP_ADMIN_TOKEN to enable this view")
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not any_equal(given.strip(), [token.get_secret_value()]):
-        raise Problem(401, "a valid admin bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    return {"requests": await service.recent.latest(source, limit)}

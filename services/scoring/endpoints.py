@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring import queries
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.schemas import LeadDetail, LeadPage
+from shared.web.params import Instant
 from shared.web.problems import Problem
 
 router = APIRouter(tags=["scoring"])
@@ -47,7 +48,7 @@ async def list_leads(
     email: Annotated[str | None, Query(max_length=320)] = None,
     stage: Annotated[str | None, Query(max_length=32)] = None,
     owner: Annotated[str | None, Query(max_length=128)] = None,
-    since: Annotated[datetime | None, Query(description="Entered their stage at or after")] = None,
+    since: Annotated[Instant | None, Query(description="Entered their stage at or after")] = None,
     cursor: Annotated[str | None, Query(max_length=800)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> LeadPage:
@@ -65,8 +66,8 @@ async def get_contract(engine: EngineDep) -> dict:
 async def get_funnel(
     session: SessionDep,
     engine: EngineDep,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: Annotated[datetime | None, Query()] = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Annotated[Instant | None, Query()] = None,
     group_by: Annotated[Literal["source", "owner", "campaign"] | None, Query()] = None,
 ) -> dict:
     end = _aware(to, "to") or datetime.now(UTC)

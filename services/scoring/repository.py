@@ -146,6 +146,11 @@ class LeadRepository:
         now = datetime.now(UTC)
         s = self.session
         for absorbed, survivor in self._absorbed.items():
+            # Consumers keep their own identity maps (SLA matches touches to timers by them) and learn
+            # of a merge only from the identities published: announce every name of the absorbed lead
+            # again, now under the survivor, or a touch by e.g. its email keeps going to a dead key.
+            for identity in (await s.execute(select(identities.c.identity).where(identities.c.lead_key == absorbed))).scalars():
+                self._new_identities.setdefault(identity, survivor)
             await s.execute(delete(leads).where(leads.c.key == absorbed))
             for table in (identities, contributions, transitions, opportunities):
                 await s.execute(update(table).where(table.c.lead_key == absorbed).values(lead_key=survivor))

@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.sla import dashboard
 from services.sla.bootstrap import bootstrap
 from services.sla.endpoints import router
 from services.sla.scanner import Clock, system_clock
@@ -14,7 +15,7 @@ def create_app(settings: SlaSettings | None = None, clock: Clock = system_clock)
     settings = settings or load_settings(SlaSettings)
     return create_service_app(
         title="Lockstep sla",
-        description="Follow-up timers on business hours, rejection loops, alerts and their feeds.",
+        description="Follow-up timers on business hours, rejection loops, alerts and their feeds, and the ops dashboard (`/dashboard`).",
         start=lambda: bootstrap(settings, clock),
-        routers=[router],
+        routers=[router, dashboard.router],
     )

@@ -1,10 +1,12 @@
-"""Wires the SLA service: policies and calendars, the consumer, the timer scanner, outbound webhooks."""
+"""Wires the SLA service: policies and calendars, the consumer, the timer scanner, outbound webhooks,
+and the dashboard's client of the scoring service."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from services.sla.alerts import AlertDesk
+from services.sla.dashboard import ScoringClient
 from services.sla.handler import SlaHandler
 from services.sla.metrics import SlaMetrics
 from services.sla.notify import AlertNotifier, enqueue, parse_targets
@@ -25,6 +27,7 @@ class SlaService(ServiceHandle):
     book: PolicyBook
     scanner: TimerScanner
     notifier: AlertNotifier
+    scoring: ScoringClient
 
 
 async def bootstrap(settings: SlaSettings, clock: Clock = system_clock) -> SlaService:
@@ -56,4 +59,6 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock) -> SlaSe
     runtime.closers.append(scanner.stop)
     runtime.spawn("notifier", notifier.run())
     runtime.closers.append(notifier.stop)
-    return SlaService(runtime, settings, book, scanner, notifier)
+    scoring = ScoringClient(settings.scoring_url)
+    runtime.closers.append(scoring.close)
+    return SlaService(runtime, settings, book, scanner, notifier, scoring)

@@ -1,4 +1,4 @@
-"""HTTP endpoints of the SLA service: alerts, the live alert feed, compliance."""
+"""HTTP endpoints of the SLA service: alerts, the live alert feed, compliance, open timers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sla import queries
 from services.sla.tables import alerts
+from shared.web.params import MAX_ROW_ID, Instant, RowId, parse_row_id
 from shared.web.problems import Problem
 
 router = APIRouter(tags=["sla"])
@@ -40,7 +41,7 @@ async def list_alerts(
     status: Literal["open", "acked", "resolved"] | None = None,
     type: Annotated[AlertKind | None, Query(description="Alert kind")] = None,  # noqa: A002
     owner: Annotated[str | None, Query(max_length=128)] = None,
-    since: datetime | None = None,
+    since: Instant | None = None,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict:
@@ -48,12 +49,12 @@ async def list_alerts(
 
 
 @router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert", responses={404: {"description": "Unknown alert"}, 409: {"description": "Already resolved"}})
-async def ack_alert(alert_id: int, session: SessionDep) -> dict:
+async def ack_alert(alert_id: RowId, session: SessionDep) -> dict:
     return await queries.change_status(session, alert_id, "acked", datetime.now(UTC))
 
 
 @router.post("/alerts/{alert_id}/resolve", summary="Resolve an alert", responses={404: {"description": "Unknown alert"}})
-async def resolve_alert(alert_id: int, session: SessionDep) -> dict:
+async def resolve_alert(alert_id: RowId, session: SessionDep) -> dict:
     return await queries.change_status(session, alert_id, "resolved", datetime.now(UTC))
 
 
@@ -61,24 +62,30 @@ async def resolve_alert(alert_id: int, session: SessionDep) -> dict:
 async def alert_stream(
     request: Request,
     last_event_id: Annotated[str | None, Header()] = None,
-    after: Annotated[int | None, Query(ge=0, description="Resume after this alert id (for clients that cannot set Last-Event-ID)")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ROW_ID, description="Resume after this alert id (for clients that cannot set Last-Event-ID)")] = None,
 ) -> StreamingResponse:
     start = after
     if last_event_id is not None:
-        if not last_event_id.isdigit():
+        start = parse_row_id(last_event_id)
+        if start is None:
             raise Problem(400, "Last-Event-ID: expected the id of an alert event")
-        start = int(last_event_id)
     sessions = request.app.state.service.runtime.sessions
     if start is None:  # a new client starts with what is raised from now on
         async with sessions() as session:
             start = await _latest_id(session)
 
+    async def poll(after_id: int) -> list[dict]:
+        async with sessions() as session:
+            return await queries.alerts_after(session, after_id)
+
     async def events() -> AsyncIterator[bytes]:
         last, quiet = start, 0.0
         yield b"retry: 2000\n\n"
         while not await request.is_disconnected():
-            async with sessions() as session:
-                fresh = await queries.alerts_after(session, last)
+            # Shielded: a client that leaves mid-poll cancels this generator, and a database call
+            # cut in half gets its connection torn down rather than returned (with aiosqlite by a
+            # task then destroyed while pending, found by tests/e2e/test_openapi_fuzz.py).
+            fresh = await asyncio.shield(poll(last))
             for alert in fresh:
                 last = alert["id"]
                 yield b"id: %d\nevent: alert\ndata: %s\n\n" % (alert["id"], orjson.dumps(alert))
@@ -101,8 +108,8 @@ async def _latest_id(session: AsyncSession) -> int:
 @router.get("/sla/compliance", summary="Met and breached timers, attainment, business time to meet")
 async def sla_compliance(
     session: SessionDep,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
     group_by: Literal["owner", "team", "policy"] = "policy",
 ) -> dict:
     end = _aware(to, "to") or datetime.now(UTC)
@@ -110,3 +117,8 @@ async def sla_compliance(
     if start >= end:
         raise Problem(400, "from must be before to")
     return await queries.compliance(session, start, end, group_by, datetime.now(UTC))
+
+
+@router.get("/sla/timers/open", summary="Open timers per policy and owner: how many, how many breached, the next alert due")
+async def sla_open_timers(session: SessionDep) -> dict:
+    return await queries.open_timers(session)

@@ -1,4 +1,4 @@
-"""Read side of the SLA API: alerts, the live feed, compliance."""
+"""Read side of the SLA API: alerts, the live feed, compliance, open timers."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sla.tables import alerts, timers
 from shared.db.times import as_utc as _aware
 from shared.stats import median, percentile
 from shared.web.cursors import decode_cursor, encode_cursor
+from shared.web.params import parse_row_id
 from shared.web.problems import Problem
 
 
@@ -29,10 +30,10 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _cursor(value: str) -> int:
-    position = decode_cursor(value)
-    if not position.isdigit():
+    position = parse_row_id(decode_cursor(value))
+    if position is None:
         raise Problem(400, "cursor: not a cursor this API returned")
-    return int(position)
+    return position
 
 
 async def list_alerts(session: AsyncSession, *, status: str | None, kind: str | None, owner: str | None, since: datetime | None, cursor: str | None, limit: int) -> dict:
@@ -100,3 +101,18 @@ async def compliance(session: AsyncSession, start: datetime, end: datetime, grou
             "business_hours_to_meet": {"median": round(median(times), 3) if times else None, "p90": round(percentile(times, 0.9), 3) if times else None},
         }
     return {"from": start, "to": end, "group_by": group_by, "groups": out}
+
+
+async def open_timers(session: AsyncSession) -> dict:
+    """Open timers per policy and owner: how many, how many already breached, the soonest alert still to come."""
+    t = timers
+    query = (
+        select(t.c.policy, t.c.owner, func.count().label("open"), func.sum(t.c.breached).label("breached"), func.min(t.c.next_due_at).label("next_due_at"))
+        .where(t.c.status == "open")
+        .group_by(t.c.policy, t.c.owner)
+    )
+    rows = (await session.execute(query)).all()
+    # Sorted here, not in SQL: SQLite and PostgreSQL disagree on where NULL owners go.
+    rows.sort(key=lambda r: (r.policy, r.owner is None, r.owner or ""))
+    groups = [{"policy": r.policy, "owner": r.owner, "open": r.open, "breached": int(r.breached or 0), "next_due_at": _iso(r.next_due_at)} for r in rows]
+    return {"total": sum(g["open"] for g in groups), "breached": sum(g["breached"] for g in groups), "groups": groups}

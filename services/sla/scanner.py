@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import bindparam, func, select, update
@@ -19,6 +19,7 @@ from services.sla.alerts import AlertDesk
 from services.sla.metrics import SlaMetrics
 from services.sla.policies import SEVERITY, PolicyBook
 from services.sla.tables import timers
+from shared.contract.durations import format_duration
 from shared.db.times import as_utc as _aware
 from shared.events import AlertRaised
 
@@ -86,7 +87,8 @@ class TimerScanner:
 
     def _alert(self, timer, tier: str, due_at: datetime, now: datetime) -> AlertRaised:  # type: ignore[no-untyped-def]
         escalated = tier == "escalated"
-        minutes = timer.target_s / 60
+        # "4h on the default calendar": the contract's own words, not 240.0 business minutes.
+        target = f"{format_duration(timedelta(seconds=timer.target_s))} on the {timer.calendar} calendar"
         if self._metrics:
             self._metrics.fired(tier, (now - due_at).total_seconds())
         return AlertRaised(
@@ -100,7 +102,7 @@ class TimerScanner:
             escalate_to=timer.escalate_to if escalated else None,
             due_at=due_at,
             raised_at=now,
-            message=f"{timer.policy}: {timer.lead_key} {'escalated' if escalated else tier} ({minutes:g} business minutes target, owner {timer.owner or 'unassigned'})",
+            message=f"{timer.policy}: {timer.lead_key} {'escalated' if escalated else tier} ({target}, owner {timer.owner or 'unassigned'})",
             details={"started_at": _aware(timer.started_at).isoformat(), "due": timer.due, "calendar": timer.calendar, "contract_version": timer.contract_version},
         )
 

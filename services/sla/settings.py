@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import Field, field_validator
 
 from shared.settings import LockstepSettings
@@ -10,6 +12,7 @@ from shared.settings import LockstepSettings
 class SlaSettings(LockstepSettings):
     scan_interval_s: float = Field(0.25, gt=0, le=60, description="How often due timers are looked for")
     alert_webhooks: str = Field("[]", description="JSON list of outbound alert webhook targets: name, url, format (standard|slack), secret, kinds")
+    scoring_url: str = Field("http://127.0.0.1:8002", description="Base URL of the scoring service, where the dashboard's funnel comes from")
 
     @field_validator("alert_webhooks")
     @classmethod
@@ -18,3 +21,18 @@ class SlaSettings(LockstepSettings):
 
         parse_targets(value)  # raises ValueError with a one-line message
         return value
+
+    @field_validator("scoring_url")
+    @classmethod
+    def _scoring_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            # The value is not echoed: a URL may carry credentials.
+            raise ValueError("expected an http:// or https:// URL with a host, such as http://127.0.0.1:8002")
+        if parts.query or parts.fragment:
+            raise ValueError("expected a base URL without query or fragment")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number or out of range
+        except ValueError as exc:
+            raise ValueError(f"bad port: {exc}") from None
+        return value.strip().rstrip("/")

@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry
 
 from shared.web import health, metrics
 from shared.web.health import ReadinessCheck
+from shared.web.nul import RefuseNulInUrl
+from shared.web.openapi import install_problem_documentation
 from shared.web.problems import install_problem_handlers
 
 
@@ -43,6 +45,8 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app)
+    install_problem_documentation(app)
+    app.add_middleware(RefuseNulInUrl)
     app.include_router(health.router)
     app.include_router(metrics.router)
     for router in routers:

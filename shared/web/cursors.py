@@ -17,6 +17,6 @@ def decode_cursor(cursor: str) -> str:
         position = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, ValueError, UnicodeDecodeError):
         position = ""
-    if not position:
+    if not position or "\x00" in position:  # PostgreSQL refuses NUL in text: a tampered cursor, not a 500
         raise Problem(400, "cursor: not a cursor this API returned")
     return position

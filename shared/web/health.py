@@ -18,7 +18,22 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: Kafka and the database reachable", responses={503: {"description": "Not ready"}})
+# Both answers carry the same body: which check failed is what an operator needs to see.
+_READINESS = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "required": ["status", "checks"],
+            "properties": {
+                "status": {"type": "string", "enum": ["ready", "not ready"]},
+                "checks": {"type": "object", "additionalProperties": {"type": "string", "enum": ["ok", "failing"]}},
+            },
+        }
+    }
+}
+
+
+@router.get("/readyz", summary="Readiness: Kafka and the database reachable", responses={200: {"description": "Ready", "content": _READINESS}, 503: {"description": "Not ready", "content": _READINESS}})
 async def readyz(request: Request) -> JSONResponse:
     checks: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness", {})
     names = list(checks)

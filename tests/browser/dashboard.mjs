@@ -1,0 +1,58 @@
+// Drives the ops dashboard in Debian's chromium (headless) for tests/services/sla/test_dashboard_browser.py.
+//
+//   node dashboard.mjs <sla base url> <lead key> <screenshot path> <chromium path>
+//
+// Talks to the test over stdout, one JSON object per line:
+//   {"step": "live"}               the page is loaded and its alert stream is connected: raise the alert now
+//   {"step": "done", ...}          the lead's warning arrived over the stream and was acknowledged by a
+//                                  click, its escalation resolved by another
+// Any failure: a message on stderr and exit status 1. Waits are generous; nothing is timed.
+import { chromium } from "playwright-core";
+
+const [base, lead, screenshot, executablePath] = process.argv.slice(2);
+const WAIT = { timeout: 90_000 };
+const say = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
+
+const browser = await chromium.launch({ executablePath, headless: true, args: ["--no-sandbox", "--disable-gpu", "--headless=new"] });
+const problems = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => message.type() === "error" && problems.push(`console: ${message.text()}`));
+  page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()}`));
+  page.on("response", (response) => response.status() >= 400 && problems.push(`${response.status()} from ${response.url()}`));
+
+  await page.goto(`${base}/dashboard`);
+  await page.locator('#stream-state[data-state="live"]').waitFor(WAIT);
+  say({ step: "live" });
+
+  // The first tier of the lead's first-touch timer; it can only arrive over the stream, the page
+  // was loaded before the lead existed.
+  const warning = page.locator(`li.alert[data-lead="${lead}"][data-kind="sla.warning"]`);
+  await warning.waitFor(WAIT);
+  const id = await warning.getAttribute("data-id");
+  const via = await warning.getAttribute("data-via");
+  await warning.locator("button.ack").click();
+  await page.locator(`li.alert[data-id="${id}"][data-status="acked"]`).waitFor(WAIT);
+
+  // The last tier is resolved from the page; for the screenshot, every panel drawn.
+  const escalated = page.locator(`li.alert[data-lead="${lead}"][data-kind="sla.escalated"]`);
+  await escalated.waitFor(WAIT);
+  const resolvedId = await escalated.getAttribute("data-id");
+  await escalated.locator("button.resolve").click();
+  await page.locator(`li.alert[data-id="${resolvedId}"][data-status="resolved"]`).waitFor(WAIT);
+  for (const panel of ["timers", "attainment", "funnel"]) {
+    await page.locator(`#${panel}:not([data-state="loading"])`).waitFor(WAIT);
+  }
+  await page.locator(`#timers-body td.policy`).first().waitFor(WAIT);
+  const states = {};
+  for (const panel of ["timers", "attainment", "funnel"]) states[panel] = await page.locator(`#${panel}`).getAttribute("data-state");
+  const stream = await page.locator("#stream-state").getAttribute("data-state");
+  await page.screenshot({ path: screenshot, fullPage: true });
+  say({ step: "done", acked: Number(id), resolved: Number(resolvedId), via, states, stream, problems });
+} catch (error) {
+  process.stderr.write(`${error.stack ?? error}\n${problems.join("\n")}\n`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,186 @@
+"""The ops dashboard's server side: a page whose every file is local, the funnel fetched from a real
+scoring service (passed through; a problem document when the URL is not scoring or scoring is gone),
+open timers per policy and owner."""
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+
+import httpx
+import pytest
+from sqlalchemy import insert
+
+from services.sla.app import create_app
+from services.sla.settings import SlaSettings
+from services.sla.tables import timers
+from shared.settings import SettingsError, load_settings
+from tests.support.apps import running
+from tests.support.funnel_story import publish, story, wait_for_story
+from tests.support.infra import REPO
+from tests.support.servers import free_port, spawn_service
+
+pytestmark = pytest.mark.kafka
+BASE = "http://sla"
+
+
+def _settings(kafka_bootstrap: str, topic_prefix: str, database_url: str, scoring_url: str) -> SlaSettings:
+    return SlaSettings(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, topic_partitions=2, database_url=database_url, scoring_url=scoring_url)
+
+
+class _References(HTMLParser):
+    """Every URL the page makes the browser load: src and href attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.urls += [(tag, value) for name, value in attrs if name in ("src", "href") and value is not None]
+
+
+def _is_local(url: str) -> bool:
+    # Relative to the page, so same-origin wherever the service is mounted: no scheme, no host.
+    return not re.match(r"^([a-z][a-z0-9+.-]*:|//|/)", url, re.IGNORECASE)
+
+
+async def test_the_page_and_everything_it_loads_come_from_this_service(kafka_bootstrap, topic_prefix, tmp_path):
+    settings = _settings(kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla.db", f"http://127.0.0.1:{free_port()}")
+    async with running(create_app(settings), BASE) as client:
+        page = await client.get("/dashboard")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        references = _References()
+        references.feed(page.text)
+        tags = {tag for tag, _ in references.urls}
+        assert {"script", "link"} <= tags, references.urls
+        files = {}
+        for tag, url in references.urls:
+            assert _is_local(url), f"<{tag}> loads {url}"
+            response = await client.get(f"/{url}")
+            assert response.status_code == 200, url
+            files[url] = response
+        scripts = [r for r in files.values() if r.headers["content-type"].startswith("text/javascript")]
+        assert scripts and any(r.headers["content-type"].startswith("text/css") for r in files.values())
+        for script in list(scripts):  # ES module imports are loads too
+            for imported in re.findall(r"""^import .* from ["']([^"']+)["']""", script.text, re.MULTILINE):
+                assert imported.startswith("./"), imported
+                scripts.append(await client.get(f"/dashboard/static/{imported[2:]}"))
+                assert scripts[-1].status_code == 200, imported
+        for response in [*files.values(), *scripts]:
+            # The SVG namespace is an identifier the DOM API needs, never fetched.
+            absolute = set(re.findall(r"https?://[^\s\"'`)]+", response.text)) - {"http://www.w3.org/2000/svg"}
+            assert not absolute, (response.url, absolute)
+        assert "EventSource" in "".join(s.text for s in scripts)
+
+        for bad in ("../settings.py", "index.html.bak", "%2e%2e%2fsettings.py"):
+            missing = await client.get(f"/dashboard/static/{bad}")
+            assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json", bad
+        assert "/dashboard/funnel" in (await client.get("/openapi.json")).json()["paths"]
+
+
+async def test_the_funnel_is_scorings_own_answer_and_a_problem_once_scoring_is_gone(kafka_bootstrap, topic_prefix, tmp_path):
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    await publish(kafka_bootstrap, f"{topic_prefix}events", story(t0))
+    env = {"LOCKSTEP_KAFKA_BOOTSTRAP": kafka_bootstrap, "LOCKSTEP_TOPIC_PREFIX": topic_prefix, "LOCKSTEP_TOPIC_PARTITIONS": "2", "LOCKSTEP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/scoring.db"}
+    scoring = spawn_service("scoring", env, tmp_path)
+    try:
+        await asyncio.to_thread(scoring.wait_ready)
+        async with httpx.AsyncClient(base_url=scoring.base_url, timeout=10) as direct:
+            await wait_for_story(direct)
+
+            # A URL that reaches something other than scoring's API is scoring's trouble, not the caller's.
+            astray = _settings(kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla-astray.db", f"{scoring.base_url}/not-scoring")
+            async with running(create_app(astray), BASE) as client:
+                wrong = await client.get("/dashboard/funnel")
+                assert wrong.status_code == 502 and wrong.headers["content-type"] == "application/problem+json"
+                assert wrong.json()["title"] == "Bad Gateway" and "answered 404" in wrong.json()["detail"]
+
+            settings = _settings(kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla.db", scoring.base_url)
+            async with running(create_app(settings), BASE) as client:
+                window = {"from": (t0 - timedelta(days=1)).isoformat(), "to": datetime.now(UTC).isoformat()}
+                for params in ({**window}, {**window, "group_by": "owner"}):
+                    proxied, original = await client.get("/dashboard/funnel", params=params), await direct.get("/funnel", params=params)
+                    assert proxied.status_code == original.status_code == 200
+                    assert proxied.json() == original.json()
+                by_owner = (await client.get("/dashboard/funnel", params={**window, "group_by": "owner"})).json()
+                assert by_owner["groups"]["rep-2"]["rejection_reasons"] == [{"reason": "no budget", "count": 1}]
+                assert (await client.get("/dashboard/funnel")).json()["groups"]["all"]["entered"]["mql"] == 2  # scoring's default window
+
+                # What scoring refuses, it explains: its problem document comes through as it is.
+                refused = await client.get("/dashboard/funnel", params={"group_by": "mood"})
+                assert refused.status_code == 400 and refused.headers["content-type"] == "application/problem+json"
+                assert refused.json()["detail"] == (await direct.get("/funnel", params={"group_by": "mood"})).json()["detail"]
+
+                scoring.stop()
+                gone = await client.get("/dashboard/funnel", params=window)
+                assert gone.status_code == 503 and gone.headers["content-type"] == "application/problem+json"
+                assert gone.headers["retry-after"]
+                problem = gone.json()
+                assert problem["status"] == 503 and "LOCKSTEP_SCORING_URL" in problem["detail"] and problem["instance"] == "/dashboard/funnel"
+                assert (await client.get("/readyz")).status_code == 200, "scoring being down is the funnel's problem, not the SLA service's"
+    finally:
+        scoring.stop()
+
+
+def _timer(n: int, policy: str, owner: str | None, status: str, next_due_at: datetime, breached: int = 0) -> dict:
+    now = datetime.now(UTC)
+    return {
+        "timer_key": f"{policy}:lead{n}@acme.io:e{n}", "lead_key": f"lead{n}@acme.io", "policy": policy, "owner": owner, "team": None, "escalate_to": None,
+        "contract_version": "t", "calendar": "always", "started_at": now, "target_s": 3600.0, "due": {"breached": next_due_at.isoformat()},
+        "next_tier": "escalated" if breached else "warning", "next_due_at": next_due_at, "status": status, "breached": breached, "created_at": now,
+    }
+
+
+async def test_open_timers_are_counted_per_policy_and_owner(kafka_bootstrap, topic_prefix, database_url):
+    settings = _settings(kafka_bootstrap, topic_prefix, database_url, f"http://127.0.0.1:{free_port()}")
+    app = create_app(settings)
+    async with running(app, BASE) as client:
+        assert (await client.get("/sla/timers/open")).json() == {"total": 0, "breached": 0, "groups": []}
+        # Due tomorrow and later: the running scanner leaves these rows alone.
+        soon, later = [(datetime.now(UTC) + timedelta(days=d)).replace(microsecond=0) for d in (1, 2)]
+        rows = [
+            _timer(1, "mql_first_touch", "rep-1", "open", later),
+            _timer(2, "mql_first_touch", "rep-1", "open", soon, breached=1),
+            _timer(3, "mql_first_touch", "rep-2", "open", later),
+            _timer(4, "mql_first_touch", None, "open", later, breached=1),
+            _timer(5, "mql_first_touch", "rep-1", "met", soon),
+            _timer(6, "mql_accept_or_reject", "rep-1", "open", later),
+            _timer(7, "sal_to_sql_or_reject", "rep-2", "cancelled", soon),
+        ]
+        async with app.state.service.runtime.sessions() as session, session.begin():
+            await session.execute(insert(timers), rows)
+
+        body = (await client.get("/sla/timers/open")).json()
+        assert (body["total"], body["breached"]) == (5, 2)
+        assert [(g["policy"], g["owner"], g["open"], g["breached"]) for g in body["groups"]] == [
+            ("mql_accept_or_reject", "rep-1", 1, 0),
+            ("mql_first_touch", "rep-1", 2, 1),
+            ("mql_first_touch", "rep-2", 1, 0),
+            ("mql_first_touch", None, 1, 1),
+        ]
+        soonest = {(g["policy"], g["owner"]): datetime.fromisoformat(g["next_due_at"]) for g in body["groups"]}
+        assert soonest[("mql_first_touch", "rep-1")] == soon and soonest[("mql_accept_or_reject", "rep-1")] == later
+
+
+@pytest.mark.parametrize("url", ["ftp://user:s3cret@scoring", "scoring:8002", "http://", "http://scoring:99999", "http://scoring/?x=1"])
+def test_a_scoring_url_that_cannot_work_stops_the_service_at_start_up(url):
+    with pytest.raises(SettingsError) as info:
+        load_settings(SlaSettings, scoring_url=url)
+    assert str(info.value).startswith("LOCKSTEP_SCORING_URL: ") and "s3cret" not in str(info.value)
+
+
+def test_the_scoring_url_defaults_to_the_local_scoring_service(monkeypatch):
+    monkeypatch.delenv("LOCKSTEP_SCORING_URL", raising=False)
+    assert load_settings(SlaSettings).scoring_url == "http://127.0.0.1:8002"
+    assert load_settings(SlaSettings, scoring_url="https://scoring.internal:8443/").scoring_url == "https://scoring.internal:8443"
+
+
+def test_serve_sla_with_a_bad_scoring_url_stops_before_binding_with_one_line():
+    env = {**os.environ, "LOCKSTEP_SCORING_URL": "scoring:8002"}
+    result = subprocess.run([sys.executable, "-m", "services.cli", "serve", "sla", "--port", str(free_port())], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr.startswith("lockstep: LOCKSTEP_SCORING_URL: expected an http:// or https:// URL")
+    assert result.stderr.count("\n") == 1

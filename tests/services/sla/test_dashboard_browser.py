@@ -1,0 +1,104 @@
+"""The ops dashboard in a real browser over the real pipeline: scoring and SLA as processes on the
+broker, the page loaded in headless chromium (driven by tests/browser/dashboard.mjs), then a lead
+raises its hand, scoring publishes the stage change, the SLA timer fires, the alert arrives live
+over the stream, a click acknowledges it (another resolves the escalation), and the API agrees.
+Saves docs/dashboard.png.
+"""
+
+import asyncio
+import shutil
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import orjson
+import pytest
+
+from shared.settings import DEFAULT_CONTRACT
+from tests.support.funnel_story import fresh_mql, publish, story, wait_for_story
+from tests.support.infra import REPO
+from tests.support.servers import spawn_service
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+BROWSER = REPO / "tests" / "browser"
+SCREENSHOT = REPO / "docs" / "dashboard.png"
+LIVE_LEAD = "erin@epsilon.io"
+
+
+def _browser_tools() -> tuple[str, str]:
+    node, chromium = shutil.which("node"), shutil.which("chromium")
+    # A missing browser is a broken set-up, never a reason to skip: `make test` provides both.
+    assert chromium, "chromium is missing: `make test` installs it (deploy/tools.sh)"
+    assert node and (BROWSER / "node_modules" / "playwright-core").is_dir(), "playwright-core is missing: `make test` runs `npm ci` in tests/browser"
+    return node, chromium
+
+
+def _contract(tmp_path) -> str:  # type: ignore[no-untyped-def]
+    # The demo's shape: first touch due in one second on the 24x7 calendar, so tiers fire while we watch.
+    text = DEFAULT_CONTRACT.read_text().replace("      target: 4h\n      calendar: default", "      target: 1s\n      calendar: always", 1)
+    path = tmp_path / "contract.yaml"
+    path.write_text(text.replace('version: "2026.1"', 'version: "2026.1-dashboard"'))
+    return str(path)
+
+
+async def _settled(sla: httpx.AsyncClient) -> bool:
+    """The SLA service has taken the story: every timer it starts exists, and only Ada's sal timer is still open."""
+    policies = (await sla.get("/sla/compliance", params={"group_by": "policy"})).json()["groups"]
+    started = {policy: g["timers"] for policy, g in policies.items()}
+    still_open = [(g["policy"], g["owner"], g["open"]) for g in (await sla.get("/sla/timers/open")).json()["groups"]]
+    return started == {"mql_first_touch": 2, "mql_accept_or_reject": 2, "sal_to_sql_or_reject": 1} and still_open == [("sal_to_sql_or_reject", "rep-1", 1)]
+
+
+async def _line(stream: asyncio.StreamReader) -> dict:
+    raw = await asyncio.wait_for(stream.readline(), 180)
+    assert raw, "the browser script ended early"
+    return orjson.loads(raw)
+
+
+async def test_an_alert_arrives_live_and_is_acknowledged_from_the_page(kafka_bootstrap, topic_prefix, tmp_path):
+    node, chromium = _browser_tools()
+    env = {
+        "LOCKSTEP_KAFKA_BOOTSTRAP": kafka_bootstrap, "LOCKSTEP_TOPIC_PREFIX": topic_prefix, "LOCKSTEP_TOPIC_PARTITIONS": "2",
+        "LOCKSTEP_CONTRACT": _contract(tmp_path), "LOCKSTEP_SCAN_INTERVAL_S": "0.1", "LOCKSTEP_LOG_LEVEL": "WARNING",
+    }
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    await publish(kafka_bootstrap, f"{topic_prefix}events", story(t0))
+    scoring = spawn_service("scoring", {**env, "LOCKSTEP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/scoring.db"}, tmp_path)
+    sla = spawn_service("sla", {**env, "LOCKSTEP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/sla.db", "LOCKSTEP_SCORING_URL": scoring.base_url}, tmp_path)
+    browser = None
+    try:
+        await asyncio.to_thread(scoring.wait_ready)
+        await asyncio.to_thread(sla.wait_ready)
+        async with httpx.AsyncClient(base_url=scoring.base_url, timeout=10) as scoring_api, httpx.AsyncClient(base_url=sla.base_url, timeout=10) as sla_api:
+            await wait_for_story(scoring_api)
+            # The story's own alerts (if any) belong to the page's first load, not to the live part.
+            deadline = asyncio.get_running_loop().time() + 60
+            while not await _settled(sla_api):
+                assert asyncio.get_running_loop().time() < deadline, "the SLA service did not take the story"
+                await asyncio.sleep(0.2)
+
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            browser = await asyncio.create_subprocess_exec(
+                node, str(BROWSER / "dashboard.mjs"), sla.base_url, LIVE_LEAD, str(SCREENSHOT), chromium,
+                cwd=BROWSER, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )
+            assert (await _line(browser.stdout)) == {"step": "live"}
+            await publish(kafka_bootstrap, f"{topic_prefix}events", fresh_mql(LIVE_LEAD, "rep-1", datetime.now(UTC)))
+
+            done = await _line(browser.stdout)
+            _, stderr = await asyncio.wait_for(browser.communicate(), 60)
+            assert browser.returncode == 0, stderr.decode()
+            assert done["step"] == "done" and done["via"] == "stream", done
+            assert done["stream"] == "live" and done["states"] == {"timers": "ready", "attainment": "ready", "funnel": "ready"}, done
+            assert done["problems"] == [], done["problems"]
+
+            alerts = {a["id"]: a for a in (await sla_api.get("/alerts", params={"limit": 500})).json()["alerts"]}
+            acked, resolved = alerts[done["acked"]], alerts[done["resolved"]]
+            assert (acked["lead_key"], acked["kind"], acked["status"]) == (LIVE_LEAD, "sla.warning", "acked") and acked["acked_at"]
+            assert (resolved["lead_key"], resolved["kind"], resolved["status"]) == (LIVE_LEAD, "sla.escalated", "resolved") and resolved["resolved_at"]
+            assert SCREENSHOT.stat().st_size > 0
+    finally:
+        if browser is not None and browser.returncode is None:
+            browser.kill()
+            await browser.wait()
+        sla.stop()
+        scoring.stop()
