@@ -7,12 +7,7 @@ cd "$(dirname "$0")/.."
 bin=${VENV:-.venv}/bin
 duration=${DEMO_SECONDS:-60}
 mkdir -p var
-"$bin/python" - <<'PY'
-from pathlib import Path
-text = Path("deploy/contract/default.yaml").read_text()
-text = text.replace("      target: 4h\n      calendar: default", "      target: 1s\n      calendar: always", 1).replace('version: "2026.1"', 'version: "2026.1-demo"')
-Path("var/demo-contract.yaml").write_text(text)
-PY
+"$bin/python" -c 'from services.simulator.contracts import with_first_touch; print(with_first_touch("1s", version="2026.1-demo"), end="")' >var/demo-contract.yaml
 export LOCKSTEP_CONTRACT=$PWD/var/demo-contract.yaml
 # Demo credentials, shared by the ingest service and the simulator (the simulator's built-in values).
 export LOCKSTEP_HUBSPOT_CLIENT_SECRET=${LOCKSTEP_HUBSPOT_CLIENT_SECRET:-sim-hubspot-secret}

@@ -28,7 +28,7 @@ import httpx
 
 from services.simulator import signing, wire
 from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, LeadRef
-from shared.settings import DEFAULT_CONTRACT
+from services.simulator.contracts import with_first_touch
 from tests.support.infra import REPO
 from tests.support.kafka import delete_topics
 
@@ -83,7 +83,7 @@ def _free_port() -> int:
 
 def _environment(tmp: Path, bootstrap: str, prefix: str, database_url: str, scoring_url: str, ingest_url: str) -> dict[str, str]:
     # First touch due in 4 s on an always-open calendar: a warning 3 s after the MQL (as in the SLA service test).
-    text = DEFAULT_CONTRACT.read_text().replace("      target: 4h\n      calendar: default", "      target: 4s\n      calendar: always", 1)
+    text = with_first_touch("4s")
     contract = tmp / "contract.yaml"
     contract.write_text(text)
     return {

@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from shared.settings import DEFAULT_CONTRACT
+from services.simulator.contracts import with_first_touch
 from tests.support.funnel_story import fresh_mql, publish, story, wait_for_story
 from tests.support.infra import REPO
 from tests.support.servers import spawn_service
@@ -34,9 +34,8 @@ def _browser_tools() -> tuple[str, str]:
 
 def _contract(tmp_path) -> str:  # type: ignore[no-untyped-def]
     # The demo's shape: first touch due in one second on the 24x7 calendar, so tiers fire while we watch.
-    text = DEFAULT_CONTRACT.read_text().replace("      target: 4h\n      calendar: default", "      target: 1s\n      calendar: always", 1)
     path = tmp_path / "contract.yaml"
-    path.write_text(text.replace('version: "2026.1"', 'version: "2026.1-dashboard"'))
+    path.write_text(with_first_touch("1s", version="2026.1-dashboard"))
     return str(path)
 
 

@@ -16,15 +16,14 @@ from shared.contract import parse_contract
 from shared.db import Outbox, create_engine, is_postgres, session_factory
 from shared.db.migrations import upgrade
 from shared.events import EventEnvelope, LeadIdentified, LeadRef, LifecycleTransitioned, SalesTouched
-from shared.settings import DEFAULT_CONTRACT
+from services.simulator.contracts import with_first_touch
 
 NY, BERLIN = ZoneInfo("America/New_York"), ZoneInfo("Europe/Berlin")
 T0 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # a Monday
 
 
 def contract(first_touch_calendar: str = "always", teams: str = ""):  # type: ignore[no-untyped-def]
-    text = DEFAULT_CONTRACT.read_text()
-    text = text.replace("      target: 4h\n      calendar: default", f"      target: 4h\n      calendar: {first_touch_calendar}", 1)
+    text = with_first_touch("4h", calendar=first_touch_calendar)
     text = text.replace("    always: {timezone: UTC", "    berlin: {timezone: Europe/Berlin, days: [mon, tue, wed, thu, fri], hours: [\"09:00\", \"17:00\"], holidays: {country: DE}}\n    always: {timezone: UTC")
     text = text.replace("  rejection_loop:", f"{teams}  rejection_loop:")
     return parse_contract(text)
@@ -204,7 +203,7 @@ async def test_running_timers_keep_their_policy_unless_the_contract_says_otherwi
     h = harness(PolicyBook(contract()))
     await h.enter("mql", T0)
     before = (await h.timer()).due
-    longer = DEFAULT_CONTRACT.read_text().replace("      target: 4h\n      calendar: default", "      target: 8h\n      calendar: always", 1).replace('version: "2026.1"', 'version: "2026.2"')
+    longer = with_first_touch("8h", version="2026.2")
     keeps = Harness(h.sessions, PolicyBook(parse_contract(longer)), postgres=False)
     assert await keeps.scanner.scan_once() == 0 and (await h.timer()).due == before  # a new contract alone changes nothing
     follows = parse_contract(longer.replace("  rejection_loop:", "  running_timers_follow_changes: true\n  rejection_loop:"))

@@ -14,7 +14,7 @@ import pytest
 
 from shared.bus import EventProducer, OutgoingRecord, ensure_topics
 from shared.events import EventEnvelope, LifecycleTransitioned
-from shared.settings import DEFAULT_CONTRACT
+from services.simulator.contracts import with_first_touch
 from tests.support.kafka import read_topic
 from tests.support.processes import spawn_module
 
@@ -30,7 +30,7 @@ def _free_port() -> int:
 @pytest.fixture
 def sla_env(tmp_path, kafka_bootstrap, topic_prefix):  # type: ignore[no-untyped-def]
     # The acceptance shape of issue 5: the default contract, first-touch target shortened, calendar `always`.
-    text = DEFAULT_CONTRACT.read_text().replace("      target: 4h\n      calendar: default", "      target: 4s\n      calendar: always", 1)
+    text = with_first_touch("4s")
     contract = tmp_path / "contract.yaml"
     contract.write_text(text)
     return {
