@@ -48,6 +48,7 @@ class Server:
         self.port = port
         self.process = subprocess.Popen(args, cwd=REPO, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.peak_rss = 0
+        self.cpu_s = 0.0  # CPU seconds used so far (sampled with the memory)
         self._watching = True
         threading.Thread(target=self._watch, daemon=True).start()
 
@@ -56,6 +57,8 @@ class Server:
         while self._watching:
             try:
                 self.peak_rss = max(self.peak_rss, proc.memory_info().rss)
+                times = proc.cpu_times()
+                self.cpu_s = times.user + times.system
             except psutil.Error:
                 return
             time.sleep(0.2)
