@@ -70,10 +70,13 @@ class Runtime:
             self.relays.append(relay)
             self.spawn(f"relay:{outbox.table.name}", relay.run())
         s = self.settings
+        # The group carries the topic prefix: pipelines sharing a cluster under different prefixes
+        # must not share a group (they would rebalance each other's partitions all day).
+        group_id = f"{s.topic_prefix}{group}"
         runner = ConsumerRunner(
-            name=f"{self.service}:{group}",
+            name=f"{self.service}:{group_id}",
             bootstrap=s.kafka_bootstrap,
-            group_id=group,
+            group_id=group_id,
             topics=topics,
             handler=handler,
             sessions=self.sessions,
@@ -87,7 +90,7 @@ class Runtime:
             after_commit=relay.wake if relay else None,
         )
         self.consumers.append(runner)
-        self.spawn(f"consumer:{group}", runner.run())
+        self.spawn(f"consumer:{group_id}", runner.run())
         return runner
 
     @property

@@ -13,7 +13,7 @@ from shared.contract import load_contract
 from shared.db import Outbox, ProcessedEvents
 from shared.runtime import ServiceHandle, open_runtime
 
-GROUP = "lockstep-scoring"
+GROUP = "scoring"  # consumer group <prefix>scoring
 
 
 @dataclass

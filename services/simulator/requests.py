@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +16,13 @@ MARKETO_ACTIVITY = {
     "webinar_attended": "Attend Webinar", "demo_request": "Request Demo",
 }
 HUBSPOT_STATUS = {"touch": "ATTEMPTED_TO_CONTACT", "accepted": "IN_PROGRESS", "rejected": "BAD_TIMING", "qualified": "OPEN_DEAL"}
+# (path, headers, body) of one webhook request.
+Request = tuple[str, dict[str, str], bytes]
+
+# HubSpot event ids must be unique per event: blocks of 100 from a counter that starts at this
+# process's start in microseconds, so neither two requests in one millisecond nor two runs share one.
+_HUBSPOT_ID_BLOCKS = itertools.count(time.time_ns() // 1000)
+
 SALESFORCE_STATUS = {"accepted": "Working - Contacted", "rejected": "Closed - Not Converted", "qualified": "Closed - Converted"}
 
 
@@ -49,7 +58,8 @@ def _ms(now: datetime) -> int:
 
 def _hubspot(p: dict, base_url: str, creds: Credentials, now: datetime) -> tuple[str, dict[str, str], bytes]:
     ms, contact = _ms(now), 100_000 + int(p["record"])
-    ids = iter(range(ms * 10, ms * 10 + 100))
+    block = next(_HUBSPOT_ID_BLOCKS) * 100
+    ids = iter(range(block, block + 100))
     if p["op"] == "contact":
         events = [wire.hubspot_event(next(ids), "contact.creation", contact, ms)]
         for name, value in (("email", p["email"]), ("jobtitle", p["title"]), ("company", p["company"]), ("numberofemployees", str(p["employees"]))):

@@ -1,7 +1,9 @@
 """Sends journeys to the ingest service at a steady request rate, like a busy set of CRMs.
 
 Steps of many journeys interleave; each is sent when its (scaled) time comes, signed at
-that moment. A 503 is retried after its Retry-After, as the vendors do.
+that moment. A 503 is retried after its Retry-After with the very same request, as the vendors
+do: a rebuilt one would carry new event ids, and an attempt that Kafka took after all would
+then count twice.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import UTC, datetime
 import httpx
 
 from services.simulator.journeys import JourneyFactory, Step
-from services.simulator.requests import Credentials, build
+from services.simulator.requests import Credentials, Request, build
 
 
 class Simulator:
@@ -26,7 +28,7 @@ class Simulator:
         self._rate = rate
         self._scale = time_scale_s  # real seconds per scenario hour
         self._limit = asyncio.Semaphore(concurrency)
-        self._queue: list[tuple[float, int, Step, int]] = []
+        self._queue: list[tuple[float, int, Step, int, Request | None]] = []
         self._order = itertools.count()
         self.results: Counter[str] = Counter()
         self.steps: Counter[str] = Counter()
@@ -34,11 +36,12 @@ class Simulator:
     def _spawn(self, now: float) -> None:
         journey = self._factory.next()
         for step in journey.steps:
-            heapq.heappush(self._queue, (now + step.at_hours * self._scale, next(self._order), step, 0))
+            heapq.heappush(self._queue, (now + step.at_hours * self._scale, next(self._order), step, 0, None))
 
-    async def _send(self, step: Step, attempt: int) -> None:
+    async def _send(self, step: Step, attempt: int, request: Request | None) -> None:
         async with self._limit:
-            path, headers, body = build(step, str(self._client.base_url).rstrip("/"), self._credentials, datetime.now(UTC))
+            request = request or build(step, str(self._client.base_url).rstrip("/"), self._credentials, datetime.now(UTC))
+            path, headers, body = request
             try:
                 response = await self._client.post(path, content=body, headers=headers)
                 status = response.status_code
@@ -46,7 +49,7 @@ class Simulator:
                 status, response = 0, None
         if status in (0, 503) and attempt < 5:
             retry_after = float(response.headers.get("retry-after", "1")) if response is not None else 1.0
-            heapq.heappush(self._queue, (asyncio.get_running_loop().time() + retry_after, next(self._order), step, attempt + 1))
+            heapq.heappush(self._queue, (asyncio.get_running_loop().time() + retry_after, next(self._order), step, attempt + 1, request))
             self.results[f"{step.source} retry"] += 1
             return
         self.results[f"{step.source} {status}"] += 1
@@ -63,8 +66,8 @@ class Simulator:
                 if not self._queue or self._queue[0][0] > now:
                     self._spawn(now)
                     continue
-                _, _, step, attempt = heapq.heappop(self._queue)
-                task = asyncio.create_task(self._send(step, attempt))
+                _, _, step, attempt, request = heapq.heappop(self._queue)
+                task = asyncio.create_task(self._send(step, attempt, request))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
                 sent += 1

@@ -18,7 +18,7 @@ from shared.contract import load_contract
 from shared.db import Outbox, ProcessedEvents, is_postgres
 from shared.runtime import ServiceHandle, open_runtime
 
-GROUP = "lockstep-sla"
+GROUP = "sla"  # consumer group <prefix>sla
 
 
 @dataclass
