@@ -4,26 +4,43 @@ Runs inside the consumer runner's transaction (idempotent per event id). Timers 
 stage changes from scoring; touches and dispositions from the events topic meet them. A
 touch may arrive before the stage change that starts its timer (two topics, no common
 order), so touches are kept by identity and a new timer looks back at them.
+
+A batch is handled set-wise: everything its events could read is loaded first (see
+`SlaRepository`), the events are applied in order against that state, and the changes are
+written at the end. Order within the batch still matters (a touch then the stage change, an
+identity learned before the touch that uses it), which is why the events are applied one by one.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sla.alerts import AlertDesk
 from services.sla.metrics import SlaMetrics
 from services.sla.policies import PolicyBook, event_kind
-from services.sla.tables import alerts, identities, loop_history, timers, touches
-from shared.db.times import as_utc as _aware
+from services.sla.repository import SlaRepository, Timer
+from shared.contract.sla import Policy
 from shared.events import AlertRaised, EventEnvelope, LeadIdentified, LeadRef, LifecycleTransitioned, OpportunityChanged, SalesDispositioned, SalesTouched
+
+_TOUCHES = (SalesTouched.event_type, SalesDispositioned.event_type, OpportunityChanged.event_type)
+
+# (event id, payload, touch kind for touches and dispositions, else None)
+Item = tuple[str, LifecycleTransitioned | LeadIdentified | SalesTouched | SalesDispositioned | OpportunityChanged, str | None]
 
 
 def _identities(ref: LeadRef) -> list[str]:
     found = [f"email:{ref.email}"] if ref.email else []
     return found + ([f"{ref.source}:{ref.record_id}"] if ref.record_id else [])
+
+
+def _timer_key(policy: Policy, lead_key: str, event_id: str) -> str:
+    return f"{policy.name}:{lead_key}:{event_id}"[:600]
+
+
+def _starts_loop_check(t: LifecycleTransitioned) -> bool:
+    return t.to_stage == "mql" or t.reason == "disposition:rejected"
 
 
 class SlaHandler:
@@ -33,114 +50,128 @@ class SlaHandler:
         self._metrics = metrics
 
     async def __call__(self, session: AsyncSession, envelopes: list[EventEnvelope]) -> None:
-        for envelope in envelopes:
-            if envelope.type == LifecycleTransitioned.event_type:
-                await self._transition(session, envelope.id, LifecycleTransitioned.model_validate(envelope.data))
-            elif envelope.type == LeadIdentified.event_type:
-                await self._identified(session, LeadIdentified.model_validate(envelope.data))
-            elif envelope.type in (SalesTouched.event_type, SalesDispositioned.event_type, OpportunityChanged.event_type):
-                payload = envelope.payload()
-                if getattr(payload, "lead", None) is not None:
-                    await self._touch(session, envelope.id, event_kind(envelope.type), payload)
+        batch = [item for item in map(self._read, envelopes) if item is not None]
+        if not batch:
+            return
+        repo = SlaRepository(session)
+        await self._preload(repo, batch)
+        loops: list[AlertRaised] = []
+        for event_id, event, kind in batch:
+            if isinstance(event, LifecycleTransitioned):
+                self._transition(repo, event_id, event, loops)
+            elif isinstance(event, LeadIdentified):
+                repo.identify(event.lead_key, event.identities)
+            else:
+                self._touch(repo, event_id, kind, event)  # type: ignore[arg-type]
+        await repo.flush()
+        if loops:
+            await self.desk.raise_many(session, loops)
 
-    async def _identified(self, session: AsyncSession, event: LeadIdentified) -> None:
-        await session.execute(delete(identities).where(identities.c.identity.in_(event.identities)))
-        await session.execute(insert(identities), [{"identity": i, "lead_key": event.lead_key} for i in event.identities])
+    @staticmethod
+    def _read(envelope: EventEnvelope) -> Item | None:
+        if envelope.type == LifecycleTransitioned.event_type:
+            return envelope.id, LifecycleTransitioned.model_validate(envelope.data), None
+        if envelope.type == LeadIdentified.event_type:
+            return envelope.id, LeadIdentified.model_validate(envelope.data), None
+        if envelope.type in _TOUCHES:
+            payload = envelope.payload()
+            if getattr(payload, "lead", None) is not None:
+                return envelope.id, payload, event_kind(envelope.type)  # type: ignore[return-value]
+        return None
 
-    async def _transition(self, session: AsyncSession, event_id: str, t: LifecycleTransitioned) -> None:
+    async def _preload(self, repo: SlaRepository, batch: list[Item]) -> None:
+        """Load whatever any event of the batch could read, whatever the order they come in."""
+        transitions = [(event_id, e) for event_id, e, _ in batch if isinstance(e, LifecycleTransitioned)]
+        identified = [e for _, e, _ in batch if isinstance(e, LeadIdentified)]
+        touched = {name for _, e, kind in batch if kind for name in _identities(e.lead)}  # type: ignore[union-attr]
+        starting = [t for _, t in transitions if self.book.starting_on(t.to_stage)]
+        starting_leads = {t.lead_key for t in starting}
+        await repo.load_identities(touched | {name for e in identified for name in e.identities}, starting_leads)
+        # A touch reaches the leads its names belong to now, or come to belong to earlier in the batch.
+        learned = {e.lead_key for e in identified if touched.intersection(e.identities)}
+        await repo.load_open_timers({t.lead_key for _, t in transitions} | repo.leads_of(touched) | learned)
+        await repo.load_timer_keys({_timer_key(p, t.lead_key, event_id) for event_id, t in transitions for p in self.book.starting_on(t.to_stage)})
+        names = {name for lead in starting_leads for name in repo.names_of(lead)}
+        names |= {name for e in identified if e.lead_key in starting_leads for name in e.identities}
+        await repo.load_touches(names, min((t.occurred_at for t in starting), default=None))
+        looping = [(event_id, t) for event_id, t in transitions if _starts_loop_check(t)]
+        mqls = [t for _, t in looping if t.to_stage == "mql"]
+        window = self.book.sla.rejection_loop.window
+        await repo.load_loops({t.lead_key for t in mqls}, min((t.occurred_at - window for t in mqls), default=None), {event_id for event_id, _ in looping})
+
+    def _transition(self, repo: SlaRepository, event_id: str, t: LifecycleTransitioned, loops: list[AlertRaised]) -> None:
         at = t.occurred_at
         # Leaving a stage meets the timers it started: the lead was dealt with.
-        open_timers = (await session.execute(select(timers).where(timers.c.lead_key == t.lead_key, timers.c.status == "open"))).all()
-        for timer in open_timers:
+        for timer in repo.open_timers([t.lead_key]):
             policy = self.book.policy(timer.policy)
             if policy is None or policy.starts_on.stage != t.to_stage:
-                await self._meet(session, timer, at, f"stage:{t.to_stage}")
+                self._meet(repo, timer, at, f"stage:{t.to_stage}")
         for policy in self.book.starting_on(t.to_stage):
-            await self._start(session, event_id, t, policy)
-        if t.to_stage == "mql" or t.reason == "disposition:rejected":
-            await self._loop(session, event_id, t)
+            self._start(repo, event_id, t, policy)
+        if _starts_loop_check(t):
+            self._loop(repo, event_id, t, loops)
 
-    async def _start(self, session: AsyncSession, event_id: str, t: LifecycleTransitioned, policy) -> None:  # type: ignore[no-untyped-def]
-        key = f"{policy.name}:{t.lead_key}:{event_id}"[:600]
-        if await session.scalar(select(timers.c.id).where(timers.c.timer_key == key)) is not None:
+    def _start(self, repo: SlaRepository, event_id: str, t: LifecycleTransitioned, policy: Policy) -> None:
+        key = _timer_key(policy, t.lead_key, event_id)
+        if repo.has_timer(key):
             return
         plan = self.book.plan(policy, t.owner, t.occurred_at)
         due = {tier: when.isoformat() for tier, when in plan.due.items()}
         tier, due_at = self.book.next_tier(due, None)
-        result = await session.execute(
-            insert(timers).values(
-                timer_key=key, lead_key=t.lead_key, policy=policy.name, owner=t.owner, team=plan.team, escalate_to=plan.escalate_to,
-                contract_version=self.book.contract.version, calendar=plan.calendar, started_at=t.occurred_at, target_s=plan.target_s, due=due,
-                next_tier=tier, next_due_at=datetime.fromisoformat(due_at) if due_at else None, status="open", breached=0, created_at=datetime.now(UTC),
-            )
+        timer = repo.start(
+            {
+                "timer_key": key, "lead_key": t.lead_key, "policy": policy.name, "owner": t.owner, "team": plan.team, "escalate_to": plan.escalate_to,
+                "contract_version": self.book.contract.version, "calendar": plan.calendar, "started_at": t.occurred_at, "target_s": plan.target_s, "due": due,
+                "next_tier": tier, "next_due_at": datetime.fromisoformat(due_at) if due_at else None, "status": "open", "met_at": None, "met_by": None,
+                "business_s_to_met": None, "breached": 0, "created_at": datetime.now(UTC),
+            }
         )
         # A touch that arrived before this timer (events and lifecycle are different topics) still counts.
-        names = (await session.execute(select(identities.c.identity).where(identities.c.lead_key == t.lead_key))).scalars().all()
+        names = repo.names_of(t.lead_key)
         kinds = [m for m in policy.met_by if isinstance(m, str)]
         if names and kinds:
-            earlier = (
-                await session.execute(
-                    select(touches).where(touches.c.identity.in_(names), touches.c.kind.in_(kinds), touches.c.occurred_at >= t.occurred_at).order_by(touches.c.occurred_at)
-                )
-            ).all()
-            for touch in earlier:
+            for touch in repo.touches_since(names, kinds, t.occurred_at):
                 if not policy.touch_by_owner or t.owner is None or touch.rep == t.owner:
-                    timer = (await session.execute(select(timers).where(timers.c.id == result.inserted_primary_key[0]))).one()
-                    await self._meet(session, timer, _aware(touch.occurred_at), touch.kind)
+                    self._meet(repo, timer, touch.occurred_at, touch.kind)
                     break
 
-    async def _touch(self, session: AsyncSession, event_id: str, kind: str, payload) -> None:  # type: ignore[no-untyped-def]
-        names = _identities(payload.lead)
+    def _touch(self, repo: SlaRepository, event_id: str, kind: str, payload: SalesTouched | SalesDispositioned | OpportunityChanged) -> None:
+        names = _identities(payload.lead)  # type: ignore[arg-type]
         at = payload.occurred_at
         rep = getattr(payload, "rep", None)
-        await session.execute(insert(touches), [{"identity": n, "kind": kind, "rep": rep, "occurred_at": at, "event_id": event_id} for n in names])
-        keys = set((await session.execute(select(identities.c.lead_key).where(identities.c.identity.in_(names)))).scalars())
+        repo.touch(names, kind, rep, at, event_id)
+        keys = repo.leads_of(names)
         if not keys:
             return
-        open_timers = (await session.execute(select(timers).where(timers.c.lead_key.in_(keys), timers.c.status == "open"))).all()
-        for timer in open_timers:
+        for timer in repo.open_timers(keys):
             policy = self.book.policy(timer.policy)
-            if policy is None or not self.book.met_by_event(policy, kind) or _aware(timer.started_at) > at:
+            if policy is None or not self.book.met_by_event(policy, kind) or timer.started_at > at:
                 continue
             if policy.touch_by_owner and timer.owner is not None and rep != timer.owner:
                 continue
-            await self._meet(session, timer, at, kind)
+            self._meet(repo, timer, at, kind)
 
-    async def _meet(self, session: AsyncSession, timer, at: datetime, by: str) -> None:  # type: ignore[no-untyped-def]
+    def _meet(self, repo: SlaRepository, timer: Timer, at: datetime, by: str) -> None:
         calendar = self.book.calendars.get(timer.calendar)
-        business = calendar.elapsed(_aware(timer.started_at), at).total_seconds() if calendar else None
+        business = calendar.elapsed(timer.started_at, at).total_seconds() if calendar else None
         if self._metrics and business is not None:
             self._metrics.follow_up.labels(timer.policy).observe(business)
-        await session.execute(
-            update(timers).where(timers.c.id == timer.id, timers.c.status == "open").values(status="met", met_at=at, met_by=by[:200], business_s_to_met=business, next_tier=None, next_due_at=None)
-        )
-        # A touch after a breach resolves its alerts: the lead is being dealt with.
-        await session.execute(
-            # lead_key first: it is indexed, and LIKE 'prefix%' uses no index on PostgreSQL's default
-            # collation nor in SQLite, so without it every touch would scan every alert ever raised.
-            update(alerts)
-            .where(and_(alerts.c.lead_key == timer.lead_key, alerts.c.alert_id.like(f"{timer.timer_key}:%"), alerts.c.status != "resolved"))
-            .values(status="resolved", resolved_at=at)
-        )
+        repo.meet(timer, at, by, business)  # also resolves the timer's alerts when written
 
-    async def _loop(self, session: AsyncSession, event_id: str, t: LifecycleTransitioned) -> None:
+    def _loop(self, repo: SlaRepository, event_id: str, t: LifecycleTransitioned, loops: list[AlertRaised]) -> None:
         kind = "mql" if t.to_stage == "mql" else "rejected"
-        if await session.scalar(select(loop_history.c.id).where(loop_history.c.event_id == event_id)) is None:
-            await session.execute(
-                insert(loop_history).values(lead_key=t.lead_key, kind=kind, occurred_at=t.occurred_at, reason=(t.details.get("disposition_reason") or "")[:500] or None, rule=t.reason[:200], event_id=event_id)
-            )
+        repo.record_loop(t.lead_key, event_id, kind, t.occurred_at, (t.details.get("disposition_reason") or "")[:500] or None, t.reason[:200])
         if kind != "mql":
             return
         rule = self.book.sla.rejection_loop
-        since = t.occurred_at - rule.window
-        history = (await session.execute(select(loop_history).where(loop_history.c.lead_key == t.lead_key, loop_history.c.occurred_at >= since).order_by(loop_history.c.occurred_at))).all()
+        history = repo.loop_history(t.lead_key, t.occurred_at - rule.window)
         rejections = [h for h in history if h.kind == "rejected"]
         if len(rejections) < rule.count:
             return
         requalified = [h.rule for h in history if h.kind == "mql"]
-        reasons = [{"reason": h.reason or "(no reason given)", "at": _aware(h.occurred_at).isoformat()} for h in rejections]
-        await self.desk.raise_alert(
-            session,
+        reasons = [{"reason": h.reason or "(no reason given)", "at": h.occurred_at.isoformat()} for h in rejections]
+        # Raised with the batch's writes (`raise_many`), once per alert id however often the batch asks.
+        loops.append(
             AlertRaised(
                 alert_id=f"loop:{t.lead_key}:{event_id}",
                 kind="loop.detected",
@@ -151,5 +182,5 @@ class SlaHandler:
                 raised_at=t.occurred_at,
                 message=f"{t.lead_key} re-qualified as MQL after {len(rejections)} rejections in {rule.window.days} days: fix the definition, not the lead",
                 details={"rejections": reasons, "requalified_by": requalified, "window_days": rule.window.days},
-            ),
+            )
         )

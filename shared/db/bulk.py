@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import orjson
-from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, insert
+from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, insert, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,7 +41,12 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
     encoders = [_json if isinstance(table.c[name].type, JSON) else None for name in columns]
     records = [tuple(encode(row[name]) if encode else row[name] for name, encode in zip(columns, encoders)) for row in rows]
     raw = await (await session.connection()).get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns, schema_name=table.schema)
+    driver = raw.driver_connection
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the first statement it runs itself;
+        # COPY on the bare driver before that would commit on its own, outside the transaction.
+        await session.execute(text("SELECT 1"))
+    await driver.copy_records_to_table(table.name, records=records, columns=columns, schema_name=table.schema)
 
 
 def among(column: ColumnElement, values: Sequence[str], postgres: bool) -> ColumnElement[bool]:

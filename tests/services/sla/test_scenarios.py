@@ -51,11 +51,17 @@ class Harness:
         return None
 
     async def send(self, payload) -> None:  # type: ignore[no-untyped-def]
-        self.n += 1
-        subject = getattr(payload, "lead_key", None) or payload.lead.key
-        envelope = EventEnvelope.wrap(payload, id=f"e{self.n}", source="/tests", subject=subject, time=payload.occurred_at)
+        await self.send_all([payload])
+
+    async def send_all(self, payloads: list) -> None:  # type: ignore[type-arg]
+        """Several events in ONE handler call, as the consumer runner hands over a poll."""
+        envelopes = []
+        for payload in payloads:
+            self.n += 1
+            subject = getattr(payload, "lead_key", None) or payload.lead.key
+            envelopes.append(EventEnvelope.wrap(payload, id=f"e{self.n}", source="/tests", subject=subject, time=payload.occurred_at))
         async with self.sessions() as session, session.begin():
-            await self.handler(session, [envelope])
+            await self.handler(session, envelopes)
 
     async def enter(self, stage: str, at: datetime, lead: str = "ada@acme.io", owner: str | None = "rep-1", reason: str = "mql:hand_raiser", **details) -> None:  # type: ignore[no-untyped-def]
         await self.send(LifecycleTransitioned(lead_key=lead, from_stage="lead", to_stage=stage, reason=reason, fit_score=50, fit_grade="A", engagement_score=50, owner=owner, contract_version="t", occurred_at=at, details=details))

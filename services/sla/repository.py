@@ -1,0 +1,233 @@
+"""What one batch of SLA events needs from the database, loaded up front, and what it changed, written at the end.
+
+One repository per handler call, inside the consumer runner's transaction (this only reads and
+flushes). The handler applies the batch's events in order against the state held here, so a
+timer started and met, or identities learned and used, within one batch behave as they would
+one event at a time; the database sees a few set-wise statements instead of several per event.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Iterable
+
+from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.sla.tables import alerts, identities, loop_history, timers, touches
+from shared.db.bulk import among, insert_rows, is_postgres_session
+from shared.db.times import as_utc as _aware
+
+_CHUNK = 500  # SQLite's IN lists stay well under its variable limit
+
+
+def _utc(value: datetime) -> datetime:
+    """As the database hands it back (UTC), so an in-batch value reads the same as a stored one."""
+    return _aware(value).astimezone(UTC)  # type: ignore[union-attr]
+
+
+@dataclass(eq=False)
+class Timer:
+    """An open follow-up timer: stored (`id`) or started in this batch (`row` still to insert)."""
+
+    timer_key: str
+    lead_key: str
+    policy: str
+    owner: str | None
+    calendar: str
+    started_at: datetime  # UTC
+    id: int | None = None
+    row: dict[str, Any] | None = None
+    met: dict[str, Any] | None = None  # met_at, met_by, business_s_to_met once a touch or a move met it
+
+
+@dataclass(frozen=True)
+class Touch:
+    kind: str
+    rep: str | None
+    occurred_at: datetime  # UTC
+    order: tuple[int, int] = field(compare=False)  # stored ones by id first, then this batch's in arrival order
+
+
+@dataclass(frozen=True)
+class LoopEntry:
+    kind: str  # mql | rejected
+    occurred_at: datetime  # UTC
+    reason: str | None
+    rule: str
+    order: tuple[int, int] = field(compare=False)
+
+
+class SlaRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._postgres = False
+        self._lead_of: dict[str, str] = {}  # identity -> lead key
+        self._names: dict[str, set[str]] = defaultdict(set)  # lead key -> identities (complete for the leads loaded by key)
+        self._open: dict[str, list[Timer]] = defaultdict(list)  # lead key -> open timers, oldest first
+        self._timer_keys: set[str] = set()
+        self._touches: dict[str, list[Touch]] = defaultdict(list)  # identity -> touches
+        self._loops: dict[str, list[LoopEntry]] = defaultdict(list)  # lead key -> MQL entries and rejections
+        self._loop_events: set[str] = set()
+        self._renamed: dict[str, str] = {}  # identity -> lead key, as this batch left it
+        self._new_touches: list[dict[str, Any]] = []
+        self._started: list[Timer] = []
+        self._met: list[Timer] = []
+        self._new_loops: list[dict[str, Any]] = []
+        self._arrivals = 0
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def _chunks(self, values: Iterable[str]) -> list[list[str]]:
+        values = sorted(set(values))
+        if self._postgres:
+            return [values] if values else []
+        return [values[start : start + _CHUNK] for start in range(0, len(values), _CHUNK)]
+
+    async def _select_in(self, column, values: Iterable[str], build):  # type: ignore[no-untyped-def]
+        """Rows of `build(condition)` for `column` among `values`: one array parameter on PostgreSQL, short IN lists on SQLite."""
+        rows = []
+        for chunk in self._chunks(values):
+            rows += (await self.session.execute(build(among(column, chunk, self._postgres)))).all()
+        return rows
+
+    async def load_identities(self, names: Iterable[str], of_leads: Iterable[str]) -> None:
+        """Who `names` belong to, and every name of `of_leads` (a new timer looks back at touches by any of them)."""
+        self._postgres = await is_postgres_session(self.session)
+        i = identities.c
+        for column, values in ((i.identity, names), (i.lead_key, of_leads)):
+            for row in await self._select_in(column, values, lambda cond: select(i.identity, i.lead_key).where(cond)):
+                if row.identity not in self._lead_of:
+                    self._lead_of[row.identity] = row.lead_key
+                    self._names[row.lead_key].add(row.identity)
+
+    async def load_open_timers(self, lead_keys: Iterable[str]) -> None:
+        t = timers.c
+        cols = (t.id, t.timer_key, t.lead_key, t.policy, t.owner, t.calendar, t.started_at)
+        rows = await self._select_in(t.lead_key, lead_keys, lambda cond: select(*cols).where(cond, t.status == "open"))
+        for row in sorted(rows, key=lambda r: r.id):
+            self._open[row.lead_key].append(Timer(row.timer_key, row.lead_key, row.policy, row.owner, row.calendar, _utc(row.started_at), id=row.id))
+            self._timer_keys.add(row.timer_key)
+
+    async def load_timer_keys(self, keys: Iterable[str]) -> None:
+        """Which of the timers the batch would start exist already (in any status): a start is idempotent."""
+        rows = await self._select_in(timers.c.timer_key, keys, lambda cond: select(timers.c.timer_key).where(cond))
+        self._timer_keys.update(row.timer_key for row in rows)
+
+    async def load_touches(self, names: Iterable[str], since: datetime | None) -> None:
+        """Touches by `names` at or after `since`: the ones a timer started in this batch could count."""
+        if since is None:
+            return
+        t = touches.c
+        rows = await self._select_in(t.identity, names, lambda cond: select(t.id, t.identity, t.kind, t.rep, t.occurred_at).where(cond, t.occurred_at >= since))
+        for row in rows:
+            self._touches[row.identity].append(Touch(row.kind, row.rep, _utc(row.occurred_at), (0, row.id)))
+
+    async def load_loops(self, lead_keys: Iterable[str], since: datetime | None, event_ids: Iterable[str]) -> None:
+        """The loop history of `lead_keys` from `since` (the earliest rejection-loop window in the batch),
+        and which of the batch's loop events were recorded already."""
+        h = loop_history.c
+        if since is not None:
+            rows = await self._select_in(h.lead_key, lead_keys, lambda cond: select(h.id, h.lead_key, h.kind, h.occurred_at, h.reason, h.rule).where(cond, h.occurred_at >= since))
+            for row in rows:
+                self._loops[row.lead_key].append(LoopEntry(row.kind, _utc(row.occurred_at), row.reason, row.rule, (0, row.id)))
+        self._loop_events.update(row.event_id for row in await self._select_in(h.event_id, event_ids, lambda cond: select(h.event_id).where(cond)))
+
+    # -- the state the events are applied to --------------------------------------------------
+
+    def _arrival(self) -> tuple[int, int]:
+        self._arrivals += 1
+        return (1, self._arrivals)
+
+    def identify(self, lead_key: str, names: list[str]) -> None:
+        for name in names:
+            before = self._lead_of.get(name)
+            if before is not None:
+                self._names[before].discard(name)
+            self._lead_of[name] = lead_key
+            self._names[lead_key].add(name)
+            self._renamed[name] = lead_key
+
+    def leads_of(self, names: Iterable[str]) -> set[str]:
+        return {self._lead_of[n] for n in names if n in self._lead_of}
+
+    def names_of(self, lead_key: str) -> set[str]:
+        return set(self._names.get(lead_key, ()))
+
+    def open_timers(self, lead_keys: Iterable[str]) -> list[Timer]:
+        """A copy: meeting a timer while going through them takes it out of the open ones."""
+        return [timer for key in sorted(lead_keys) for timer in self._open.get(key, ())]
+
+    def has_timer(self, timer_key: str) -> bool:
+        return timer_key in self._timer_keys
+
+    def start(self, row: dict[str, Any]) -> Timer:
+        timer = Timer(row["timer_key"], row["lead_key"], row["policy"], row["owner"], row["calendar"], _utc(row["started_at"]), row=row)
+        self._timer_keys.add(timer.timer_key)
+        self._open[timer.lead_key].append(timer)
+        self._started.append(timer)
+        return timer
+
+    def meet(self, timer: Timer, at: datetime, by: str, business_s: float | None) -> None:
+        timer.met = {"met_at": at, "met_by": by[:200], "business_s_to_met": business_s}
+        self._open[timer.lead_key].remove(timer)
+        self._met.append(timer)
+
+    def touch(self, names: list[str], kind: str, rep: str | None, at: datetime, event_id: str) -> None:
+        for name in names:
+            self._new_touches.append({"identity": name, "kind": kind, "rep": rep, "occurred_at": at, "event_id": event_id})
+            self._touches[name].append(Touch(kind, rep, _utc(at), self._arrival()))
+
+    def touches_since(self, names: Iterable[str], kinds: list[str], since: datetime) -> list[Touch]:
+        found = [t for name in names for t in self._touches.get(name, ()) if t.kind in kinds and t.occurred_at >= since]
+        return sorted(found, key=lambda t: (t.occurred_at, t.order))
+
+    def record_loop(self, lead_key: str, event_id: str, kind: str, at: datetime, reason: str | None, rule: str) -> None:
+        if event_id in self._loop_events:
+            return
+        self._loop_events.add(event_id)
+        self._new_loops.append({"lead_key": lead_key, "kind": kind, "occurred_at": at, "reason": reason, "rule": rule, "event_id": event_id})
+        self._loops[lead_key].append(LoopEntry(kind, _utc(at), reason, rule, self._arrival()))
+
+    def loop_history(self, lead_key: str, since: datetime) -> list[LoopEntry]:
+        return sorted((h for h in self._loops.get(lead_key, ()) if h.occurred_at >= since), key=lambda h: (h.occurred_at, h.order))
+
+    # -- writing ------------------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        s = self.session
+        if self._renamed:
+            for chunk in self._chunks(self._renamed):
+                await s.execute(delete(identities).where(among(identities.c.identity, chunk, self._postgres)))
+            await insert_rows(s, identities, [{"identity": i, "lead_key": key} for i, key in self._renamed.items()])
+        await insert_rows(s, touches, self._new_touches)
+        # A timer started and met in this batch is stored met; the ones stored open are updated.
+        await insert_rows(s, timers, [self._stored_row(t) for t in self._started])
+        stored = [t for t in self._met if t.id is not None]
+        if stored:
+            t = timers.c
+            met = {"status": "met", "met_at": bindparam("b_at"), "met_by": bindparam("b_by"), "business_s_to_met": bindparam("b_s"), "next_tier": None, "next_due_at": None}
+            await s.execute(
+                update(timers).where(t.id == bindparam("b_id"), t.status == "open").values(met).execution_options(synchronize_session=False),
+                [{"b_id": x.id, "b_at": x.met["met_at"], "b_by": x.met["met_by"], "b_s": x.met["business_s_to_met"]} for x in stored],  # type: ignore[index]
+            )
+        if self._met:
+            # A touch after a breach resolves its alerts: the lead is being dealt with. lead_key first: it is
+            # indexed, and LIKE 'prefix%' uses no index on PostgreSQL's default collation nor in SQLite, so
+            # without it every meet would scan every alert ever raised.
+            a = alerts.c
+            resolve = update(alerts).where(and_(a.lead_key == bindparam("b_lead"), a.alert_id.like(bindparam("b_like")), a.status != "resolved"))
+            await s.execute(
+                resolve.values(status="resolved", resolved_at=bindparam("b_at")).execution_options(synchronize_session=False),
+                [{"b_lead": x.lead_key, "b_like": f"{x.timer_key}:%", "b_at": x.met["met_at"]} for x in self._met],  # type: ignore[index]
+            )
+        await insert_rows(s, loop_history, self._new_loops)
+
+    @staticmethod
+    def _stored_row(timer: Timer) -> dict[str, Any]:
+        row = dict(timer.row or {})
+        if timer.met is not None:
+            row.update(timer.met, status="met", next_tier=None, next_due_at=None)
+        return row
