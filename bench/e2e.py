@@ -177,9 +177,9 @@ def measure(rate: float, duration_s: float, target_s: float, kafka: str, databas
     print(f"sent {len(plan)} at {achieved:.0f}/s (non-200: {failures}); MQL {len(mql)}/{leads}; alerts {by_kind}, distinct {distinct}/{len(alerts)}, on touched leads {len(touched_alerts)}")
     p = percentile
     lines = [
-        f"## End to end: webhook -> lifecycle -> alert at {rate:.0f} events/s",
+        f"## End to end: webhook -> lifecycle -> alert at {rate:.0f} events/s ({'PostgreSQL' if database_url else 'SQLite'})",
         "",
-        f"`python -m bench.e2e --rate {rate:g} --duration {duration_s:g}` — the three services as separate processes (SQLite), an open-loop sender of signed Standard Webhooks: {len(plan):,} events for {leads:,} leads (contact, three activities, a demo request that makes the lead an MQL; half touched {TOUCH_AFTER_S:g} s later, half left to breach a first-touch target of {target_s:g} s on the 24x7 calendar). Times come from the broker's record timestamps. Baseline: one record produced (acks=all) and read back through the same broker.",
+        f"`python -m bench.e2e --rate {rate:g} --duration {duration_s:g}` — the three services as separate processes, an open-loop sender of signed Standard Webhooks: {len(plan):,} events for {leads:,} leads (contact, three activities, a demo request that makes the lead an MQL; half touched {TOUCH_AFTER_S:g} s later, half left to breach a first-touch target of {target_s:g} s on the 24x7 calendar). Times come from the broker's record timestamps. Baseline: one record produced (acks=all) and read back through the same broker.",
         "",
         "| path | p50 ms | p99 ms | count |",
         "| --- | ---: | ---: | ---: |",
@@ -197,10 +197,10 @@ def measure(rate: float, duration_s: float, target_s: float, kafka: str, databas
         "Target (issue 6): p99 < 100 ms for webhook -> lifecycle at 500 events/s.",
     ]
     headlines = [
-        Headline(f"webhook -> lifecycle p99 at {achieved:,.0f} events/s", f"{p(to_lifecycle, 99):.0f} ms", f"broker round trip {p(baseline, 99):.1f} ms", f"{p(to_lifecycle, 99) / max(p(baseline, 99), 0.001):.0f}x", "p99 < 100 ms at 500/s"),
-        Headline("alert lateness after due time p99 (e2e)", f"{p(late, 99):.0f} ms", f"broker round trip {p(baseline, 99):.1f} ms", f"{p(late, 99) / max(p(baseline, 99), 0.001):.0f}x", "< 1 s"),
+        Headline(f"webhook -> lifecycle p99 at {achieved:,.0f} events/s ({'PostgreSQL' if database_url else 'SQLite'})", f"{p(to_lifecycle, 99):.0f} ms", f"broker round trip {p(baseline, 99):.1f} ms", f"{p(to_lifecycle, 99) / max(p(baseline, 99), 0.001):.0f}x", "p99 < 100 ms at 500/s"),
+        Headline(f"alert lateness after due time p99 ({'PostgreSQL' if database_url else 'SQLite'})", f"{p(late, 99):.0f} ms", f"broker round trip {p(baseline, 99):.1f} ms", f"{p(late, 99) / max(p(baseline, 99), 0.001):.0f}x", "< 1 s"),
     ]
-    headlines += [Headline(f"peak RSS, {name} (e2e run)", f"{server.peak_rss / 2**20:.0f} MiB", f"bare uvicorn {bare.peak_rss / 2**20:.0f} MiB", f"{server.peak_rss / max(bare.peak_rss, 1):.1f}x", "(watch)") for name, server in servers.items()]
+    headlines += [Headline(f"peak RSS, {name} ({'PostgreSQL' if database_url else 'SQLite'} run)", f"{server.peak_rss / 2**20:.0f} MiB", f"bare uvicorn {bare.peak_rss / 2**20:.0f} MiB", f"{server.peak_rss / max(bare.peak_rss, 1):.1f}x", "(watch)") for name, server in servers.items()]
     return "\n".join(lines), headlines
 
 
@@ -214,7 +214,7 @@ def main() -> None:
     args = parser.parse_args()
     database_url = pg_database(args.postgres) if args.postgres else None
     section, headlines = measure(args.rate, args.duration, args.target, args.kafka, database_url)
-    write_section("e2e", section, headlines)
+    write_section("e2e-postgres" if args.postgres else "e2e", section, headlines)
     print(f"written to {REPO / 'docs' / 'benchmarks.md'}")
 
 
