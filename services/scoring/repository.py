@@ -22,12 +22,7 @@ _CHUNK = 500
 
 
 def identities_of(ref: LeadRef) -> list[str]:
-    found = []
-    if ref.email:
-        found.append(f"email:{ref.email}")
-    if ref.record_id:
-        found.append(f"{ref.source}:{ref.record_id}")
-    return found
+    return ref.identities()
 
 
 def _row_to_lead(row) -> Lead:  # type: ignore[no-untyped-def]

@@ -31,8 +31,7 @@ Item = tuple[str, LifecycleTransitioned | LeadIdentified | SalesTouched | SalesD
 
 
 def _identities(ref: LeadRef) -> list[str]:
-    found = [f"email:{ref.email}"] if ref.email else []
-    return found + ([f"{ref.source}:{ref.record_id}"] if ref.record_id else [])
+    return ref.identities()
 
 
 def _timer_key(policy: Policy, lead_key: str, event_id: str) -> str:

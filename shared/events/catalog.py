@@ -55,6 +55,12 @@ class LeadRef(_Model):
     def key(self) -> str:
         return lead_key(email=self.email, source=self.source, record_id=self.record_id)
 
+    def identities(self) -> list[str]:
+        """Every name this reference knows the person by (`email:...`, `<source>:<record id>`):
+        what scoring joins leads on and publishes in `lead.identified`, and SLA matches touches by."""
+        found = [f"email:{self.email}"] if self.email else []
+        return found + ([f"{self.source}:{self.record_id}"] if self.record_id else [])
+
 
 class CanonicalEvent(_Model):
     """Base of every payload; `event_type` is the CloudEvents `type`."""
