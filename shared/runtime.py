@@ -10,7 +10,7 @@ import asyncio
 import logging
 import socket
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Collection
 
 from aiokafka.errors import KafkaError
 from sqlalchemy import text
@@ -61,9 +61,10 @@ class Runtime:
             log.error("%s stopped with an error", task.get_name(), exc_info=task.exception())
 
     def add_consumer(
-        self, *, group: str, topics: list[str], handler: EventHandler, processed: ProcessedEvents, outbox: Outbox | None
+        self, *, group: str, topics: list[str], handler: EventHandler, processed: ProcessedEvents, outbox: Outbox | None, wanted: Collection[str] | None = None
     ) -> ConsumerRunner:
-        """Consume `topics` in consumer group `group`; what handlers put in `outbox` is relayed after commit."""
+        """Consume `topics` in consumer group `group`; what handlers put in `outbox` is relayed after commit.
+        `wanted`: the event types the handler acts on; the others are skipped unrecorded."""
         relay = None
         if outbox is not None:
             relay = OutboxRelay(self.sessions, outbox, self.producer, postgres=is_postgres(self.engine))
@@ -88,6 +89,7 @@ class Runtime:
             batch_max=s.consumer_batch_max,
             session_timeout_ms=s.consumer_session_timeout_ms,
             after_commit=relay.wake if relay else None,
+            wanted=wanted,
         )
         self.consumers.append(runner)
         self.spawn(f"consumer:{group_id}", runner.run())

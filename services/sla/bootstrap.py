@@ -17,8 +17,14 @@ from services.sla.tables import outbox, processed_events
 from shared.contract import load_contract
 from shared.db import Outbox, ProcessedEvents, is_postgres
 from shared.runtime import ServiceHandle, open_runtime
+from shared.events import LeadIdentified, LifecycleTransitioned, OpportunityChanged, SalesDispositioned, SalesTouched
 
 GROUP = "sla"  # consumer group <prefix>sla
+# What the SLA acts on: stage changes, identities and sales activity. Most of the events topic
+# (engagement, contact updates) is passed over without an idempotency row.
+WANTED = frozenset(
+    t.event_type for t in (LifecycleTransitioned, LeadIdentified, SalesTouched, SalesDispositioned, OpportunityChanged)
+)
 
 
 @dataclass
@@ -44,7 +50,8 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock) -> SlaSe
 
     desk = AlertDesk(box, runtime.topics.alerts, deliver, on_raised=lambda alert: metrics.alerts.labels(alert.kind, alert.severity).inc())
     runtime.add_consumer(
-        group=GROUP, topics=[runtime.topics.lifecycle, runtime.topics.events], handler=SlaHandler(book, desk, metrics), processed=ProcessedEvents(processed_events), outbox=box
+        group=GROUP, topics=[runtime.topics.lifecycle, runtime.topics.events], handler=SlaHandler(book, desk, metrics), processed=ProcessedEvents(processed_events), outbox=box,
+        wanted=WANTED,
     )
     relay = runtime.relays[-1]
 

@@ -20,7 +20,7 @@ import logging
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Collection
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
@@ -55,6 +55,7 @@ class ConsumerStats:
     duplicates: int = 0
     deadlettered: int = 0
     retries: int = 0
+    skipped: int = 0  # records of types the handler does not act on
 
 
 class _WaitForBatch(ConsumerRebalanceListener):
@@ -90,8 +91,13 @@ class ConsumerRunner:
         batch_max: int = 500,
         session_timeout_ms: int = 10_000,
         after_commit: Callable[[], None] | None = None,
+        wanted: Collection[str] | None = None,
     ) -> None:
+        """`wanted`: the CloudEvents types the handler acts on (None: all). Records of other types
+        are passed over before parsing, with no idempotency record: ignoring an event twice is
+        harmless, and writing a row for each one a service does not care about is not."""
         self.name = name
+        self._wanted = frozenset(wanted) if wanted is not None else None
         self._bootstrap = bootstrap
         self._group_id = group_id
         self._topics = topics
@@ -173,9 +179,19 @@ class ConsumerRunner:
             # partitions re-reads these records and skips them as duplicates.
             log.warning("%s: offset commit failed (%s)", self.name, exc)
 
+    def _unwanted(self, record) -> bool:  # type: ignore[no-untyped-def]
+        if self._wanted is None:
+            return False
+        ce_type = next((value for name, value in record.headers or () if name == "ce_type"), None)
+        # No type at all is malformed: parsing below dead-letters it with the reason.
+        return ce_type is not None and ce_type.decode("utf-8", "replace") not in self._wanted
+
     async def _process(self, records: list) -> None:
         parsed: list[tuple[object, EventEnvelope]] = []
         for record in records:
+            if self._unwanted(record):
+                self.stats.skipped += 1
+                continue
             try:
                 parsed.append((record, EventEnvelope.from_record(record.headers, record.value)))
             except MalformedEvent as exc:

@@ -126,3 +126,39 @@ async def test_outbox_relays_in_commit_order_and_only_after_commit(kit, kafka_bo
     assert [dict(r.headers)["ce_id"].decode() for r in records] == [f"e{i:02d}" for i in range(20)]
     async with sessions() as session:
         assert await outbox.pending(session) == 0
+
+
+async def test_events_of_unwanted_types_are_passed_over_unrecorded(kit, kafka_bootstrap):
+    topics, engine, producer = kit
+    sessions = session_factory(engine)
+    seen: list[str] = []
+
+    async def handler(session, envelopes):  # type: ignore[no-untyped-def]
+        seen.extend(envelope.id for envelope in envelopes)
+
+    runner = ConsumerRunner(
+        name="unit", bootstrap=kafka_bootstrap, group_id=f"g-{uuid.uuid4().hex[:8]}", topics=[topics["events"]],
+        handler=handler, sessions=sessions, processed=ProcessedEvents(processed_table), producer=producer,
+        deadletter_topic=topics["deadletter"], wanted={"lockstep.test.v1"},
+    )
+    other = EventEnvelope(id="other-1", source="/tests", type="lockstep.other.v1", time=datetime.now(UTC), data={}, subject="lead-1")
+    await producer.send_many(
+        [
+            OutgoingRecord.event(topics["events"], _event("wanted-1")),
+            OutgoingRecord.event(topics["events"], other),
+            OutgoingRecord(topics["events"], "lead-1", b"no headers at all", []),  # still dead-lettered, not skipped
+            OutgoingRecord.event(topics["events"], _event("wanted-2")),
+        ]
+    )
+    task = asyncio.create_task(runner.run())
+
+    async def settled() -> bool:
+        return len(seen) == 2 and runner.stats.skipped == 1 and runner.stats.deadlettered == 1
+
+    await _wait(settled)
+    runner.stop()
+    await asyncio.wait_for(task, 30)
+    assert sorted(seen) == ["wanted-1", "wanted-2"]
+    async with sessions() as session:
+        recorded = set((await session.execute(select(processed_table.c.event_id))).scalars())
+    assert recorded == {"wanted-1", "wanted-2"}  # nothing written for the event passed over
