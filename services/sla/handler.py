@@ -3,7 +3,11 @@
 Runs inside the consumer runner's transaction (idempotent per event id). Timers start on
 stage changes from scoring; touches and dispositions from the events topic meet them. A
 touch may arrive before the stage change that starts its timer (two topics, no common
-order), so touches are kept by identity and a new timer looks back at them.
+order), so touches are kept by identity and a new timer looks back at them. For the same reason a
+touch may come by a name scoring announces only later (`lead.identified`): when a lead learns
+names, its open timers look back at the touches by them too. When scoring merges lead B into A it
+announces B's names under A; once B is left with no names, B is gone, and its open timers go to A
+(or are cancelled where A already runs one of that policy) so they do not alert for a dead key.
 
 A batch is handled set-wise: everything its events could read is loaded first (see
 `SlaRepository`), the events are applied in order against that state, and the changes are
@@ -59,7 +63,7 @@ class SlaHandler:
             if isinstance(event, LifecycleTransitioned):
                 self._transition(repo, event_id, event, loops)
             elif isinstance(event, LeadIdentified):
-                repo.identify(event.lead_key, event.identities)
+                self._identify(repo, event)
             else:
                 self._touch(repo, event_id, kind, event)  # type: ignore[arg-type]
         await repo.flush()
@@ -85,14 +89,20 @@ class SlaHandler:
         touched = {name for _, e, kind in batch if kind for name in _identities(e.lead)}  # type: ignore[union-attr]
         starting = [t for _, t in transitions if self.book.starting_on(t.to_stage)]
         starting_leads = {t.lead_key for t in starting}
-        await repo.load_identities(touched | {name for e in identified for name in e.identities}, starting_leads)
+        announced = {name for e in identified for name in e.identities}
+        learning = {e.lead_key for e in identified}
+        await repo.load_identities(touched | announced, starting_leads | learning)
+        # Whoever loses names to a lead may have been merged into it: whether it keeps any decides,
+        # so all its names are needed, and its open timers.
+        losing = repo.leads_of(announced) - learning
+        await repo.load_identities((), losing)
         # A touch reaches the leads its names belong to now, or come to belong to earlier in the batch.
-        learned = {e.lead_key for e in identified if touched.intersection(e.identities)}
-        await repo.load_open_timers({t.lead_key for _, t in transitions} | repo.leads_of(touched) | learned)
+        await repo.load_open_timers({t.lead_key for _, t in transitions} | repo.leads_of(touched) | learning | losing)
         await repo.load_timer_keys({_timer_key(p, t.lead_key, event_id) for event_id, t in transitions for p in self.book.starting_on(t.to_stage)})
-        names = {name for lead in starting_leads for name in repo.names_of(lead)}
-        names |= {name for e in identified if e.lead_key in starting_leads for name in e.identities}
-        await repo.load_touches(names, min((t.occurred_at for t in starting), default=None))
+        # New timers, and open timers of leads learning names, look back at touches by any name they may have.
+        names = {name for lead in starting_leads | learning | losing for name in repo.names_of(lead)} | announced
+        since = [t.occurred_at for t in starting] + [timer.started_at for timer in repo.open_timers(learning | losing)]
+        await repo.load_touches(names, min(since, default=None))
         looping = [(event_id, t) for event_id, t in transitions if _starts_loop_check(t)]
         mqls = [t for _, t in looping if t.to_stage == "mql"]
         window = self.book.sla.rejection_loop.window
@@ -126,13 +136,42 @@ class SlaHandler:
             }
         )
         # A touch that arrived before this timer (events and lifecycle are different topics) still counts.
-        names = repo.names_of(t.lead_key)
+        self._look_back(repo, timer, policy, repo.names_of(t.lead_key))
+
+    def _identify(self, repo: SlaRepository, e: LeadIdentified) -> None:
+        changed = repo.identify(e.lead_key, e.identities)
+        if not changed:
+            return  # names it had: every touch by them was matched when it came
+        for lead in sorted({before for before in changed.values() if before is not None}):
+            if not repo.names_of(lead):  # every name it had is this lead's now: scoring merged it into this one
+                self._absorb(repo, lead, e.lead_key, e.occurred_at)
+        # Touches by the new names (or, for a timer just moved here, by any name) meet what they
+        # would have met had the names come first.
+        names = repo.names_of(e.lead_key)
+        for timer in repo.open_timers([e.lead_key]):
+            policy = self.book.policy(timer.policy)
+            if policy is not None:
+                self._look_back(repo, timer, policy, names)
+
+    def _absorb(self, repo: SlaRepository, absorbed: str, survivor: str, at: datetime) -> None:
+        """The absorbed lead's open timers now run for the person under the survivor's key: one per policy."""
+        running = {timer.policy for timer in repo.open_timers([survivor])}
+        for timer in repo.open_timers([absorbed]):
+            if timer.policy in running:
+                repo.cancel(timer, at)  # also resolves its alerts when written
+            else:
+                repo.move(timer, survivor)
+                running.add(timer.policy)
+
+    def _look_back(self, repo: SlaRepository, timer: Timer, policy: Policy, names: set[str]) -> None:
+        """Meet `timer` by the first touch by `names` since it started that counts for `policy`."""
         kinds = [m for m in policy.met_by if isinstance(m, str)]
-        if names and kinds:
-            for touch in repo.touches_since(names, kinds, t.occurred_at):
-                if not policy.touch_by_owner or t.owner is None or touch.rep == t.owner:
-                    self._meet(repo, timer, touch.occurred_at, touch.kind)
-                    break
+        if not names or not kinds:
+            return
+        for touch in repo.touches_since(names, kinds, timer.started_at):
+            if not policy.touch_by_owner or timer.owner is None or touch.rep == timer.owner:
+                self._meet(repo, timer, touch.occurred_at, touch.kind)
+                return
 
     def _touch(self, repo: SlaRepository, event_id: str, kind: str, payload: SalesTouched | SalesDispositioned | OpportunityChanged) -> None:
         names = _identities(payload.lead)  # type: ignore[arg-type]

@@ -74,7 +74,9 @@ async def alerts_after(session: AsyncSession, last_id: int, limit: int = 200) ->
 
 
 async def compliance(session: AsyncSession, start: datetime, end: datetime, group_by: str, now: datetime) -> dict:
-    rows = (await session.execute(select(timers).where(timers.c.started_at >= start, timers.c.started_at < end))).all()
+    # A cancelled timer was a duplicate (a merged lead's twin of the survivor's): the person is
+    # counted once, through the survivor's timer.
+    rows = (await session.execute(select(timers).where(timers.c.started_at >= start, timers.c.started_at < end, timers.c.status != "cancelled"))).all()
     groups: dict[str, dict[str, Any]] = defaultdict(lambda: {"timers": 0, "met": 0, "breached": 0, "open": 0, "times": []})
     for row in rows:
         key = getattr(row, group_by) or "(none)"

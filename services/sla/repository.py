@@ -33,7 +33,7 @@ class Timer:
     """An open follow-up timer: stored (`id`) or started in this batch (`row` still to insert)."""
 
     timer_key: str
-    lead_key: str
+    lead_key: str  # whose it is now: a merge moves it to the surviving lead
     policy: str
     owner: str | None
     calendar: str
@@ -41,6 +41,8 @@ class Timer:
     id: int | None = None
     row: dict[str, Any] | None = None
     met: dict[str, Any] | None = None  # met_at, met_by, business_s_to_met once a touch or a move met it
+    cancelled_at: datetime | None = None  # its lead was merged into one with a timer of the same policy
+    stored_lead_key: str | None = None  # whose it is in the database (its alerts carry that key)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class SlaRepository:
         self._new_touches: list[dict[str, Any]] = []
         self._started: list[Timer] = []
         self._met: list[Timer] = []
+        self._cancelled: list[Timer] = []
+        self._moved: list[Timer] = []  # stored timers now of another lead
         self._new_loops: list[dict[str, Any]] = []
         self._arrivals = 0
 
@@ -108,7 +112,8 @@ class SlaRepository:
         cols = (t.id, t.timer_key, t.lead_key, t.policy, t.owner, t.calendar, t.started_at)
         rows = await self._select_in(t.lead_key, lead_keys, lambda cond: select(*cols).where(cond, t.status == "open"))
         for row in sorted(rows, key=lambda r: r.id):
-            self._open[row.lead_key].append(Timer(row.timer_key, row.lead_key, row.policy, row.owner, row.calendar, _utc(row.started_at), id=row.id))
+            timer = Timer(row.timer_key, row.lead_key, row.policy, row.owner, row.calendar, _utc(row.started_at), id=row.id, stored_lead_key=row.lead_key)
+            self._open[row.lead_key].append(timer)
             self._timer_keys.add(row.timer_key)
 
     async def load_timer_keys(self, keys: Iterable[str]) -> None:
@@ -141,14 +146,20 @@ class SlaRepository:
         self._arrivals += 1
         return (1, self._arrivals)
 
-    def identify(self, lead_key: str, names: list[str]) -> None:
+    def identify(self, lead_key: str, names: list[str]) -> dict[str, str | None]:
+        """Map `names` to `lead_key`; return the names that were not its yet, with whose they were (None: unknown)."""
+        changed: dict[str, str | None] = {}
         for name in names:
             before = self._lead_of.get(name)
+            if before == lead_key:
+                continue  # announced again (scoring repeats names): nothing to rewrite, nothing to match anew
             if before is not None:
                 self._names[before].discard(name)
             self._lead_of[name] = lead_key
             self._names[lead_key].add(name)
             self._renamed[name] = lead_key
+            changed[name] = before
+        return changed
 
     def leads_of(self, names: Iterable[str]) -> set[str]:
         return {self._lead_of[n] for n in names if n in self._lead_of}
@@ -174,6 +185,20 @@ class SlaRepository:
         timer.met = {"met_at": at, "met_by": by[:200], "business_s_to_met": business_s}
         self._open[timer.lead_key].remove(timer)
         self._met.append(timer)
+
+    def move(self, timer: Timer, lead_key: str) -> None:
+        self._open[timer.lead_key].remove(timer)
+        timer.lead_key = lead_key
+        self._open[lead_key].append(timer)
+        if timer.row is not None:
+            timer.row["lead_key"] = lead_key
+        elif timer not in self._moved:
+            self._moved.append(timer)
+
+    def cancel(self, timer: Timer, at: datetime) -> None:
+        timer.cancelled_at = at
+        self._open[timer.lead_key].remove(timer)
+        self._cancelled.append(timer)
 
     def touch(self, names: list[str], kind: str, rep: str | None, at: datetime, event_id: str) -> None:
         for name in names:
@@ -203,25 +228,40 @@ class SlaRepository:
                 await s.execute(delete(identities).where(among(identities.c.identity, chunk, self._postgres)))
             await insert_rows(s, identities, [{"identity": i, "lead_key": key} for i, key in self._renamed.items()])
         await insert_rows(s, touches, self._new_touches)
-        # A timer started and met in this batch is stored met; the ones stored open are updated.
+        # A timer started and met (or cancelled) in this batch is stored so; the ones stored open are updated.
         await insert_rows(s, timers, [self._stored_row(t) for t in self._started])
-        stored = [t for t in self._met if t.id is not None]
+        t, a = timers.c, alerts.c
+        moved = [x for x in self._moved if x.lead_key != x.stored_lead_key]
+        if moved:
+            # The timer first, then its alerts: on PostgreSQL this waits for a scanner pass that holds the
+            # timer (FOR UPDATE) and raises an alert for it, so that alert is committed and gets moved too.
+            rekey = update(timers).where(t.id == bindparam("b_id")).values(lead_key=bindparam("b_lead")).execution_options(synchronize_session=False)
+            await s.execute(rekey, [{"b_id": x.id, "b_lead": x.lead_key} for x in moved])
+            # Its alerts go with it, so the lead being dealt with later resolves them (by lead key, below).
+            await s.execute(
+                update(alerts).where(and_(a.lead_key == bindparam("b_was"), a.alert_id.like(bindparam("b_like")))).values(lead_key=bindparam("b_lead")).execution_options(synchronize_session=False),
+                [{"b_was": x.stored_lead_key, "b_like": f"{x.timer_key}:%", "b_lead": x.lead_key} for x in moved],
+            )
+        stored = [x for x in self._met if x.id is not None]
         if stored:
-            t = timers.c
             met = {"status": "met", "met_at": bindparam("b_at"), "met_by": bindparam("b_by"), "business_s_to_met": bindparam("b_s"), "next_tier": None, "next_due_at": None}
             await s.execute(
                 update(timers).where(t.id == bindparam("b_id"), t.status == "open").values(met).execution_options(synchronize_session=False),
                 [{"b_id": x.id, "b_at": x.met["met_at"], "b_by": x.met["met_by"], "b_s": x.met["business_s_to_met"]} for x in stored],  # type: ignore[index]
             )
-        if self._met:
-            # A touch after a breach resolves its alerts: the lead is being dealt with. lead_key first: it is
-            # indexed, and LIKE 'prefix%' uses no index on PostgreSQL's default collation nor in SQLite, so
-            # without it every meet would scan every alert ever raised.
-            a = alerts.c
+        stored = [x for x in self._cancelled if x.id is not None]
+        if stored:
+            cancel = update(timers).where(t.id == bindparam("b_id"), t.status == "open").values(status="cancelled", next_tier=None, next_due_at=None)
+            await s.execute(cancel.execution_options(synchronize_session=False), [{"b_id": x.id} for x in stored])
+        ended = [(x, x.met["met_at"]) for x in self._met] + [(x, x.cancelled_at) for x in self._cancelled]  # type: ignore[index]
+        if ended:
+            # A touch after a breach resolves its alerts: the lead is being dealt with; a cancelled timer's
+            # lead is no more. lead_key first: it is indexed, and LIKE 'prefix%' uses no index on PostgreSQL's
+            # default collation nor in SQLite, so without it every meet would scan every alert ever raised.
             resolve = update(alerts).where(and_(a.lead_key == bindparam("b_lead"), a.alert_id.like(bindparam("b_like")), a.status != "resolved"))
             await s.execute(
                 resolve.values(status="resolved", resolved_at=bindparam("b_at")).execution_options(synchronize_session=False),
-                [{"b_lead": x.lead_key, "b_like": f"{x.timer_key}:%", "b_at": x.met["met_at"]} for x in self._met],  # type: ignore[index]
+                [{"b_lead": x.lead_key, "b_like": f"{x.timer_key}:%", "b_at": at} for x, at in ended],
             )
         await insert_rows(s, loop_history, self._new_loops)
 
@@ -230,4 +270,6 @@ class SlaRepository:
         row = dict(timer.row or {})
         if timer.met is not None:
             row.update(timer.met, status="met", next_tier=None, next_due_at=None)
+        elif timer.cancelled_at is not None:
+            row.update(status="cancelled", next_tier=None, next_due_at=None)
         return row
