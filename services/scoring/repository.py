@@ -14,15 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.lead import Contribution, Lead, Transition
 from services.scoring.tables import contributions, event_log, identities, leads, opportunities, transitions
-from shared.db.bulk import among, insert_rows, is_postgres_session
+from shared.db.bulk import among, batches, insert_rows, is_postgres_session
 from shared.db.times import as_utc as _aware
 from shared.events import LeadRef
 
-_CHUNK = 500
-
-
-def identities_of(ref: LeadRef) -> list[str]:
-    return ref.identities()
 
 
 def _row_to_lead(row) -> Lead:  # type: ignore[no-untyped-def]
@@ -59,9 +54,7 @@ class LeadRepository:
 
     async def _chunks(self, values: list[str]) -> list[list[str]]:
         """PostgreSQL takes any number as one array parameter; SQLite wants short IN lists."""
-        if await is_postgres_session(self.session):
-            return [values] if values else []
-        return [values[start : start + _CHUNK] for start in range(0, len(values), _CHUNK)]
+        return batches(values, await is_postgres_session(self.session))
 
     async def _select_in(self, column, values: list[str], *columns):  # type: ignore[no-untyped-def]
         rows = []
@@ -71,7 +64,7 @@ class LeadRepository:
         return rows
 
     async def preload(self, refs: Iterable[LeadRef], opportunity_keys: Iterable[str], contributions_since: datetime | None) -> None:
-        wanted = sorted({i for ref in refs for i in identities_of(ref)} - self.identity.keys())
+        wanted = sorted({i for ref in refs for i in ref.identities()} - self.identity.keys())
         for identity, key in await self._select_in(identities.c.identity, wanted, identities.c.identity, identities.c.lead_key):
             self.identity[identity] = key
         opportunity_keys = sorted(set(opportunity_keys) - self.opportunities.keys())
@@ -98,7 +91,7 @@ class LeadRepository:
     def lead_for(self, ref: LeadRef) -> list[Lead]:
         """Every lead this reference's identities point to (more than one: they are the same person)."""
         keys = []
-        for identity in identities_of(ref):
+        for identity in ref.identities():
             key = self.identity.get(identity)
             key = self._absorbed.get(key, key) if key else None
             if key and key not in keys:
@@ -109,7 +102,7 @@ class LeadRepository:
         self.leads[lead.key] = lead
 
     def remember(self, ref: LeadRef, lead: Lead) -> None:
-        for identity in identities_of(ref):
+        for identity in ref.identities():
             if self.identity.get(identity) != lead.key:
                 self.identity[identity] = lead.key
                 self._new_identities[identity] = lead.key

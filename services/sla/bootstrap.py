@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from services.sla.alerts import AlertDesk
 from services.sla.dashboard import ScoringClient
-from services.sla.handler import SlaHandler
+from services.sla.handler import WANTED, SlaHandler
 from services.sla.metrics import SlaMetrics
 from services.sla.notify import AlertNotifier, enqueue, parse_targets
 from services.sla.policies import PolicyBook
@@ -17,14 +17,8 @@ from services.sla.tables import outbox, processed_events
 from shared.contract import load_contract
 from shared.db import Outbox, ProcessedEvents, is_postgres
 from shared.runtime import ServiceHandle, open_runtime
-from shared.events import LeadIdentified, LifecycleTransitioned, OpportunityChanged, SalesDispositioned, SalesTouched
 
 GROUP = "sla"  # consumer group <prefix>sla
-# What the SLA acts on: stage changes, identities and sales activity. Most of the events topic
-# (engagement, contact updates) is passed over without an idempotency row.
-WANTED = frozenset(
-    t.event_type for t in (LifecycleTransitioned, LeadIdentified, SalesTouched, SalesDispositioned, OpportunityChanged)
-)
 
 
 @dataclass

@@ -26,16 +26,15 @@ from services.sla.metrics import SlaMetrics
 from services.sla.policies import PolicyBook, event_kind
 from services.sla.repository import SlaRepository, Timer
 from shared.contract.sla import Policy
-from shared.events import AlertRaised, EventEnvelope, LeadIdentified, LeadRef, LifecycleTransitioned, OpportunityChanged, SalesDispositioned, SalesTouched
+from shared.events import AlertRaised, EventEnvelope, LeadIdentified, LifecycleTransitioned, OpportunityChanged, SalesDispositioned, SalesTouched
 
 _TOUCHES = (SalesTouched.event_type, SalesDispositioned.event_type, OpportunityChanged.event_type)
+# What the SLA acts on: stage changes, identities and sales activity. The rest of the events topic
+# (engagement, contact updates) is passed over by the consumer without an idempotency row.
+WANTED = frozenset((LifecycleTransitioned.event_type, LeadIdentified.event_type, *_TOUCHES))
 
 # (event id, payload, touch kind for touches and dispositions, else None)
 Item = tuple[str, LifecycleTransitioned | LeadIdentified | SalesTouched | SalesDispositioned | OpportunityChanged, str | None]
-
-
-def _identities(ref: LeadRef) -> list[str]:
-    return ref.identities()
 
 
 def _timer_key(policy: Policy, lead_key: str, event_id: str) -> str:
@@ -86,7 +85,7 @@ class SlaHandler:
         """Load whatever any event of the batch could read, whatever the order they come in."""
         transitions = [(event_id, e) for event_id, e, _ in batch if isinstance(e, LifecycleTransitioned)]
         identified = [e for _, e, _ in batch if isinstance(e, LeadIdentified)]
-        touched = {name for _, e, kind in batch if kind for name in _identities(e.lead)}  # type: ignore[union-attr]
+        touched = {name for _, e, kind in batch if kind for name in e.lead.identities()}  # type: ignore[union-attr]
         starting = [t for _, t in transitions if self.book.starting_on(t.to_stage)]
         starting_leads = {t.lead_key for t in starting}
         announced = {name for e in identified for name in e.identities}
@@ -174,7 +173,7 @@ class SlaHandler:
                 return
 
     def _touch(self, repo: SlaRepository, event_id: str, kind: str, payload: SalesTouched | SalesDispositioned | OpportunityChanged) -> None:
-        names = _identities(payload.lead)  # type: ignore[arg-type]
+        names = payload.lead.identities()  # type: ignore[arg-type]
         at = payload.occurred_at
         rep = getattr(payload, "rep", None)
         repo.touch(names, kind, rep, at, event_id)

@@ -17,10 +17,9 @@ from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sla.tables import alerts, identities, loop_history, timers, touches
-from shared.db.bulk import among, insert_rows, is_postgres_session
+from shared.db.bulk import among, batches, insert_rows, is_postgres_session
 from shared.db.times import as_utc as _aware
 
-_CHUNK = 500  # SQLite's IN lists stay well under its variable limit
 
 
 def _utc(value: datetime) -> datetime:
@@ -85,10 +84,7 @@ class SlaRepository:
     # -- loading ------------------------------------------------------------------------------
 
     def _chunks(self, values: Iterable[str]) -> list[list[str]]:
-        values = sorted(set(values))
-        if self._postgres:
-            return [values] if values else []
-        return [values[start : start + _CHUNK] for start in range(0, len(values), _CHUNK)]
+        return batches(sorted(set(values)), self._postgres)
 
     async def _select_in(self, column, values: Iterable[str], build):  # type: ignore[no-untyped-def]
         """Rows of `build(condition)` for `column` among `values`: one array parameter on PostgreSQL, short IN lists on SQLite."""

@@ -9,7 +9,7 @@ its driver already runs in C.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Sequence, TypeVar
 
 import orjson
 from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, insert, text
@@ -47,6 +47,19 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
         # COPY on the bare driver before that would commit on its own, outside the transaction.
         await session.execute(text("SELECT 1"))
     await driver.copy_records_to_table(table.name, records=records, columns=columns, schema_name=table.schema)
+
+
+T = TypeVar("T")
+
+# SQLite's IN lists stay well under its bound-variable limit.
+SQLITE_IN_LIST = 500
+
+
+def batches(values: Sequence[T], postgres: bool) -> list[list[T]]:
+    """How to split `values` for `among()`: all at once on PostgreSQL, short IN lists on SQLite."""
+    if postgres:
+        return [list(values)] if values else []
+    return [list(values[start : start + SQLITE_IN_LIST]) for start in range(0, len(values), SQLITE_IN_LIST)]
 
 
 def among(column: ColumnElement, values: Sequence[str], postgres: bool) -> ColumnElement[bool]:

@@ -12,10 +12,8 @@ from typing import Collection, Iterable
 from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.bulk import among, insert_rows, is_postgres_session
+from shared.db.bulk import among, batches, insert_rows, is_postgres_session
 
-# Keep IN lists well below SQLite's bound-parameter limit.
-_CHUNK = 500
 
 
 class ProcessedEvents:
@@ -27,9 +25,8 @@ class ProcessedEvents:
         found: set[str] = set()
         column = self.table.c.event_id
         postgres = await is_postgres_session(session)
-        chunk = len(ids) or 1 if postgres else _CHUNK
-        for start in range(0, len(ids), chunk):
-            rows = await session.execute(select(column).where(among(column, ids[start : start + chunk], postgres)))
+        for batch in batches(ids, postgres):
+            rows = await session.execute(select(column).where(among(column, batch, postgres)))
             found.update(rows.scalars())
         return found
 
