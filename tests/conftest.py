@@ -38,6 +38,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         backends = ["sqlite"] + (["postgres"] if metafunc.config.postgres_url else [])  # type: ignore[attr-defined]
+        if metafunc.definition.get_closest_marker("postgres_only"):
+            backends = backends[1:]
         metafunc.parametrize("backend", backends)
 
 

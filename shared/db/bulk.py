@@ -5,6 +5,10 @@ rows, score contributions, the event log). Through SQLAlchemy's executemany each
 tens of microseconds of Python before the database sees it; on PostgreSQL, COPY hands the
 rows to asyncpg's encoder in one go, in the same transaction. SQLite keeps executemany, which
 its driver already runs in C.
+
+COPY costs two round trips (the statement, then the data), a pipelined executemany one. Under
+load a consumer batch is a handful of events, and every round trip waits for the database
+process to be scheduled; so few rows go through asyncpg's executemany and many through COPY.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ async def is_postgres_session(session: AsyncSession) -> bool:
 
 def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
+
+
+# Above this many rows COPY's second round trip is cheaper than executemany's per-row work.
+COPY_FROM_ROWS = 100
 
 
 async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -46,7 +54,16 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
         # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the first statement it runs itself;
         # COPY on the bare driver before that would commit on its own, outside the transaction.
         await session.execute(text("SELECT 1"))
-    await driver.copy_records_to_table(table.name, records=records, columns=columns, schema_name=table.schema)
+    if len(records) > COPY_FROM_ROWS:
+        await driver.copy_records_to_table(table.name, records=records, columns=columns, schema_name=table.schema)
+        return
+    name = ".".join(_quoted(part) for part in (table.schema, table.name) if part)
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    await driver.executemany(f"INSERT INTO {name} ({', '.join(map(_quoted, columns))}) VALUES ({placeholders})", records)
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 T = TypeVar("T")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, select
 
 from shared.db import create_engine, is_postgres, session_factory
-from shared.db.bulk import among, insert_rows
+from shared.db.bulk import COPY_FROM_ROWS, among, insert_rows
 
 metadata = MetaData()
 rows_table = Table(
@@ -36,25 +36,31 @@ def _rows(count: int, prefix: str = "n") -> list[dict]:
     return [{"name": f"{prefix}{i}", "details": {"i": i, "tags": ["a", None]}, "at": at} for i in range(count)]
 
 
-async def test_rows_written_first_in_a_transaction_roll_back_with_it(sessions):  # type: ignore[no-untyped-def]
+# Both ways of writing on PostgreSQL: executemany for a few rows, COPY for many.
+SIZES = [3, COPY_FROM_ROWS + 1]
+
+
+@pytest.mark.parametrize("count", SIZES)
+async def test_rows_written_first_in_a_transaction_roll_back_with_it(sessions, count):  # type: ignore[no-untyped-def]
     factory, _ = sessions
     with pytest.raises(RuntimeError):
         async with factory() as session, session.begin():
-            await insert_rows(session, rows_table, _rows(3))  # the transaction's very first statement
+            await insert_rows(session, rows_table, _rows(count))  # the transaction's very first statement
             raise RuntimeError("abort")
     async with factory() as session:
         assert (await session.execute(select(rows_table))).all() == []
 
 
-async def test_rows_keep_their_values_and_order(sessions):  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("count", [*SIZES, 1200])
+async def test_rows_keep_their_values_and_order(sessions, count):  # type: ignore[no-untyped-def]
     factory, _ = sessions
     async with factory() as session, session.begin():
-        await insert_rows(session, rows_table, _rows(1200))
+        await insert_rows(session, rows_table, _rows(count))
         await insert_rows(session, rows_table, [])
     async with factory() as session:
         found = (await session.execute(select(rows_table).order_by(rows_table.c.id))).all()
-    assert [r.name for r in found] == [f"n{i}" for i in range(1200)]
-    assert found[7].details == {"i": 7, "tags": ["a", None]}
+    assert [r.name for r in found] == [f"n{i}" for i in range(count)]
+    assert found[-1].details == {"i": count - 1, "tags": ["a", None]}
     assert found[0].at.replace(tzinfo=found[0].at.tzinfo or UTC) == datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
