@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from services.ingest.metrics import DoorMetrics
-from services.ingest.raw import raw_record
+from services.ingest.raw import RawRecordIds, raw_record
 from services.ingest.recent import RecentRequests
 from services.ingest.redaction import mask_emails, safe_url
 from services.ingest.sources.base import BadPayload, InboundRequest, ParseResult, SourceAdapter, Unauthorized
@@ -47,13 +47,14 @@ class WebhookDoor:
         # Event ids this replica already delivered: a sender's retry is answered without resending.
         self._delivered: OrderedDict[tuple[str, ...], None] = OrderedDict()
         self._replay_memory = replay_memory
+        self._raw_ids = RawRecordIds()
 
     def observe_latency(self, source: str, seconds: float) -> None:
-        self._metrics.latency.labels(source).observe(seconds)
+        self._metrics.latency_of(source, seconds)
 
     def reject(self, source: str, status: int, reason: str, detail: str, *, request: InboundRequest | None = None, headers: dict[str, str] | None = None) -> Response:
         outcome = "unavailable" if status == 503 else "rejected"
-        self._metrics.requests.labels(source, outcome, _reason_label(status)).inc()
+        self._metrics.request(source, outcome, _reason_label(status))
         self._recent.record(source=source, outcome=outcome, status=status, reason=mask_emails(reason), events=0, summary=lambda: {"request": _summary(request)} if request else {})
         return problem_response(status, detail, headers=headers)
 
@@ -94,7 +95,7 @@ class WebhookDoor:
         return self._accept(adapter, request, result, duplicate=False)
 
     def _accept(self, adapter: SourceAdapter, request: InboundRequest, result: ParseResult, *, duplicate: bool) -> Response:
-        self._metrics.requests.labels(adapter.name, "accepted", "duplicate" if duplicate else "ok").inc()
+        self._metrics.request(adapter.name, "accepted", "duplicate" if duplicate else "ok")
         self._recent.record(
             source=adapter.name,
             outcome="accepted",
@@ -119,7 +120,7 @@ class WebhookDoor:
             headers, value = encode_event(d.payload, id=d.event_id, source=ce_source, subject=key, time=d.occurred_at)
             events.append(OutgoingRecord(self._topics.events, key, value, headers))
         # The raw record goes first: an audit trail that can replay whatever followed.
-        return [raw_record(self._topics.raw, source, request, [d.event_id for d in result.drafts]), *events]
+        return [raw_record(self._topics.raw, source, request, [d.event_id for d in result.drafts], self._raw_ids.next()), *events]
 
 
 def _summary(request: InboundRequest) -> dict:

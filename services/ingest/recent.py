@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict, deque
 from datetime import UTC, datetime
 from typing import Any, Callable
@@ -31,12 +32,12 @@ class RecentRequests:
 
     def record(self, *, source: str, outcome: str, status: int, reason: str | None, events: int, summary: Callable[[], dict[str, Any]]) -> None:
         self._buffer[source[:64]].append(
-            {"received_at": datetime.now(UTC), "source": source[:64], "outcome": outcome, "status": status, "reason": (reason or "")[:500] or None, "events": events, "summary": summary}
+            {"received_at": time.time(), "source": source[:64], "outcome": outcome, "status": status, "reason": (reason or "")[:500] or None, "events": events, "summary": summary}
         )
 
     async def flush(self) -> None:
         buffered, self._buffer = self._buffer, defaultdict(lambda: deque(maxlen=self._limit))
-        rows = [{**row, "summary": row["summary"]()} for ring in buffered.values() for row in ring]
+        rows = [{**row, "received_at": datetime.fromtimestamp(row["received_at"], UTC), "summary": row["summary"]()} for ring in buffered.values() for row in ring]
         if not rows:
             return
         try:

@@ -25,6 +25,9 @@ class RunningService(Protocol):
     async def close(self) -> None: ...
 
 
+_NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
 def create_service_app(
     *, title: str, description: str, start: Callable[[], Awaitable[RunningService]], routers: Iterable[APIRouter] = ()
 ) -> FastAPI:
@@ -43,7 +46,9 @@ def create_service_app(
         finally:
             await service.close()
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    # FastAPI's native OpenTelemetry hook asks on every request whether a provider is configured;
+    # Lockstep reports through Prometheus, so it is switched off rather than asked.
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan, telemetry=_NO_TELEMETRY)
     install_problem_handlers(app)
     install_problem_documentation(app)
     app.add_middleware(RefuseNulInUrl)

@@ -37,7 +37,7 @@ class HubSpotEvent(BaseModel):
     propertyName: str | None = None
     propertyValue: str | None = None
     primaryObjectId: int | None = None
-    mergedObjectIds: list[int] = []
+    mergedObjectIds: list[int] = Field(default_factory=list)
     newObjectId: int | None = None
     associationType: str | None = None
     fromObjectId: int | None = None
