@@ -1,0 +1,57 @@
+"""The producer: what `send_many` promises, against the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+from aiokafka.partitioner import murmur2
+
+from shared.bus import BusUnavailable, EventProducer, OutgoingRecord, ensure_topics
+from tests.support.kafka import read_topic
+
+
+async def test_records_arrive_in_order_with_key_value_and_headers(kafka_bootstrap, topic_prefix):  # type: ignore[no-untyped-def]
+    topic = f"{topic_prefix}events"
+    await ensure_topics(kafka_bootstrap, [topic], partitions=6, replication_factor=1)
+    producer = EventProducer(kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_many([OutgoingRecord(topic, "lead:1", f"v{i}".encode(), [("ce_id", f"id-{i}".encode())]) for i in range(50)])
+    finally:
+        await producer.stop()
+    records = await read_topic(kafka_bootstrap, topic, expect=50)
+    assert [r.value for r in records] == [f"v{i}".encode() for i in range(50)]  # one key: one partition, in order
+    assert {r.key for r in records} == {b"lead:1"}
+    assert [dict(r.headers)["ce_id"] for r in records] == [f"id-{i}".encode() for i in range(50)]
+
+
+async def test_a_key_lands_where_the_java_client_would_put_it(kafka_bootstrap, topic_prefix):  # type: ignore[no-untyped-def]
+    """Per-lead order across clients: the same key goes to the same partition as with Kafka's default partitioner."""
+    topic = f"{topic_prefix}events"
+    await ensure_topics(kafka_bootstrap, [topic], partitions=6, replication_factor=1)
+    keys = [f"email:lead{i}@example.com" for i in range(60)]
+    producer = EventProducer(kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_many([OutgoingRecord(topic, key, b"{}", []) for key in keys])
+    finally:
+        await producer.stop()
+    records = await read_topic(kafka_bootstrap, topic, expect=len(keys))
+    assert len({r.partition for r in records}) > 1
+    assert {(r.key.decode(), r.partition) for r in records} == {(key, (murmur2(key.encode()) & 0x7FFFFFFF) % 6) for key in keys}
+
+
+async def test_an_unreachable_broker_is_reported_not_waited_on_forever() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    producer = EventProducer(f"127.0.0.1:{port}", ack_timeout_s=1.0)
+    await producer.start()
+    try:
+        assert not await producer.ping()
+        with pytest.raises(BusUnavailable):
+            await asyncio.wait_for(producer.send(OutgoingRecord("nowhere", "k", b"v", [])), timeout=10)
+    finally:
+        await producer.stop()
