@@ -131,7 +131,8 @@ async def broker_round_trip(bootstrap: str, topic: str, count: int = 300) -> lis
     return out
 
 
-def measure(rate: float, duration_s: float, target_s: float, kafka: str, database_url: str | None = None) -> tuple[str, list[Headline]]:
+def measure(rate: float, duration_s: float, target_s: float, kafka: str, database_url: str | None = None) -> tuple[str, list[Headline], float]:
+    """One run: its section, its headlines, and its webhook -> lifecycle p99 in ms."""
     run = uuid.uuid4().hex[:6]
     prefix = f"benche2e{run}."
     work = Path(tempfile.mkdtemp(prefix="lockstep-bench-e2e-"))
@@ -201,7 +202,7 @@ def measure(rate: float, duration_s: float, target_s: float, kafka: str, databas
         Headline(f"alert lateness after due time p99 ({'PostgreSQL' if database_url else 'SQLite'})", f"{p(late, 99):.0f} ms", f"broker round trip {p(baseline, 99):.1f} ms", f"{p(late, 99) / max(p(baseline, 99), 0.001):.0f}x", "< 1 s"),
     ]
     headlines += [Headline(f"peak RSS, {name} ({'PostgreSQL' if database_url else 'SQLite'} run)", f"{server.peak_rss / 2**20:.0f} MiB", f"bare uvicorn {bare.peak_rss / 2**20:.0f} MiB", f"{server.peak_rss / max(bare.peak_rss, 1):.1f}x", "(watch)") for name, server in servers.items()]
-    return "\n".join(lines), headlines
+    return "\n".join(lines), headlines, p(to_lifecycle, 99)
 
 
 def main() -> None:
@@ -211,9 +212,17 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=2.0, help="compressed first-touch target, seconds")
     parser.add_argument("--kafka", default=os.environ.get("LOCKSTEP_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     parser.add_argument("--postgres", metavar="ADMIN_URL", help="run the services on a fresh PostgreSQL database instead of SQLite files")
+    parser.add_argument("--runs", type=int, default=3, help="repeat the run; the median run (by webhook -> lifecycle p99) is reported")
     args = parser.parse_args()
-    database_url = pg_database(args.postgres) if args.postgres else None
-    section, headlines = measure(args.rate, args.duration, args.target, args.kafka, database_url)
+    runs = []
+    for _ in range(args.runs):
+        database_url = pg_database(args.postgres) if args.postgres else None
+        runs.append(measure(args.rate, args.duration, args.target, args.kafka, database_url))
+    # The machine is shared: one run can land on a noisy minute. Report the median run, and all.
+    runs.sort(key=lambda run: run[2])
+    section, headlines, _ = runs[len(runs) // 2]
+    if len(runs) > 1:
+        section += f"\nRuns: {len(runs)}; webhook -> lifecycle p99 of each: {', '.join(f'{run[2]:.0f}' for run in runs)} ms. The table is the median run."
     write_section("e2e-postgres" if args.postgres else "e2e", section, headlines)
     print(f"written to {REPO / 'docs' / 'benchmarks.md'}")
 

@@ -4,12 +4,15 @@ One uvicorn worker serves the ingest app; wrk (one thread, the other core) repla
 correctly signed requests at rising concurrency: HubSpot batches of 5 subscription events
 (signature v3) and Standard Webhooks requests carrying one canonical event. Every accepted
 request was acknowledged by Kafka (acks=all) before its 200. The same wrk run against a bare
-ASGI app on the same uvicorn gives the HTTP ceiling; the ratio is the figure to watch.
+ASGI app on the same uvicorn gives the HTTP ceiling; the ratio is the figure to watch. The
+generic requests also go to `bench/floor_app.py`, which only verifies and publishes: the
+least any door has to do, and so the most any door on this stack can reach.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import tempfile
 import time
@@ -20,6 +23,7 @@ from pathlib import Path
 from bench.broker import producer_perf
 from bench.common import REPO, Headline, Server, WrkResult, free_port, median, run_wrk, write_section
 from services.simulator import wire
+from shared.bus import ensure_topics
 
 HUBSPOT_SECRET = "bench-hubspot-client-secret"
 GENERIC_SECRET = "whsec_" + "YmVuY2gtZ2VuZXJpYy1zZWNyZXQtMzItYnl0ZXMhIQ=="
@@ -78,8 +82,13 @@ def measure(levels: list[int], duration: int, kafka: str) -> tuple[str, list[Hea
         "LOCKSTEP_LOG_LEVEL": "WARNING",
     }
     ingest = Server("services.ingest.app:create_app", ingest_port, env, factory=True)
+    asyncio.run(ensure_topics(kafka, [env["LOCKSTEP_TOPIC_PREFIX"] + "floor"], partitions=6, replication_factor=1))
+    floor_port = free_port()
+    floor = Server("bench.floor_app:app", floor_port, env)
+    floors: dict[int, WrkResult] = {}
     try:
         ingest.wait_ready("/readyz")
+        floor.wait_ready("/")
         for scenario in ("hubspot", "generic"):
             for connections in levels:
                 # Fresh, unique requests per run (timestamps stay inside the 5-minute window).
@@ -89,12 +98,15 @@ def measure(levels: list[int], duration: int, kafka: str) -> tuple[str, list[Hea
                 write_requests(file, requests)
                 ceiling = run_wrk(f"http://127.0.0.1:{bare_port}", connections, duration, SCRIPT, [str(file)])
                 result = run_wrk(f"http://127.0.0.1:{ingest_port}", connections, duration, SCRIPT, [str(file)])
+                if scenario == "generic":  # the same signed requests against the door's floor
+                    floors[connections] = run_wrk(f"http://127.0.0.1:{floor_port}", connections, duration, SCRIPT, [str(file)])
                 if result.requests > count:
                     print(f"warning: {scenario} c={connections} replayed {result.requests - count} requests (deduplicated, not republished)")
                 rows.append((scenario, result, ceiling))
                 print(f"{scenario:8} c={connections:4}  ingest {result.requests_per_s:8.0f}/s p50 {result.p50_ms:6.2f} ms p99 {result.p99_ms:6.2f} ms non-2xx {result.non_2xx}  |  ceiling {ceiling.requests_per_s:8.0f}/s  ratio {result.requests_per_s / ceiling.requests_per_s:5.1%}")
     finally:
         ingest.stop()
+        floor.stop()
         bare.stop()
     broker = producer_perf(kafka)
     # Each accepted request puts its events plus one raw record on the broker.
@@ -113,9 +125,21 @@ def measure(levels: list[int], duration: int, kafka: str) -> tuple[str, list[Hea
     for scenario, r, c in rows:
         lines.append(f"| {scenario} | {r.connections} | {r.requests_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.non_2xx} | {c.requests_per_s:,.0f} | {c.p99_ms:.2f} | {r.requests_per_s / c.requests_per_s:.0%} |")
     ratios = [r.requests_per_s / c.requests_per_s for _, r, c in rows]
+    ceilings = {r.connections: c for scenario, r, c in rows if scenario == "generic"}
+    floor_ratios = [floors[n].requests_per_s / ceilings[n].requests_per_s for n in floors]
     lines += [
         "",
-        f"Median ratio to the HTTP ceiling: **{median(ratios):.0%}**. Peak RSS: ingest {ingest.peak_rss / 2**20:.0f} MiB, bare app {bare.peak_rss / 2**20:.0f} MiB.",
+        "The door's floor, same run and requests as the generic rows: `bench/floor_app.py` verifies the Standard Webhooks signature and puts the body on Kafka with the same producer, answering 200 once acknowledged, and does nothing else (no parsing, mapping, audit record or metrics):",
+        "",
+        "| connections | floor req/s | floor p99 ms | floor / ceiling | ingest generic / floor |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    generic_rows = {r.connections: r for scenario, r, _ in rows if scenario == "generic"}
+    for n, f in sorted(floors.items()):
+        lines.append(f"| {n} | {f.requests_per_s:,.0f} | {f.p99_ms:.2f} | {f.requests_per_s / ceilings[n].requests_per_s:.0%} | {generic_rows[n].requests_per_s / f.requests_per_s:.0%} |")
+    lines += [
+        "",
+        f"Median ratio to the HTTP ceiling: **{median(ratios):.0%}**; the floor's: {median(floor_ratios):.0%}. Peak RSS: ingest {ingest.peak_rss / 2**20:.0f} MiB, bare app {bare.peak_rss / 2**20:.0f} MiB.",
         f"Broker ceiling, same run: Kafka's own `kafka-producer-perf-test` (acks=all, idempotent, {broker.record_size}-byte records, 6 partitions) sends {broker.records_per_s:,.0f} records/s (p50 {broker.p50_ms:.0f} ms, p99 {broker.p99_ms:.0f} ms at full throttle). Ingest's best row ({best[0]}, c={best[1].connections}) puts {published:,.0f} records/s on the broker (events + one raw record per request): **{published / broker.records_per_s:.0%} of the broker ceiling** — the broker is not what limits ingest.",
         "Target (issue 3): >= 3,000 accepted requests/s on one core with p99 < 50 ms, and >= 50% of the ceiling.",
     ]
@@ -124,6 +148,7 @@ def measure(levels: list[int], duration: int, kafka: str) -> tuple[str, list[Hea
         if r.connections == 32:
             events = " (5 events each)" if scenario == "hubspot" else ""
             headlines.append(Headline(f"ingest {scenario} requests/s{events}, 32 connections, p99 {r.p99_ms:.0f} ms", f"{r.requests_per_s:,.0f}", f"bare app {c.requests_per_s:,.0f}", f"{r.requests_per_s / c.requests_per_s:.0%}", ">= 3,000/s, p99 < 50 ms, >= 50% of bare app"))
+    headlines.append(Headline("door floor (verify + one acked record) requests/s, 32 connections", f"{floors[32].requests_per_s:,.0f}" if 32 in floors else "-", f"bare app {ceilings[32].requests_per_s:,.0f}" if 32 in ceilings else "-", f"{floors[32].requests_per_s / ceilings[32].requests_per_s:.0%}" if 32 in floors else "-", "(what any door here can reach)"))
     headlines.append(Headline("ingest records/s put on Kafka (best row)", f"{published:,.0f}", f"producer-perf-test {broker.records_per_s:,.0f}", f"{published / broker.records_per_s:.0%}", "(broker ceiling)"))
     return "\n".join(lines), headlines
 

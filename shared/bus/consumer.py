@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Awaitable, Callable, Collection
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.bus.deadletter import deadletter_record
+from shared.bus.polling import Batch, ReadAhead, WaitForBatch, rewind
 from shared.bus.producer import BusUnavailable, EventProducer
 from shared.db.idempotency import ProcessedEvents
 from shared.events.envelope import EventEnvelope, MalformedEvent
@@ -56,21 +57,6 @@ class ConsumerStats:
     deadlettered: int = 0
     retries: int = 0
     skipped: int = 0  # records of types the handler does not act on
-
-
-class _WaitForBatch(ConsumerRebalanceListener):
-    """Partitions are only given up once the batch in hand is committed to the database and Kafka."""
-
-    def __init__(self, lock: asyncio.Lock, name: str) -> None:
-        self._lock = lock
-        self._name = name
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        async with self._lock:
-            log.info("%s: partitions revoked: %s", self._name, sorted(f"{tp.topic}[{tp.partition}]" for tp in revoked))
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        log.info("%s: partitions assigned: %s", self._name, sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
 
 
 class ConsumerRunner:
@@ -113,6 +99,7 @@ class ConsumerRunner:
         self._after_commit = after_commit or (lambda: None)
         self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._generation = 0  # counts rebalances: what was read before one is not processed
         self.stats = ConsumerStats()
         self.consumer: AIOKafkaConsumer | None = None
         self.running = False
@@ -138,7 +125,7 @@ class ConsumerRunner:
         while not self._stopping.is_set():
             consumer = self._build()
             try:
-                consumer.subscribe(self._topics, listener=_WaitForBatch(self._lock, self.name))
+                consumer.subscribe(self._topics, listener=WaitForBatch(self._lock, self.name, self._rebalanced))
                 await consumer.start()
             except (KafkaError, OSError) as exc:
                 log.warning("%s: cannot reach Kafka (%s); retrying in %.1fs", self.name, exc, backoff)
@@ -154,21 +141,34 @@ class ConsumerRunner:
                 await consumer.stop()  # commits nothing by itself (auto-commit is off); leaves the group
             return
 
+    def _rebalanced(self) -> None:
+        self._generation += 1
+
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
+        ahead: Batch = {}
         while not self._stopping.is_set():
-            batches = await consumer.getmany(timeout_ms=200, max_records=self._batch_max)
+            generation = self._generation
+            batches, ahead = ahead or await consumer.getmany(timeout_ms=200, max_records=self._batch_max), {}
             if not any(batches.values()):
                 continue
             async with self._lock:
+                if generation != self._generation:
+                    # Read before a rebalance: what stayed ours is read again from its first record,
+                    # after anything the new assignment brought (aiokafka keeps the positions).
+                    rewind(consumer, batches)
+                    continue
                 # Partitions revoked while we waited are the new owner's to process.
                 owned = {tp: records for tp, records in batches.items() if records and tp in consumer.assignment()}
                 if not owned:
                     continue
+                reader = ReadAhead(consumer, self._batch_max)
                 # One transaction for the whole poll: each partition's records stay in order.
                 try:
                     await self._process([record for records in owned.values() for record in records])
                 except _Abandoned:
                     return
+                finally:
+                    ahead = await reader.stop()
                 await self._commit(consumer, {tp: records[-1].offset + 1 for tp, records in owned.items()})
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
