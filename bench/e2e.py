@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import REPO, Headline, Server, free_port, percentile, write_section
 from bench.loadgen import Timed, send_on_schedule
-from bench.scoring import pg_database
+from bench.scoring import drop_pg_database, pg_database
 from services.simulator import wire
 from services.simulator.contracts import with_first_touch
 from shared.bus import ensure_topics
@@ -217,7 +217,11 @@ def main() -> None:
     runs = []
     for _ in range(args.runs):
         database_url = pg_database(args.postgres) if args.postgres else None
-        runs.append(measure(args.rate, args.duration, args.target, args.kafka, database_url))
+        try:
+            runs.append(measure(args.rate, args.duration, args.target, args.kafka, database_url))
+        finally:
+            if database_url:
+                drop_pg_database(args.postgres, database_url)
     # The machine is shared: one run can land on a noisy minute. Report the median run, and all.
     runs.sort(key=lambda run: run[2])
     section, headlines, _ = runs[len(runs) // 2]

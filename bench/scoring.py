@@ -80,6 +80,20 @@ def pg_database(admin_url: str) -> str:
     return admin_url.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0] + f"/{name}"
 
 
+def drop_pg_database(admin_url: str, url: str) -> None:
+    """Benchmarks leave no database behind: dozens of them keep the server's autovacuum busy."""
+    import asyncpg
+
+    name = url.rsplit("/", 1)[1]
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.close()
+
+    asyncio.run(drop())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20_000)
@@ -103,9 +117,18 @@ def main() -> None:
         backends.append(("PostgreSQL", lambda: pg_database(args.postgres)))
     for name, make_db in backends:
         scoring, noop = [], []
+
+        def run(kind: str) -> float:
+            url = make_db()
+            try:
+                return consume(kind, args.kafka, topic, url, prefix, args.events)["per_s"]
+            finally:
+                if url.startswith("postgresql"):
+                    drop_pg_database(args.postgres, url)
+
         for _ in range(args.runs):
-            noop.append(consume("noop", args.kafka, topic, make_db(), prefix, args.events)["per_s"])
-            scoring.append(consume("scoring", args.kafka, topic, make_db(), prefix, args.events)["per_s"])
+            noop.append(run("noop"))
+            scoring.append(run("scoring"))
         rows.append((name, median(scoring), median(noop)))
         print(f"{name:10} scoring {median(scoring):8.0f} events/s   no-op runner {median(noop):8.0f} events/s   ratio {median(scoring) / median(noop):.0%}")
     lines = [
