@@ -5,8 +5,8 @@ correctly signed requests at rising concurrency: HubSpot batches of 5 subscripti
 (signature v3) and Standard Webhooks requests carrying one canonical event. Every accepted
 request was acknowledged by Kafka (acks=all) before its 200. The same wrk run against a bare
 ASGI app on the same uvicorn gives the HTTP ceiling; the ratio is the figure to watch. The
-generic requests also go to `bench/floor_app.py`, which only verifies and publishes: the
-least any door has to do, and so the most any door on this stack can reach.
+generic requests also go to `bench/floor_app.py`, which only verifies and publishes with the
+same producer: the least any door has to do.
 """
 
 from __future__ import annotations
