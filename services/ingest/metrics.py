@@ -20,25 +20,20 @@ class DoorMetrics:
             registry=registry,
         )
         # Label lookups cost a lock and a hash on every call: the children are kept. Sources
-        # are the configured ones plus "unknown", so these stay small.
-        self._events: dict[tuple[str, str], Any] = {}
-        self._requests: dict[tuple[str, str, str], Any] = {}
-        self._latency: dict[str, Any] = {}
+        # are the configured ones plus "unknown", and the other labels are fixed sets.
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        child = self._children.get((metric, labels))
+        if child is None:
+            child = self._children[(metric, labels)] = metric.labels(*labels)
+        return child
 
     def event(self, source: str, event_type: str) -> None:
-        child = self._events.get((source, event_type))
-        if child is None:
-            child = self._events[(source, event_type)] = self.events.labels(source, event_type)
-        child.inc()
+        self._child(self.events, source, event_type).inc()
 
     def request(self, source: str, outcome: str, reason: str) -> None:
-        child = self._requests.get((source, outcome, reason))
-        if child is None:
-            child = self._requests[(source, outcome, reason)] = self.requests.labels(source, outcome, reason)
-        child.inc()
+        self._child(self.requests, source, outcome, reason).inc()
 
     def latency_of(self, source: str, seconds: float) -> None:
-        child = self._latency.get(source)
-        if child is None:
-            child = self._latency[source] = self.latency.labels(source)
-        child.observe(seconds)
+        self._child(self.latency, source).observe(seconds)
