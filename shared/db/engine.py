@@ -44,7 +44,8 @@ def _sqlite_engine(url: str, database: str | None) -> AsyncEngine:
     # wakes the next one the moment the connection is free (bench.e2e at 500 events/s:
     # webhook -> lifecycle p99 1.4 s -> 0.12 s). Readers queue too: for concurrent readers
     # and replicas there is PostgreSQL. The connection runs its statements on the event loop's
-    # thread (sqlite_inline.py): webhook -> lifecycle p99 0.11 s -> 0.06-0.08 s in the same bench.
+    # thread (sqlite_inline.py): webhook -> lifecycle p99 0.11 s -> 0.06-0.085 s in the same bench
+    # on a quiet machine.
     creator = inline_connector(database or ":memory:", timeout=30, isolation_level=None, check_same_thread=False)
     engine = create_async_engine(url, async_creator=creator, pool_size=1, max_overflow=0, **_JSON)
 
