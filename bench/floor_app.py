@@ -1,18 +1,17 @@
 """The door's floor: the least any webhook door must do per request, on the same uvicorn.
 
-It verifies a Standard Webhooks signature (HMAC-SHA256 over id.timestamp.body) and puts the
-body on Kafka with the same producer as ingest, answering 200 only once the broker
-acknowledged (acks=all). No parsing, no mapping, no audit record, no metrics: a lower bound
+It verifies a Standard Webhooks signature (HMAC-SHA256 over id.timestamp.body, with the
+door's own helpers) and puts the body on Kafka with the same producer as ingest, answering
+200 only once the broker acknowledged (acks=all). No parsing, no mapping, no audit record, no metrics: a lower bound
 for what issue 3 requires of every request, measured beside the real door.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import os
 
+from services.ingest.signatures import any_equal, b64, hmac_sha256
 from shared.bus import BusUnavailable, EventProducer, OutgoingRecord
 
 _KEY = base64.b64decode(os.environ.get("LOCKSTEP_GENERIC_SECRET", "whsec_").removeprefix("whsec_"))
@@ -50,9 +49,9 @@ async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
         more = message.get("more_body", False)
     headers = dict(scope["headers"])
     signed = headers.get(b"webhook-id", b"") + b"." + headers.get(b"webhook-timestamp", b"") + b"." + body
-    expected = base64.b64encode(hmac.new(_KEY, signed, hashlib.sha256).digest())
+    expected = b64(hmac_sha256(_KEY, signed))
     given = [entry.split(b",", 1)[-1] for entry in headers.get(b"webhook-signature", b"").split()]
-    if not any(hmac.compare_digest(expected, candidate) for candidate in given):
+    if not any(any_equal(candidate, [expected]) for candidate in given):
         await _answer(send, 401)
         return
     try:

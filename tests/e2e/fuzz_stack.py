@@ -31,6 +31,7 @@ from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, 
 from services.simulator.contracts import with_first_touch
 from tests.support.infra import REPO
 from tests.support.kafka import delete_topics
+from tests.support.servers import ServiceProcess
 
 SERVICES = ("ingest", "scoring", "sla")
 HUBSPOT_SECRET = "fuzz-hubspot-secret"
@@ -126,25 +127,12 @@ def start_stack(tmp: Path, bootstrap: str, database_url: str) -> Stack:
         stack.services[name] = Service(name, urls[name], process, log)
     try:
         for service in stack.services.values():
-            _wait_ready(service)
+            ServiceProcess(service.name, service.process, service.url, service.log).wait_ready()
         _seed(stack)
     except BaseException:
         stop_stack(stack, bootstrap)
         raise
     return stack
-
-
-def _wait_ready(service: Service, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        assert service.process.poll() is None, f"{service.name} exited:\n{service.log.read_text()[-3000:]}"
-        try:
-            if httpx.get(f"{service.url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, f"{service.name} not ready:\n{service.log.read_text()[-3000:]}"
-        time.sleep(0.2)
 
 
 def signed_generic(events: list[dict], msg_id: str) -> tuple[dict[str, str], bytes]:

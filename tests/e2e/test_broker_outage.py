@@ -54,12 +54,7 @@ async def test_webhooks_during_a_broker_outage_are_refused_retried_and_take_effe
                 assert [d.status for d in deliveries] == [200] * len(deliveries), "every webhook was accepted in the end"
 
                 emails = [plan.email for plan in plans]
-                await eventually(
-                    lambda: observe.leads(scoring, emails),
-                    lambda seen: all(view and view["stage"] == plan.stage and len(view["engagement"]) >= plan.activities for view, plan in zip(seen.values(), plans)),
-                    what="every lead scored",
-                    timeout_s=120,
-                )
+                await observe.scored_as_planned(scoring, plans, what="every lead scored")
                 await asyncio.sleep(1)  # a late duplicate would have been scored by now
                 views = await observe.leads(scoring, emails)
                 for plan in plans:

@@ -56,12 +56,7 @@ async def test_scoring_and_sla_killed_mid_run_process_every_event_once_and_raise
 
         async with httpx.AsyncClient(base_url=stack["scoring"].base_url) as scoring, httpx.AsyncClient(base_url=stack["sla"].base_url) as sla:
             emails = [plan.email for plan in plans]
-            await eventually(
-                lambda: observe.leads(scoring, emails),
-                lambda seen: all(view and view["stage"] == plan.stage and len(view["engagement"]) >= plan.activities for view, plan in zip(seen.values(), plans)),
-                what="every lead scored after the restart",
-                timeout_s=120,
-            )
+            await observe.scored_as_planned(scoring, plans, what="every lead scored after the restart")
             views = await observe.leads(scoring, emails)
             keys = {plan.email: views[plan.email]["key"] for plan in plans}  # type: ignore[index]
             expected = {(keys[plan.email], "mql_first_touch", kind): 1 for plan in plans if plan.stage == "mql" for kind in TIERS}

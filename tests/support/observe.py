@@ -51,6 +51,17 @@ async def leads(scoring: httpx.AsyncClient, emails: list[str]) -> dict[str, dict
     return {email: await lead(scoring, email) for email in emails}
 
 
+async def scored_as_planned(scoring: httpx.AsyncClient, plans: list[Any], *, what: str, timeout_s: float = 120) -> None:
+    """Until every planned lead (`email`, `stage`, `activities`) is at its stage with at least its activities scored."""
+    emails = [plan.email for plan in plans]
+    await eventually(
+        lambda: leads(scoring, emails),
+        lambda seen: all(view and view["stage"] == plan.stage and len(view["engagement"]) >= plan.activities for view, plan in zip(seen.values(), plans)),
+        what=what,
+        timeout_s=timeout_s,
+    )
+
+
 async def alerts(sla: httpx.AsyncClient) -> list[dict[str, Any]]:
     """Every alert the SLA service holds (GET /alerts, all pages), oldest first; [] while it restarts."""
     found: list[dict[str, Any]] = []
