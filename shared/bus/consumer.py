@@ -4,7 +4,9 @@ For every poll (records of one or more partitions, each in its order) the runner
 1. parses each record as a CloudEvent (a record that is not one goes straight to the dead letters),
 2. opens one database transaction, skips event ids already processed, calls the handler for the
    rest and records their ids, and commits,
-3. wakes the outbox relay, and only then commits `offset + 1` of each partition's last record to Kafka.
+3. wakes the outbox relay, and only then counts `offset + 1` of each partition's last record as
+   done; done offsets go to Kafka lazily (polling.DoneOffsets: at most every `commit_interval_ms`,
+   when idle, before partitions are given up, and at stop).
 
 When the batch transaction fails, its records are retried one by one, so one poison event
 cannot hold back the others: a handler error is retried `max_retries` times with exponential
@@ -23,12 +25,12 @@ from datetime import UTC, datetime
 from typing import Awaitable, Callable, Collection
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import KafkaError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.bus.deadletter import deadletter_record
-from shared.bus.polling import Batch, ReadAhead, WaitForBatch, rewind
+from shared.bus.polling import Batch, DoneOffsets, ReadAhead, WaitForBatch, rewind
 from shared.bus.producer import BusUnavailable, EventProducer
 from shared.db.idempotency import ProcessedEvents
 from shared.events.envelope import EventEnvelope, MalformedEvent
@@ -76,6 +78,7 @@ class ConsumerRunner:
         retry_backoff_ms: int = 100,
         batch_max: int = 500,
         session_timeout_ms: int = 10_000,
+        commit_interval_ms: int = 1000,
         after_commit: Callable[[], None] | None = None,
         wanted: Collection[str] | None = None,
     ) -> None:
@@ -96,6 +99,7 @@ class ConsumerRunner:
         self._backoff_s = retry_backoff_ms / 1000
         self._batch_max = batch_max
         self._session_timeout_ms = session_timeout_ms
+        self._done = DoneOffsets(name, commit_interval_ms / 1000)
         self._after_commit = after_commit or (lambda: None)
         self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -125,7 +129,7 @@ class ConsumerRunner:
         while not self._stopping.is_set():
             consumer = self._build()
             try:
-                consumer.subscribe(self._topics, listener=WaitForBatch(self._lock, self.name, self._rebalanced))
+                consumer.subscribe(self._topics, listener=WaitForBatch(self._lock, self.name, lambda revoked: self._rebalanced(consumer, revoked)))
                 await consumer.start()
             except (KafkaError, OSError) as exc:
                 log.warning("%s: cannot reach Kafka (%s); retrying in %.1fs", self.name, exc, backoff)
@@ -138,11 +142,14 @@ class ConsumerRunner:
                 await self._loop(consumer)
             finally:
                 self.running = False
+                await self._done.commit(consumer)
                 await consumer.stop()  # commits nothing by itself (auto-commit is off); leaves the group
             return
 
-    def _rebalanced(self) -> None:
+    async def _rebalanced(self, consumer: AIOKafkaConsumer, revoked: set[TopicPartition]) -> None:
+        # What was done of the partitions going is committed for their next owner.
         self._generation += 1
+        await self._done.commit(consumer, only=revoked)
 
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
         ahead: Batch = {}
@@ -150,6 +157,7 @@ class ConsumerRunner:
             generation = self._generation
             batches, ahead = ahead or await consumer.getmany(timeout_ms=200, max_records=self._batch_max), {}
             if not any(batches.values()):
+                await self._done.commit(consumer)  # idle: nothing to save by waiting
                 continue
             async with self._lock:
                 if generation != self._generation:
@@ -169,15 +177,9 @@ class ConsumerRunner:
                     return
                 finally:
                     ahead = await reader.stop()
-                await self._commit(consumer, {tp: records[-1].offset + 1 for tp, records in owned.items()})
-
-    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
-        try:
-            await consumer.commit(offsets)
-        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
-            # The database already holds the effects and the event ids: the next owner of the
-            # partitions re-reads these records and skips them as duplicates.
-            log.warning("%s: offset commit failed (%s)", self.name, exc)
+                self._done.add({tp: records[-1].offset + 1 for tp, records in owned.items()})
+                if self._done.due:
+                    await self._done.commit(consumer)
 
     def _unwanted(self, record) -> bool:  # type: ignore[no-untyped-def]
         if self._wanted is None:
