@@ -1,4 +1,5 @@
-"""RFC 9457 problem details for every error a client can cause, and a last-resort 500."""
+"""RFC 9457 problem details for every error a client can cause, a 503 while the database is
+unreachable, and a last-resort 500."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         errors = [{"location": _location(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in exc.errors()]
         first = errors[0] if errors else {"location": "request", "message": "invalid"}
         return problem_response(400, f"{first['location']}: {first['message']}", instance=request.url.path, errors=errors)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A dropped connection (the database restarted: the pool replaces the connection, so the
+        # retry goes through) or a database that cannot be reached or stays locked: the client
+        # did nothing wrong and should come back, as for a broker outage at the door.
+        if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+            return problem_response(503, "the database is unavailable; retry shortly", instance=request.url.path, headers={"Retry-After": "1"})
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
