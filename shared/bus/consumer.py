@@ -2,8 +2,8 @@
 
 For every poll (records of one or more partitions, each in its order) the runner
 1. parses each record as a CloudEvent (a record that is not one goes straight to the dead letters),
-2. opens one database transaction, skips event ids already processed, calls the handler for the
-   rest and records their ids, and commits,
+2. opens one database transaction, records the event ids not processed before (those already
+   processed are skipped), calls the handler for them, and commits,
 3. wakes the outbox relay, and only then counts `offset + 1` of each partition's last record as
    done; done offsets go to Kafka lazily (polling.DoneOffsets: at most every `commit_interval_ms`,
    when idle, before partitions are given up, and at stop).
@@ -213,20 +213,16 @@ class ConsumerRunner:
     async def _apply(self, items: list[tuple[object, EventEnvelope]]) -> None:
         now = datetime.now(UTC)
         async with self._sessions() as session, session.begin():
-            seen = await self._processed.seen(session, {envelope.id for _, envelope in items})
-            done, fresh, duplicates = [], [], 0
-            for record, envelope in items:
-                if envelope.id in seen:
-                    duplicates += 1
-                    continue
-                seen.add(envelope.id)
-                fresh.append(envelope)
-                done.append(self._processed_row(record, envelope, "handled", now))
+            claimed = await self._processed.claim(session, [self._processed_row(record, envelope, "handled", now) for record, envelope in items])
+            fresh = []
+            for _, envelope in items:
+                if envelope.id in claimed:
+                    claimed.discard(envelope.id)  # a second copy in the same poll is a duplicate
+                    fresh.append(envelope)
             if fresh:
                 await self._handler(session, fresh)
-            await self._processed.mark(session, done)
-        self.stats.handled += len(done)
-        self.stats.duplicates += duplicates
+        self.stats.handled += len(fresh)
+        self.stats.duplicates += len(items) - len(fresh)
         self._after_commit()
 
     async def _apply_one(self, record, envelope: EventEnvelope) -> None:  # type: ignore[no-untyped-def]
@@ -274,8 +270,7 @@ class ConsumerRunner:
 
             async def mark() -> None:
                 async with self._sessions() as session, session.begin():
-                    if not await self._processed.seen(session, {envelope.id}):
-                        await self._processed.mark(session, [row])
+                    await self._processed.claim(session, [row])  # unless it was recorded before
 
             await self._retrying_infrastructure(mark)
         self.stats.deadlettered += 1
