@@ -14,10 +14,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.lead import Contribution, Lead, Transition
 from services.scoring.tables import contributions, event_log, identities, leads, opportunities, transitions
-from shared.db.bulk import among, batches, insert_rows, is_postgres_session
+from shared.db.bulk import Among, insert_rows, is_postgres_session
 from shared.db.times import as_utc as _aware
 from shared.events import LeadRef
 
+# The reads and deletes of every batch, built once (shared/db/bulk.py: Among).
+_IDENTITIES = Among(identities.c.identity, lambda among: select(identities.c.identity, identities.c.lead_key).where(among))
+_FORGET_IDENTITIES = Among(identities.c.identity, lambda among: delete(identities).where(among))
+_OPPORTUNITIES = Among(opportunities.c.opportunity, lambda among: select(opportunities).where(among))
+_LEADS = Among(leads.c.key, lambda among: select(leads).where(among))
+_c = contributions.c
+_CONTRIBUTIONS = Among(
+    _c.lead_key,
+    lambda among: select(_c.lead_key, _c.rule, _c.points, _c.occurred_at, _c.event_id, _c.activity).where(among, _c.occurred_at >= bindparam("since")).order_by(_c.occurred_at),
+)
 
 
 def _row_to_lead(row) -> Lead:  # type: ignore[no-untyped-def]
@@ -52,41 +62,26 @@ class LeadRepository:
         self._events: list[dict] = []
         self.transitions: list[Transition] = []
 
-    async def _chunks(self, values: list[str]) -> list[list[str]]:
-        """PostgreSQL takes any number as one array parameter; SQLite wants short IN lists."""
-        return batches(values, await is_postgres_session(self.session))
-
-    async def _select_in(self, column, values: list[str], *columns):  # type: ignore[no-untyped-def]
-        rows = []
-        postgres = await is_postgres_session(self.session)
-        for chunk in await self._chunks(values):
-            rows += (await self.session.execute(select(*columns).where(among(column, chunk, postgres)))).all()
-        return rows
-
     async def preload(self, refs: Iterable[LeadRef], opportunity_keys: Iterable[str], contributions_since: datetime | None) -> None:
+        postgres = await is_postgres_session(self.session)
         wanted = sorted({i for ref in refs for i in ref.identities()} - self.identity.keys())
-        for identity, key in await self._select_in(identities.c.identity, wanted, identities.c.identity, identities.c.lead_key):
+        for identity, key in await _IDENTITIES.execute(self.session, wanted, postgres):
             self.identity[identity] = key
         opportunity_keys = sorted(set(opportunity_keys) - self.opportunities.keys())
-        for row in await self._select_in(opportunities.c.opportunity, opportunity_keys, opportunities):
+        for row in await _OPPORTUNITIES.execute(self.session, opportunity_keys, postgres):
             self.opportunities[row.opportunity] = dict(row._mapping)
             self._known_opportunities.add(row.opportunity)
         keys = {k for k in self.identity.values()} | {o["lead_key"] for o in self.opportunities.values() if o["lead_key"]}
         await self.load(sorted(keys - self.leads.keys()), contributions_since)
 
     async def load(self, keys: list[str], contributions_since: datetime | None) -> None:
-        for row in await self._select_in(leads.c.key, keys, leads):
+        postgres = await is_postgres_session(self.session)
+        for row in await _LEADS.execute(self.session, keys, postgres):
             self.leads[row.key] = _row_to_lead(row)
-        if contributions_since is not None and keys:
-            c = contributions
-            postgres = await is_postgres_session(self.session)
-            for chunk in await self._chunks(keys):
-                query = select(c.c.lead_key, c.c.rule, c.c.points, c.c.occurred_at, c.c.event_id, c.c.activity).where(
-                    among(c.c.lead_key, chunk, postgres), c.c.occurred_at >= contributions_since
-                ).order_by(c.c.occurred_at)
-                for row in (await self.session.execute(query)).all():
-                    if row.lead_key in self.leads:
-                        self.leads[row.lead_key].contributions.append(Contribution(row.rule, row.points, _aware(row.occurred_at), row.event_id, row.activity))
+        if contributions_since is not None:
+            for row in await _CONTRIBUTIONS.execute(self.session, keys, postgres, since=contributions_since):
+                if row.lead_key in self.leads:
+                    self.leads[row.lead_key].contributions.append(Contribution(row.rule, row.points, _aware(row.occurred_at), row.event_id, row.activity))
 
     def lead_for(self, ref: LeadRef) -> list[Lead]:
         """Every lead this reference's identities point to (more than one: they are the same person)."""
@@ -151,9 +146,7 @@ class LeadRepository:
             values = {name: bindparam(name) for name in changed[0] if name not in ("key", "b_key")}
             await s.execute(update(leads).where(leads.c.key == bindparam("b_key")).values(values).execution_options(synchronize_session=False), changed)
         if self._new_identities:
-            postgres = await is_postgres_session(s)
-            for chunk in await self._chunks(list(self._new_identities)):
-                await s.execute(delete(identities).where(among(identities.c.identity, chunk, postgres)))
+            await _FORGET_IDENTITIES.execute(s, list(self._new_identities), await is_postgres_session(s))
             await insert_rows(s, identities, [{"identity": i, "lead_key": self._absorbed.get(k, k)} for i, k in self._new_identities.items()])
         rows = [
             {"lead_key": lead.key, "rule": c.rule, "points": c.points, "occurred_at": c.occurred_at, "event_id": c.event_id, "activity": c.activity}

@@ -17,9 +17,19 @@ from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sla.tables import alerts, identities, loop_history, timers, touches
-from shared.db.bulk import among, batches, insert_rows, is_postgres_session
+from shared.db.bulk import Among, insert_rows, is_postgres_session
 from shared.db.times import as_utc as _aware
 
+# The reads and deletes of every batch, built once (shared/db/bulk.py: Among).
+_i, _t, _to, _h = identities.c, timers.c, touches.c, loop_history.c
+_NAMES_BY_IDENTITY = Among(_i.identity, lambda among: select(_i.identity, _i.lead_key).where(among))
+_NAMES_BY_LEAD = Among(_i.lead_key, lambda among: select(_i.identity, _i.lead_key).where(among))
+_FORGET_NAMES = Among(_i.identity, lambda among: delete(identities).where(among))
+_OPEN_TIMERS = Among(_t.lead_key, lambda among: select(_t.id, _t.timer_key, _t.lead_key, _t.policy, _t.owner, _t.calendar, _t.started_at).where(among, _t.status == "open"))
+_TIMER_KEYS = Among(_t.timer_key, lambda among: select(_t.timer_key).where(among))
+_TOUCHES = Among(_to.identity, lambda among: select(_to.id, _to.identity, _to.kind, _to.rep, _to.occurred_at).where(among, _to.occurred_at >= bindparam("since")))
+_LOOPS = Among(_h.lead_key, lambda among: select(_h.id, _h.lead_key, _h.kind, _h.occurred_at, _h.reason, _h.rule).where(among, _h.occurred_at >= bindparam("since")))
+_LOOP_EVENTS = Among(_h.event_id, lambda among: select(_h.event_id).where(among))
 
 
 def _utc(value: datetime) -> datetime:
@@ -83,58 +93,43 @@ class SlaRepository:
 
     # -- loading ------------------------------------------------------------------------------
 
-    def _chunks(self, values: Iterable[str]) -> list[list[str]]:
-        return batches(sorted(set(values)), self._postgres)
-
-    async def _select_in(self, column, values: Iterable[str], build):  # type: ignore[no-untyped-def]
-        """Rows of `build(condition)` for `column` among `values`: one array parameter on PostgreSQL, short IN lists on SQLite."""
-        rows = []
-        for chunk in self._chunks(values):
-            rows += (await self.session.execute(build(among(column, chunk, self._postgres)))).all()
-        return rows
+    async def _among(self, among: Among, values: Iterable[str], **params: Any) -> list:
+        """One array parameter on PostgreSQL, short IN lists on SQLite; values sorted for a stable plan."""
+        return await among.execute(self.session, sorted(set(values)), self._postgres, **params)
 
     async def load_identities(self, names: Iterable[str], of_leads: Iterable[str]) -> None:
         """Who `names` belong to, and every name of `of_leads` (a new timer looks back at touches by any of them)."""
         self._postgres = await is_postgres_session(self.session)
-        i = identities.c
-        for column, values in ((i.identity, names), (i.lead_key, of_leads)):
-            for row in await self._select_in(column, values, lambda cond: select(i.identity, i.lead_key).where(cond)):
+        for among, values in ((_NAMES_BY_IDENTITY, names), (_NAMES_BY_LEAD, of_leads)):
+            for row in await self._among(among, values):
                 if row.identity not in self._lead_of:
                     self._lead_of[row.identity] = row.lead_key
                     self._names[row.lead_key].add(row.identity)
 
     async def load_open_timers(self, lead_keys: Iterable[str]) -> None:
-        t = timers.c
-        cols = (t.id, t.timer_key, t.lead_key, t.policy, t.owner, t.calendar, t.started_at)
-        rows = await self._select_in(t.lead_key, lead_keys, lambda cond: select(*cols).where(cond, t.status == "open"))
-        for row in sorted(rows, key=lambda r: r.id):
+        for row in sorted(await self._among(_OPEN_TIMERS, lead_keys), key=lambda r: r.id):
             timer = Timer(row.timer_key, row.lead_key, row.policy, row.owner, row.calendar, _utc(row.started_at), id=row.id, stored_lead_key=row.lead_key)
             self._open[row.lead_key].append(timer)
             self._timer_keys.add(row.timer_key)
 
     async def load_timer_keys(self, keys: Iterable[str]) -> None:
         """Which of the timers the batch would start exist already (in any status): a start is idempotent."""
-        rows = await self._select_in(timers.c.timer_key, keys, lambda cond: select(timers.c.timer_key).where(cond))
-        self._timer_keys.update(row.timer_key for row in rows)
+        self._timer_keys.update(row.timer_key for row in await self._among(_TIMER_KEYS, keys))
 
     async def load_touches(self, names: Iterable[str], since: datetime | None) -> None:
         """Touches by `names` at or after `since`: the ones a timer started in this batch could count."""
         if since is None:
             return
-        t = touches.c
-        rows = await self._select_in(t.identity, names, lambda cond: select(t.id, t.identity, t.kind, t.rep, t.occurred_at).where(cond, t.occurred_at >= since))
-        for row in rows:
+        for row in await self._among(_TOUCHES, names, since=since):
             self._touches[row.identity].append(Touch(row.kind, row.rep, _utc(row.occurred_at), (0, row.id)))
 
     async def load_loops(self, lead_keys: Iterable[str], since: datetime | None, event_ids: Iterable[str]) -> None:
         """The loop history of `lead_keys` from `since` (the earliest rejection-loop window in the batch),
         and which of the batch's loop events were recorded already."""
-        h = loop_history.c
         if since is not None:
-            rows = await self._select_in(h.lead_key, lead_keys, lambda cond: select(h.id, h.lead_key, h.kind, h.occurred_at, h.reason, h.rule).where(cond, h.occurred_at >= since))
-            for row in rows:
+            for row in await self._among(_LOOPS, lead_keys, since=since):
                 self._loops[row.lead_key].append(LoopEntry(row.kind, _utc(row.occurred_at), row.reason, row.rule, (0, row.id)))
-        self._loop_events.update(row.event_id for row in await self._select_in(h.event_id, event_ids, lambda cond: select(h.event_id).where(cond)))
+        self._loop_events.update(row.event_id for row in await self._among(_LOOP_EVENTS, event_ids))
 
     # -- the state the events are applied to --------------------------------------------------
 
@@ -220,8 +215,7 @@ class SlaRepository:
     async def flush(self) -> None:
         s = self.session
         if self._renamed:
-            for chunk in self._chunks(self._renamed):
-                await s.execute(delete(identities).where(among(identities.c.identity, chunk, self._postgres)))
+            await self._among(_FORGET_NAMES, self._renamed)
             await insert_rows(s, identities, [{"identity": i, "lead_key": key} for i, key in self._renamed.items()])
         await insert_rows(s, touches, self._new_touches)
         # A timer started and met (or cancelled) in this batch is stored so; the ones stored open are updated.

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Select, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.db.bulk import among, insert_rows
+from shared.db.bulk import Among, insert_rows
 from shared.bus.producer import BusUnavailable, EventProducer, OutgoingRecord
 from shared.events.envelope import EventEnvelope
 
@@ -75,6 +75,8 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         # One relay per table at a time across replicas keeps per-lead order on the wire.
         self._lock_key = zlib.crc32(self._table.name.encode()) & 0x7FFFFFFF
+        self._next = self._next_rows()  # built once: building costs as much as running it
+        self._forget = Among(self._table.c.id, lambda among: delete(self._table).where(among))
         self.relayed = 0
 
     def wake(self) -> None:
@@ -88,17 +90,17 @@ class OutboxRelay:
     async def _relay_batch(self) -> int:
         async with self._sessions() as session:
             async with session.begin():
-                rows = (await session.execute(self._next_rows())).all()
+                rows = (await session.execute(self._next)).all()
                 if not rows:  # nothing to send, or another replica's relay holds the lock
                     return 0
                 if self._postgres:  # hold the advisory lock until the rows are acknowledged and gone
                     await self._send(rows)
-                    await session.execute(delete(self._table).where(among(self._table.c.id, [r.id for r in rows], True)))
+                    await self._forget.execute(session, [r.id for r in rows], True)
             if not self._postgres:
                 # SQLite has one writer: do not hold its lock while waiting on Kafka.
                 await self._send(rows)
                 async with session.begin():
-                    await session.execute(delete(self._table).where(self._table.c.id.in_([r.id for r in rows])))
+                    await self._forget.execute(session, [r.id for r in rows], False)
         self.relayed += len(rows)
         return len(rows)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, select
+from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, bindparam, delete, select
 
 from shared.db import create_engine, is_postgres, session_factory
-from shared.db.bulk import COPY_FROM_ROWS, among, insert_rows
+from shared.db.bulk import COPY_FROM_ROWS, SQLITE_IN_LIST, Among, insert_rows
 
 metadata = MetaData()
 rows_table = Table(
@@ -64,13 +64,21 @@ async def test_rows_keep_their_values_and_order(sessions, count):  # type: ignor
     assert found[0].at.replace(tzinfo=found[0].at.tzinfo or UTC) == datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
-async def test_among_matches_exactly_the_values_given(sessions):  # type: ignore[no-untyped-def]
+async def test_among_matches_exactly_the_values_given_with_one_statement_reused(sessions):  # type: ignore[no-untyped-def]
     factory, postgres = sessions
+    count = SQLITE_IN_LIST + 50  # more than one IN list on SQLite
     async with factory() as session, session.begin():
-        await insert_rows(session, rows_table, _rows(50))
-    wanted = ["n3", "n49", "missing", "n3"]
+        await insert_rows(session, rows_table, _rows(count))
+    names = Among(rows_table.c.name, lambda cond: select(rows_table.c.name).where(cond, rows_table.c.id >= bindparam("from_id")))
+    forget = Among(rows_table.c.name, lambda cond: delete(rows_table).where(cond))
+    async with factory() as session, session.begin():
+        found = await names.execute(session, ["n3", "n49", "missing", "n3"], postgres, from_id=0)
+        assert sorted(r.name for r in found) == ["n3", "n49"]
+        assert names.statement(postgres) is names.statement(postgres)  # built once
+        everything = [f"n{i}" for i in range(count)]
+        assert len(await names.execute(session, everything, postgres, from_id=0)) == count
+        assert [r.name for r in await names.execute(session, ["n1", f"n{count - 1}"], postgres, from_id=count - 1)] == [f"n{count - 1}"]
+        assert await names.execute(session, [], postgres, from_id=0) == []
+        assert await forget.execute(session, everything[:-1], postgres) == []  # a delete returns no rows
     async with factory() as session:
-        names = (await session.execute(select(rows_table.c.name).where(among(rows_table.c.name, wanted, postgres)))).scalars().all()
-        # Two array parameters in one statement stay distinct.
-        both = (await session.execute(select(rows_table.c.name).where(among(rows_table.c.name, ["n1", "n2"], postgres), among(rows_table.c.name, ["n2", "n9"], postgres)))).scalars().all()
-    assert sorted(names) == ["n3", "n49"] and both == ["n2"]
+        assert (await session.execute(select(rows_table.c.name))).scalars().all() == [f"n{count - 1}"]
