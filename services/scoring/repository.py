@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.lead import Contribution, Lead, Transition
 from services.scoring.tables import contributions, event_log, identities, leads, opportunities, transitions
-from shared.db.bulk import Among, insert_rows, is_postgres_session
+from shared.db.bulk import Among, Appends, is_postgres_session
 from shared.db.times import as_utc as _aware
 from shared.events import LeadRef
 
@@ -138,30 +138,27 @@ class LeadRepository:
             for table in (identities, contributions, transitions, opportunities):
                 await s.execute(update(table).where(table.c.lead_key == absorbed).values(lead_key=survivor))
         live = [lead for lead in self.leads.values() if lead.key not in self._absorbed]
-        new = [_lead_values(lead, now) for lead in live if lead.is_new]
         changed = [{**_lead_values(lead, now), "b_key": lead.key} for lead in live if lead.dirty and not lead.is_new]
-        if new:
-            await insert_rows(s, leads, new)
         if changed:
             values = {name: bindparam(name) for name in changed[0] if name not in ("key", "b_key")}
             await s.execute(update(leads).where(leads.c.key == bindparam("b_key")).values(values).execution_options(synchronize_session=False), changed)
+        await self._flush_opportunities(now)
+        # Everything appended goes in one statement on PostgreSQL (shared/db/bulk.py: Appends).
+        appends = Appends()
+        appends.add(leads, [_lead_values(lead, now) for lead in live if lead.is_new])
         if self._new_identities:
             await _FORGET_IDENTITIES.execute(s, list(self._new_identities), await is_postgres_session(s))
-            await insert_rows(s, identities, [{"identity": i, "lead_key": self._absorbed.get(k, k)} for i, k in self._new_identities.items()])
-        rows = [
+            appends.add(identities, [{"identity": i, "lead_key": self._absorbed.get(k, k)} for i, k in self._new_identities.items()])
+        appends.add(contributions, [
             {"lead_key": lead.key, "rule": c.rule, "points": c.points, "occurred_at": c.occurred_at, "event_id": c.event_id, "activity": c.activity}
             for lead in live for c in lead.new_contributions
-        ]
-        if rows:
-            await insert_rows(s, contributions, rows)
+        ])
         fresh = [t for lead in live for t in lead.new_transitions]
         for t in fresh:
             t.lead_key = self._absorbed.get(t.lead_key, t.lead_key)
-        if fresh:
-            await insert_rows(s, transitions, [self._transition_row(t, now) for t in fresh])
-        await self._flush_opportunities(now)
-        if self._events:
-            await insert_rows(s, event_log, self._events)
+        appends.add(transitions, [self._transition_row(t, now) for t in fresh])
+        appends.add(event_log, self._events)
+        await appends.write(s)
         return fresh
 
     def _transition_row(self, t: Transition, now: datetime) -> dict:

@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sla.tables import alerts, identities, loop_history, timers, touches
-from shared.db.bulk import Among, insert_rows, is_postgres_session
+from shared.db.bulk import Among, Appends, is_postgres_session
 from shared.db.times import as_utc as _aware
 
 # The reads and deletes of every batch, built once (shared/db/bulk.py: Among).
@@ -214,12 +214,15 @@ class SlaRepository:
 
     async def flush(self) -> None:
         s = self.session
+        # What is appended goes last, in one statement on PostgreSQL (shared/db/bulk.py: Appends):
+        # nothing below reads it, and the updates below touch stored rows only.
+        appends = Appends()
         if self._renamed:
             await self._among(_FORGET_NAMES, self._renamed)
-            await insert_rows(s, identities, [{"identity": i, "lead_key": key} for i, key in self._renamed.items()])
-        await insert_rows(s, touches, self._new_touches)
+            appends.add(identities, [{"identity": i, "lead_key": key} for i, key in self._renamed.items()])
+        appends.add(touches, self._new_touches)
         # A timer started and met (or cancelled) in this batch is stored so; the ones stored open are updated.
-        await insert_rows(s, timers, [self._stored_row(t) for t in self._started])
+        appends.add(timers, [self._stored_row(t) for t in self._started])
         t, a = timers.c, alerts.c
         moved = [x for x in self._moved if x.lead_key != x.stored_lead_key]
         if moved:
@@ -253,7 +256,8 @@ class SlaRepository:
                 resolve.values(status="resolved", resolved_at=bindparam("b_at")).execution_options(synchronize_session=False),
                 [{"b_lead": x.lead_key, "b_like": f"{x.timer_key}:%", "b_at": at} for x, at in ended],
             )
-        await insert_rows(s, loop_history, self._new_loops)
+        appends.add(loop_history, self._new_loops)
+        await appends.write(s)
 
     @staticmethod
     def _stored_row(timer: Timer) -> dict[str, Any]:

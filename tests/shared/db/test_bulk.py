@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, bindparam, delete, select
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Integer, LargeBinary, MetaData, String, Table, bindparam, delete, select
 
 from shared.db import create_engine, is_postgres, session_factory
-from shared.db.bulk import COPY_FROM_ROWS, SQLITE_IN_LIST, Among, insert_rows
+from shared.db.bulk import COPY_FROM_ROWS, SQLITE_IN_LIST, Among, Appends, insert_rows
 
 metadata = MetaData()
 rows_table = Table(
@@ -19,6 +19,15 @@ rows_table = Table(
     Column("name", String(40), nullable=False),
     Column("details", JSON, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
+)
+other_table = Table(
+    "bulk_other",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("label", String(40)),
+    Column("score", Float),
+    Column("flag", Boolean),
+    Column("blob", LargeBinary),
 )
 
 
@@ -82,3 +91,36 @@ async def test_among_matches_exactly_the_values_given_with_one_statement_reused(
         assert await forget.execute(session, everything[:-1], postgres) == []  # a delete returns no rows
     async with factory() as session:
         assert (await session.execute(select(rows_table.c.name))).scalars().all() == [f"n{count - 1}"]
+
+
+@pytest.mark.parametrize("big", [False, True])
+async def test_appends_to_several_tables_land_together_or_not_at_all(sessions, big):  # type: ignore[no-untyped-def]
+    """One statement on PostgreSQL for the small parts (COPY for a big one): every type the
+    services' tables use, NULLs, the same table twice, and the caller's transaction honoured."""
+    factory, _ = sessions
+    others = [{"label": "x", "score": 1.5, "flag": True, "blob": b"\x00\xff"}, {"label": None, "score": None, "flag": None, "blob": None}]
+    first, second = _rows(COPY_FROM_ROWS + 5 if big else 2, "a"), _rows(3, "b")
+
+    def appends() -> Appends:
+        batch = Appends()
+        batch.add(rows_table, first)
+        batch.add(other_table, others)
+        batch.add(other_table, [])  # nothing to add: no part
+        batch.add(rows_table, second)
+        return batch
+
+    with pytest.raises(RuntimeError):
+        async with factory() as session, session.begin():
+            await appends().write(session)  # the transaction's very first statement
+            raise RuntimeError("abort")
+    async with factory() as session:
+        assert (await session.execute(select(rows_table))).all() == [] and (await session.execute(select(other_table))).all() == []
+    async with factory() as session, session.begin():
+        await appends().write(session)
+    async with factory() as session:
+        found = (await session.execute(select(rows_table).order_by(rows_table.c.name))).all()
+        stored = (await session.execute(select(other_table).order_by(other_table.c.id))).all()
+    assert sorted(r.name for r in found) == sorted(r["name"] for r in first + second)
+    assert found[0].details == {"i": 0, "tags": ["a", None]}
+    assert found[0].at.replace(tzinfo=found[0].at.tzinfo or UTC) == datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    assert [(r.label, r.score, r.flag, r.blob) for r in stored] == [("x", 1.5, True, b"\x00\xff"), (None, None, None, None)]
