@@ -125,7 +125,8 @@ class LeadRepository:
             by_lead.setdefault(self._absorbed.get(key, key), []).append(identity)
         return by_lead
 
-    async def flush(self) -> list[Transition]:
+    async def flush(self, appends: Appends) -> list[Transition]:
+        """Write what changed; what is appended goes to `appends`, for the caller to write with its own."""
         now = datetime.now(UTC)
         s = self.session
         for absorbed, survivor in self._absorbed.items():
@@ -143,8 +144,6 @@ class LeadRepository:
             values = {name: bindparam(name) for name in changed[0] if name not in ("key", "b_key")}
             await s.execute(update(leads).where(leads.c.key == bindparam("b_key")).values(values).execution_options(synchronize_session=False), changed)
         await self._flush_opportunities(now)
-        # Everything appended goes in one statement on PostgreSQL (shared/db/bulk.py: Appends).
-        appends = Appends()
         appends.add(leads, [_lead_values(lead, now) for lead in live if lead.is_new])
         if self._new_identities:
             await _FORGET_IDENTITIES.execute(s, list(self._new_identities), await is_postgres_session(s))
@@ -158,7 +157,6 @@ class LeadRepository:
             t.lead_key = self._absorbed.get(t.lead_key, t.lead_key)
         appends.add(transitions, [self._transition_row(t, now) for t in fresh])
         appends.add(event_log, self._events)
-        await appends.write(s)
         return fresh
 
     def _transition_row(self, t: Transition, now: datetime) -> dict:

@@ -65,7 +65,7 @@ class Appends:
     is appended together must not depend on each other).
 
     On PostgreSQL every batch of up to COPY_FROM_ROWS rows goes in one statement, a chain of
-    `INSERT .. SELECT FROM unnest(<one array per column>)` CTEs: one round trip for what a
+    `INSERT .. SELECT FROM unnest(<one array per column>)` CTEs, each in its rows' order: one round trip for what a
     consumer's flush appends to five tables, instead of five (bigger batches take COPY). On
     SQLite, in-process, each table gets its executemany."""
 
@@ -100,7 +100,9 @@ class Appends:
                 encode = _json if isinstance(column_type, JSON) else None
                 arguments.append([encode(row[name]) if encode else row[name] for row in rows])
                 arrays.append(f"${len(arguments)}::{column_type.compile(dialect=_PG)}[]")
-            ctes.append(f"w{n} AS (INSERT INTO {_qualified(table)} ({', '.join(map(_quoted, columns))}) SELECT * FROM unnest({', '.join(arrays)}))")
+            names = ", ".join(map(_quoted, columns))
+            # In the rows' order (WITH ORDINALITY): an outbox's ids are the order it is relayed in.
+            ctes.append(f"w{n} AS (INSERT INTO {_qualified(table)} ({names}) SELECT {names} FROM unnest({', '.join(arrays)}) WITH ORDINALITY AS u({names}, _n) ORDER BY _n)")
         driver = await _driver_in_transaction(session)
         await driver.execute(f"WITH {', '.join(ctes)} SELECT 1", *arguments)
 

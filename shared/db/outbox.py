@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Select, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.db.bulk import Among, insert_rows
+from shared.db.bulk import Among, Appends, insert_rows
 from shared.bus.producer import BusUnavailable, EventProducer, OutgoingRecord
 from shared.events.envelope import EventEnvelope
 
@@ -32,20 +32,20 @@ class Outbox:
         await self.add_records(session, [record])
 
     async def add_records(self, session: AsyncSession, records: list[OutgoingRecord]) -> None:
-        if not records:
-            return
+        if records:
+            await insert_rows(session, self.table, self._rows(records))
+
+    def append_to(self, appends: Appends, records: list[OutgoingRecord]) -> None:
+        """The records' rows, written with the caller's other appends (one round trip on PostgreSQL)."""
+        appends.add(self.table, self._rows(records))
+
+    @staticmethod
+    def _rows(records: list[OutgoingRecord]) -> list[dict]:
         now = datetime.now(UTC)
-        rows = [
-            {
-                "topic": r.topic,
-                "key": r.key,
-                "headers": [[name, value.decode()] for name, value in r.headers],
-                "value": r.value,
-                "created_at": now,
-            }
+        return [
+            {"topic": r.topic, "key": r.key, "headers": [[name, value.decode()] for name, value in r.headers], "value": r.value, "created_at": now}
             for r in records
         ]
-        await insert_rows(session, self.table, rows)
 
     async def pending(self, session: AsyncSession) -> int:
         return len((await session.execute(select(self.table.c.id))).all())

@@ -124,3 +124,16 @@ async def test_appends_to_several_tables_land_together_or_not_at_all(sessions, b
     assert found[0].details == {"i": 0, "tags": ["a", None]}
     assert found[0].at.replace(tzinfo=found[0].at.tzinfo or UTC) == datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
     assert [(r.label, r.score, r.flag, r.blob) for r in stored] == [("x", 1.5, True, b"\x00\xff"), (None, None, None, None)]
+
+
+async def test_appended_rows_get_ids_in_their_order(sessions):  # type: ignore[no-untyped-def]
+    """An outbox is relayed in id order: a part's rows must be numbered as given."""
+    factory, _ = sessions
+    given = list(reversed(_rows(COPY_FROM_ROWS - 10, "r")))
+    batch = Appends()
+    batch.add(rows_table, given)
+    batch.add(other_table, [{"label": "makes it a two-part statement"}])
+    async with factory() as session, session.begin():
+        await batch.write(session)
+    async with factory() as session:
+        assert (await session.execute(select(rows_table.c.name).order_by(rows_table.c.id))).scalars().all() == [r["name"] for r in given]
