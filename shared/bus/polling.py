@@ -90,9 +90,9 @@ class DoneOffsets:
     They are committed lazily: at most every `interval_s`, and whenever the caller says so (idle,
     a rebalance, a stop). A record whose offset was not committed when the process died is read
     again and skipped by the idempotency record, exactly as when it dies between the database
-    commit and an immediate offset commit; committing after every batch only costs a broker
-    round trip each time (at a steady trickle of small batches, a sixth of a service's CPU:
-    bench.e2e under py-spy)."""
+    commit and an immediate offset commit. Committing after every batch put a broker round trip
+    between one batch and the next (bench.e2e on SQLite, same half hour: webhook -> lifecycle p99
+    73-83 ms before, 42-47 ms after) and cost 2-5% of a consumer's CPU (py-spy)."""
 
     def __init__(self, name: str, interval_s: float) -> None:
         self._name = name

@@ -7,6 +7,7 @@ effects, so a redelivery after a crash finds it and changes nothing.
 from __future__ import annotations
 
 from datetime import datetime
+
 from sqlalchemy import BigInteger, DateTime, Integer, String, Table, bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
