@@ -13,6 +13,7 @@ process to be scheduled; so few rows go through asyncpg's executemany and many t
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Sequence, TypeVar
 
 import orjson
@@ -92,23 +93,26 @@ class Appends:
                 await insert_rows(session, table, rows)
         if not together:
             return
-        if len(together) == 1:
-            await insert_rows(session, *together[0])
-            return
         ctes, arguments = [], []
         for n, (table, rows) in enumerate(together):
             columns = list(rows[0])
             arrays = []
             for name in columns:
-                column_type = table.c[name].type
-                encode = _json if isinstance(column_type, JSON) else None
+                encode = _json if isinstance(table.c[name].type, JSON) else None
                 arguments.append([encode(row[name]) if encode else row[name] for row in rows])
-                arrays.append(f"${len(arguments)}::{column_type.compile(dialect=_PG)}[]")
+                arrays.append(f"${len(arguments)}::{pg_array_type(table.c[name])}")
             names = ", ".join(map(_quoted, columns))
             # In the rows' order (WITH ORDINALITY): an outbox's ids are the order it is relayed in.
             ctes.append(f"w{n} AS (INSERT INTO {_qualified(table)} ({names}) SELECT {names} FROM unnest({', '.join(arrays)}) WITH ORDINALITY AS u({names}, _n) ORDER BY _n)")
         driver = await _driver_in_transaction(session)
         await driver.execute(f"WITH {', '.join(ctes)} SELECT 1", *arguments)
+
+
+@functools.cache
+def pg_array_type(column: ColumnElement) -> str:
+    """PostgreSQL's name for an array of `column`'s type, for casting one array parameter per
+    column (`unnest`); computed once per column, off the hot path."""
+    return f"{column.type.compile(dialect=_PG)}[]"
 
 
 async def _driver_in_transaction(session: AsyncSession) -> Any:

@@ -8,28 +8,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, Table, bindparam, delete, select, text
+from sqlalchemy import Table, bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.bulk import Among, insert_rows, is_postgres_session
+from shared.db.bulk import Among, insert_rows, is_postgres_session, pg_array_type
+
+_COLUMNS = ("event_id", "topic", "partition", "offset", "outcome", "processed_at")
 
 
 class ProcessedEvents:
     def __init__(self, table: Table) -> None:
         self.table = table
         t = table
-        columns = ", ".join(f'"{c.name}"' for c in (t.c.event_id, t.c.topic, t.c.partition, t.c.offset, t.c.outcome, t.c.processed_at))
         self._recorded = Among(t.c.event_id, lambda among: select(t.c.event_id).where(among))
-        # PostgreSQL: all rows as six arrays, one statement whatever the count, and one round trip.
+        # PostgreSQL: all rows as one array per column, one statement whatever the count, and one
+        # round trip (through the session: it is a transaction's first statement, and SQLAlchemy
+        # sends the BEGIN with it).
+        columns = [t.c[name] for name in _COLUMNS]
+        names = ", ".join(f'"{c.name}"' for c in columns)
+        arrays = ", ".join(f"CAST(:v_{c.name} AS {pg_array_type(c)})" for c in columns)
         self._unnest = text(
-            f'INSERT INTO "{t.name}" ({columns}) SELECT * FROM unnest(CAST(:ids AS varchar[]), CAST(:topics AS varchar[]), '
-            "CAST(:partitions AS integer[]), CAST(:offsets AS bigint[]), CAST(:outcomes AS varchar[]), CAST(:ats AS timestamptz[])) "
-            'ON CONFLICT (event_id) DO NOTHING RETURNING event_id'
-        ).bindparams(
-            bindparam("ids", type_=ARRAY(String)), bindparam("topics", type_=ARRAY(String)), bindparam("partitions", type_=ARRAY(Integer)),
-            bindparam("offsets", type_=ARRAY(BigInteger)), bindparam("outcomes", type_=ARRAY(String)), bindparam("ats", type_=ARRAY(DateTime(timezone=True))),
-        )
+            f'INSERT INTO "{t.name}" ({names}) SELECT * FROM unnest({arrays}) ON CONFLICT (event_id) DO NOTHING RETURNING event_id'
+        ).bindparams(*(bindparam(f"v_{c.name}", type_=ARRAY(c.type)) for c in columns))
 
     async def claim(self, session: AsyncSession, rows: list[dict]) -> set[str]:
         """Record the rows (event_id, topic, partition, offset, outcome, processed_at) whose event
@@ -38,10 +39,7 @@ class ProcessedEvents:
         if not rows:
             return set()
         if await is_postgres_session(session):
-            params = {
-                "ids": [r["event_id"] for r in rows], "topics": [r["topic"] for r in rows], "partitions": [r["partition"] for r in rows],
-                "offsets": [r["offset"] for r in rows], "outcomes": [r["outcome"] for r in rows], "ats": [r["processed_at"] for r in rows],
-            }
+            params = {f"v_{name}": [r[name] for r in rows] for name in _COLUMNS}
             return set((await session.execute(self._unnest, params)).scalars())
         # SQLite runs in-process, so two statements cost no round trip, and both keep one cached
         # form (a multi-row INSERT .. RETURNING would compile anew for every batch size).
