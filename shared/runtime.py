@@ -24,7 +24,8 @@ from shared.bus.topics import Topics, ensure_topics
 from shared.db import migrations
 from shared.db.engine import create_engine, is_postgres, session_factory
 from shared.db.idempotency import ProcessedEvents
-from shared.db.outbox import Outbox, OutboxRelay
+from shared.db.outbox import Outbox
+from shared.db.relay import OutboxRelay
 from shared.settings import LockstepSettings, SettingsError
 from shared.web.health import ReadinessCheck
 

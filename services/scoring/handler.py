@@ -16,7 +16,7 @@ from services.scoring.domain.lead import Lead, Transition
 from services.scoring.metrics import ScoringMetrics
 from services.scoring.repository import LeadRepository
 from shared.bus import OutgoingRecord
-from shared.db.bulk import Appends
+from shared.db.bulk import Writes
 from shared.db.outbox import Outbox
 from shared.events import (
     ActivityRecorded,
@@ -64,15 +64,15 @@ class ScoringHandler:
         for envelope, payload in items:
             self._apply(repo, envelope, payload)
             repo.log_event(envelope.id, envelope.type, payload.occurred_at, envelope.data)  # type: ignore[union-attr]
-        # What is appended (lead rows, contributions, the event log, the outbox) goes in one
-        # statement on PostgreSQL: shared/db/bulk.py, Appends.
-        appends = Appends()
-        fresh = await repo.flush(appends)
+        # What the batch writes (leads, identities, contributions, the event log, the outbox) goes
+        # in one statement on PostgreSQL: shared/db/bulk.py, Writes.
+        writes = Writes()
+        fresh = await repo.flush(writes)
         # Identities first: a consumer matching source events to leads learns them before it needs them.
         records = [OutgoingRecord.event(self._topic, self._identified(key, names, earliest), key=key) for key, names in repo.new_identities().items()]
         records += [OutgoingRecord.event(self._topic, self._envelope(t), key=t.lead_key) for t in fresh]
-        self._outbox.append_to(appends, records)
-        await appends.write(session)
+        self._outbox.append_to(writes, records)
+        await writes.write(session)
         if self._metrics:
             self._metrics.observe(items, fresh, self.engine.ignored)
         self.engine.ignored.clear()

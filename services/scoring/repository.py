@@ -9,18 +9,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Iterable
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.lead import Contribution, Lead, Transition
+from services.scoring.snapshot import read_snapshot
 from services.scoring.tables import contributions, event_log, identities, leads, opportunities, transitions
-from shared.db.bulk import Among, Appends, is_postgres_session
+from shared.db.bulk import Among, Writes, is_postgres_session
 from shared.db.times import as_utc as _aware
 from shared.events import LeadRef
 
-# The reads and deletes of every batch, built once (shared/db/bulk.py: Among).
+# SQLite's reads of every batch, built once (shared/db/bulk.py: Among); PostgreSQL reads them in one
+# round trip (snapshot.py).
 _IDENTITIES = Among(identities.c.identity, lambda among: select(identities.c.identity, identities.c.lead_key).where(among))
-_FORGET_IDENTITIES = Among(identities.c.identity, lambda among: delete(identities).where(among))
 _OPPORTUNITIES = Among(opportunities.c.opportunity, lambda among: select(opportunities).where(among))
 _LEADS = Among(leads.c.key, lambda among: select(leads).where(among))
 _c = contributions.c
@@ -58,30 +59,32 @@ class LeadRepository:
         self.opportunities: dict[str, dict] = {}
         self._new_identities: dict[str, str] = {}
         self._absorbed: dict[str, str] = {}  # absorbed lead key -> survivor key
-        self._known_opportunities: set[str] = set()
         self._events: list[dict] = []
         self.transitions: list[Transition] = []
 
     async def preload(self, refs: Iterable[LeadRef], opportunity_keys: Iterable[str], contributions_since: datetime | None) -> None:
-        postgres = await is_postgres_session(self.session)
-        wanted = sorted({i for ref in refs for i in ref.identities()} - self.identity.keys())
-        for identity, key in await _IDENTITIES.execute(self.session, wanted, postgres):
-            self.identity[identity] = key
-        opportunity_keys = sorted(set(opportunity_keys) - self.opportunities.keys())
-        for row in await _OPPORTUNITIES.execute(self.session, opportunity_keys, postgres):
-            self.opportunities[row.opportunity] = dict(row._mapping)
-            self._known_opportunities.add(row.opportunity)
-        keys = {k for k in self.identity.values()} | {o["lead_key"] for o in self.opportunities.values() if o["lead_key"]}
-        await self.load(sorted(keys - self.leads.keys()), contributions_since)
+        """Read what the batch's events concern: their identities' leads, the deals named, and
+        each lead's score contributions since `contributions_since` (None: none are needed)."""
+        wanted = sorted({i for ref in refs for i in ref.identities()})
+        deals = sorted(set(opportunity_keys))
+        if await is_postgres_session(self.session):
+            snapshot = await read_snapshot(self.session, wanted, deals, contributions_since)
+            self._found(snapshot.identities, snapshot.opportunities, snapshot.leads, snapshot.contributions)
+            return
+        found = await _IDENTITIES.execute(self.session, wanted, False)
+        opportunity_rows = [dict(row._mapping) for row in await _OPPORTUNITIES.execute(self.session, deals, False)]
+        keys = sorted({key for _, key in found} | {o["lead_key"] for o in opportunity_rows if o["lead_key"]})
+        lead_rows = await _LEADS.execute(self.session, keys, False)
+        recent = await _CONTRIBUTIONS.execute(self.session, keys, False, since=contributions_since) if contributions_since is not None else []
+        self._found([(identity, key) for identity, key in found], opportunity_rows, lead_rows, recent)
 
-    async def load(self, keys: list[str], contributions_since: datetime | None) -> None:
-        postgres = await is_postgres_session(self.session)
-        for row in await _LEADS.execute(self.session, keys, postgres):
-            self.leads[row.key] = _row_to_lead(row)
-        if contributions_since is not None:
-            for row in await _CONTRIBUTIONS.execute(self.session, keys, postgres, since=contributions_since):
-                if row.lead_key in self.leads:
-                    self.leads[row.lead_key].contributions.append(Contribution(row.rule, row.points, _aware(row.occurred_at), row.event_id, row.activity))
+    def _found(self, known: list[tuple[str, str]], deals: list[dict], lead_rows: list, recent: list) -> None:  # type: ignore[type-arg]
+        self.identity.update(known)
+        self.opportunities.update((deal["opportunity"], deal) for deal in deals)
+        self.leads.update((row.key, _row_to_lead(row)) for row in lead_rows)
+        for row in recent:  # oldest first
+            if row.lead_key in self.leads:
+                self.leads[row.lead_key].contributions.append(Contribution(row.rule, row.points, _aware(row.occurred_at), row.event_id, row.activity))
 
     def lead_for(self, ref: LeadRef) -> list[Lead]:
         """Every lead this reference's identities point to (more than one: they are the same person)."""
@@ -125,8 +128,9 @@ class LeadRepository:
             by_lead.setdefault(self._absorbed.get(key, key), []).append(identity)
         return by_lead
 
-    async def flush(self, appends: Appends) -> list[Transition]:
-        """Write what changed; what is appended goes to `appends`, for the caller to write with its own."""
+    async def flush(self, writes: Writes) -> list[Transition]:
+        """Put what changed in `writes`, for the caller to write with its own (one statement on
+        PostgreSQL); only a merge's re-keying of the absorbed lead's rows is written here, first."""
         now = datetime.now(UTC)
         s = self.session
         for absorbed, survivor in self._absorbed.items():
@@ -139,24 +143,19 @@ class LeadRepository:
             for table in (identities, contributions, transitions, opportunities):
                 await s.execute(update(table).where(table.c.lead_key == absorbed).values(lead_key=survivor))
         live = [lead for lead in self.leads.values() if lead.key not in self._absorbed]
-        changed = [{**_lead_values(lead, now), "b_key": lead.key} for lead in live if lead.dirty and not lead.is_new]
-        if changed:
-            values = {name: bindparam(name) for name in changed[0] if name not in ("key", "b_key")}
-            await s.execute(update(leads).where(leads.c.key == bindparam("b_key")).values(values).execution_options(synchronize_session=False), changed)
-        await self._flush_opportunities(now)
-        appends.add(leads, [_lead_values(lead, now) for lead in live if lead.is_new])
-        if self._new_identities:
-            await _FORGET_IDENTITIES.execute(s, list(self._new_identities), await is_postgres_session(s))
-            appends.add(identities, [{"identity": i, "lead_key": self._absorbed.get(k, k)} for i, k in self._new_identities.items()])
-        appends.add(contributions, [
+        writes.update(leads, [_lead_values(lead, now) for lead in live if lead.dirty and not lead.is_new], key="key")
+        writes.append(leads, [_lead_values(lead, now) for lead in live if lead.is_new])
+        writes.upsert(opportunities, self._opportunity_rows(now), key="opportunity")
+        writes.upsert(identities, [{"identity": i, "lead_key": self._absorbed.get(k, k)} for i, k in self._new_identities.items()], key="identity")
+        writes.append(contributions, [
             {"lead_key": lead.key, "rule": c.rule, "points": c.points, "occurred_at": c.occurred_at, "event_id": c.event_id, "activity": c.activity}
             for lead in live for c in lead.new_contributions
         ])
         fresh = [t for lead in live for t in lead.new_transitions]
         for t in fresh:
             t.lead_key = self._absorbed.get(t.lead_key, t.lead_key)
-        appends.add(transitions, [self._transition_row(t, now) for t in fresh])
-        appends.add(event_log, self._events)
+        writes.append(transitions, [self._transition_row(t, now) for t in fresh])
+        writes.append(event_log, self._events)
         return fresh
 
     def _transition_row(self, t: Transition, now: datetime) -> dict:
@@ -166,15 +165,10 @@ class LeadRepository:
             "engagement_score": t.engagement_score, "owner": t.owner, "source": t.details.get("source"), "campaign": t.details.get("campaign"), "details": t.details,
         }
 
-    async def _flush_opportunities(self, now: datetime) -> None:
-        for key, row in self.opportunities.items():
-            if not row.get("_dirty"):
-                continue
-            values = {k: v for k, v in row.items() if not k.startswith("_")}
-            values["lead_key"] = self._absorbed.get(values.get("lead_key"), values.get("lead_key"))
-            values["updated_at"] = now
-            if key in self._known_opportunities:
-                await self.session.execute(update(opportunities).where(opportunities.c.opportunity == key).values(values))
-            else:
-                await self.session.execute(insert(opportunities).values(values))
-                self._known_opportunities.add(key)
+    def _opportunity_rows(self, now: datetime) -> list[dict]:
+        rows = []
+        for row in self.opportunities.values():
+            if row.get("_dirty"):
+                lead_key = row.get("lead_key")
+                rows.append({**{k: v for k, v in row.items() if not k.startswith("_")}, "lead_key": self._absorbed.get(lead_key, lead_key), "updated_at": now})
+        return rows

@@ -13,18 +13,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Iterable
 
-from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sla.tables import alerts, identities, loop_history, timers, touches
-from shared.db.bulk import Among, Appends, is_postgres_session
+from shared.db.bulk import Among, Writes, is_postgres_session
 from shared.db.times import as_utc as _aware
 
 # The reads and deletes of every batch, built once (shared/db/bulk.py: Among).
 _i, _t, _to, _h = identities.c, timers.c, touches.c, loop_history.c
 _NAMES_BY_IDENTITY = Among(_i.identity, lambda among: select(_i.identity, _i.lead_key).where(among))
 _NAMES_BY_LEAD = Among(_i.lead_key, lambda among: select(_i.identity, _i.lead_key).where(among))
-_FORGET_NAMES = Among(_i.identity, lambda among: delete(identities).where(among))
 _OPEN_TIMERS = Among(_t.lead_key, lambda among: select(_t.id, _t.timer_key, _t.lead_key, _t.policy, _t.owner, _t.calendar, _t.started_at).where(among, _t.status == "open"))
 _TIMER_KEYS = Among(_t.timer_key, lambda among: select(_t.timer_key).where(among))
 _TOUCHES = Among(_to.identity, lambda among: select(_to.id, _to.identity, _to.kind, _to.rep, _to.occurred_at).where(among, _to.occurred_at >= bindparam("since")))
@@ -214,15 +213,13 @@ class SlaRepository:
 
     async def flush(self) -> None:
         s = self.session
-        # What is appended goes last, in one statement on PostgreSQL (shared/db/bulk.py: Appends):
-        # nothing below reads it, and the updates below touch stored rows only.
-        appends = Appends()
-        if self._renamed:
-            await self._among(_FORGET_NAMES, self._renamed)
-            appends.add(identities, [{"identity": i, "lead_key": key} for i, key in self._renamed.items()])
-        appends.add(touches, self._new_touches)
+        # What is appended or upserted goes last, in one statement on PostgreSQL (shared/db/bulk.py:
+        # Writes): nothing below reads it, and the updates below touch stored rows only.
+        writes = Writes()
+        writes.upsert(identities, [{"identity": i, "lead_key": key} for i, key in self._renamed.items()], key="identity")
+        writes.append(touches, self._new_touches)
         # A timer started and met (or cancelled) in this batch is stored so; the ones stored open are updated.
-        appends.add(timers, [self._stored_row(t) for t in self._started])
+        writes.append(timers, [self._stored_row(t) for t in self._started])
         t, a = timers.c, alerts.c
         moved = [x for x in self._moved if x.lead_key != x.stored_lead_key]
         if moved:
@@ -256,8 +253,8 @@ class SlaRepository:
                 resolve.values(status="resolved", resolved_at=bindparam("b_at")).execution_options(synchronize_session=False),
                 [{"b_lead": x.lead_key, "b_like": f"{x.timer_key}:%", "b_at": at} for x, at in ended],
             )
-        appends.add(loop_history, self._new_loops)
-        await appends.write(s)
+        writes.append(loop_history, self._new_loops)
+        await writes.write(s)
 
     @staticmethod
     def _stored_row(timer: Timer) -> dict[str, Any]:

@@ -17,9 +17,10 @@ import functools
 from typing import Any, Callable, Sequence, TypeVar
 
 import orjson
-from sqlalchemy import JSON, ColumnElement, Executable, Row, Table, any_, bindparam, insert, text
+from sqlalchemy import JSON, ColumnElement, Executable, Row, Table, any_, bindparam, insert, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as _asyncpg_dialect
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -65,47 +66,88 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
     await driver.executemany(f"INSERT INTO {name} ({', '.join(map(_quoted, columns))}) VALUES ({placeholders})", records)
 
 
-class Appends:
-    """Rows for several tables, appended together at `write()` (no order between the tables: what
-    is appended together must not depend on each other).
+class Writes:
+    """What a flush writes to several tables, sent together at `write()`: rows appended, rows
+    updated by key, rows upserted by key. There is no order between the parts, and no part sees
+    another's effect (on PostgreSQL they are one statement, one snapshot): what is written
+    together must not depend on each other, nor touch the same row twice.
 
-    On PostgreSQL every batch of up to COPY_FROM_ROWS rows goes in one statement, a chain of
-    `INSERT .. SELECT FROM unnest(<one array per column>)` CTEs, each in its rows' order: one round trip for what a
-    consumer's flush appends to five tables, instead of five (bigger batches take COPY). On
-    SQLite, in-process, each table gets its executemany."""
+    On PostgreSQL the parts are one statement, a chain of CTEs over `unnest(<one array per column>)`:
+    one round trip for what a consumer's flush writes to six tables, instead of six (an append of
+    more than COPY_FROM_ROWS rows takes COPY). On SQLite, in-process, each part is an executemany."""
 
     def __init__(self) -> None:
-        self._parts: list[tuple[Table, list[dict[str, Any]]]] = []
+        self._parts: list[tuple[str, Table, list[dict[str, Any]], str | None]] = []
 
-    def add(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    def append(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert `rows`, numbered in their order (an outbox's ids are the order it is relayed in)."""
         if rows:
-            self._parts.append((table, list(rows)))
+            self._parts.append(("append", table, list(rows), None))
+
+    def update(self, table: Table, rows: Sequence[dict[str, Any]], key: str) -> None:
+        """Set each stored row whose `key` column equals the row's `key` to the row's other values."""
+        if rows:
+            self._parts.append(("update", table, list(rows), key))
+
+    def upsert(self, table: Table, rows: Sequence[dict[str, Any]], key: str) -> None:
+        """Insert `rows`; where one with the same `key` (unique) is stored, set it to the row's values."""
+        if rows:
+            self._parts.append(("upsert", table, list(rows), key))
 
     async def write(self, session: AsyncSession) -> None:
         parts, self._parts = self._parts, []
         if not await is_postgres_session(session):
-            for table, rows in parts:
-                await insert_rows(session, table, rows)
+            for kind, table, rows, key in parts:
+                if kind == "append":
+                    await insert_rows(session, table, rows)
+                elif kind == "update":
+                    # The key's parameter needs a name of its own: SQLAlchemy reserves the columns' names for SET.
+                    keyed = [{**{c: v for c, v in row.items() if c != key}, "b_key": row[key]} for row in rows]
+                    await session.execute(_sqlite_statement(kind, table, tuple(rows[0]), key), keyed)
+                else:
+                    await session.execute(_sqlite_statement(kind, table, tuple(rows[0]), key), rows)
             return
-        together = [(table, rows) for table, rows in parts if len(rows) <= COPY_FROM_ROWS]
-        for table, rows in parts:
-            if len(rows) > COPY_FROM_ROWS:
+        together = [part for part in parts if not (part[0] == "append" and len(part[2]) > COPY_FROM_ROWS)]
+        for kind, table, rows, _ in parts:
+            if kind == "append" and len(rows) > COPY_FROM_ROWS:
                 await insert_rows(session, table, rows)
         if not together:
             return
         ctes, arguments = [], []
-        for n, (table, rows) in enumerate(together):
+        for n, (kind, table, rows, key) in enumerate(together):
             columns = list(rows[0])
             arrays = []
             for name in columns:
                 encode = _json if isinstance(table.c[name].type, JSON) else None
                 arguments.append([encode(row[name]) if encode else row[name] for row in rows])
                 arrays.append(f"${len(arguments)}::{pg_array_type(table.c[name])}")
-            names = ", ".join(map(_quoted, columns))
-            # In the rows' order (WITH ORDINALITY): an outbox's ids are the order it is relayed in.
-            ctes.append(f"w{n} AS (INSERT INTO {_qualified(table)} ({names}) SELECT {names} FROM unnest({', '.join(arrays)}) WITH ORDINALITY AS u({names}, _n) ORDER BY _n)")
+            ctes.append(f"w{n} AS ({_pg_part(kind, table, columns, ', '.join(arrays), key)})")
         driver = await _driver_in_transaction(session)
         await driver.execute(f"WITH {', '.join(ctes)} SELECT 1", *arguments)
+
+
+def _pg_part(kind: str, table: Table, columns: list[str], arrays: str, key: str | None) -> str:
+    names = ", ".join(map(_quoted, columns))
+    others = [_quoted(c) for c in columns if c != key]
+    if kind == "update":
+        assignments = ", ".join(f"{c} = u.{c}" for c in others)
+        return f"UPDATE {_qualified(table)} AS t SET {assignments} FROM unnest({arrays}) AS u({names}) WHERE t.{_quoted(key)} = u.{_quoted(key)}"  # type: ignore[arg-type]
+    # In the rows' order (WITH ORDINALITY): ids are assigned as the rows are given.
+    insert = f"INSERT INTO {_qualified(table)} ({names}) SELECT {names} FROM unnest({arrays}) WITH ORDINALITY AS u({names}, _n) ORDER BY _n"
+    if kind == "upsert":
+        insert += f" ON CONFLICT ({_quoted(key)}) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in others)  # type: ignore[arg-type]
+    return insert
+
+
+@functools.cache
+def _sqlite_statement(kind: str, table: Table, columns: tuple[str, ...], key: str | None) -> Executable:
+    """The executemany form of an update or upsert part, built once per table and columns."""
+    others = [c for c in columns if c != key]
+    if kind == "update":
+        where = table.c[key] == bindparam("b_key")  # type: ignore[index]
+        return update(table).where(where).values({c: bindparam(c) for c in others}).execution_options(synchronize_session=False)
+    statement = sqlite_insert(table)
+    return statement.on_conflict_do_update(index_elements=[key], set_={c: statement.excluded[c] for c in others})
 
 
 @functools.cache

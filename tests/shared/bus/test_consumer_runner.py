@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Column, MetaData, String, Table, func, insert, select, text
+from sqlalchemy import Column, MetaData, String, Table, func, insert, select
 
 from shared.bus import ConsumerRunner, EventProducer, OutgoingRecord, ensure_topics
 from shared.db import Outbox, OutboxRelay, ProcessedEvents, create_engine, is_postgres, session_factory
@@ -106,43 +106,6 @@ async def test_poison_is_deadlettered_with_its_error_and_the_consumer_keeps_goin
 
     published = await read_topic(kafka_bootstrap, topics["lifecycle"], expect=3)
     assert sorted(dict(r.headers)["ce_id"].decode() for r in published) == ["out-good-0", "out-good-1", "out-good-2"]
-
-
-async def test_outbox_relays_in_commit_order_and_only_after_commit(kit, kafka_bootstrap):
-    topics, engine, producer = kit
-    sessions = session_factory(engine)
-    outbox = Outbox(outbox_rows)
-    relay = OutboxRelay(sessions, outbox, producer, postgres=is_postgres(engine), batch_size=7)
-    async with sessions() as session, session.begin():
-        for i in range(20):
-            await outbox.add(session, topics["lifecycle"], _event(f"e{i:02d}"))
-    with pytest.raises(RuntimeError):
-        async with sessions() as session, session.begin():
-            await outbox.add(session, topics["lifecycle"], _event("rolled-back"))
-            raise RuntimeError("abort")
-    while await relay.relay_once():
-        pass
-    records = await read_topic(kafka_bootstrap, topics["lifecycle"], expect=20)
-    assert [dict(r.headers)["ce_id"].decode() for r in records] == [f"e{i:02d}" for i in range(20)]
-    async with sessions() as session:
-        assert await outbox.pending(session) == 0
-
-
-@pytest.mark.postgres_only
-async def test_only_one_relay_at_a_time_sends_on_postgres(kit, kafka_bootstrap):
-    """Replicas' relays take turns: while one holds the table's lock, another sends nothing."""
-    topics, engine, producer = kit
-    sessions = session_factory(engine)
-    outbox = Outbox(outbox_rows)
-    relay = OutboxRelay(sessions, outbox, producer, postgres=True)
-    async with sessions() as session, session.begin():
-        await outbox.add(session, topics["lifecycle"], _event("waits-its-turn"))
-    async with sessions() as other, other.begin():
-        await other.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": relay._lock_key})  # another replica's relay
-        assert await relay.relay_once() == 0
-    assert await relay.relay_once() == 1
-    records = await read_topic(kafka_bootstrap, topics["lifecycle"], expect=1)
-    assert [dict(r.headers)["ce_id"].decode() for r in records] == ["waits-its-turn"]
 
 
 async def test_events_of_unwanted_types_are_passed_over_unrecorded(kit, kafka_bootstrap):

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Integer, LargeBinary, MetaData, String, Table, bindparam, delete, select
 
 from shared.db import create_engine, is_postgres, session_factory
-from shared.db.bulk import COPY_FROM_ROWS, SQLITE_IN_LIST, Among, Appends, insert_rows
+from shared.db.bulk import COPY_FROM_ROWS, SQLITE_IN_LIST, Among, Writes, insert_rows
 
 metadata = MetaData()
 rows_table = Table(
@@ -101,12 +101,12 @@ async def test_appends_to_several_tables_land_together_or_not_at_all(sessions, b
     others = [{"label": "x", "score": 1.5, "flag": True, "blob": b"\x00\xff"}, {"label": None, "score": None, "flag": None, "blob": None}]
     first, second = _rows(COPY_FROM_ROWS + 5 if big else 2, "a"), _rows(3, "b")
 
-    def appends() -> Appends:
-        batch = Appends()
-        batch.add(rows_table, first)
-        batch.add(other_table, others)
-        batch.add(other_table, [])  # nothing to add: no part
-        batch.add(rows_table, second)
+    def appends() -> Writes:
+        batch = Writes()
+        batch.append(rows_table, first)
+        batch.append(other_table, others)
+        batch.append(other_table, [])  # nothing to add: no part
+        batch.append(rows_table, second)
         return batch
 
     with pytest.raises(RuntimeError):
@@ -126,13 +126,47 @@ async def test_appends_to_several_tables_land_together_or_not_at_all(sessions, b
     assert [(r.label, r.score, r.flag, r.blob) for r in stored] == [("x", 1.5, True, b"\x00\xff"), (None, None, None, None)]
 
 
+async def test_updates_and_upserts_by_key_go_with_the_appends(sessions):  # type: ignore[no-untyped-def]
+    """A flush's updates and upserts travel in the same write as its appends (one statement on
+    PostgreSQL): stored rows change by key, unknown keys of an upsert are inserted, rows not named
+    are left alone, JSON and NULL values set, and a rollback undoes all of it."""
+    factory, _ = sessions
+    at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    async with factory() as session, session.begin():
+        await insert_rows(session, rows_table, _rows(3))
+        await insert_rows(session, other_table, [{"label": "keep", "score": 1.0}, {"label": "kept", "score": 2.0}])
+    async with factory() as session:
+        ids = (await session.execute(select(other_table.c.id).order_by(other_table.c.id))).scalars().all()
+
+    def writes() -> Writes:
+        batch = Writes()
+        batch.update(rows_table, [{"id": 1, "name": "n0-renamed", "details": {"new": [1]}, "at": at}, {"id": 99, "name": "nobody", "details": {}, "at": at}], key="id")
+        batch.upsert(other_table, [{"id": ids[1], "label": "changed", "score": None}, {"id": 500, "label": "inserted", "score": 5.0}], key="id")
+        batch.append(rows_table, _rows(1, "appended"))
+        return batch
+
+    with pytest.raises(RuntimeError):
+        async with factory() as session, session.begin():
+            await writes().write(session)
+            raise RuntimeError("abort")
+    async with factory() as session:
+        assert (await session.execute(select(rows_table.c.name).order_by(rows_table.c.id))).scalars().all() == ["n0", "n1", "n2"]
+    async with factory() as session, session.begin():
+        await writes().write(session)
+    async with factory() as session:
+        stored = (await session.execute(select(rows_table.c.id, rows_table.c.name, rows_table.c.details).order_by(rows_table.c.id))).all()
+        others = (await session.execute(select(other_table.c.id, other_table.c.label, other_table.c.score).order_by(other_table.c.id))).all()
+    assert [(r.name, r.details) for r in stored] == [("n0-renamed", {"new": [1]}), ("n1", {"i": 1, "tags": ["a", None]}), ("n2", {"i": 2, "tags": ["a", None]}), ("appended0", {"i": 0, "tags": ["a", None]})]
+    assert [tuple(r) for r in others] == [(ids[0], "keep", 1.0), (ids[1], "changed", None), (500, "inserted", 5.0)]
+
+
 async def test_appended_rows_get_ids_in_their_order(sessions):  # type: ignore[no-untyped-def]
     """An outbox is relayed in id order: a part's rows must be numbered as given."""
     factory, _ = sessions
     given = list(reversed(_rows(COPY_FROM_ROWS - 10, "r")))
-    batch = Appends()
-    batch.add(rows_table, given)
-    batch.add(other_table, [{"label": "makes it a two-part statement"}])
+    batch = Writes()
+    batch.append(rows_table, given)
+    batch.append(other_table, [{"label": "makes it a two-part statement"}])
     async with factory() as session, session.begin():
         await batch.write(session)
     async with factory() as session:
