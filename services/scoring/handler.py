@@ -7,7 +7,9 @@ and puts every stage change in the outbox (published to `<prefix>lifecycle` afte
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +38,23 @@ CONSUMED = (ContactUpserted, ContactMerged, ContactDeleted, ActivityRecorded, Sa
 _STATUS = {"closed_won": "won", "closed_lost": "lost", "reopened": "open", "created": "open"}
 
 
+@dataclass
+class _Batch:
+    """A batch applied in memory, before its writes."""
+
+    repo: LeadRepository
+    items: list
+    earliest: datetime
+    ignored: list
+    metrics: ScoringMetrics | None
+    fresh: list[Transition] = field(default_factory=list)
+
+    def observe(self) -> None:
+        """Count what the batch did, once its writes landed."""
+        if self.metrics:
+            self.metrics.observe(self.items, self.fresh, self.ignored)
+
+
 class ScoringHandler:
     def __init__(self, engine: LifecycleEngine, outbox: Outbox, lifecycle_topic: str, metrics: ScoringMetrics | None = None) -> None:
         self.engine = engine
@@ -44,10 +63,33 @@ class ScoringHandler:
         self._metrics = metrics
 
     async def __call__(self, session: AsyncSession, envelopes: list[EventEnvelope]) -> None:
+        batch = await self._apply_all(session, envelopes)
+        if batch is None:
+            return
+        # What the batch writes (leads, identities, contributions, the event log, the outbox) goes
+        # in one statement on PostgreSQL: shared/db/bulk.py, Writes.
+        writes = Writes()
+        await self._write_into(batch, writes)
+        await writes.write(session)
+        batch.observe()
+
+    async def at_once(self, session: AsyncSession, envelopes: list[EventEnvelope], writes: Writes) -> Callable[[], None] | None:
+        """The consumer's fast path (shared/bus/at_once.py): read and apply, and put every write in
+        `writes`, which the runner sends as one statement. Returns what to do once it landed, or None
+        when this batch needs the transactional path: a merge re-keys stored rows first."""
+        batch = await self._apply_all(session, envelopes)
+        if batch is None:
+            return lambda: None
+        if batch.repo.merges:
+            return None
+        await self._write_into(batch, writes)
+        return batch.observe
+
+    async def _apply_all(self, session: AsyncSession, envelopes: list[EventEnvelope]) -> _Batch | None:
         items = [(envelope, envelope.payload()) for envelope in envelopes]  # MalformedEvent: dead-lettered by the runner
         items = [(e, p) for e, p in items if isinstance(p, CONSUMED)]
         if not items:
-            return
+            return None
         repo = LeadRepository(session, self.engine.version)
         refs: list[LeadRef] = []
         opportunity_keys = []
@@ -64,18 +106,15 @@ class ScoringHandler:
         for envelope, payload in items:
             self._apply(repo, envelope, payload)
             repo.log_event(envelope.id, envelope.type, payload.occurred_at, envelope.data)  # type: ignore[union-attr]
-        # What the batch writes (leads, identities, contributions, the event log, the outbox) goes
-        # in one statement on PostgreSQL: shared/db/bulk.py, Writes.
-        writes = Writes()
-        fresh = await repo.flush(writes)
+        ignored, self.engine.ignored = self.engine.ignored, []
+        return _Batch(repo, items, earliest, ignored, self._metrics)
+
+    async def _write_into(self, batch: _Batch, writes: Writes) -> None:
+        batch.fresh = await batch.repo.flush(writes)
         # Identities first: a consumer matching source events to leads learns them before it needs them.
-        records = [OutgoingRecord.event(self._topic, self._identified(key, names, earliest), key=key) for key, names in repo.new_identities().items()]
-        records += [OutgoingRecord.event(self._topic, self._envelope(t), key=t.lead_key) for t in fresh]
+        records = [OutgoingRecord.event(self._topic, self._identified(key, names, batch.earliest), key=key) for key, names in batch.repo.new_identities().items()]
+        records += [OutgoingRecord.event(self._topic, self._envelope(t), key=t.lead_key) for t in batch.fresh]
         self._outbox.append_to(writes, records)
-        await writes.write(session)
-        if self._metrics:
-            self._metrics.observe(items, fresh, self.engine.ignored)
-        self.engine.ignored.clear()
 
     def _resolve(self, repo: LeadRepository, ref: LeadRef, at: datetime, event_id: str) -> Lead:
         found = repo.lead_for(ref)

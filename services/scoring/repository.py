@@ -118,6 +118,11 @@ class LeadRepository:
         survivor.new_contributions += absorbed.new_contributions
         survivor.new_transitions = absorbed.new_transitions + survivor.new_transitions
 
+    @property
+    def merges(self) -> bool:
+        """Whether this batch merged leads (the absorbed lead's stored rows are re-keyed at flush)."""
+        return bool(self._absorbed)
+
     def log_event(self, event_id: str, event_type: str, occurred_at: datetime, data: dict) -> None:
         self._events.append({"event_id": event_id, "type": event_type, "occurred_at": occurred_at, "data": data})
 

@@ -3,7 +3,8 @@
 For every poll (records of one or more partitions, each in its order) the runner
 1. parses each record as a CloudEvent (a record that is not one goes straight to the dead letters),
 2. opens one database transaction, records the event ids not processed before (those already
-   processed are skipped), calls the handler for them, and commits,
+   processed are skipped), calls the handler for them, and commits (on PostgreSQL most batches
+   need no transaction: at_once.py writes them in one statement),
 3. wakes the outbox relay, and only then counts `offset + 1` of each partition's last record as
    done; done offsets go to Kafka lazily (polling.DoneOffsets: at most every `commit_interval_ms`,
    when idle, before partitions are given up, and at stop).
@@ -29,9 +30,11 @@ from aiokafka.errors import KafkaError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.bus.at_once import AtOnce
 from shared.bus.deadletter import deadletter_record
 from shared.bus.polling import Batch, DoneOffsets, ReadAhead, WaitForBatch, rewind
 from shared.bus.producer import BusUnavailable, EventProducer
+from shared.db.engine import lost_connection
 from shared.db.idempotency import ProcessedEvents
 from shared.events.envelope import EventEnvelope, MalformedEvent
 
@@ -45,7 +48,7 @@ _INFRASTRUCTURE = (OperationalError, InterfaceError, ConnectionError, OSError, B
 def _is_infrastructure(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, _INFRASTRUCTURE)
+    return isinstance(exc, _INFRASTRUCTURE) or lost_connection(exc)
 
 
 class _Abandoned(Exception):
@@ -59,6 +62,7 @@ class ConsumerStats:
     deadlettered: int = 0
     retries: int = 0
     skipped: int = 0  # records of types the handler does not act on
+    at_once: int = 0  # batches written in one statement, no transaction (at_once.py)
 
 
 class ConsumerRunner:
@@ -100,6 +104,8 @@ class ConsumerRunner:
         self._batch_max = batch_max
         self._session_timeout_ms = session_timeout_ms
         self._done = DoneOffsets(name, commit_interval_ms / 1000)
+        # PostgreSQL and a handler that can: most batches in one write, no transaction (at_once.py).
+        self._at_once = AtOnce(sessions, processed, handler) if AtOnce.available(sessions, handler) else None  # type: ignore[arg-type]
         self._after_commit = after_commit or (lambda: None)
         self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -212,8 +218,14 @@ class ConsumerRunner:
 
     async def _apply(self, items: list[tuple[object, EventEnvelope]]) -> None:
         now = datetime.now(UTC)
+        rows = [self._processed_row(record, envelope, "handled", now) for record, envelope in items]
+        if self._at_once is not None and await self._at_once.apply(rows, [envelope for _, envelope in items]):
+            self.stats.handled += len(items)
+            self.stats.at_once += 1
+            self._after_commit()
+            return
         async with self._sessions() as session, session.begin():
-            claimed = await self._processed.claim(session, [self._processed_row(record, envelope, "handled", now) for record, envelope in items])
+            claimed = await self._processed.claim(session, rows)
             fresh = []
             for _, envelope in items:
                 if envelope.id in claimed:

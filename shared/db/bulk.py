@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Sequence, TypeVar
 
+import asyncpg
 import orjson
 from sqlalchemy import JSON, ColumnElement, Executable, Row, Table, any_, bindparam, insert, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -111,19 +112,39 @@ class Writes:
         for kind, table, rows, _ in parts:
             if kind == "append" and len(rows) > COPY_FROM_ROWS:
                 await insert_rows(session, table, rows)
-        if not together:
+        if together:
+            sql, arguments = _pg_statement(together)
+            await (await _driver_in_transaction(session)).execute(sql, *arguments)
+
+    async def write_alone(self, session: AsyncSession) -> None:
+        """PostgreSQL, a session in autocommit: everything as one statement, which commits by itself,
+        all or nothing. A unique or foreign key violation anywhere raises `Conflict`, nothing written."""
+        parts, self._parts = self._parts, []
+        if not parts:
             return
-        ctes, arguments = [], []
-        for n, (kind, table, rows, key) in enumerate(together):
-            columns = list(rows[0])
-            arrays = []
-            for name in columns:
-                encode = _json if isinstance(table.c[name].type, JSON) else None
-                arguments.append([encode(row[name]) if encode else row[name] for row in rows])
-                arrays.append(f"${len(arguments)}::{pg_array_type(table.c[name])}")
-            ctes.append(f"w{n} AS ({_pg_part(kind, table, columns, ', '.join(arrays), key)})")
-        driver = await _driver_in_transaction(session)
-        await driver.execute(f"WITH {', '.join(ctes)} SELECT 1", *arguments)
+        sql, arguments = _pg_statement(parts)
+        driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        try:
+            await driver.execute(sql, *arguments)
+        except asyncpg.exceptions.IntegrityConstraintViolationError as exc:
+            raise Conflict(str(exc)) from exc
+
+
+class Conflict(Exception):
+    """A write met rows it did not expect (another process got there first)."""
+
+
+def _pg_statement(parts: list[tuple[str, Table, list[dict[str, Any]], str | None]]) -> tuple[str, list[list[Any]]]:
+    ctes, arguments = [], []
+    for n, (kind, table, rows, key) in enumerate(parts):
+        columns = list(rows[0])
+        arrays = []
+        for name in columns:
+            encode = _json if isinstance(table.c[name].type, JSON) else None
+            arguments.append([encode(row[name]) if encode else row[name] for row in rows])
+            arrays.append(f"${len(arguments)}::{pg_array_type(table.c[name])}")
+        ctes.append(f"w{n} AS ({_pg_part(kind, table, columns, ', '.join(arrays), key)})")
+    return f"WITH {', '.join(ctes)} SELECT 1", arguments
 
 
 def _pg_part(kind: str, table: Table, columns: list[str], arrays: str, key: str | None) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import asyncpg
 import orjson
 
 from sqlalchemy import event
@@ -18,6 +19,12 @@ from shared.db.sqlite_inline import inline_connector
 
 # JSON columns (lead attributes, transition details, outbox headers) are written on every event.
 _JSON = {"json_serializer": lambda value: orjson.dumps(value).decode(), "json_deserializer": orjson.loads}
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """The database went away under a statement sent on the bare driver (shared/db/bulk.py does, for
+    speed; what goes through SQLAlchemy comes back wrapped as a DBAPIError instead)."""
+    return isinstance(exc, (asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.InterfaceError))
 
 
 def is_postgres(engine_or_url: AsyncEngine | str) -> bool:

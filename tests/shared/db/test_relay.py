@@ -2,7 +2,6 @@
 one leading relay among replicas, told of other replicas' rows by NOTIFY."""
 
 import asyncio
-import uuid
 from datetime import UTC, datetime
 
 import pytest
