@@ -10,7 +10,7 @@ import subprocess
 import uuid
 from dataclasses import dataclass
 
-from bench.common import REPO
+from bench.common import REPO, drop_topics
 from shared.bus import ensure_topics
 
 
@@ -31,7 +31,10 @@ def producer_perf(bootstrap: str, records: int = 200_000, record_size: int = 600
         "--topic", topic, "--num-records", str(records), "--record-size", str(record_size), "--throughput", "-1",
         "--command-property", f"bootstrap.servers={bootstrap}", "acks=all", "enable.idempotence=true", "linger.ms=0",
     ]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    finally:
+        asyncio.run(drop_topics(bootstrap, topic))
     summary = [line for line in out.splitlines() if "records sent" in line][-1]
     rate, mib = re.search(r"([\d.]+) records/sec \(([\d.]+) MB/sec\)", summary).groups()
     p50 = re.search(r"(\d+) ms 50th", summary).group(1)

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.common import REPO, Headline, Server, free_port, percentile, write_section
+from bench.common import REPO, Headline, Server, drop_topics, free_port, percentile, write_section
 from bench.loadgen import Timed, send_on_schedule
 from bench.scoring import drop_pg_database, pg_database
 from services.simulator import wire
@@ -167,6 +167,7 @@ def measure(rate: float, duration_s: float, target_s: float, kafka: str, databas
     finally:
         for server in [*servers.values(), bare]:
             server.stop()
+        asyncio.run(drop_topics(kafka, prefix))
     keys = {lead: f"lead{lead}.{run}@company{lead % 97}.com" for lead in sent_at}
     to_lifecycle = [mql[keys[lead]] - sent_at[lead] * 1000 for lead in sent_at if keys[lead] in mql]
     to_events = [demo[keys[lead]] - sent_at[lead] * 1000 for lead in sent_at if keys[lead] in demo]

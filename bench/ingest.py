@@ -21,7 +21,7 @@ from pathlib import Path
 
 
 from bench.broker import producer_perf
-from bench.common import REPO, Headline, Server, WrkResult, free_port, median, run_wrk, write_section
+from bench.common import REPO, Headline, Server, WrkResult, drop_topics, free_port, median, run_wrk, write_section
 from services.simulator import wire
 from shared.bus import ensure_topics
 
@@ -108,6 +108,7 @@ def measure(levels: list[int], duration: int, kafka: str) -> tuple[str, list[Hea
         ingest.stop()
         floor.stop()
         bare.stop()
+        asyncio.run(drop_topics(kafka, env["LOCKSTEP_TOPIC_PREFIX"]))
     broker = producer_perf(kafka)
     # Each accepted request puts its events plus one raw record on the broker.
     best = max(rows, key=lambda row: row[1].requests_per_s * (5 if row[0] == "hubspot" else 1))

@@ -21,7 +21,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.common import REPO, Headline, median, write_section
+from bench.common import REPO, Headline, drop_topics, median, write_section
 from shared.bus import EventProducer, OutgoingRecord, ensure_topics
 from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, EventEnvelope, LeadRef, SalesDispositioned, SalesTouched
 
@@ -131,6 +131,7 @@ def main() -> None:
             scoring.append(run("scoring"))
         rows.append((name, median(scoring), median(noop)))
         print(f"{name:10} scoring {median(scoring):8.0f} events/s   no-op runner {median(noop):8.0f} events/s   ratio {median(scoring) / median(noop):.0%}")
+    asyncio.run(drop_topics(args.kafka, prefix))
     lines = [
         "## Scoring: events scored per second through Kafka and the database, one process",
         "",
