@@ -105,7 +105,8 @@ class SlaHandler:
         looping = [(event_id, t) for event_id, t in transitions if _starts_loop_check(t)]
         mqls = [t for _, t in looping if t.to_stage == "mql"]
         window = self.book.sla.rejection_loop.window
-        await repo.load_loops({t.lead_key for t in mqls}, min((t.occurred_at - window for t in mqls), default=None), {event_id for event_id, _ in looping})
+        # A lead losing its names may be merged into an MQL's lead in this batch: its history counts too.
+        await repo.load_loops({t.lead_key for t in mqls} | (losing if mqls else set()), min((t.occurred_at - window for t in mqls), default=None), {event_id for event_id, _ in looping})
 
     def _transition(self, repo: SlaRepository, event_id: str, t: LifecycleTransitioned, loops: list[AlertRaised]) -> None:
         at = t.occurred_at
@@ -153,7 +154,9 @@ class SlaHandler:
                 self._look_back(repo, timer, policy, names)
 
     def _absorb(self, repo: SlaRepository, absorbed: str, survivor: str, at: datetime) -> None:
-        """The absorbed lead's open timers now run for the person under the survivor's key: one per policy."""
+        """The absorbed lead's open timers now run for the person under the survivor's key: one per
+        policy; its MQLs and rejections are the survivor's rejection-loop history."""
+        repo.merge_loops(absorbed, survivor)
         running = {timer.policy for timer in repo.open_timers([survivor])}
         for timer in repo.open_timers([absorbed]):
             if timer.policy in running:

@@ -88,6 +88,7 @@ class SlaRepository:
         self._cancelled: list[Timer] = []
         self._moved: list[Timer] = []  # stored timers now of another lead
         self._new_loops: list[dict[str, Any]] = []
+        self._loops_merged: list[tuple[str, str]] = []  # (absorbed lead key, survivor), in merge order
         self._arrivals = 0
 
     # -- loading ------------------------------------------------------------------------------
@@ -206,6 +207,14 @@ class SlaRepository:
         self._new_loops.append({"lead_key": lead_key, "kind": kind, "occurred_at": at, "reason": reason, "rule": rule, "event_id": event_id})
         self._loops[lead_key].append(LoopEntry(kind, _utc(at), reason, rule, self._arrival()))
 
+    def merge_loops(self, absorbed: str, survivor: str) -> None:
+        """The absorbed lead's MQLs and rejections are the survivor's history from now on."""
+        self._loops[survivor].extend(self._loops.pop(absorbed, []))
+        for row in self._new_loops:
+            if row["lead_key"] == absorbed:
+                row["lead_key"] = survivor
+        self._loops_merged.append((absorbed, survivor))
+
     def loop_history(self, lead_key: str, since: datetime) -> list[LoopEntry]:
         return sorted((h for h in self._loops.get(lead_key, ()) if h.occurred_at >= since), key=lambda h: (h.occurred_at, h.order))
 
@@ -253,6 +262,8 @@ class SlaRepository:
                 resolve.values(status="resolved", resolved_at=bindparam("b_at")).execution_options(synchronize_session=False),
                 [{"b_lead": x.lead_key, "b_like": f"{x.timer_key}:%", "b_at": at} for x, at in ended],
             )
+        for absorbed, survivor in self._loops_merged:  # in order: a chain of merges ends at the last survivor
+            await s.execute(update(loop_history).where(loop_history.c.lead_key == absorbed).values(lead_key=survivor))
         writes.append(loop_history, self._new_loops)
         await writes.write(s)
 

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 
 from services.sla import queries
 from services.sla.policies import PolicyBook
-from services.sla.tables import alerts, identities, metadata, timers
+from services.sla.tables import alerts, identities, loop_history, metadata, timers
 from shared.contract import parse_contract
 from shared.db.times import as_utc
 from shared.events import LeadIdentified
@@ -215,3 +215,34 @@ async def test_one_batch_leaves_what_one_event_at_a_time_leaves(harness):
     assert {"dee@acme.io", "fay@acme.io", "jo@acme.io"}.isdisjoint(by_lead) and ("sla.breached", "open") in by_lead["kim@acme.io"]
     async with h.sessions() as session:
         assert (await session.execute(select(alerts.c.lead_key).where(alerts.c.lead_key.in_(["bob@acme.io", "dee@acme.io"]), alerts.c.status != "resolved"))).all() == []
+
+
+@delivery
+async def test_a_merged_lead_s_rejections_count_towards_the_survivor_s_loop(harness, batched):
+    """Marketing re-sends a rejected person under a second CRM record; scoring later finds they are
+    one. The rejections under the absorbed record are the survivor's history: its next MQL is a loop."""
+    h = harness(PolicyBook(contract()))
+    events: list = [identified(ADA, "0A"), identified(BOB, "0B")]
+    for n, reason in enumerate(["no budget", "wrong persona"]):
+        events += [
+            entered("mql", T0 + timedelta(days=10 * n), lead=BOB),
+            entered("recycled", T0 + timedelta(days=10 * n + 1), lead=BOB, reason="disposition:rejected", disposition_reason=reason),
+        ]
+    events += [merged(ADA, BOB, "0B", T0 + timedelta(days=12)), entered("mql", T0 + timedelta(days=15), lead=ADA, reason="mql:fit_and_engagement")]
+    await deliver(h, events, batched)
+    loops = [a for a in await h.alerts() if a.kind == "loop.detected"]
+    assert [a.lead_key for a in loops] == [ADA]
+    assert [r["reason"] for r in loops[0].details["rejections"]] == ["no budget", "wrong persona"]
+    assert loops[0].details["requalified_by"] == ["mql:hand_raiser", "mql:hand_raiser", "mql:fit_and_engagement"]
+
+
+async def test_a_merge_and_the_survivor_s_next_mql_in_one_batch_see_the_stored_rejections(harness):
+    h = harness(PolicyBook(contract()))
+    history: list = [identified(ADA, "0A"), identified(BOB, "0B")]
+    for n in range(2):
+        history += [entered("mql", T0 + timedelta(days=10 * n), lead=BOB), entered("recycled", T0 + timedelta(days=10 * n + 1), lead=BOB, reason="disposition:rejected", disposition_reason="no budget")]
+    await deliver(h, history, batched=False)  # stored under Bob's key
+    await h.send_all([merged(ADA, BOB, "0B", T0 + timedelta(days=12)), entered("mql", T0 + timedelta(days=15), lead=ADA)])
+    assert [a.lead_key for a in await h.alerts() if a.kind == "loop.detected"] == [ADA]
+    async with h.sessions() as session:
+        assert set((await session.execute(select(loop_history.c.lead_key))).scalars()) == {ADA}  # the stored history moved with the person
