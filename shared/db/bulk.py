@@ -6,9 +6,11 @@ tens of microseconds of Python before the database sees it; on PostgreSQL, COPY 
 rows to asyncpg's encoder in one go, in the same transaction. SQLite keeps executemany, which
 its driver already runs in C.
 
-COPY costs two round trips (the statement, then the data), a pipelined executemany one. Under
-load a consumer batch is a handful of events, and every round trip waits for the database
-process to be scheduled; so few rows go through asyncpg's executemany and many through COPY.
+Under load a consumer batch is a handful of events, and every round trip waits for the database
+process to be scheduled. So what a batch writes to several tables (appends, updates and upserts
+by key) is one statement on PostgreSQL (`Writes`: CTEs over one array parameter per column), and
+reads of many keys take one array parameter (`Among`). COPY, two round trips (the statement,
+then the data), is left for big appends.
 """
 
 from __future__ import annotations

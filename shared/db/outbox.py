@@ -32,7 +32,7 @@ class Outbox:
             await insert_rows(session, self.table, self._rows(records))
 
     def append_to(self, writes: Writes, records: list[OutgoingRecord]) -> None:
-        """The records' rows, written with the caller's other appends (one round trip on PostgreSQL)."""
+        """The records' rows, written with the caller's other writes (one statement on PostgreSQL)."""
         writes.append(self.table, self._rows(records))
 
     @staticmethod
