@@ -24,25 +24,18 @@ from pathlib import Path
 import httpx
 import psutil
 
+from shared.bus.topics import delete_topics
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "docs" / "benchmarks.md"
 
 
 async def drop_topics(bootstrap: str, prefix: str) -> None:
-    """Delete a run's topics: thousands of leftover partitions slow the broker, and with it every
-    later run (best effort: a failure here does not change what was measured)."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    """Delete a run's topics (best effort: a failure here does not change what was measured)."""
     try:
-        await admin.start()
-        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if names:
-            await admin.delete_topics(names)
+        await delete_topics(bootstrap, prefix)
     except Exception as exc:
         print(f"could not delete the run's topics ({prefix}*): {exc}", file=sys.stderr)
-    finally:
-        await admin.close()
 
 
 def free_port() -> int:

@@ -2,9 +2,8 @@
 
 For every poll (records of one or more partitions, each in its order) the runner
 1. parses each record as a CloudEvent (a record that is not one goes straight to the dead letters),
-2. opens one database transaction, records the event ids not processed before (those already
-   processed are skipped), calls the handler for them, and commits (on PostgreSQL most batches
-   need no transaction: at_once.py writes them in one statement),
+2. opens one database transaction, records the event ids not processed before (the others are
+   skipped), calls the handler for them, and commits (on PostgreSQL, at_once.py first),
 3. wakes the outbox relay, and only then counts `offset + 1` of each partition's last record as
    done; done offsets go to Kafka lazily (polling.DoneOffsets: at most every `commit_interval_ms`,
    when idle, before partitions are given up, and at stop).
@@ -27,14 +26,13 @@ from typing import Awaitable, Callable, Collection
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.bus.at_once import AtOnce
 from shared.bus.deadletter import deadletter_record
 from shared.bus.polling import Batch, DoneOffsets, ReadAhead, WaitForBatch, rewind
 from shared.bus.producer import BusUnavailable, EventProducer
-from shared.db.engine import lost_connection
+from shared.db.engine import database_unavailable
 from shared.db.idempotency import ProcessedEvents
 from shared.events.envelope import EventEnvelope, MalformedEvent
 
@@ -42,13 +40,10 @@ log = logging.getLogger(__name__)
 
 # Handlers take the batch's new events at once (in partition order), so they can load and write in bulk.
 EventHandler = Callable[[AsyncSession, list[EventEnvelope]], Awaitable[None]]
-_INFRASTRUCTURE = (OperationalError, InterfaceError, ConnectionError, OSError, BusUnavailable)
 
 
 def _is_infrastructure(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, _INFRASTRUCTURE) or lost_connection(exc)
+    return database_unavailable(exc) or isinstance(exc, (ConnectionError, OSError, BusUnavailable))
 
 
 class _Abandoned(Exception):
@@ -290,14 +285,7 @@ class ConsumerRunner:
 
     @staticmethod
     def _processed_row(record, envelope: EventEnvelope, outcome: str, now: datetime) -> dict:  # type: ignore[no-untyped-def]
-        return {
-            "event_id": envelope.id,
-            "topic": record.topic,
-            "partition": record.partition,
-            "offset": record.offset,
-            "outcome": outcome,
-            "processed_at": now,
-        }
+        return {"event_id": envelope.id, "topic": record.topic, "partition": record.partition, "offset": record.offset, "outcome": outcome, "processed_at": now}
 
     async def _sleep(self, seconds: float) -> None:
         try:

@@ -71,3 +71,18 @@ async def ensure_topics(bootstrap: str, names: list[str], *, partitions: int, re
         return created
     finally:
         await admin.close()
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with `prefix`; return their names. For tests and
+    benchmarks, which make a prefix of their own per run: thousands of partitions left behind
+    slow the broker down for everyone after them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="lockstep-admin")
+    await admin.start()
+    try:
+        names = [name for name in await admin.list_topics() if name.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+        return names
+    finally:
+        await admin.close()

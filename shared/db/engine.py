@@ -12,6 +12,7 @@ import orjson
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from shared.db.sqlite_inline import inline_connector
@@ -21,10 +22,16 @@ from shared.db.sqlite_inline import inline_connector
 _JSON = {"json_serializer": lambda value: orjson.dumps(value).decode(), "json_deserializer": orjson.loads}
 
 
-def lost_connection(exc: BaseException) -> bool:
-    """The database went away under a statement sent on the bare driver (shared/db/bulk.py does, for
-    speed; what goes through SQLAlchemy comes back wrapped as a DBAPIError instead)."""
-    return isinstance(exc, (asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.InterfaceError))
+def database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached, dropped the connection, or stays locked: not the caller's
+    fault, and worth retrying. Statements through SQLAlchemy fail as DBAPIErrors; the ones
+    shared/db/bulk.py sends on the bare driver (for speed), with asyncpg's own errors."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (OperationalError, InterfaceError, *_DRIVER_CONNECTION_ERRORS))
+
+
+_DRIVER_CONNECTION_ERRORS = (asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.InterfaceError)
 
 
 def is_postgres(engine_or_url: AsyncEngine | str) -> bool:

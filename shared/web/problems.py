@@ -9,8 +9,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.db.engine import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         # A dropped connection (the database restarted: the pool replaces the connection, so the
         # retry goes through) or a database that cannot be reached or stays locked: the client
         # did nothing wrong and should come back, as for a broker outage at the door.
-        if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+        if database_unavailable(exc):
             log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
             return problem_response(503, "the database is unavailable; retry shortly", instance=request.url.path, headers={"Retry-After": "1"})
         return await _unexpected(request, exc)

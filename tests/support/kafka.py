@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
+
+from shared.bus import topics as bus_topics
 
 
 async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: float = 30.0) -> list[ConsumerRecord]:
@@ -30,14 +31,8 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: floa
 
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:
-    """Delete every topic whose name starts with `prefix` (best effort: a stopped test broker is fine)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    """The kit's delete_topics, best effort: a stopped test broker is fine (its topics die with its data directory)."""
     try:
-        await admin.start()
-        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if names:
-            await admin.delete_topics(names)
-    except Exception:  # the topics die with the test broker's data directory anyway
+        await bus_topics.delete_topics(bootstrap, prefix)
+    except Exception:
         pass
-    finally:
-        await admin.close()
