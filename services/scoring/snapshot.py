@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring.tables import contributions, identities, leads, opportunities
 
 _CONTRIBUTION_COLUMNS = ("lead_key", "rule", "points", "occurred_at", "event_id", "activity")
+_DEAL_COLUMNS = [c.name for c in opportunities.c]
 LeadRow = namedtuple("LeadRow", [c.name for c in leads.c])  # type: ignore[misc]
 ContributionRow = namedtuple("ContributionRow", _CONTRIBUTION_COLUMNS)  # type: ignore[misc]
 
@@ -38,14 +39,13 @@ def _record(alias: str, names: list[str] | tuple[str, ...]) -> str:
 
 def _statement():  # type: ignore[no-untyped-def]
     lead_names = [c.name for c in leads.c]
-    deal_names = [c.name for c in opportunities.c]
     sql = f"""
         WITH known AS (SELECT i.identity, i.lead_key FROM {identities.name} i WHERE i.identity = ANY(:identities)),
         deals AS (SELECT * FROM {opportunities.name} o WHERE o.opportunity = ANY(:opportunities)),
         wanted AS (SELECT lead_key FROM known UNION SELECT lead_key FROM deals WHERE lead_key IS NOT NULL)
         SELECT
           ARRAY(SELECT ROW(k.identity, k.lead_key) FROM known k) AS identities,
-          ARRAY(SELECT {_record('d', deal_names)} FROM deals d) AS opportunities,
+          ARRAY(SELECT {_record('d', _DEAL_COLUMNS)} FROM deals d) AS opportunities,
           ARRAY(SELECT {_record('l', lead_names)} FROM {leads.name} l WHERE l.key IN (SELECT lead_key FROM wanted)) AS leads,
           ARRAY(SELECT {_record('c', _CONTRIBUTION_COLUMNS)} FROM {contributions.name} c
                 WHERE CAST(:since AS timestamptz) IS NOT NULL AND c.lead_key IN (SELECT lead_key FROM wanted) AND c.occurred_at >= :since
@@ -56,15 +56,14 @@ def _statement():  # type: ignore[no-untyped-def]
     )
 
 
-_SNAPSHOT = _statement()  # built once: a text() costs nothing to build, and keeps one prepared statement
+_SNAPSHOT = _statement()  # built once, at import: one text, so one prepared statement per connection
 
 
 async def read_snapshot(session: AsyncSession, identity_names: list[str], opportunity_keys: list[str], contributions_since: datetime | None) -> Snapshot:
     row = (await session.execute(_SNAPSHOT, {"identities": identity_names, "opportunities": opportunity_keys, "since": contributions_since})).one()
-    deal_names = [c.name for c in opportunities.c]
     return Snapshot(
         identities=[(identity, key) for identity, key in row.identities],
-        opportunities=[dict(zip(deal_names, record)) for record in row.opportunities],
+        opportunities=[dict(zip(_DEAL_COLUMNS, record)) for record in row.opportunities],
         leads=[LeadRow(*record) for record in row.leads],
         contributions=[ContributionRow(*record) for record in row.contributions],
     )

@@ -125,7 +125,7 @@ class Writes:
         if not parts:
             return
         sql, arguments = _pg_statement(parts)
-        driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        driver = await _driver(session)
         try:
             await driver.execute(sql, *arguments)
         except asyncpg.exceptions.IntegrityConstraintViolationError as exc:
@@ -180,10 +180,14 @@ def pg_array_type(column: ColumnElement) -> str:
     return f"{column.type.compile(dialect=_PG)}[]"
 
 
+async def _driver(session: AsyncSession) -> Any:
+    """The session's bare asyncpg connection."""
+    return (await (await session.connection()).get_raw_connection()).driver_connection
+
+
 async def _driver_in_transaction(session: AsyncSession) -> Any:
     """The session's asyncpg connection, its transaction begun."""
-    raw = await (await session.connection()).get_raw_connection()
-    driver = raw.driver_connection
+    driver = await _driver(session)
     if not driver.is_in_transaction():
         # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the first statement it runs itself;
         # a statement on the bare driver before that would commit on its own, outside the transaction.
