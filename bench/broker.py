@@ -27,9 +27,22 @@ def producer_perf(bootstrap: str, records: int = 200_000, record_size: int = 600
     topic = f"bench-perf-{uuid.uuid4().hex[:8]}"
     asyncio.run(ensure_topics(bootstrap, [topic], partitions=partitions, replication_factor=1))
     command = [
-        str(REPO / "deploy/kafka/kafka.sh"), "tool", "org.apache.kafka.tools.ProducerPerformance",
-        "--topic", topic, "--num-records", str(records), "--record-size", str(record_size), "--throughput", "-1",
-        "--command-property", f"bootstrap.servers={bootstrap}", "acks=all", "enable.idempotence=true", "linger.ms=0",
+        str(REPO / "deploy/kafka/kafka.sh"),
+        "tool",
+        "org.apache.kafka.tools.ProducerPerformance",
+        "--topic",
+        topic,
+        "--num-records",
+        str(records),
+        "--record-size",
+        str(record_size),
+        "--throughput",
+        "-1",
+        "--command-property",
+        f"bootstrap.servers={bootstrap}",
+        "acks=all",
+        "enable.idempotence=true",
+        "linger.ms=0",
     ]
     try:
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout

@@ -52,11 +52,32 @@ class Server:
     """A uvicorn process (one worker) and its peak resident memory while it runs."""
 
     def __init__(self, target: str, port: int, env: dict[str, str] | None = None, factory: bool = False) -> None:
-        args = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"]
+        args = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
         if factory:
             args.append("--factory")
         self.port = port
-        self.process = subprocess.Popen(args, cwd=REPO, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            args,
+            cwd=REPO,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.peak_rss = 0
         self.cpu_s = 0.0  # CPU seconds used so far (sampled with the memory)
         self._watching = True
@@ -115,7 +136,9 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def run_wrk(url: str, connections: int, duration_s: int, script: Path | None = None, script_args: list[str] | None = None) -> WrkResult:
+def run_wrk(
+    url: str, connections: int, duration_s: int, script: Path | None = None, script_args: list[str] | None = None
+) -> WrkResult:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk (make bench installs it)")
     args = ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency", "--timeout", "10s"]
@@ -178,7 +201,9 @@ def _summary(headlines: dict[str, list[dict]]) -> str:
     ]
     for name in sorted(headlines):
         for h in headlines[name]:
-            lines.append(f"| {name} | {h['figure']} | {h['measured']} | {h['baseline']} | {h['ratio']} | {h['target']} |")
+            lines.append(
+                f"| {name} | {h['figure']} | {h['measured']} | {h['baseline']} | {h['ratio']} | {h['target']} |"
+            )
     return "\n".join(lines)
 
 
@@ -186,7 +211,11 @@ def write_section(name: str, markdown: str, headlines: list[Headline] | None = N
     """Replace this benchmark's section of docs/benchmarks.md, keeping the others, and its lines
     of the summary table (kept in docs/benchmarks.json so each script can run on its own)."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\nWritten by the scripts in `bench/` (`make bench`). Every figure stands beside a baseline measured in the same run.\n"
+    text = (
+        RESULTS.read_text()
+        if RESULTS.exists()
+        else "# Benchmarks\n\nWritten by the scripts in `bench/` (`make bench`). Every figure stands beside a baseline measured in the same run.\n"
+    )
     text = _replace_block(text, name, f"{markdown.strip()}\n\n_Measured {stamp} on {machine()}._")
     if headlines is not None:
         store = RESULTS.with_suffix(".json")

@@ -33,12 +33,22 @@ async def main(args: argparse.Namespace) -> None:
     if args.mode == "scoring":
         handler = ScoringHandler(LifecycleEngine(load_contract(DEFAULT_CONTRACT)), box, args.lifecycle)
     else:
+
         async def handler(session, envelopes) -> None:  # type: ignore[no-untyped-def]
             return None
 
     runner = ConsumerRunner(
-        name="bench", bootstrap=args.bootstrap, group_id=f"bench-{uuid.uuid4().hex[:8]}", topics=[args.topic], handler=handler,
-        sessions=sessions, processed=ProcessedEvents(processed_events), producer=producer, deadletter_topic=args.deadletter, batch_max=args.batch, after_commit=relay.wake,
+        name="bench",
+        bootstrap=args.bootstrap,
+        group_id=f"bench-{uuid.uuid4().hex[:8]}",
+        topics=[args.topic],
+        handler=handler,
+        sessions=sessions,
+        processed=ProcessedEvents(processed_events),
+        producer=producer,
+        deadletter_topic=args.deadletter,
+        batch_max=args.batch,
+        after_commit=relay.wake,
     )
     tasks = [asyncio.create_task(runner.run()), asyncio.create_task(relay.run())]
     first = None
@@ -52,7 +62,17 @@ async def main(args: argparse.Namespace) -> None:
     await asyncio.gather(*tasks)
     await producer.stop()
     await engine.dispose()
-    print(json.dumps({"mode": args.mode, "events": runner.stats.handled, "seconds": elapsed, "per_s": args.expect / elapsed if elapsed else None, "relayed": relay.relayed}))
+    print(
+        json.dumps(
+            {
+                "mode": args.mode,
+                "events": runner.stats.handled,
+                "seconds": elapsed,
+                "per_s": args.expect / elapsed if elapsed else None,
+                "relayed": relay.relayed,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

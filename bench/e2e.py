@@ -37,7 +37,13 @@ from services.simulator.contracts import with_first_touch
 from shared.bus import ensure_topics
 
 SECRET = "whsec_" + "YmVuY2gtZTJlLXN0YW5kYXJkLXdlYmhvb2tzLXNlY3JldA=="
-JOURNEY = [("contact", 0.0), ("page_view", 0.05), ("email_click", 0.10), ("webinar_attended", 0.15), ("demo_request", 0.20)]
+JOURNEY = [
+    ("contact", 0.0),
+    ("page_view", 0.05),
+    ("email_click", 0.10),
+    ("webinar_attended", 0.15),
+    ("demo_request", 0.20),
+]
 TOUCH_AFTER_S = 0.30  # after the demo request: well inside the compressed first-touch target
 
 
@@ -50,13 +56,25 @@ def _event(kind: str, lead: int, run: str, at: datetime) -> dict:
     ref = {"source": "benchcrm", "record_id": f"{run}-{lead}", "email": f"lead{lead}.{run}@company{lead % 97}.com"}
     stamp = at.isoformat()
     if kind == "contact":
-        return {"type": "lockstep.contact.upserted.v1", "data": {"lead": ref, "occurred_at": stamp, "attributes": {"title": "VP Marketing", "employees": 800, "industry": "Software", "country": "US"}}}
+        return {
+            "type": "lockstep.contact.upserted.v1",
+            "data": {
+                "lead": ref,
+                "occurred_at": stamp,
+                "attributes": {"title": "VP Marketing", "employees": 800, "industry": "Software", "country": "US"},
+            },
+        }
     if kind == "touch":
-        return {"type": "lockstep.sales.touched.v1", "data": {"lead": ref, "channel": "call", "rep": f"rep-{lead % 5}", "occurred_at": stamp}}
+        return {
+            "type": "lockstep.sales.touched.v1",
+            "data": {"lead": ref, "channel": "call", "rep": f"rep-{lead % 5}", "occurred_at": stamp},
+        }
     return {"type": "lockstep.activity.recorded.v1", "data": {"lead": ref, "kind": kind, "occurred_at": stamp}}
 
 
-def schedule(rate: float, duration_s: float, run: str, lead_time_s: float = 3.0) -> list[tuple[float, str, int, dict[str, str], bytes]]:
+def schedule(
+    rate: float, duration_s: float, run: str, lead_time_s: float = 3.0
+) -> list[tuple[float, str, int, dict[str, str], bytes]]:
     """(epoch s to send at, what, lead, headers, body) in send order, starting `lead_time_s` from now."""
     per_lead = len(JOURNEY) + 0.5
     leads = int(rate * duration_s / per_lead)
@@ -82,10 +100,21 @@ def send_all(url: str, plan: list) -> list[Timed]:
     return items
 
 
-async def collect(bootstrap: str, prefix: str, run: str, expect_mql: int, expect_alerts: int, timeout_s: float) -> tuple[dict[str, int], dict[str, int], list[dict]]:
+async def collect(
+    bootstrap: str, prefix: str, run: str, expect_mql: int, expect_alerts: int, timeout_s: float
+) -> tuple[dict[str, int], dict[str, int], list[dict]]:
     """Per lead key: when its demo request reached `events` and its MQL transition `lifecycle`;
     and every alert with its record timestamp."""
-    consumer = AIOKafkaConsumer(f"{prefix}events", f"{prefix}lifecycle", f"{prefix}alerts", bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None, fetch_max_wait_ms=20)
+    consumer = AIOKafkaConsumer(
+        f"{prefix}events",
+        f"{prefix}lifecycle",
+        f"{prefix}alerts",
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        fetch_max_wait_ms=20,
+    )
     await consumer.start()
     demo: dict[str, int] = {}
     mql: dict[str, int] = {}
@@ -98,9 +127,15 @@ async def collect(bootstrap: str, prefix: str, run: str, expect_mql: int, expect
                 for record in records:
                     headers = dict(record.headers)
                     data = orjson.loads(record.value)
-                    if headers.get("ce_type") == b"lockstep.activity.recorded.v1" and data.get("kind") == "demo_request":
+                    if (
+                        headers.get("ce_type") == b"lockstep.activity.recorded.v1"
+                        and data.get("kind") == "demo_request"
+                    ):
                         demo.setdefault(record.key.decode(), record.timestamp)
-                    elif headers.get("ce_type") == b"lockstep.lifecycle.transitioned.v1" and data.get("to_stage") == "mql":
+                    elif (
+                        headers.get("ce_type") == b"lockstep.lifecycle.transitioned.v1"
+                        and data.get("to_stage") == "mql"
+                    ):
                         mql.setdefault(data["lead_key"], record.timestamp)
                     elif headers.get("ce_type") == b"lockstep.alert.raised.v1":
                         alerts.append({**data, "timestamp": record.timestamp})
@@ -113,7 +148,9 @@ async def broker_round_trip(bootstrap: str, topic: str, count: int = 300) -> lis
     """Baseline: produce (acks=all) and read back one record at a time on the same broker."""
     await ensure_topics(bootstrap, [topic], partitions=1, replication_factor=1)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None, fetch_max_wait_ms=20)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None, fetch_max_wait_ms=20
+    )
     await producer.start()
     await consumer.start()
     out = []
@@ -131,7 +168,9 @@ async def broker_round_trip(bootstrap: str, topic: str, count: int = 300) -> lis
     return out
 
 
-def measure(rate: float, duration_s: float, target_s: float, kafka: str, database_url: str | None = None) -> tuple[str, list[Headline], float]:
+def measure(
+    rate: float, duration_s: float, target_s: float, kafka: str, database_url: str | None = None
+) -> tuple[str, list[Headline], float]:
     """One run: its section, its headlines, and its webhook -> lifecycle p99 in ms."""
     run = uuid.uuid4().hex[:6]
     prefix = f"benche2e{run}."
@@ -176,7 +215,9 @@ def measure(rate: float, duration_s: float, target_s: float, kafka: str, databas
     touched_alerts = [a for a in alerts if int(a["lead_key"].split(".")[0].removeprefix("lead")) % 2 == 0]
     by_kind = {kind: sum(1 for a in alerts if a["kind"] == kind) for kind in sorted({a["kind"] for a in alerts})}
     distinct = len({(a["lead_key"], a["policy"], a["kind"]) for a in alerts})
-    print(f"sent {len(plan)} at {achieved:.0f}/s (non-200: {failures}); MQL {len(mql)}/{leads}; alerts {by_kind}, distinct {distinct}/{len(alerts)}, on touched leads {len(touched_alerts)}")
+    print(
+        f"sent {len(plan)} at {achieved:.0f}/s (non-200: {failures}); MQL {len(mql)}/{leads}; alerts {by_kind}, distinct {distinct}/{len(alerts)}, on touched leads {len(touched_alerts)}"
+    )
     p = percentile
     lines = [
         f"## End to end: webhook -> lifecycle -> alert at {rate:.0f} events/s ({'PostgreSQL' if database_url else 'SQLite'})",
@@ -194,15 +235,40 @@ def measure(rate: float, duration_s: float, target_s: float, kafka: str, databas
         "",
         f"Sent {achieved:,.0f} events/s (target {rate:,.0f}); non-200 answers: {failures}. MQL transitions: {len(mql):,} of {leads:,} leads. Alerts: {', '.join(f'{k} {v:,}' for k, v in by_kind.items()) or 'none'} ({distinct:,} distinct of {len(alerts):,}; on leads touched in time: {len(touched_alerts)}).",
         f"Ratio of webhook -> lifecycle p99 to the broker round trip p99: {p(to_lifecycle, 99) / max(p(baseline, 99), 0.001):.1f}x.",
-        "CPU seconds used over the whole run (start-up included): " + ", ".join(f"{name} {server.cpu_s:.1f}" for name, server in servers.items()) + f", on {os.cpu_count()} cores shared with the broker and this sender.",
-        "Peak RSS during the run: " + ", ".join(f"{name} {server.peak_rss / 2**20:.0f} MiB" for name, server in servers.items()) + f"; baseline, a bare uvicorn app: {bare.peak_rss / 2**20:.0f} MiB.",
+        "CPU seconds used over the whole run (start-up included): "
+        + ", ".join(f"{name} {server.cpu_s:.1f}" for name, server in servers.items())
+        + f", on {os.cpu_count()} cores shared with the broker and this sender.",
+        "Peak RSS during the run: "
+        + ", ".join(f"{name} {server.peak_rss / 2**20:.0f} MiB" for name, server in servers.items())
+        + f"; baseline, a bare uvicorn app: {bare.peak_rss / 2**20:.0f} MiB.",
         "Target (issue 6): p99 < 100 ms for webhook -> lifecycle at 500 events/s.",
     ]
     headlines = [
-        Headline(f"webhook -> lifecycle p99 at {achieved:,.0f} events/s ({'PostgreSQL' if database_url else 'SQLite'})", f"{p(to_lifecycle, 99):.0f} ms", f"broker round trip {p(baseline, 99):.1f} ms", f"{p(to_lifecycle, 99) / max(p(baseline, 99), 0.001):.0f}x", "p99 < 100 ms at 500/s"),
-        Headline(f"alert lateness after due time p99 ({'PostgreSQL' if database_url else 'SQLite'})", f"{p(late, 99):.0f} ms", f"broker round trip {p(baseline, 99):.1f} ms", f"{p(late, 99) / max(p(baseline, 99), 0.001):.0f}x", "< 1 s"),
+        Headline(
+            f"webhook -> lifecycle p99 at {achieved:,.0f} events/s ({'PostgreSQL' if database_url else 'SQLite'})",
+            f"{p(to_lifecycle, 99):.0f} ms",
+            f"broker round trip {p(baseline, 99):.1f} ms",
+            f"{p(to_lifecycle, 99) / max(p(baseline, 99), 0.001):.0f}x",
+            "p99 < 100 ms at 500/s",
+        ),
+        Headline(
+            f"alert lateness after due time p99 ({'PostgreSQL' if database_url else 'SQLite'})",
+            f"{p(late, 99):.0f} ms",
+            f"broker round trip {p(baseline, 99):.1f} ms",
+            f"{p(late, 99) / max(p(baseline, 99), 0.001):.0f}x",
+            "< 1 s",
+        ),
     ]
-    headlines += [Headline(f"peak RSS, {name} ({'PostgreSQL' if database_url else 'SQLite'} run)", f"{server.peak_rss / 2**20:.0f} MiB", f"bare uvicorn {bare.peak_rss / 2**20:.0f} MiB", f"{server.peak_rss / max(bare.peak_rss, 1):.1f}x", "(watch)") for name, server in servers.items()]
+    headlines += [
+        Headline(
+            f"peak RSS, {name} ({'PostgreSQL' if database_url else 'SQLite'} run)",
+            f"{server.peak_rss / 2**20:.0f} MiB",
+            f"bare uvicorn {bare.peak_rss / 2**20:.0f} MiB",
+            f"{server.peak_rss / max(bare.peak_rss, 1):.1f}x",
+            "(watch)",
+        )
+        for name, server in servers.items()
+    ]
     return "\n".join(lines), headlines, p(to_lifecycle, 99)
 
 
@@ -212,8 +278,14 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--target", type=float, default=2.0, help="compressed first-touch target, seconds")
     parser.add_argument("--kafka", default=os.environ.get("LOCKSTEP_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
-    parser.add_argument("--postgres", metavar="ADMIN_URL", help="run the services on a fresh PostgreSQL database instead of SQLite files")
-    parser.add_argument("--runs", type=int, default=3, help="repeat the run; the median run (by webhook -> lifecycle p99) is reported")
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_URL",
+        help="run the services on a fresh PostgreSQL database instead of SQLite files",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=3, help="repeat the run; the median run (by webhook -> lifecycle p99) is reported"
+    )
     args = parser.parse_args()
     runs = []
     for _ in range(args.runs):

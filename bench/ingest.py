@@ -19,7 +19,6 @@ import time
 import uuid
 from pathlib import Path
 
-
 from bench.broker import producer_perf
 from bench.common import REPO, Headline, Server, WrkResult, drop_topics, free_port, median, run_wrk, write_section
 from services.simulator import wire
@@ -41,9 +40,37 @@ def hubspot_requests(port: int, count: int, batch: int = 5) -> list[tuple[str, d
             n = i * batch + j
             contact = 10_000 + n % 5000
             if j == 0:
-                events.append({"eventId": n, "subscriptionId": 7, "portalId": 62515, "appId": 1, "occurredAt": now_ms - 1000, "subscriptionType": "contact.propertyChange", "attemptNumber": 0, "objectId": contact, "propertyName": "email", "propertyValue": f"lead{contact}@example.com", "changeSource": "CRM"})
+                events.append(
+                    {
+                        "eventId": n,
+                        "subscriptionId": 7,
+                        "portalId": 62515,
+                        "appId": 1,
+                        "occurredAt": now_ms - 1000,
+                        "subscriptionType": "contact.propertyChange",
+                        "attemptNumber": 0,
+                        "objectId": contact,
+                        "propertyName": "email",
+                        "propertyValue": f"lead{contact}@example.com",
+                        "changeSource": "CRM",
+                    }
+                )
             else:
-                events.append({"eventId": n, "subscriptionId": 7, "portalId": 62515, "appId": 1, "occurredAt": now_ms - 1000 + j, "subscriptionType": "contact.propertyChange", "attemptNumber": 0, "objectId": contact, "propertyName": "jobtitle", "propertyValue": "VP Marketing", "changeSource": "CRM"})
+                events.append(
+                    {
+                        "eventId": n,
+                        "subscriptionId": 7,
+                        "portalId": 62515,
+                        "appId": 1,
+                        "occurredAt": now_ms - 1000 + j,
+                        "subscriptionType": "contact.propertyChange",
+                        "attemptNumber": 0,
+                        "objectId": contact,
+                        "propertyName": "jobtitle",
+                        "propertyValue": "VP Marketing",
+                        "changeSource": "CRM",
+                    }
+                )
         headers, body = wire.hubspot_request(HUBSPOT_SECRET, url, events, now_ms)
         out.append((url_path, headers, body))
     return out
@@ -53,7 +80,14 @@ def generic_requests(count: int) -> list[tuple[str, dict[str, str], bytes]]:
     now_s = int(time.time())
     out = []
     for i in range(count):
-        event = {"type": "lockstep.activity.recorded.v1", "data": {"lead": {"source": "webinarly", "record_id": str(i), "email": f"attendee{i % 5000}@example.com"}, "kind": "webinar_attended", "occurred_at": "2026-11-02T09:30:00Z"}}
+        event = {
+            "type": "lockstep.activity.recorded.v1",
+            "data": {
+                "lead": {"source": "webinarly", "record_id": str(i), "email": f"attendee{i % 5000}@example.com"},
+                "kind": "webinar_attended",
+                "occurred_at": "2026-11-02T09:30:00Z",
+            },
+        }
         headers, body = wire.generic_request(GENERIC_SECRET, f"msg_{uuid.uuid4().hex}", event, now_s)
         out.append(("/webhooks/generic", headers, body))
     return out
@@ -99,11 +133,17 @@ def measure(levels: list[int], duration: int, kafka: str) -> tuple[str, list[Hea
                 ceiling = run_wrk(f"http://127.0.0.1:{bare_port}", connections, duration, SCRIPT, [str(file)])
                 result = run_wrk(f"http://127.0.0.1:{ingest_port}", connections, duration, SCRIPT, [str(file)])
                 if scenario == "generic":  # the same signed requests against the door's floor
-                    floors[connections] = run_wrk(f"http://127.0.0.1:{floor_port}", connections, duration, SCRIPT, [str(file)])
+                    floors[connections] = run_wrk(
+                        f"http://127.0.0.1:{floor_port}", connections, duration, SCRIPT, [str(file)]
+                    )
                 if result.requests > count:
-                    print(f"warning: {scenario} c={connections} replayed {result.requests - count} requests (deduplicated, not republished)")
+                    print(
+                        f"warning: {scenario} c={connections} replayed {result.requests - count} requests (deduplicated, not republished)"
+                    )
                 rows.append((scenario, result, ceiling))
-                print(f"{scenario:8} c={connections:4}  ingest {result.requests_per_s:8.0f}/s p50 {result.p50_ms:6.2f} ms p99 {result.p99_ms:6.2f} ms non-2xx {result.non_2xx}  |  ceiling {ceiling.requests_per_s:8.0f}/s  ratio {result.requests_per_s / ceiling.requests_per_s:5.1%}")
+                print(
+                    f"{scenario:8} c={connections:4}  ingest {result.requests_per_s:8.0f}/s p50 {result.p50_ms:6.2f} ms p99 {result.p99_ms:6.2f} ms non-2xx {result.non_2xx}  |  ceiling {ceiling.requests_per_s:8.0f}/s  ratio {result.requests_per_s / ceiling.requests_per_s:5.1%}"
+                )
     finally:
         ingest.stop()
         floor.stop()
@@ -124,7 +164,9 @@ def measure(levels: list[int], duration: int, kafka: str) -> tuple[str, list[Hea
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for scenario, r, c in rows:
-        lines.append(f"| {scenario} | {r.connections} | {r.requests_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.non_2xx} | {c.requests_per_s:,.0f} | {c.p99_ms:.2f} | {r.requests_per_s / c.requests_per_s:.0%} |")
+        lines.append(
+            f"| {scenario} | {r.connections} | {r.requests_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.non_2xx} | {c.requests_per_s:,.0f} | {c.p99_ms:.2f} | {r.requests_per_s / c.requests_per_s:.0%} |"
+        )
     ratios = [r.requests_per_s / c.requests_per_s for _, r, c in rows]
     ceilings = {r.connections: c for scenario, r, c in rows if scenario == "generic"}
     floor_ratios = [floors[n].requests_per_s / ceilings[n].requests_per_s for n in floors]
@@ -137,7 +179,9 @@ def measure(levels: list[int], duration: int, kafka: str) -> tuple[str, list[Hea
     ]
     generic_rows = {r.connections: r for scenario, r, _ in rows if scenario == "generic"}
     for n, f in sorted(floors.items()):
-        lines.append(f"| {n} | {f.requests_per_s:,.0f} | {f.p99_ms:.2f} | {f.requests_per_s / ceilings[n].requests_per_s:.0%} | {generic_rows[n].requests_per_s / f.requests_per_s:.0%} |")
+        lines.append(
+            f"| {n} | {f.requests_per_s:,.0f} | {f.p99_ms:.2f} | {f.requests_per_s / ceilings[n].requests_per_s:.0%} | {generic_rows[n].requests_per_s / f.requests_per_s:.0%} |"
+        )
     lines += [
         "",
         f"Median ratio to the HTTP ceiling: **{median(ratios):.0%}**; the floor's: {median(floor_ratios):.0%}. Peak RSS: ingest {ingest.peak_rss / 2**20:.0f} MiB, bare app {bare.peak_rss / 2**20:.0f} MiB.",
@@ -148,9 +192,33 @@ def measure(levels: list[int], duration: int, kafka: str) -> tuple[str, list[Hea
     for scenario, r, c in rows:
         if r.connections == 32:
             events = " (5 events each)" if scenario == "hubspot" else ""
-            headlines.append(Headline(f"ingest {scenario} requests/s{events}, 32 connections, p99 {r.p99_ms:.0f} ms", f"{r.requests_per_s:,.0f}", f"bare app {c.requests_per_s:,.0f}", f"{r.requests_per_s / c.requests_per_s:.0%}", ">= 3,000/s, p99 < 50 ms, >= 50% of bare app"))
-    headlines.append(Headline("door floor (verify + one acked record) requests/s, 32 connections", f"{floors[32].requests_per_s:,.0f}" if 32 in floors else "-", f"bare app {ceilings[32].requests_per_s:,.0f}" if 32 in ceilings else "-", f"{floors[32].requests_per_s / ceilings[32].requests_per_s:.0%}" if 32 in floors else "-", "(a door that only verifies and publishes)"))
-    headlines.append(Headline("ingest records/s put on Kafka (best row)", f"{published:,.0f}", f"producer-perf-test {broker.records_per_s:,.0f}", f"{published / broker.records_per_s:.0%}", "(broker ceiling)"))
+            headlines.append(
+                Headline(
+                    f"ingest {scenario} requests/s{events}, 32 connections, p99 {r.p99_ms:.0f} ms",
+                    f"{r.requests_per_s:,.0f}",
+                    f"bare app {c.requests_per_s:,.0f}",
+                    f"{r.requests_per_s / c.requests_per_s:.0%}",
+                    ">= 3,000/s, p99 < 50 ms, >= 50% of bare app",
+                )
+            )
+    headlines.append(
+        Headline(
+            "door floor (verify + one acked record) requests/s, 32 connections",
+            f"{floors[32].requests_per_s:,.0f}" if 32 in floors else "-",
+            f"bare app {ceilings[32].requests_per_s:,.0f}" if 32 in ceilings else "-",
+            f"{floors[32].requests_per_s / ceilings[32].requests_per_s:.0%}" if 32 in floors else "-",
+            "(a door that only verifies and publishes)",
+        )
+    )
+    headlines.append(
+        Headline(
+            "ingest records/s put on Kafka (best row)",
+            f"{published:,.0f}",
+            f"producer-perf-test {broker.records_per_s:,.0f}",
+            f"{published / broker.records_per_s:.0%}",
+            "(broker ceiling)",
+        )
+    )
     return "\n".join(lines), headlines
 
 

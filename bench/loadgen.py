@@ -30,7 +30,9 @@ class Timed:
 
 async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, item: Timed) -> int:
     head = f"POST {item.path} HTTP/1.1\r\nhost: {host}\r\ncontent-length: {len(item.body)}\r\n"
-    head += "".join(f"{name}: {value}\r\n" for name, value in item.headers.items() if name.lower() not in ("host", "content-length"))
+    head += "".join(
+        f"{name}: {value}\r\n" for name, value in item.headers.items() if name.lower() not in ("host", "content-length")
+    )
     writer.write(head.encode("latin-1") + b"\r\n" + item.body)
     await writer.drain()
     status_line = await reader.readline()

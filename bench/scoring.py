@@ -23,9 +23,26 @@ from pathlib import Path
 
 from bench.common import REPO, Headline, drop_topics, median, write_section
 from shared.bus import EventProducer, OutgoingRecord, ensure_topics
-from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, EventEnvelope, LeadRef, SalesDispositioned, SalesTouched
+from shared.events import (
+    ActivityRecorded,
+    ContactAttributes,
+    ContactUpserted,
+    EventEnvelope,
+    LeadRef,
+    SalesDispositioned,
+    SalesTouched,
+)
 
-KINDS = ["email_open", "email_click", "page_view", "page_view", "form_submit", "content_download", "webinar_attended", "demo_request"]
+KINDS = [
+    "email_open",
+    "email_click",
+    "page_view",
+    "page_view",
+    "form_submit",
+    "content_download",
+    "webinar_attended",
+    "demo_request",
+]
 
 
 def events(count: int, leads: int, seed: int = 7) -> list[EventEnvelope]:
@@ -34,17 +51,34 @@ def events(count: int, leads: int, seed: int = 7) -> list[EventEnvelope]:
     out = []
     for n in range(count):
         i = rng.randrange(leads)
-        ref = LeadRef(source=rng.choice(["hubspot", "marketo", "salesforce"]), record_id=str(i), email=f"lead{i}@company{i % 300}.com")
+        ref = LeadRef(
+            source=rng.choice(["hubspot", "marketo", "salesforce"]),
+            record_id=str(i),
+            email=f"lead{i}@company{i % 300}.com",
+        )
         at = start + timedelta(minutes=n)
         roll = rng.random()
         if roll < 0.15:
-            payload = ContactUpserted(lead=ref, occurred_at=at, attributes=ContactAttributes(title=rng.choice(["VP Marketing", "Engineer", "Director of Sales", "Student"]), employees=rng.choice([20, 200, 2000]), industry="Software", country="US"))
+            payload = ContactUpserted(
+                lead=ref,
+                occurred_at=at,
+                attributes=ContactAttributes(
+                    title=rng.choice(["VP Marketing", "Engineer", "Director of Sales", "Student"]),
+                    employees=rng.choice([20, 200, 2000]),
+                    industry="Software",
+                    country="US",
+                ),
+            )
         elif roll < 0.9:
-            payload = ActivityRecorded(lead=ref, kind=rng.choice(KINDS), occurred_at=at, asset=rng.choice(["/pricing", "/blog/x", "/docs"]))
+            payload = ActivityRecorded(
+                lead=ref, kind=rng.choice(KINDS), occurred_at=at, asset=rng.choice(["/pricing", "/blog/x", "/docs"])
+            )
         elif roll < 0.95:
             payload = SalesTouched(lead=ref, channel="call", rep=f"rep-{i % 7}", occurred_at=at)
         else:
-            payload = SalesDispositioned(lead=ref, disposition=rng.choice(["accepted", "rejected", "qualified"]), reason="timing", occurred_at=at)
+            payload = SalesDispositioned(
+                lead=ref, disposition=rng.choice(["accepted", "rejected", "qualified"]), reason="timing", occurred_at=at
+            )
         out.append(EventEnvelope.wrap(payload, id=f"bench:{seed}:{n}", source="/bench", subject=ref.key, time=at))
     return out
 
@@ -59,7 +93,25 @@ async def fill(bootstrap: str, topic: str, batch: list[EventEnvelope]) -> None:
 
 
 def consume(mode: str, bootstrap: str, topic: str, db: str, prefix: str, expect: int) -> dict:
-    args = [sys.executable, "-m", "bench.consume", "--mode", mode, "--bootstrap", bootstrap, "--topic", topic, "--db", db, "--deadletter", f"{prefix}deadletter", "--lifecycle", f"{prefix}lifecycle", "--expect", str(expect)]
+    args = [
+        sys.executable,
+        "-m",
+        "bench.consume",
+        "--mode",
+        mode,
+        "--bootstrap",
+        bootstrap,
+        "--topic",
+        topic,
+        "--db",
+        db,
+        "--deadletter",
+        f"{prefix}deadletter",
+        "--lifecycle",
+        f"{prefix}lifecycle",
+        "--expect",
+        str(expect),
+    ]
     out = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=900)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
@@ -109,7 +161,9 @@ def main() -> None:
     topic = f"{prefix}events"
     data = events(args.events, args.leads)
     asyncio.run(fill(args.kafka, topic, data))
-    asyncio.run(ensure_topics(args.kafka, [f"{prefix}deadletter", f"{prefix}lifecycle"], partitions=6, replication_factor=1))
+    asyncio.run(
+        ensure_topics(args.kafka, [f"{prefix}deadletter", f"{prefix}lifecycle"], partitions=6, replication_factor=1)
+    )
     work = Path(tempfile.mkdtemp(prefix="lockstep-bench-"))
     rows = []
     backends = [("SQLite", lambda: f"sqlite+aiosqlite:///{work}/{uuid.uuid4().hex[:6]}.db")]
@@ -130,7 +184,9 @@ def main() -> None:
             noop.append(run("noop"))
             scoring.append(run("scoring"))
         rows.append((name, median(scoring), median(noop)))
-        print(f"{name:10} scoring {median(scoring):8.0f} events/s   no-op runner {median(noop):8.0f} events/s   ratio {median(scoring) / median(noop):.0%}")
+        print(
+            f"{name:10} scoring {median(scoring):8.0f} events/s   no-op runner {median(noop):8.0f} events/s   ratio {median(scoring) / median(noop):.0%}"
+        )
     asyncio.run(drop_topics(args.kafka, prefix))
     lines = [
         "## Scoring: events scored per second through Kafka and the database, one process",
@@ -143,7 +199,16 @@ def main() -> None:
     for name, scored, ceiling in rows:
         lines.append(f"| {name} | {scored:,.0f} | {ceiling:,.0f} | {scored / ceiling:.0%} |")
     lines += ["", "Target (issue 4): 5,000 events/s on one core with SQLite and with PostgreSQL."]
-    headlines = [Headline(f"scoring events/s, {name}", f"{scored:,.0f}", f"no-op runner {ceiling:,.0f}", f"{scored / ceiling:.0%}", ">= 5,000/s on one core") for name, scored, ceiling in rows]
+    headlines = [
+        Headline(
+            f"scoring events/s, {name}",
+            f"{scored:,.0f}",
+            f"no-op runner {ceiling:,.0f}",
+            f"{scored / ceiling:.0%}",
+            ">= 5,000/s on one core",
+        )
+        for name, scored, ceiling in rows
+    ]
     write_section("scoring", "\n".join(lines), headlines)
 
 

@@ -1,12 +1,12 @@
 """`lockstep`: the command line. It only parses arguments and dispatches.
 
-    lockstep serve ingest|scoring|sla [--port N]
-    lockstep db upgrade [--service NAME ...]
-    lockstep contract check FILE
-    lockstep events schemas [--check] [--dir DIR]
-    lockstep simulate [--rate 200] [--duration 60] [--sources ...] [--seed 7] [--time-scale 0.05] [--url URL]
-    lockstep backtest --contract NEW.yaml [--since ISO] [--database URL]
-    lockstep topics create
+lockstep serve ingest|scoring|sla [--port N]
+lockstep db upgrade [--service NAME ...]
+lockstep contract check FILE
+lockstep events schemas [--check] [--dir DIR]
+lockstep simulate [--rate 200] [--duration 60] [--sources ...] [--seed 7] [--time-scale 0.05] [--url URL]
+lockstep backtest --contract NEW.yaml [--since ISO] [--database URL]
+lockstep topics create
 """
 
 from __future__ import annotations
@@ -73,7 +73,9 @@ def _events_schemas(args: argparse.Namespace) -> int:
     if args.check:
         stale = stale_schemas(directory)
         if stale:
-            raise CliError(f"event schemas in {directory} are stale ({', '.join(stale)}); run `lockstep events schemas`")
+            raise CliError(
+                f"event schemas in {directory} are stale ({', '.join(stale)}); run `lockstep events schemas`"
+            )
         print(f"{directory}: event schemas up to date")
         return 0
     for path in write_schemas(directory):
@@ -97,7 +99,9 @@ def _backtest(args: argparse.Namespace) -> int:
             raise CliError(f"--since: not an ISO 8601 time: {args.since!r}") from None
         if since.tzinfo is None:
             raise CliError("--since: give a time zone, e.g. 2026-09-01T00:00:00Z")
-    events, before, after = asyncio.run(backtest(active, candidate, args.database or settings.database_url_for("scoring"), since))
+    events, before, after = asyncio.run(
+        backtest(active, candidate, args.database or settings.database_url_for("scoring"), since)
+    )
     print(render(events, before, after))
     return 0
 
@@ -115,9 +119,13 @@ def _simulate(args: argparse.Namespace) -> int:
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]
     unknown = set(sources) - {"hubspot", "salesforce", "marketo", "pipedrive", "generic"}
     if unknown or not sources:
-        raise CliError(f"--sources: unknown {', '.join(sorted(unknown)) or '(none given)'}; use hubspot,salesforce,marketo,pipedrive,generic")
+        raise CliError(
+            f"--sources: unknown {', '.join(sorted(unknown)) or '(none given)'}; use hubspot,salesforce,marketo,pipedrive,generic"
+        )
     defaults = Credentials()
-    pipedrive = (settings.pipedrive_credentials or [f"{defaults.pipedrive_user}:{defaults.pipedrive_password}"])[0].split(":", 1)
+    pipedrive = (settings.pipedrive_credentials or [f"{defaults.pipedrive_user}:{defaults.pipedrive_password}"])[
+        0
+    ].split(":", 1)
     credentials = Credentials(
         hubspot_secret=(settings.hubspot_secrets or [defaults.hubspot_secret])[0],
         salesforce_org=(settings.salesforce_orgs or [defaults.salesforce_org])[0],
@@ -131,7 +139,9 @@ def _simulate(args: argparse.Namespace) -> int:
 
     async def run() -> dict:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-            simulator = Simulator(client, credentials, sources=sources, seed=args.seed, rate=args.rate, time_scale_s=args.time_scale)
+            simulator = Simulator(
+                client, credentials, sources=sources, seed=args.seed, rate=args.rate, time_scale_s=args.time_scale
+            )
             results = await simulator.run(args.duration)
             return {"responses": dict(sorted(results.items())), "steps": dict(sorted(simulator.steps.items()))}
 
@@ -145,7 +155,12 @@ def _topics_create(args: argparse.Namespace) -> int:
     settings = load_settings(LockstepSettings)
     topics = Topics(settings.topic_prefix).all()
     created = asyncio.run(
-        ensure_topics(settings.kafka_bootstrap, topics, partitions=settings.topic_partitions, replication_factor=settings.topic_replication_factor)
+        ensure_topics(
+            settings.kafka_bootstrap,
+            topics,
+            partitions=settings.topic_partitions,
+            replication_factor=settings.topic_replication_factor,
+        )
     )
     print(f"created: {', '.join(created) or 'none (all exist)'}")
     return 0
@@ -166,30 +181,42 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.add_argument("--service", action="append", choices=SERVICES, help="only this service (repeatable)")
     upgrade.set_defaults(func=_db_upgrade)
 
-    contract = commands.add_parser("contract", help="the lifecycle contract").add_subparsers(dest="contract_command", required=True)
+    contract = commands.add_parser("contract", help="the lifecycle contract").add_subparsers(
+        dest="contract_command", required=True
+    )
     check = contract.add_parser("check", help="validate a contract file")
     check.add_argument("file")
     check.set_defaults(func=_contract_check)
 
-    events = commands.add_parser("events", help="the canonical events").add_subparsers(dest="events_command", required=True)
+    events = commands.add_parser("events", help="the canonical events").add_subparsers(
+        dest="events_command", required=True
+    )
     schemas = events.add_parser("schemas", help="export JSON Schemas to docs/events/")
     schemas.add_argument("--check", action="store_true", help="fail when the exported schemas are stale")
     schemas.add_argument("--dir", help="output directory")
     schemas.set_defaults(func=_events_schemas)
 
-    simulate = commands.add_parser("simulate", help="send realistic signed webhooks of every source to the ingest service")
+    simulate = commands.add_parser(
+        "simulate", help="send realistic signed webhooks of every source to the ingest service"
+    )
     simulate.add_argument("--rate", type=float, default=200, help="requests per second")
     simulate.add_argument("--duration", type=float, default=60, help="seconds")
     simulate.add_argument("--sources", default="hubspot,salesforce,marketo,pipedrive,generic")
     simulate.add_argument("--seed", type=int, default=7)
-    simulate.add_argument("--time-scale", type=float, default=0.05, help="real seconds per scenario hour (0.05: a day in 1.2 s)")
+    simulate.add_argument(
+        "--time-scale", type=float, default=0.05, help="real seconds per scenario hour (0.05: a day in 1.2 s)"
+    )
     simulate.add_argument("--url", help="ingest base URL (default http://LOCKSTEP_HOST:LOCKSTEP_INGEST_PORT)")
     simulate.set_defaults(func=_simulate)
 
-    backtest = commands.add_parser("backtest", help="replay the stored events under another contract, beside the active one")
+    backtest = commands.add_parser(
+        "backtest", help="replay the stored events under another contract, beside the active one"
+    )
     backtest.add_argument("--contract", required=True, help="the candidate contract (YAML)")
     backtest.add_argument("--since", help="only events from this time on (ISO 8601 with zone)")
-    backtest.add_argument("--database", help="scoring database to read the history from (default: LOCKSTEP_DATABASE_URL for scoring)")
+    backtest.add_argument(
+        "--database", help="scoring database to read the history from (default: LOCKSTEP_DATABASE_URL for scoring)"
+    )
     backtest.set_defaults(func=_backtest)
 
     topics = commands.add_parser("topics", help="Kafka topics").add_subparsers(dest="topics_command", required=True)

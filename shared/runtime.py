@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Collection
 
 from aiokafka.errors import KafkaError
+from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
-from prometheus_client import CollectorRegistry
 
 from shared.bus.consumer import ConsumerRunner, EventHandler
 from shared.bus.producer import EventProducer
@@ -62,7 +61,14 @@ class Runtime:
             log.error("%s stopped with an error", task.get_name(), exc_info=task.exception())
 
     def add_consumer(
-        self, *, group: str, topics: list[str], handler: EventHandler, processed: ProcessedEvents, outbox: Outbox | None, wanted: Collection[str] | None = None
+        self,
+        *,
+        group: str,
+        topics: list[str],
+        handler: EventHandler,
+        processed: ProcessedEvents,
+        outbox: Outbox | None,
+        wanted: Collection[str] | None = None,
     ) -> ConsumerRunner:
         """Consume `topics` in consumer group `group`; what handlers put in `outbox` is relayed after commit.
         `wanted`: the event types the handler acts on; the others are skipped unrecorded."""
@@ -133,7 +139,12 @@ class Runtime:
 
 
 async def open_runtime(
-    service: str, settings: LockstepSettings, *, migrate: bool = True, create_topics: bool = True, ack_timeout_s: float = 10.0
+    service: str,
+    settings: LockstepSettings,
+    *,
+    migrate: bool = True,
+    create_topics: bool = True,
+    ack_timeout_s: float = 10.0,
 ) -> Runtime:
     topics = Topics(settings.topic_prefix)
     engine = create_engine(settings.database_url_for(service))
@@ -152,12 +163,17 @@ async def _wait_for_topics(settings: LockstepSettings, topics: Topics) -> None:
     while True:
         try:
             await ensure_topics(
-                settings.kafka_bootstrap, topics.all(), partitions=settings.topic_partitions, replication_factor=settings.topic_replication_factor
+                settings.kafka_bootstrap,
+                topics.all(),
+                partitions=settings.topic_partitions,
+                replication_factor=settings.topic_replication_factor,
             )
             return
         except (KafkaError, OSError) as exc:
             if asyncio.get_running_loop().time() > deadline:
-                raise SettingsError(f"LOCKSTEP_KAFKA_BOOTSTRAP: no Kafka broker answered at {settings.kafka_bootstrap} within {settings.startup_timeout_s:.0f}s ({exc})") from None
+                raise SettingsError(
+                    f"LOCKSTEP_KAFKA_BOOTSTRAP: no Kafka broker answered at {settings.kafka_bootstrap} within {settings.startup_timeout_s:.0f}s ({exc})"
+                ) from None
             log.warning("waiting for Kafka at %s (%s)", settings.kafka_bootstrap, exc)
             await asyncio.sleep(1)
 

@@ -21,7 +21,13 @@ from shared.runtime import ServiceHandle, open_runtime
 def build_adapters(settings: IngestSettings, contract: Contract) -> dict[str, SourceAdapter]:
     sources = contract.sources
     adapters: list[SourceAdapter] = [
-        HubSpot(settings.hubspot_secrets, set(settings.hubspot_signature_versions.split(",")), settings.webhook_tolerance_s, sources.hubspot, settings.public_url),
+        HubSpot(
+            settings.hubspot_secrets,
+            set(settings.hubspot_signature_versions.split(",")),
+            settings.webhook_tolerance_s,
+            sources.hubspot,
+            settings.public_url,
+        ),
         Salesforce(settings.salesforce_orgs, settings.salesforce_tokens, sources.salesforce),
         Marketo(settings.marketo_tokens, sources.marketo, sources.marketo.timezone),
         Pipedrive(settings.pipedrive_credentials, sources.pipedrive),
@@ -43,5 +49,7 @@ async def bootstrap(settings: IngestSettings) -> IngestService:
     recent = RecentRequests(runtime.sessions, limit=settings.recent_limit)
     runtime.spawn("request-log", recent.run())
     runtime.closers.append(recent.stop)
-    door = WebhookDoor(build_adapters(settings, contract), runtime.producer, runtime.topics, recent, DoorMetrics(runtime.registry))
+    door = WebhookDoor(
+        build_adapters(settings, contract), runtime.producer, runtime.topics, recent, DoorMetrics(runtime.registry)
+    )
     return IngestService(runtime, settings, door, recent)

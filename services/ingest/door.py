@@ -52,10 +52,26 @@ class WebhookDoor:
     def observe_latency(self, source: str, seconds: float) -> None:
         self._metrics.latency_of(source, seconds)
 
-    def reject(self, source: str, status: int, reason: str, detail: str, *, request: InboundRequest | None = None, headers: dict[str, str] | None = None) -> Response:
+    def reject(
+        self,
+        source: str,
+        status: int,
+        reason: str,
+        detail: str,
+        *,
+        request: InboundRequest | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         outcome = "unavailable" if status == 503 else "rejected"
         self._metrics.request(source, outcome, _reason_label(status))
-        self._recent.record(source=source, outcome=outcome, status=status, reason=mask_emails(reason), events=0, summary=lambda: {"request": _summary(request)} if request else {})
+        self._recent.record(
+            source=source,
+            outcome=outcome,
+            status=status,
+            reason=mask_emails(reason),
+            events=0,
+            summary=lambda: {"request": _summary(request)} if request else {},
+        )
         return problem_response(status, detail, headers=headers)
 
     async def receive(self, adapter: SourceAdapter, request: InboundRequest) -> Response:
@@ -73,7 +89,9 @@ class WebhookDoor:
             return self.reject(source, 400, detail, detail, request=request)
         except Exception:  # a parser bug must not become a 500 or a silent loss: the sender retries
             log.exception("%s parser failed", source)
-            return self.reject(source, 400, "parser error (logged)", "the payload could not be interpreted", request=request)
+            return self.reject(
+                source, 400, "parser error (logged)", "the payload could not be interpreted", request=request
+            )
 
         for field, value in result.unmapped:
             self._metrics.unmapped.labels(source, field).inc()
@@ -85,7 +103,14 @@ class WebhookDoor:
             await self._producer.send_many(self._records(source, request, result))
         except BusUnavailable as exc:
             log.warning("%s: answering 503: %s", source, exc)
-            return self.reject(source, 503, str(exc), "Kafka is unavailable; retry later", request=request, headers={"Retry-After": str(RETRY_AFTER_S)})
+            return self.reject(
+                source,
+                503,
+                str(exc),
+                "Kafka is unavailable; retry later",
+                request=request,
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
         if ids:
             self._delivered[ids] = None
             if len(self._delivered) > self._replay_memory:
@@ -94,7 +119,9 @@ class WebhookDoor:
             self._metrics.event(source, draft.payload.event_type)
         return self._accept(adapter, request, result, duplicate=False)
 
-    def _accept(self, adapter: SourceAdapter, request: InboundRequest, result: ParseResult, *, duplicate: bool) -> Response:
+    def _accept(
+        self, adapter: SourceAdapter, request: InboundRequest, result: ParseResult, *, duplicate: bool
+    ) -> Response:
         self._metrics.request(adapter.name, "accepted", "duplicate" if duplicate else "ok")
         self._recent.record(
             source=adapter.name,
@@ -107,7 +134,10 @@ class WebhookDoor:
                 "duplicate": duplicate,
                 "ignored": result.ignored,
                 "unmapped": [f"{f}={mask_emails(v)}" for f, v in result.unmapped],
-                "produced": [{"id": mask_emails(d.event_id), "type": d.payload.event_type, "lead": mask_emails(d.key)} for d in result.drafts[:20]],
+                "produced": [
+                    {"id": mask_emails(d.event_id), "type": d.payload.event_type, "lead": mask_emails(d.key)}
+                    for d in result.drafts[:20]
+                ],
             },
         )
         return adapter.accepted(result)
@@ -120,7 +150,10 @@ class WebhookDoor:
             headers, value = encode_event(d.payload, id=d.event_id, source=ce_source, subject=key, time=d.occurred_at)
             events.append(OutgoingRecord(self._topics.events, key, value, headers))
         # The raw record goes first: an audit trail that can replay whatever followed.
-        return [raw_record(self._topics.raw, source, request, [d.event_id for d in result.drafts], self._raw_ids.next()), *events]
+        return [
+            raw_record(self._topics.raw, source, request, [d.event_id for d in result.drafts], self._raw_ids.next()),
+            *events,
+        ]
 
 
 def _summary(request: InboundRequest) -> dict:
@@ -133,4 +166,11 @@ def _summary(request: InboundRequest) -> dict:
 
 
 def _reason_label(status: int) -> str:
-    return {400: "bad_payload", 401: "unauthorized", 404: "unknown_source", 413: "too_large", 415: "unsupported_media_type", 503: "kafka_unavailable"}.get(status, str(status))
+    return {
+        400: "bad_payload",
+        401: "unauthorized",
+        404: "unknown_source",
+        413: "too_large",
+        415: "unsupported_media_type",
+        503: "kafka_unavailable",
+    }.get(status, str(status))

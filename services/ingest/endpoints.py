@@ -44,7 +44,10 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     "/webhooks/recent",
     summary="The last requests per source, accepted and rejected (redacted)",
     tags=["admin"],
-    responses={401: {"description": "No valid admin bearer token"}, 403: {"description": "Disabled: LOCKSTEP_ADMIN_TOKEN is not set"}},
+    responses={
+        401: {"description": "No valid admin bearer token"},
+        403: {"description": "Disabled: LOCKSTEP_ADMIN_TOKEN is not set"},
+    },
 )
 async def recent_webhooks(
     request: Request,
@@ -87,14 +90,21 @@ async def receive_webhook(source: str, request: Request, door: DoorDep) -> Respo
     started = time.perf_counter()
     adapter = door.adapters.get(source)
     if adapter is None:
-        return door.reject("unknown", 404, f"unknown source {source[:64]!r}", f"unknown source; use one of {', '.join(sorted(door.adapters))}")
+        return door.reject(
+            "unknown",
+            404,
+            f"unknown source {source[:64]!r}",
+            f"unknown source; use one of {', '.join(sorted(door.adapters))}",
+        )
     limit = request.app.state.service.settings.max_body_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return door.reject(source, 413, f"content-length {declared} over {limit}", f"body larger than {limit} bytes")
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in adapter.content_types:
-        return door.reject(source, 415, f"content-type {media_type!r}", f"content type must be {' or '.join(adapter.content_types)}")
+        return door.reject(
+            source, 415, f"content-type {media_type!r}", f"content type must be {' or '.join(adapter.content_types)}"
+        )
     try:
         body = await _read_limited(request, limit)
     except _TooLarge:

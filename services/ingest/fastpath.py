@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -30,7 +31,12 @@ class WebhookFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if scope["type"] != "http" or scope["method"] != "POST" or not path.startswith(PREFIX) or "/" in path[len(PREFIX) :]:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not path.startswith(PREFIX)
+            or "/" in path[len(PREFIX) :]
+        ):
             await self.app(scope, receive, send)
             return
         try:
@@ -46,26 +52,41 @@ class WebhookFastPath:
         door = service.door
         adapter = door.adapters.get(source)
         if adapter is None:
-            return door.reject("unknown", 404, f"unknown source {source[:64]!r}", f"unknown source; use one of {', '.join(sorted(door.adapters))}")
+            return door.reject(
+                "unknown",
+                404,
+                f"unknown source {source[:64]!r}",
+                f"unknown source; use one of {', '.join(sorted(door.adapters))}",
+            )
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         limit = service.settings.max_body_bytes
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            return door.reject(source, 413, f"content-length {declared} over {limit}", f"body larger than {limit} bytes")
+            return door.reject(
+                source, 413, f"content-length {declared} over {limit}", f"body larger than {limit} bytes"
+            )
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type not in adapter.content_types:
-            return door.reject(source, 415, f"content-type {media_type!r}", f"content type must be {' or '.join(adapter.content_types)}")
+            return door.reject(
+                source,
+                415,
+                f"content-type {media_type!r}",
+                f"content type must be {' or '.join(adapter.content_types)}",
+            )
         body = await _read_body(receive, limit)
         if body is None:
             return door.reject(source, 413, f"body over {limit} bytes", f"body larger than {limit} bytes")
-        response = await door.receive(adapter, InboundRequest(
-            method="POST",
-            url=_url(scope, headers),
-            headers=headers,
-            query=_query(scope),
-            body=body,
-            received_at=time.time(),
-        ))
+        response = await door.receive(
+            adapter,
+            InboundRequest(
+                method="POST",
+                url=_url(scope, headers),
+                headers=headers,
+                query=_query(scope),
+                body=body,
+                received_at=time.time(),
+            ),
+        )
         door.observe_latency(source, time.perf_counter() - started)
         return response
 

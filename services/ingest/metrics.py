@@ -9,9 +9,21 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 class DoorMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter("lockstep_ingest_requests", "Webhook requests by source and outcome", ["source", "outcome", "reason"], registry=registry)
-        self.events = Counter("lockstep_ingest_events", "Canonical events published", ["source", "type"], registry=registry)
-        self.unmapped = Counter("lockstep_ingest_unmapped_values", "Source values with no mapping in the contract", ["source", "field"], registry=registry)
+        self.requests = Counter(
+            "lockstep_ingest_requests",
+            "Webhook requests by source and outcome",
+            ["source", "outcome", "reason"],
+            registry=registry,
+        )
+        self.events = Counter(
+            "lockstep_ingest_events", "Canonical events published", ["source", "type"], registry=registry
+        )
+        self.unmapped = Counter(
+            "lockstep_ingest_unmapped_values",
+            "Source values with no mapping in the contract",
+            ["source", "field"],
+            registry=registry,
+        )
         self.latency = Histogram(
             "lockstep_ingest_request_seconds",
             "Time from request to answer (includes Kafka acknowledgement)",

@@ -11,8 +11,9 @@ import asyncio
 import logging
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import delete, desc, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,21 +24,44 @@ log = logging.getLogger(__name__)
 
 
 class RecentRequests:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, limit: int, flush_interval_s: float = 1.0) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, limit: int, flush_interval_s: float = 1.0
+    ) -> None:
         self._sessions = sessions
         self._limit = limit
         self._interval = flush_interval_s
         self._buffer: defaultdict[str, deque[dict[str, Any]]] = defaultdict(lambda: deque(maxlen=limit))
         self._stopping = asyncio.Event()
 
-    def record(self, *, source: str, outcome: str, status: int, reason: str | None, events: int, summary: Callable[[], dict[str, Any]]) -> None:
+    def record(
+        self,
+        *,
+        source: str,
+        outcome: str,
+        status: int,
+        reason: str | None,
+        events: int,
+        summary: Callable[[], dict[str, Any]],
+    ) -> None:
         self._buffer[source[:64]].append(
-            {"received_at": time.time(), "source": source[:64], "outcome": outcome, "status": status, "reason": (reason or "")[:500] or None, "events": events, "summary": summary}
+            {
+                "received_at": time.time(),
+                "source": source[:64],
+                "outcome": outcome,
+                "status": status,
+                "reason": (reason or "")[:500] or None,
+                "events": events,
+                "summary": summary,
+            }
         )
 
     async def flush(self) -> None:
         buffered, self._buffer = self._buffer, defaultdict(lambda: deque(maxlen=self._limit))
-        rows = [{**row, "received_at": datetime.fromtimestamp(row["received_at"], UTC), "summary": row["summary"]()} for ring in buffered.values() for row in ring]
+        rows = [
+            {**row, "received_at": datetime.fromtimestamp(row["received_at"], UTC), "summary": row["summary"]()}
+            for ring in buffered.values()
+            for row in ring
+        ]
         if not rows:
             return
         try:
@@ -50,7 +74,11 @@ class RecentRequests:
 
     async def _prune(self, session: AsyncSession, source: str) -> None:
         cutoff = await session.scalar(
-            select(requests.c.id).where(requests.c.source == source).order_by(desc(requests.c.id)).offset(self._limit).limit(1)
+            select(requests.c.id)
+            .where(requests.c.source == source)
+            .order_by(desc(requests.c.id))
+            .offset(self._limit)
+            .limit(1)
         )
         if cutoff is not None:
             await session.execute(delete(requests).where(requests.c.source == source, requests.c.id <= cutoff))
@@ -59,7 +87,7 @@ class RecentRequests:
         while not self._stopping.is_set():
             try:
                 await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             await self.flush()
 

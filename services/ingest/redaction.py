@@ -26,7 +26,9 @@ def safe_url(url: str) -> str:
     if "?" not in url:
         return url
     parts = urlsplit(url)
-    query = [(k, "[redacted]" if k.lower() in SECRET_QUERY else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    query = [
+        (k, "[redacted]" if k.lower() in SECRET_QUERY else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 

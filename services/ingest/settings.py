@@ -19,17 +19,34 @@ def _split(secret: SecretStr | None) -> list[str]:
 
 class IngestSettings(LockstepSettings):
     hubspot_client_secret: SecretStr | None = Field(None, description="HubSpot app client secret(s), comma-separated")
-    hubspot_signature_versions: str = Field("v3", description="Accepted HubSpot signature versions: v3, and v2/v1 if listed")
-    public_url: str | None = Field(None, description="Public base URL of ingest (e.g. https://hooks.example.com), used to rebuild the URI HubSpot signed")
-    salesforce_org_ids: str | None = Field(None, description="Accepted Salesforce organization ids (15 or 18 chars), comma-separated")
-    salesforce_token: SecretStr | None = Field(None, description="Optional shared token Salesforce must send as ?token=")
+    hubspot_signature_versions: str = Field(
+        "v3", description="Accepted HubSpot signature versions: v3, and v2/v1 if listed"
+    )
+    public_url: str | None = Field(
+        None,
+        description="Public base URL of ingest (e.g. https://hooks.example.com), used to rebuild the URI HubSpot signed",
+    )
+    salesforce_org_ids: str | None = Field(
+        None, description="Accepted Salesforce organization ids (15 or 18 chars), comma-separated"
+    )
+    salesforce_token: SecretStr | None = Field(
+        None, description="Optional shared token Salesforce must send as ?token="
+    )
     marketo_token: SecretStr | None = Field(None, description="Shared token(s) Marketo sends in X-Lockstep-Token")
-    pipedrive_basic_auth: SecretStr | None = Field(None, description="user:password pair(s) Pipedrive sends with HTTP Basic auth")
+    pipedrive_basic_auth: SecretStr | None = Field(
+        None, description="user:password pair(s) Pipedrive sends with HTTP Basic auth"
+    )
     generic_secret: SecretStr | None = Field(None, description="Standard Webhooks secret(s), whsec_...")
-    admin_token: SecretStr | None = Field(None, description="Bearer token for GET /webhooks/recent (disabled when unset)")
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token for GET /webhooks/recent (disabled when unset)"
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576, description="Largest webhook body accepted")
-    webhook_tolerance_s: int = Field(300, ge=1, le=3600, description="Largest age (and clock skew) of a signed timestamp")
-    publish_timeout_s: float = Field(5.0, gt=0, le=60, description="How long a request waits for Kafka's acknowledgement before 503")
+    webhook_tolerance_s: int = Field(
+        300, ge=1, le=3600, description="Largest age (and clock skew) of a signed timestamp"
+    )
+    publish_timeout_s: float = Field(
+        5.0, gt=0, le=60, description="How long a request waits for Kafka's acknowledgement before 503"
+    )
     recent_limit: int = Field(200, ge=1, le=10_000, description="Requests kept per source for GET /webhooks/recent")
 
     @field_validator("hubspot_signature_versions")

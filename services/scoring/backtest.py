@@ -42,7 +42,10 @@ async def load_history(database_url: str, since: datetime | None) -> list[EventE
             rows = (await connection.execute(query)).all()
     finally:
         await engine.dispose()
-    return [EventEnvelope(id=r.event_id, source="/lockstep/backtest", type=r.type, time=r.occurred_at, data=r.data) for r in rows]
+    return [
+        EventEnvelope(id=r.event_id, source="/lockstep/backtest", type=r.type, time=r.occurred_at, data=r.data)
+        for r in rows
+    ]
 
 
 async def replay(contract: Contract, history: list[EventEnvelope], directory: Path) -> Outcome:
@@ -55,25 +58,52 @@ async def replay(contract: Contract, history: list[EventEnvelope], directory: Pa
             async with sessions() as session, session.begin():
                 await handler(session, history[start : start + BATCH])
         async with sessions() as session:
-            reached = dict((await session.execute(select(transitions.c.to_stage, func.count(func.distinct(transitions.c.lead_key))).group_by(transitions.c.to_stage))).all())
-            mqls = set((await session.execute(select(transitions.c.lead_key).where(transitions.c.to_stage == "mql"))).scalars())
-            sqls = set((await session.execute(select(transitions.c.lead_key).where(transitions.c.to_stage == "sql"))).scalars())
-            customers = set((await session.execute(select(transitions.c.lead_key).where(transitions.c.to_stage == "customer"))).scalars())
+            reached = dict(
+                (
+                    await session.execute(
+                        select(transitions.c.to_stage, func.count(func.distinct(transitions.c.lead_key))).group_by(
+                            transitions.c.to_stage
+                        )
+                    )
+                ).all()
+            )
+            mqls = set(
+                (await session.execute(select(transitions.c.lead_key).where(transitions.c.to_stage == "mql"))).scalars()
+            )
+            sqls = set(
+                (await session.execute(select(transitions.c.lead_key).where(transitions.c.to_stage == "sql"))).scalars()
+            )
+            customers = set(
+                (
+                    await session.execute(select(transitions.c.lead_key).where(transitions.c.to_stage == "customer"))
+                ).scalars()
+            )
     finally:
         await engine.dispose()
     rate = lambda part: round(len(part & mqls) / len(mqls), 4) if mqls else None  # noqa: E731
-    return Outcome(contract.version, {stage: reached.get(stage, 0) for stage in contract.stages}, rate(sqls), rate(customers))
+    return Outcome(
+        contract.version, {stage: reached.get(stage, 0) for stage in contract.stages}, rate(sqls), rate(customers)
+    )
 
 
-async def backtest(active: Contract, candidate: Contract, database_url: str, since: datetime | None) -> tuple[int, Outcome, Outcome]:
+async def backtest(
+    active: Contract, candidate: Contract, database_url: str, since: datetime | None
+) -> tuple[int, Outcome, Outcome]:
     history = await load_history(database_url, since)
     with tempfile.TemporaryDirectory(prefix="lockstep-backtest-") as directory:
-        return len(history), await replay(active, history, Path(directory)), await replay(candidate, history, Path(directory))
+        return (
+            len(history),
+            await replay(active, history, Path(directory)),
+            await replay(candidate, history, Path(directory)),
+        )
 
 
 def render(events: int, active: Outcome, candidate: Outcome) -> str:
     width = max(len(active.version), len(candidate.version), 12)
-    lines = [f"replayed {events} events", f"{'':16} {'active ' + active.version:>{width + 8}} {'candidate ' + candidate.version:>{width + 11}}"]
+    lines = [
+        f"replayed {events} events",
+        f"{'':16} {'active ' + active.version:>{width + 8}} {'candidate ' + candidate.version:>{width + 11}}",
+    ]
     for stage in active.reached:
         a, c = active.reached[stage], candidate.reached.get(stage, 0)
         lines.append(f"{'reached ' + stage:16} {a:>{width + 8}} {c:>{width + 11}}   {c - a:+d}")
@@ -82,5 +112,7 @@ def render(events: int, active: Outcome, candidate: Outcome) -> str:
         return "-" if value is None else f"{value:.1%}"
 
     lines.append(f"{'MQL -> SQL':16} {pct(active.mql_to_sql):>{width + 8}} {pct(candidate.mql_to_sql):>{width + 11}}")
-    lines.append(f"{'MQL -> customer':16} {pct(active.mql_to_customer):>{width + 8}} {pct(candidate.mql_to_customer):>{width + 11}}")
+    lines.append(
+        f"{'MQL -> customer':16} {pct(active.mql_to_customer):>{width + 8}} {pct(candidate.mql_to_customer):>{width + 11}}"
+    )
     return "\n".join(lines)

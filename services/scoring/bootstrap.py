@@ -26,5 +26,11 @@ async def bootstrap(settings: ScoringSettings) -> ScoringService:
     runtime = await open_runtime("scoring", settings)
     box = Outbox(outbox)
     handler = ScoringHandler(engine, box, runtime.topics.lifecycle, ScoringMetrics(runtime.registry))
-    runtime.add_consumer(group=GROUP, topics=[runtime.topics.events], handler=handler, processed=ProcessedEvents(processed_events), outbox=box)
+    runtime.add_consumer(
+        group=GROUP,
+        topics=[runtime.topics.events],
+        handler=handler,
+        processed=ProcessedEvents(processed_events),
+        outbox=box,
+    )
     return ScoringService(runtime, engine)

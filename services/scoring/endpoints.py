@@ -36,7 +36,12 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
     return value
 
 
-@router.get("/leads/{lead_key}", response_model=LeadDetail, summary="A lead, its scores and why", responses={404: {"description": "Unknown lead"}})
+@router.get(
+    "/leads/{lead_key}",
+    response_model=LeadDetail,
+    summary="A lead, its scores and why",
+    responses={404: {"description": "Unknown lead"}},
+)
 async def get_lead(lead_key: str, session: SessionDep, engine: EngineDep) -> LeadDetail:
     return await queries.lead_detail(session, engine, lead_key)
 
@@ -54,7 +59,9 @@ async def list_leads(
 ) -> LeadPage:
     if email:
         return await queries.lead_by_email(session, engine, email)
-    return await queries.lead_page(session, engine, stage=stage, owner=owner, since=_aware(since, "since"), cursor=cursor, limit=limit)
+    return await queries.lead_page(
+        session, engine, stage=stage, owner=owner, since=_aware(since, "since"), cursor=cursor, limit=limit
+    )
 
 
 @router.get("/contract", summary="The active lifecycle contract, definitions included")

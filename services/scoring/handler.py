@@ -7,9 +7,9 @@ and puts every stage change in the outbox (published to `<prefix>lifecycle` afte
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +34,15 @@ from shared.events import (
     SalesTouched,
 )
 
-CONSUMED = (ContactUpserted, ContactMerged, ContactDeleted, ActivityRecorded, SalesTouched, SalesDispositioned, OpportunityChanged)
+CONSUMED = (
+    ContactUpserted,
+    ContactMerged,
+    ContactDeleted,
+    ActivityRecorded,
+    SalesTouched,
+    SalesDispositioned,
+    OpportunityChanged,
+)
 _STATUS = {"closed_won": "won", "closed_lost": "lost", "reopened": "open", "created": "open"}
 
 
@@ -56,7 +64,9 @@ class _Batch:
 
 
 class ScoringHandler:
-    def __init__(self, engine: LifecycleEngine, outbox: Outbox, lifecycle_topic: str, metrics: ScoringMetrics | None = None) -> None:
+    def __init__(
+        self, engine: LifecycleEngine, outbox: Outbox, lifecycle_topic: str, metrics: ScoringMetrics | None = None
+    ) -> None:
         self.engine = engine
         self._outbox = outbox
         self._topic = lifecycle_topic
@@ -73,7 +83,9 @@ class ScoringHandler:
         await writes.write(session)
         batch.observe()
 
-    async def at_once(self, session: AsyncSession, envelopes: list[EventEnvelope], writes: Writes) -> Callable[[], None] | None:
+    async def at_once(
+        self, session: AsyncSession, envelopes: list[EventEnvelope], writes: Writes
+    ) -> Callable[[], None] | None:
         """The consumer's fast path (shared/bus/at_once.py): read and apply, and put every write in
         `writes`, which the runner sends as one statement. Returns what to do once it landed, or None
         when this batch needs the transactional path: a merge re-keys stored rows first."""
@@ -86,7 +98,9 @@ class ScoringHandler:
         return batch.observe
 
     async def _apply_all(self, session: AsyncSession, envelopes: list[EventEnvelope]) -> _Batch | None:
-        items = [(envelope, envelope.payload()) for envelope in envelopes]  # MalformedEvent: dead-lettered by the runner
+        items = [
+            (envelope, envelope.payload()) for envelope in envelopes
+        ]  # MalformedEvent: dead-lettered by the runner
         items = [(e, p) for e, p in items if isinstance(p, CONSUMED)]
         if not items:
             return None
@@ -112,7 +126,10 @@ class ScoringHandler:
     async def _write_into(self, batch: _Batch, writes: Writes) -> None:
         batch.fresh = await batch.repo.flush(writes)
         # Identities first: a consumer matching source events to leads learns them before it needs them.
-        records = [OutgoingRecord.event(self._topic, self._identified(key, names, batch.earliest), key=key) for key, names in batch.repo.new_identities().items()]
+        records = [
+            OutgoingRecord.event(self._topic, self._identified(key, names, batch.earliest), key=key)
+            for key, names in batch.repo.new_identities().items()
+        ]
         records += [OutgoingRecord.event(self._topic, self._envelope(t), key=t.lead_key) for t in batch.fresh]
         self._outbox.append_to(writes, records)
 
@@ -149,7 +166,9 @@ class ScoringHandler:
 
     def _opportunity(self, repo: LeadRepository, event: OpportunityChanged, event_id: str) -> None:
         key = f"{event.source}:{event.opportunity_id}"
-        row = repo.opportunities.setdefault(key, {"opportunity": key, "lead_key": None, "status": "open", "stage": None, "amount": None})
+        row = repo.opportunities.setdefault(
+            key, {"opportunity": key, "lead_key": None, "status": "open", "stage": None, "amount": None}
+        )
         row["_dirty"] = True
         row["status"] = _STATUS.get(event.change, row["status"])
         row["stage"] = event.stage or row["stage"]
@@ -166,16 +185,43 @@ class ScoringHandler:
         self.engine.apply(lead, event, event_id)
         # A deal that closed before we knew whose it was: apply its outcome now that we do.
         if event.change in ("linked", "created", "stage_changed") and row["status"] in ("won", "lost"):
-            self.engine.apply(lead, event.model_copy(update={"change": "closed_won" if row["status"] == "won" else "closed_lost"}), event_id)
+            self.engine.apply(
+                lead,
+                event.model_copy(update={"change": "closed_won" if row["status"] == "won" else "closed_lost"}),
+                event_id,
+            )
 
     @staticmethod
     def _identified(key: str, names: list[str], at: datetime) -> EventEnvelope:
         payload = LeadIdentified(lead_key=key, identities=sorted(names), occurred_at=at)
-        return EventEnvelope.wrap(payload, id=f"identified:{key}:{','.join(sorted(names))}"[:250], source="/lockstep/scoring", subject=key, time=at)
+        return EventEnvelope.wrap(
+            payload,
+            id=f"identified:{key}:{','.join(sorted(names))}"[:250],
+            source="/lockstep/scoring",
+            subject=key,
+            time=at,
+        )
 
     def _envelope(self, t: Transition) -> EventEnvelope:
         payload = LifecycleTransitioned(
-            lead_key=t.lead_key, email=None, from_stage=t.from_stage, to_stage=t.to_stage, reason=t.reason, fit_score=t.fit_score, fit_grade=t.fit_grade,
-            engagement_score=t.engagement_score, owner=t.owner, contract_version=self.engine.version, occurred_at=t.occurred_at, caused_by=t.event_id, details=t.details,
+            lead_key=t.lead_key,
+            email=None,
+            from_stage=t.from_stage,
+            to_stage=t.to_stage,
+            reason=t.reason,
+            fit_score=t.fit_score,
+            fit_grade=t.fit_grade,
+            engagement_score=t.engagement_score,
+            owner=t.owner,
+            contract_version=self.engine.version,
+            occurred_at=t.occurred_at,
+            caused_by=t.event_id,
+            details=t.details,
         )
-        return EventEnvelope.wrap(payload, id=f"lifecycle:{t.event_id}:{t.lead_key}:{t.from_stage}->{t.to_stage}", source="/lockstep/scoring", subject=t.lead_key, time=t.occurred_at)
+        return EventEnvelope.wrap(
+            payload,
+            id=f"lifecycle:{t.event_id}:{t.lead_key}:{t.from_stage}->{t.to_stage}",
+            source="/lockstep/scoring",
+            subject=t.lead_key,
+            time=t.occurred_at,
+        )

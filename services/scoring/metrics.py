@@ -10,9 +10,14 @@ from services.scoring.domain.lead import Transition
 class ScoringMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.events = Counter("lockstep_scoring_events", "Canonical events applied", ["type"], registry=registry)
-        self.transitions = Counter("lockstep_scoring_transitions", "Stage changes", ["to_stage", "reason"], registry=registry)
+        self.transitions = Counter(
+            "lockstep_scoring_transitions", "Stage changes", ["to_stage", "reason"], registry=registry
+        )
         self.ignored = Counter(
-            "lockstep_scoring_out_of_contract", "Dispositions the contract gives no move for in the lead's stage (e.g. sales accepting a lead that never became an MQL)", ["what", "stage"], registry=registry
+            "lockstep_scoring_out_of_contract",
+            "Dispositions the contract gives no move for in the lead's stage (e.g. sales accepting a lead that never became an MQL)",
+            ["what", "stage"],
+            registry=registry,
         )
 
     def observe(self, items: list, transitions: list[Transition], ignored: list[tuple[str, str]]) -> None:

@@ -20,8 +20,15 @@ from shared.web.problems import Problem
 def _summary(row, engine: LifecycleEngine, now: datetime) -> LeadSummary:  # type: ignore[no-untyped-def]
     lead = _row_to_lead(row)
     return LeadSummary(
-        key=lead.key, email=lead.email, stage=lead.stage, stage_entered_at=lead.stage_entered_at, owner=lead.owner, source=lead.source,
-        fit_score=lead.fit_score, fit_grade=lead.fit_grade, engagement_score=engine.engagement(lead, now),
+        key=lead.key,
+        email=lead.email,
+        stage=lead.stage,
+        stage_entered_at=lead.stage_entered_at,
+        owner=lead.owner,
+        source=lead.source,
+        fit_score=lead.fit_score,
+        fit_grade=lead.fit_grade,
+        engagement_score=engine.engagement(lead, now),
     )
 
 
@@ -31,9 +38,27 @@ async def lead_detail(session: AsyncSession, engine: LifecycleEngine, key: str) 
         raise Problem(404, f"no lead {key!r}")
     now = datetime.now(UTC)
     lead = _row_to_lead(row)
-    names = (await session.execute(select(identities.c.identity).where(identities.c.lead_key == key).order_by(identities.c.identity))).scalars().all()
-    parts = (await session.execute(select(contributions).where(contributions.c.lead_key == key).order_by(contributions.c.occurred_at))).all()
-    history = (await session.execute(select(transitions).where(transitions.c.lead_key == key).order_by(transitions.c.occurred_at, transitions.c.id))).all()
+    names = (
+        (
+            await session.execute(
+                select(identities.c.identity).where(identities.c.lead_key == key).order_by(identities.c.identity)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    parts = (
+        await session.execute(
+            select(contributions).where(contributions.c.lead_key == key).order_by(contributions.c.occurred_at)
+        )
+    ).all()
+    history = (
+        await session.execute(
+            select(transitions)
+            .where(transitions.c.lead_key == key)
+            .order_by(transitions.c.occurred_at, transitions.c.id)
+        )
+    ).all()
     return LeadDetail(
         **_summary(row, engine, now).model_dump(),
         identities=list(names),
@@ -41,25 +66,52 @@ async def lead_detail(session: AsyncSession, engine: LifecycleEngine, key: str) 
         campaign=lead.campaign,
         fit=[FitPart(rule=rule, points=points) for rule, points in lead.fit_detail],
         engagement=[
-            EngagementPart(rule=p.rule, activity=p.activity, points=p.points, occurred_at=_aware(p.occurred_at), decayed=round(engine.rules.decayed_points(p.points, _aware(p.occurred_at), now), 2), event_id=p.event_id)
+            EngagementPart(
+                rule=p.rule,
+                activity=p.activity,
+                points=p.points,
+                occurred_at=_aware(p.occurred_at),
+                decayed=round(engine.rules.decayed_points(p.points, _aware(p.occurred_at), now), 2),
+                event_id=p.event_id,
+            )
             for p in parts
         ],
         history=[
-            StageChangeOut(from_stage=h.from_stage, to_stage=h.to_stage, reason=h.reason, occurred_at=_aware(h.occurred_at), contract_version=h.contract_version, fit_score=h.fit_score, engagement_score=h.engagement_score, details=h.details)
+            StageChangeOut(
+                from_stage=h.from_stage,
+                to_stage=h.to_stage,
+                reason=h.reason,
+                occurred_at=_aware(h.occurred_at),
+                contract_version=h.contract_version,
+                fit_score=h.fit_score,
+                engagement_score=h.engagement_score,
+                details=h.details,
+            )
             for h in history
         ],
     )
 
 
 async def lead_by_email(session: AsyncSession, engine: LifecycleEngine, email: str) -> LeadPage:
-    key = await session.scalar(select(identities.c.lead_key).where(identities.c.identity == f"email:{email.strip().lower()}"))
+    key = await session.scalar(
+        select(identities.c.lead_key).where(identities.c.identity == f"email:{email.strip().lower()}")
+    )
     if key is None:
         return LeadPage(leads=[], next_cursor=None)
     row = (await session.execute(select(leads).where(leads.c.key == key))).first()
     return LeadPage(leads=[_summary(row, engine, datetime.now(UTC))] if row else [], next_cursor=None)
 
 
-async def lead_page(session: AsyncSession, engine: LifecycleEngine, *, stage: str | None, owner: str | None, since: datetime | None, cursor: str | None, limit: int) -> LeadPage:
+async def lead_page(
+    session: AsyncSession,
+    engine: LifecycleEngine,
+    *,
+    stage: str | None,
+    owner: str | None,
+    since: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> LeadPage:
     query = select(leads).order_by(leads.c.key).limit(limit + 1)
     if stage:
         if stage not in engine.contract.stages:
@@ -77,13 +129,43 @@ async def lead_page(session: AsyncSession, engine: LifecycleEngine, *, stage: st
     return LeadPage(leads=page, next_cursor=encode_cursor(page[-1].key) if len(rows) > limit else None)
 
 
-async def funnel_report(session: AsyncSession, engine: LifecycleEngine, start: datetime, end: datetime, group_by: str | None) -> dict:
+async def funnel_report(
+    session: AsyncSession, engine: LifecycleEngine, start: datetime, end: datetime, group_by: str | None
+) -> dict:
     t = transitions
     touched = select(t.c.lead_key).where(t.c.occurred_at >= start, t.c.occurred_at < end).distinct()
-    query = select(t.c.lead_key, t.c.from_stage, t.c.to_stage, t.c.reason, t.c.occurred_at, t.c.source, t.c.owner, t.c.campaign, t.c.details).where(t.c.lead_key.in_(touched)).order_by(t.c.occurred_at, t.c.id)
+    query = (
+        select(
+            t.c.lead_key,
+            t.c.from_stage,
+            t.c.to_stage,
+            t.c.reason,
+            t.c.occurred_at,
+            t.c.source,
+            t.c.owner,
+            t.c.campaign,
+            t.c.details,
+        )
+        .where(t.c.lead_key.in_(touched))
+        .order_by(t.c.occurred_at, t.c.id)
+    )
     rows = (await session.execute(query)).all()
     changes = [
-        StageChange(r.lead_key, r.from_stage, r.to_stage, r.reason, _aware(r.occurred_at), getattr(r, group_by) if group_by else None, r.details)
+        StageChange(
+            r.lead_key,
+            r.from_stage,
+            r.to_stage,
+            r.reason,
+            _aware(r.occurred_at),
+            getattr(r, group_by) if group_by else None,
+            r.details,
+        )
         for r in rows
     ]
-    return {"from": start, "to": end, "group_by": group_by, "contract_version": engine.version, "groups": funnel(changes, start, end, list(engine.contract.stages))}
+    return {
+        "from": start,
+        "to": end,
+        "group_by": group_by,
+        "contract_version": engine.version,
+        "groups": funnel(changes, start, end, list(engine.contract.stages)),
+    }

@@ -6,8 +6,8 @@ reads and flushes). Identities map every way a person is known to one lead key.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Iterable
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,32 +21,66 @@ from shared.events import LeadRef
 
 # SQLite's reads of every batch, built once (shared/db/bulk.py: Among); PostgreSQL reads them in one
 # round trip (snapshot.py).
-_IDENTITIES = Among(identities.c.identity, lambda among: select(identities.c.identity, identities.c.lead_key).where(among))
+_IDENTITIES = Among(
+    identities.c.identity, lambda among: select(identities.c.identity, identities.c.lead_key).where(among)
+)
 _OPPORTUNITIES = Among(opportunities.c.opportunity, lambda among: select(opportunities).where(among))
 _LEADS = Among(leads.c.key, lambda among: select(leads).where(among))
 _c = contributions.c
 _CONTRIBUTIONS = Among(
     _c.lead_key,
-    lambda among: select(_c.lead_key, _c.rule, _c.points, _c.occurred_at, _c.event_id, _c.activity).where(among, _c.occurred_at >= bindparam("since")).order_by(_c.occurred_at),
+    lambda among: (
+        select(_c.lead_key, _c.rule, _c.points, _c.occurred_at, _c.event_id, _c.activity)
+        .where(among, _c.occurred_at >= bindparam("since"))
+        .order_by(_c.occurred_at)
+    ),
 )
 
 
 def _row_to_lead(row) -> Lead:  # type: ignore[no-untyped-def]
     return Lead(
-        key=row.key, stage=row.stage, stage_entered_at=_aware(row.stage_entered_at), created_at=_aware(row.created_at), source=row.source,
-        email=row.email, owner=row.owner, campaign=row.campaign, attributes=dict(row.attributes), attribute_times=dict(row.attribute_times),
-        fit_score=row.fit_score, fit_grade=row.fit_grade, fit_detail=[tuple(x) for x in row.fit_detail], engagement_value=row.engagement_value,
-        engagement_at=_aware(row.engagement_at), activities_since_mql=row.activities_since_mql, rejection_reason=row.rejection_reason, deleted=row.deleted,
+        key=row.key,
+        stage=row.stage,
+        stage_entered_at=_aware(row.stage_entered_at),
+        created_at=_aware(row.created_at),
+        source=row.source,
+        email=row.email,
+        owner=row.owner,
+        campaign=row.campaign,
+        attributes=dict(row.attributes),
+        attribute_times=dict(row.attribute_times),
+        fit_score=row.fit_score,
+        fit_grade=row.fit_grade,
+        fit_detail=[tuple(x) for x in row.fit_detail],
+        engagement_value=row.engagement_value,
+        engagement_at=_aware(row.engagement_at),
+        activities_since_mql=row.activities_since_mql,
+        rejection_reason=row.rejection_reason,
+        deleted=row.deleted,
     )
 
 
 def _lead_values(lead: Lead, now: datetime) -> dict:
     return {
-        "key": lead.key, "email": lead.email, "stage": lead.stage, "stage_entered_at": lead.stage_entered_at, "created_at": lead.created_at,
-        "updated_at": now, "source": lead.source, "owner": lead.owner, "campaign": lead.campaign, "attributes": lead.attributes,
-        "attribute_times": lead.attribute_times, "fit_score": lead.fit_score, "fit_grade": lead.fit_grade, "fit_detail": [list(x) for x in lead.fit_detail],
-        "engagement_value": lead.engagement_value, "engagement_at": lead.engagement_at, "activities_since_mql": lead.activities_since_mql,
-        "rejection_reason": (lead.rejection_reason or "")[:500] or None, "deleted": lead.deleted,
+        "key": lead.key,
+        "email": lead.email,
+        "stage": lead.stage,
+        "stage_entered_at": lead.stage_entered_at,
+        "created_at": lead.created_at,
+        "updated_at": now,
+        "source": lead.source,
+        "owner": lead.owner,
+        "campaign": lead.campaign,
+        "attributes": lead.attributes,
+        "attribute_times": lead.attribute_times,
+        "fit_score": lead.fit_score,
+        "fit_grade": lead.fit_grade,
+        "fit_detail": [list(x) for x in lead.fit_detail],
+        "engagement_value": lead.engagement_value,
+        "engagement_at": lead.engagement_at,
+        "activities_since_mql": lead.activities_since_mql,
+        "rejection_reason": (lead.rejection_reason or "")[:500] or None,
+        "deleted": lead.deleted,
     }
 
 
@@ -62,7 +96,9 @@ class LeadRepository:
         self._events: list[dict] = []
         self.transitions: list[Transition] = []
 
-    async def preload(self, refs: Iterable[LeadRef], opportunity_keys: Iterable[str], contributions_since: datetime | None) -> None:
+    async def preload(
+        self, refs: Iterable[LeadRef], opportunity_keys: Iterable[str], contributions_since: datetime | None
+    ) -> None:
         """Read what the batch's events concern: their identities' leads, the deals named, and
         each lead's score contributions since `contributions_since` (None: none are needed)."""
         wanted = sorted({i for ref in refs for i in ref.identities()})
@@ -75,7 +111,11 @@ class LeadRepository:
         opportunity_rows = [dict(row._mapping) for row in await _OPPORTUNITIES.execute(self.session, deals, False)]
         keys = sorted({key for _, key in found} | {o["lead_key"] for o in opportunity_rows if o["lead_key"]})
         lead_rows = await _LEADS.execute(self.session, keys, False)
-        recent = await _CONTRIBUTIONS.execute(self.session, keys, False, since=contributions_since) if contributions_since is not None else []
+        recent = (
+            await _CONTRIBUTIONS.execute(self.session, keys, False, since=contributions_since)
+            if contributions_since is not None
+            else []
+        )
         self._found([(identity, key) for identity, key in found], opportunity_rows, lead_rows, recent)
 
     def _found(self, known: list[tuple[str, str]], deals: list[dict], lead_rows: list, recent: list) -> None:  # type: ignore[type-arg]
@@ -84,7 +124,9 @@ class LeadRepository:
         self.leads.update((row.key, _row_to_lead(row)) for row in lead_rows)
         for row in recent:  # oldest first
             if row.lead_key in self.leads:
-                self.leads[row.lead_key].contributions.append(Contribution(row.rule, row.points, _aware(row.occurred_at), row.event_id, row.activity))
+                self.leads[row.lead_key].contributions.append(
+                    Contribution(row.rule, row.points, _aware(row.occurred_at), row.event_id, row.activity)
+                )
 
     def lead_for(self, ref: LeadRef) -> list[Lead]:
         """Every lead this reference's identities point to (more than one: they are the same person)."""
@@ -142,7 +184,9 @@ class LeadRepository:
             # Consumers keep their own identity maps (SLA matches touches to timers by them) and learn
             # of a merge only from the identities published: announce every name of the absorbed lead
             # again, now under the survivor, or a touch by e.g. its email keeps going to a dead key.
-            for identity in (await s.execute(select(identities.c.identity).where(identities.c.lead_key == absorbed))).scalars():
+            for identity in (
+                await s.execute(select(identities.c.identity).where(identities.c.lead_key == absorbed))
+            ).scalars():
                 self._new_identities.setdefault(identity, survivor)
             await s.execute(delete(leads).where(leads.c.key == absorbed))
             for table in (identities, contributions, transitions, opportunities):
@@ -151,11 +195,26 @@ class LeadRepository:
         writes.update(leads, [_lead_values(lead, now) for lead in live if lead.dirty and not lead.is_new], key="key")
         writes.append(leads, [_lead_values(lead, now) for lead in live if lead.is_new])
         writes.upsert(opportunities, self._opportunity_rows(now), key="opportunity")
-        writes.upsert(identities, [{"identity": i, "lead_key": self._absorbed.get(k, k)} for i, k in self._new_identities.items()], key="identity")
-        writes.append(contributions, [
-            {"lead_key": lead.key, "rule": c.rule, "points": c.points, "occurred_at": c.occurred_at, "event_id": c.event_id, "activity": c.activity}
-            for lead in live for c in lead.new_contributions
-        ])
+        writes.upsert(
+            identities,
+            [{"identity": i, "lead_key": self._absorbed.get(k, k)} for i, k in self._new_identities.items()],
+            key="identity",
+        )
+        writes.append(
+            contributions,
+            [
+                {
+                    "lead_key": lead.key,
+                    "rule": c.rule,
+                    "points": c.points,
+                    "occurred_at": c.occurred_at,
+                    "event_id": c.event_id,
+                    "activity": c.activity,
+                }
+                for lead in live
+                for c in lead.new_contributions
+            ],
+        )
         fresh = [t for lead in live for t in lead.new_transitions]
         for t in fresh:
             t.lead_key = self._absorbed.get(t.lead_key, t.lead_key)
@@ -165,9 +224,21 @@ class LeadRepository:
 
     def _transition_row(self, t: Transition, now: datetime) -> dict:
         return {
-            "lead_key": t.lead_key, "from_stage": t.from_stage, "to_stage": t.to_stage, "reason": t.reason[:200], "occurred_at": t.occurred_at,
-            "recorded_at": now, "event_id": t.event_id, "contract_version": self.version, "fit_score": t.fit_score, "fit_grade": t.fit_grade,
-            "engagement_score": t.engagement_score, "owner": t.owner, "source": t.details.get("source"), "campaign": t.details.get("campaign"), "details": t.details,
+            "lead_key": t.lead_key,
+            "from_stage": t.from_stage,
+            "to_stage": t.to_stage,
+            "reason": t.reason[:200],
+            "occurred_at": t.occurred_at,
+            "recorded_at": now,
+            "event_id": t.event_id,
+            "contract_version": self.version,
+            "fit_score": t.fit_score,
+            "fit_grade": t.fit_grade,
+            "engagement_score": t.engagement_score,
+            "owner": t.owner,
+            "source": t.details.get("source"),
+            "campaign": t.details.get("campaign"),
+            "details": t.details,
         }
 
     def _opportunity_rows(self, now: datetime) -> list[dict]:
@@ -175,5 +246,11 @@ class LeadRepository:
         for row in self.opportunities.values():
             if row.get("_dirty"):
                 lead_key = row.get("lead_key")
-                rows.append({**{k: v for k, v in row.items() if not k.startswith("_")}, "lead_key": self._absorbed.get(lead_key, lead_key), "updated_at": now})
+                rows.append(
+                    {
+                        **{k: v for k, v in row.items() if not k.startswith("_")},
+                        "lead_key": self._absorbed.get(lead_key, lead_key),
+                        "updated_at": now,
+                    }
+                )
         return rows

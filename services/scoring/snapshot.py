@@ -45,22 +45,30 @@ def _statement():  # type: ignore[no-untyped-def]
         wanted AS (SELECT lead_key FROM known UNION SELECT lead_key FROM deals WHERE lead_key IS NOT NULL)
         SELECT
           ARRAY(SELECT ROW(k.identity, k.lead_key) FROM known k) AS identities,
-          ARRAY(SELECT {_record('d', _DEAL_COLUMNS)} FROM deals d) AS opportunities,
-          ARRAY(SELECT {_record('l', lead_names)} FROM {leads.name} l WHERE l.key IN (SELECT lead_key FROM wanted)) AS leads,
-          ARRAY(SELECT {_record('c', _CONTRIBUTION_COLUMNS)} FROM {contributions.name} c
+          ARRAY(SELECT {_record("d", _DEAL_COLUMNS)} FROM deals d) AS opportunities,
+          ARRAY(SELECT {_record("l", lead_names)} FROM {leads.name} l WHERE l.key IN (SELECT lead_key FROM wanted)) AS leads,
+          ARRAY(SELECT {_record("c", _CONTRIBUTION_COLUMNS)} FROM {contributions.name} c
                 WHERE CAST(:since AS timestamptz) IS NOT NULL AND c.lead_key IN (SELECT lead_key FROM wanted) AND c.occurred_at >= :since
                 ORDER BY c.occurred_at) AS contributions
     """
     return text(sql).bindparams(
-        bindparam("identities", type_=ARRAY(String)), bindparam("opportunities", type_=ARRAY(String)), bindparam("since", type_=TIMESTAMP(timezone=True))
+        bindparam("identities", type_=ARRAY(String)),
+        bindparam("opportunities", type_=ARRAY(String)),
+        bindparam("since", type_=TIMESTAMP(timezone=True)),
     )
 
 
 _SNAPSHOT = _statement()  # built once, at import: one text, so one prepared statement per connection
 
 
-async def read_snapshot(session: AsyncSession, identity_names: list[str], opportunity_keys: list[str], contributions_since: datetime | None) -> Snapshot:
-    row = (await session.execute(_SNAPSHOT, {"identities": identity_names, "opportunities": opportunity_keys, "since": contributions_since})).one()
+async def read_snapshot(
+    session: AsyncSession, identity_names: list[str], opportunity_keys: list[str], contributions_since: datetime | None
+) -> Snapshot:
+    row = (
+        await session.execute(
+            _SNAPSHOT, {"identities": identity_names, "opportunities": opportunity_keys, "since": contributions_since}
+        )
+    ).one()
     return Snapshot(
         identities=[(identity, key) for identity, key in row.identities],
         opportunities=[dict(zip(_DEAL_COLUMNS, record)) for record in row.opportunities],

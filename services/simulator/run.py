@@ -21,7 +21,17 @@ from services.simulator.requests import Credentials, Request, build
 
 
 class Simulator:
-    def __init__(self, client: httpx.AsyncClient, credentials: Credentials, *, sources: list[str], seed: int, rate: float, time_scale_s: float = 0.05, concurrency: int = 32) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        credentials: Credentials,
+        *,
+        sources: list[str],
+        seed: int,
+        rate: float,
+        time_scale_s: float = 0.05,
+        concurrency: int = 32,
+    ) -> None:
         self._client = client
         self._credentials = credentials
         self._factory = JourneyFactory(seed, sources)
@@ -40,7 +50,9 @@ class Simulator:
 
     async def _send(self, step: Step, attempt: int, request: Request | None) -> None:
         async with self._limit:
-            request = request or build(step, str(self._client.base_url).rstrip("/"), self._credentials, datetime.now(UTC))
+            request = request or build(
+                step, str(self._client.base_url).rstrip("/"), self._credentials, datetime.now(UTC)
+            )
             path, headers, body = request
             try:
                 response = await self._client.post(path, content=body, headers=headers)
@@ -49,7 +61,10 @@ class Simulator:
                 status, response = 0, None
         if status in (0, 503) and attempt < 5:
             retry_after = float(response.headers.get("retry-after", "1")) if response is not None else 1.0
-            heapq.heappush(self._queue, (asyncio.get_running_loop().time() + retry_after, next(self._order), step, attempt + 1, request))
+            heapq.heappush(
+                self._queue,
+                (asyncio.get_running_loop().time() + retry_after, next(self._order), step, attempt + 1, request),
+            )
             self.results[f"{step.source} retry"] += 1
             return
         self.results[f"{step.source} {status}"] += 1

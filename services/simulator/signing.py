@@ -53,7 +53,9 @@ def hubspot_v3_signature(secret: str, method: str, url: str, body: bytes | str, 
     return base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
 
 
-def hubspot_v3_headers(secret: str, method: str, url: str, body: bytes | str, timestamp_ms: int | str) -> dict[str, str]:
+def hubspot_v3_headers(
+    secret: str, method: str, url: str, body: bytes | str, timestamp_ms: int | str
+) -> dict[str, str]:
     """`X-HubSpot-Signature-v3` and `X-HubSpot-Request-Timestamp` (epoch milliseconds) for one request."""
     return {
         "x-hubspot-signature-v3": hubspot_v3_signature(secret, method, url, body, timestamp_ms),
@@ -85,7 +87,9 @@ def standard_webhooks_signature(secret: str, msg_id: str, body: bytes | str, whe
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
-def standard_webhooks_headers(secret: str | list[str], msg_id: str, body: bytes | str, when: datetime) -> dict[str, str]:
+def standard_webhooks_headers(
+    secret: str | list[str], msg_id: str, body: bytes | str, when: datetime
+) -> dict[str, str]:
     """`webhook-id`, `webhook-timestamp` (seconds) and `webhook-signature`.
 
     With several secrets the signature header lists one `v1,` entry per secret, separated by

@@ -17,7 +17,16 @@ JSON = {"content-type": "application/json"}
 SOAP = {"content-type": "text/xml; charset=utf-8", "soapaction": '""'}
 
 
-def hubspot_event(event_id: int, subscription_type: str, object_id: int, occurred_at_ms: int, *, portal_id: int = 62515, subscription_id: int = 7, **extra: Any) -> dict[str, Any]:
+def hubspot_event(
+    event_id: int,
+    subscription_type: str,
+    object_id: int,
+    occurred_at_ms: int,
+    *,
+    portal_id: int = 62515,
+    subscription_id: int = 7,
+    **extra: Any,
+) -> dict[str, Any]:
     return {
         "eventId": event_id,
         "subscriptionId": subscription_id,
@@ -32,7 +41,9 @@ def hubspot_event(event_id: int, subscription_type: str, object_id: int, occurre
     }
 
 
-def hubspot_property_change(event_id: int, object_id: int, name: str, value: str, occurred_at_ms: int, *, deal: bool = False) -> dict[str, Any]:
+def hubspot_property_change(
+    event_id: int, object_id: int, name: str, value: str, occurred_at_ms: int, *, deal: bool = False
+) -> dict[str, Any]:
     kind = "deal.propertyChange" if deal else "contact.propertyChange"
     return hubspot_event(event_id, kind, object_id, occurred_at_ms, propertyName=name, propertyValue=value)
 
@@ -43,7 +54,9 @@ def hubspot_request(secret: str, url: str, events: list[dict[str, Any]], now_ms:
 
 
 def salesforce_notification(notification_id: str, sobject: str, fields: dict[str, Any]) -> str:
-    inner = "".join(f"<sf:{name}>{escape(_sf_value(value))}</sf:{name}>" for name, value in sorted(fields.items()) if name != "Id")
+    inner = "".join(
+        f"<sf:{name}>{escape(_sf_value(value))}</sf:{name}>" for name, value in sorted(fields.items()) if name != "Id"
+    )
     return (
         f"<Notification><Id>{escape(notification_id)}</Id>"
         f'<sObject xsi:type="sf:{sobject}" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">'
@@ -59,7 +72,9 @@ def _sf_value(value: Any) -> str:
     return str(value)
 
 
-def salesforce_request(org_id: str, notifications: list[str], action_id: str = "04k1N0000008pXOQAY") -> tuple[dict[str, str], bytes]:
+def salesforce_request(
+    org_id: str, notifications: list[str], action_id: str = "04k1N0000008pXOQAY"
+) -> tuple[dict[str, str], bytes]:
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
@@ -78,7 +93,16 @@ def marketo_request(token: str, call: dict[str, Any]) -> tuple[dict[str, str], b
     return {**JSON, **marketo_headers(token)}, orjson.dumps(call)
 
 
-def pipedrive_webhook(event_id: str, action: str, entity: str, entity_id: str, timestamp: datetime, data: dict | None, previous: dict | None = None, **meta: Any) -> dict[str, Any]:
+def pipedrive_webhook(
+    event_id: str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    timestamp: datetime,
+    data: dict | None,
+    previous: dict | None = None,
+    **meta: Any,
+) -> dict[str, Any]:
     return {
         "meta": {
             "action": action,
@@ -109,6 +133,8 @@ def pipedrive_request(user: str, password: str, webhook: dict[str, Any]) -> tupl
     return {**JSON, **basic_auth(user, password)}, orjson.dumps(webhook)
 
 
-def generic_request(secret: str, msg_id: str, events: list[dict[str, Any]] | dict[str, Any], now_s: int) -> tuple[dict[str, str], bytes]:
+def generic_request(
+    secret: str, msg_id: str, events: list[dict[str, Any]] | dict[str, Any], now_s: int
+) -> tuple[dict[str, str], bytes]:
     body = orjson.dumps(events)
     return {**JSON, **standard_webhooks_headers(secret, msg_id, body, datetime.fromtimestamp(now_s, UTC))}, body

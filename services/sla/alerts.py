@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +14,9 @@ from shared.events import AlertRaised, EventEnvelope
 
 
 class AlertDesk:
-    def __init__(self, outbox: Outbox, alerts_topic: str, deliver, on_raised: Callable[[AlertRaised], None] | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, outbox: Outbox, alerts_topic: str, deliver, on_raised: Callable[[AlertRaised], None] | None = None
+    ) -> None:  # type: ignore[no-untyped-def]
         self._outbox = outbox
         self._topic = alerts_topic
         self._deliver = deliver  # async (session, payload) -> None: queue outbound webhooks in this transaction
@@ -41,14 +43,31 @@ class AlertDesk:
             insert(alerts),
             [
                 {
-                    "alert_id": a.alert_id, "kind": a.kind, "severity": a.severity, "lead_key": a.lead_key, "policy": a.policy, "owner": a.owner, "team": a.team,
-                    "escalate_to": a.escalate_to, "due_at": a.due_at, "raised_at": a.raised_at, "message": a.message[:1000], "details": a.details, "status": "open",
+                    "alert_id": a.alert_id,
+                    "kind": a.kind,
+                    "severity": a.severity,
+                    "lead_key": a.lead_key,
+                    "policy": a.policy,
+                    "owner": a.owner,
+                    "team": a.team,
+                    "escalate_to": a.escalate_to,
+                    "due_at": a.due_at,
+                    "raised_at": a.raised_at,
+                    "message": a.message[:1000],
+                    "details": a.details,
+                    "status": "open",
                 }
                 for a in fresh
             ],
         )
         records = [
-            OutgoingRecord.event(self._topic, EventEnvelope.wrap(a, id=f"alert:{a.alert_id}"[:250], source="/lockstep/sla", subject=a.lead_key, time=a.raised_at), key=a.lead_key)
+            OutgoingRecord.event(
+                self._topic,
+                EventEnvelope.wrap(
+                    a, id=f"alert:{a.alert_id}"[:250], source="/lockstep/sla", subject=a.lead_key, time=a.raised_at
+                ),
+                key=a.lead_key,
+            )
             for a in fresh
         ]
         await self._outbox.add_records(session, records)

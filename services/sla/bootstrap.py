@@ -42,9 +42,18 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock) -> SlaSe
     async def deliver(session, payload) -> None:  # type: ignore[no-untyped-def]
         await enqueue(session, targets, payload)  # sent by the notifier once this transaction commits
 
-    desk = AlertDesk(box, runtime.topics.alerts, deliver, on_raised=lambda alert: metrics.alerts.labels(alert.kind, alert.severity).inc())
+    desk = AlertDesk(
+        box,
+        runtime.topics.alerts,
+        deliver,
+        on_raised=lambda alert: metrics.alerts.labels(alert.kind, alert.severity).inc(),
+    )
     runtime.add_consumer(
-        group=GROUP, topics=[runtime.topics.lifecycle, runtime.topics.events], handler=SlaHandler(book, desk, metrics), processed=ProcessedEvents(processed_events), outbox=box,
+        group=GROUP,
+        topics=[runtime.topics.lifecycle, runtime.topics.events],
+        handler=SlaHandler(book, desk, metrics),
+        processed=ProcessedEvents(processed_events),
+        outbox=box,
         wanted=WANTED,
     )
     relay = runtime.relays[-1]
@@ -53,7 +62,16 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock) -> SlaSe
         relay.wake()
         notifier.wake()
 
-    scanner = TimerScanner(runtime.sessions, book, desk, postgres=postgres, clock=clock, interval_s=settings.scan_interval_s, metrics=metrics, after_commit=committed)
+    scanner = TimerScanner(
+        runtime.sessions,
+        book,
+        desk,
+        postgres=postgres,
+        clock=clock,
+        interval_s=settings.scan_interval_s,
+        metrics=metrics,
+        after_commit=committed,
+    )
     if book.sla.running_timers_follow_changes:
         await scanner.follow_contract_changes()
     runtime.spawn("scanner", scanner.run())

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, AsyncIterator, Literal
+from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -39,30 +40,47 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
 async def list_alerts(
     session: SessionDep,
     status: Literal["open", "acked", "resolved"] | None = None,
-    type: Annotated[AlertKind | None, Query(description="Alert kind")] = None,  # noqa: A002
+    type: Annotated[AlertKind | None, Query(description="Alert kind")] = None,
     owner: Annotated[str | None, Query(max_length=128)] = None,
     since: Instant | None = None,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict:
-    return await queries.list_alerts(session, status=status, kind=type, owner=owner, since=_aware(since, "since"), cursor=cursor, limit=limit)
+    return await queries.list_alerts(
+        session, status=status, kind=type, owner=owner, since=_aware(since, "since"), cursor=cursor, limit=limit
+    )
 
 
-@router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert", responses={404: {"description": "Unknown alert"}, 409: {"description": "Already resolved"}})
+@router.post(
+    "/alerts/{alert_id}/ack",
+    summary="Acknowledge an alert",
+    responses={404: {"description": "Unknown alert"}, 409: {"description": "Already resolved"}},
+)
 async def ack_alert(alert_id: RowId, session: SessionDep) -> dict:
     return await queries.change_status(session, alert_id, "acked", datetime.now(UTC))
 
 
-@router.post("/alerts/{alert_id}/resolve", summary="Resolve an alert", responses={404: {"description": "Unknown alert"}})
+@router.post(
+    "/alerts/{alert_id}/resolve", summary="Resolve an alert", responses={404: {"description": "Unknown alert"}}
+)
 async def resolve_alert(alert_id: RowId, session: SessionDep) -> dict:
     return await queries.change_status(session, alert_id, "resolved", datetime.now(UTC))
 
 
-@router.get("/alerts/stream", summary="Server-Sent Events: new alerts as they are raised; Last-Event-ID resumes", response_class=StreamingResponse)
+@router.get(
+    "/alerts/stream",
+    summary="Server-Sent Events: new alerts as they are raised; Last-Event-ID resumes",
+    response_class=StreamingResponse,
+)
 async def alert_stream(
     request: Request,
     last_event_id: Annotated[str | None, Header()] = None,
-    after: Annotated[int | None, Query(ge=0, le=MAX_ROW_ID, description="Resume after this alert id (for clients that cannot set Last-Event-ID)")] = None,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=0, le=MAX_ROW_ID, description="Resume after this alert id (for clients that cannot set Last-Event-ID)"
+        ),
+    ] = None,
 ) -> StreamingResponse:
     start = after
     if last_event_id is not None:
@@ -98,7 +116,9 @@ async def alert_stream(
                 yield b": keep-alive\n\n"
                 quiet = 0.0
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
 
 async def _latest_id(session: AsyncSession) -> int:
@@ -119,6 +139,8 @@ async def sla_compliance(
     return await queries.compliance(session, start, end, group_by, datetime.now(UTC))
 
 
-@router.get("/sla/timers/open", summary="Open timers per policy and owner: how many, how many breached, the next alert due")
+@router.get(
+    "/sla/timers/open", summary="Open timers per policy and owner: how many, how many breached, the next alert due"
+)
 async def sla_open_timers(session: SessionDep) -> dict:
     return await queries.open_timers(session)

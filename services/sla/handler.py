@@ -26,7 +26,15 @@ from services.sla.metrics import SlaMetrics
 from services.sla.policies import PolicyBook, event_kind
 from services.sla.repository import SlaRepository, Timer
 from shared.contract.sla import Policy
-from shared.events import AlertRaised, EventEnvelope, LeadIdentified, LifecycleTransitioned, OpportunityChanged, SalesDispositioned, SalesTouched
+from shared.events import (
+    AlertRaised,
+    EventEnvelope,
+    LeadIdentified,
+    LifecycleTransitioned,
+    OpportunityChanged,
+    SalesDispositioned,
+    SalesTouched,
+)
 
 _TOUCHES = (SalesTouched.event_type, SalesDispositioned.event_type, OpportunityChanged.event_type)
 # What the SLA acts on: stage changes, identities and sales activity. The rest of the events topic
@@ -34,7 +42,9 @@ _TOUCHES = (SalesTouched.event_type, SalesDispositioned.event_type, OpportunityC
 WANTED = frozenset((LifecycleTransitioned.event_type, LeadIdentified.event_type, *_TOUCHES))
 
 # (event id, payload, touch kind for touches and dispositions, else None)
-Item = tuple[str, LifecycleTransitioned | LeadIdentified | SalesTouched | SalesDispositioned | OpportunityChanged, str | None]
+Item = tuple[
+    str, LifecycleTransitioned | LeadIdentified | SalesTouched | SalesDispositioned | OpportunityChanged, str | None
+]
 
 
 def _timer_key(policy: Policy, lead_key: str, event_id: str) -> str:
@@ -97,7 +107,13 @@ class SlaHandler:
         await repo.load_identities((), losing)
         # A touch reaches the leads its names belong to now, or come to belong to earlier in the batch.
         await repo.load_open_timers({t.lead_key for _, t in transitions} | repo.leads_of(touched) | learning | losing)
-        await repo.load_timer_keys({_timer_key(p, t.lead_key, event_id) for event_id, t in transitions for p in self.book.starting_on(t.to_stage)})
+        await repo.load_timer_keys(
+            {
+                _timer_key(p, t.lead_key, event_id)
+                for event_id, t in transitions
+                for p in self.book.starting_on(t.to_stage)
+            }
+        )
         # New timers, and open timers of leads learning names, look back at touches by any name they may have.
         names = {name for lead in starting_leads | learning | losing for name in repo.names_of(lead)} | announced
         since = [t.occurred_at for t in starting] + [timer.started_at for timer in repo.open_timers(learning | losing)]
@@ -106,9 +122,15 @@ class SlaHandler:
         mqls = [t for _, t in looping if t.to_stage == "mql"]
         window = self.book.sla.rejection_loop.window
         # A lead losing its names may be merged into an MQL's lead in this batch: its history counts too.
-        await repo.load_loops({t.lead_key for t in mqls} | (losing if mqls else set()), min((t.occurred_at - window for t in mqls), default=None), {event_id for event_id, _ in looping})
+        await repo.load_loops(
+            {t.lead_key for t in mqls} | (losing if mqls else set()),
+            min((t.occurred_at - window for t in mqls), default=None),
+            {event_id for event_id, _ in looping},
+        )
 
-    def _transition(self, repo: SlaRepository, event_id: str, t: LifecycleTransitioned, loops: list[AlertRaised]) -> None:
+    def _transition(
+        self, repo: SlaRepository, event_id: str, t: LifecycleTransitioned, loops: list[AlertRaised]
+    ) -> None:
         at = t.occurred_at
         # Leaving a stage meets the timers it started: the lead was dealt with.
         for timer in repo.open_timers([t.lead_key]):
@@ -129,10 +151,25 @@ class SlaHandler:
         tier, due_at = self.book.next_tier(due, None)
         timer = repo.start(
             {
-                "timer_key": key, "lead_key": t.lead_key, "policy": policy.name, "owner": t.owner, "team": plan.team, "escalate_to": plan.escalate_to,
-                "contract_version": self.book.contract.version, "calendar": plan.calendar, "started_at": t.occurred_at, "target_s": plan.target_s, "due": due,
-                "next_tier": tier, "next_due_at": datetime.fromisoformat(due_at) if due_at else None, "status": "open", "met_at": None, "met_by": None,
-                "business_s_to_met": None, "breached": 0, "created_at": datetime.now(UTC),
+                "timer_key": key,
+                "lead_key": t.lead_key,
+                "policy": policy.name,
+                "owner": t.owner,
+                "team": plan.team,
+                "escalate_to": plan.escalate_to,
+                "contract_version": self.book.contract.version,
+                "calendar": plan.calendar,
+                "started_at": t.occurred_at,
+                "target_s": plan.target_s,
+                "due": due,
+                "next_tier": tier,
+                "next_due_at": datetime.fromisoformat(due_at) if due_at else None,
+                "status": "open",
+                "met_at": None,
+                "met_by": None,
+                "business_s_to_met": None,
+                "breached": 0,
+                "created_at": datetime.now(UTC),
             }
         )
         # A touch that arrived before this timer (events and lifecycle are different topics) still counts.
@@ -175,7 +212,13 @@ class SlaHandler:
                 self._meet(repo, timer, touch.occurred_at, touch.kind)
                 return
 
-    def _touch(self, repo: SlaRepository, event_id: str, kind: str, payload: SalesTouched | SalesDispositioned | OpportunityChanged) -> None:
+    def _touch(
+        self,
+        repo: SlaRepository,
+        event_id: str,
+        kind: str,
+        payload: SalesTouched | SalesDispositioned | OpportunityChanged,
+    ) -> None:
         names = payload.lead.identities()  # type: ignore[arg-type]
         at = payload.occurred_at
         rep = getattr(payload, "rep", None)
@@ -200,7 +243,14 @@ class SlaHandler:
 
     def _loop(self, repo: SlaRepository, event_id: str, t: LifecycleTransitioned, loops: list[AlertRaised]) -> None:
         kind = "mql" if t.to_stage == "mql" else "rejected"
-        repo.record_loop(t.lead_key, event_id, kind, t.occurred_at, (t.details.get("disposition_reason") or "")[:500] or None, t.reason[:200])
+        repo.record_loop(
+            t.lead_key,
+            event_id,
+            kind,
+            t.occurred_at,
+            (t.details.get("disposition_reason") or "")[:500] or None,
+            t.reason[:200],
+        )
         if kind != "mql":
             return
         rule = self.book.sla.rejection_loop

@@ -10,11 +10,17 @@ class SlaMetrics:
         self.alerts = Counter("lockstep_sla_alerts", "Alerts raised", ["kind", "severity"], registry=registry)
         self.open_timers = Gauge("lockstep_sla_open_timers", "Open follow-up timers", ["policy"], registry=registry)
         self.lag = Histogram(
-            "lockstep_sla_timer_lag_seconds", "How late a tier fired after it was due", buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60), registry=registry
+            "lockstep_sla_timer_lag_seconds",
+            "How late a tier fired after it was due",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+            registry=registry,
         )
         self.follow_up = Histogram(
-            "lockstep_sla_follow_up_business_seconds", "Business time from a timer's start to the touch or move that met it", ["policy"],
-            buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 28800, 57600, 115200, 288000), registry=registry,
+            "lockstep_sla_follow_up_business_seconds",
+            "Business time from a timer's start to the touch or move that met it",
+            ["policy"],
+            buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 28800, 57600, 115200, 288000),
+            registry=registry,
         )
 
     def fired(self, tier: str, lag_s: float) -> None:

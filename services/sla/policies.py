@@ -50,8 +50,16 @@ class PolicyBook:
         calendar_name = (team_cfg.calendar if team_cfg and team_cfg.calendar else None) or policy.calendar
         calendar = self.calendars[calendar_name]
         target_s = calendar.target_seconds(policy.target)
-        fractions = {"warning": policy.tiers.warning, "breached": policy.tiers.breached, "escalated": policy.tiers.escalated}
-        due = {tier: calendar.add(started_at, timedelta(seconds=target_s * f)) for tier, f in fractions.items() if f is not None}
+        fractions = {
+            "warning": policy.tiers.warning,
+            "breached": policy.tiers.breached,
+            "escalated": policy.tiers.escalated,
+        }
+        due = {
+            tier: calendar.add(started_at, timedelta(seconds=target_s * f))
+            for tier, f in fractions.items()
+            if f is not None
+        }
         escalate_to = (team_cfg.lead if team_cfg else None) or policy.escalate_to
         return TimerPlan(policy, calendar_name, team, escalate_to, target_s, due)
 

@@ -19,9 +19,22 @@ from shared.web.problems import Problem
 
 def alert_json(row) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return {
-        "id": row.id, "alert_id": row.alert_id, "kind": row.kind, "severity": row.severity, "lead_key": row.lead_key, "policy": row.policy,
-        "owner": row.owner, "team": row.team, "escalate_to": row.escalate_to, "due_at": _iso(row.due_at), "raised_at": _iso(row.raised_at),
-        "message": row.message, "details": row.details, "status": row.status, "acked_at": _iso(row.acked_at), "resolved_at": _iso(row.resolved_at),
+        "id": row.id,
+        "alert_id": row.alert_id,
+        "kind": row.kind,
+        "severity": row.severity,
+        "lead_key": row.lead_key,
+        "policy": row.policy,
+        "owner": row.owner,
+        "team": row.team,
+        "escalate_to": row.escalate_to,
+        "due_at": _iso(row.due_at),
+        "raised_at": _iso(row.raised_at),
+        "message": row.message,
+        "details": row.details,
+        "status": row.status,
+        "acked_at": _iso(row.acked_at),
+        "resolved_at": _iso(row.resolved_at),
     }
 
 
@@ -36,7 +49,16 @@ def _cursor(value: str) -> int:
     return position
 
 
-async def list_alerts(session: AsyncSession, *, status: str | None, kind: str | None, owner: str | None, since: datetime | None, cursor: str | None, limit: int) -> dict:
+async def list_alerts(
+    session: AsyncSession,
+    *,
+    status: str | None,
+    kind: str | None,
+    owner: str | None,
+    since: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> dict:
     query = select(alerts).order_by(alerts.c.id.desc()).limit(limit + 1)
     if status:
         query = query.where(alerts.c.status == status)
@@ -76,15 +98,25 @@ async def alerts_after(session: AsyncSession, last_id: int, limit: int = 200) ->
 async def compliance(session: AsyncSession, start: datetime, end: datetime, group_by: str, now: datetime) -> dict:
     # A cancelled timer was a duplicate (a merged lead's twin of the survivor's): the person is
     # counted once, through the survivor's timer.
-    rows = (await session.execute(select(timers).where(timers.c.started_at >= start, timers.c.started_at < end, timers.c.status != "cancelled"))).all()
-    groups: dict[str, dict[str, Any]] = defaultdict(lambda: {"timers": 0, "met": 0, "breached": 0, "open": 0, "times": []})
+    rows = (
+        await session.execute(
+            select(timers).where(
+                timers.c.started_at >= start, timers.c.started_at < end, timers.c.status != "cancelled"
+            )
+        )
+    ).all()
+    groups: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"timers": 0, "met": 0, "breached": 0, "open": 0, "times": []}
+    )
     for row in rows:
         key = getattr(row, group_by) or "(none)"
         g = groups[key]
         g["timers"] += 1
         breach_due = datetime.fromisoformat(row.due["breached"]) if "breached" in row.due else None
         met_at = _aware(row.met_at)
-        late = bool(row.breached) or (breach_due is not None and ((met_at and met_at > breach_due) or (row.status == "open" and now > breach_due)))
+        late = bool(row.breached) or (
+            breach_due is not None and ((met_at and met_at > breach_due) or (row.status == "open" and now > breach_due))
+        )
         if late:
             g["breached"] += 1
         elif row.status == "met":
@@ -100,7 +132,10 @@ async def compliance(session: AsyncSession, start: datetime, end: datetime, grou
         out[key] = {
             **g,
             "attainment": round(g["met"] / decided, 4) if decided else None,
-            "business_hours_to_meet": {"median": round(median(times), 3) if times else None, "p90": round(percentile(times, 0.9), 3) if times else None},
+            "business_hours_to_meet": {
+                "median": round(median(times), 3) if times else None,
+                "p90": round(percentile(times, 0.9), 3) if times else None,
+            },
         }
     return {"from": start, "to": end, "group_by": group_by, "groups": out}
 
@@ -109,12 +144,27 @@ async def open_timers(session: AsyncSession) -> dict:
     """Open timers per policy and owner: how many, how many already breached, the soonest alert still to come."""
     t = timers
     query = (
-        select(t.c.policy, t.c.owner, func.count().label("open"), func.sum(t.c.breached).label("breached"), func.min(t.c.next_due_at).label("next_due_at"))
+        select(
+            t.c.policy,
+            t.c.owner,
+            func.count().label("open"),
+            func.sum(t.c.breached).label("breached"),
+            func.min(t.c.next_due_at).label("next_due_at"),
+        )
         .where(t.c.status == "open")
         .group_by(t.c.policy, t.c.owner)
     )
     rows = (await session.execute(query)).all()
     # Sorted here, not in SQL: SQLite and PostgreSQL disagree on where NULL owners go.
     rows.sort(key=lambda r: (r.policy, r.owner is None, r.owner or ""))
-    groups = [{"policy": r.policy, "owner": r.owner, "open": r.open, "breached": int(r.breached or 0), "next_due_at": _iso(r.next_due_at)} for r in rows]
+    groups = [
+        {
+            "policy": r.policy,
+            "owner": r.owner,
+            "open": r.open,
+            "breached": int(r.breached or 0),
+            "next_due_at": _iso(r.next_due_at),
+        }
+        for r in rows
+    ]
     return {"total": sum(g["open"] for g in groups), "breached": sum(g["breached"] for g in groups), "groups": groups}

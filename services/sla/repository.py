@@ -9,9 +9,10 @@ one event at a time; the database sees a few set-wise statements instead of seve
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,10 +25,25 @@ from shared.db.times import as_utc as _aware
 _i, _t, _to, _h = identities.c, timers.c, touches.c, loop_history.c
 _NAMES_BY_IDENTITY = Among(_i.identity, lambda among: select(_i.identity, _i.lead_key).where(among))
 _NAMES_BY_LEAD = Among(_i.lead_key, lambda among: select(_i.identity, _i.lead_key).where(among))
-_OPEN_TIMERS = Among(_t.lead_key, lambda among: select(_t.id, _t.timer_key, _t.lead_key, _t.policy, _t.owner, _t.calendar, _t.started_at).where(among, _t.status == "open"))
+_OPEN_TIMERS = Among(
+    _t.lead_key,
+    lambda among: select(_t.id, _t.timer_key, _t.lead_key, _t.policy, _t.owner, _t.calendar, _t.started_at).where(
+        among, _t.status == "open"
+    ),
+)
 _TIMER_KEYS = Among(_t.timer_key, lambda among: select(_t.timer_key).where(among))
-_TOUCHES = Among(_to.identity, lambda among: select(_to.id, _to.identity, _to.kind, _to.rep, _to.occurred_at).where(among, _to.occurred_at >= bindparam("since")))
-_LOOPS = Among(_h.lead_key, lambda among: select(_h.id, _h.lead_key, _h.kind, _h.occurred_at, _h.reason, _h.rule).where(among, _h.occurred_at >= bindparam("since")))
+_TOUCHES = Among(
+    _to.identity,
+    lambda among: select(_to.id, _to.identity, _to.kind, _to.rep, _to.occurred_at).where(
+        among, _to.occurred_at >= bindparam("since")
+    ),
+)
+_LOOPS = Among(
+    _h.lead_key,
+    lambda among: select(_h.id, _h.lead_key, _h.kind, _h.occurred_at, _h.reason, _h.rule).where(
+        among, _h.occurred_at >= bindparam("since")
+    ),
+)
 _LOOP_EVENTS = Among(_h.event_id, lambda among: select(_h.event_id).where(among))
 
 
@@ -75,7 +91,9 @@ class SlaRepository:
         self.session = session
         self._postgres = False
         self._lead_of: dict[str, str] = {}  # identity -> lead key
-        self._names: dict[str, set[str]] = defaultdict(set)  # lead key -> identities (complete for the leads loaded by key)
+        self._names: dict[str, set[str]] = defaultdict(
+            set
+        )  # lead key -> identities (complete for the leads loaded by key)
         self._open: dict[str, list[Timer]] = defaultdict(list)  # lead key -> open timers, oldest first
         self._timer_keys: set[str] = set()
         self._touches: dict[str, list[Touch]] = defaultdict(list)  # identity -> touches
@@ -108,7 +126,16 @@ class SlaRepository:
 
     async def load_open_timers(self, lead_keys: Iterable[str]) -> None:
         for row in sorted(await self._among(_OPEN_TIMERS, lead_keys), key=lambda r: r.id):
-            timer = Timer(row.timer_key, row.lead_key, row.policy, row.owner, row.calendar, _utc(row.started_at), id=row.id, stored_lead_key=row.lead_key)
+            timer = Timer(
+                row.timer_key,
+                row.lead_key,
+                row.policy,
+                row.owner,
+                row.calendar,
+                _utc(row.started_at),
+                id=row.id,
+                stored_lead_key=row.lead_key,
+            )
             self._open[row.lead_key].append(timer)
             self._timer_keys.add(row.timer_key)
 
@@ -128,7 +155,9 @@ class SlaRepository:
         and which of the batch's loop events were recorded already."""
         if since is not None:
             for row in await self._among(_LOOPS, lead_keys, since=since):
-                self._loops[row.lead_key].append(LoopEntry(row.kind, _utc(row.occurred_at), row.reason, row.rule, (0, row.id)))
+                self._loops[row.lead_key].append(
+                    LoopEntry(row.kind, _utc(row.occurred_at), row.reason, row.rule, (0, row.id))
+                )
         self._loop_events.update(row.event_id for row in await self._among(_LOOP_EVENTS, event_ids))
 
     # -- the state the events are applied to --------------------------------------------------
@@ -166,7 +195,15 @@ class SlaRepository:
         return timer_key in self._timer_keys
 
     def start(self, row: dict[str, Any]) -> Timer:
-        timer = Timer(row["timer_key"], row["lead_key"], row["policy"], row["owner"], row["calendar"], _utc(row["started_at"]), row=row)
+        timer = Timer(
+            row["timer_key"],
+            row["lead_key"],
+            row["policy"],
+            row["owner"],
+            row["calendar"],
+            _utc(row["started_at"]),
+            row=row,
+        )
         self._timer_keys.add(timer.timer_key)
         self._open[timer.lead_key].append(timer)
         self._started.append(timer)
@@ -193,7 +230,9 @@ class SlaRepository:
 
     def touch(self, names: list[str], kind: str, rep: str | None, at: datetime, event_id: str) -> None:
         for name in names:
-            self._new_touches.append({"identity": name, "kind": kind, "rep": rep, "occurred_at": at, "event_id": event_id})
+            self._new_touches.append(
+                {"identity": name, "kind": kind, "rep": rep, "occurred_at": at, "event_id": event_id}
+            )
             self._touches[name].append(Touch(kind, rep, _utc(at), self._arrival()))
 
     def touches_since(self, names: Iterable[str], kinds: list[str], since: datetime) -> list[Touch]:
@@ -204,7 +243,16 @@ class SlaRepository:
         if event_id in self._loop_events:
             return
         self._loop_events.add(event_id)
-        self._new_loops.append({"lead_key": lead_key, "kind": kind, "occurred_at": at, "reason": reason, "rule": rule, "event_id": event_id})
+        self._new_loops.append(
+            {
+                "lead_key": lead_key,
+                "kind": kind,
+                "occurred_at": at,
+                "reason": reason,
+                "rule": rule,
+                "event_id": event_id,
+            }
+        )
         self._loops[lead_key].append(LoopEntry(kind, _utc(at), reason, rule, self._arrival()))
 
     def merge_loops(self, absorbed: str, survivor: str) -> None:
@@ -216,7 +264,9 @@ class SlaRepository:
         self._loops_merged.append((absorbed, survivor))
 
     def loop_history(self, lead_key: str, since: datetime) -> list[LoopEntry]:
-        return sorted((h for h in self._loops.get(lead_key, ()) if h.occurred_at >= since), key=lambda h: (h.occurred_at, h.order))
+        return sorted(
+            (h for h in self._loops.get(lead_key, ()) if h.occurred_at >= since), key=lambda h: (h.occurred_at, h.order)
+        )
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -225,7 +275,9 @@ class SlaRepository:
         # What is appended or upserted goes last, in one statement on PostgreSQL (shared/db/bulk.py:
         # Writes): nothing below reads it, and the updates below touch stored rows only.
         writes = Writes()
-        writes.upsert(identities, [{"identity": i, "lead_key": key} for i, key in self._renamed.items()], key="identity")
+        writes.upsert(
+            identities, [{"identity": i, "lead_key": key} for i, key in self._renamed.items()], key="identity"
+        )
         writes.append(touches, self._new_touches)
         # A timer started and met (or cancelled) in this batch is stored so; the ones stored open are updated.
         writes.append(timers, [self._stored_row(t) for t in self._started])
@@ -234,32 +286,61 @@ class SlaRepository:
         if moved:
             # The timer first, then its alerts: on PostgreSQL this waits for a scanner pass that holds the
             # timer (FOR UPDATE) and raises an alert for it, so that alert is committed and gets moved too.
-            rekey = update(timers).where(t.id == bindparam("b_id")).values(lead_key=bindparam("b_lead")).execution_options(synchronize_session=False)
+            rekey = (
+                update(timers)
+                .where(t.id == bindparam("b_id"))
+                .values(lead_key=bindparam("b_lead"))
+                .execution_options(synchronize_session=False)
+            )
             await s.execute(rekey, [{"b_id": x.id, "b_lead": x.lead_key} for x in moved])
             # Its alerts go with it, so the lead being dealt with later resolves them (by lead key, below).
             await s.execute(
-                update(alerts).where(and_(a.lead_key == bindparam("b_was"), a.alert_id.like(bindparam("b_like")))).values(lead_key=bindparam("b_lead")).execution_options(synchronize_session=False),
+                update(alerts)
+                .where(and_(a.lead_key == bindparam("b_was"), a.alert_id.like(bindparam("b_like"))))
+                .values(lead_key=bindparam("b_lead"))
+                .execution_options(synchronize_session=False),
                 [{"b_was": x.stored_lead_key, "b_like": f"{x.timer_key}:%", "b_lead": x.lead_key} for x in moved],
             )
         stored = [x for x in self._met if x.id is not None]
         if stored:
-            met = {"status": "met", "met_at": bindparam("b_at"), "met_by": bindparam("b_by"), "business_s_to_met": bindparam("b_s"), "next_tier": None, "next_due_at": None}
+            met = {
+                "status": "met",
+                "met_at": bindparam("b_at"),
+                "met_by": bindparam("b_by"),
+                "business_s_to_met": bindparam("b_s"),
+                "next_tier": None,
+                "next_due_at": None,
+            }
             await s.execute(
-                update(timers).where(t.id == bindparam("b_id"), t.status == "open").values(met).execution_options(synchronize_session=False),
-                [{"b_id": x.id, "b_at": x.met["met_at"], "b_by": x.met["met_by"], "b_s": x.met["business_s_to_met"]} for x in stored],  # type: ignore[index]
+                update(timers)
+                .where(t.id == bindparam("b_id"), t.status == "open")
+                .values(met)
+                .execution_options(synchronize_session=False),
+                [
+                    {"b_id": x.id, "b_at": x.met["met_at"], "b_by": x.met["met_by"], "b_s": x.met["business_s_to_met"]}
+                    for x in stored
+                ],  # type: ignore[index]
             )
         stored = [x for x in self._cancelled if x.id is not None]
         if stored:
-            cancel = update(timers).where(t.id == bindparam("b_id"), t.status == "open").values(status="cancelled", next_tier=None, next_due_at=None)
+            cancel = (
+                update(timers)
+                .where(t.id == bindparam("b_id"), t.status == "open")
+                .values(status="cancelled", next_tier=None, next_due_at=None)
+            )
             await s.execute(cancel.execution_options(synchronize_session=False), [{"b_id": x.id} for x in stored])
         ended = [(x, x.met["met_at"]) for x in self._met] + [(x, x.cancelled_at) for x in self._cancelled]  # type: ignore[index]
         if ended:
             # A touch after a breach resolves its alerts: the lead is being dealt with; a cancelled timer's
             # lead is no more. lead_key first: it is indexed, and LIKE 'prefix%' uses no index on PostgreSQL's
             # default collation nor in SQLite, so without it every meet would scan every alert ever raised.
-            resolve = update(alerts).where(and_(a.lead_key == bindparam("b_lead"), a.alert_id.like(bindparam("b_like")), a.status != "resolved"))
+            resolve = update(alerts).where(
+                and_(a.lead_key == bindparam("b_lead"), a.alert_id.like(bindparam("b_like")), a.status != "resolved")
+            )
             await s.execute(
-                resolve.values(status="resolved", resolved_at=bindparam("b_at")).execution_options(synchronize_session=False),
+                resolve.values(status="resolved", resolved_at=bindparam("b_at")).execution_options(
+                    synchronize_session=False
+                ),
                 [{"b_lead": x.lead_key, "b_like": f"{x.timer_key}:%", "b_at": at} for x, at in ended],
             )
         for absorbed, survivor in self._loops_merged:  # in order: a chain of merges ends at the last survivor

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Callable
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,8 +33,17 @@ def system_clock() -> datetime:
 
 class TimerScanner:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], book: PolicyBook, desk: AlertDesk, *, postgres: bool, clock: Clock = system_clock,
-        interval_s: float = 0.25, batch: int = 1000, metrics: SlaMetrics | None = None, after_commit: Callable[[], None] | None = None,
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        book: PolicyBook,
+        desk: AlertDesk,
+        *,
+        postgres: bool,
+        clock: Clock = system_clock,
+        interval_s: float = 0.25,
+        batch: int = 1000,
+        metrics: SlaMetrics | None = None,
+        after_commit: Callable[[], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._book = book
@@ -59,7 +68,12 @@ class TimerScanner:
     async def _pass(self) -> int:
         now = self._clock()
         async with self._sessions() as session, session.begin():
-            query = select(timers).where(timers.c.status == "open", timers.c.next_due_at <= now).order_by(timers.c.next_due_at).limit(self._batch)
+            query = (
+                select(timers)
+                .where(timers.c.status == "open", timers.c.next_due_at <= now)
+                .order_by(timers.c.next_due_at)
+                .limit(self._batch)
+            )
             if self._postgres:
                 query = query.with_for_update(skip_locked=True)
             due = (await session.execute(query)).all()
@@ -68,7 +82,11 @@ class TimerScanner:
             await self._desk.raise_many(session, raised)
             if moves:
                 await session.execute(
-                    update(timers).where(timers.c.id == bindparam("b_id")).values(next_tier=bindparam("b_tier"), next_due_at=bindparam("b_due"), breached=bindparam("b_breached")),
+                    update(timers)
+                    .where(timers.c.id == bindparam("b_id"))
+                    .values(
+                        next_tier=bindparam("b_tier"), next_due_at=bindparam("b_due"), breached=bindparam("b_breached")
+                    ),
                     moves,
                 )
         if due:
@@ -103,7 +121,12 @@ class TimerScanner:
             due_at=due_at,
             raised_at=now,
             message=f"{timer.policy}: {timer.lead_key} {'escalated' if escalated else tier} ({target}, owner {timer.owner or 'unassigned'})",
-            details={"started_at": _aware(timer.started_at).isoformat(), "due": timer.due, "calendar": timer.calendar, "contract_version": timer.contract_version},
+            details={
+                "started_at": _aware(timer.started_at).isoformat(),
+                "due": timer.due,
+                "calendar": timer.calendar,
+                "contract_version": timer.contract_version,
+            },
         )
 
     async def follow_contract_changes(self) -> int:
@@ -111,18 +134,39 @@ class TimerScanner:
         version = self._book.contract.version
         moved = 0
         async with self._sessions() as session, session.begin():
-            stale = (await session.execute(select(timers).where(timers.c.status == "open", timers.c.contract_version != version))).all()
+            stale = (
+                await session.execute(
+                    select(timers).where(timers.c.status == "open", timers.c.contract_version != version)
+                )
+            ).all()
             for timer in stale:
                 policy = self._book.policy(timer.policy)
                 if policy is None:
                     continue  # the policy is gone: the timer keeps what it started with
                 plan = self._book.plan(policy, timer.owner, _aware(timer.started_at))
                 due = {tier: when.isoformat() for tier, when in plan.due.items()}
-                fired = [t for t in ("warning", "breached", "escalated") if t in timer.due and t != timer.next_tier and (timer.next_tier is None or ("warning", "breached", "escalated").index(t) < ("warning", "breached", "escalated").index(timer.next_tier))]
+                fired = [
+                    t
+                    for t in ("warning", "breached", "escalated")
+                    if t in timer.due
+                    and t != timer.next_tier
+                    and (
+                        timer.next_tier is None
+                        or ("warning", "breached", "escalated").index(t)
+                        < ("warning", "breached", "escalated").index(timer.next_tier)
+                    )
+                ]
                 tier, due_at = self._book.next_tier(due, fired[-1] if fired else None)
                 await session.execute(
-                    update(timers).where(timers.c.id == timer.id).values(
-                        due=due, next_tier=tier, next_due_at=datetime.fromisoformat(due_at) if due_at else None, target_s=plan.target_s, calendar=plan.calendar, contract_version=version
+                    update(timers)
+                    .where(timers.c.id == timer.id)
+                    .values(
+                        due=due,
+                        next_tier=tier,
+                        next_due_at=datetime.fromisoformat(due_at) if due_at else None,
+                        target_s=plan.target_s,
+                        calendar=plan.calendar,
+                        contract_version=version,
                     )
                 )
                 moved += 1
@@ -130,7 +174,11 @@ class TimerScanner:
 
     async def count_open(self) -> None:
         async with self._sessions() as session:
-            rows = (await session.execute(select(timers.c.policy, func.count()).where(timers.c.status == "open").group_by(timers.c.policy))).all()
+            rows = (
+                await session.execute(
+                    select(timers.c.policy, func.count()).where(timers.c.status == "open").group_by(timers.c.policy)
+                )
+            ).all()
         if self._metrics:
             for policy in self._book.sla.policies:
                 self._metrics.open_timers.labels(policy.name).set(0)
@@ -149,7 +197,7 @@ class TimerScanner:
             passes += 1
             try:
                 await asyncio.wait_for(self._stopping.wait(), timeout=self._interval_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def stop(self) -> None:

@@ -109,4 +109,3 @@ deliveries = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_sla_deliveries_due", "status", "next_attempt_at"),
 )
-

@@ -15,7 +15,8 @@ merge of two leads). Either way the batch is handled exactly once.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,15 +26,21 @@ from shared.events.envelope import EventEnvelope
 
 
 class AtOnceHandler(Protocol):
-    async def at_once(self, session: AsyncSession, envelopes: list[EventEnvelope], writes: Writes) -> Callable[[], None] | None:
+    async def at_once(
+        self, session: AsyncSession, envelopes: list[EventEnvelope], writes: Writes
+    ) -> Callable[[], None] | None:
         """Read, apply, and add every write to `writes`; return what to do once they landed, or
         None to have the batch go the transactional way."""
 
 
 class AtOnce:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], processed: ProcessedEvents, handler: AtOnceHandler) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], processed: ProcessedEvents, handler: AtOnceHandler
+    ) -> None:
         engine = sessions.kw["bind"]
-        self._sessions = async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+        self._sessions = async_sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
         self._table = processed.table
         self._handler = handler
         self.declined = 0  # batches sent the transactional way

@@ -20,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Awaitable, Callable, Collection
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -130,7 +130,10 @@ class ConsumerRunner:
         while not self._stopping.is_set():
             consumer = self._build()
             try:
-                consumer.subscribe(self._topics, listener=WaitForBatch(self._lock, self.name, lambda revoked: self._rebalanced(consumer, revoked)))
+                consumer.subscribe(
+                    self._topics,
+                    listener=WaitForBatch(self._lock, self.name, lambda revoked: self._rebalanced(consumer, revoked)),
+                )
                 await consumer.start()
             except (KafkaError, OSError) as exc:
                 log.warning("%s: cannot reach Kafka (%s); retrying in %.1fs", self.name, exc, backoff)
@@ -269,7 +272,12 @@ class ConsumerRunner:
     async def _deadletter(self, record, envelope: EventEnvelope | None, exc: BaseException, attempts: int) -> None:  # type: ignore[no-untyped-def]
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         outgoing = deadletter_record(
-            self._deadletter_topic, record, error=detail, error_type=type(exc).__name__, attempts=attempts, consumer=self._group_id
+            self._deadletter_topic,
+            record,
+            error=detail,
+            error_type=type(exc).__name__,
+            attempts=attempts,
+            consumer=self._group_id,
         )
         await self._retrying_infrastructure(lambda: self._producer.send(outgoing))
         if envelope is not None:
@@ -281,14 +289,29 @@ class ConsumerRunner:
 
             await self._retrying_infrastructure(mark)
         self.stats.deadlettered += 1
-        log.error("%s: dead-lettered %s[%d]@%d after %d attempt(s): %s", self.name, record.topic, record.partition, record.offset, attempts, detail)
+        log.error(
+            "%s: dead-lettered %s[%d]@%d after %d attempt(s): %s",
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+            attempts,
+            detail,
+        )
 
     @staticmethod
     def _processed_row(record, envelope: EventEnvelope, outcome: str, now: datetime) -> dict:  # type: ignore[no-untyped-def]
-        return {"event_id": envelope.id, "topic": record.topic, "partition": record.partition, "offset": record.offset, "outcome": outcome, "processed_at": now}
+        return {
+            "event_id": envelope.id,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "outcome": outcome,
+            "processed_at": now,
+        }
 
     async def _sleep(self, seconds: float) -> None:
         try:
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass

@@ -18,7 +18,9 @@ ERROR_HEADERS = (
 )
 
 
-def deadletter_record(topic: str, record, *, error: str, error_type: str, attempts: int, consumer: str) -> OutgoingRecord:  # type: ignore[no-untyped-def]
+def deadletter_record(
+    topic: str, record, *, error: str, error_type: str, attempts: int, consumer: str
+) -> OutgoingRecord:  # type: ignore[no-untyped-def]
     """Keep the original untouched so the record can be replayed once the cause is fixed."""
     original = [(name, value or b"") for name, value in (record.headers or ()) if not name.startswith("lockstep_")]
     extra = {

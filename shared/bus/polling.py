@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
@@ -70,7 +70,9 @@ class WaitForBatch(ConsumerRebalanceListener):
     what it did of them and knows that what it read before is stale: partitions may have moved,
     and what stayed must be read again in order."""
 
-    def __init__(self, lock: asyncio.Lock, name: str, revoked: Callable[[set[TopicPartition]], Awaitable[None]]) -> None:
+    def __init__(
+        self, lock: asyncio.Lock, name: str, revoked: Callable[[set[TopicPartition]], Awaitable[None]]
+    ) -> None:
         self._lock = lock
         self._name = name
         self._revoked = revoked

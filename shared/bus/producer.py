@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -75,7 +75,7 @@ class EventProducer:
         self._producer = self._build()
         try:
             await asyncio.wait_for(self._producer.start(), timeout=self._ack_timeout_s)
-        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, KafkaError, OSError) as exc:
             log.warning("Kafka producer could not connect yet (%s); will retry on first send", exc)
             self._healthy = False
 
@@ -112,10 +112,10 @@ class EventProducer:
             # asyncio.wait, not wait_for: cancelling aiokafka's delivery futures is not ours to do.
             done, pending = await asyncio.wait(futures, timeout=self._ack_timeout_s)
             if pending:
-                raise asyncio.TimeoutError(f"{len(pending)} of {len(futures)} records unacknowledged")
+                raise TimeoutError(f"{len(pending)} of {len(futures)} records unacknowledged")
             for future in done:
                 future.result()
-        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, KafkaError, OSError) as exc:
             self._healthy = False
             raise BusUnavailable(f"Kafka did not acknowledge: {type(exc).__name__}: {exc}") from exc
 

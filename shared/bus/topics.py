@@ -65,7 +65,9 @@ async def ensure_topics(bootstrap: str, names: list[str], *, partitions: int, re
             if code == 0:
                 created.append(name)
             elif code != _TOPIC_ALREADY_EXISTS:
-                raise RuntimeError(f"could not create topic {name}: Kafka error code {code} ({error[2] if len(error) > 2 else ''})")
+                raise RuntimeError(
+                    f"could not create topic {name}: Kafka error code {code} ({error[2] if len(error) > 2 else ''})"
+                )
         if created:
             log.info("created topics %s", ", ".join(created))
         return created

@@ -40,7 +40,11 @@ class OpportunityRules(_Section):
     created: str = "opportunity"
     closed_won: str = "customer"
     closed_lost: str = "recycled"
-    from_: list[str] = Field(["lead", "mql", "sal", "sql", "recycled", "subscriber"], alias="from", description="Stages an opportunity can pull a lead from")
+    from_: list[str] = Field(
+        ["lead", "mql", "sal", "sql", "recycled", "subscriber"],
+        alias="from",
+        description="Stages an opportunity can pull a lead from",
+    )
 
 
 class Recycling(_Section):
@@ -54,12 +58,17 @@ class Handoff(_Section):
             "accepted": DispositionRule(to="sal", **{"from": ["mql"]}),
             "qualified": DispositionRule(to="sql", **{"from": ["mql", "sal"]}),
             "rejected": DispositionRule(to="recycled", **{"from": ["mql", "sal", "sql"]}),
-            "disqualified": DispositionRule(to="disqualified", **{"from": ["subscriber", "lead", "mql", "sal", "sql", "recycled"]}),
+            "disqualified": DispositionRule(
+                to="disqualified", **{"from": ["subscriber", "lead", "mql", "sal", "sql", "recycled"]}
+            ),
         }
     )
     opportunity: OpportunityRules = OpportunityRules()
     recycling: dict[Literal["rejected", "closed_lost"], Recycling] = Field(
-        default_factory=lambda: {"rejected": Recycling(engagement="reset"), "closed_lost": Recycling(engagement="keep_fraction", keep_fraction=0.25)}
+        default_factory=lambda: {
+            "rejected": Recycling(engagement="reset"),
+            "closed_lost": Recycling(engagement="keep_fraction", keep_fraction=0.25),
+        }
     )
 
 
@@ -90,12 +99,21 @@ def stage_graph_problems(stages: dict[str, Stage], handoff: Handoff) -> list[Pro
             if origin in stages and rule.to in stages and rule.to != origin and rule.to not in stages[origin].next:
                 problems.append((where, f"{origin} -> {rule.to} is not allowed by stages.{origin}.next"))
     opportunity = handoff.opportunity
-    for field, stage in (("created", opportunity.created), ("closed_won", opportunity.closed_won), ("closed_lost", opportunity.closed_lost)):
+    for field, stage in (
+        ("created", opportunity.created),
+        ("closed_won", opportunity.closed_won),
+        ("closed_lost", opportunity.closed_lost),
+    ):
         if stage not in stages:
             problems.append((("handoff", "opportunity", field), f"unknown stage {stage!r}"))
     for origin in opportunity.from_:
         if origin not in stages:
             problems.append((("handoff", "opportunity", "from"), f"unknown stage {origin!r}"))
         elif opportunity.created in stages and opportunity.created not in stages[origin].next:
-            problems.append((("handoff", "opportunity", "from"), f"{origin} -> {opportunity.created} is not allowed by stages.{origin}.next"))
+            problems.append(
+                (
+                    ("handoff", "opportunity", "from"),
+                    f"{origin} -> {opportunity.created} is not allowed by stages.{origin}.next",
+                )
+            )
     return problems

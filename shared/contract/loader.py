@@ -27,9 +27,17 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node)) if not isinstance(key_node, yaml.ScalarNode) else key_node.value
+            key = (
+                yaml.safe_load(yaml.serialize(key_node))
+                if not isinstance(key_node, yaml.ScalarNode)
+                else key_node.value
+            )
             if key in result:
-                raise ContractError([f"{{file}}:{key_node.start_mark.line + 1}: {'.'.join(map(str, path + (key,))) or key}: duplicate key"])
+                raise ContractError(
+                    [
+                        f"{{file}}:{key_node.start_mark.line + 1}: {'.'.join(map(str, path + (key,))) or key}: duplicate key"
+                    ]
+                )
             result[key] = _to_python(value_node, path + (key,), lines)
             lines[path + (key,)] = key_node.start_mark.line + 1  # point at the key, not where its value starts
         return result
@@ -49,7 +57,9 @@ def _line_for(loc: Path_, lines: dict[Path_, int]) -> int:
 
 def _clean_loc(loc: tuple) -> Path_:
     # pydantic adds union-member and function-validator names to locations; drop them.
-    return tuple(p for p in loc if isinstance(p, int) or not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+    return tuple(
+        p for p in loc if isinstance(p, int) or not (isinstance(p, str) and ("[" in p or p.startswith("function-")))
+    )
 
 
 def parse_contract(text: str, filename: str = "<contract>") -> Contract:
@@ -68,7 +78,9 @@ def parse_contract(text: str, filename: str = "<contract>") -> Contract:
     except ContractError as exc:
         raise ContractError([p.replace("{file}", filename) for p in exc.problems]) from None
     if not isinstance(data, dict):
-        raise ContractError([f"{filename}:1: the contract must be a mapping with version, stages, scoring, handoff, sla, sources"])
+        raise ContractError(
+            [f"{filename}:1: the contract must be a mapping with version, stages, scoring, handoff, sla, sources"]
+        )
     try:
         contract = Contract.model_validate(data)
     except ValidationError as exc:
@@ -84,7 +96,9 @@ def parse_contract(text: str, filename: str = "<contract>") -> Contract:
         raise ContractError(problems) from None
     cross = contract.problems()
     if cross:
-        raise ContractError([f"{filename}:{_line_for(loc, lines)}: {'.'.join(map(str, loc))}: {message}" for loc, message in cross])
+        raise ContractError(
+            [f"{filename}:{_line_for(loc, lines)}: {'.'.join(map(str, loc))}: {message}" for loc, message in cross]
+        )
     return contract
 
 

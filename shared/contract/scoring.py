@@ -13,8 +13,24 @@ from shared.events.catalog import ActivityKind
 FitField = Literal["title", "industry", "employees", "country", "email_domain", "company", "lead_source"]
 GRADES = ("A", "B", "C", "D")
 FREE_MAIL = [
-    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "hotmail.com", "outlook.com", "live.com", "msn.com",
-    "aol.com", "icloud.com", "me.com", "mail.com", "gmx.com", "gmx.de", "web.de", "proton.me", "protonmail.com", "yandex.com",
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "msn.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "mail.com",
+    "gmx.com",
+    "gmx.de",
+    "web.de",
+    "proton.me",
+    "protonmail.com",
+    "yandex.com",
 ]
 
 
@@ -60,7 +76,9 @@ class EngagementRule(_Section):
     name: str = Field(min_length=1)
     activity: ActivityKind
     points: int
-    where: dict[str, str] = Field(default_factory=dict, description="property -> regular expression it must match (asset, campaign or a property)")
+    where: dict[str, str] = Field(
+        default_factory=dict, description="property -> regular expression it must match (asset, campaign or a property)"
+    )
     cap: Cap | None = None
 
     @field_validator("where")
@@ -97,7 +115,9 @@ class MqlRule(_Section):
 
 class Scoring(_Section):
     fit: list[FitRule] = Field(default_factory=list)
-    grades: dict[Literal["A", "B", "C"], int] = Field(default_factory=lambda: {"A": 50, "B": 30, "C": 10}, description="Lowest fit score of each grade; below C is D")
+    grades: dict[Literal["A", "B", "C"], int] = Field(
+        default_factory=lambda: {"A": 50, "B": 30, "C": 10}, description="Lowest fit score of each grade; below C is D"
+    )
     engagement: list[EngagementRule] = Field(default_factory=list)
     decay: Decay = Decay()
     free_mail_domains: list[str] = Field(default_factory=lambda: list(FREE_MAIL))
@@ -123,4 +143,3 @@ class Scoring(_Section):
 
 def grade_rank(grade: str) -> int:
     return GRADES.index(grade) if grade in GRADES else len(GRADES)
-

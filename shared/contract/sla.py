@@ -22,7 +22,9 @@ class _Section(BaseModel):
 
 
 class Holidays(_Section):
-    country: str = Field(min_length=2, max_length=3, description="ISO 3166 country code, as the holidays package knows it")
+    country: str = Field(
+        min_length=2, max_length=3, description="ISO 3166 country code, as the holidays package knows it"
+    )
     subdiv: str | None = Field(None, description="State or region code, e.g. CA, BY")
 
     @model_validator(mode="after")
@@ -32,7 +34,9 @@ class Holidays(_Section):
         try:
             holidays.country_holidays(self.country, subdiv=self.subdiv, years=2026)
         except (NotImplementedError, KeyError, ValueError) as exc:
-            raise ValueError(f"holidays: {self.country}/{self.subdiv or '-'} is not known to the holidays package ({exc})") from None
+            raise ValueError(
+                f"holidays: {self.country}/{self.subdiv or '-'} is not known to the holidays package ({exc})"
+            ) from None
         return self
 
 
@@ -71,12 +75,16 @@ class StageRef(_Section):
 class Policy(_Section):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     starts_on: StageRef
-    met_by: list[Literal["sales.touched", "sales.dispositioned", "opportunity.changed"] | StageRef] = Field(min_length=1)
+    met_by: list[Literal["sales.touched", "sales.dispositioned", "opportunity.changed"] | StageRef] = Field(
+        min_length=1
+    )
     target: str = Field(description="Business time: 30s, 15m, 4h; 1d is one working day of the calendar")
     calendar: str
     tiers: Tiers = Tiers()
     touch_by_owner: bool = Field(False, description="Only a touch by the lead's owner meets the policy")
-    escalate_to: str | None = Field(None, description="Who gets the escalated alert when the owner's team names no lead")
+    escalate_to: str | None = Field(
+        None, description="Who gets the escalated alert when the owner's team names no lead"
+    )
 
     @field_validator("target")
     @classmethod
@@ -99,11 +107,20 @@ class RejectionLoop(_Section):
 
 
 class Sla(_Section):
-    calendars: dict[str, Calendar] = Field(default_factory=lambda: {"always": Calendar(timezone="UTC", days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"], hours=("00:00", "24:00"))})
+    calendars: dict[str, Calendar] = Field(
+        default_factory=lambda: {
+            "always": Calendar(
+                timezone="UTC", days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"], hours=("00:00", "24:00")
+            )
+        }
+    )
     policies: list[Policy] = Field(default_factory=list)
     teams: dict[str, Team] = Field(default_factory=dict)
     rejection_loop: RejectionLoop = RejectionLoop()
-    running_timers_follow_changes: bool = Field(False, description="When the contract changes, running timers keep the policy they started with unless this is true")
+    running_timers_follow_changes: bool = Field(
+        False,
+        description="When the contract changes, running timers keep the policy they started with unless this is true",
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Sla:
@@ -112,7 +129,9 @@ class Sla(_Section):
             raise ValueError("policy names must be unique")
         for policy in self.policies:
             if policy.calendar not in self.calendars:
-                raise ValueError(f"policy {policy.name}: calendar {policy.calendar!r} is not in sla.calendars ({', '.join(self.calendars)})")
+                raise ValueError(
+                    f"policy {policy.name}: calendar {policy.calendar!r} is not in sla.calendars ({', '.join(self.calendars)})"
+                )
         for name, team in self.teams.items():
             if team.calendar and team.calendar not in self.calendars:
                 raise ValueError(f"team {name}: calendar {team.calendar!r} is not in sla.calendars")

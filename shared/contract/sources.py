@@ -20,7 +20,9 @@ class _Section(BaseModel):
 class StatusMapping(_Section):
     """Values of a status picklist: which are a rep's touch, which a disposition."""
 
-    touches: dict[str, TouchChannel] = Field(default_factory=dict, description="status value -> channel of the touch it records")
+    touches: dict[str, TouchChannel] = Field(
+        default_factory=dict, description="status value -> channel of the touch it records"
+    )
     dispositions: dict[str, Disposition] = Field(default_factory=dict, description="status value -> disposition")
 
 
@@ -28,9 +30,16 @@ class HubSpotMapping(_Section):
     lead_status_property: str = "hs_lead_status"
     lead_status: StatusMapping = StatusMapping(
         touches={"ATTEMPTED_TO_CONTACT": "call", "CONNECTED": "call"},
-        dispositions={"IN_PROGRESS": "accepted", "OPEN_DEAL": "qualified", "BAD_TIMING": "rejected", "UNQUALIFIED": "disqualified"},
+        dispositions={
+            "IN_PROGRESS": "accepted",
+            "OPEN_DEAL": "qualified",
+            "BAD_TIMING": "rejected",
+            "UNQUALIFIED": "disqualified",
+        },
     )
-    rejection_reason_property: str | None = Field(None, description="A custom contact property holding the rep's reason")
+    rejection_reason_property: str | None = Field(
+        None, description="A custom contact property holding the rep's reason"
+    )
     owner_property: str = "hubspot_owner_id"
     deal_won_stages: list[str] = ["closedwon"]
     deal_lost_stages: list[str] = ["closedlost"]
@@ -54,17 +63,29 @@ class HubSpotMapping(_Section):
 class SalesforceMapping(_Section):
     lead_status: StatusMapping = StatusMapping(
         touches={"Working - Contacted": "call"},
-        dispositions={"Working - Contacted": "accepted", "Closed - Converted": "qualified", "Closed - Not Converted": "rejected"},
+        dispositions={
+            "Working - Contacted": "accepted",
+            "Closed - Converted": "qualified",
+            "Closed - Not Converted": "rejected",
+        },
     )
     rejection_reason_field: str | None = Field(None, description="e.g. a custom Rejection_Reason__c field on Lead")
-    task_channels: dict[str, TouchChannel] = {"Call": "call", "Email": "email", "Meeting": "meeting", "ListEmail": "email", "LinkedIn": "social"}
+    task_channels: dict[str, TouchChannel] = {
+        "Call": "call",
+        "Email": "email",
+        "Meeting": "meeting",
+        "ListEmail": "email",
+        "LinkedIn": "social",
+    }
     touch_only_completed_tasks: bool = True
     opportunity_won_stages: list[str] = ["Closed Won"]
     opportunity_lost_stages: list[str] = ["Closed Lost"]
 
 
 class MarketoMapping(_Section):
-    timezone: TimeZoneName = Field("UTC", description="Time zone of {{system.dateTime}} values (the Marketo instance's)")
+    timezone: TimeZoneName = Field(
+        "UTC", description="Time zone of {{system.dateTime}} values (the Marketo instance's)"
+    )
     activity_types: dict[str, ActivityKind] = {
         "Open Email": "email_open",
         "Click Email": "email_click",
@@ -78,14 +99,25 @@ class MarketoMapping(_Section):
         "Unsubscribe Email": "unsubscribe",
         "Email Bounced": "bounce",
     }
-    forms_meaning_demo_request: list[str] = Field(default_factory=list, description="form names whose submission is a demo request")
+    forms_meaning_demo_request: list[str] = Field(
+        default_factory=list, description="form names whose submission is a demo request"
+    )
 
 
 class PipedriveMapping(_Section):
-    activity_channels: dict[str, TouchChannel] = {"call": "call", "meeting": "meeting", "email": "email", "lunch": "meeting"}
+    activity_channels: dict[str, TouchChannel] = {
+        "call": "call",
+        "meeting": "meeting",
+        "email": "email",
+        "lunch": "meeting",
+    }
     touch_only_done_activities: bool = True
-    person_label_dispositions: dict[str, Disposition] = Field(default_factory=dict, description="person label id -> disposition")
-    lead_label_dispositions: dict[str, Disposition] = Field(default_factory=dict, description="lead label id -> disposition")
+    person_label_dispositions: dict[str, Disposition] = Field(
+        default_factory=dict, description="person label id -> disposition"
+    )
+    lead_label_dispositions: dict[str, Disposition] = Field(
+        default_factory=dict, description="lead label id -> disposition"
+    )
 
 
 class SourceMappings(_Section):

@@ -16,7 +16,8 @@ then the data), is left for big appends.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
@@ -59,14 +60,18 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
     columns = list(rows[0])
     # asyncpg's COPY encoder takes json columns as text; SQLAlchemy would have serialized them.
     encoders = [_json if isinstance(table.c[name].type, JSON) else None for name in columns]
-    records = [tuple(encode(row[name]) if encode else row[name] for name, encode in zip(columns, encoders)) for row in rows]
+    records = [
+        tuple(encode(row[name]) if encode else row[name] for name, encode in zip(columns, encoders)) for row in rows
+    ]
     driver = await _driver_in_transaction(session)
     if len(records) > COPY_FROM_ROWS:
         await driver.copy_records_to_table(table.name, records=records, columns=columns, schema_name=table.schema)
         return
     name = _qualified(table)
     placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    await driver.executemany(f"INSERT INTO {name} ({', '.join(map(_quoted, columns))}) VALUES ({placeholders})", records)
+    await driver.executemany(
+        f"INSERT INTO {name} ({', '.join(map(_quoted, columns))}) VALUES ({placeholders})", records
+    )
 
 
 class Writes:
@@ -168,7 +173,12 @@ def _sqlite_statement(kind: str, table: Table, columns: tuple[str, ...], key: st
     others = [c for c in columns if c != key]
     if kind == "update":
         where = table.c[key] == bindparam("b_key")  # type: ignore[index]
-        return update(table).where(where).values({c: bindparam(c) for c in others}).execution_options(synchronize_session=False)
+        return (
+            update(table)
+            .where(where)
+            .values({c: bindparam(c) for c in others})
+            .execution_options(synchronize_session=False)
+        )
     statement = sqlite_insert(table)
     return statement.on_conflict_do_update(index_elements=[key], set_={c: statement.excluded[c] for c in others})
 

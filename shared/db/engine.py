@@ -9,14 +9,12 @@ from pathlib import Path
 
 import asyncpg
 import orjson
-
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from shared.db.sqlite_inline import inline_connector
-
 
 # JSON columns (lead attributes, transition details, outbox headers) are written on every event.
 _JSON = {"json_serializer": lambda value: orjson.dumps(value).decode(), "json_deserializer": orjson.loads}
@@ -31,7 +29,11 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError, *_DRIVER_CONNECTION_ERRORS))
 
 
-_DRIVER_CONNECTION_ERRORS = (asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.InterfaceError)
+_DRIVER_CONNECTION_ERRORS = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InterfaceError,
+)
 
 
 def is_postgres(engine_or_url: AsyncEngine | str) -> bool:

@@ -7,6 +7,7 @@ table (`alembic_version_<name>`), so services sharing one database never collide
 from __future__ import annotations
 
 import zlib
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData, text
@@ -30,7 +31,9 @@ async def upgrade(engine: AsyncEngine, service: str, revision: str = "head") -> 
     async with engine.begin() as connection:
         if is_postgres(engine):
             # Replicas starting together: one migrates, the others wait and find nothing to do.
-            await connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"migrate:{service}".encode()) & 0x7FFFFFFF})
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"migrate:{service}".encode()) & 0x7FFFFFFF}
+            )
         await connection.run_sync(_run, config, revision)
 
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.bulk import Writes, insert_rows
 from shared.bus.producer import OutgoingRecord
+from shared.db.bulk import Writes, insert_rows
 from shared.events.envelope import EventEnvelope
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,13 @@ class Outbox:
     def _rows(records: list[OutgoingRecord]) -> list[dict]:
         now = datetime.now(UTC)
         return [
-            {"topic": r.topic, "key": r.key, "headers": [[name, value.decode()] for name, value in r.headers], "value": r.value, "created_at": now}
+            {
+                "topic": r.topic,
+                "key": r.key,
+                "headers": [[name, value.decode()] for name, value in r.headers],
+                "value": r.value,
+                "created_at": now,
+            }
             for r in records
         ]
 

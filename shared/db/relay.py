@@ -156,7 +156,10 @@ class OutboxRelay:
         return len(rows)
 
     async def _send(self, rows: list) -> None:
-        records = [OutgoingRecord(r.topic, r.key, bytes(r.value), [(name, value.encode()) for name, value in r.headers]) for r in rows]
+        records = [
+            OutgoingRecord(r.topic, r.key, bytes(r.value), [(name, value.encode()) for name, value in r.headers])
+            for r in rows
+        ]
         await self._producer.send_many(records)
 
     async def run(self) -> None:
@@ -178,7 +181,7 @@ class OutboxRelay:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._wake.clear()
 

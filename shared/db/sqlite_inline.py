@@ -16,7 +16,6 @@ from typing import Any
 
 import aiosqlite
 
-
 BUSY_TIMEOUT_S = 30.0
 
 

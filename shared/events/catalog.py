@@ -28,7 +28,9 @@ ActivityKind = Literal[
 ACTIVITY_KINDS: tuple[str, ...] = ActivityKind.__args__  # type: ignore[attr-defined]
 TouchChannel = Literal["call", "email", "meeting", "sms", "social", "other"]
 Disposition = Literal["accepted", "rejected", "qualified", "disqualified"]
-OpportunityChange = Literal["created", "linked", "stage_changed", "amount_changed", "closed_won", "closed_lost", "reopened"]
+OpportunityChange = Literal[
+    "created", "linked", "stage_changed", "amount_changed", "closed_won", "closed_lost", "reopened"
+]
 Scalar = str | int | float | bool | None
 
 
@@ -39,7 +41,11 @@ class _Model(BaseModel):
 class LeadRef(_Model):
     """Who an event is about, as the source system knows them."""
 
-    source: str = Field(min_length=1, max_length=64, description="System of record: hubspot, salesforce, marketo, pipedrive or a generic sender's name")
+    source: str = Field(
+        min_length=1,
+        max_length=64,
+        description="System of record: hubspot, salesforce, marketo, pipedrive or a generic sender's name",
+    )
     record_id: str | None = Field(None, max_length=256, description="The record's id in that system")
     email: str | None = Field(None, max_length=320, description="Normalized (trimmed, lower-case) email")
 
@@ -95,7 +101,9 @@ class ContactUpserted(CanonicalEvent):
     event_type: ClassVar[str] = "lockstep.contact.upserted.v1"
     lead: LeadRef
     occurred_at: AwareDatetime = Field(description="When the change happened in the source system")
-    attributes: ContactAttributes = Field(default_factory=ContactAttributes, description="Only the attributes this change carries")
+    attributes: ContactAttributes = Field(
+        default_factory=ContactAttributes, description="Only the attributes this change carries"
+    )
 
 
 class ContactMerged(CanonicalEvent):
@@ -204,4 +212,3 @@ class AlertRaised(CanonicalEvent):
     raised_at: AwareDatetime
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
-

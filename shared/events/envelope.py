@@ -6,9 +6,10 @@ record key is the lead key (so one lead's events stay ordered within a partition
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
@@ -29,7 +30,9 @@ def _format_time(value: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def binary_headers(id: str, source: str, type: str, time: datetime, subject: str | None, extensions: dict[str, str] | None = None) -> list[tuple[str, bytes]]:
+def binary_headers(
+    id: str, source: str, type: str, time: datetime, subject: str | None, extensions: dict[str, str] | None = None
+) -> list[tuple[str, bytes]]:
     pairs = [
         ("ce_specversion", SPECVERSION),
         ("ce_id", id),
@@ -44,12 +47,16 @@ def binary_headers(id: str, source: str, type: str, time: datetime, subject: str
     return [(name, value.encode()) for name, value in pairs]
 
 
-def encode_event(payload: CanonicalEvent, *, id: str, source: str, subject: str | None, time: datetime) -> tuple[list[tuple[str, bytes]], bytes]:
+def encode_event(
+    payload: CanonicalEvent, *, id: str, source: str, subject: str | None, time: datetime
+) -> tuple[list[tuple[str, bytes]], bytes]:
     """Headers and value of a payload, straight to bytes (the hot path of the webhook door).
 
     Byte for byte what `EventEnvelope.wrap(...).headers()` and `.body()` give.
     """
-    return binary_headers(id, source, payload.event_type, time, subject), payload.__pydantic_serializer__.to_json(payload, exclude_none=True)
+    return binary_headers(id, source, payload.event_type, time, subject), payload.__pydantic_serializer__.to_json(
+        payload, exclude_none=True
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +70,9 @@ class EventEnvelope:
     extensions: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def wrap(cls, payload: CanonicalEvent, *, id: str, source: str, subject: str | None, time: datetime | None = None) -> EventEnvelope:
+    def wrap(
+        cls, payload: CanonicalEvent, *, id: str, source: str, subject: str | None, time: datetime | None = None
+    ) -> EventEnvelope:
         return cls(
             id=id,
             source=source,

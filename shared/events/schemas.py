@@ -40,7 +40,11 @@ def write_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
 def stale_schemas(directory: Path = SCHEMA_DIR) -> list[str]:
     """Names of schema files that are missing, outdated or no longer produced."""
     expected = render_schemas()
-    stale = [name for name, content in expected.items() if not (directory / name).is_file() or (directory / name).read_bytes() != content]
+    stale = [
+        name
+        for name, content in expected.items()
+        if not (directory / name).is_file() or (directory / name).read_bytes() != content
+    ]
     if directory.is_dir():
         stale += [p.name for p in directory.glob("*.json") if p.name not in expected]
     return sorted(stale)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Awaitable, Callable, Iterable, Protocol
+from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -33,7 +33,14 @@ _READINESS = {
 }
 
 
-@router.get("/readyz", summary="Readiness: Kafka and the database reachable", responses={200: {"description": "Ready", "content": _READINESS}, 503: {"description": "Not ready", "content": _READINESS}})
+@router.get(
+    "/readyz",
+    summary="Readiness: Kafka and the database reachable",
+    responses={
+        200: {"description": "Ready", "content": _READINESS},
+        503: {"description": "Not ready", "content": _READINESS},
+    },
+)
 async def readyz(request: Request) -> JSONResponse:
     checks: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness", {})
     names = list(checks)
@@ -41,7 +48,10 @@ async def readyz(request: Request) -> JSONResponse:
     status = dict(zip(names, results))
     ready = all(status.values())
     return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": {n: "ok" if ok else "failing" for n, ok in status.items()}},
+        {
+            "status": "ready" if ready else "not ready",
+            "checks": {n: "ok" if ok else "failing" for n, ok in status.items()},
+        },
         status_code=200 if ready else 503,
     )
 

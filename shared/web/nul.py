@@ -17,8 +17,14 @@ class RefuseNulInUrl:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope["query_string"] or b"\x00" in scope["query_string"]):
-            response = problem_response(400, "the URL holds a NUL character (%00), which no parameter accepts", instance=scope["path"].replace("\x00", "%00"))
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"] or b"%00" in scope["query_string"] or b"\x00" in scope["query_string"]
+        ):
+            response = problem_response(
+                400,
+                "the URL holds a NUL character (%00), which no parameter accepts",
+                instance=scope["path"].replace("\x00", "%00"),
+            )
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -11,7 +11,8 @@ is declared as a problem document.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -31,7 +32,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "errors": {
             "type": "array",
             "description": "Every invalid parameter of a request that could not be validated",
-            "items": {"type": "object", "required": ["location", "message"], "properties": {"location": {"type": "string"}, "message": {"type": "string"}}},
+            "items": {
+                "type": "object",
+                "required": ["location", "message"],
+                "properties": {"location": {"type": "string"}, "message": {"type": "string"}},
+            },
         },
     },
 }
@@ -45,7 +50,9 @@ def document_problems(document: dict[str, Any]) -> dict[str, Any]:
         for operation in operations.values():
             responses = operation.get("responses", {})
             if responses.pop("422", None) is not None:
-                responses.setdefault("400", {"description": "The request is invalid; `errors` names every invalid parameter"})
+                responses.setdefault(
+                    "400", {"description": "The request is invalid; `errors` names every invalid parameter"}
+                )
             for status, response in responses.items():
                 if status[0] in "45" and "content" not in response:
                     response["content"] = _PROBLEM_CONTENT

@@ -25,13 +25,17 @@ MAX_ROW_ID = 2**63 - 1  # the largest BIGINT / SQLite INTEGER
 # arithmetic (a default `from` is `to` minus 90 days) cannot overflow.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
-_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})")
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 _ASCII_DIGITS = re.compile("[0-9]{1,19}")
 
 
 def _rfc3339(value: object) -> object:
     if isinstance(value, str) and not _RFC3339.fullmatch(value):
-        raise PydanticCustomError("rfc3339", "expected an RFC 3339 date-time with a time zone, e.g. 2026-11-02T09:00:00Z")
+        raise PydanticCustomError(
+            "rfc3339", "expected an RFC 3339 date-time with a time zone, e.g. 2026-11-02T09:00:00Z"
+        )
     return value
 
 

@@ -36,7 +36,16 @@ _TITLES = {
 class Problem(Exception):
     """Raise anywhere in a request to answer with a problem document."""
 
-    def __init__(self, status: int, detail: str, *, title: str | None = None, type_: str = "about:blank", headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        title: str | None = None,
+        type_: str = "about:blank",
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
@@ -46,8 +55,22 @@ class Problem(Exception):
         self.extra = extra
 
 
-def problem_response(status: int, detail: str, *, title: str | None = None, type_: str = "about:blank", instance: str | None = None, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"type": type_, "title": title or _TITLES.get(status, "Error"), "status": status, "detail": detail}
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    type_: str = "about:blank",
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": type_,
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
     if instance:
         body["instance"] = instance
     body.update(extra)
@@ -65,18 +88,32 @@ def _location(loc: tuple) -> str:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.detail, title=exc.title, type_=exc.type, instance=request.url.path, headers=exc.headers, **exc.extra)
+        return problem_response(
+            exc.status,
+            exc.detail,
+            title=exc.title,
+            type_=exc.type,
+            instance=request.url.path,
+            headers=exc.headers,
+            **exc.extra,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return problem_response(exc.status_code, detail, instance=request.url.path, headers=getattr(exc, "headers", None))
+        return problem_response(
+            exc.status_code, detail, instance=request.url.path, headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"location": _location(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in exc.errors()]
+        errors = [
+            {"location": _location(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in exc.errors()
+        ]
         first = errors[0] if errors else {"location": "request", "message": "invalid"}
-        return problem_response(400, f"{first['location']}: {first['message']}", instance=request.url.path, errors=errors)
+        return problem_response(
+            400, f"{first['location']}: {first['message']}", instance=request.url.path, errors=errors
+        )
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
@@ -85,10 +122,17 @@ def install_problem_handlers(app: FastAPI) -> None:
         # did nothing wrong and should come back, as for a broker outage at the door.
         if database_unavailable(exc):
             log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
-            return problem_response(503, "the database is unavailable; retry shortly", instance=request.url.path, headers={"Retry-After": "1"})
+            return problem_response(
+                503,
+                "the database is unavailable; retry shortly",
+                instance=request.url.path,
+                headers={"Retry-After": "1"},
+            )
         return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(500, "internal error; it has been logged", title="Internal Server Error", instance=request.url.path)
+        return problem_response(
+            500, "internal error; it has been logged", title="Internal Server Error", instance=request.url.path
+        )

@@ -9,7 +9,9 @@ from tests.support.infra import REPO
 def test_docker_compose_file_is_valid():
     """Debian's docker-compose validates the file without an engine (installed by deploy/tools.sh)."""
     assert shutil.which("docker-compose"), "docker-compose missing: make test installs it via deploy/tools.sh"
-    result = subprocess.run(["docker-compose", "-f", str(REPO / "docker-compose.yml"), "config", "-q"], capture_output=True, text=True)
+    result = subprocess.run(
+        ["docker-compose", "-f", str(REPO / "docker-compose.yml"), "config", "-q"], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 

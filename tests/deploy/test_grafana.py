@@ -17,7 +17,9 @@ def _exported() -> set[str]:
     DoorMetrics(registry), ScoringMetrics(registry), SlaMetrics(registry), NotifierMetrics(registry, ["ops"])
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"], "gauge": [""]}
     # Labelled metrics have no samples until a label value is seen: derive the series names from the families.
-    return {family.name + suffix for family in registry.collect() for suffix in suffixes.get(family.type, [""])} | {"up"}
+    return {family.name + suffix for family in registry.collect() for suffix in suffixes.get(family.type, [""])} | {
+        "up"
+    }
 
 
 def test_every_panel_queries_an_exported_metric():

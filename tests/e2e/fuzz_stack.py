@@ -19,16 +19,17 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Coroutine, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
 from services.simulator import signing, wire
-from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, LeadRef
 from services.simulator.contracts import with_first_touch
+from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, LeadRef
 from tests.support.infra import REPO
 from tests.support.kafka import delete_topics
 from tests.support.servers import ServiceProcess
@@ -82,7 +83,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _environment(tmp: Path, bootstrap: str, prefix: str, database_url: str, scoring_url: str, ingest_url: str) -> dict[str, str]:
+def _environment(
+    tmp: Path, bootstrap: str, prefix: str, database_url: str, scoring_url: str, ingest_url: str
+) -> dict[str, str]:
     # First touch due in 4 s on an always-open calendar: a warning 3 s after the MQL (as in the SLA service test).
     text = with_first_touch("4s")
     contract = tmp / "contract.yaml"
@@ -123,7 +126,13 @@ def start_stack(tmp: Path, bootstrap: str, database_url: str) -> Stack:
     for name in SERVICES:
         log = tmp / f"{name}.log"
         with log.open("wb") as sink:
-            process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", name, "--port", str(ports[name])], cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "serve", name, "--port", str(ports[name])],
+                cwd=REPO,
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
         stack.services[name] = Service(name, urls[name], process, log)
     try:
         for service in stack.services.values():
@@ -145,9 +154,17 @@ def _seed(stack: Stack) -> None:
     with httpx.Client(timeout=10) as client:
         for n, email in enumerate(LEAD_EMAILS):
             lead = LeadRef(source="fuzz", record_id=str(n), email=email)
-            contact = ContactUpserted(lead=lead, occurred_at=now, attributes=ContactAttributes(owner=f"rep-{n % 2}", title="VP Marketing", company=f"Co {n}"))
-            demo = ActivityRecorded(lead=lead, kind="demo_request", occurred_at=now + timedelta(minutes=1), campaign="fuzz")
-            events = [{"type": e.event_type, "data": e.model_dump(mode="json", exclude_none=True)} for e in (contact, demo)]
+            contact = ContactUpserted(
+                lead=lead,
+                occurred_at=now,
+                attributes=ContactAttributes(owner=f"rep-{n % 2}", title="VP Marketing", company=f"Co {n}"),
+            )
+            demo = ActivityRecorded(
+                lead=lead, kind="demo_request", occurred_at=now + timedelta(minutes=1), campaign="fuzz"
+            )
+            events = [
+                {"type": e.event_type, "data": e.model_dump(mode="json", exclude_none=True)} for e in (contact, demo)
+            ]
             headers, body = signed_generic(events, f"msg_seed_{n}")
             response = client.post(f"{stack['ingest'].url}/webhooks/generic", content=body, headers=headers)
             assert response.status_code == 200, response.text

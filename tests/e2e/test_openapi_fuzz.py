@@ -35,7 +35,9 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 # Examples per operation: with both backends the module takes 60-90 s on two cores.
 WEBHOOK_EXAMPLES = 100
-FUZZ = settings(max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 SOURCES = ("hubspot", "salesforce", "marketo", "pipedrive", "generic")
 # Values that broke these services once, or break services like them: strings PostgreSQL cannot
 # store, times that overflow once moved to UTC or shifted by a default window, digits `int()`
@@ -53,7 +55,10 @@ CONFIG = {
     "dictionaries": {"hostile-strings": {"values": HOSTILE_STRINGS}, "hostile-integers": {"values": HOSTILE_INTEGERS}},
     "generation": {
         "mode": "all",  # valid requests and invalid ones
-        "dictionaries": {"string": {"dictionary": "hostile-strings", "probability": 0.15}, "integer": {"dictionary": "hostile-integers", "probability": 0.25}},
+        "dictionaries": {
+            "string": {"dictionary": "hostile-strings", "probability": 0.15},
+            "integer": {"dictionary": "hostile-integers", "probability": 0.25},
+        },
     },
     # Every check, except that a schema-valid request must succeed: these APIs have rules no schema
     # states (an opaque cursor must be one they issued, `from` must be before `to`), and the
@@ -72,7 +77,10 @@ def _document(name: str) -> dict:
 
 
 DOCUMENTS = {name: _document(name) for name in fuzz_stack.SERVICES}
-SCHEMAS = {name: schemathesis.openapi.from_dict(DOCUMENTS[name], config=schemathesis.Config.from_dict(CONFIG)) for name in fuzz_stack.SERVICES}
+SCHEMAS = {
+    name: schemathesis.openapi.from_dict(DOCUMENTS[name], config=schemathesis.Config.from_dict(CONFIG))
+    for name in fuzz_stack.SERVICES
+}
 ingest, scoring, sla = SCHEMAS["ingest"], SCHEMAS["scoring"], SCHEMAS["sla"]
 
 
@@ -97,7 +105,9 @@ sla.hook("flatmap_path_parameters")(_sometimes("alert_id", st.integers(1, len(LE
 def _admin_token(context, headers):  # type: ignore[no-untyped-def]
     if context.operation.path != "/webhooks/recent":
         return st.just(headers)
-    return st.one_of(st.just(headers), st.just({**(headers or {}), "authorization": f"Bearer {fuzz_stack.ADMIN_TOKEN}"}))
+    return st.one_of(
+        st.just(headers), st.just({**(headers or {}), "authorization": f"Bearer {fuzz_stack.ADMIN_TOKEN}"})
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -110,7 +120,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="module")
-def stack(fuzz_backend: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def stack(
+    fuzz_backend: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+):  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp(f"fuzz-{fuzz_backend}")
     admin_url, databases = request.config.postgres_url, []  # type: ignore[attr-defined]
     if fuzz_backend == "sqlite":
@@ -142,7 +154,9 @@ def _exercise(service: Service, case, **kwargs) -> None:  # type: ignore[no-unty
     # A crash logged just after its response shows up with the next request instead: the test
     # still fails, and the lines it prints name the request.
     crashes = service.crashes_since(offset)
-    assert not crashes, f"{service.name} logged an error for {case.method} {case.formatted_path}:\n" + "\n".join(crashes[:20])
+    assert not crashes, f"{service.name} logged an error for {case.method} {case.formatted_path}:\n" + "\n".join(
+        crashes[:20]
+    )
 
 
 def _credentials(case, url: str) -> dict:  # type: ignore[no-untyped-def]
@@ -150,12 +164,20 @@ def _credentials(case, url: str) -> dict:  # type: ignore[no-untyped-def]
     source = case.path_parameters.get("source")
     if source not in SOURCES:
         return {}
-    body = case.body if isinstance(case.body, (bytes, str)) else b"" if isinstance(case.body, NotSet) else orjson.dumps(case.body)
+    body = (
+        case.body
+        if isinstance(case.body, (bytes, str))
+        else b""
+        if isinstance(case.body, NotSet)
+        else orjson.dumps(case.body)
+    )
     body = body.encode() if isinstance(body, str) else body
     now = datetime.now(UTC)
     extra: dict = {"data": body}
     if source == "hubspot":
-        extra["headers"] = signing.hubspot_v3_headers(fuzz_stack.HUBSPOT_SECRET, "POST", f"{url}/webhooks/hubspot", body, int(now.timestamp() * 1000))
+        extra["headers"] = signing.hubspot_v3_headers(
+            fuzz_stack.HUBSPOT_SECRET, "POST", f"{url}/webhooks/hubspot", body, int(now.timestamp() * 1000)
+        )
     elif source == "salesforce":
         extra["params"] = {"token": fuzz_stack.SALESFORCE_TOKEN}
     elif source == "marketo":
@@ -163,7 +185,9 @@ def _credentials(case, url: str) -> dict:  # type: ignore[no-untyped-def]
     elif source == "pipedrive":
         extra["headers"] = signing.basic_auth(*fuzz_stack.PIPEDRIVE)
     else:
-        extra["headers"] = signing.standard_webhooks_headers(fuzz_stack.GENERIC_SECRET, f"msg_fuzz_{time.monotonic_ns()}", body, now)
+        extra["headers"] = signing.standard_webhooks_headers(
+            fuzz_stack.GENERIC_SECRET, f"msg_fuzz_{time.monotonic_ns()}", body, now
+        )
     return extra
 
 
@@ -213,6 +237,10 @@ def test_hostile_values_in_every_parameter(name: str, stack: Stack) -> None:
                 case = operation.Case(path_parameters=path, query=query, headers=headers)
                 try:
                     _exercise(service, case)
-                except (AssertionError, FailureGroup, requests.RequestException) as exc:  # report every failing value, not just the first
+                except (
+                    AssertionError,
+                    FailureGroup,
+                    requests.RequestException,
+                ) as exc:  # report every failing value, not just the first
                     failures.append(f"{operation.label} {location} {parameter.name}={value!r}: {str(exc)[:600]}")
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures[:15])

@@ -32,7 +32,9 @@ async def _scored(scoring_url: str) -> int:
             return 0
 
 
-async def test_scoring_and_sla_killed_mid_run_process_every_event_once_and_raise_every_alert_once(kafka_bootstrap, topic_prefix, tmp_path, contract_path, database_url):
+async def test_scoring_and_sla_killed_mid_run_process_every_event_once_and_raise_every_alert_once(
+    kafka_bootstrap, topic_prefix, tmp_path, contract_path, database_url
+):
     # On PostgreSQL the killed scoring held the outbox relay's lead and wrote most batches by the fast
     # path (shared/bus/at_once.py): its successor must take the lead over and lose nothing.
     env = pipeline_env(kafka_bootstrap, topic_prefix, database_url, contract_path)
@@ -45,24 +47,41 @@ async def test_scoring_and_sla_killed_mid_run_process_every_event_once_and_raise
                 # Kill while both services are busy: some leads scored, a first alert raised, more to come.
                 async with httpx.AsyncClient(base_url=stack["sla"].base_url) as sla:
                     await eventually(lambda: observe.alerts(sla), lambda found: len(found) >= 1, what="a first alert")
-                assert await _scored(stack["scoring"].base_url) < len(plans) and traffic.started < traffic.total, "killed too late to mean anything"
+                assert await _scored(stack["scoring"].base_url) < len(plans) and traffic.started < traffic.total, (
+                    "killed too late to mean anything"
+                )
                 for service in ("scoring", "sla"):
                     stack[service].process.kill()
                     stack[service].process.wait(timeout=30)
-                scoring, sla = await asyncio.gather(*(start_service(service, env, tmp_path / "restarted") for service in ("scoring", "sla")))
+                scoring, sla = await asyncio.gather(
+                    *(start_service(service, env, tmp_path / "restarted") for service in ("scoring", "sla"))
+                )
                 stack.update(scoring=scoring, sla=sla)
                 deliveries = await traffic.finish()
             finally:
                 traffic.cancel()
         assert [d.status for d in deliveries] == [200] * traffic.total
 
-        async with httpx.AsyncClient(base_url=stack["scoring"].base_url) as scoring, httpx.AsyncClient(base_url=stack["sla"].base_url) as sla:
+        async with (
+            httpx.AsyncClient(base_url=stack["scoring"].base_url) as scoring,
+            httpx.AsyncClient(base_url=stack["sla"].base_url) as sla,
+        ):
             emails = [plan.email for plan in plans]
             await observe.scored_as_planned(scoring, plans, what="every lead scored after the restart")
             views = await observe.leads(scoring, emails)
             keys = {plan.email: views[plan.email]["key"] for plan in plans}  # type: ignore[index]
-            expected = {(keys[plan.email], "mql_first_touch", kind): 1 for plan in plans if plan.stage == "mql" for kind in TIERS}
-            await eventually(lambda: observe.alerts(sla), lambda found: len(found) >= len(expected), what="every MQL's alerts", timeout_s=60)
+            expected = {
+                (keys[plan.email], "mql_first_touch", kind): 1
+                for plan in plans
+                if plan.stage == "mql"
+                for kind in TIERS
+            }
+            await eventually(
+                lambda: observe.alerts(sla),
+                lambda found: len(found) >= len(expected),
+                what="every MQL's alerts",
+                timeout_s=60,
+            )
             await asyncio.sleep(1)  # a second firing or a late redelivery would show by now
             views = await observe.leads(scoring, emails)
             raised = await observe.alerts(sla)
@@ -73,15 +92,23 @@ async def test_scoring_and_sla_killed_mid_run_process_every_event_once_and_raise
         assert len(view["engagement"]) == plan.activities, f"{plan.email}: each activity scored once"
     assert observe.tiers(raised) == expected, "each alert raised once in the SLA database"
 
-    lifecycle = await observe.read_events(kafka_bootstrap, f"{topic_prefix}lifecycle", lambda found: _all_changes(found, views))
+    lifecycle = await observe.read_events(
+        kafka_bootstrap, f"{topic_prefix}lifecycle", lambda found: _all_changes(found, views)
+    )
     changes = observe.stage_changes(lifecycle)
     for plan in plans:
         history = [(h["from_stage"], h["to_stage"], h["reason"]) for h in views[plan.email]["history"]]  # type: ignore[index]
         assert changes[keys[plan.email]] == history, f"{plan.email}: the topic and the history agree"
         assert len(set(history)) == len(history), f"{plan.email}: a stage change was made twice"
-    on_topic = await observe.read_events(kafka_bootstrap, f"{topic_prefix}alerts", lambda found: len(observe.once_each(found)) >= len(expected))
-    assert observe.tiers([event.data for event in observe.once_each(on_topic)]) == expected, "one alert id per lead, policy and tier on the topic"
-    assert await observe.read_events(kafka_bootstrap, f"{topic_prefix}deadletter", lambda found: True) == [], "no event failed (a redelivery is skipped, not refused)"
+    on_topic = await observe.read_events(
+        kafka_bootstrap, f"{topic_prefix}alerts", lambda found: len(observe.once_each(found)) >= len(expected)
+    )
+    assert observe.tiers([event.data for event in observe.once_each(on_topic)]) == expected, (
+        "one alert id per lead, policy and tier on the topic"
+    )
+    assert await observe.read_events(kafka_bootstrap, f"{topic_prefix}deadletter", lambda found: True) == [], (
+        "no event failed (a redelivery is skipped, not refused)"
+    )
 
 
 def _all_changes(lifecycle: list, views: dict) -> bool:

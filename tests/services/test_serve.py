@@ -21,7 +21,11 @@ def _free_port() -> int:
 @pytest.mark.parametrize("service", ["ingest", "scoring", "sla"])
 def test_service_serves_health_readiness_metrics_and_problems(service, kafka_bootstrap, topic_prefix, database_url):
     port = _free_port()
-    env = {"LOCKSTEP_KAFKA_BOOTSTRAP": kafka_bootstrap, "LOCKSTEP_DATABASE_URL": database_url, "LOCKSTEP_TOPIC_PREFIX": topic_prefix}
+    env = {
+        "LOCKSTEP_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "LOCKSTEP_DATABASE_URL": database_url,
+        "LOCKSTEP_TOPIC_PREFIX": topic_prefix,
+    }
     process = spawn_module("services.cli", ["serve", service, "--port", str(port)], env)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -37,7 +37,9 @@ class OwnBroker:
         }
 
     def _run(self, command: str) -> None:
-        result = subprocess.run([str(REPO / "deploy/kafka/kafka.sh"), command], env=self._env, capture_output=True, text=True)
+        result = subprocess.run(
+            [str(REPO / "deploy/kafka/kafka.sh"), command], env=self._env, capture_output=True, text=True
+        )
         if result.returncode != 0:
             raise RuntimeError(f"kafka.sh {command} failed: {result.stderr[-2000:]}")
 

@@ -28,7 +28,9 @@ from shared.db.tables import processed_events_table
 
 metadata = MetaData()
 processed_table = processed_events_table(metadata, "probe")
-applied = Table("probe_applied", metadata, Column("n", Integer, primary_key=True), Column("times", Integer, nullable=False))
+applied = Table(
+    "probe_applied", metadata, Column("n", Integer, primary_key=True), Column("times", Integer, nullable=False)
+)
 
 
 class Counting:
@@ -38,7 +40,9 @@ class Counting:
 
     async def __call__(self, session, envelopes) -> None:  # type: ignore[no-untyped-def]
         await session.execute(
-            text("INSERT INTO probe_applied (n, times) VALUES (:n, 1) ON CONFLICT (n) DO UPDATE SET times = probe_applied.times + 1"),
+            text(
+                "INSERT INTO probe_applied (n, times) VALUES (:n, 1) ON CONFLICT (n) DO UPDATE SET times = probe_applied.times + 1"
+            ),
             [{"n": int(envelope.data["n"])} for envelope in envelopes],
         )
 

@@ -14,7 +14,14 @@ from datetime import datetime, timedelta
 import httpx
 
 from shared.bus import EventProducer, OutgoingRecord, ensure_topics
-from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, EventEnvelope, LeadRef, SalesDispositioned
+from shared.events import (
+    ActivityRecorded,
+    ContactAttributes,
+    ContactUpserted,
+    EventEnvelope,
+    LeadRef,
+    SalesDispositioned,
+)
 
 ADA = LeadRef(source="hubspot", record_id="501", email="ada@acme.io")
 BOB = LeadRef(source="pipedrive", record_id="77", email="bob@beta.io")
@@ -27,12 +34,18 @@ OUTCOME = {"ada@acme.io": "sal", "bob@beta.io": "recycled", "cy@gamma.io": "lead
 def story(t0: datetime) -> list:  # type: ignore[type-arg]
     hour = timedelta(hours=1)
     return [
-        ContactUpserted(lead=ADA, occurred_at=t0, attributes=ContactAttributes(title="VP Marketing", company="Acme", owner="rep-1", campaign="q4-launch")),
+        ContactUpserted(
+            lead=ADA,
+            occurred_at=t0,
+            attributes=ContactAttributes(title="VP Marketing", company="Acme", owner="rep-1", campaign="q4-launch"),
+        ),
         ActivityRecorded(lead=ADA, kind="demo_request", occurred_at=t0 + hour, campaign="q4-launch"),
         SalesDispositioned(lead=ADA, disposition="accepted", occurred_at=t0 + 3 * hour, rep="rep-1"),
         ContactUpserted(lead=BOB, occurred_at=t0, attributes=ContactAttributes(company="Beta", owner="rep-2")),
         ActivityRecorded(lead=BOB, kind="demo_request", occurred_at=t0 + 2 * hour),
-        SalesDispositioned(lead=BOB, disposition="rejected", reason="no budget", occurred_at=t0 + 5 * hour, rep="rep-2"),
+        SalesDispositioned(
+            lead=BOB, disposition="rejected", reason="no budget", occurred_at=t0 + 5 * hour, rep="rep-2"
+        ),
         ContactUpserted(lead=CY, occurred_at=t0, attributes=ContactAttributes(owner="rep-2")),
         ActivityRecorded(lead=CY, kind="form_submit", occurred_at=t0 + 4 * hour),
         ContactUpserted(lead=DEE, occurred_at=t0 + hour),
@@ -42,7 +55,11 @@ def story(t0: datetime) -> list:  # type: ignore[type-arg]
 def fresh_mql(email: str, owner: str, now: datetime) -> list:  # type: ignore[type-arg]
     lead = LeadRef(source="salesforce", record_id=f"00Q{uuid.uuid4().hex[:12]}", email=email)
     return [
-        ContactUpserted(lead=lead, occurred_at=now, attributes=ContactAttributes(title="Head of Revenue Operations", company="Epsilon", owner=owner)),
+        ContactUpserted(
+            lead=lead,
+            occurred_at=now,
+            attributes=ContactAttributes(title="Head of Revenue Operations", company="Epsilon", owner=owner),
+        ),
         ActivityRecorded(lead=lead, kind="demo_request", occurred_at=now),
     ]
 
@@ -54,7 +71,13 @@ async def publish(bootstrap: str, topic: str, events: list, partitions: int = 2)
     await producer.start()
     try:
         records = [
-            OutgoingRecord.event(topic, EventEnvelope.wrap(e, id=f"test:{uuid.uuid4().hex}", source="/tests", subject=e.lead.key, time=e.occurred_at)) for e in events
+            OutgoingRecord.event(
+                topic,
+                EventEnvelope.wrap(
+                    e, id=f"test:{uuid.uuid4().hex}", source="/tests", subject=e.lead.key, time=e.occurred_at
+                ),
+            )
+            for e in events
         ]
         await producer.send_many(records)
     finally:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import Counter
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -20,7 +21,9 @@ from shared.events import EventEnvelope
 T = TypeVar("T")
 
 
-async def eventually(probe: Callable[[], Awaitable[T] | T], done: Callable[[T], bool], *, what: str, timeout_s: float = 90) -> T:
+async def eventually(
+    probe: Callable[[], Awaitable[T] | T], done: Callable[[T], bool], *, what: str, timeout_s: float = 90
+) -> T:
     """Poll `probe` (a function, sync or async) until `done(result)`; the last result is in the failure message."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
@@ -56,7 +59,10 @@ async def scored_as_planned(scoring: httpx.AsyncClient, plans: list[Any], *, wha
     emails = [plan.email for plan in plans]
     await eventually(
         lambda: leads(scoring, emails),
-        lambda seen: all(view and view["stage"] == plan.stage and len(view["engagement"]) >= plan.activities for view, plan in zip(seen.values(), plans)),
+        lambda seen: all(
+            view and view["stage"] == plan.stage and len(view["engagement"]) >= plan.activities
+            for view, plan in zip(seen.values(), plans)
+        ),
         what=what,
         timeout_s=timeout_s,
     )
@@ -82,7 +88,9 @@ def tiers(raised: list[dict[str, Any]]) -> Counter:
     return Counter((a["lead_key"], a["policy"], a["kind"]) for a in raised)
 
 
-async def alert_feed(sla_url: str, count: int, connected: asyncio.Event, *, timeout_s: float = 90) -> list[tuple[int, dict[str, Any]]]:
+async def alert_feed(
+    sla_url: str, count: int, connected: asyncio.Event, *, timeout_s: float = 90
+) -> list[tuple[int, dict[str, Any]]]:
     """Listen to GET /alerts/stream as a dashboard does; set `connected` once the stream is open
     (it then delivers what is raised from that moment on). Returns (SSE id, alert) of the first
     `count` alerts, or what arrived before `timeout_s` passed, for the test to compare."""
@@ -109,10 +117,19 @@ async def alert_feed(sla_url: str, count: int, connected: asyncio.Event, *, time
     return received
 
 
-async def read_events(bootstrap: str, topic: str, done: Callable[[list[EventEnvelope]], bool], *, timeout_s: float = 60, settle_s: float = 1.0) -> list[EventEnvelope]:
+async def read_events(
+    bootstrap: str,
+    topic: str,
+    done: Callable[[list[EventEnvelope]], bool],
+    *,
+    timeout_s: float = 60,
+    settle_s: float = 1.0,
+) -> list[EventEnvelope]:
     """Every CloudEvent on `topic` from the start, once `done(all so far)` holds, plus whatever
     follows within `settle_s` (a duplicate would be there by then)."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     found: list[EventEnvelope] = []
     try:
@@ -120,7 +137,9 @@ async def read_events(bootstrap: str, topic: str, done: Callable[[list[EventEnve
         deadline = loop.time() + timeout_s
         while not done(found):
             if loop.time() > deadline:
-                raise AssertionError(f"{topic}: expected records not there within {timeout_s} s; have {len(found)}: {[(e.type, e.subject) for e in found][:50]}")
+                raise AssertionError(
+                    f"{topic}: expected records not there within {timeout_s} s; have {len(found)}: {[(e.type, e.subject) for e in found][:50]}"
+                )
             for records in (await consumer.getmany(timeout_ms=250)).values():
                 found += [EventEnvelope.from_record(r.headers, r.value) for r in records]
         settle = loop.time() + settle_s
@@ -149,5 +168,7 @@ def stage_changes(lifecycle: list[EventEnvelope]) -> dict[str, list[tuple[str | 
     changes: dict[str, list[tuple[str | None, str, str]]] = {}
     for event in once_each(lifecycle):
         if event.type == "lockstep.lifecycle.transitioned.v1":
-            changes.setdefault(event.data["lead_key"], []).append((event.data.get("from_stage"), event.data["to_stage"], event.data["reason"]))
+            changes.setdefault(event.data["lead_key"], []).append(
+                (event.data.get("from_stage"), event.data["to_stage"], event.data["reason"])
+            )
     return changes

@@ -14,7 +14,9 @@ from shared.db import ProcessedEvents, create_engine, session_factory
 from shared.db.tables import processed_events_table
 
 
-async def consume_once_each(bootstrap: str, topic: str, deadletter: str, directory: Path, idle_s: float = 3.0) -> Counter:
+async def consume_once_each(
+    bootstrap: str, topic: str, deadletter: str, directory: Path, idle_s: float = 3.0
+) -> Counter:
     """Run a consumer group over `topic` until it has been idle for `idle_s`; count effects per event id."""
     metadata = MetaData()
     processed = processed_events_table(metadata, "probe")
@@ -31,8 +33,15 @@ async def consume_once_each(bootstrap: str, topic: str, deadletter: str, directo
             effects[envelope.id] += 1
 
     runner = ConsumerRunner(
-        name="probe", bootstrap=bootstrap, group_id=f"probe-{uuid.uuid4().hex[:8]}", topics=[topic], handler=handle,
-        sessions=session_factory(engine), processed=ProcessedEvents(processed), producer=producer, deadletter_topic=deadletter,
+        name="probe",
+        bootstrap=bootstrap,
+        group_id=f"probe-{uuid.uuid4().hex[:8]}",
+        topics=[topic],
+        handler=handle,
+        sessions=session_factory(engine),
+        processed=ProcessedEvents(processed),
+        producer=producer,
+        deadletter_topic=deadletter,
     )
     task = asyncio.create_task(runner.run())
     last, quiet = -1, 0.0

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 import uvicorn
 from fastapi import FastAPI
@@ -35,7 +35,11 @@ class _InProcessServer(uvicorn.Server):
 async def serving(app: FastAPI, *, startup_timeout_s: float = 90) -> AsyncIterator[str]:
     """Serve `app` (lifespan included) until the block ends; yields its base URL."""
     port = free_port()
-    server = _InProcessServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5))
+    server = _InProcessServer(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5
+        )
+    )
     task = asyncio.create_task(server.serve_in_loop())
     deadline = asyncio.get_running_loop().time() + startup_timeout_s
     try:

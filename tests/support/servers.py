@@ -33,13 +33,17 @@ class ServiceProcess:
         """Until `/readyz` answers 200 (Kafka and the database answer); fails with the log if the process died."""
         deadline = time.monotonic() + timeout_s
         while True:
-            assert self.process.poll() is None, f"{self.service} exited with {self.process.returncode}:\n{self.log.read_text()}"
+            assert self.process.poll() is None, (
+                f"{self.service} exited with {self.process.returncode}:\n{self.log.read_text()}"
+            )
             try:
                 if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, f"{self.service} was not ready within {timeout_s:.0f}s:\n{self.log.read_text()}"
+            assert time.monotonic() < deadline, (
+                f"{self.service} was not ready within {timeout_s:.0f}s:\n{self.log.read_text()}"
+            )
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -58,6 +62,10 @@ def spawn_service(service: str, env: dict[str, str], log_dir: Path) -> ServicePr
     log = log_dir / f"{service}.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", service, "--port", str(port)], cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "services.cli", "serve", service, "--port", str(port)],
+            cwd=REPO,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     return ServiceProcess(service, process, f"http://127.0.0.1:{port}", log)

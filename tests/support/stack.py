@@ -10,9 +10,10 @@ from the same mapping, so both ways run the same configuration.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator, Callable, Mapping, TypeVar
+from typing import TypeVar
 
 from fastapi import FastAPI
 from pydantic_settings import BaseSettings
@@ -42,7 +43,9 @@ def per_service_database(url: str) -> str:
     return url
 
 
-def pipeline_env(kafka_bootstrap: str, topic_prefix: str, database_url: str, contract: Path, **overrides: str) -> dict[str, str]:
+def pipeline_env(
+    kafka_bootstrap: str, topic_prefix: str, database_url: str, contract: Path, **overrides: str
+) -> dict[str, str]:
     """`LOCKSTEP_*` for one pipeline; `overrides` by setting name, e.g. publish_timeout_s="2"."""
     env = {
         "kafka_bootstrap": kafka_bootstrap,

@@ -37,11 +37,20 @@ def crowd(vendors: Vendors, count: int, *, name: str = "lead") -> list[LeadPlan]
         email, at = f"{name}{n}@acme.io", start + timedelta(seconds=n)
         attributes = {"title": "Marketing Manager", "company": "Acme"}
         if n % 3 == 0:
-            contact = vendors.salesforce_lead(f"00Q{n:012d}", {"Email": email, "Title": attributes["title"], "Company": attributes["company"]}, at=at)
+            contact = vendors.salesforce_lead(
+                f"00Q{n:012d}", {"Email": email, "Title": attributes["title"], "Company": attributes["company"]}, at=at
+            )
         elif n % 3 == 1:
             contact = vendors.pipedrive_person(30_000 + n, f"Lead {n}", email, at=at)
         else:
-            contact = vendors.generic("contact.upserted", {"lead": {"source": "webforms", "record_id": f"{name}-{n}", "email": email}, "occurred_at": at.isoformat(), "attributes": attributes})
+            contact = vendors.generic(
+                "contact.upserted",
+                {
+                    "lead": {"source": "webforms", "record_id": f"{name}-{n}", "email": email},
+                    "occurred_at": at.isoformat(),
+                    "attributes": attributes,
+                },
+            )
         triggers = ["Open Email", "Download Content"] + (["Request Demo"] if n % 2 == 0 else [])
         # Engagement happens as it is sent: an MQL's SLA timer starts then, its tiers due seconds later.
         activities = [vendors.marketo(f"{name}-{n}", email, trigger) for trigger in triggers]
@@ -80,7 +89,9 @@ class Traffic:
 
     @property
     def accepted(self) -> int:
-        return sum(1 for task in self._deliveries if task.done() and not task.exception() and task.result().status == 200)
+        return sum(
+            1 for task in self._deliveries if task.done() and not task.exception() and task.result().status == 200
+        )
 
     async def finish(self) -> list[Delivery]:
         """Wait until every webhook was sent and answered for good (retries included)."""

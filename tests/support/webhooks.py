@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -42,11 +43,16 @@ class Vendors:
     def __init__(self, credentials: Credentials = CREDENTIALS) -> None:
         self.creds = credentials
 
-    def hubspot(self, contact_id: int, changes: dict[str, str], *, created: bool = False, at: datetime | None = None) -> Webhook:
+    def hubspot(
+        self, contact_id: int, changes: dict[str, str], *, created: bool = False, at: datetime | None = None
+    ) -> Webhook:
         """Contact subscription events of one contact: its creation and/or property changes, one batch."""
         when = _ms(at or datetime.now(UTC))
         events = [wire.hubspot_event(next(_serial), "contact.creation", contact_id, when)] if created else []
-        events += [wire.hubspot_property_change(next(_serial), contact_id, name, value, when) for name, value in changes.items()]
+        events += [
+            wire.hubspot_property_change(next(_serial), contact_id, name, value, when)
+            for name, value in changes.items()
+        ]
 
         def sign(base_url: str, now: datetime) -> tuple[dict[str, str], bytes]:
             return wire.hubspot_request(self.creds.hubspot_secret, f"{base_url}/webhooks/hubspot", events, _ms(now))
@@ -55,11 +61,15 @@ class Vendors:
 
     def salesforce_lead(self, lead_id: str, fields: dict[str, Any], *, at: datetime | None = None) -> Webhook:
         """An Outbound Message about one Lead (the org id in the body is its only credential)."""
-        notification = wire.salesforce_notification(f"04l{next(_serial):015d}", "Lead", {"Id": lead_id, "LastModifiedDate": at or datetime.now(UTC), **fields})
+        notification = wire.salesforce_notification(
+            f"04l{next(_serial):015d}", "Lead", {"Id": lead_id, "LastModifiedDate": at or datetime.now(UTC), **fields}
+        )
         headers, body = wire.salesforce_request(self.creds.salesforce_org, [notification])
         return Webhook("salesforce", "/webhooks/salesforce", lambda base_url, now: (headers, body))
 
-    def marketo(self, lead_id: str, email: str, activity_type: str, at: datetime | None = None, **fields: str) -> Webhook:
+    def marketo(
+        self, lead_id: str, email: str, activity_type: str, at: datetime | None = None, **fields: str
+    ) -> Webhook:
         """The documented template's call. Marketo has no delivery id: the activity is the identity.
         Without `at` the activity happens when the webhook is first sent (a trigger campaign calls
         out as it fires); retries repeat that first call."""
@@ -67,15 +77,30 @@ class Vendors:
 
         def sign(base_url: str, now: datetime) -> tuple[dict[str, str], bytes]:
             if not first:
-                call = {"leadId": lead_id, "email": email, "activityType": activity_type, "occurredAt": (at or now).isoformat(), **fields}
+                call = {
+                    "leadId": lead_id,
+                    "email": email,
+                    "activityType": activity_type,
+                    "occurredAt": (at or now).isoformat(),
+                    **fields,
+                }
                 first.append(wire.marketo_request(self.creds.marketo_token, call))
             return first[0]
 
         return Webhook("marketo", "/webhooks/marketo", sign)
 
-    def pipedrive_person(self, person_id: int, name: str, email: str, *, owner_id: int = 42, at: datetime | None = None) -> Webhook:
-        data = {"id": person_id, "name": name, "emails": [{"label": "work", "value": email, "primary": True}], "owner_id": owner_id}
-        hook = wire.pipedrive_webhook(str(uuid.uuid4()), "create", "person", str(person_id), at or datetime.now(UTC), data)
+    def pipedrive_person(
+        self, person_id: int, name: str, email: str, *, owner_id: int = 42, at: datetime | None = None
+    ) -> Webhook:
+        data = {
+            "id": person_id,
+            "name": name,
+            "emails": [{"label": "work", "value": email, "primary": True}],
+            "owner_id": owner_id,
+        }
+        hook = wire.pipedrive_webhook(
+            str(uuid.uuid4()), "create", "person", str(person_id), at or datetime.now(UTC), data
+        )
         headers, body = wire.pipedrive_request(self.creds.pipedrive_user, self.creds.pipedrive_password, hook)
         return Webhook("pipedrive", "/webhooks/pipedrive", lambda base_url, now: (headers, body))
 
@@ -94,11 +119,24 @@ class Vendors:
 
         def sign(base_url: str, now: datetime) -> tuple[dict[str, str], bytes]:
             if source == "hubspot":
-                return {**wire.JSON, **signing.hubspot_v3_headers(self.creds.hubspot_secret, "POST", f"{base_url}/webhooks/hubspot", body, _ms(now))}, body
+                return {
+                    **wire.JSON,
+                    **signing.hubspot_v3_headers(
+                        self.creds.hubspot_secret, "POST", f"{base_url}/webhooks/hubspot", body, _ms(now)
+                    ),
+                }, body
             if source == "generic":
-                return {**wire.JSON, **signing.standard_webhooks_headers(self.creds.generic_secret, f"msg_{uuid.uuid4().hex}", body, now)}, body
+                return {
+                    **wire.JSON,
+                    **signing.standard_webhooks_headers(
+                        self.creds.generic_secret, f"msg_{uuid.uuid4().hex}", body, now
+                    ),
+                }, body
             if source == "pipedrive":
-                return {**wire.JSON, **signing.basic_auth(self.creds.pipedrive_user, self.creds.pipedrive_password)}, body
+                return {
+                    **wire.JSON,
+                    **signing.basic_auth(self.creds.pipedrive_user, self.creds.pipedrive_password),
+                }, body
             if source == "marketo":
                 return {**wire.JSON, **signing.marketo_headers(self.creds.marketo_token)}, body
             return dict(wire.SOAP), body  # Salesforce: the org id inside the body is the credential
@@ -133,12 +171,16 @@ async def deliver(client: httpx.AsyncClient, webhook: Webhook, *, give_up_after_
         headers, body = webhook.sign(base_url, datetime.now(UTC))
         try:
             response = await client.post(webhook.path, content=body, headers=headers)
-            attempt = Attempt(response.status_code, response.headers.get("retry-after"), response.headers.get("content-type"))
+            attempt = Attempt(
+                response.status_code, response.headers.get("retry-after"), response.headers.get("content-type")
+            )
         except httpx.TransportError:
             attempt = Attempt(0)
         delivery.attempts.append(attempt)
         if attempt.status not in (0, 503):
             return delivery
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{webhook.source} webhook still refused after {give_up_after_s} s: {delivery.attempts}")
+            raise AssertionError(
+                f"{webhook.source} webhook still refused after {give_up_after_s} s: {delivery.attempts}"
+            )
         await asyncio.sleep(float(attempt.retry_after) if attempt.retry_after else 1.0)

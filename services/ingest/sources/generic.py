@@ -14,12 +14,36 @@ import re
 from pydantic import ValidationError
 
 from services.ingest.signatures import any_equal, b64, check_freshness, hmac_sha256
-from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized, json_body
-from shared.events import ActivityRecorded, ContactDeleted, ContactMerged, ContactUpserted, OpportunityChanged, SalesDispositioned, SalesTouched
+from services.ingest.sources.base import (
+    BadPayload,
+    Draft,
+    InboundRequest,
+    ParseResult,
+    SourceAdapter,
+    Unauthorized,
+    json_body,
+)
+from shared.events import (
+    ActivityRecorded,
+    ContactDeleted,
+    ContactMerged,
+    ContactUpserted,
+    OpportunityChanged,
+    SalesDispositioned,
+    SalesTouched,
+)
 
 INBOUND_TYPES = {
     model.event_type: model
-    for model in (ContactUpserted, ContactMerged, ContactDeleted, ActivityRecorded, SalesTouched, SalesDispositioned, OpportunityChanged)
+    for model in (
+        ContactUpserted,
+        ContactMerged,
+        ContactDeleted,
+        ActivityRecorded,
+        SalesTouched,
+        SalesDispositioned,
+        OpportunityChanged,
+    )
 }
 
 
@@ -40,7 +64,11 @@ class Generic(SourceAdapter):
     def authenticate(self, request: InboundRequest) -> None:
         if not self._keys:
             raise Unauthorized("LOCKSTEP_GENERIC_SECRET is not set")
-        msg_id, stamp, signatures = request.header("webhook-id"), request.header("webhook-timestamp"), request.header("webhook-signature")
+        msg_id, stamp, signatures = (
+            request.header("webhook-id"),
+            request.header("webhook-timestamp"),
+            request.header("webhook-signature"),
+        )
         if not msg_id or not stamp or not signatures:
             raise Unauthorized("webhook-id, webhook-timestamp and webhook-signature are required")
         if not _TIMESTAMP_S.fullmatch(stamp):  # ASCII digits only ('²'.isdigit() is True), and no float overflow
@@ -71,11 +99,12 @@ class Generic(SourceAdapter):
                 payload = model.model_validate(item.get("data"))
             except ValidationError as exc:
                 error = exc.errors()[0]
-                raise BadPayload(f"{where}data.{'.'.join(str(p) for p in error['loc'])}: {error['msg']}".replace("data.:", "data:")) from None
+                raise BadPayload(
+                    f"{where}data.{'.'.join(str(p) for p in error['loc'])}: {error['msg']}".replace("data.:", "data:")
+                ) from None
             own = item.get("id")
             if own is not None and (not isinstance(own, str) or not own or len(own) > 200):
                 raise BadPayload(f"{where}id: expected a non-empty string of at most 200 characters")
             event_id = f"generic:{own}" if own else f"generic:{delivery}:{index}"
             result.drafts.append(Draft(event_id, payload))
         return result
-

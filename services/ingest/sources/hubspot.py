@@ -10,13 +10,44 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.ingest.signatures import any_equal, b64, check_freshness, hmac_sha256
-from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized, json_body, millis_to_datetime
+from services.ingest.sources.base import (
+    BadPayload,
+    Draft,
+    InboundRequest,
+    ParseResult,
+    SourceAdapter,
+    Unauthorized,
+    json_body,
+    millis_to_datetime,
+)
 from shared.contract.sources import HubSpotMapping
-from shared.events import ContactAttributes, ContactDeleted, ContactMerged, ContactUpserted, LeadRef, OpportunityChanged, SalesDispositioned, SalesTouched
+from shared.events import (
+    ContactAttributes,
+    ContactDeleted,
+    ContactMerged,
+    ContactUpserted,
+    LeadRef,
+    OpportunityChanged,
+    SalesDispositioned,
+    SalesTouched,
+)
 from shared.events.keys import normalize_email
 
 # HubSpot's v3 rule: decode exactly these escapes in the URI before signing, nothing else.
-_URI_ESCAPES = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'", "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
+_URI_ESCAPES = {
+    "%3A": ":",
+    "%2F": "/",
+    "%3F": "?",
+    "%40": "@",
+    "%21": "!",
+    "%24": "$",
+    "%27": "'",
+    "%28": "(",
+    "%29": ")",
+    "%2A": "*",
+    "%2C": ",",
+    "%3B": ";",
+}
 _URI_ESCAPE = re.compile("|".join(_URI_ESCAPES), re.IGNORECASE)
 _TIMESTAMP_MS = re.compile("[0-9]{1,15}")
 
@@ -48,7 +79,14 @@ class HubSpotEvent(BaseModel):
 class HubSpot(SourceAdapter):
     name = "hubspot"
 
-    def __init__(self, secrets: list[str], versions: set[str], tolerance_s: float, mapping: HubSpotMapping, public_url: str | None = None) -> None:
+    def __init__(
+        self,
+        secrets: list[str],
+        versions: set[str],
+        tolerance_s: float,
+        mapping: HubSpotMapping,
+        public_url: str | None = None,
+    ) -> None:
         self._secrets = [s.encode() for s in secrets]
         self._versions = versions
         self._tolerance_s = tolerance_s
@@ -70,7 +108,12 @@ class HubSpot(SourceAdapter):
             if not _TIMESTAMP_MS.fullmatch(stamp):  # ASCII digits only ('²'.isdigit() is True), and no float overflow
                 raise Unauthorized("X-HubSpot-Request-Timestamp missing or not milliseconds")
             check_freshness(int(stamp) / 1000, request.received_at, self._tolerance_s)
-            message = request.method.upper().encode() + hubspot_signed_uri(self._uri(request)).encode() + request.body + stamp.encode()
+            message = (
+                request.method.upper().encode()
+                + hubspot_signed_uri(self._uri(request)).encode()
+                + request.body
+                + stamp.encode()
+            )
             if not any_equal(v3.strip(), [b64(hmac_sha256(secret, message)) for secret in self._secrets]):
                 raise Unauthorized("v3 signature does not match")
             return
@@ -134,11 +177,23 @@ def _map_event(event: HubSpotEvent, mapping: HubSpotMapping, result: ParseResult
         survivor = event.newObjectId or event.primaryObjectId or event.objectId
         absorbed = [i for i in [*event.mergedObjectIds, event.primaryObjectId] if i is not None and i != survivor]
         if absorbed:
-            add(Draft(_event_id(event), ContactMerged(lead=_contact(survivor), merged=[_contact(i) for i in absorbed], occurred_at=when)))
+            add(
+                Draft(
+                    _event_id(event),
+                    ContactMerged(lead=_contact(survivor), merged=[_contact(i) for i in absorbed], occurred_at=when),
+                )
+            )
     elif kind in ("contact.associationChange", "deal.associationChange") and not event.associationRemoved:
         _map_deal_link(event, result)
     elif kind == "deal.creation":
-        add(Draft(_event_id(event), OpportunityChanged(source="hubspot", opportunity_id=_deal_id(event.objectId), change="created", occurred_at=when)))
+        add(
+            Draft(
+                _event_id(event),
+                OpportunityChanged(
+                    source="hubspot", opportunity_id=_deal_id(event.objectId), change="created", occurred_at=when
+                ),
+            )
+        )
     elif kind == "deal.propertyChange":
         _map_deal_property(event, mapping, result)
     else:
@@ -157,10 +212,24 @@ def _map_contact_property(event: HubSpotEvent, mapping: HubSpotMapping, result: 
         channel = mapping.lead_status.touches.get(value)
         disposition = mapping.lead_status.dispositions.get(value)
         if channel:
-            result.drafts.append(Draft(_event_id(event, ":touch"), SalesTouched(lead=lead, channel=channel, occurred_at=when, outcome=value)))
+            result.drafts.append(
+                Draft(
+                    _event_id(event, ":touch"),
+                    SalesTouched(lead=lead, channel=channel, occurred_at=when, outcome=value),
+                )
+            )
         if disposition:
             result.drafts.append(
-                Draft(_event_id(event, ":disposition"), SalesDispositioned(lead=lead, disposition=disposition, occurred_at=when, source_status=value, reason=value if disposition in ("rejected", "disqualified") else None))
+                Draft(
+                    _event_id(event, ":disposition"),
+                    SalesDispositioned(
+                        lead=lead,
+                        disposition=disposition,
+                        occurred_at=when,
+                        source_status=value,
+                        reason=value if disposition in ("rejected", "disqualified") else None,
+                    ),
+                )
             )
         if not channel and not disposition:
             result.unmapped.append((name, value))
@@ -174,22 +243,41 @@ def _map_contact_property(event: HubSpotEvent, mapping: HubSpotMapping, result: 
         attributes["custom"] = {"rejection_reason": value}
     else:
         attributes["custom"] = {name: value}
-    result.drafts.append(Draft(_event_id(event, ":attributes"), ContactUpserted(lead=lead, occurred_at=when, attributes=ContactAttributes(**attributes))))
+    result.drafts.append(
+        Draft(
+            _event_id(event, ":attributes"),
+            ContactUpserted(lead=lead, occurred_at=when, attributes=ContactAttributes(**attributes)),
+        )
+    )
 
 
 def _map_deal_property(event: HubSpotEvent, mapping: HubSpotMapping, result: ParseResult) -> None:
     name, value = event.propertyName or "", event.propertyValue
-    common = {"source": "hubspot", "opportunity_id": _deal_id(event.objectId), "occurred_at": millis_to_datetime(event.occurredAt)}
+    common = {
+        "source": "hubspot",
+        "opportunity_id": _deal_id(event.objectId),
+        "occurred_at": millis_to_datetime(event.occurredAt),
+    }
     if name == "dealstage":
-        change = "closed_won" if value in mapping.deal_won_stages else "closed_lost" if value in mapping.deal_lost_stages else "stage_changed"
+        change = (
+            "closed_won"
+            if value in mapping.deal_won_stages
+            else "closed_lost"
+            if value in mapping.deal_lost_stages
+            else "stage_changed"
+        )
         result.drafts.append(Draft(_event_id(event), OpportunityChanged(change=change, stage=value, **common)))
     elif name == "amount":
         amount = _as_float(value)
-        result.drafts.append(Draft(_event_id(event), OpportunityChanged(change="amount_changed", amount=amount, **common)))
+        result.drafts.append(
+            Draft(_event_id(event), OpportunityChanged(change="amount_changed", amount=amount, **common))
+        )
     elif name == mapping.owner_property:
         result.drafts.append(Draft(_event_id(event), OpportunityChanged(change="stage_changed", owner=value, **common)))
     elif name == mapping.deal_lost_reason_property and value:
-        result.drafts.append(Draft(_event_id(event), OpportunityChanged(change="closed_lost", lost_reason=value, **common)))
+        result.drafts.append(
+            Draft(_event_id(event), OpportunityChanged(change="closed_lost", lost_reason=value, **common))
+        )
     else:
         result.ignored += 1
 
@@ -208,7 +296,16 @@ def _map_deal_link(event: HubSpotEvent, result: ParseResult) -> None:
     # HubSpot fires one event from each side; both get the same id so the link is applied once.
     link_id = f"hubspot:{event.portalId}:link:{contact}:{deal}:{event.occurredAt}"
     result.drafts.append(
-        Draft(link_id, OpportunityChanged(lead=_contact(contact), source="hubspot", opportunity_id=str(deal), change="linked", occurred_at=millis_to_datetime(event.occurredAt)))
+        Draft(
+            link_id,
+            OpportunityChanged(
+                lead=_contact(contact),
+                source="hubspot",
+                opportunity_id=str(deal),
+                change="linked",
+                occurred_at=millis_to_datetime(event.occurredAt),
+            ),
+        )
     )
 
 

@@ -13,7 +13,16 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from services.ingest.signatures import any_equal
-from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized, json_body, stable_id
+from services.ingest.sources.base import (
+    BadPayload,
+    Draft,
+    InboundRequest,
+    ParseResult,
+    SourceAdapter,
+    Unauthorized,
+    json_body,
+    stable_id,
+)
 from shared.contract.sources import MarketoMapping
 from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, LeadRef
 from shared.events.keys import normalize_email
@@ -107,7 +116,9 @@ class Marketo(SourceAdapter):
             country=call.country or None,
             campaign=call.campaign or None,
         )
-        result.drafts.append(Draft(f"{base}:contact", ContactUpserted(lead=lead, occurred_at=when, attributes=attributes)))
+        result.drafts.append(
+            Draft(f"{base}:contact", ContactUpserted(lead=lead, occurred_at=when, attributes=attributes))
+        )
         kind = mapping.activity_types.get(call.activityType)
         if kind == "form_submit" and call.asset and call.asset in mapping.forms_meaning_demo_request:
             kind = "demo_request"
@@ -115,5 +126,15 @@ class Marketo(SourceAdapter):
             result.unmapped.append(("activityType", call.activityType))
             return
         result.drafts.append(
-            Draft(f"{base}:activity", ActivityRecorded(lead=lead, kind=kind, occurred_at=when, campaign=call.campaign or None, asset=call.asset or None, properties={"activityType": call.activityType}))
+            Draft(
+                f"{base}:activity",
+                ActivityRecorded(
+                    lead=lead,
+                    kind=kind,
+                    occurred_at=when,
+                    campaign=call.campaign or None,
+                    asset=call.asset or None,
+                    properties={"activityType": call.activityType},
+                ),
+            )
         )

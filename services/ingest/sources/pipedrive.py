@@ -15,9 +15,26 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from services.ingest.signatures import any_equal
-from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized, json_body
+from services.ingest.sources.base import (
+    BadPayload,
+    Draft,
+    InboundRequest,
+    ParseResult,
+    SourceAdapter,
+    Unauthorized,
+    json_body,
+)
 from shared.contract.sources import PipedriveMapping
-from shared.events import ContactAttributes, ContactDeleted, ContactMerged, ContactUpserted, LeadRef, OpportunityChanged, SalesDispositioned, SalesTouched
+from shared.events import (
+    ContactAttributes,
+    ContactDeleted,
+    ContactMerged,
+    ContactUpserted,
+    LeadRef,
+    OpportunityChanged,
+    SalesDispositioned,
+    SalesTouched,
+)
 from shared.events.keys import normalize_email
 
 
@@ -135,8 +152,12 @@ def _person(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) ->
         last_name=last if isinstance(last, str) and last else None,
         owner=_id(data.get("owner_id")),
     )
-    result.drafts.append(Draft(f"{event_id}:contact", ContactUpserted(lead=lead, occurred_at=when, attributes=attributes)))
-    _label_dispositions(event_id, lead, data, previous, mapping.person_label_dispositions, when, meta.user_id, result, meta.action)
+    result.drafts.append(
+        Draft(f"{event_id}:contact", ContactUpserted(lead=lead, occurred_at=when, attributes=attributes))
+    )
+    _label_dispositions(
+        event_id, lead, data, previous, mapping.person_label_dispositions, when, meta.user_id, result, meta.action
+    )
 
 
 def _lead(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) -> None:
@@ -146,7 +167,17 @@ def _lead(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) -> N
         result.ignored += 1
         return
     lead = LeadRef(source="pipedrive", record_id=person)
-    _label_dispositions(f"pipedrive:{meta.id}", lead, data, previous, mapping.lead_label_dispositions, _timestamp(meta.timestamp), meta.user_id, result, meta.action)
+    _label_dispositions(
+        f"pipedrive:{meta.id}",
+        lead,
+        data,
+        previous,
+        mapping.lead_label_dispositions,
+        _timestamp(meta.timestamp),
+        meta.user_id,
+        result,
+        meta.action,
+    )
 
 
 def _label_dispositions(event_id, lead, data, previous, labels, when, rep, result, action) -> None:  # type: ignore[no-untyped-def]
@@ -157,7 +188,17 @@ def _label_dispositions(event_id, lead, data, previous, labels, when, rep, resul
     for label in sorted(now - before):
         if label in labels:
             result.drafts.append(
-                Draft(f"{event_id}:label:{label}", SalesDispositioned(lead=lead, disposition=labels[label], rep=rep, occurred_at=when, source_status=f"label:{label}", reason=f"label {label}"))
+                Draft(
+                    f"{event_id}:label:{label}",
+                    SalesDispositioned(
+                        lead=lead,
+                        disposition=labels[label],
+                        rep=rep,
+                        occurred_at=when,
+                        source_status=f"label:{label}",
+                        reason=f"label {label}",
+                    ),
+                )
             )
 
 
@@ -174,10 +215,25 @@ def _activity(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) 
     if meta.action == "delete" or not person or not channel or (mapping.touch_only_done_activities and not just_done):
         result.ignored += 1
         return
-    when = _timestamp(str(data["marked_as_done_time"])) if isinstance(data.get("marked_as_done_time"), str) and data["marked_as_done_time"] else _timestamp(meta.timestamp)
+    when = (
+        _timestamp(str(data["marked_as_done_time"]))
+        if isinstance(data.get("marked_as_done_time"), str) and data["marked_as_done_time"]
+        else _timestamp(meta.timestamp)
+    )
     rep = _id(data.get("owner_id", data.get("user_id")))
     subject = data.get("subject") if isinstance(data.get("subject"), str) else None
-    result.drafts.append(Draft(f"pipedrive:{meta.id}:touch", SalesTouched(lead=LeadRef(source="pipedrive", record_id=person), channel=channel, rep=rep, occurred_at=when, subject=subject)))
+    result.drafts.append(
+        Draft(
+            f"pipedrive:{meta.id}:touch",
+            SalesTouched(
+                lead=LeadRef(source="pipedrive", record_id=person),
+                channel=channel,
+                rep=rep,
+                occurred_at=when,
+                subject=subject,
+            ),
+        )
+    )
 
 
 def _deal(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) -> None:
@@ -206,15 +262,27 @@ def _deal(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) -> N
         result.ignored += 1
         return
     value = data.get("value")
-    amount = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
+    amount = (
+        float(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        else None
+    )
     currency = data.get("currency") if isinstance(data.get("currency"), str) else None
     lost_reason = data.get("lost_reason") if isinstance(data.get("lost_reason"), str) else None
     result.drafts.append(
         Draft(
             f"pipedrive:{meta.id}:deal",
             OpportunityChanged(
-                lead=lead, source="pipedrive", opportunity_id=meta.entity_id, change=change, stage=_id(data.get("stage_id")),
-                amount=amount, currency=currency, owner=_id(data.get("owner_id")), lost_reason=lost_reason, occurred_at=_timestamp(meta.timestamp),
+                lead=lead,
+                source="pipedrive",
+                opportunity_id=meta.entity_id,
+                change=change,
+                stage=_id(data.get("stage_id")),
+                amount=amount,
+                currency=currency,
+                owner=_id(data.get("owner_id")),
+                lost_reason=lost_reason,
+                occurred_at=_timestamp(meta.timestamp),
             ),
         )
     )

@@ -18,7 +18,14 @@ from fastapi.responses import Response
 from services.ingest.signatures import any_equal
 from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized
 from shared.contract.sources import SalesforceMapping
-from shared.events import ContactAttributes, ContactUpserted, LeadRef, OpportunityChanged, SalesDispositioned, SalesTouched
+from shared.events import (
+    ContactAttributes,
+    ContactUpserted,
+    LeadRef,
+    OpportunityChanged,
+    SalesDispositioned,
+    SalesTouched,
+)
 from shared.events.keys import normalize_email
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -79,7 +86,11 @@ class Salesforce(SourceAdapter):
             if not notification_id or record is None:
                 raise BadPayload(f"Notification[{index}] needs an Id and an sObject")
             kind = (record.get(f"{{{XSI}}}type") or "").split(":")[-1]
-            fields = {child.tag.split("}")[-1]: (child.text or "").strip() for child in record if child.get(f"{{{XSI}}}nil") != "true"}
+            fields = {
+                child.tag.split("}")[-1]: (child.text or "").strip()
+                for child in record
+                if child.get(f"{{{XSI}}}nil") != "true"
+            }
             if not fields.get("Id"):
                 raise BadPayload(f"Notification[{index}].sObject has no sf:Id")
             event_id = f"salesforce:{org[:15]}:{notification_id}"
@@ -100,7 +111,12 @@ class Salesforce(SourceAdapter):
 def _notifications(body: bytes) -> Element:
     try:
         root = ElementTree.fromstring(body, forbid_dtd=True)
-    except (ElementTree.ParseError, DefusedXmlException, ValueError, LookupError) as exc:  # LookupError: unknown encoding="..."
+    except (
+        ElementTree.ParseError,
+        DefusedXmlException,
+        ValueError,
+        LookupError,
+    ) as exc:  # LookupError: unknown encoding="..."
         raise BadPayload(f"body is not well-formed XML without DTDs or entities: {exc}") from None
     if root.tag != f"{{{SOAP}}}Envelope":
         raise BadPayload("body is not a SOAP 1.1 Envelope")
@@ -134,39 +150,82 @@ def _map_person(event_id: str, fields: dict[str, str], mapping: SalesforceMappin
         if fields.get(name):
             attributes[target] = _int(fields[name]) if target == "employees" else fields[name]
     custom = {name: fields[name] for name in ("Status", "Rating") if fields.get(name)}
-    result.drafts.append(Draft(f"{event_id}:contact", ContactUpserted(lead=lead, occurred_at=when, attributes=ContactAttributes(**attributes, custom=custom))))
+    result.drafts.append(
+        Draft(
+            f"{event_id}:contact",
+            ContactUpserted(lead=lead, occurred_at=when, attributes=ContactAttributes(**attributes, custom=custom)),
+        )
+    )
     status = fields.get("Status")
     if status:
         channel = mapping.lead_status.touches.get(status)
         disposition = mapping.lead_status.dispositions.get(status)
         if channel:
-            result.drafts.append(Draft(f"{event_id}:touch", SalesTouched(lead=lead, channel=channel, rep=fields.get("OwnerId"), occurred_at=when, outcome=status)))
+            result.drafts.append(
+                Draft(
+                    f"{event_id}:touch",
+                    SalesTouched(
+                        lead=lead, channel=channel, rep=fields.get("OwnerId"), occurred_at=when, outcome=status
+                    ),
+                )
+            )
         if disposition:
             reason = fields.get(mapping.rejection_reason_field) if mapping.rejection_reason_field else None
             if disposition in ("rejected", "disqualified"):
                 reason = reason or status
             result.drafts.append(
-                Draft(f"{event_id}:disposition", SalesDispositioned(lead=lead, disposition=disposition, reason=reason, rep=fields.get("OwnerId"), occurred_at=when, source_status=status))
+                Draft(
+                    f"{event_id}:disposition",
+                    SalesDispositioned(
+                        lead=lead,
+                        disposition=disposition,
+                        reason=reason,
+                        rep=fields.get("OwnerId"),
+                        occurred_at=when,
+                        source_status=status,
+                    ),
+                )
             )
         if not channel and not disposition:
             result.unmapped.append(("Status", status))
     if fields.get("ConvertedOpportunityId"):
         result.drafts.append(
-            Draft(f"{event_id}:converted", OpportunityChanged(lead=lead, source="salesforce", opportunity_id=fields["ConvertedOpportunityId"], change="linked", occurred_at=when))
+            Draft(
+                f"{event_id}:converted",
+                OpportunityChanged(
+                    lead=lead,
+                    source="salesforce",
+                    opportunity_id=fields["ConvertedOpportunityId"],
+                    change="linked",
+                    occurred_at=when,
+                ),
+            )
         )
 
 
 def _map_task(event_id: str, fields: dict[str, str], mapping: SalesforceMapping, result: ParseResult) -> None:
     who = fields.get("WhoId")
     # TaskSubtype is "Task" for anything created as a plain task; then the rep's Type says what it was.
-    channel = mapping.task_channels.get(fields.get("TaskSubtype") or "") or mapping.task_channels.get(fields.get("Type") or "")
+    channel = mapping.task_channels.get(fields.get("TaskSubtype") or "") or mapping.task_channels.get(
+        fields.get("Type") or ""
+    )
     done = fields.get("Status") == "Completed" or fields.get("IsClosed") == "true"
     if not who or not channel or (mapping.touch_only_completed_tasks and not done):
         result.ignored += 1
         return
     lead = LeadRef(source="salesforce", record_id=who)
     result.drafts.append(
-        Draft(f"{event_id}:touch", SalesTouched(lead=lead, channel=channel, rep=fields.get("OwnerId"), occurred_at=_when(fields), subject=fields.get("Subject"), outcome=fields.get("Status")))
+        Draft(
+            f"{event_id}:touch",
+            SalesTouched(
+                lead=lead,
+                channel=channel,
+                rep=fields.get("OwnerId"),
+                occurred_at=_when(fields),
+                subject=fields.get("Subject"),
+                outcome=fields.get("Status"),
+            ),
+        )
     )
 
 
@@ -174,7 +233,9 @@ def _map_opportunity(event_id: str, fields: dict[str, str], mapping: SalesforceM
     stage = fields.get("StageName")
     if stage in mapping.opportunity_won_stages or fields.get("IsWon") == "true":
         change = "closed_won"
-    elif stage in mapping.opportunity_lost_stages or (fields.get("IsClosed") == "true" and fields.get("IsWon") == "false"):
+    elif stage in mapping.opportunity_lost_stages or (
+        fields.get("IsClosed") == "true" and fields.get("IsWon") == "false"
+    ):
         change = "closed_lost"
     elif fields.get("CreatedDate") and fields.get("CreatedDate") == fields.get("LastModifiedDate"):
         change = "created"
@@ -185,7 +246,16 @@ def _map_opportunity(event_id: str, fields: dict[str, str], mapping: SalesforceM
     result.drafts.append(
         Draft(
             f"{event_id}:opportunity",
-            OpportunityChanged(lead=lead, source="salesforce", opportunity_id=fields["Id"], change=change, stage=stage, amount=amount, owner=fields.get("OwnerId"), occurred_at=_when(fields)),
+            OpportunityChanged(
+                lead=lead,
+                source="salesforce",
+                opportunity_id=fields["Id"],
+                change=change,
+                stage=stage,
+                amount=amount,
+                owner=fields.get("OwnerId"),
+                occurred_at=_when(fields),
+            ),
         )
     )
 

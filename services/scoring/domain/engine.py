@@ -14,7 +14,15 @@ from typing import Any
 from services.scoring.domain.lead import Contribution, Lead, Transition
 from services.scoring.domain.rules import ScoringRules
 from shared.contract import Contract
-from shared.events import ActivityRecorded, ContactDeleted, ContactUpserted, LeadRef, OpportunityChanged, SalesDispositioned, SalesTouched
+from shared.events import (
+    ActivityRecorded,
+    ContactDeleted,
+    ContactUpserted,
+    LeadRef,
+    OpportunityChanged,
+    SalesDispositioned,
+    SalesTouched,
+)
 
 MQL = "mql"
 
@@ -35,8 +43,19 @@ class LifecycleEngine:
     # -- leads -----------------------------------------------------------------------------
 
     def new_lead(self, key: str, ref: LeadRef, at: datetime, event_id: str | None) -> Lead:
-        lead = Lead(key=key, stage=self.initial, stage_entered_at=at, created_at=at, source=ref.source, email=ref.email, is_new=True, dirty=True)
-        lead.new_transitions.append(self._transition(lead, None, self.initial, "created", at, event_id, {"source": ref.source}))
+        lead = Lead(
+            key=key,
+            stage=self.initial,
+            stage_entered_at=at,
+            created_at=at,
+            source=ref.source,
+            email=ref.email,
+            is_new=True,
+            dirty=True,
+        )
+        lead.new_transitions.append(
+            self._transition(lead, None, self.initial, "created", at, event_id, {"source": ref.source})
+        )
         return lead
 
     def engagement(self, lead: Lead, at: datetime) -> int:
@@ -98,7 +117,9 @@ class LifecycleEngine:
             points = rule.points
             if rule.cap is not None and points > 0:
                 window_start = at - rule.cap.per
-                used = sum(c.points for c in lead.contributions if c.rule == rule.name and window_start < c.occurred_at <= at)
+                used = sum(
+                    c.points for c in lead.contributions if c.rule == rule.name and window_start < c.occurred_at <= at
+                )
                 points = max(0, min(points, rule.cap.points - used))
             if points:
                 self._contribute(lead, Contribution(rule.name, points, at, event_id, event.kind))
@@ -125,15 +146,26 @@ class LifecycleEngine:
         if rule is None or lead.stage not in rule.from_:
             self.ignored.append((f"disposition:{event.disposition}", lead.stage))
             return
-        details = {"disposition": event.disposition, "disposition_reason": event.reason, "rep": event.rep, "source_status": event.source_status}
-        if self._move(lead, rule.to, f"disposition:{event.disposition}", event.occurred_at, event_id, details) and event.disposition == "rejected":
+        details = {
+            "disposition": event.disposition,
+            "disposition_reason": event.reason,
+            "rep": event.rep,
+            "source_status": event.source_status,
+        }
+        if (
+            self._move(lead, rule.to, f"disposition:{event.disposition}", event.occurred_at, event_id, details)
+            and event.disposition == "rejected"
+        ):
             lead.rejection_reason = event.reason
             self._recycle(lead, "rejected", event.occurred_at, event_id)
 
     def _opportunity(self, lead: Lead, change: str, at: datetime, event_id: str | None, opportunity_id: str) -> None:
         rules = self.contract.handoff.opportunity
         details = {"opportunity_id": opportunity_id, "change": change}
-        if change in ("created", "linked", "stage_changed", "amount_changed", "reopened", "closed_won") and lead.stage in rules.from_:
+        if (
+            change in ("created", "linked", "stage_changed", "amount_changed", "reopened", "closed_won")
+            and lead.stage in rules.from_
+        ):
             self._move(lead, rules.created, f"opportunity:{change}", at, event_id, details)
         if change == "closed_won" and lead.stage == rules.created:
             self._move(lead, rules.closed_won, "opportunity:closed_won", at, event_id, details)
@@ -171,7 +203,12 @@ class LifecycleEngine:
                 continue
             if rule.engagement_at_least is not None and engagement < rule.engagement_at_least:
                 continue
-            details = {"rule": rule.name, "activities_before_mql": lead.activities_since_mql, "recycled_before": lead.stage == "recycled", "last_rejection_reason": lead.rejection_reason}
+            details = {
+                "rule": rule.name,
+                "activities_before_mql": lead.activities_since_mql,
+                "recycled_before": lead.stage == "recycled",
+                "last_rejection_reason": lead.rejection_reason,
+            }
             if self._move(lead, MQL, f"mql:{rule.name}", at, event_id, details):
                 lead.activities_since_mql = 0
             return
@@ -186,7 +223,9 @@ class LifecycleEngine:
             # Recorded as a contribution so the explanation adds up: "recycle:rejected -35".
             self._contribute(lead, Contribution(f"recycle:{cause}", -round(current - kept), at, event_id, None))
 
-    def _move(self, lead: Lead, to: str, reason: str, at: datetime, event_id: str | None, details: dict[str, Any]) -> bool:
+    def _move(
+        self, lead: Lead, to: str, reason: str, at: datetime, event_id: str | None, details: dict[str, Any]
+    ) -> bool:
         if to == lead.stage or to not in self.contract.stages[lead.stage].next:
             return False
         at = max(at, lead.stage_entered_at)  # history stays in order even when events arrive late
@@ -194,12 +233,33 @@ class LifecycleEngine:
         lead.stage, lead.stage_entered_at = to, at
         return True
 
-    def _transition(self, lead: Lead, from_stage: str | None, to: str, reason: str, at: datetime, event_id: str | None, details: dict[str, Any]) -> Transition:
+    def _transition(
+        self,
+        lead: Lead,
+        from_stage: str | None,
+        to: str,
+        reason: str,
+        at: datetime,
+        event_id: str | None,
+        details: dict[str, Any],
+    ) -> Transition:
         details = {k: v for k, v in details.items() if v is not None}
         details.setdefault("source", lead.source)
         if lead.campaign:
             details.setdefault("campaign", lead.campaign)
-        return Transition(lead.key, from_stage, to, reason, at, event_id, lead.fit_score, lead.fit_grade, self.engagement(lead, at), lead.owner, details)
+        return Transition(
+            lead.key,
+            from_stage,
+            to,
+            reason,
+            at,
+            event_id,
+            lead.fit_score,
+            lead.fit_grade,
+            self.engagement(lead, at),
+            lead.owner,
+            details,
+        )
 
     # -- identity --------------------------------------------------------------------------
 
@@ -219,11 +279,26 @@ class LifecycleEngine:
         survivor.owner = survivor.owner or absorbed.owner
         survivor.campaign = survivor.campaign or absorbed.campaign
         anchor = max(t for t in (survivor.engagement_at, absorbed.engagement_at, at) if t is not None)
-        survivor.engagement_value = self.rules.decay(survivor.engagement_value, survivor.engagement_at, anchor) + self.rules.decay(absorbed.engagement_value, absorbed.engagement_at, anchor)
+        survivor.engagement_value = self.rules.decay(
+            survivor.engagement_value, survivor.engagement_at, anchor
+        ) + self.rules.decay(absorbed.engagement_value, absorbed.engagement_at, anchor)
         survivor.engagement_at = anchor
         survivor.contributions = sorted(survivor.contributions + absorbed.contributions, key=lambda c: c.occurred_at)
         self.refit(survivor)
-        if self._order.get(absorbed.stage, -1) > self._order.get(survivor.stage, -1) and absorbed.stage not in ("recycled", "disqualified"):
+        if self._order.get(absorbed.stage, -1) > self._order.get(survivor.stage, -1) and absorbed.stage not in (
+            "recycled",
+            "disqualified",
+        ):
             # The absorbed record was further along: the merged lead is where the person really is.
-            survivor.new_transitions.append(self._transition(survivor, survivor.stage, absorbed.stage, "merge", max(at, survivor.stage_entered_at), event_id, {"merged": absorbed.key}))
+            survivor.new_transitions.append(
+                self._transition(
+                    survivor,
+                    survivor.stage,
+                    absorbed.stage,
+                    "merge",
+                    max(at, survivor.stage_entered_at),
+                    event_id,
+                    {"merged": absorbed.key},
+                )
+            )
             survivor.stage, survivor.stage_entered_at = absorbed.stage, max(at, survivor.stage_entered_at)

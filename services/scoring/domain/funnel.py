@@ -8,14 +8,24 @@ rejected leads, and how many marketing activities it took to reach MQL.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from shared.stats import median, percentile
 
 # The waterfall steps reported as conversions (from -> to), when both stages exist.
-CONVERSIONS = [("lead", "mql"), ("mql", "sal"), ("mql", "sql"), ("sal", "sql"), ("sql", "opportunity"), ("mql", "opportunity"), ("opportunity", "customer"), ("mql", "customer")]
+CONVERSIONS = [
+    ("lead", "mql"),
+    ("mql", "sal"),
+    ("mql", "sql"),
+    ("sal", "sql"),
+    ("sql", "opportunity"),
+    ("mql", "opportunity"),
+    ("opportunity", "customer"),
+    ("mql", "customer"),
+]
 
 
 @dataclass(frozen=True)
@@ -29,7 +39,9 @@ class StageChange:
     details: dict[str, Any] | None = None
 
 
-def funnel(changes: Iterable[StageChange], start: datetime, end: datetime, stages: list[str]) -> dict[str, dict[str, Any]]:
+def funnel(
+    changes: Iterable[StageChange], start: datetime, end: datetime, stages: list[str]
+) -> dict[str, dict[str, Any]]:
     """Report per group (None: everyone). `changes` is every stage change, any time, in time order."""
     by_lead: dict[str, list[StageChange]] = defaultdict(list)
     for change in changes:
@@ -37,7 +49,16 @@ def funnel(changes: Iterable[StageChange], start: datetime, end: datetime, stage
     groups: dict[str | None, dict[str, Any]] = {}
 
     def report(group: str | None) -> dict[str, Any]:
-        return groups.setdefault(group, {"entered": Counter(), "converted": Counter(), "stays": defaultdict(list), "rejections": Counter(), "activities": []})
+        return groups.setdefault(
+            group,
+            {
+                "entered": Counter(),
+                "converted": Counter(),
+                "stays": defaultdict(list),
+                "rejections": Counter(),
+                "activities": [],
+            },
+        )
 
     for history in by_lead.values():
         history.sort(key=lambda c: c.occurred_at)
@@ -63,16 +84,30 @@ def funnel(changes: Iterable[StageChange], start: datetime, end: datetime, stage
 
     out: dict[str, dict[str, Any]] = {}
     for group, r in groups.items():
-        cohorts = {a: sum(1 for h in by_lead.values() if _entered_in(h, a, start, end) and next((c.group for c in h if c.group), None) == group) for a, _ in CONVERSIONS}
+        cohorts = {
+            a: sum(
+                1
+                for h in by_lead.values()
+                if _entered_in(h, a, start, end) and next((c.group for c in h if c.group), None) == group
+            )
+            for a, _ in CONVERSIONS
+        }
         out[group or "all"] = {
             "entered": {stage: r["entered"].get(stage, 0) for stage in stages},
             "conversion": [
-                {"from": a, "to": b, "leads": cohorts[a], "converted": r["converted"].get((a, b), 0), "rate": round(r["converted"].get((a, b), 0) / cohorts[a], 4) if cohorts[a] else None}
+                {
+                    "from": a,
+                    "to": b,
+                    "leads": cohorts[a],
+                    "converted": r["converted"].get((a, b), 0),
+                    "rate": round(r["converted"].get((a, b), 0) / cohorts[a], 4) if cohorts[a] else None,
+                }
                 for a, b in CONVERSIONS
                 if a in stages and b in stages
             ],
             "time_in_stage_hours": {
-                stage: {"count": len(v), "median": _round(median(v)), "p90": _round(percentile(v, 0.9))} for stage, v in sorted(r["stays"].items())
+                stage: {"count": len(v), "median": _round(median(v)), "p90": _round(percentile(v, 0.9))}
+                for stage, v in sorted(r["stays"].items())
             },
             "rejection_reasons": [{"reason": reason, "count": n} for reason, n in r["rejections"].most_common()],
             "activities_before_mql": {"median": _round(median(r["activities"])), "leads": len(r["activities"])},

@@ -8,7 +8,7 @@ under a path.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
@@ -19,7 +19,12 @@ from shared.web.problems import Problem
 router = APIRouter(tags=["dashboard"])
 STATIC = Path(__file__).parent / "static"
 # Served by name from this list only: no path from the request ever reaches the file system.
-ASSETS = {"dashboard.css": "text/css", "dashboard.js": "text/javascript", "charts.js": "text/javascript", "favicon.svg": "image/svg+xml"}
+ASSETS = {
+    "dashboard.css": "text/css",
+    "dashboard.js": "text/javascript",
+    "charts.js": "text/javascript",
+    "favicon.svg": "image/svg+xml",
+}
 # The page must always come from this service: no framing, no third-party fetches.
 PAGE_HEADERS = {
     "Cache-Control": "no-cache",
@@ -38,7 +43,11 @@ async def dashboard_asset(name: str) -> FileResponse:
     media_type = ASSETS.get(name)
     if media_type is None:
         raise Problem(404, f"no dashboard file {name!r}")
-    return FileResponse(STATIC / name, media_type=f"{media_type}; charset=utf-8", headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+    return FileResponse(
+        STATIC / name,
+        media_type=f"{media_type}; charset=utf-8",
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.get(
@@ -52,9 +61,20 @@ async def dashboard_asset(name: str) -> FileResponse:
 )
 async def dashboard_funnel(
     request: Request,
-    from_: Annotated[str | None, Query(alias="from", max_length=64, description="Start of the window (ISO 8601 with zone); scoring's default: 90 days before `to`")] = None,
-    to: Annotated[str | None, Query(max_length=64, description="End of the window (ISO 8601 with zone); scoring's default: now")] = None,
-    group_by: Annotated[Literal["source", "owner", "campaign"] | None, Query(description="as scoring's /funnel")] = None,
+    from_: Annotated[
+        str | None,
+        Query(
+            alias="from",
+            max_length=64,
+            description="Start of the window (ISO 8601 with zone); scoring's default: 90 days before `to`",
+        ),
+    ] = None,
+    to: Annotated[
+        str | None, Query(max_length=64, description="End of the window (ISO 8601 with zone); scoring's default: now")
+    ] = None,
+    group_by: Annotated[
+        Literal["source", "owner", "campaign"] | None, Query(description="as scoring's /funnel")
+    ] = None,
 ) -> Response:
     # Scoring validates the query and owns its meaning: the values pass through untouched, so
     # the two services can never disagree on what a funnel query is.
@@ -63,5 +83,12 @@ async def dashboard_funnel(
         answer = await request.app.state.service.scoring.funnel(params)
     except ScoringUnavailable as exc:
         headers = {"Retry-After": "5"} if exc.status == 503 else None
-        raise Problem(exc.status, exc.detail, title="Bad Gateway" if exc.status == 502 else None, headers=headers) from None
-    return Response(answer.content, status_code=answer.status_code, media_type=answer.headers["content-type"], headers={"Cache-Control": "no-store"})
+        raise Problem(
+            exc.status, exc.detail, title="Bad Gateway" if exc.status == 502 else None, headers=headers
+        ) from None
+    return Response(
+        answer.content,
+        status_code=answer.status_code,
+        media_type=answer.headers["content-type"],
+        headers={"Cache-Control": "no-store"},
+    )

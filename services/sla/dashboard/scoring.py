@@ -23,7 +23,9 @@ class ScoringUnavailable(Exception):
 
 class ScoringClient:
     def __init__(self, base_url: str, *, timeout: httpx.Timeout = TIMEOUT) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, headers={"Accept": "application/json"}, follow_redirects=False)
+        self._http = httpx.AsyncClient(
+            base_url=base_url, timeout=timeout, headers={"Accept": "application/json"}, follow_redirects=False
+        )
 
     async def funnel(self, params: dict[str, str]) -> httpx.Response:
         """Scoring's `GET /funnel` answer as it came: a report, or its 400 problem for a query it refuses."""
@@ -34,10 +36,15 @@ class ScoringClient:
         except httpx.TransportError:
             raise ScoringUnavailable(503, "the scoring service (LOCKSTEP_SCORING_URL) is unreachable") from None
         media_type = answer.headers.get("content-type", "").split(";")[0].strip()
-        if (answer.status_code == 200 and media_type == "application/json") or (answer.status_code == 400 and media_type == "application/problem+json"):
+        if (answer.status_code == 200 and media_type == "application/json") or (
+            answer.status_code == 400 and media_type == "application/problem+json"
+        ):
             return answer
         # Anything else is not the caller's doing: a 404 means the URL is not the scoring service, a 5xx that scoring failed.
-        raise ScoringUnavailable(502, f"the scoring service (LOCKSTEP_SCORING_URL) answered {answer.status_code} {media_type or 'without a content type'} to GET /funnel")
+        raise ScoringUnavailable(
+            502,
+            f"the scoring service (LOCKSTEP_SCORING_URL) answered {answer.status_code} {media_type or 'without a content type'} to GET /funnel",
+        )
 
     async def close(self) -> None:
         await self._http.aclose()

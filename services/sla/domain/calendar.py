@@ -170,7 +170,9 @@ class BusinessCalendar:
         """The calendar year whose windows hold `point`: all earlier years' windows have closed by it, all later years' have not opened."""
         local = _instant(point).astimezone(self.zone)
         if local.month == 12 and local.day == 31 and local.year < _LAST_YEAR:
-            following = self._year(local.year + 1)  # a fall-back across midnight could open next year's first window early
+            following = self._year(
+                local.year + 1
+            )  # a fall-back across midnight could open next year's first window early
             if following.starts and following.starts[0] < point:
                 return local.year + 1
         return local.year
@@ -209,7 +211,9 @@ class BusinessCalendar:
         if self._holidays is None:
             return frozenset()
         # Neighbouring years too: an observed day can fall across New Year (1 Jan on a Saturday -> 31 Dec).
-        found = holidays_package.country_holidays(self._holidays.country, subdiv=self._holidays.subdiv, years=range(max(1, y - 1), y + 2))
+        found = holidays_package.country_holidays(
+            self._holidays.country, subdiv=self._holidays.subdiv, years=range(max(1, y - 1), y + 2)
+        )
         return frozenset(d for d in found if d.year == y)
 
     def _boundary(self, day: date, minutes: int) -> int:
@@ -218,7 +222,9 @@ class BusinessCalendar:
             day, minutes = day + timedelta(days=1), minutes - 24 * 60
         wall = datetime.combine(day, time(minutes // 60, minutes % 60))
         first = wall.replace(tzinfo=self.zone, fold=0)
-        if first.astimezone(UTC).astimezone(self.zone).replace(tzinfo=None) == wall:  # via UTC: astimezone to its own zone is a no-op
+        if (
+            first.astimezone(UTC).astimezone(self.zone).replace(tzinfo=None) == wall
+        ):  # via UTC: astimezone to its own zone is a no-op
             return _micros(first)  # the time exists; fold=0 is its first occurrence
         # In a spring-forward gap: the boundary is the jump itself, found by bisection on whole
         # seconds between the two readings of the wall time (tz transitions fall on whole seconds).

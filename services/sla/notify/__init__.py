@@ -17,7 +17,6 @@ of one alert to one target carries the same `webhook-id` and the same body, so r
 can drop repeats. Deliveries of one target are not ordered.
 """
 
-
 from services.sla.notify.relay import AlertNotifier, NotifierMetrics, enqueue
 from services.sla.notify.targets import ALERT_KINDS, AlertKind, Clock, WebhookTarget, parse_targets, system_clock
 from services.sla.notify.wire import render_request, slack_message, standard_body, webhook_id

@@ -21,7 +21,9 @@ from services.sla.tables import deliveries
 log = logging.getLogger(__name__)
 
 
-async def enqueue(session: AsyncSession, targets: list[WebhookTarget], alert_payload: dict, *, now: datetime | None = None) -> None:
+async def enqueue(
+    session: AsyncSession, targets: list[WebhookTarget], alert_payload: dict, *, now: datetime | None = None
+) -> None:
     """Queue `alert_payload` (AlertRaised as JSON) for every target that wants its kind, in the caller's transaction.
 
     A row is due at once: at `now` when given, else at the earlier of the alert's `raised_at`
@@ -54,15 +56,26 @@ async def enqueue(session: AsyncSession, targets: list[WebhookTarget], alert_pay
     )
 
 
-
-
-
 class NotifierMetrics:
     def __init__(self, registry: CollectorRegistry, targets: list[str]) -> None:
-        self.sent = Counter("lockstep_sla_webhook_sent", "Alert webhooks delivered (2xx)", ["target"], registry=registry)
-        self.failed = Counter("lockstep_sla_webhook_failed", "Alert webhooks given up on after the last attempt", ["target"], registry=registry)
-        self.retried = Counter("lockstep_sla_webhook_retried", "Failed alert webhook attempts scheduled for a retry", ["target"], registry=registry)
-        self.pending = Gauge("lockstep_sla_webhook_pending", "Alert webhooks waiting to be delivered", ["target"], registry=registry)
+        self.sent = Counter(
+            "lockstep_sla_webhook_sent", "Alert webhooks delivered (2xx)", ["target"], registry=registry
+        )
+        self.failed = Counter(
+            "lockstep_sla_webhook_failed",
+            "Alert webhooks given up on after the last attempt",
+            ["target"],
+            registry=registry,
+        )
+        self.retried = Counter(
+            "lockstep_sla_webhook_retried",
+            "Failed alert webhook attempts scheduled for a retry",
+            ["target"],
+            registry=registry,
+        )
+        self.pending = Gauge(
+            "lockstep_sla_webhook_pending", "Alert webhooks waiting to be delivered", ["target"], registry=registry
+        )
         for name in targets:  # every configured target shows up, at zero
             for metric in (self.sent, self.failed, self.retried, self.pending):
                 metric.labels(name)
@@ -142,7 +155,9 @@ class AlertNotifier:
         return to_utc(self._clock())  # stored in UTC: SQLite keeps a datetime's fields, not its offset
 
     def _client_for_run(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=httpx.Timeout(self._timeout_s), follow_redirects=False, headers={"user-agent": USER_AGENT})
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(self._timeout_s), follow_redirects=False, headers={"user-agent": USER_AGENT}
+        )
 
     async def deliver_once(self) -> int:
         """One round: claim the due deliveries, send them, record the outcomes; return how many were attempted."""
@@ -184,7 +199,11 @@ class AlertNotifier:
                 query = query.with_for_update(skip_locked=True)
             rows = (await session.execute(query)).all()
             if rows:
-                await session.execute(update(d).where(d.c.id.in_([r.id for r in rows])).values(next_attempt_at=lease_until, updated_at=now))
+                await session.execute(
+                    update(d)
+                    .where(d.c.id.in_([r.id for r in rows]))
+                    .values(next_attempt_at=lease_until, updated_at=now)
+                )
         return rows
 
     async def _send(self, client: httpx.AsyncClient, row) -> _Outcome:  # type: ignore[no-untyped-def]
@@ -193,7 +212,9 @@ class AlertNotifier:
             return _Outcome(False, f"target {row.target!r} is no longer configured", final=True)
         try:
             body, headers = render_request(target, row.payload, self._now())
-            async with asyncio.timeout(self._timeout_s * 3):  # httpx's timeouts are per phase; this bounds the whole request
+            async with asyncio.timeout(
+                self._timeout_s * 3
+            ):  # httpx's timeouts are per phase; this bounds the whole request
                 response = await client.post(target.url, content=body, headers=headers)
         except Exception as exc:  # connection refused, DNS, TLS, timeouts: all retried
             return _Outcome(False, _describe(exc))
@@ -214,22 +235,46 @@ class AlertNotifier:
                     values: dict[str, Any] = {"status": "sent", "attempts": attempts, "updated_at": now}
                     event = "sent"
                 elif outcome.final or attempts >= self._max_attempts:
-                    values = {"status": "failed", "attempts": attempts, "last_error": (outcome.error or "")[:500], "updated_at": now}
+                    values = {
+                        "status": "failed",
+                        "attempts": attempts,
+                        "last_error": (outcome.error or "")[:500],
+                        "updated_at": now,
+                    }
                     event = "failed"
                 else:
                     retry_at = now + timedelta(seconds=self.backoff_s(attempts, outcome.retry_after_s))
-                    values = {"attempts": attempts, "last_error": (outcome.error or "")[:500], "next_attempt_at": retry_at, "updated_at": now}
+                    values = {
+                        "attempts": attempts,
+                        "last_error": (outcome.error or "")[:500],
+                        "next_attempt_at": retry_at,
+                        "updated_at": now,
+                    }
                     event = "retried"
                 # Only while the lease is ours: a replica that took the row over after the lease ran out records its own outcome.
                 result = await session.execute(
-                    update(d).where(d.c.id == row.id, d.c.status == "pending", d.c.next_attempt_at == lease_until).values(**values)
+                    update(d)
+                    .where(d.c.id == row.id, d.c.status == "pending", d.c.next_attempt_at == lease_until)
+                    .values(**values)
                 )
                 if result.rowcount:
                     counted.append((event, row.target))
                     if event == "failed":
-                        log.warning("alert webhook to %s for %s failed for good after %d attempts: %s", row.target, row.alert_id, attempts, outcome.error)
+                        log.warning(
+                            "alert webhook to %s for %s failed for good after %d attempts: %s",
+                            row.target,
+                            row.alert_id,
+                            attempts,
+                            outcome.error,
+                        )
                     elif event == "retried":
-                        log.info("alert webhook to %s for %s failed (attempt %d): %s; retrying", row.target, row.alert_id, attempts, outcome.error)
+                        log.info(
+                            "alert webhook to %s for %s failed (attempt %d): %s; retrying",
+                            row.target,
+                            row.alert_id,
+                            attempts,
+                            outcome.error,
+                        )
         for event, target in counted:  # after the commit, so the counters never run ahead of the table
             getattr(self.metrics, event).labels(target).inc()
 
@@ -239,7 +284,9 @@ class AlertNotifier:
         async with self._sessions() as session:
             rows = (
                 await session.execute(
-                    select(d.c.target, func.count(), func.min(d.c.next_attempt_at)).where(d.c.status == "pending").group_by(d.c.target)
+                    select(d.c.target, func.count(), func.min(d.c.next_attempt_at))
+                    .where(d.c.status == "pending")
+                    .group_by(d.c.target)
                 )
             ).all()
         for name in self._targets:

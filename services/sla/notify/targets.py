@@ -6,8 +6,9 @@ import base64
 import binascii
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Callable, Literal, get_args
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -19,7 +20,9 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 AlertKind = Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected"]
 ALERT_KINDS: tuple[str, ...] = get_args(AlertKind)
-assert set(ALERT_KINDS) == set(get_args(AlertRaised.model_fields["kind"].annotation)), "AlertKind out of step with AlertRaised.kind"
+assert set(ALERT_KINDS) == set(get_args(AlertRaised.model_fields["kind"].annotation)), (
+    "AlertKind out of step with AlertRaised.kind"
+)
 
 EVENT_TYPE = AlertRaised.event_type  # "lockstep.alert.raised.v1"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -31,16 +34,27 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-
 class WebhookTarget(BaseModel):
     """One configured receiver of alert webhooks."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$", description="Stored with each delivery and used as the metrics label")
-    url: str = Field(min_length=1, max_length=2000, repr=False, description="https://, or http:// to 127.0.0.1 / localhost for local testing")
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z0-9_-]+$",
+        description="Stored with each delivery and used as the metrics label",
+    )
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        repr=False,
+        description="https://, or http:// to 127.0.0.1 / localhost for local testing",
+    )
     format: Literal["standard", "slack"] = "standard"
-    secret: str | None = Field(None, repr=False, description="whsec_<base64>: sign requests with the Standard Webhooks scheme")
+    secret: str | None = Field(
+        None, repr=False, description="whsec_<base64>: sign requests with the Standard Webhooks scheme"
+    )
     kinds: list[AlertKind] | None = Field(None, description="Alert kinds to send; every kind when absent")
 
     @field_validator("url")
@@ -59,7 +73,9 @@ class WebhookTarget(BaseModel):
         if scheme not in ("http", "https") or not host:
             raise ValueError("url must be an absolute https:// URL")
         if scheme == "http" and host not in LOCAL_HOSTS:
-            raise ValueError(f"url must be https:// (plain http:// is allowed only to 127.0.0.1 or localhost), got http://{host}")
+            raise ValueError(
+                f"url must be https:// (plain http:// is allowed only to 127.0.0.1 or localhost), got http://{host}"
+            )
         return value
 
     @field_validator("secret")
@@ -118,7 +134,9 @@ def parse_targets(text: str) -> list[WebhookTarget]:
 
 
 def _json_kind(value: object) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
 
 
 def _explain(exc: ValidationError) -> str:
@@ -143,6 +161,7 @@ def _explain(exc: ValidationError) -> str:
 
 
 # -- enqueueing, inside the caller's transaction ------------------------------------------------------------------
+
 
 def parse_when(value: Any) -> datetime | None:
     if isinstance(value, datetime):

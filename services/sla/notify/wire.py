@@ -26,7 +26,9 @@ def render_request(target: WebhookTarget, payload: dict, when: datetime) -> tupl
         body = orjson.dumps(standard_body(payload))
     headers = {"content-type": "application/json", "user-agent": USER_AGENT}
     if target.secret:
-        headers.update(standard_webhooks_headers(target.secret, webhook_id(str(payload.get("alert_id")), target.name), body, when))
+        headers.update(
+            standard_webhooks_headers(target.secret, webhook_id(str(payload.get("alert_id")), target.name), body, when)
+        )
     return body, headers
 
 
@@ -38,7 +40,12 @@ def standard_body(payload: dict) -> dict:
 
 
 _EMOJI = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
-_TITLE = {"sla.warning": "SLA warning", "sla.breached": "SLA breached", "sla.escalated": "SLA escalated", "loop.detected": "Rejection loop detected"}
+_TITLE = {
+    "sla.warning": "SLA warning",
+    "sla.breached": "SLA breached",
+    "sla.escalated": "SLA escalated",
+    "loop.detected": "Rejection loop detected",
+}
 
 
 def slack_message(payload: dict) -> dict:
@@ -51,11 +58,16 @@ def slack_message(payload: dict) -> dict:
     if payload.get("team"):
         owner = f"{owner} ({payload['team']})"
     title = _TITLE.get(kind, kind)
-    text = f"{_EMOJI.get(severity, '')} {title} [{severity}]: {lead}" + (f", policy {policy}" if policy else "") + f", owner {owner}"
+    text = (
+        f"{_EMOJI.get(severity, '')} {title} [{severity}]: {lead}"
+        + (f", policy {policy}" if policy else "")
+        + f", owner {owner}"
+    )
     lines = [
         f"{_EMOJI.get(severity, '')} *{_esc(title)}* · `{_esc(kind)}` · severity *{_esc(severity)}*",
         f"*Lead:* `{_esc(lead)}`",
-        f"*Policy:* {_esc(policy or '-')}    *Owner:* {_esc(owner)}" + (f"    *Escalate to:* {_esc(payload['escalate_to'])}" if payload.get("escalate_to") else ""),
+        f"*Policy:* {_esc(policy or '-')}    *Owner:* {_esc(owner)}"
+        + (f"    *Escalate to:* {_esc(payload['escalate_to'])}" if payload.get("escalate_to") else ""),
         f"*Due:* {_slack_time(payload.get('due_at'))}    *Raised:* {_slack_time(payload.get('raised_at'))}",
         "> " + _esc(str(payload.get("message", ""))).replace("\n", "\n> "),
     ]
@@ -66,7 +78,10 @@ def slack_message(payload: dict) -> dict:
         "text": " ".join(text.split())[:300],
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": section}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"alert `{_esc(str(payload.get('alert_id', '')))[:200]}`"}]},
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"alert `{_esc(str(payload.get('alert_id', '')))[:200]}`"}],
+            },
         ],
     }
 

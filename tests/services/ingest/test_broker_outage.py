@@ -19,7 +19,14 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 def _request(n: int):  # type: ignore[no-untyped-def]
     # Signed anew on every attempt, as a real sender does; the webhook-id stays, so the event id does too.
-    event = {"type": "lockstep.activity.recorded.v1", "data": {"lead": {"source": "forms", "record_id": str(n)}, "kind": "form_submit", "occurred_at": "2026-11-02T09:30:00Z"}}
+    event = {
+        "type": "lockstep.activity.recorded.v1",
+        "data": {
+            "lead": {"source": "forms", "record_id": str(n)},
+            "kind": "form_submit",
+            "occurred_at": "2026-11-02T09:30:00Z",
+        },
+    }
     return wire.generic_request(GENERIC_SECRET, f"msg_{n}", event, int(time.time()))
 
 
@@ -27,7 +34,9 @@ async def test_broker_outage_answers_503_then_a_retrying_sender_loses_nothing(tm
     broker = OwnBroker(tmp_path / "kafka")
     await asyncio.to_thread(broker.start)
     try:
-        settings = ingest_settings(broker.bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/ingest.db", publish_timeout_s=2)
+        settings = ingest_settings(
+            broker.bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/ingest.db", publish_timeout_s=2
+        )
         async with running(create_app(settings), BASE_URL) as client:
             for n in range(5):
                 headers, body = _request(n)
@@ -60,7 +69,11 @@ async def test_broker_outage_answers_503_then_a_retrying_sender_loses_nothing(tm
         # A send that timed out during the outage may still have been delivered by the client's own
         # retries once the broker returned: at-least-once on the wire. Only those can repeat.
         assert all(count == 1 for event_id, count in on_topic.items() if int(event_id.split("_")[1].split(":")[0]) < 5)
-        handled = await _consume_once_each(broker.bootstrap, f"{topic_prefix}events", f"{topic_prefix}deadletter", tmp_path)
-        assert handled == Counter({event_id: 1 for event_id in on_topic}), "downstream, every event takes effect exactly once"
+        handled = await _consume_once_each(
+            broker.bootstrap, f"{topic_prefix}events", f"{topic_prefix}deadletter", tmp_path
+        )
+        assert handled == Counter({event_id: 1 for event_id in on_topic}), (
+            "downstream, every event takes effect exactly once"
+        )
     finally:
         await asyncio.to_thread(broker.stop)

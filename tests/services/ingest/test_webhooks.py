@@ -8,7 +8,16 @@ import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
 
 from services.simulator import wire
-from tests.services.ingest.conftest import ADMIN_TOKEN, BASE_URL, GENERIC_SECRET, HUBSPOT_SECRET, MARKETO_TOKEN, PIPEDRIVE, SALESFORCE_ORG, SALESFORCE_TOKEN
+from tests.services.ingest.conftest import (
+    ADMIN_TOKEN,
+    BASE_URL,
+    GENERIC_SECRET,
+    HUBSPOT_SECRET,
+    MARKETO_TOKEN,
+    PIPEDRIVE,
+    SALESFORCE_ORG,
+    SALESFORCE_TOKEN,
+)
 from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.kafka
@@ -33,16 +42,64 @@ def _sources(now: datetime):  # type: ignore[no-untyped-def]
         ],
         now_ms,
     )
-    lead = {"Id": "00Q1N00000bS2eOUAS", "Email": "grace@navy.mil", "FirstName": "Grace", "LastName": "Hopper", "Company": "Navy", "Status": "Closed - Not Converted", "LastModifiedDate": now}
-    salesforce = wire.salesforce_request(SALESFORCE_ORG, [wire.salesforce_notification("04l1N00000HVEMpQAP", "Lead", lead)])
-    marketo = wire.marketo_request(MARKETO_TOKEN, {"leadId": "318581", "email": "alan@bletchley.uk", "activityType": "Request Demo", "occurredAt": now.isoformat(), "title": "Cryptanalyst"})
-    pipedrive = wire.pipedrive_request(*PIPEDRIVE, wire.pipedrive_webhook(str(uuid.uuid4()), "change", "deal", "746", now, {"id": 746, "status": "won", "person_id": 1234, "value": 12000, "currency": "EUR"}, {"status": "open"}))
+    lead = {
+        "Id": "00Q1N00000bS2eOUAS",
+        "Email": "grace@navy.mil",
+        "FirstName": "Grace",
+        "LastName": "Hopper",
+        "Company": "Navy",
+        "Status": "Closed - Not Converted",
+        "LastModifiedDate": now,
+    }
+    salesforce = wire.salesforce_request(
+        SALESFORCE_ORG, [wire.salesforce_notification("04l1N00000HVEMpQAP", "Lead", lead)]
+    )
+    marketo = wire.marketo_request(
+        MARKETO_TOKEN,
+        {
+            "leadId": "318581",
+            "email": "alan@bletchley.uk",
+            "activityType": "Request Demo",
+            "occurredAt": now.isoformat(),
+            "title": "Cryptanalyst",
+        },
+    )
+    pipedrive = wire.pipedrive_request(
+        *PIPEDRIVE,
+        wire.pipedrive_webhook(
+            str(uuid.uuid4()),
+            "change",
+            "deal",
+            "746",
+            now,
+            {"id": 746, "status": "won", "person_id": 1234, "value": 12000, "currency": "EUR"},
+            {"status": "open"},
+        ),
+    )
     generic = wire.generic_request(
-        GENERIC_SECRET, f"msg_{uuid.uuid4().hex}", {"type": "lockstep.activity.recorded.v1", "data": {"lead": {"source": "webinarly", "email": "kat@example.com"}, "kind": "webinar_attended", "occurred_at": now.isoformat()}}, int(now.timestamp())
+        GENERIC_SECRET,
+        f"msg_{uuid.uuid4().hex}",
+        {
+            "type": "lockstep.activity.recorded.v1",
+            "data": {
+                "lead": {"source": "webinarly", "email": "kat@example.com"},
+                "kind": "webinar_attended",
+                "occurred_at": now.isoformat(),
+            },
+        },
+        int(now.timestamp()),
     )
     return {
-        "hubspot": ("/webhooks/hubspot", hubspot, ["lockstep.contact.upserted.v1", "lockstep.sales.dispositioned.v1", "lockstep.contact.upserted.v1"]),
-        "salesforce": (f"/webhooks/salesforce?token={SALESFORCE_TOKEN}", salesforce, ["lockstep.contact.upserted.v1", "lockstep.sales.dispositioned.v1"]),
+        "hubspot": (
+            "/webhooks/hubspot",
+            hubspot,
+            ["lockstep.contact.upserted.v1", "lockstep.sales.dispositioned.v1", "lockstep.contact.upserted.v1"],
+        ),
+        "salesforce": (
+            f"/webhooks/salesforce?token={SALESFORCE_TOKEN}",
+            salesforce,
+            ["lockstep.contact.upserted.v1", "lockstep.sales.dispositioned.v1"],
+        ),
         "marketo": ("/webhooks/marketo", marketo, ["lockstep.contact.upserted.v1", "lockstep.activity.recorded.v1"]),
         "pipedrive": ("/webhooks/pipedrive", pipedrive, ["lockstep.opportunity.changed.v1"]),
         "generic": ("/webhooks/generic", generic, ["lockstep.activity.recorded.v1"]),
@@ -76,7 +133,10 @@ async def test_hubspot_lead_rejection_carries_reason_and_normalized_identity(ing
     client, settings = ingest
     path, (headers, body), _ = _sources(datetime.now(UTC))["hubspot"]
     assert (await client.post(path, content=body, headers=headers)).status_code == 200
-    events = {e.get_type(): e for e in _cloudevents(await read_topic(kafka_bootstrap, f"{settings.topic_prefix}events", expect=3))}
+    events = {
+        e.get_type(): e
+        for e in _cloudevents(await read_topic(kafka_bootstrap, f"{settings.topic_prefix}events", expect=3))
+    }
     rejection = events["lockstep.sales.dispositioned.v1"].get_data()
     assert rejection["disposition"] == "rejected" and rejection["reason"] == "BAD_TIMING"
     assert rejection["lead"] == {"source": "hubspot", "record_id": "501"}
@@ -91,7 +151,10 @@ async def test_a_tampered_body_is_401_without_saying_why(ingest, kafka_bootstrap
     client, settings = ingest
     path, (headers, body), _ = _sources(datetime.now(UTC))[source]
     if source in ("marketo", "pipedrive"):  # no signature over the body: tampering is caught by the credentials only
-        headers = {**headers, **({"X-Lockstep-Token": "guess"} if source == "marketo" else {"Authorization": "Basic Z3Vlc3M6Z3Vlc3M="})}
+        headers = {
+            **headers,
+            **({"X-Lockstep-Token": "guess"} if source == "marketo" else {"Authorization": "Basic Z3Vlc3M6Z3Vlc3M="}),
+        }
     else:
         headers, body = _tampered(source, headers, body)
     response = await client.post(path, content=body, headers=headers)
@@ -110,10 +173,14 @@ async def test_wrong_secret_stale_and_future_timestamps_are_401(ingest):
         _hubspot(events, now_ms=now_ms + 6 * 60 * 1000),
     ):
         assert (await client.post("/webhooks/hubspot", content=body, headers=headers)).status_code == 401
-    stale = wire.generic_request(GENERIC_SECRET, "msg_1", {"type": "lockstep.contact.deleted.v1", "data": {}}, int(time.time()) - 400)
+    stale = wire.generic_request(
+        GENERIC_SECRET, "msg_1", {"type": "lockstep.contact.deleted.v1", "data": {}}, int(time.time()) - 400
+    )
     assert (await client.post("/webhooks/generic", content=stale[1], headers=stale[0])).status_code == 401
     headers, body = wire.salesforce_request("00D000000000001AAA", [])
-    assert (await client.post(f"/webhooks/salesforce?token={SALESFORCE_TOKEN}", content=body, headers=headers)).status_code == 401
+    assert (
+        await client.post(f"/webhooks/salesforce?token={SALESFORCE_TOKEN}", content=body, headers=headers)
+    ).status_code == 401
     assert (await client.post("/webhooks/salesforce?token=wrong", content=body, headers=headers)).status_code == 401
 
 
@@ -133,7 +200,9 @@ async def test_sender_mistakes_get_clear_problems(ingest):
     assert unknown.status_code == 404 and "hubspot" in unknown.json()["detail"]
     wrong_type = await client.post("/webhooks/hubspot", content=b"[]", headers={"content-type": "text/plain"})
     assert wrong_type.status_code == 415 and wrong_type.headers["content-type"] == "application/problem+json"
-    too_big = await client.post("/webhooks/generic", content=b"x" * (settings.max_body_bytes + 1), headers={"content-type": "application/json"})
+    too_big = await client.post(
+        "/webhooks/generic", content=b"x" * (settings.max_body_bytes + 1), headers={"content-type": "application/json"}
+    )
     assert too_big.status_code == 413
     headers, body = _hubspot([{"eventId": "nope"}])
     malformed = await client.post("/webhooks/hubspot", content=body, headers=headers)

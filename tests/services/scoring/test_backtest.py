@@ -10,7 +10,14 @@ from services.scoring.tables import outbox
 from shared.contract import load_contract
 from shared.db import Outbox, create_engine, session_factory
 from shared.db.migrations import upgrade
-from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, EventEnvelope, LeadRef, SalesDispositioned
+from shared.events import (
+    ActivityRecorded,
+    ContactAttributes,
+    ContactUpserted,
+    EventEnvelope,
+    LeadRef,
+    SalesDispositioned,
+)
 from shared.settings import DEFAULT_CONTRACT
 from tests.support.infra import REPO
 
@@ -21,11 +28,18 @@ def _history() -> list[EventEnvelope]:
     out = []
     for i in range(6):
         ref = LeadRef(source="marketo", record_id=str(i), email=f"p{i}@acme{i}.io")
-        payloads = [ContactUpserted(lead=ref, occurred_at=T0, attributes=ContactAttributes(title="Marketing Manager", company="Acme"))]
+        payloads = [
+            ContactUpserted(
+                lead=ref, occurred_at=T0, attributes=ContactAttributes(title="Marketing Manager", company="Acme")
+            )
+        ]
         payloads.append(ActivityRecorded(lead=ref, kind="demo_request", occurred_at=T0 + timedelta(hours=1)))
         if i % 2 == 0:
             payloads.append(SalesDispositioned(lead=ref, disposition="qualified", occurred_at=T0 + timedelta(hours=3)))
-        out += [EventEnvelope.wrap(p, id=f"h:{i}:{n}", source="/t", subject=ref.key, time=p.occurred_at) for n, p in enumerate(payloads)]
+        out += [
+            EventEnvelope.wrap(p, id=f"h:{i}:{n}", source="/t", subject=ref.key, time=p.occurred_at)
+            for n, p in enumerate(payloads)
+        ]
     return out
 
 
@@ -42,7 +56,12 @@ async def test_backtest_shows_both_contracts_side_by_side(tmp_path):
     text = text.replace("    - {name: hand_raiser, activity: demo_request, business_email: true}\n", "")
     strict.write_text(text)
 
-    result = subprocess.run([sys.executable, "-m", "services.cli", "backtest", "--contract", str(strict), "--database", database], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", "backtest", "--contract", str(strict), "--database", database],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     lines = {line.split("  ")[0].strip(): line.split() for line in result.stdout.splitlines()}
     assert "replayed 15 events" in result.stdout
@@ -55,5 +74,10 @@ async def test_backtest_shows_both_contracts_side_by_side(tmp_path):
 def test_backtest_rejects_a_broken_candidate_with_file_and_line(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text("version: 1\nstages: nope\n")
-    result = subprocess.run([sys.executable, "-m", "services.cli", "backtest", "--contract", str(broken)], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", "backtest", "--contract", str(broken)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2 and result.stderr.startswith(f"{broken}:")

@@ -24,7 +24,13 @@ def _activity(ref, kind, at, n, **extra):  # type: ignore[no-untyped-def]
 
 def test_fit_grades_and_explains_each_rule():
     lead, _ = _lead(title="VP Marketing", industry="Software", employees=500, country="United States")
-    assert dict(lead.fit_detail) == {"senior_title": 20, "practitioner_title": 10, "target_industry": 15, "mid_market": 15, "served_country": 10}
+    assert dict(lead.fit_detail) == {
+        "senior_title": 20,
+        "practitioner_title": 10,
+        "target_industry": 15,
+        "mid_market": 15,
+        "served_country": 10,
+    }
     assert lead.fit_score == 70 and lead.fit_grade == "A"
     freemail, _ = _lead(email="ada@gmail.com", title="VP Marketing")
     assert dict(freemail.fit_detail)["free_mail"] == -30 and freemail.fit_grade == "D"
@@ -89,7 +95,11 @@ def test_dispositions_move_only_where_the_contract_allows_and_rejection_resets_e
     ENGINE.apply(lead, accept, "d1")
     assert lead.stage == "subscriber" and ENGINE.ignored[-1] == ("disposition:accepted", "subscriber")
     ENGINE.apply(lead, *_activity(ref, "demo_request", T0 + timedelta(hours=1), 1))
-    ENGINE.apply(lead, SalesDispositioned(lead=ref, disposition="rejected", reason="no budget", occurred_at=T0 + timedelta(hours=2)), "d2")
+    ENGINE.apply(
+        lead,
+        SalesDispositioned(lead=ref, disposition="rejected", reason="no budget", occurred_at=T0 + timedelta(hours=2)),
+        "d2",
+    )
     assert lead.stage == "recycled" and lead.rejection_reason == "no budget"
     assert ENGINE.engagement(lead, T0 + timedelta(hours=2)) == 0
     assert lead.new_contributions[-1].rule == "recycle:rejected"
@@ -99,5 +109,9 @@ def test_dispositions_move_only_where_the_contract_allows_and_rejection_resets_e
 
 def test_an_older_value_never_overwrites_a_newer_one():
     lead, ref = _lead(title="VP Marketing")
-    ENGINE.apply(lead, ContactUpserted(lead=ref, occurred_at=T0 - timedelta(days=1), attributes=ContactAttributes(title="Intern")), "old")
+    ENGINE.apply(
+        lead,
+        ContactUpserted(lead=ref, occurred_at=T0 - timedelta(days=1), attributes=ContactAttributes(title="Intern")),
+        "old",
+    )
     assert lead.attributes["title"] == "VP Marketing" and lead.fit_score > 0

@@ -10,7 +10,14 @@ import pytest
 from services.scoring.app import create_app
 from services.scoring.settings import ScoringSettings
 from shared.bus import EventProducer, OutgoingRecord, ensure_topics
-from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, EventEnvelope, LeadRef, SalesDispositioned
+from shared.events import (
+    ActivityRecorded,
+    ContactAttributes,
+    ContactUpserted,
+    EventEnvelope,
+    LeadRef,
+    SalesDispositioned,
+)
 from tests.support.apps import running
 from tests.support.kafka import read_topic
 
@@ -19,7 +26,9 @@ T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
 
 
 def _envelope(payload, n: int) -> EventEnvelope:  # type: ignore[no-untyped-def]
-    return EventEnvelope.wrap(payload, id=f"test:{uuid.uuid4().hex}:{n}", source="/tests", subject=payload.lead.key, time=payload.occurred_at)
+    return EventEnvelope.wrap(
+        payload, id=f"test:{uuid.uuid4().hex}:{n}", source="/tests", subject=payload.lead.key, time=payload.occurred_at
+    )
 
 
 async def _wait_for(client, path: str, check, timeout_s: float = 30):  # type: ignore[no-untyped-def]
@@ -33,21 +42,31 @@ async def _wait_for(client, path: str, check, timeout_s: float = 30):  # type: i
 
 
 async def test_events_in_stage_changes_out_and_the_api_explains_them(kafka_bootstrap, topic_prefix, database_url):
-    settings = ScoringSettings(kafka_bootstrap=kafka_bootstrap, database_url=database_url, topic_prefix=topic_prefix, topic_partitions=3)
+    settings = ScoringSettings(
+        kafka_bootstrap=kafka_bootstrap, database_url=database_url, topic_prefix=topic_prefix, topic_partitions=3
+    )
     await ensure_topics(kafka_bootstrap, [f"{topic_prefix}events"], partitions=3, replication_factor=1)
     ada = LeadRef(source="hubspot", record_id="501", email="ada@acme.io")
     bob = LeadRef(source="pipedrive", record_id="77", email="bob@beta.io")
     events = [
-        ContactUpserted(lead=ada, occurred_at=T0, attributes=ContactAttributes(title="VP Marketing", company="Acme", owner="rep-1", campaign="q4-launch")),
+        ContactUpserted(
+            lead=ada,
+            occurred_at=T0,
+            attributes=ContactAttributes(title="VP Marketing", company="Acme", owner="rep-1", campaign="q4-launch"),
+        ),
         ActivityRecorded(lead=ada, kind="demo_request", occurred_at=T0 + timedelta(hours=1), campaign="q4-launch"),
-        SalesDispositioned(lead=ada, disposition="rejected", reason="no budget", occurred_at=T0 + timedelta(hours=5), rep="rep-1"),
+        SalesDispositioned(
+            lead=ada, disposition="rejected", reason="no budget", occurred_at=T0 + timedelta(hours=5), rep="rep-1"
+        ),
         ContactUpserted(lead=bob, occurred_at=T0, attributes=ContactAttributes(company="Beta", owner="rep-2")),
         ActivityRecorded(lead=bob, kind="demo_request", occurred_at=T0 + timedelta(hours=2)),
         SalesDispositioned(lead=bob, disposition="accepted", occurred_at=T0 + timedelta(hours=3), rep="rep-2"),
     ]
     producer = EventProducer(kafka_bootstrap)
     await producer.start()
-    await producer.send_many([OutgoingRecord.event(f"{topic_prefix}events", _envelope(e, n)) for n, e in enumerate(events)])
+    await producer.send_many(
+        [OutgoingRecord.event(f"{topic_prefix}events", _envelope(e, n)) for n, e in enumerate(events)]
+    )
     await producer.stop()
 
     async with running(create_app(settings), "http://scoring") as client:
@@ -63,26 +82,58 @@ async def test_events_in_stage_changes_out_and_the_api_explains_them(kafka_boots
         assert len(page["leads"]) == 1 and page["next_cursor"]
         rest = (await client.get("/leads", params={"limit": 1, "cursor": page["next_cursor"]})).json()
         assert rest["leads"][0]["key"] != page["leads"][0]["key"]
-        assert [l["key"] for l in (await client.get("/leads", params={"stage": "sal", "owner": "rep-2"})).json()["leads"]] == ["bob@beta.io"]
+        assert [
+            l["key"] for l in (await client.get("/leads", params={"stage": "sal", "owner": "rep-2"})).json()["leads"]
+        ] == ["bob@beta.io"]
 
         contract = (await client.get("/contract")).json()
         assert contract["version"] == "2026.1" and "definition" in contract["stages"]["mql"]
 
-        funnel = (await client.get("/funnel", params={"from": (T0 - timedelta(days=1)).isoformat(), "to": datetime.now(UTC).isoformat(), "group_by": "owner"})).json()
+        funnel = (
+            await client.get(
+                "/funnel",
+                params={
+                    "from": (T0 - timedelta(days=1)).isoformat(),
+                    "to": datetime.now(UTC).isoformat(),
+                    "group_by": "owner",
+                },
+            )
+        ).json()
         assert funnel["groups"]["rep-1"]["entered"]["mql"] == 1
         assert funnel["groups"]["rep-1"]["rejection_reasons"] == [{"reason": "no budget", "count": 1}]
         mql_to_sal = next(c for c in funnel["groups"]["rep-2"]["conversion"] if c["from"] == "mql" and c["to"] == "sal")
         assert mql_to_sal == {"from": "mql", "to": "sal", "leads": 1, "converted": 1, "rate": 1.0}
 
-        for path, params in (("/leads", {"stage": "nowhere"}), ("/leads", {"cursor": "%%%"}), ("/funnel", {"from": "yesterday"}), ("/funnel", {"group_by": "mood"}), ("/leads", {"limit": 0})):
+        for path, params in (
+            ("/leads", {"stage": "nowhere"}),
+            ("/leads", {"cursor": "%%%"}),
+            ("/funnel", {"from": "yesterday"}),
+            ("/funnel", {"group_by": "mood"}),
+            ("/leads", {"limit": 0}),
+        ):
             bad = await client.get(path, params=params)
-            assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json", (path, params, bad.text)
+            assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json", (
+                path,
+                params,
+                bad.text,
+            )
         assert (await client.get("/leads/nobody@nowhere.io")).status_code == 404
 
-    lifecycle = [EventEnvelope.from_record(r.headers, r.value) for r in await read_topic(kafka_bootstrap, f"{topic_prefix}lifecycle", expect=10)]
+    lifecycle = [
+        EventEnvelope.from_record(r.headers, r.value)
+        for r in await read_topic(kafka_bootstrap, f"{topic_prefix}lifecycle", expect=10)
+    ]
     changes = [c for c in lifecycle if c.type == "lockstep.lifecycle.transitioned.v1"]
     identified = {c.subject: c.data["identities"] for c in lifecycle if c.type == "lockstep.lead.identified.v1"}
-    assert identified == {"ada@acme.io": ["email:ada@acme.io", "hubspot:501"], "bob@beta.io": ["email:bob@beta.io", "pipedrive:77"]}
+    assert identified == {
+        "ada@acme.io": ["email:ada@acme.io", "hubspot:501"],
+        "bob@beta.io": ["email:bob@beta.io", "pipedrive:77"],
+    }
     ada_changes = [c.data["to_stage"] for c in changes if c.subject == "ada@acme.io"]
     bob_changes = [c.data["to_stage"] for c in changes if c.subject == "bob@beta.io"]
-    assert ada_changes == ["subscriber", "lead", "mql", "recycled"] and bob_changes == ["subscriber", "lead", "mql", "sal"]
+    assert ada_changes == ["subscriber", "lead", "mql", "recycled"] and bob_changes == [
+        "subscriber",
+        "lead",
+        "mql",
+        "sal",
+    ]

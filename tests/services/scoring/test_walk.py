@@ -14,8 +14,8 @@ from services.scoring import queries
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.handler import ScoringHandler
 from services.scoring.tables import outbox, processed_events
-from shared.bus.at_once import AtOnce
 from services.simulator import wire
+from shared.bus.at_once import AtOnce
 from shared.contract import load_contract
 from shared.contract.sources import SourceMappings
 from shared.db import Outbox, ProcessedEvents, create_engine, session_factory
@@ -36,7 +36,12 @@ ADAPTERS = {
 def _events(source: str, body: bytes) -> list[EventEnvelope]:
     request = InboundRequest("POST", f"https://hooks.example.com/webhooks/{source}", {}, {}, body, T0.timestamp())
     drafts = ADAPTERS[source].parse(request).drafts
-    return [EventEnvelope.wrap(d.payload, id=d.event_id, source=f"/lockstep/ingest/{source}", subject=d.key, time=d.occurred_at) for d in drafts]
+    return [
+        EventEnvelope.wrap(
+            d.payload, id=d.event_id, source=f"/lockstep/ingest/{source}", subject=d.key, time=d.occurred_at
+        )
+        for d in drafts
+    ]
 
 
 def _ms(at: datetime) -> int:
@@ -48,11 +53,18 @@ def _hubspot(*events) -> list[EventEnvelope]:  # type: ignore[no-untyped-def]
 
 
 def _salesforce(notification_id: str, kind: str, fields: dict) -> list[EventEnvelope]:
-    return _events("salesforce", wire.salesforce_request(ORG, [wire.salesforce_notification(notification_id, kind, fields)])[1])
+    return _events(
+        "salesforce", wire.salesforce_request(ORG, [wire.salesforce_notification(notification_id, kind, fields)])[1]
+    )
 
 
 def _marketo(activity: str, at: datetime) -> list[EventEnvelope]:
-    return _events("marketo", wire.marketo_request("t", {"leadId": "318581", "email": "ada@acme.io", "activityType": activity, "occurredAt": at.isoformat()})[1])
+    return _events(
+        "marketo",
+        wire.marketo_request(
+            "t", {"leadId": "318581", "email": "ada@acme.io", "activityType": activity, "occurredAt": at.isoformat()}
+        )[1],
+    )
 
 
 @pytest.fixture(params=["transaction", "at-once"])
@@ -66,7 +78,10 @@ async def _handle(sessions, handler: ScoringHandler, batch: list[EventEnvelope],
     """Handle `batch` as the runner would; True if it went the fast way."""
     if way == "at-once" and AtOnce.available(sessions, handler):
         now = datetime.now(UTC)
-        rows = [{"event_id": e.id, "topic": "t", "partition": 0, "offset": n, "outcome": "handled", "processed_at": now} for n, e in enumerate(batch)]
+        rows = [
+            {"event_id": e.id, "topic": "t", "partition": 0, "offset": n, "outcome": "handled", "processed_at": now}
+            for n, e in enumerate(batch)
+        ]
         if await AtOnce(sessions, ProcessedEvents(processed_events), handler).apply(rows, batch):
             return True
     async with sessions() as session, session.begin():
@@ -91,11 +106,36 @@ async def test_one_lead_walks_every_stage_across_sources_with_a_rejection_loop(s
         _hubspot(wire.hubspot_property_change(2, 501, "email", "ada@acme.io", _ms(T0 + timedelta(minutes=1)))),
         _hubspot(wire.hubspot_property_change(3, 501, "jobtitle", "VP Marketing", _ms(T0 + timedelta(minutes=2)))),
         _marketo("Request Demo", T0 + timedelta(hours=1)),
-        _salesforce("04l000000000001", "Lead", {**lead_sf, "Status": "Working - Contacted", "LastModifiedDate": T0 + timedelta(hours=2)}),
+        _salesforce(
+            "04l000000000001",
+            "Lead",
+            {**lead_sf, "Status": "Working - Contacted", "LastModifiedDate": T0 + timedelta(hours=2)},
+        ),
         _hubspot(wire.hubspot_property_change(4, 501, "hs_lead_status", "BAD_TIMING", _ms(T0 + timedelta(days=1)))),
         _marketo("Request Demo", T0 + timedelta(days=20)),
-        _salesforce("04l000000000002", "Lead", {**lead_sf, "Status": "Closed - Converted", "IsConverted": True, "ConvertedOpportunityId": "0061N00000AbCdE", "LastModifiedDate": T0 + timedelta(days=21)}),
-        _salesforce("04l000000000003", "Opportunity", {"Id": "0061N00000AbCdE", "StageName": "Closed Won", "IsClosed": True, "IsWon": True, "Amount": "12000.0", "LastModifiedDate": T0 + timedelta(days=40)}),
+        _salesforce(
+            "04l000000000002",
+            "Lead",
+            {
+                **lead_sf,
+                "Status": "Closed - Converted",
+                "IsConverted": True,
+                "ConvertedOpportunityId": "0061N00000AbCdE",
+                "LastModifiedDate": T0 + timedelta(days=21),
+            },
+        ),
+        _salesforce(
+            "04l000000000003",
+            "Opportunity",
+            {
+                "Id": "0061N00000AbCdE",
+                "StageName": "Closed Won",
+                "IsClosed": True,
+                "IsWon": True,
+                "Amount": "12000.0",
+                "LastModifiedDate": T0 + timedelta(days=40),
+            },
+        ),
     ]
     published = []
     for batch in steps:
@@ -106,19 +146,40 @@ async def test_one_lead_walks_every_stage_across_sources_with_a_rejection_loop(s
         detail = await queries.lead_detail(session, engine, "hubspot:501")
 
     assert [(h.from_stage, h.to_stage) for h in detail.history] == [
-        (None, "subscriber"), ("subscriber", "lead"), ("lead", "mql"), ("mql", "sal"), ("sal", "recycled"),
-        ("recycled", "mql"), ("mql", "sql"), ("sql", "opportunity"), ("opportunity", "customer"),
+        (None, "subscriber"),
+        ("subscriber", "lead"),
+        ("lead", "mql"),
+        ("mql", "sal"),
+        ("sal", "recycled"),
+        ("recycled", "mql"),
+        ("mql", "sql"),
+        ("sql", "opportunity"),
+        ("opportunity", "customer"),
     ]
     reasons = [h.reason for h in detail.history]
-    assert reasons[2] == "mql:hand_raiser" and reasons[3] == "disposition:accepted" and reasons[4] == "disposition:rejected"
+    assert (
+        reasons[2] == "mql:hand_raiser"
+        and reasons[3] == "disposition:accepted"
+        and reasons[4] == "disposition:rejected"
+    )
     assert detail.history[4].details["disposition_reason"] == "BAD_TIMING"
-    assert detail.history[5].details["recycled_before"] is True and detail.history[5].details["last_rejection_reason"] == "BAD_TIMING"
+    assert (
+        detail.history[5].details["recycled_before"] is True
+        and detail.history[5].details["last_rejection_reason"] == "BAD_TIMING"
+    )
     assert detail.stage == "customer" and detail.email == "ada@acme.io"
-    assert set(detail.identities) == {"email:ada@acme.io", "hubspot:501", "marketo:318581", "salesforce:00Q1N00000bS2eOUAS"}
+    assert set(detail.identities) == {
+        "email:ada@acme.io",
+        "hubspot:501",
+        "marketo:318581",
+        "salesforce:00Q1N00000bS2eOUAS",
+    }
     assert {"rule": "senior_title", "points": 20} in [p.model_dump() for p in detail.fit]
     assert [p.rule for p in detail.engagement] == ["demo_request", "recycle:rejected", "demo_request"]
     # Every stage change is on the outbox as lifecycle.transitioned, with the contract version.
-    transitions = [LifecycleTransitioned.model_validate(e.data) for e in published if e.type == LifecycleTransitioned.event_type]
+    transitions = [
+        LifecycleTransitioned.model_validate(e.data) for e in published if e.type == LifecycleTransitioned.event_type
+    ]
     identified = [e.data["identities"] for e in published if e.type == "lockstep.lead.identified.v1"]
     assert sorted(i for batch in identified for i in batch) == sorted(detail.identities)
     assert [(t.from_stage, t.to_stage) for t in transitions] == [(h.from_stage, h.to_stage) for h in detail.history]
@@ -130,7 +191,17 @@ async def test_a_deal_won_before_its_contact_is_known_applies_once_linked(scorin
     engine = LifecycleEngine(load_contract(DEFAULT_CONTRACT))
     handler = ScoringHandler(engine, Outbox(outbox), "lockstep.lifecycle")
     won = _hubspot(wire.hubspot_property_change(10, 7781, "dealstage", "closedwon", _ms(T0), deal=True))
-    link = _hubspot(wire.hubspot_event(11, "contact.associationChange", 0, _ms(T0 + timedelta(minutes=5)), associationType="CONTACT_TO_DEAL", fromObjectId=900, toObjectId=7781))
+    link = _hubspot(
+        wire.hubspot_event(
+            11,
+            "contact.associationChange",
+            0,
+            _ms(T0 + timedelta(minutes=5)),
+            associationType="CONTACT_TO_DEAL",
+            fromObjectId=900,
+            toObjectId=7781,
+        )
+    )
     for batch in (won, link):
         await _handle(scoring_db, handler, batch, way)
     async with scoring_db() as session:
@@ -144,7 +215,9 @@ async def test_two_leads_that_turn_out_to_be_one_person_merge_with_the_union_of_
     batches = [
         _hubspot(wire.hubspot_event(20, "contact.creation", 777, _ms(T0))),  # known to HubSpot by record id only
         _marketo("Request Demo", T0 + timedelta(hours=1)),  # known to Marketo by email: becomes an MQL
-        _hubspot(wire.hubspot_property_change(21, 777, "email", "ada@acme.io", _ms(T0 + timedelta(hours=2)))),  # now we know they are one
+        _hubspot(
+            wire.hubspot_property_change(21, 777, "email", "ada@acme.io", _ms(T0 + timedelta(hours=2)))
+        ),  # now we know they are one
     ]
     ways = []
     for batch in batches:

@@ -8,7 +8,16 @@ from services.ingest.app import create_app
 from services.simulator.journeys import JourneyFactory
 from services.simulator.requests import Credentials
 from services.simulator.run import Simulator
-from tests.services.ingest.conftest import BASE_URL, GENERIC_SECRET, HUBSPOT_SECRET, MARKETO_TOKEN, PIPEDRIVE, SALESFORCE_ORG, SALESFORCE_TOKEN, ingest_settings
+from tests.services.ingest.conftest import (
+    BASE_URL,
+    GENERIC_SECRET,
+    HUBSPOT_SECRET,
+    MARKETO_TOKEN,
+    PIPEDRIVE,
+    SALESFORCE_ORG,
+    SALESFORCE_TOKEN,
+    ingest_settings,
+)
 from tests.support.apps import running
 from tests.support.kafka import read_topic
 
@@ -29,8 +38,13 @@ def test_journeys_are_deterministic_for_a_seed():
 async def test_simulated_traffic_in_every_wire_format_is_accepted(kafka_bootstrap, topic_prefix, tmp_path):
     settings = ingest_settings(kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/ingest.db")
     credentials = Credentials(
-        hubspot_secret=HUBSPOT_SECRET, salesforce_org=SALESFORCE_ORG, salesforce_token=SALESFORCE_TOKEN, marketo_token=MARKETO_TOKEN,
-        pipedrive_user=PIPEDRIVE[0], pipedrive_password=PIPEDRIVE[1], generic_secret=GENERIC_SECRET,
+        hubspot_secret=HUBSPOT_SECRET,
+        salesforce_org=SALESFORCE_ORG,
+        salesforce_token=SALESFORCE_TOKEN,
+        marketo_token=MARKETO_TOKEN,
+        pipedrive_user=PIPEDRIVE[0],
+        pipedrive_password=PIPEDRIVE[1],
+        generic_secret=GENERIC_SECRET,
     )
     async with running(create_app(settings), BASE_URL) as client:
         simulator = Simulator(client, credentials, sources=SOURCES, seed=7, rate=60, time_scale_s=0.01)

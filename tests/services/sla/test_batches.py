@@ -7,27 +7,41 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry
 from sqlalchemy import delete, select
 
+from services.simulator.contracts import with_first_touch
 from services.sla.handler import SlaHandler
 from services.sla.metrics import SlaMetrics
 from services.sla.policies import PolicyBook
 from services.sla.tables import alerts, identities, loop_history, metadata, outbox, timers, touches
 from shared.contract import parse_contract
 from shared.events import LeadIdentified, LeadRef, LifecycleTransitioned, SalesTouched
-from services.simulator.contracts import with_first_touch
 from tests.services.sla import test_scenarios
 from tests.services.sla.test_scenarios import T0, Harness, contract
 
 harness = test_scenarios.harness  # the same fixture: a fresh database per backend, a Harness per contract
 
 
-def entered(stage: str, at, lead: str = "ada@acme.io", owner: str | None = "rep-1", reason: str = "mql:hand_raiser", **details) -> LifecycleTransitioned:  # type: ignore[no-untyped-def]
+def entered(
+    stage: str, at, lead: str = "ada@acme.io", owner: str | None = "rep-1", reason: str = "mql:hand_raiser", **details
+) -> LifecycleTransitioned:  # type: ignore[no-untyped-def]
     return LifecycleTransitioned(
-        lead_key=lead, from_stage="lead", to_stage=stage, reason=reason, fit_score=50, fit_grade="A", engagement_score=50, owner=owner, contract_version="t", occurred_at=at, details=details
+        lead_key=lead,
+        from_stage="lead",
+        to_stage=stage,
+        reason=reason,
+        fit_score=50,
+        fit_grade="A",
+        engagement_score=50,
+        owner=owner,
+        contract_version="t",
+        occurred_at=at,
+        details=details,
     )
 
 
 def touched(at, email: str | None = "ada@acme.io", record: str | None = "00Q1", rep: str = "rep-1") -> SalesTouched:  # type: ignore[no-untyped-def]
-    return SalesTouched(lead=LeadRef(source="salesforce", record_id=record, email=email), channel="call", rep=rep, occurred_at=at)
+    return SalesTouched(
+        lead=LeadRef(source="salesforce", record_id=record, email=email), channel="call", rep=rep, occurred_at=at
+    )
 
 
 def identified(lead: str = "ada@acme.io", record: str = "00Q1", names: list[str] | None = None) -> LeadIdentified:
@@ -36,14 +50,23 @@ def identified(lead: str = "ada@acme.io", record: str = "00Q1", names: list[str]
 
 async def timer_of(h: Harness, lead: str, policy: str = "mql_first_touch"):  # type: ignore[no-untyped-def]
     async with h.sessions() as session:
-        return (await session.execute(select(timers).where(timers.c.lead_key == lead, timers.c.policy == policy).order_by(timers.c.id))).all()[-1]
+        return (
+            await session.execute(
+                select(timers).where(timers.c.lead_key == lead, timers.c.policy == policy).order_by(timers.c.id)
+            )
+        ).all()[-1]
 
 
 async def test_a_touch_then_the_mql_in_one_batch_meets_the_timer(harness):
     h = harness(PolicyBook(contract()))
     await h.send_all([identified(), touched(T0 + timedelta(minutes=30)), entered("mql", T0)])
     timer = await timer_of(h, "ada@acme.io")
-    assert timer.status == "met" and timer.met_by == "sales.touched" and timer.business_s_to_met == 1800 and timer.next_tier is None
+    assert (
+        timer.status == "met"
+        and timer.met_by == "sales.touched"
+        and timer.business_s_to_met == 1800
+        and timer.next_tier is None
+    )
 
 
 async def test_the_mql_then_a_touch_in_one_batch_meets_the_timer(harness):
@@ -58,9 +81,15 @@ async def test_identities_learned_in_the_batch_of_the_touch_count_from_where_the
     a, b, c = ("a@acme.io", "0A"), ("b@acme.io", "0B"), ("c@acme.io", "0C")
     await h.send_all(
         [
-            touched(T0 + timedelta(minutes=30), *a), identified(*a), entered("mql", T0, lead=a[0]),  # the new timer looks back at the touch
-            entered("mql", T0, lead=b[0]), identified(*b), touched(T0 + timedelta(minutes=30), *b),  # the touch finds the timer by the new names
-            entered("mql", T0, lead=c[0]), touched(T0 + timedelta(minutes=30), *c), identified(*c),  # names known after both: the timer looks back then
+            touched(T0 + timedelta(minutes=30), *a),
+            identified(*a),
+            entered("mql", T0, lead=a[0]),  # the new timer looks back at the touch
+            entered("mql", T0, lead=b[0]),
+            identified(*b),
+            touched(T0 + timedelta(minutes=30), *b),  # the touch finds the timer by the new names
+            entered("mql", T0, lead=c[0]),
+            touched(T0 + timedelta(minutes=30), *c),
+            identified(*c),  # names known after both: the timer looks back then
         ]
     )
     assert [(await timer_of(h, lead)).status for lead, _ in (a, b, c)] == ["met", "met", "met"]
@@ -99,9 +128,20 @@ async def test_a_rejection_loop_within_one_batch_raises_one_alert(harness):
 
 
 async def test_touch_by_owner_in_one_batch(harness):
-    text = with_first_touch("4h", calendar="always").replace("      met_by: [sales.touched, sales.dispositioned]\n", "      met_by: [sales.touched, sales.dispositioned]\n      touch_by_owner: true\n", 1)
+    text = with_first_touch("4h", calendar="always").replace(
+        "      met_by: [sales.touched, sales.dispositioned]\n",
+        "      met_by: [sales.touched, sales.dispositioned]\n      touch_by_owner: true\n",
+        1,
+    )
     h = harness(PolicyBook(parse_contract(text)))
-    await h.send_all([identified(), touched(T0 + timedelta(minutes=10), rep="rep-2"), entered("mql", T0), touched(T0 + timedelta(minutes=20), rep="rep-1")])
+    await h.send_all(
+        [
+            identified(),
+            touched(T0 + timedelta(minutes=10), rep="rep-2"),
+            entered("mql", T0),
+            touched(T0 + timedelta(minutes=20), rep="rep-1"),
+        ]
+    )
     timer = await timer_of(h, "ada@acme.io")
     assert timer.status == "met" and timer.business_s_to_met == 1200
 
@@ -119,7 +159,9 @@ def _script() -> list:  # type: ignore[type-arg]
         touched(T0 + timedelta(hours=1), "cy@acme.io", "0C"),  # before cy's timer started: does not meet it
         touched(T0 + timedelta(hours=3), "cy@acme.io", "0C", rep="rep-2"),
         entered("mql", T0, lead="dee@acme.io"),
-        entered("recycled", T0 + day, lead="dee@acme.io", reason="disposition:rejected", disposition_reason="no budget"),
+        entered(
+            "recycled", T0 + day, lead="dee@acme.io", reason="disposition:rejected", disposition_reason="no budget"
+        ),
         entered("mql", T0 + 10 * day, lead="dee@acme.io", reason="mql:fit_and_engagement"),
         entered("recycled", T0 + 11 * day, lead="dee@acme.io", reason="disposition:rejected"),
         entered("mql", T0 + 20 * day, lead="dee@acme.io"),
@@ -153,7 +195,14 @@ async def test_one_batch_leaves_what_one_event_at_a_time_leaves(harness):
         async with h.sessions() as session, session.begin():
             for table in reversed(metadata.sorted_tables):
                 await session.execute(delete(table))
-        await h.send_all([identified(), identified("old@acme.io", "0OLD"), entered("mql", T0), entered("mql", T0, lead="old@acme.io")])
+        await h.send_all(
+            [
+                identified(),
+                identified("old@acme.io", "0OLD"),
+                entered("mql", T0),
+                entered("mql", T0, lead="old@acme.io"),
+            ]
+        )
         assert await h.scan_at(T0 + timedelta(hours=4, minutes=1)) == ["sla.warning", "sla.breached"] * 2
         if batched:
             await h.send_all(_script())
@@ -161,14 +210,29 @@ async def test_one_batch_leaves_what_one_event_at_a_time_leaves(harness):
             for payload in _script():
                 await h.send(payload)
         outcomes.append(await _outcome(h))
-        observed.append(sorted((s.labels.get("policy"), s.name, s.value) for m in registry.collect() for s in m.samples if s.name.startswith("lockstep_sla_follow_up") and not s.name.endswith("_created")))
+        observed.append(
+            sorted(
+                (s.labels.get("policy"), s.name, s.value)
+                for m in registry.collect()
+                for s in m.samples
+                if s.name.startswith("lockstep_sla_follow_up") and not s.name.endswith("_created")
+            )
+        )
     one_at_a_time, batch = outcomes
     for name in one_at_a_time:
         assert batch[name] == one_at_a_time[name], name
     assert observed[0] == observed[1]
     statuses = {(t["lead_key"], t["policy"], t["status"]) for t in batch["sla_timers"]}
-    assert ("bob@acme.io", "mql_first_touch", "met") in statuses and ("cy@acme.io", "mql_first_touch", "met") in statuses
-    assert ("merged@acme.io", "mql_first_touch", "met") in statuses and ("old@acme.io", "mql_first_touch", "open") in statuses
+    assert ("bob@acme.io", "mql_first_touch", "met") in statuses and (
+        "cy@acme.io",
+        "mql_first_touch",
+        "met",
+    ) in statuses
+    assert ("merged@acme.io", "mql_first_touch", "met") in statuses and (
+        "old@acme.io",
+        "mql_first_touch",
+        "open",
+    ) in statuses
     resolved = [a for a in batch["sla_alerts"] if a["alert_id"].startswith("mql_first_touch:ada@acme.io:")]
     assert len(resolved) == 2 and all(a["status"] == "resolved" for a in resolved)
     assert len([a for a in batch["sla_alerts"] if a["kind"] == "loop.detected"]) == 2

@@ -25,10 +25,18 @@ def calendar(timezone: str, **fields) -> BusinessCalendar:
 
 
 NEW_YORK_CFG = Calendar(timezone="America/New_York", holidays={"country": "US"})
-BERLIN_CFG = Calendar(timezone="Europe/Berlin", holidays={"country": "DE", "subdiv": "BY"}, closed=[date(2026, 12, 24), date(2026, 12, 31), date(2027, 7, 16)])
+BERLIN_CFG = Calendar(
+    timezone="Europe/Berlin",
+    holidays={"country": "DE", "subdiv": "BY"},
+    closed=[date(2026, 12, 24), date(2026, 12, 31), date(2027, 7, 16)],
+)
 ALWAYS_CFG = Sla().calendars["always"]
-LOCAL_24X7_CFG = Calendar(timezone="America/New_York", days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"], hours=("00:00", "24:00"))
-EVENINGS_CFG = Calendar(timezone="Europe/Berlin", days=["mon", "wed", "sat"], hours=("18:30", "24:00"), holidays={"country": "DE"})
+LOCAL_24X7_CFG = Calendar(
+    timezone="America/New_York", days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"], hours=("00:00", "24:00")
+)
+EVENINGS_CFG = Calendar(
+    timezone="Europe/Berlin", days=["mon", "wed", "sat"], hours=("18:30", "24:00"), holidays={"country": "DE"}
+)
 
 NEW_YORK = BusinessCalendar.from_config(NEW_YORK_CFG)
 BERLIN_CAL = BusinessCalendar.from_config(BERLIN_CFG)
@@ -54,7 +62,11 @@ def reference_elapsed(cfg: Calendar, start: datetime, end: datetime) -> timedelt
     days = {("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(d) for d in cfg.days}
     shut = set(cfg.closed)
     if cfg.holidays:
-        shut |= set(holidays.country_holidays(cfg.holidays.country, subdiv=cfg.holidays.subdiv, years=range(start.year - 2, end.year + 3)))
+        shut |= set(
+            holidays.country_holidays(
+                cfg.holidays.country, subdiv=cfg.holidays.subdiv, years=range(start.year - 2, end.year + 3)
+            )
+        )
     (oh, om), (ch, cm) = (map(int, cfg.hours[0].split(":")), map(int, cfg.hours[1].split(":")))
     total = timedelta(0)
     day = start.astimezone(zone).date() - timedelta(days=1)
@@ -165,7 +177,11 @@ def test_always_is_wall_clock_arithmetic() -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(
-    start=st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2029, 1, 1), timezones=st.sampled_from([UTC, NY, BERLIN, TOKYO])),
+    start=st.datetimes(
+        min_value=datetime(2024, 1, 1),
+        max_value=datetime(2029, 1, 1),
+        timezones=st.sampled_from([UTC, NY, BERLIN, TOKYO]),
+    ),
     span=st.timedeltas(min_value=timedelta(0), max_value=timedelta(weeks=120)),
 )
 def test_always_matches_wall_clock_everywhere(start: datetime, span: timedelta) -> None:
@@ -264,8 +280,16 @@ def test_long_spans_jump_years() -> None:
 
 # -- properties ----------------------------------------------------------------------------------
 
-CALENDARS = {"new_york": (NEW_YORK_CFG, NEW_YORK), "berlin": (BERLIN_CFG, BERLIN_CAL), "always": (ALWAYS_CFG, ALWAYS), "ny_24x7": (LOCAL_24X7_CFG, LOCAL_24X7), "evenings": (EVENINGS_CFG, EVENINGS)}
-STARTS = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 6, 30), timezones=st.sampled_from([UTC, NY, BERLIN, TOKYO]))
+CALENDARS = {
+    "new_york": (NEW_YORK_CFG, NEW_YORK),
+    "berlin": (BERLIN_CFG, BERLIN_CAL),
+    "always": (ALWAYS_CFG, ALWAYS),
+    "ny_24x7": (LOCAL_24X7_CFG, LOCAL_24X7),
+    "evenings": (EVENINGS_CFG, EVENINGS),
+}
+STARTS = st.datetimes(
+    min_value=datetime(2025, 1, 1), max_value=datetime(2028, 6, 30), timezones=st.sampled_from([UTC, NY, BERLIN, TOKYO])
+)
 SPANS = st.one_of(
     st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=30)),
     st.timedeltas(min_value=timedelta(0), max_value=timedelta(weeks=10)),
@@ -287,7 +311,11 @@ def test_elapsed_inverts_add(name: str, start: datetime, span: timedelta) -> Non
 
 
 @settings(max_examples=100, deadline=None)
-@given(name=st.sampled_from(sorted(CALENDARS)), start=STARTS, length=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=50)))
+@given(
+    name=st.sampled_from(sorted(CALENDARS)),
+    start=STARTS,
+    length=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=50)),
+)
 def test_elapsed_matches_a_day_by_day_reference(name: str, start: datetime, length: timedelta) -> None:
     cfg, cal = CALENDARS[name]
     end = start.astimezone(UTC) + length

@@ -28,7 +28,13 @@ BASE = "http://sla"
 
 
 def _settings(kafka_bootstrap: str, topic_prefix: str, database_url: str, scoring_url: str) -> SlaSettings:
-    return SlaSettings(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, topic_partitions=2, database_url=database_url, scoring_url=scoring_url)
+    return SlaSettings(
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        topic_partitions=2,
+        database_url=database_url,
+        scoring_url=scoring_url,
+    )
 
 
 class _References(HTMLParser):
@@ -48,7 +54,9 @@ def _is_local(url: str) -> bool:
 
 
 async def test_the_page_and_everything_it_loads_come_from_this_service(kafka_bootstrap, topic_prefix, tmp_path):
-    settings = _settings(kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla.db", f"http://127.0.0.1:{free_port()}")
+    settings = _settings(
+        kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla.db", f"http://127.0.0.1:{free_port()}"
+    )
     async with running(create_app(settings), BASE) as client:
         page = await client.get("/dashboard")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -82,10 +90,17 @@ async def test_the_page_and_everything_it_loads_come_from_this_service(kafka_boo
         assert "/dashboard/funnel" in (await client.get("/openapi.json")).json()["paths"]
 
 
-async def test_the_funnel_is_scorings_own_answer_and_a_problem_once_scoring_is_gone(kafka_bootstrap, topic_prefix, tmp_path):
+async def test_the_funnel_is_scorings_own_answer_and_a_problem_once_scoring_is_gone(
+    kafka_bootstrap, topic_prefix, tmp_path
+):
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
     await publish(kafka_bootstrap, f"{topic_prefix}events", story(t0))
-    env = {"LOCKSTEP_KAFKA_BOOTSTRAP": kafka_bootstrap, "LOCKSTEP_TOPIC_PREFIX": topic_prefix, "LOCKSTEP_TOPIC_PARTITIONS": "2", "LOCKSTEP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/scoring.db"}
+    env = {
+        "LOCKSTEP_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "LOCKSTEP_TOPIC_PREFIX": topic_prefix,
+        "LOCKSTEP_TOPIC_PARTITIONS": "2",
+        "LOCKSTEP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/scoring.db",
+    }
     scoring = spawn_service("scoring", env, tmp_path)
     try:
         await asyncio.to_thread(scoring.wait_ready)
@@ -93,35 +108,56 @@ async def test_the_funnel_is_scorings_own_answer_and_a_problem_once_scoring_is_g
             await wait_for_story(direct)
 
             # A URL that reaches something other than scoring's API is scoring's trouble, not the caller's.
-            astray = _settings(kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla-astray.db", f"{scoring.base_url}/not-scoring")
+            astray = _settings(
+                kafka_bootstrap,
+                topic_prefix,
+                f"sqlite+aiosqlite:///{tmp_path}/sla-astray.db",
+                f"{scoring.base_url}/not-scoring",
+            )
             async with running(create_app(astray), BASE) as client:
                 wrong = await client.get("/dashboard/funnel")
                 assert wrong.status_code == 502 and wrong.headers["content-type"] == "application/problem+json"
                 assert wrong.json()["title"] == "Bad Gateway" and "answered 404" in wrong.json()["detail"]
 
-            settings = _settings(kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla.db", scoring.base_url)
+            settings = _settings(
+                kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla.db", scoring.base_url
+            )
             async with running(create_app(settings), BASE) as client:
                 window = {"from": (t0 - timedelta(days=1)).isoformat(), "to": datetime.now(UTC).isoformat()}
                 for params in ({**window}, {**window, "group_by": "owner"}):
-                    proxied, original = await client.get("/dashboard/funnel", params=params), await direct.get("/funnel", params=params)
+                    proxied, original = (
+                        await client.get("/dashboard/funnel", params=params),
+                        await direct.get("/funnel", params=params),
+                    )
                     assert proxied.status_code == original.status_code == 200
                     assert proxied.json() == original.json()
                 by_owner = (await client.get("/dashboard/funnel", params={**window, "group_by": "owner"})).json()
                 assert by_owner["groups"]["rep-2"]["rejection_reasons"] == [{"reason": "no budget", "count": 1}]
-                assert (await client.get("/dashboard/funnel")).json()["groups"]["all"]["entered"]["mql"] == 2  # scoring's default window
+                assert (await client.get("/dashboard/funnel")).json()["groups"]["all"]["entered"][
+                    "mql"
+                ] == 2  # scoring's default window
 
                 # What scoring refuses, it explains: its problem document comes through as it is.
                 refused = await client.get("/dashboard/funnel", params={"group_by": "mood"})
                 assert refused.status_code == 400 and refused.headers["content-type"] == "application/problem+json"
-                assert refused.json()["detail"] == (await direct.get("/funnel", params={"group_by": "mood"})).json()["detail"]
+                assert (
+                    refused.json()["detail"]
+                    == (await direct.get("/funnel", params={"group_by": "mood"})).json()["detail"]
+                )
 
                 scoring.stop()
                 gone = await client.get("/dashboard/funnel", params=window)
                 assert gone.status_code == 503 and gone.headers["content-type"] == "application/problem+json"
                 assert gone.headers["retry-after"]
                 problem = gone.json()
-                assert problem["status"] == 503 and "LOCKSTEP_SCORING_URL" in problem["detail"] and problem["instance"] == "/dashboard/funnel"
-                assert (await client.get("/readyz")).status_code == 200, "scoring being down is the funnel's problem, not the SLA service's"
+                assert (
+                    problem["status"] == 503
+                    and "LOCKSTEP_SCORING_URL" in problem["detail"]
+                    and problem["instance"] == "/dashboard/funnel"
+                )
+                assert (await client.get("/readyz")).status_code == 200, (
+                    "scoring being down is the funnel's problem, not the SLA service's"
+                )
     finally:
         scoring.stop()
 
@@ -129,9 +165,22 @@ async def test_the_funnel_is_scorings_own_answer_and_a_problem_once_scoring_is_g
 def _timer(n: int, policy: str, owner: str | None, status: str, next_due_at: datetime, breached: int = 0) -> dict:
     now = datetime.now(UTC)
     return {
-        "timer_key": f"{policy}:lead{n}@acme.io:e{n}", "lead_key": f"lead{n}@acme.io", "policy": policy, "owner": owner, "team": None, "escalate_to": None,
-        "contract_version": "t", "calendar": "always", "started_at": now, "target_s": 3600.0, "due": {"breached": next_due_at.isoformat()},
-        "next_tier": "escalated" if breached else "warning", "next_due_at": next_due_at, "status": status, "breached": breached, "created_at": now,
+        "timer_key": f"{policy}:lead{n}@acme.io:e{n}",
+        "lead_key": f"lead{n}@acme.io",
+        "policy": policy,
+        "owner": owner,
+        "team": None,
+        "escalate_to": None,
+        "contract_version": "t",
+        "calendar": "always",
+        "started_at": now,
+        "target_s": 3600.0,
+        "due": {"breached": next_due_at.isoformat()},
+        "next_tier": "escalated" if breached else "warning",
+        "next_due_at": next_due_at,
+        "status": status,
+        "breached": breached,
+        "created_at": now,
     }
 
 
@@ -166,7 +215,9 @@ async def test_open_timers_are_counted_per_policy_and_owner(kafka_bootstrap, top
         assert soonest[("mql_first_touch", "rep-1")] == soon and soonest[("mql_accept_or_reject", "rep-1")] == later
 
 
-@pytest.mark.parametrize("url", ["ftp://user:s3cret@scoring", "scoring:8002", "http://", "http://scoring:99999", "http://scoring/?x=1"])
+@pytest.mark.parametrize(
+    "url", ["ftp://user:s3cret@scoring", "scoring:8002", "http://", "http://scoring:99999", "http://scoring/?x=1"]
+)
 def test_a_scoring_url_that_cannot_work_stops_the_service_at_start_up(url):
     with pytest.raises(SettingsError) as info:
         load_settings(SlaSettings, scoring_url=url)
@@ -176,11 +227,23 @@ def test_a_scoring_url_that_cannot_work_stops_the_service_at_start_up(url):
 def test_the_scoring_url_defaults_to_the_local_scoring_service(monkeypatch):
     monkeypatch.delenv("LOCKSTEP_SCORING_URL", raising=False)
     assert load_settings(SlaSettings).scoring_url == "http://127.0.0.1:8002"
-    assert load_settings(SlaSettings, scoring_url="https://scoring.internal:8443/").scoring_url == "https://scoring.internal:8443"
+    assert (
+        load_settings(SlaSettings, scoring_url="https://scoring.internal:8443/").scoring_url
+        == "https://scoring.internal:8443"
+    )
 
 
 def test_serve_sla_with_a_bad_scoring_url_stops_before_binding_with_one_line():
     env = {**os.environ, "LOCKSTEP_SCORING_URL": "scoring:8002"}
-    result = subprocess.run([sys.executable, "-m", "services.cli", "serve", "sla", "--port", str(free_port())], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2 and result.stderr.startswith("lockstep: LOCKSTEP_SCORING_URL: expected an http:// or https:// URL")
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", "serve", "sla", "--port", str(free_port())],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and result.stderr.startswith(
+        "lockstep: LOCKSTEP_SCORING_URL: expected an http:// or https:// URL"
+    )
     assert result.stderr.count("\n") == 1

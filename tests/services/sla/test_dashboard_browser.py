@@ -28,7 +28,9 @@ def _browser_tools() -> tuple[str, str]:
     node, chromium = shutil.which("node"), shutil.which("chromium")
     # A missing browser is a broken set-up, never a reason to skip: `make test` provides both.
     assert chromium, "chromium is missing: `make test` installs it (deploy/tools.sh)"
-    assert node and (BROWSER / "node_modules" / "playwright-core").is_dir(), "playwright-core is missing: `make test` runs `npm ci` in tests/browser"
+    assert node and (BROWSER / "node_modules" / "playwright-core").is_dir(), (
+        "playwright-core is missing: `make test` runs `npm ci` in tests/browser"
+    )
     return node, chromium
 
 
@@ -44,7 +46,9 @@ async def _settled(sla: httpx.AsyncClient) -> bool:
     policies = (await sla.get("/sla/compliance", params={"group_by": "policy"})).json()["groups"]
     started = {policy: g["timers"] for policy, g in policies.items()}
     still_open = [(g["policy"], g["owner"], g["open"]) for g in (await sla.get("/sla/timers/open")).json()["groups"]]
-    return started == {"mql_first_touch": 2, "mql_accept_or_reject": 2, "sal_to_sql_or_reject": 1} and still_open == [("sal_to_sql_or_reject", "rep-1", 1)]
+    return started == {"mql_first_touch": 2, "mql_accept_or_reject": 2, "sal_to_sql_or_reject": 1} and still_open == [
+        ("sal_to_sql_or_reject", "rep-1", 1)
+    ]
 
 
 async def _line(stream: asyncio.StreamReader) -> dict:
@@ -56,18 +60,35 @@ async def _line(stream: asyncio.StreamReader) -> dict:
 async def test_an_alert_arrives_live_and_is_acknowledged_from_the_page(kafka_bootstrap, topic_prefix, tmp_path):
     node, chromium = _browser_tools()
     env = {
-        "LOCKSTEP_KAFKA_BOOTSTRAP": kafka_bootstrap, "LOCKSTEP_TOPIC_PREFIX": topic_prefix, "LOCKSTEP_TOPIC_PARTITIONS": "2",
-        "LOCKSTEP_CONTRACT": _contract(tmp_path), "LOCKSTEP_SCAN_INTERVAL_S": "0.1", "LOCKSTEP_LOG_LEVEL": "WARNING",
+        "LOCKSTEP_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "LOCKSTEP_TOPIC_PREFIX": topic_prefix,
+        "LOCKSTEP_TOPIC_PARTITIONS": "2",
+        "LOCKSTEP_CONTRACT": _contract(tmp_path),
+        "LOCKSTEP_SCAN_INTERVAL_S": "0.1",
+        "LOCKSTEP_LOG_LEVEL": "WARNING",
     }
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
     await publish(kafka_bootstrap, f"{topic_prefix}events", story(t0))
-    scoring = spawn_service("scoring", {**env, "LOCKSTEP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/scoring.db"}, tmp_path)
-    sla = spawn_service("sla", {**env, "LOCKSTEP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/sla.db", "LOCKSTEP_SCORING_URL": scoring.base_url}, tmp_path)
+    scoring = spawn_service(
+        "scoring", {**env, "LOCKSTEP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/scoring.db"}, tmp_path
+    )
+    sla = spawn_service(
+        "sla",
+        {
+            **env,
+            "LOCKSTEP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/sla.db",
+            "LOCKSTEP_SCORING_URL": scoring.base_url,
+        },
+        tmp_path,
+    )
     browser = None
     try:
         await asyncio.to_thread(scoring.wait_ready)
         await asyncio.to_thread(sla.wait_ready)
-        async with httpx.AsyncClient(base_url=scoring.base_url, timeout=10) as scoring_api, httpx.AsyncClient(base_url=sla.base_url, timeout=10) as sla_api:
+        async with (
+            httpx.AsyncClient(base_url=scoring.base_url, timeout=10) as scoring_api,
+            httpx.AsyncClient(base_url=sla.base_url, timeout=10) as sla_api,
+        ):
             await wait_for_story(scoring_api)
             # The story's own alerts (if any) belong to the page's first load, not to the live part.
             deadline = asyncio.get_running_loop().time() + 60
@@ -77,8 +98,15 @@ async def test_an_alert_arrives_live_and_is_acknowledged_from_the_page(kafka_boo
 
             SCREENSHOT.parent.mkdir(exist_ok=True)
             browser = await asyncio.create_subprocess_exec(
-                node, str(BROWSER / "dashboard.mjs"), sla.base_url, LIVE_LEAD, str(SCREENSHOT), chromium,
-                cwd=BROWSER, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                node,
+                str(BROWSER / "dashboard.mjs"),
+                sla.base_url,
+                LIVE_LEAD,
+                str(SCREENSHOT),
+                chromium,
+                cwd=BROWSER,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
             )
             assert (await _line(browser.stdout)) == {"step": "live"}
             await publish(kafka_bootstrap, f"{topic_prefix}events", fresh_mql(LIVE_LEAD, "rep-1", datetime.now(UTC)))
@@ -87,13 +115,23 @@ async def test_an_alert_arrives_live_and_is_acknowledged_from_the_page(kafka_boo
             _, stderr = await asyncio.wait_for(browser.communicate(), 60)
             assert browser.returncode == 0, stderr.decode()
             assert done["step"] == "done" and done["via"] == "stream", done
-            assert done["stream"] == "live" and done["states"] == {"timers": "ready", "attainment": "ready", "funnel": "ready"}, done
+            assert done["stream"] == "live" and done["states"] == {
+                "timers": "ready",
+                "attainment": "ready",
+                "funnel": "ready",
+            }, done
             assert done["problems"] == [], done["problems"]
 
             alerts = {a["id"]: a for a in (await sla_api.get("/alerts", params={"limit": 500})).json()["alerts"]}
             acked, resolved = alerts[done["acked"]], alerts[done["resolved"]]
-            assert (acked["lead_key"], acked["kind"], acked["status"]) == (LIVE_LEAD, "sla.warning", "acked") and acked["acked_at"]
-            assert (resolved["lead_key"], resolved["kind"], resolved["status"]) == (LIVE_LEAD, "sla.escalated", "resolved") and resolved["resolved_at"]
+            assert (acked["lead_key"], acked["kind"], acked["status"]) == (LIVE_LEAD, "sla.warning", "acked") and acked[
+                "acked_at"
+            ]
+            assert (resolved["lead_key"], resolved["kind"], resolved["status"]) == (
+                LIVE_LEAD,
+                "sla.escalated",
+                "resolved",
+            ) and resolved["resolved_at"]
             assert SCREENSHOT.stat().st_size > 0
     finally:
         if browser is not None and browser.returncode is None:

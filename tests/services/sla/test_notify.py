@@ -27,9 +27,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from services.simulator.signing import new_standard_webhooks_secret
 from services.sla.notify import AlertNotifier, WebhookTarget, enqueue, parse_targets
 from services.sla.tables import deliveries, metadata
-from services.simulator.signing import new_standard_webhooks_secret
 from shared.db import create_engine, session_factory
 from shared.events import AlertRaised
 
@@ -55,7 +55,9 @@ class Receiver:
         self._requests: list[Received] = []
         self._failures: dict[str, int] = {}
         app = Starlette(routes=[Route("/hook/{target}", self._hook, methods=["POST"])])
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        )
         self._thread = threading.Thread(target=self._server.run, name="webhook-receiver", daemon=True)
 
     async def _hook(self, request: Request) -> Response:
@@ -137,9 +139,16 @@ async def sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
     await engine.dispose()
 
 
-def _alert(n: int = 1, kind: str = "sla.breached", *, raised_at: datetime | None = None, message: str | None = None) -> dict:
+def _alert(
+    n: int = 1, kind: str = "sla.breached", *, raised_at: datetime | None = None, message: str | None = None
+) -> dict:
     raised_at = raised_at or datetime.now(UTC).replace(microsecond=0)
-    severity = {"sla.warning": "warning", "sla.breached": "critical", "sla.escalated": "critical", "loop.detected": "warning"}[kind]
+    severity = {
+        "sla.warning": "warning",
+        "sla.breached": "critical",
+        "sla.escalated": "critical",
+        "loop.detected": "warning",
+    }[kind]
     alert = AlertRaised(
         alert_id=f"mql-follow-up:email:ada{n}@acme.io:evt-{n}:{kind.split('.')[1]}",
         kind=kind,  # type: ignore[arg-type]
@@ -151,7 +160,8 @@ def _alert(n: int = 1, kind: str = "sla.breached", *, raised_at: datetime | None
         escalate_to="manager-emea" if kind == "sla.escalated" else None,
         due_at=raised_at - timedelta(minutes=1) if kind.startswith("sla.") else None,
         raised_at=raised_at,
-        message=message or f"mql-follow-up: email:ada{n}@acme.io {kind.split('.')[1]} (60 business minutes target, owner rep-7)",
+        message=message
+        or f"mql-follow-up: email:ada{n}@acme.io {kind.split('.')[1]} (60 business minutes target, owner rep-7)",
         details={"calendar": "emea-business", "contract_version": "v1"},
     )
     return alert.model_dump(mode="json", exclude_none=True)
@@ -211,7 +221,13 @@ async def test_standard_delivery_arrives_once_signed_for_standard_webhooks(recei
     assert datetime.fromisoformat(verified["timestamp"]) == datetime.fromisoformat(payload["raised_at"])
 
     [row] = await _rows(sessions)
-    assert (row.status, row.attempts, row.last_error, row.target, row.alert_id) == ("sent", 1, None, "ops", payload["alert_id"])
+    assert (row.status, row.attempts, row.last_error, row.target, row.alert_id) == (
+        "sent",
+        1,
+        None,
+        "ops",
+        payload["alert_id"],
+    )
     assert _metric(registry, "lockstep_sla_webhook_sent_total", "ops") == 1
     assert _metric(registry, "lockstep_sla_webhook_retried_total", "ops") == 0
     assert _metric(registry, "lockstep_sla_webhook_pending", "ops") == 0
@@ -243,7 +259,16 @@ async def test_slack_format_is_an_incoming_webhook_message(receiver: Receiver, s
     section = body["blocks"][0]
     assert section["type"] == "section" and section["text"]["type"] == "mrkdwn"
     mrkdwn = section["text"]["text"]
-    for expected in ("sla.escalated", "critical", "email:ada1@acme.io", "mql-follow-up", "rep-7 (emea)", "manager-emea", "2026-11-02 10:04 UTC", "2026-11-02 10:05 UTC"):
+    for expected in (
+        "sla.escalated",
+        "critical",
+        "email:ada1@acme.io",
+        "mql-follow-up",
+        "rep-7 (emea)",
+        "manager-emea",
+        "2026-11-02 10:04 UTC",
+        "2026-11-02 10:05 UTC",
+    ):
         assert expected in mrkdwn, expected
     assert "no touch yet &lt;b&gt; &amp; counting" in mrkdwn  # Slack's control characters are escaped
     assert all(block["type"] in ("section", "context") for block in body["blocks"])
@@ -286,7 +311,17 @@ async def test_a_target_always_failing_ends_failed_after_max_attempts(receiver: 
     receiver.fail_first("broken", ALWAYS)
     clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     registry = CollectorRegistry()
-    notifier = AlertNotifier(sessions, [target], postgres=False, clock=clock, registry=registry, max_attempts=4, base_backoff_s=1.0, jitter=0.1, rng=random.Random(7))
+    notifier = AlertNotifier(
+        sessions,
+        [target],
+        postgres=False,
+        clock=clock,
+        registry=registry,
+        max_attempts=4,
+        base_backoff_s=1.0,
+        jitter=0.1,
+        rng=random.Random(7),
+    )
     await _queue(sessions, [target], _alert(raised_at=clock.now), now=clock.now)
     assert _metric(registry, "lockstep_sla_webhook_pending", "broken") == 0  # not counted before a round
     await notifier.refresh_pending()
@@ -331,7 +366,9 @@ async def test_connection_errors_are_retried_and_never_stop_the_loop(receiver: R
     down = WebhookTarget(name="down", url=f"http://127.0.0.1:{closed_port}/hook/down")
     up = _target(receiver, "up")
     registry = CollectorRegistry()
-    notifier = AlertNotifier(sessions, [down, up], postgres=False, registry=registry, max_attempts=3, base_backoff_s=0.01, timeout_s=2.0)
+    notifier = AlertNotifier(
+        sessions, [down, up], postgres=False, registry=registry, max_attempts=3, base_backoff_s=0.01, timeout_s=2.0
+    )
     task = asyncio.create_task(notifier.run())
     await _queue(sessions, [down, up], _alert(1), _alert(2))
     notifier.wake()
@@ -383,10 +420,15 @@ async def test_enqueue_belongs_to_the_callers_transaction(receiver: Receiver, se
     assert await _rows(sessions) == []
 
 
-async def test_a_delivery_for_a_target_no_longer_configured_fails_without_a_request(receiver: Receiver, sessions) -> None:  # type: ignore[no-untyped-def]
+async def test_a_delivery_for_a_target_no_longer_configured_fails_without_a_request(
+    receiver: Receiver, sessions
+) -> None:  # type: ignore[no-untyped-def]
     await _queue(sessions, [_target(receiver, "gone")], _alert())
     registry = CollectorRegistry()
-    assert await AlertNotifier(sessions, [_target(receiver, "other")], postgres=False, registry=registry).deliver_once() == 1
+    assert (
+        await AlertNotifier(sessions, [_target(receiver, "other")], postgres=False, registry=registry).deliver_once()
+        == 1
+    )
     [row] = await _rows(sessions)
     assert (row.status, row.attempts) == ("failed", 1) and "no longer configured" in row.last_error
     assert receiver.requests() == []
@@ -433,7 +475,12 @@ def test_parse_targets_reads_the_json_setting() -> None:
     text = json.dumps(
         [
             {"name": "ops", "url": "https://hooks.example.com/lockstep", "format": "standard", "secret": SECRET},
-            {"name": "sales_slack", "url": "https://hooks.slack.com/services/T0/B0/xyz", "format": "slack", "kinds": ["sla.breached", "sla.escalated"]},
+            {
+                "name": "sales_slack",
+                "url": "https://hooks.slack.com/services/T0/B0/xyz",
+                "format": "slack",
+                "kinds": ["sla.breached", "sla.escalated"],
+            },
             {"name": "local-dev", "url": "http://localhost:9000/hook"},
             {"name": "loopback", "url": "http://127.0.0.1:9000/hook", "format": "slack"},
         ]
@@ -450,19 +497,34 @@ def test_parse_targets_reads_the_json_setting() -> None:
 @pytest.mark.parametrize(
     ("targets", "message"),
     [
-        ([{"name": "ops", "url": "http://hooks.example.com/x"}], "url must be https:// (plain http:// is allowed only to 127.0.0.1 or localhost), got http://hooks.example.com"),
+        (
+            [{"name": "ops", "url": "http://hooks.example.com/x"}],
+            "url must be https:// (plain http:// is allowed only to 127.0.0.1 or localhost), got http://hooks.example.com",
+        ),
         ([{"name": "ops", "url": "http://10.0.0.8/x"}], "url must be https://"),
         ([{"name": "ops", "format": "standard"}], "LOCKSTEP_ALERT_WEBHOOKS[0] (ops): url is required"),
-        ([{"name": "ops", "url": "https://h.example.com", "format": "teams"}], "format: Input should be 'standard' or 'slack'"),
+        (
+            [{"name": "ops", "url": "https://h.example.com", "format": "teams"}],
+            "format: Input should be 'standard' or 'slack'",
+        ),
         ([{"name": "ops", "url": "ftp://h.example.com"}], "url must be an absolute https:// URL"),
         ([{"name": "ops", "url": "https:///path-only"}], "url must be an absolute https:// URL"),
         ([{"name": "Ops Team", "url": "https://h.example.com"}], "name may only contain a-z, 0-9, _ and -"),
-        ([{"name": "ops", "url": "https://h.example.com", "secret": "s3cr3t-not-whsec"}], "secret must start with whsec_"),
-        ([{"name": "ops", "url": "https://h.example.com", "secret": "whsec_!!notbase64"}], "secret must be whsec_ followed by base64"),
+        (
+            [{"name": "ops", "url": "https://h.example.com", "secret": "s3cr3t-not-whsec"}],
+            "secret must start with whsec_",
+        ),
+        (
+            [{"name": "ops", "url": "https://h.example.com", "secret": "whsec_!!notbase64"}],
+            "secret must be whsec_ followed by base64",
+        ),
         ([{"name": "ops", "url": "https://h.example.com", "kinds": ["sla.breach"]}], "kinds.0: Input should be"),
         ([{"name": "ops", "url": "https://h.example.com", "kinds": []}], "kinds must not be empty"),
         ([{"name": "ops", "url": "https://h.example.com", "kind": ["sla.breached"]}], "kind is not a known field"),
-        ([{"name": "ops", "url": "https://a.example.com"}, {"name": "ops", "url": "https://b.example.com"}], "LOCKSTEP_ALERT_WEBHOOKS[1] (ops): name 'ops' is used"),
+        (
+            [{"name": "ops", "url": "https://a.example.com"}, {"name": "ops", "url": "https://b.example.com"}],
+            "LOCKSTEP_ALERT_WEBHOOKS[1] (ops): name 'ops' is used",
+        ),
         ({"name": "ops", "url": "https://h.example.com"}, "must be a JSON list of targets, got an object"),
         (["https://h.example.com"], "LOCKSTEP_ALERT_WEBHOOKS[0] must be an object"),
     ],

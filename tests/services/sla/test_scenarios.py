@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from services.simulator.contracts import with_first_touch
 from services.sla.alerts import AlertDesk
 from services.sla.handler import SlaHandler
 from services.sla.policies import PolicyBook
@@ -16,7 +17,6 @@ from shared.contract import parse_contract
 from shared.db import Outbox, create_engine, is_postgres, session_factory
 from shared.db.migrations import upgrade
 from shared.events import EventEnvelope, LeadIdentified, LeadRef, LifecycleTransitioned, SalesTouched
-from services.simulator.contracts import with_first_touch
 
 NY, BERLIN = ZoneInfo("America/New_York"), ZoneInfo("Europe/Berlin")
 T0 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # a Monday
@@ -24,7 +24,10 @@ T0 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # a Monday
 
 def contract(first_touch_calendar: str = "always", teams: str = ""):  # type: ignore[no-untyped-def]
     text = with_first_touch("4h", calendar=first_touch_calendar)
-    text = text.replace("    always: {timezone: UTC", "    berlin: {timezone: Europe/Berlin, days: [mon, tue, wed, thu, fri], hours: [\"09:00\", \"17:00\"], holidays: {country: DE}}\n    always: {timezone: UTC")
+    text = text.replace(
+        "    always: {timezone: UTC",
+        '    berlin: {timezone: Europe/Berlin, days: [mon, tue, wed, thu, fri], hours: ["09:00", "17:00"], holidays: {country: DE}}\n    always: {timezone: UTC',
+    )
     text = text.replace("  rejection_loop:", f"{teams}  rejection_loop:")
     return parse_contract(text)
 
@@ -59,15 +62,46 @@ class Harness:
         for payload in payloads:
             self.n += 1
             subject = getattr(payload, "lead_key", None) or payload.lead.key
-            envelopes.append(EventEnvelope.wrap(payload, id=f"e{self.n}", source="/tests", subject=subject, time=payload.occurred_at))
+            envelopes.append(
+                EventEnvelope.wrap(payload, id=f"e{self.n}", source="/tests", subject=subject, time=payload.occurred_at)
+            )
         async with self.sessions() as session, session.begin():
             await self.handler(session, envelopes)
 
-    async def enter(self, stage: str, at: datetime, lead: str = "ada@acme.io", owner: str | None = "rep-1", reason: str = "mql:hand_raiser", **details) -> None:  # type: ignore[no-untyped-def]
-        await self.send(LifecycleTransitioned(lead_key=lead, from_stage="lead", to_stage=stage, reason=reason, fit_score=50, fit_grade="A", engagement_score=50, owner=owner, contract_version="t", occurred_at=at, details=details))
+    async def enter(
+        self,
+        stage: str,
+        at: datetime,
+        lead: str = "ada@acme.io",
+        owner: str | None = "rep-1",
+        reason: str = "mql:hand_raiser",
+        **details,
+    ) -> None:  # type: ignore[no-untyped-def]
+        await self.send(
+            LifecycleTransitioned(
+                lead_key=lead,
+                from_stage="lead",
+                to_stage=stage,
+                reason=reason,
+                fit_score=50,
+                fit_grade="A",
+                engagement_score=50,
+                owner=owner,
+                contract_version="t",
+                occurred_at=at,
+                details=details,
+            )
+        )
 
     async def touch(self, at: datetime, rep: str = "rep-1") -> None:
-        await self.send(SalesTouched(lead=LeadRef(source="salesforce", record_id="00Q1", email="ada@acme.io"), channel="call", rep=rep, occurred_at=at))
+        await self.send(
+            SalesTouched(
+                lead=LeadRef(source="salesforce", record_id="00Q1", email="ada@acme.io"),
+                channel="call",
+                rep=rep,
+                occurred_at=at,
+            )
+        )
 
     async def scan_at(self, at: datetime) -> list[str]:
         self.clock.now = at
@@ -87,7 +121,9 @@ class Harness:
 
     async def timer(self, policy: str = "mql_first_touch"):  # type: ignore[no-untyped-def]
         async with self.sessions() as session:
-            return (await session.execute(select(timers).where(timers.c.policy == policy).order_by(timers.c.id.desc()))).first()
+            return (
+                await session.execute(select(timers).where(timers.c.policy == policy).order_by(timers.c.id.desc()))
+            ).first()
 
 
 @pytest.fixture
@@ -99,7 +135,9 @@ async def harness(database_url):  # type: ignore[no-untyped-def]
 
 
 async def _identify(h: Harness) -> None:
-    await h.send(LeadIdentified(lead_key="ada@acme.io", identities=["email:ada@acme.io", "salesforce:00Q1"], occurred_at=T0))
+    await h.send(
+        LeadIdentified(lead_key="ada@acme.io", identities=["email:ada@acme.io", "salesforce:00Q1"], occurred_at=T0)
+    )
 
 
 async def test_touched_in_time_raises_nothing(harness):
@@ -187,7 +225,9 @@ async def test_a_rejection_loop_raises_one_alert_with_every_reason_and_rule(harn
     at = T0
     for n, reason in enumerate(["no budget", "wrong persona"]):
         await h.enter("mql", at + timedelta(days=10 * n), reason="mql:fit_and_engagement" if n else "mql:hand_raiser")
-        await h.enter("recycled", at + timedelta(days=10 * n + 1), reason="disposition:rejected", disposition_reason=reason)
+        await h.enter(
+            "recycled", at + timedelta(days=10 * n + 1), reason="disposition:rejected", disposition_reason=reason
+        )
     await h.enter("mql", at + timedelta(days=25), reason="mql:hand_raiser")
     loops = [a for a in await h.alerts() if a.kind == "loop.detected"]
     assert len(loops) == 1
@@ -200,7 +240,9 @@ async def test_rejections_outside_the_window_are_no_loop(harness):
     h = harness(PolicyBook(contract()))
     for n in range(2):
         await h.enter("mql", T0 + timedelta(days=100 * n))
-        await h.enter("recycled", T0 + timedelta(days=100 * n + 1), reason="disposition:rejected", disposition_reason="later")
+        await h.enter(
+            "recycled", T0 + timedelta(days=100 * n + 1), reason="disposition:rejected", disposition_reason="later"
+        )
     await h.enter("mql", T0 + timedelta(days=200))
     assert "loop.detected" not in await h.alert_kinds()
 
@@ -211,9 +253,15 @@ async def test_running_timers_keep_their_policy_unless_the_contract_says_otherwi
     before = (await h.timer()).due
     longer = with_first_touch("8h", version="2026.2")
     keeps = Harness(h.sessions, PolicyBook(parse_contract(longer)), postgres=False)
-    assert await keeps.scanner.scan_once() == 0 and (await h.timer()).due == before  # a new contract alone changes nothing
-    follows = parse_contract(longer.replace("  rejection_loop:", "  running_timers_follow_changes: true\n  rejection_loop:"))
+    assert (
+        await keeps.scanner.scan_once() == 0 and (await h.timer()).due == before
+    )  # a new contract alone changes nothing
+    follows = parse_contract(
+        longer.replace("  rejection_loop:", "  running_timers_follow_changes: true\n  rejection_loop:")
+    )
     replanned = Harness(h.sessions, PolicyBook(follows), postgres=False)
     assert await replanned.scanner.follow_contract_changes() >= 1
     after = await h.timer()
-    assert datetime.fromisoformat(after.due["breached"]) == T0 + timedelta(hours=8) and after.contract_version == "2026.2"
+    assert (
+        datetime.fromisoformat(after.due["breached"]) == T0 + timedelta(hours=8) and after.contract_version == "2026.2"
+    )

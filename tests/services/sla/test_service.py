@@ -12,9 +12,9 @@ import httpx
 import orjson
 import pytest
 
+from services.simulator.contracts import with_first_touch
 from shared.bus import EventProducer, OutgoingRecord, ensure_topics
 from shared.events import EventEnvelope, LifecycleTransitioned
-from services.simulator.contracts import with_first_touch
 from tests.support.kafka import read_topic
 from tests.support.processes import spawn_module
 
@@ -66,8 +66,26 @@ async def _enter_mql(bootstrap: str, topic: str, leads: list[str]) -> None:
     now = datetime.now(UTC)
     records = []
     for lead in leads:
-        payload = LifecycleTransitioned(lead_key=lead, from_stage="lead", to_stage="mql", reason="mql:hand_raiser", fit_score=50, fit_grade="A", engagement_score=50, owner="rep-1", contract_version="2026.1", occurred_at=now)
-        records.append(OutgoingRecord.event(topic, EventEnvelope.wrap(payload, id=f"lifecycle:{uuid.uuid4().hex}", source="/tests", subject=lead, time=now)))
+        payload = LifecycleTransitioned(
+            lead_key=lead,
+            from_stage="lead",
+            to_stage="mql",
+            reason="mql:hand_raiser",
+            fit_score=50,
+            fit_grade="A",
+            engagement_score=50,
+            owner="rep-1",
+            contract_version="2026.1",
+            occurred_at=now,
+        )
+        records.append(
+            OutgoingRecord.event(
+                topic,
+                EventEnvelope.wrap(
+                    payload, id=f"lifecycle:{uuid.uuid4().hex}", source="/tests", subject=lead, time=now
+                ),
+            )
+        )
     await producer.send_many(records)
     await producer.stop()
 
@@ -90,13 +108,17 @@ async def test_sigkill_before_due_then_restart_fires_each_alert_exactly_once(sla
         deadline = time.monotonic() + 30
         while True:
             with sqlite3.connect(database) as connection:
-                started = connection.execute("SELECT count(*) FROM sla_timers WHERE policy = 'mql_first_touch'").fetchone()[0]
+                started = connection.execute(
+                    "SELECT count(*) FROM sla_timers WHERE policy = 'mql_first_touch'"
+                ).fetchone()[0]
             if started == len(leads):
                 break
             assert time.monotonic() < deadline, "timers were not created"
             await asyncio.sleep(0.05)
         with sqlite3.connect(database) as connection:
-            assert connection.execute("SELECT count(*) FROM sla_alerts").fetchone()[0] == 0, "killed too late to mean anything"
+            assert connection.execute("SELECT count(*) FROM sla_alerts").fetchone()[0] == 0, (
+                "killed too late to mean anything"
+            )
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
@@ -109,7 +131,9 @@ async def test_sigkill_before_due_then_restart_fires_each_alert_exactly_once(sla
             await asyncio.sleep(0.2)
         await asyncio.sleep(1)  # any double firing would show up by now
         first_touch = [a for a in await _alerts(base) if a["policy"] == "mql_first_touch"]
-        assert sorted((a["lead_key"], a["kind"]) for a in first_touch) == sorted((lead, kind) for lead in leads for kind in ("sla.warning", "sla.breached", "sla.escalated"))
+        assert sorted((a["lead_key"], a["kind"]) for a in first_touch) == sorted(
+            (lead, kind) for lead in leads for kind in ("sla.warning", "sla.breached", "sla.escalated")
+        )
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
@@ -135,7 +159,9 @@ async def _sse_events(base: str, count: int, last_event_id: str | None = None) -
     return events
 
 
-async def test_alerts_stream_live_resume_with_last_event_id_and_are_acked_and_resolved(sla_env, kafka_bootstrap, topic_prefix):
+async def test_alerts_stream_live_resume_with_last_event_id_and_are_acked_and_resolved(
+    sla_env, kafka_bootstrap, topic_prefix
+):
     process, base = _start(sla_env)
     try:
         await ensure_topics(kafka_bootstrap, [f"{topic_prefix}lifecycle"], partitions=2, replication_factor=1)

@@ -20,7 +20,14 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 
 def _event(n: int) -> EventEnvelope:
-    return EventEnvelope(id=f"restart-{n}", source="/tests", type="lockstep.probe.v1", time=datetime.now(UTC), data={"n": n}, subject=f"lead-{n % 13}")
+    return EventEnvelope(
+        id=f"restart-{n}",
+        source="/tests",
+        type="lockstep.probe.v1",
+        time=datetime.now(UTC),
+        data={"n": n},
+        subject=f"lead-{n % 13}",
+    )
 
 
 async def _publish(bootstrap: str, topic: str, numbers: range) -> None:
@@ -45,7 +52,9 @@ async def _wait_for(engine, count: int, process, timeout_s: float = 120) -> None
     deadline = asyncio.get_running_loop().time() + timeout_s
     while (await _applied(engine))[0] < count:
         assert process.poll() is None, process.stderr.read()[-3000:]
-        assert asyncio.get_running_loop().time() < deadline, f"consumer stuck at {(await _applied(engine))[0]} of {count}"
+        assert asyncio.get_running_loop().time() < deadline, (
+            f"consumer stuck at {(await _applied(engine))[0]} of {count}"
+        )
         await asyncio.sleep(0.2)
 
 
@@ -59,7 +68,20 @@ async def test_a_consumer_outlives_a_broker_restart_and_applies_everything_once(
         topic, deadletter = "restart.events", "restart.deadletter"
         await ensure_topics(broker.bootstrap, [topic, deadletter], partitions=3, replication_factor=1)
         await _publish(broker.bootstrap, topic, range(0, 1000))
-        args = ["--bootstrap", broker.bootstrap, "--topic", topic, "--group", f"g-{uuid.uuid4().hex[:8]}", "--db", database, "--deadletter", deadletter, "--batch", "100"]
+        args = [
+            "--bootstrap",
+            broker.bootstrap,
+            "--topic",
+            topic,
+            "--group",
+            f"g-{uuid.uuid4().hex[:8]}",
+            "--db",
+            database,
+            "--deadletter",
+            deadletter,
+            "--batch",
+            "100",
+        ]
         process = spawn_module("tests.support.counting_consumer", args)
         await _wait_for(engine, 1000, process)
 

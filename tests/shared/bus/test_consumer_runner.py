@@ -22,7 +22,14 @@ handled = Table("unit_handled", metadata, Column("event_id", String(64), primary
 
 
 def _event(name: str, **data) -> EventEnvelope:  # type: ignore[no-untyped-def]
-    return EventEnvelope(id=name, source="/tests", type="lockstep.test.v1", time=datetime.now(UTC), data={"name": name, **data}, subject="lead-1")
+    return EventEnvelope(
+        id=name,
+        source="/tests",
+        type="lockstep.test.v1",
+        time=datetime.now(UTC),
+        data={"name": name, **data},
+        subject="lead-1",
+    )
 
 
 async def _wait(condition, timeout_s: float = 30) -> None:  # type: ignore[no-untyped-def]
@@ -61,9 +68,18 @@ async def test_poison_is_deadlettered_with_its_error_and_the_consumer_keeps_goin
             await session.execute(insert(handled).values(event_id=envelope.id))
 
     runner = ConsumerRunner(
-        name="unit", bootstrap=kafka_bootstrap, group_id=f"g-{uuid.uuid4().hex[:8]}", topics=[topics["events"]],
-        handler=handler, sessions=sessions, processed=ProcessedEvents(processed_table), producer=producer,
-        deadletter_topic=topics["deadletter"], max_retries=2, retry_backoff_ms=10, after_commit=relay.wake,
+        name="unit",
+        bootstrap=kafka_bootstrap,
+        group_id=f"g-{uuid.uuid4().hex[:8]}",
+        topics=[topics["events"]],
+        handler=handler,
+        sessions=sessions,
+        processed=ProcessedEvents(processed_table),
+        producer=producer,
+        deadletter_topic=topics["deadletter"],
+        max_retries=2,
+        retry_backoff_ms=10,
+        after_commit=relay.wake,
     )
     good = [_event(f"good-{i}") for i in range(3)]
     await producer.send_many(
@@ -117,11 +133,20 @@ async def test_events_of_unwanted_types_are_passed_over_unrecorded(kit, kafka_bo
         seen.extend(envelope.id for envelope in envelopes)
 
     runner = ConsumerRunner(
-        name="unit", bootstrap=kafka_bootstrap, group_id=f"g-{uuid.uuid4().hex[:8]}", topics=[topics["events"]],
-        handler=handler, sessions=sessions, processed=ProcessedEvents(processed_table), producer=producer,
-        deadletter_topic=topics["deadletter"], wanted={"lockstep.test.v1"},
+        name="unit",
+        bootstrap=kafka_bootstrap,
+        group_id=f"g-{uuid.uuid4().hex[:8]}",
+        topics=[topics["events"]],
+        handler=handler,
+        sessions=sessions,
+        processed=ProcessedEvents(processed_table),
+        producer=producer,
+        deadletter_topic=topics["deadletter"],
+        wanted={"lockstep.test.v1"},
     )
-    other = EventEnvelope(id="other-1", source="/tests", type="lockstep.other.v1", time=datetime.now(UTC), data={}, subject="lead-1")
+    other = EventEnvelope(
+        id="other-1", source="/tests", type="lockstep.other.v1", time=datetime.now(UTC), data={}, subject="lead-1"
+    )
     await producer.send_many(
         [
             OutgoingRecord.event(topics["events"], _event("wanted-1")),

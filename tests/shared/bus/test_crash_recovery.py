@@ -19,7 +19,14 @@ pytestmark = pytest.mark.kafka
 
 
 def _event(n: int) -> EventEnvelope:
-    return EventEnvelope(id=f"probe-{n}", source="/tests", type="lockstep.probe.v1", time=datetime.now(UTC), data={"n": n}, subject=f"lead-{n % 97}")
+    return EventEnvelope(
+        id=f"probe-{n}",
+        source="/tests",
+        type="lockstep.probe.v1",
+        time=datetime.now(UTC),
+        data={"n": n},
+        subject=f"lead-{n % 97}",
+    )
 
 
 async def _applied(engine) -> tuple[int, int]:  # type: ignore[no-untyped-def]
@@ -32,7 +39,9 @@ async def _applied(engine) -> tuple[int, int]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("kill", ["at-db-commit", "external"])
-async def test_sigkill_mid_stream_then_restart_applies_every_event_exactly_once(kafka_bootstrap, topic_prefix, database_url, kill):
+async def test_sigkill_mid_stream_then_restart_applies_every_event_exactly_once(
+    kafka_bootstrap, topic_prefix, database_url, kill
+):
     topic, deadletter = f"{topic_prefix}events", f"{topic_prefix}deadletter"
     await ensure_topics(kafka_bootstrap, [topic, deadletter], partitions=4, replication_factor=1)
     producer = EventProducer(kafka_bootstrap)
@@ -43,7 +52,20 @@ async def test_sigkill_mid_stream_then_restart_applies_every_event_exactly_once(
     finally:
         await producer.stop()
 
-    args = ["--bootstrap", kafka_bootstrap, "--topic", topic, "--group", f"g-{uuid.uuid4().hex[:8]}", "--db", database_url, "--deadletter", deadletter, "--batch", "100"]
+    args = [
+        "--bootstrap",
+        kafka_bootstrap,
+        "--topic",
+        topic,
+        "--group",
+        f"g-{uuid.uuid4().hex[:8]}",
+        "--db",
+        database_url,
+        "--deadletter",
+        deadletter,
+        "--batch",
+        "100",
+    ]
     engine = create_engine(database_url)
     try:
         if kill == "at-db-commit":
@@ -54,7 +76,9 @@ async def test_sigkill_mid_stream_then_restart_applies_every_event_exactly_once(
             first = spawn_module("tests.support.counting_consumer", args)
             deadline = asyncio.get_running_loop().time() + 120
             while (await _applied(engine))[0] < 2000:
-                assert asyncio.get_running_loop().time() < deadline, first.stderr.read() if first.poll() is not None else "too slow"
+                assert asyncio.get_running_loop().time() < deadline, (
+                    first.stderr.read() if first.poll() is not None else "too slow"
+                )
                 await asyncio.sleep(0.005)
             first.kill()
             await asyncio.to_thread(first.wait, 30)

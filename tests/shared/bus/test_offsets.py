@@ -73,7 +73,9 @@ async def test_a_refused_commit_is_logged_not_raised():
 
 @pytest.mark.kafka
 @pytest.mark.parametrize("ending", ["idle", "stop"])
-async def test_what_was_processed_is_committed_when_idle_and_at_stop(ending, kafka_bootstrap, topic_prefix, database_url):
+async def test_what_was_processed_is_committed_when_idle_and_at_stop(
+    ending, kafka_bootstrap, topic_prefix, database_url
+):
     """An hour-long interval: only the idle rule or the stop can have committed the offsets."""
     topic = f"{topic_prefix}events"
     await ensure_topics(kafka_bootstrap, [topic, f"{topic_prefix}deadletter"], partitions=2, replication_factor=1)
@@ -96,18 +98,35 @@ async def test_what_was_processed_is_committed_when_idle_and_at_stop(ending, kaf
             runner.stop()  # straight out of the loop: no idle poll comes before the stop
 
     runner = ConsumerRunner(
-        name="unit", bootstrap=kafka_bootstrap, group_id=group, topics=[topic], handler=handler,
-        sessions=session_factory(engine), processed=ProcessedEvents(processed), producer=producer,
-        deadletter_topic=f"{topic_prefix}deadletter", commit_interval_ms=3_600_000, after_commit=after_commit,
+        name="unit",
+        bootstrap=kafka_bootstrap,
+        group_id=group,
+        topics=[topic],
+        handler=handler,
+        sessions=session_factory(engine),
+        processed=ProcessedEvents(processed),
+        producer=producer,
+        deadletter_topic=f"{topic_prefix}deadletter",
+        commit_interval_ms=3_600_000,
+        after_commit=after_commit,
     )
     now = datetime.now(UTC)
     await producer.send_many(
-        [OutgoingRecord.event(topic, EventEnvelope(id=f"e{i}", source="/tests", type="lockstep.test.v1", time=now, data={}, subject=f"lead-{i}")) for i in range(40)]
+        [
+            OutgoingRecord.event(
+                topic,
+                EventEnvelope(
+                    id=f"e{i}", source="/tests", type="lockstep.test.v1", time=now, data={}, subject=f"lead-{i}"
+                ),
+            )
+            for i in range(40)
+        ]
     )
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
     task = asyncio.create_task(runner.run())
     try:
+
         async def committed() -> int:
             offsets = await admin.list_consumer_group_offsets(group)
             return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)

@@ -18,7 +18,9 @@ async def test_records_arrive_in_order_with_key_value_and_headers(kafka_bootstra
     producer = EventProducer(kafka_bootstrap)
     await producer.start()
     try:
-        await producer.send_many([OutgoingRecord(topic, "lead:1", f"v{i}".encode(), [("ce_id", f"id-{i}".encode())]) for i in range(50)])
+        await producer.send_many(
+            [OutgoingRecord(topic, "lead:1", f"v{i}".encode(), [("ce_id", f"id-{i}".encode())]) for i in range(50)]
+        )
     finally:
         await producer.stop()
     records = await read_topic(kafka_bootstrap, topic, expect=50)
@@ -40,7 +42,9 @@ async def test_a_key_lands_where_the_java_client_would_put_it(kafka_bootstrap, t
         await producer.stop()
     records = await read_topic(kafka_bootstrap, topic, expect=len(keys))
     assert len({r.partition for r in records}) > 1
-    assert {(r.key.decode(), r.partition) for r in records} == {(key, (murmur2(key.encode()) & 0x7FFFFFFF) % 6) for key in keys}
+    assert {(r.key.decode(), r.partition) for r in records} == {
+        (key, (murmur2(key.encode()) & 0x7FFFFFFF) % 6) for key in keys
+    }
 
 
 async def test_an_unreachable_broker_is_reported_not_waited_on_forever() -> None:

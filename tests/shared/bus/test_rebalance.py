@@ -33,7 +33,9 @@ async def _apply(session, envelopes: list[EventEnvelope]) -> None:  # type: igno
     await session.execute(insert(applied), [{"lead": e.subject, "seq": e.data["seq"]} for e in envelopes])
 
 
-async def test_each_event_once_and_in_order_per_lead_while_replicas_come_and_go(kafka_bootstrap, topic_prefix, database_url):  # type: ignore[no-untyped-def]
+async def test_each_event_once_and_in_order_per_lead_while_replicas_come_and_go(
+    kafka_bootstrap, topic_prefix, database_url
+):  # type: ignore[no-untyped-def]
     topic, dead = f"{topic_prefix}events", f"{topic_prefix}deadletter"
     await ensure_topics(kafka_bootstrap, [topic, dead], partitions=6, replication_factor=1)
     engine = create_engine(database_url)
@@ -46,15 +48,37 @@ async def test_each_event_once_and_in_order_per_lead_while_replicas_come_and_go(
 
     def replica(name: str) -> ConsumerRunner:
         return ConsumerRunner(
-            name=name, bootstrap=kafka_bootstrap, group_id=group, topics=[topic], handler=_apply, sessions=sessions,
-            processed=ProcessedEvents(processed_table), producer=producer, deadletter_topic=dead, batch_max=50, session_timeout_ms=6000,
+            name=name,
+            bootstrap=kafka_bootstrap,
+            group_id=group,
+            topics=[topic],
+            handler=_apply,
+            sessions=sessions,
+            processed=ProcessedEvents(processed_table),
+            producer=producer,
+            deadletter_topic=dead,
+            batch_max=50,
+            session_timeout_ms=6000,
         )
 
     async def send(start: int, stop: int) -> None:
         for seq in range(start, stop):
             now = datetime.now(UTC)
             await producer.send_many(
-                [OutgoingRecord.event(topic, EventEnvelope(id=f"lead-{n}:{seq}", source="/tests", type="lockstep.probe.v1", time=now, data={"seq": seq}, subject=f"lead-{n}")) for n in range(LEADS)]
+                [
+                    OutgoingRecord.event(
+                        topic,
+                        EventEnvelope(
+                            id=f"lead-{n}:{seq}",
+                            source="/tests",
+                            type="lockstep.probe.v1",
+                            time=now,
+                            data={"seq": seq},
+                            subject=f"lead-{n}",
+                        ),
+                    )
+                    for n in range(LEADS)
+                ]
             )
             await asyncio.sleep(0.03)
 

@@ -30,7 +30,9 @@ scoring:
 def test_the_default_contract_and_a_minimal_one_load():
     default = load_contract(DEFAULT_CONTRACT)
     assert default.initial_stage == "subscriber"
-    assert {"subscriber", "lead", "mql", "sal", "sql", "opportunity", "customer", "recycled", "disqualified"} == set(default.stages)
+    assert {"subscriber", "lead", "mql", "sal", "sql", "opportunity", "customer", "recycled", "disqualified"} == set(
+        default.stages
+    )
     assert parse_contract(MINIMAL).scoring.mql[0].name == "hand_raiser"
 
 
@@ -48,12 +50,27 @@ def _broken(old: str, new: str) -> str:
         (MINIMAL + "stages: {}\n", "c.yaml:19: stages: duplicate key"),
         (_broken('version: "1"\n', ""), "c.yaml:1: version: Field required"),
         (MINIMAL + "bogus: 1\n", "c.yaml:19: bogus: Extra inputs are not permitted"),
-        (_broken("owner: sales, next: [sql", "owner: finance, next: [sql"), "c.yaml:6: stages.sal.owner: Input should be 'marketing' or 'sales' (got 'finance')"),
-        (_broken("activity: demo_request, points", "activity: demo_requests, points"), "c.yaml:16: scoring.engagement.0.activity: Input should be 'email_open'"),
-        (_broken("matches: 'vp|director'", "matches: 'vp|(director'"), "c.yaml:14: scoring.fit.0: fit rule 'senior': matches is not a regular expression"),
-        (_broken("next: [mql, disqualified, opportunity]}", "next: [mql, nowhere, opportunity]}"), "c.yaml:10: stages.recycled.next: unknown stage 'nowhere'"),
+        (
+            _broken("owner: sales, next: [sql", "owner: finance, next: [sql"),
+            "c.yaml:6: stages.sal.owner: Input should be 'marketing' or 'sales' (got 'finance')",
+        ),
+        (
+            _broken("activity: demo_request, points", "activity: demo_requests, points"),
+            "c.yaml:16: scoring.engagement.0.activity: Input should be 'email_open'",
+        ),
+        (
+            _broken("matches: 'vp|director'", "matches: 'vp|(director'"),
+            "c.yaml:14: scoring.fit.0: fit rule 'senior': matches is not a regular expression",
+        ),
+        (
+            _broken("next: [mql, disqualified, opportunity]}", "next: [mql, nowhere, opportunity]}"),
+            "c.yaml:10: stages.recycled.next: unknown stage 'nowhere'",
+        ),
         (_broken("initial: true, ", ""), "c.yaml:2: stages: exactly one stage must be initial: true (found 0)"),
-        (_broken("  mql:\n    - {name: hand_raiser, activity: demo_request}\n", "  mql: []\n"), "c.yaml:17: scoring.mql: List should have at least 1 item"),
+        (
+            _broken("  mql:\n    - {name: hand_raiser, activity: demo_request}\n", "  mql: []\n"),
+            "c.yaml:17: scoring.mql: List should have at least 1 item",
+        ),
     ],
 )
 def test_each_problem_names_file_and_line(text, expected):

@@ -6,7 +6,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Integer, LargeBinary, MetaData, String, Table, bindparam, delete, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    delete,
+    select,
+)
 
 from shared.db import create_engine, is_postgres, session_factory
 from shared.db.bulk import COPY_FROM_ROWS, SQLITE_IN_LIST, Among, Writes, insert_rows
@@ -78,7 +92,9 @@ async def test_among_matches_exactly_the_values_given_with_one_statement_reused(
     count = SQLITE_IN_LIST + 50  # more than one IN list on SQLite
     async with factory() as session, session.begin():
         await insert_rows(session, rows_table, _rows(count))
-    names = Among(rows_table.c.name, lambda cond: select(rows_table.c.name).where(cond, rows_table.c.id >= bindparam("from_id")))
+    names = Among(
+        rows_table.c.name, lambda cond: select(rows_table.c.name).where(cond, rows_table.c.id >= bindparam("from_id"))
+    )
     forget = Among(rows_table.c.name, lambda cond: delete(rows_table).where(cond))
     async with factory() as session, session.begin():
         found = await names.execute(session, ["n3", "n49", "missing", "n3"], postgres, from_id=0)
@@ -86,7 +102,9 @@ async def test_among_matches_exactly_the_values_given_with_one_statement_reused(
         assert names.statement(postgres) is names.statement(postgres)  # built once
         everything = [f"n{i}" for i in range(count)]
         assert len(await names.execute(session, everything, postgres, from_id=0)) == count
-        assert [r.name for r in await names.execute(session, ["n1", f"n{count - 1}"], postgres, from_id=count - 1)] == [f"n{count - 1}"]
+        assert [r.name for r in await names.execute(session, ["n1", f"n{count - 1}"], postgres, from_id=count - 1)] == [
+            f"n{count - 1}"
+        ]
         assert await names.execute(session, [], postgres, from_id=0) == []
         assert await forget.execute(session, everything[:-1], postgres) == []  # a delete returns no rows
     async with factory() as session:
@@ -98,7 +116,10 @@ async def test_appends_to_several_tables_land_together_or_not_at_all(sessions, b
     """One statement on PostgreSQL for the small parts (COPY for a big one): every type the
     services' tables use, NULLs, the same table twice, and the caller's transaction honoured."""
     factory, _ = sessions
-    others = [{"label": "x", "score": 1.5, "flag": True, "blob": b"\x00\xff"}, {"label": None, "score": None, "flag": None, "blob": None}]
+    others = [
+        {"label": "x", "score": 1.5, "flag": True, "blob": b"\x00\xff"},
+        {"label": None, "score": None, "flag": None, "blob": None},
+    ]
     first, second = _rows(COPY_FROM_ROWS + 5 if big else 2, "a"), _rows(3, "b")
 
     def appends() -> Writes:
@@ -114,7 +135,9 @@ async def test_appends_to_several_tables_land_together_or_not_at_all(sessions, b
             await appends().write(session)  # the transaction's very first statement
             raise RuntimeError("abort")
     async with factory() as session:
-        assert (await session.execute(select(rows_table))).all() == [] and (await session.execute(select(other_table))).all() == []
+        assert (await session.execute(select(rows_table))).all() == [] and (
+            await session.execute(select(other_table))
+        ).all() == []
     async with factory() as session, session.begin():
         await appends().write(session)
     async with factory() as session:
@@ -123,7 +146,10 @@ async def test_appends_to_several_tables_land_together_or_not_at_all(sessions, b
     assert sorted(r.name for r in found) == sorted(r["name"] for r in first + second)
     assert found[0].details == {"i": 0, "tags": ["a", None]}
     assert found[0].at.replace(tzinfo=found[0].at.tzinfo or UTC) == datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
-    assert [(r.label, r.score, r.flag, r.blob) for r in stored] == [("x", 1.5, True, b"\x00\xff"), (None, None, None, None)]
+    assert [(r.label, r.score, r.flag, r.blob) for r in stored] == [
+        ("x", 1.5, True, b"\x00\xff"),
+        (None, None, None, None),
+    ]
 
 
 async def test_updates_and_upserts_by_key_go_with_the_appends(sessions):  # type: ignore[no-untyped-def]
@@ -140,8 +166,19 @@ async def test_updates_and_upserts_by_key_go_with_the_appends(sessions):  # type
 
     def writes() -> Writes:
         batch = Writes()
-        batch.update(rows_table, [{"id": 1, "name": "n0-renamed", "details": {"new": [1]}, "at": at}, {"id": 99, "name": "nobody", "details": {}, "at": at}], key="id")
-        batch.upsert(other_table, [{"id": ids[1], "label": "changed", "score": None}, {"id": 500, "label": "inserted", "score": 5.0}], key="id")
+        batch.update(
+            rows_table,
+            [
+                {"id": 1, "name": "n0-renamed", "details": {"new": [1]}, "at": at},
+                {"id": 99, "name": "nobody", "details": {}, "at": at},
+            ],
+            key="id",
+        )
+        batch.upsert(
+            other_table,
+            [{"id": ids[1], "label": "changed", "score": None}, {"id": 500, "label": "inserted", "score": 5.0}],
+            key="id",
+        )
         batch.append(rows_table, _rows(1, "appended"))
         return batch
 
@@ -150,13 +187,30 @@ async def test_updates_and_upserts_by_key_go_with_the_appends(sessions):  # type
             await writes().write(session)
             raise RuntimeError("abort")
     async with factory() as session:
-        assert (await session.execute(select(rows_table.c.name).order_by(rows_table.c.id))).scalars().all() == ["n0", "n1", "n2"]
+        assert (await session.execute(select(rows_table.c.name).order_by(rows_table.c.id))).scalars().all() == [
+            "n0",
+            "n1",
+            "n2",
+        ]
     async with factory() as session, session.begin():
         await writes().write(session)
     async with factory() as session:
-        stored = (await session.execute(select(rows_table.c.id, rows_table.c.name, rows_table.c.details).order_by(rows_table.c.id))).all()
-        others = (await session.execute(select(other_table.c.id, other_table.c.label, other_table.c.score).order_by(other_table.c.id))).all()
-    assert [(r.name, r.details) for r in stored] == [("n0-renamed", {"new": [1]}), ("n1", {"i": 1, "tags": ["a", None]}), ("n2", {"i": 2, "tags": ["a", None]}), ("appended0", {"i": 0, "tags": ["a", None]})]
+        stored = (
+            await session.execute(
+                select(rows_table.c.id, rows_table.c.name, rows_table.c.details).order_by(rows_table.c.id)
+            )
+        ).all()
+        others = (
+            await session.execute(
+                select(other_table.c.id, other_table.c.label, other_table.c.score).order_by(other_table.c.id)
+            )
+        ).all()
+    assert [(r.name, r.details) for r in stored] == [
+        ("n0-renamed", {"new": [1]}),
+        ("n1", {"i": 1, "tags": ["a", None]}),
+        ("n2", {"i": 2, "tags": ["a", None]}),
+        ("appended0", {"i": 0, "tags": ["a", None]}),
+    ]
     assert [tuple(r) for r in others] == [(ids[0], "keep", 1.0), (ids[1], "changed", None), (500, "inserted", 5.0)]
 
 
@@ -170,4 +224,6 @@ async def test_appended_rows_get_ids_in_their_order(sessions):  # type: ignore[n
     async with factory() as session, session.begin():
         await batch.write(session)
     async with factory() as session:
-        assert (await session.execute(select(rows_table.c.name).order_by(rows_table.c.id))).scalars().all() == [r["name"] for r in given]
+        assert (await session.execute(select(rows_table.c.name).order_by(rows_table.c.id))).scalars().all() == [
+            r["name"] for r in given
+        ]

@@ -10,7 +10,14 @@ from shared.db.tables import processed_events_table
 
 
 def _row(event_id: str, offset: int = 0, outcome: str = "handled") -> dict:
-    return {"event_id": event_id, "topic": "t", "partition": 1, "offset": offset, "outcome": outcome, "processed_at": datetime(2026, 11, 24, tzinfo=UTC)}
+    return {
+        "event_id": event_id,
+        "topic": "t",
+        "partition": 1,
+        "offset": offset,
+        "outcome": outcome,
+        "processed_at": datetime(2026, 11, 24, tzinfo=UTC),
+    }
 
 
 async def test_each_event_id_is_claimed_by_one_transaction_only(database_url):
@@ -23,7 +30,10 @@ async def test_each_event_id_is_claimed_by_one_transaction_only(database_url):
     processed = ProcessedEvents(table)
     try:
         async with sessions() as session, session.begin():
-            assert await processed.claim(session, [_row("a", 1), _row("b", 2), _row("a", 3)]) == {"a", "b"}  # a repeat within the poll
+            assert await processed.claim(session, [_row("a", 1), _row("b", 2), _row("a", 3)]) == {
+                "a",
+                "b",
+            }  # a repeat within the poll
         async with sessions() as session, session.begin():
             assert await processed.claim(session, [_row("b", 9), _row("c", 10, "deadlettered")]) == {"c"}
         async with sessions() as session, session.begin():
@@ -35,7 +45,13 @@ async def test_each_event_id_is_claimed_by_one_transaction_only(database_url):
         async with sessions() as session:
             rows = {r.event_id: r for r in (await session.execute(select(table))).all()}
         assert len(rows) == len(many) + 3
-        assert (rows["a"].offset, rows["b"].offset, rows["c"].outcome) == (1, 2, "deadlettered")  # the first claim's row stays
-        assert rows["a"].processed_at.replace(tzinfo=rows["a"].processed_at.tzinfo or UTC) - datetime(2026, 11, 24, tzinfo=UTC) == timedelta(0)
+        assert (rows["a"].offset, rows["b"].offset, rows["c"].outcome) == (
+            1,
+            2,
+            "deadlettered",
+        )  # the first claim's row stays
+        assert rows["a"].processed_at.replace(tzinfo=rows["a"].processed_at.tzinfo or UTC) - datetime(
+            2026, 11, 24, tzinfo=UTC
+        ) == timedelta(0)
     finally:
         await engine.dispose()

@@ -15,6 +15,12 @@ async def test_each_service_migrates_its_own_tables_idempotently(database_url):
         for service in SERVICES_WITH_TABLES:
             assert f"alembic_version_{service}" in tables
             assert {t for t in tables if t.startswith(f"{service}_")}, f"{service} owns no tables"
-        assert {"scoring_processed_events", "scoring_outbox", "sla_processed_events", "sla_outbox", "ingest_requests"} <= tables
+        assert {
+            "scoring_processed_events",
+            "scoring_outbox",
+            "sla_processed_events",
+            "sla_outbox",
+            "ingest_requests",
+        } <= tables
     finally:
         await engine.dispose()

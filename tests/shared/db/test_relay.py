@@ -20,7 +20,9 @@ outbox_rows = outbox_table(metadata, "relayunit")
 
 
 def _event(name: str) -> EventEnvelope:
-    return EventEnvelope(id=name, source="/tests", type="lockstep.test.v1", time=datetime.now(UTC), data={"name": name}, subject="lead-1")
+    return EventEnvelope(
+        id=name, source="/tests", type="lockstep.test.v1", time=datetime.now(UTC), data={"name": name}, subject="lead-1"
+    )
 
 
 def _ids(records) -> list[str]:  # type: ignore[no-untyped-def]
@@ -112,7 +114,10 @@ async def test_a_leader_whose_connection_dies_hands_over_without_losing_rows(kit
     await _add(sessions, topic, "b2")
     async with sessions() as session, session.begin():  # the leader's backend is killed (a failover, an admin)
         killed = await session.scalar(
-            text("SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k AND granted"), {"k": first._lock_key}
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k AND granted"
+            ),
+            {"k": first._lock_key},
         )
     assert killed == 1
     try:

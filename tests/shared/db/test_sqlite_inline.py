@@ -11,11 +11,15 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text
 from sqlalchemy.exc import OperationalError
 
-from shared.db import create_engine, session_factory
-from shared.db import sqlite_inline
+from shared.db import create_engine, session_factory, sqlite_inline
 
 metadata = MetaData()
-notes = Table("inline_notes", metadata, Column("id", Integer, primary_key=True, autoincrement=True), Column("who", String(20), nullable=False))
+notes = Table(
+    "inline_notes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("who", String(20), nullable=False),
+)
 
 
 @pytest.fixture

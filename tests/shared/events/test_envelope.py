@@ -45,11 +45,25 @@ def test_round_trip_through_record_headers_keeps_payload_and_type():
     ("headers", "value", "message"),
     [
         ([], b"{}", "missing CloudEvents header"),
-        ([("ce_id", b"1"), ("ce_source", b"/x"), ("ce_type", b"t"), ("ce_specversion", b"0.3")], b"{}", "unsupported specversion"),
+        (
+            [("ce_id", b"1"), ("ce_source", b"/x"), ("ce_type", b"t"), ("ce_specversion", b"0.3")],
+            b"{}",
+            "unsupported specversion",
+        ),
         ([("ce_id", b"1"), ("ce_source", b"/x"), ("ce_type", b"t"), ("ce_specversion", b"1.0")], b"{nope", "not JSON"),
         ([("ce_id", b"1"), ("ce_source", b"/x"), ("ce_type", b"t"), ("ce_specversion", b"1.0")], b"[1]", "JSON object"),
         ([("ce_id", b"\xff"), ("ce_source", b"/x"), ("ce_type", b"t"), ("ce_specversion", b"1.0")], b"{}", "not UTF-8"),
-        ([("ce_id", b"1"), ("ce_source", b"/x"), ("ce_type", b"t"), ("ce_specversion", b"1.0"), ("ce_time", b"yesterday")], b"{}", "RFC 3339"),
+        (
+            [
+                ("ce_id", b"1"),
+                ("ce_source", b"/x"),
+                ("ce_type", b"t"),
+                ("ce_specversion", b"1.0"),
+                ("ce_time", b"yesterday"),
+            ],
+            b"{}",
+            "RFC 3339",
+        ),
     ],
 )
 def test_malformed_records_are_named(headers, value, message):
@@ -61,7 +75,13 @@ def test_unknown_type_and_invalid_payload_are_malformed():
     envelope = EventEnvelope(id="1", source="/x", type="lockstep.nothing.v1", time=datetime.now(UTC), data={})
     with pytest.raises(MalformedEvent, match="unknown event type"):
         envelope.payload()
-    bad = EventEnvelope(id="1", source="/x", type=ContactUpserted.event_type, time=datetime.now(UTC), data={"lead": {"source": "hubspot"}})
+    bad = EventEnvelope(
+        id="1",
+        source="/x",
+        type=ContactUpserted.event_type,
+        time=datetime.now(UTC),
+        data={"lead": {"source": "hubspot"}},
+    )
     with pytest.raises(MalformedEvent, match="lead"):
         bad.payload()
 

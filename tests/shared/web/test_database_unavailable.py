@@ -31,7 +31,9 @@ def _app(engine=None) -> FastAPI:  # type: ignore[no-untyped-def]
 
 
 async def _get(app: FastAPI, path: str) -> httpx.Response:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://test") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://test"
+    ) as client:
         return await client.get(path)
 
 

@@ -101,5 +101,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("scoring_event_log", "scoring_opportunities", "scoring_transitions", "scoring_contributions", "scoring_identities", "scoring_leads"):
+    for table in (
+        "scoring_event_log",
+        "scoring_opportunities",
+        "scoring_transitions",
+        "scoring_contributions",
+        "scoring_identities",
+        "scoring_leads",
+    ):
         op.drop_table(table)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Mapping
 from urllib.parse import parse_qsl, urlsplit
 
 from services.ingest.sources.base import InboundRequest, ParseResult
@@ -12,8 +12,8 @@ from services.ingest.sources.hubspot import HubSpot
 from services.ingest.sources.marketo import Marketo
 from services.ingest.sources.pipedrive import Pipedrive
 from services.ingest.sources.salesforce import Salesforce
-from shared.contract.sources import MarketoMapping, SourceMappings
 from services.simulator.signing import new_standard_webhooks_secret
+from shared.contract.sources import MarketoMapping, SourceMappings
 
 # The moment every request "arrives" (received_at), and the IngestSettings default tolerance.
 NOW = datetime(2026, 11, 2, 9, 31, tzinfo=UTC)
@@ -36,8 +36,16 @@ GENERIC_SECRET = new_standard_webhooks_secret(b"generic-current")
 GENERIC_URL = "https://hooks.example.com/webhooks/generic"
 
 
-def hubspot(secrets: list[str] | None = None, versions: set[str] | None = None, public_url: str | None = None) -> HubSpot:
-    return HubSpot([HUBSPOT_SECRET] if secrets is None else secrets, {"v3"} if versions is None else versions, TOLERANCE_S, MAPPINGS.hubspot, public_url)
+def hubspot(
+    secrets: list[str] | None = None, versions: set[str] | None = None, public_url: str | None = None
+) -> HubSpot:
+    return HubSpot(
+        [HUBSPOT_SECRET] if secrets is None else secrets,
+        {"v3"} if versions is None else versions,
+        TOLERANCE_S,
+        MAPPINGS.hubspot,
+        public_url,
+    )
 
 
 def salesforce(orgs: list[str] | None = None, tokens: list[str] | None = None, mapping=None) -> Salesforce:  # type: ignore[no-untyped-def]
@@ -50,7 +58,10 @@ def marketo(tokens: list[str] | None = None, mapping: MarketoMapping | None = No
 
 
 def pipedrive(credentials: list[str] | None = None, mapping=None) -> Pipedrive:  # type: ignore[no-untyped-def]
-    return Pipedrive([f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}"] if credentials is None else credentials, mapping or MAPPINGS.pipedrive)
+    return Pipedrive(
+        [f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}"] if credentials is None else credentials,
+        mapping or MAPPINGS.pipedrive,
+    )
 
 
 def generic(secrets: list[str] | None = None) -> Generic:

@@ -9,21 +9,56 @@ import pytest
 
 from services.ingest.sources.base import BadPayload, Unauthorized
 from services.ingest.sources.generic import INBOUND_TYPES
+from services.simulator.signing import (
+    new_standard_webhooks_secret,
+    standard_webhooks_headers,
+    standard_webhooks_signature,
+)
 from shared.events import EVENT_TYPES
 from tests.services.ingest.sources.factories import GENERIC_SECRET, GENERIC_URL, NOW, generic, ids, request, types
-from services.simulator.signing import new_standard_webhooks_secret, standard_webhooks_headers, standard_webhooks_signature
 
 MSG_ID = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
 LEAD = {"source": "zoominfo", "record_id": "zi-88121", "email": "ada@analytical.example"}
 WHEN = "2026-11-02T09:30:00Z"
 EVENTS = {
-    "lockstep.contact.upserted.v1": {"lead": LEAD, "occurred_at": WHEN, "attributes": {"first_name": "Ada", "company": "Analytical Engines", "employees": 250, "custom": {"intent_topic": "webhooks"}}},
-    "lockstep.contact.merged.v1": {"lead": LEAD, "merged": [{"source": "zoominfo", "record_id": "zi-1"}], "occurred_at": WHEN},
+    "lockstep.contact.upserted.v1": {
+        "lead": LEAD,
+        "occurred_at": WHEN,
+        "attributes": {
+            "first_name": "Ada",
+            "company": "Analytical Engines",
+            "employees": 250,
+            "custom": {"intent_topic": "webhooks"},
+        },
+    },
+    "lockstep.contact.merged.v1": {
+        "lead": LEAD,
+        "merged": [{"source": "zoominfo", "record_id": "zi-1"}],
+        "occurred_at": WHEN,
+    },
     "lockstep.contact.deleted.v1": {"lead": LEAD, "occurred_at": WHEN},
-    "lockstep.activity.recorded.v1": {"lead": LEAD, "kind": "webinar_attended", "occurred_at": WHEN, "campaign": "Q4 webinar", "asset": "Scaling webhooks"},
+    "lockstep.activity.recorded.v1": {
+        "lead": LEAD,
+        "kind": "webinar_attended",
+        "occurred_at": WHEN,
+        "campaign": "Q4 webinar",
+        "asset": "Scaling webhooks",
+    },
     "lockstep.sales.touched.v1": {"lead": LEAD, "channel": "sms", "rep": "rep-7", "occurred_at": WHEN},
-    "lockstep.sales.dispositioned.v1": {"lead": LEAD, "disposition": "rejected", "reason": "Student", "occurred_at": WHEN},
-    "lockstep.opportunity.changed.v1": {"source": "chargebee", "opportunity_id": "sub_123", "change": "closed_won", "amount": 4800.0, "currency": "EUR", "occurred_at": WHEN},
+    "lockstep.sales.dispositioned.v1": {
+        "lead": LEAD,
+        "disposition": "rejected",
+        "reason": "Student",
+        "occurred_at": WHEN,
+    },
+    "lockstep.opportunity.changed.v1": {
+        "source": "chargebee",
+        "opportunity_id": "sub_123",
+        "change": "closed_won",
+        "amount": 4800.0,
+        "currency": "EUR",
+        "occurred_at": WHEN,
+    },
 }
 ACTIVITY = {"type": "lockstep.activity.recorded.v1", "data": EVENTS["lockstep.activity.recorded.v1"]}
 BODY = json.dumps(ACTIVITY).encode()
@@ -50,7 +85,9 @@ def test_signed_request_authenticates():
 def test_tampered_body_is_unauthorized():
     good = signed()
     with pytest.raises(Unauthorized, match="no webhook-signature entry matches"):
-        generic().authenticate(request(GENERIC_URL, BODY.replace(b"webinar_attended", b"demo_request"), dict(good.headers)))
+        generic().authenticate(
+            request(GENERIC_URL, BODY.replace(b"webinar_attended", b"demo_request"), dict(good.headers))
+        )
 
 
 @pytest.mark.parametrize("header", ["webhook-id", "webhook-timestamp"])
@@ -66,7 +103,9 @@ def test_wrong_secret_is_unauthorized():
         generic().authenticate(signed(secret=new_standard_webhooks_secret(b"someone else")))
 
 
-@pytest.mark.parametrize("offset", [timedelta(seconds=-301), timedelta(hours=-2), timedelta(seconds=301), timedelta(days=1)])
+@pytest.mark.parametrize(
+    "offset", [timedelta(seconds=-301), timedelta(hours=-2), timedelta(seconds=301), timedelta(days=1)]
+)
 def test_timestamp_outside_tolerance_is_unauthorized_even_when_correctly_signed(offset):
     with pytest.raises(Unauthorized, match="old" if offset.total_seconds() < 0 else "future"):
         generic().authenticate(signed(when=NOW + offset))
@@ -116,7 +155,10 @@ def test_sender_rotating_sends_several_entries_and_any_may_match():
 
 def test_asymmetric_and_malformed_entries_are_skipped():
     good = signed().headers["webhook-signature"]
-    headers = {**signed().headers, "webhook-signature": f"v1a,hnO3f9T8Ytu9HwrXslvumlUpqtNVqkhqw/enGzPCXe5= nocomma {good}"}
+    headers = {
+        **signed().headers,
+        "webhook-signature": f"v1a,hnO3f9T8Ytu9HwrXslvumlUpqtNVqkhqw/enGzPCXe5= nocomma {good}",
+    }
     generic().authenticate(request(GENERIC_URL, BODY, headers))
     only_v1a = {**headers, "webhook-signature": "v1a," + good.split(",", 1)[1]}
     with pytest.raises(Unauthorized):
@@ -131,8 +173,14 @@ def test_standard_webhooks_test_vector():
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     body = b'{"test": 2432232314}'
     when = datetime.fromtimestamp(1614265330, UTC)
-    headers = {"webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "webhook-timestamp": "1614265330", "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="}
-    assert standard_webhooks_signature(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", body, when) == headers["webhook-signature"]
+    headers = {
+        "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        "webhook-timestamp": "1614265330",
+        "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    }
+    assert (
+        standard_webhooks_signature(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", body, when) == headers["webhook-signature"]
+    )
     generic(secrets=[secret]).authenticate(request(GENERIC_URL, body, headers, received_at=1614265330 + 10))
 
 
@@ -155,7 +203,13 @@ def test_each_canonical_event_type_is_accepted_as_is(event_type):
 
 
 def test_without_an_own_id_the_delivery_id_and_index_name_the_event():
-    result = parse([ACTIVITY, {"type": "lockstep.sales.touched.v1", "data": EVENTS["lockstep.sales.touched.v1"]}, {**ACTIVITY, "id": "own"}])
+    result = parse(
+        [
+            ACTIVITY,
+            {"type": "lockstep.sales.touched.v1", "data": EVENTS["lockstep.sales.touched.v1"]},
+            {**ACTIVITY, "id": "own"},
+        ]
+    )
     assert ids(result) == [f"generic:{MSG_ID}:0", f"generic:{MSG_ID}:1", "generic:own"]
 
 
@@ -164,7 +218,9 @@ def test_ids_are_deterministic():
 
 
 def test_keys_follow_the_lead():
-    result = parse([ACTIVITY, {"type": "lockstep.opportunity.changed.v1", "data": EVENTS["lockstep.opportunity.changed.v1"]}])
+    result = parse(
+        [ACTIVITY, {"type": "lockstep.opportunity.changed.v1", "data": EVENTS["lockstep.opportunity.changed.v1"]}]
+    )
     assert [d.key for d in result.drafts] == ["ada@analytical.example", "chargebee:opportunity:sub_123"]
 
 
@@ -179,10 +235,31 @@ def test_keys_follow_the_lead():
         ({"type": [], "data": {}}, "type: expected one of"),
         ({"type": {"a": 1}, "data": {}}, "type: expected one of"),
         ([ACTIVITY, {"type": "nope", "data": {}}], r"\[1\]\.type"),
-        ({"type": "lockstep.activity.recorded.v1", "data": {**EVENTS["lockstep.activity.recorded.v1"], "kind": "tweet"}}, "data.kind"),
-        ({"type": "lockstep.activity.recorded.v1", "data": {**EVENTS["lockstep.activity.recorded.v1"], "occurred_at": "2026-11-02T09:30:00"}}, "data.occurred_at"),
-        ({"type": "lockstep.activity.recorded.v1", "data": {**EVENTS["lockstep.activity.recorded.v1"], "lead": {"source": "x", "email": "Ada@X.io"}}}, "normalized"),
-        ({"type": "lockstep.activity.recorded.v1", "data": {**EVENTS["lockstep.activity.recorded.v1"], "extra": 1}}, "data.extra"),
+        (
+            {
+                "type": "lockstep.activity.recorded.v1",
+                "data": {**EVENTS["lockstep.activity.recorded.v1"], "kind": "tweet"},
+            },
+            "data.kind",
+        ),
+        (
+            {
+                "type": "lockstep.activity.recorded.v1",
+                "data": {**EVENTS["lockstep.activity.recorded.v1"], "occurred_at": "2026-11-02T09:30:00"},
+            },
+            "data.occurred_at",
+        ),
+        (
+            {
+                "type": "lockstep.activity.recorded.v1",
+                "data": {**EVENTS["lockstep.activity.recorded.v1"], "lead": {"source": "x", "email": "Ada@X.io"}},
+            },
+            "normalized",
+        ),
+        (
+            {"type": "lockstep.activity.recorded.v1", "data": {**EVENTS["lockstep.activity.recorded.v1"], "extra": 1}},
+            "data.extra",
+        ),
         ({"type": "lockstep.activity.recorded.v1"}, "data"),
         ({**ACTIVITY, "id": ""}, "id:"),
         ({**ACTIVITY, "id": 7}, "id:"),

@@ -9,8 +9,22 @@ import pytest
 
 from services.ingest.sources.base import BadPayload, Unauthorized
 from services.ingest.sources.hubspot import hubspot_signed_uri
-from tests.services.ingest.sources.factories import HUBSPOT_SECRET, HUBSPOT_URL, NOW_MS, hubspot, ids, one, request, types
-from services.simulator.signing import HUBSPOT_V3_URI_ESCAPES, hubspot_v1_headers, hubspot_v2_headers, hubspot_v3_headers
+from services.simulator.signing import (
+    HUBSPOT_V3_URI_ESCAPES,
+    hubspot_v1_headers,
+    hubspot_v2_headers,
+    hubspot_v3_headers,
+)
+from tests.services.ingest.sources.factories import (
+    HUBSPOT_SECRET,
+    HUBSPOT_URL,
+    NOW_MS,
+    hubspot,
+    ids,
+    one,
+    request,
+    types,
+)
 
 # HubSpot's documentation sample, verbatim.
 DOC_SAMPLE = b"""[
@@ -65,7 +79,13 @@ def event(subscription_type: str, **fields) -> dict:  # type: ignore[no-untyped-
     }
 
 
-def prop(name: str, value: str | None, subscription_type: str = "contact.propertyChange", object_id: int = 65059681032, **extra) -> dict:  # type: ignore[no-untyped-def]
+def prop(
+    name: str,
+    value: str | None,
+    subscription_type: str = "contact.propertyChange",
+    object_id: int = 65059681032,
+    **extra,
+) -> dict:  # type: ignore[no-untyped-def]
     return event(subscription_type, objectId=object_id, propertyName=name, propertyValue=value, **extra)
 
 
@@ -73,7 +93,14 @@ def body_of(*events: dict) -> bytes:
     return json.dumps(list(events)).encode()
 
 
-def signed(body: bytes, *, secret: str = HUBSPOT_SECRET, url: str = HUBSPOT_URL, timestamp_ms: int = NOW_MS, method: str = "POST"):  # type: ignore[no-untyped-def]
+def signed(
+    body: bytes,
+    *,
+    secret: str = HUBSPOT_SECRET,
+    url: str = HUBSPOT_URL,
+    timestamp_ms: int = NOW_MS,
+    method: str = "POST",
+):  # type: ignore[no-untyped-def]
     return request(url, body, hubspot_v3_headers(secret, method, url, body, timestamp_ms), method=method)
 
 
@@ -125,7 +152,11 @@ def test_v3_timestamp_in_seconds_instead_of_milliseconds_is_unauthorized():
 
 @pytest.mark.parametrize(
     "drop",
-    [("x-hubspot-signature-v3",), ("x-hubspot-request-timestamp",), ("x-hubspot-signature-v3", "x-hubspot-request-timestamp")],
+    [
+        ("x-hubspot-signature-v3",),
+        ("x-hubspot-request-timestamp",),
+        ("x-hubspot-signature-v3", "x-hubspot-request-timestamp"),
+    ],
 )
 def test_v3_missing_headers_are_unauthorized(drop):
     good = signed(DOC_SAMPLE)
@@ -134,7 +165,9 @@ def test_v3_missing_headers_are_unauthorized(drop):
         hubspot().authenticate(request(HUBSPOT_URL, DOC_SAMPLE, headers))
 
 
-@pytest.mark.parametrize("stamp", ["\u00b2", "1\u00b2", "9" * 400, "9" * 5000, "-1", "1793611860000.0", " 1793611860000"])
+@pytest.mark.parametrize(
+    "stamp", ["\u00b2", "1\u00b2", "9" * 400, "9" * 5000, "-1", "1793611860000.0", " 1793611860000"]
+)
 def test_v3_timestamp_that_is_not_plain_ascii_milliseconds_is_unauthorized(stamp):
     headers = {**signed(DOC_SAMPLE).headers, "x-hubspot-request-timestamp": stamp}
     with pytest.raises(Unauthorized, match="not milliseconds"):
@@ -152,7 +185,9 @@ def test_v3_either_rotated_secret_is_accepted(sender_secret):
 
 
 def test_v3_header_names_and_method_case_do_not_matter():
-    headers = {k.upper(): v for k, v in hubspot_v3_headers(HUBSPOT_SECRET, "POST", HUBSPOT_URL, DOC_SAMPLE, NOW_MS).items()}
+    headers = {
+        k.upper(): v for k, v in hubspot_v3_headers(HUBSPOT_SECRET, "POST", HUBSPOT_URL, DOC_SAMPLE, NOW_MS).items()
+    }
     hubspot().authenticate(request(HUBSPOT_URL, DOC_SAMPLE, headers, method="post"))
 
 
@@ -188,7 +223,10 @@ def test_v3_behind_a_proxy_uses_the_public_url():
 
 def test_v1_faq_vector_authenticates_when_v1_is_enabled():
     secret = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
-    headers = {"x-hubspot-signature": "232db2615f3d666fe21a8ec971ac7b5402d33b9a925784df3ca654d05f4817de", "x-hubspot-signature-version": "v1"}
+    headers = {
+        "x-hubspot-signature": "232db2615f3d666fe21a8ec971ac7b5402d33b9a925784df3ca654d05f4817de",
+        "x-hubspot-signature-version": "v1",
+    }
     hubspot(secrets=[secret], versions={"v1", "v3"}).authenticate(request(HUBSPOT_URL, FAQ_BODY, headers))
 
 
@@ -200,7 +238,13 @@ def test_v1_is_refused_unless_enabled():
 def test_v1_tampered_body_and_wrong_secret_are_unauthorized():
     adapter = hubspot(versions={"v1"})
     with pytest.raises(Unauthorized, match="v1 signature"):
-        adapter.authenticate(request(HUBSPOT_URL, FAQ_BODY.replace(b'"objectId":123', b'"objectId":124'), hubspot_v1_headers(HUBSPOT_SECRET, FAQ_BODY)))
+        adapter.authenticate(
+            request(
+                HUBSPOT_URL,
+                FAQ_BODY.replace(b'"objectId":123', b'"objectId":124'),
+                hubspot_v1_headers(HUBSPOT_SECRET, FAQ_BODY),
+            )
+        )
     with pytest.raises(Unauthorized, match="v1 signature"):
         adapter.authenticate(request(HUBSPOT_URL, FAQ_BODY, hubspot_v1_headers("other", FAQ_BODY)))
 
@@ -214,7 +258,10 @@ def test_v1_either_rotated_secret_is_accepted():
 def test_v2_faq_vector_authenticates():
     secret = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
     url = "https://www.example.com/webhook_uri"
-    headers = {"x-hubspot-signature": "eee2dddcc73c94d699f5e395f4b9d454a069a6855fbfa152e91e88823087200e", "x-hubspot-signature-version": "v2"}
+    headers = {
+        "x-hubspot-signature": "eee2dddcc73c94d699f5e395f4b9d454a069a6855fbfa152e91e88823087200e",
+        "x-hubspot-signature-version": "v2",
+    }
     hubspot(secrets=[secret], versions={"v2"}).authenticate(request(url, b"", headers, method="GET", content_type=None))
 
 
@@ -223,16 +270,24 @@ def test_v2_signs_method_and_exact_url():
     url = HUBSPOT_URL + "?a=%3A"
     adapter.authenticate(request(url, FAQ_BODY, hubspot_v2_headers(HUBSPOT_SECRET, "POST", url, FAQ_BODY)))
     with pytest.raises(Unauthorized, match="v2 signature"):
-        adapter.authenticate(request(HUBSPOT_URL + "?a=:", FAQ_BODY, hubspot_v2_headers(HUBSPOT_SECRET, "POST", url, FAQ_BODY)))
+        adapter.authenticate(
+            request(HUBSPOT_URL + "?a=:", FAQ_BODY, hubspot_v2_headers(HUBSPOT_SECRET, "POST", url, FAQ_BODY))
+        )
     with pytest.raises(Unauthorized, match="v2 signature"):
         adapter.authenticate(request(url, FAQ_BODY + b" ", hubspot_v2_headers(HUBSPOT_SECRET, "POST", url, FAQ_BODY)))
 
 
 def test_crm_webhooks_send_v1_and_v3_and_a_bad_v3_is_not_rescued_by_v1():
     adapter = hubspot(versions={"v1", "v3"})
-    both = {**hubspot_v1_headers(HUBSPOT_SECRET, FAQ_BODY), **hubspot_v3_headers(HUBSPOT_SECRET, "POST", HUBSPOT_URL, FAQ_BODY, NOW_MS)}
+    both = {
+        **hubspot_v1_headers(HUBSPOT_SECRET, FAQ_BODY),
+        **hubspot_v3_headers(HUBSPOT_SECRET, "POST", HUBSPOT_URL, FAQ_BODY, NOW_MS),
+    }
     adapter.authenticate(request(HUBSPOT_URL, FAQ_BODY, both))
-    stale_v3 = {**hubspot_v1_headers(HUBSPOT_SECRET, FAQ_BODY), **hubspot_v3_headers(HUBSPOT_SECRET, "POST", HUBSPOT_URL, FAQ_BODY, NOW_MS - 600_000)}
+    stale_v3 = {
+        **hubspot_v1_headers(HUBSPOT_SECRET, FAQ_BODY),
+        **hubspot_v3_headers(HUBSPOT_SECRET, "POST", HUBSPOT_URL, FAQ_BODY, NOW_MS - 600_000),
+    }
     with pytest.raises(Unauthorized, match="old"):
         adapter.authenticate(request(HUBSPOT_URL, FAQ_BODY, stale_v3))
 
@@ -265,7 +320,10 @@ def test_signed_uri_leaves_other_escapes_encoded(escape):
 
 def test_signed_uri_of_a_full_url():
     uri = "https://hooks.example.com/webhooks/hubspot?redirect=https%3A%2F%2Fapp.example.com%2Fa%20b%3Fc%3Dd&who=ada%40example.com"
-    assert hubspot_signed_uri(uri) == "https://hooks.example.com/webhooks/hubspot?redirect=https://app.example.com/a%20b?c%3Dd&who=ada@example.com"
+    assert (
+        hubspot_signed_uri(uri)
+        == "https://hooks.example.com/webhooks/hubspot?redirect=https://app.example.com/a%20b?c%3Dd&who=ada@example.com"
+    )
 
 
 def test_signed_uri_does_not_decode_twice():
@@ -381,14 +439,26 @@ def test_contact_properties_map_to_canonical_attributes(name, value, attributes)
 
 
 def test_contact_merge_names_the_survivor_and_every_absorbed_record():
-    result = parse(event("contact.merge", objectId=100, primaryObjectId=100, mergedObjectIds=[200, 300], newObjectId=400, numberOfPropertiesMoved=47))
+    result = parse(
+        event(
+            "contact.merge",
+            objectId=100,
+            primaryObjectId=100,
+            mergedObjectIds=[200, 300],
+            newObjectId=400,
+            numberOfPropertiesMoved=47,
+        )
+    )
     draft = one(result, "lockstep.contact.merged.v1")
     assert draft.payload.lead.record_id == "400"
     assert sorted(m.record_id for m in draft.payload.merged) == ["100", "200", "300"]
 
 
 def test_contact_merge_into_the_primary_record():
-    draft = one(parse(event("contact.merge", objectId=100, primaryObjectId=100, mergedObjectIds=[200], newObjectId=100)), "lockstep.contact.merged.v1")
+    draft = one(
+        parse(event("contact.merge", objectId=100, primaryObjectId=100, mergedObjectIds=[200], newObjectId=100)),
+        "lockstep.contact.merged.v1",
+    )
     assert draft.payload.lead.record_id == "100"
     assert [m.record_id for m in draft.payload.merged] == ["200"]
 
@@ -415,7 +485,11 @@ def test_deal_creation():
         ("amount", "12000.50", {"change": "amount_changed", "amount": 12000.5}),
         ("amount", "", {"change": "amount_changed", "amount": None}),
         ("hubspot_owner_id", "31337", {"change": "stage_changed", "owner": "31337"}),
-        ("closed_lost_reason", "Went with a competitor", {"change": "closed_lost", "lost_reason": "Went with a competitor"}),
+        (
+            "closed_lost_reason",
+            "Went with a competitor",
+            {"change": "closed_lost", "lost_reason": "Went with a competitor"},
+        ),
     ],
 )
 def test_deal_property_changes(name, value, expected):
@@ -431,32 +505,80 @@ def test_other_deal_properties_are_ignored():
 
 
 def test_contact_to_deal_association_links_with_the_same_id_from_both_sides():
-    from_contact = event("contact.associationChange", eventId=1, subscriptionId=10, associationType="CONTACT_TO_DEAL", fromObjectId=65059681032, toObjectId=9001, associationRemoved=False, isPrimaryAssociation=False)
-    from_deal = event("deal.associationChange", eventId=2, subscriptionId=11, associationType="DEAL_TO_CONTACT", fromObjectId=9001, toObjectId=65059681032, associationRemoved=False, isPrimaryAssociation=False)
+    from_contact = event(
+        "contact.associationChange",
+        eventId=1,
+        subscriptionId=10,
+        associationType="CONTACT_TO_DEAL",
+        fromObjectId=65059681032,
+        toObjectId=9001,
+        associationRemoved=False,
+        isPrimaryAssociation=False,
+    )
+    from_deal = event(
+        "deal.associationChange",
+        eventId=2,
+        subscriptionId=11,
+        associationType="DEAL_TO_CONTACT",
+        fromObjectId=9001,
+        toObjectId=65059681032,
+        associationRemoved=False,
+        isPrimaryAssociation=False,
+    )
     result = parse(from_contact, from_deal)
     assert types(result) == ["lockstep.opportunity.changed.v1"] * 2
     first, second = result.drafts
     assert first.event_id == second.event_id
     assert first.payload == second.payload
-    assert first.payload.change == "linked" and first.payload.opportunity_id == "9001" and first.payload.lead.record_id == "65059681032"
+    assert (
+        first.payload.change == "linked"
+        and first.payload.opportunity_id == "9001"
+        and first.payload.lead.record_id == "65059681032"
+    )
     assert first.key == "hubspot:65059681032"
 
 
 def test_removed_and_unrelated_associations_are_ignored():
-    removed = event("contact.associationChange", associationType="CONTACT_TO_DEAL", fromObjectId=1, toObjectId=2, associationRemoved=True)
-    company = event("contact.associationChange", associationType="CONTACT_TO_COMPANY", fromObjectId=1, toObjectId=3, associationRemoved=False)
-    line_item = event("deal.associationChange", associationType="DEAL_TO_LINE_ITEM", fromObjectId=64058987777, toObjectId=58061514894, associationRemoved=False)
+    removed = event(
+        "contact.associationChange",
+        associationType="CONTACT_TO_DEAL",
+        fromObjectId=1,
+        toObjectId=2,
+        associationRemoved=True,
+    )
+    company = event(
+        "contact.associationChange",
+        associationType="CONTACT_TO_COMPANY",
+        fromObjectId=1,
+        toObjectId=3,
+        associationRemoved=False,
+    )
+    line_item = event(
+        "deal.associationChange",
+        associationType="DEAL_TO_LINE_ITEM",
+        fromObjectId=64058987777,
+        toObjectId=58061514894,
+        associationRemoved=False,
+    )
     result = parse(removed, company, line_item)
     assert result.drafts == [] and result.ignored == 3
 
 
 def test_objects_lockstep_does_not_use_are_counted_as_ignored():
-    result = parse(event("company.creation", objectId=5), event("ticket.propertyChange", objectId=6, propertyName="subject", propertyValue="x"), event("conversation.newMessage", objectId=7))
+    result = parse(
+        event("company.creation", objectId=5),
+        event("ticket.propertyChange", objectId=6, propertyName="subject", propertyValue="x"),
+        event("conversation.newMessage", objectId=7),
+    )
     assert result.drafts == [] and result.ignored == 3
 
 
 def test_batch_keeps_order_and_ids_are_deterministic():
-    body = body_of(prop("hs_lead_status", "BAD_TIMING", eventId=1), event("deal.creation", objectId=5, eventId=2), prop("email", "a@b.io", eventId=3))
+    body = body_of(
+        prop("hs_lead_status", "BAD_TIMING", eventId=1),
+        event("deal.creation", objectId=5, eventId=2),
+        prop("email", "a@b.io", eventId=3),
+    )
     first = hubspot().parse(signed(body))
     again = hubspot().parse(signed(body, timestamp_ms=NOW_MS + 60_000))
     assert ids(first) == ids(again)
@@ -478,7 +600,10 @@ def test_event_id_includes_portal_and_subscription():
         (b'[{"subscriptionType": "contact.creation", "occurredAt": 1}]', r"\[0\]\.eventId"),
         (b'[{"eventId": 1, "occurredAt": 1}]', r"\[0\]\.subscriptionType"),
         (b'[{"eventId": 1, "subscriptionType": "contact.creation", "occurredAt": -5}]', "occurredAt"),
-        (b'[{"eventId": 1, "subscriptionType": "contact.creation", "occurredAt": 4611686018427387904, "objectId": 5}]', "occurredAt"),
+        (
+            b'[{"eventId": 1, "subscriptionType": "contact.creation", "occurredAt": 4611686018427387904, "objectId": 5}]',
+            "occurredAt",
+        ),
         (b'[{"eventId": 1, "subscriptionType": "contact.creation", "occurredAt": 1, "objectId": 5}, "x"]', r"\[1\]"),
         (b'[{"eventId": 1, "subscriptionType": "contact.creation", "occurredAt": 1}]', "objectId"),
     ],
@@ -488,7 +613,9 @@ def test_malformed_bodies_are_bad_payloads(body, message):
         hubspot().parse(signed(body))
 
 
-@pytest.mark.parametrize("item", [event("deal.creation"), prop("dealstage", "closedwon", "deal.propertyChange", object_id=None)])
+@pytest.mark.parametrize(
+    "item", [event("deal.creation"), prop("dealstage", "closedwon", "deal.propertyChange", object_id=None)]
+)
 def test_deal_event_without_object_id_is_a_bad_payload_not_an_opportunity_named_none(item):
     with pytest.raises(BadPayload, match="objectId"):
         parse(item)

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from services.ingest.sources.base import BadPayload, Unauthorized
+from services.simulator.signing import marketo_headers
 from shared.contract.sources import MarketoMapping
 from tests.services.ingest.sources.factories import MARKETO_TOKEN, MARKETO_URL, ids, marketo, one, request, types
-from services.simulator.signing import marketo_headers
 
 # What Marketo renders from the template (each value a token: {{lead.Id}}, {{lead.Email Address}},
 # {{trigger.Trigger Name}}, {{system.dateTime}}, {{lead.First Name}}, ..., {{campaign.name}}, {{trigger.Name}}).
@@ -52,7 +52,14 @@ def test_valid_token_authenticates():
 
 @pytest.mark.parametrize(
     "headers",
-    [marketo_headers("wrong"), marketo_headers(MARKETO_TOKEN + "x"), marketo_headers(MARKETO_TOKEN[:-1]), marketo_headers(""), {"authorization": f"Bearer {MARKETO_TOKEN}"}, {}],
+    [
+        marketo_headers("wrong"),
+        marketo_headers(MARKETO_TOKEN + "x"),
+        marketo_headers(MARKETO_TOKEN[:-1]),
+        marketo_headers(""),
+        {"authorization": f"Bearer {MARKETO_TOKEN}"},
+        {},
+    ],
     ids=["wrong", "longer", "shorter", "empty", "other-header", "missing"],
 )
 def test_wrong_or_missing_token_is_unauthorized(headers):
@@ -89,9 +96,23 @@ def test_form_fill_upserts_the_contact_and_records_the_activity():
     lead = contact.payload.lead
     assert (lead.source, lead.record_id, lead.email) == ("marketo", "318592", "ada.lovelace@analytical.example")
     attributes = contact.payload.attributes
-    assert (attributes.first_name, attributes.last_name, attributes.title, attributes.company) == ("Ada", "Lovelace", "CTO", "Analytical Engines Ltd")
-    assert (attributes.industry, attributes.employees, attributes.country, attributes.campaign) == ("Technology", 250, "United Kingdom", "Q4 Launch - Demo Nurture")
-    assert activity.payload.kind == "form_submit" and activity.payload.asset == "Contact Us Form" and activity.payload.campaign == "Q4 Launch - Demo Nurture"
+    assert (attributes.first_name, attributes.last_name, attributes.title, attributes.company) == (
+        "Ada",
+        "Lovelace",
+        "CTO",
+        "Analytical Engines Ltd",
+    )
+    assert (attributes.industry, attributes.employees, attributes.country, attributes.campaign) == (
+        "Technology",
+        250,
+        "United Kingdom",
+        "Q4 Launch - Demo Nurture",
+    )
+    assert (
+        activity.payload.kind == "form_submit"
+        and activity.payload.asset == "Contact Us Form"
+        and activity.payload.campaign == "Q4 Launch - Demo Nurture"
+    )
     assert activity.payload.properties == {"activityType": "Fill Out Form"}
     assert contact.event_id.startswith("marketo:") and contact.event_id.endswith(":contact")
     assert activity.event_id == contact.event_id.replace(":contact", ":activity")
@@ -121,7 +142,10 @@ def test_default_activity_types(activity_type, kind):
 def test_form_configured_as_a_demo_request():
     mapping = MarketoMapping(forms_meaning_demo_request=["Contact Us Form"])
     assert one(parse(CALL, mapping), "lockstep.activity.recorded.v1").payload.kind == "demo_request"
-    assert one(parse({**CALL, "asset": "Newsletter Signup"}, mapping), "lockstep.activity.recorded.v1").payload.kind == "form_submit"
+    assert (
+        one(parse({**CALL, "asset": "Newsletter Signup"}, mapping), "lockstep.activity.recorded.v1").payload.kind
+        == "form_submit"
+    )
 
 
 def test_unknown_activity_type_is_recorded_as_unmapped():
@@ -149,23 +173,44 @@ def test_summer_time_in_the_mapping_timezone():
     assert result.drafts[0].payload.occurred_at == datetime(2026, 7, 1, 7, 30, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("value", ["2026-11-02T09:30:00Z", "2026-11-02T10:30:00+01:00", "2026-11-02T09:30:00.000+00:00"])
+@pytest.mark.parametrize(
+    "value", ["2026-11-02T09:30:00Z", "2026-11-02T10:30:00+01:00", "2026-11-02T09:30:00.000+00:00"]
+)
 def test_iso_times_with_an_offset_keep_their_offset(value):
     result = parse({**CALL, "occurredAt": value}, MarketoMapping(timezone="America/Los_Angeles"))
     assert result.drafts[0].payload.occurred_at == datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
 def test_unquoted_numeric_tokens_and_empty_tokens():
-    call = {**CALL, "leadId": 318592, "numberOfEmployees": 250, "firstName": "", "title": "", "company": "   ", "asset": "", "campaign": ""}
+    call = {
+        **CALL,
+        "leadId": 318592,
+        "numberOfEmployees": 250,
+        "firstName": "",
+        "title": "",
+        "company": "   ",
+        "asset": "",
+        "campaign": "",
+    }
     contact = one(parse(call), "lockstep.contact.upserted.v1")
     assert contact.payload.lead.record_id == "318592" and contact.payload.attributes.employees == 250
     attributes = contact.payload.attributes
-    assert (attributes.first_name, attributes.title, attributes.company, attributes.campaign) == (None, None, None, None)
+    assert (attributes.first_name, attributes.title, attributes.company, attributes.campaign) == (
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 @pytest.mark.parametrize("employees", ["", "n/a", "-5", "1,000", "\u00b2", "1\u00b3", "\u0663", "9" * 5000])
 def test_unusable_employee_counts_are_left_out(employees):
-    assert one(parse({**CALL, "numberOfEmployees": employees}), "lockstep.contact.upserted.v1").payload.attributes.employees is None
+    assert (
+        one(
+            parse({**CALL, "numberOfEmployees": employees}), "lockstep.contact.upserted.v1"
+        ).payload.attributes.employees
+        is None
+    )
 
 
 def test_no_email_is_keyed_by_the_lead_id():

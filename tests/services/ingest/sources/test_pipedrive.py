@@ -13,7 +13,16 @@ from services.ingest.sources.base import BadPayload, Unauthorized
 from services.simulator import wire
 from services.simulator.signing import basic_auth
 from shared.contract.sources import PipedriveMapping
-from tests.services.ingest.sources.factories import PIPEDRIVE_PASSWORD, PIPEDRIVE_URL, PIPEDRIVE_USER, ids, one, pipedrive, request, types
+from tests.services.ingest.sources.factories import (
+    PIPEDRIVE_PASSWORD,
+    PIPEDRIVE_URL,
+    PIPEDRIVE_USER,
+    ids,
+    one,
+    pipedrive,
+    request,
+    types,
+)
 
 AUTH = basic_auth(PIPEDRIVE_USER, PIPEDRIVE_PASSWORD)
 
@@ -21,9 +30,16 @@ AUTH = basic_auth(PIPEDRIVE_USER, PIPEDRIVE_PASSWORD)
 def meta(action: str, entity: str, entity_id: str, **extra) -> dict:  # type: ignore[no-untyped-def]
     """The v2 `meta` block as the Guide for Webhooks v2 documents it (the simulator's builder, one place for its shape)."""
     event_id = extra.pop("id", "0f4c2a9e-7b1d-4e6f-8a3c-5d2e1f0a9b8c")
-    block = wire.pipedrive_webhook(event_id, action, entity, entity_id, datetime(2026, 3, 1, 10, 15, tzinfo=UTC), None)["meta"]
+    block = wire.pipedrive_webhook(event_id, action, entity, entity_id, datetime(2026, 3, 1, 10, 15, tzinfo=UTC), None)[
+        "meta"
+    ]
     # Tests vary the timestamp's form (ISO, epoch seconds, junk), so it is set as given.
-    return {**block, "timestamp": "2026-03-01T10:15:00.000Z", "correlation_id": "5b6a1c1e-2f0a-4c3b-9d7e-0a1b2c3d4e5f", **extra}
+    return {
+        **block,
+        "timestamp": "2026-03-01T10:15:00.000Z",
+        "correlation_id": "5b6a1c1e-2f0a-4c3b-9d7e-0a1b2c3d4e5f",
+        **extra,
+    }
 
 
 PERSON = {
@@ -33,7 +49,10 @@ PERSON = {
     "last_name": "Lovelace",
     "owner_id": 42,
     "org_id": 55,
-    "emails": [{"label": "work", "value": "Ada@Acme.io", "primary": True}, {"label": "home", "value": "ada@home.example", "primary": False}],
+    "emails": [
+        {"label": "work", "value": "Ada@Acme.io", "primary": True},
+        {"label": "home", "value": "ada@home.example", "primary": False},
+    ],
     "phones": [],
     "label_ids": [3],
     "add_time": "2026-02-01T09:00:00Z",
@@ -41,11 +60,22 @@ PERSON = {
     "visible_to": 3,
     "custom_fields": {},
 }
-PERSON_CHANGE = {"meta": meta("change", "person", "1234"), "data": PERSON, "previous": {"emails": [{"label": "work", "value": "ada@old.io", "primary": True}]}}
+PERSON_CHANGE = {
+    "meta": meta("change", "person", "1234"),
+    "data": PERSON,
+    "previous": {"emails": [{"label": "work", "value": "ada@old.io", "primary": True}]},
+}
 MERGE_DELETE = {
     "meta": meta("delete", "person", "1235", id="7d1e9c2b-3a4f-4b5c-8d6e-9f0a1b2c3d4e", merged_to_id="1234"),
     "data": None,
-    "previous": {**PERSON, "id": 1235, "name": "Ada L.", "first_name": "Ada", "last_name": "L.", "emails": [{"label": "work", "value": "ada.l@acme.io", "primary": True}]},
+    "previous": {
+        **PERSON,
+        "id": 1235,
+        "name": "Ada L.",
+        "first_name": "Ada",
+        "last_name": "L.",
+        "emails": [{"label": "work", "value": "ada.l@acme.io", "primary": True}],
+    },
 }
 DEAL = {
     "id": 746,
@@ -62,7 +92,11 @@ DEAL = {
     "won_time": "2026-03-01T10:20:00Z",
     "custom_fields": {},
 }
-DEAL_WON = {"meta": meta("change", "deal", "746", id="2c9e4b1a-6d3f-4a8e-b7c5-1e0d9f8a7b6c"), "data": DEAL, "previous": {"status": "open"}}
+DEAL_WON = {
+    "meta": meta("change", "deal", "746", id="2c9e4b1a-6d3f-4a8e-b7c5-1e0d9f8a7b6c"),
+    "data": DEAL,
+    "previous": {"status": "open"},
+}
 ACTIVITY = {
     "id": 8801,
     "subject": "Intro call",
@@ -81,13 +115,35 @@ ACTIVITY = {
     "add_time": "2026-02-28T09:00:00Z",
     "update_time": "2026-03-01T10:20:00Z",
 }
-ACTIVITY_DONE = {"meta": meta("change", "activity", "8801", id="9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d"), "data": ACTIVITY, "previous": {"done": False}}
+ACTIVITY_DONE = {
+    "meta": meta("change", "activity", "8801", id="9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d"),
+    "data": ACTIVITY,
+    "previous": {"done": False},
+}
 # A webhooks v1 delivery (Pipedream's test event shape).
 V1_PAYLOAD = {
     "v": 1,
     "matches_filters": {"current": []},
-    "meta": {"v": 1, "action": "updated", "object": "person", "id": 1234, "company_id": 777, "user_id": 42, "host": "acme.pipedrive.com", "timestamp": 1772360100, "timestamp_micro": 1772360100000000, "permitted_user_ids": [42], "trans_pending": False, "is_bulk_update": False, "matches_filters": {"current": []}},
-    "current": {"id": 1234, "name": "Ada Lovelace", "email": [{"label": "work", "value": "ada@acme.io", "primary": True}]},
+    "meta": {
+        "v": 1,
+        "action": "updated",
+        "object": "person",
+        "id": 1234,
+        "company_id": 777,
+        "user_id": 42,
+        "host": "acme.pipedrive.com",
+        "timestamp": 1772360100,
+        "timestamp_micro": 1772360100000000,
+        "permitted_user_ids": [42],
+        "trans_pending": False,
+        "is_bulk_update": False,
+        "matches_filters": {"current": []},
+    },
+    "current": {
+        "id": 1234,
+        "name": "Ada Lovelace",
+        "email": [{"label": "work", "value": "ada@acme.io", "primary": True}],
+    },
     "previous": {"id": 1234, "name": "Ada", "email": [{"label": "work", "value": "ada@acme.io", "primary": True}]},
     "event": "updated.person",
     "retry": 0,
@@ -144,7 +200,9 @@ def test_no_credentials_configured_is_unauthorized():
 
 @pytest.mark.parametrize("pair", [("lockstep", "old-password"), ("lockstep", "new-password")])
 def test_either_rotated_pair_is_accepted(pair):
-    pipedrive(credentials=["lockstep:old-password", "lockstep:new-password"]).authenticate(pd_request(PERSON_CHANGE, basic_auth(*pair)))
+    pipedrive(credentials=["lockstep:old-password", "lockstep:new-password"]).authenticate(
+        pd_request(PERSON_CHANGE, basic_auth(*pair))
+    )
 
 
 def test_basic_auth_does_not_cover_the_body():
@@ -174,14 +232,21 @@ def test_person_without_first_and_last_name_splits_name():
 
 
 def test_v1_style_singular_email_field_is_understood():
-    data = {**{k: v for k, v in PERSON.items() if k != "emails"}, "email": [{"label": "work", "value": "ada@acme.io", "primary": True}]}
-    assert one(parse({**PERSON_CHANGE, "data": data}), "lockstep.contact.upserted.v1").payload.lead.email == "ada@acme.io"
+    data = {
+        **{k: v for k, v in PERSON.items() if k != "emails"},
+        "email": [{"label": "work", "value": "ada@acme.io", "primary": True}],
+    }
+    assert (
+        one(parse({**PERSON_CHANGE, "data": data}), "lockstep.contact.upserted.v1").payload.lead.email == "ada@acme.io"
+    )
 
 
 def test_epoch_seconds_timestamp_is_understood():
     payload = copy.deepcopy(PERSON_CHANGE)
     payload["meta"]["timestamp"] = "1772360100"
-    assert one(parse(payload), "lockstep.contact.upserted.v1").payload.occurred_at == datetime(2026, 3, 1, 10, 15, tzinfo=UTC)
+    assert one(parse(payload), "lockstep.contact.upserted.v1").payload.occurred_at == datetime(
+        2026, 3, 1, 10, 15, tzinfo=UTC
+    )
 
 
 def test_merge_delete_is_a_contact_merge_into_merged_to_id():
@@ -201,17 +266,28 @@ def test_plain_delete_is_a_contact_deletion():
 
 
 def test_merge_change_of_the_survivor_upserts_it():
-    payload = {"meta": meta("change", "person", "1234", id="e1", merged_from_id="1235"), "data": PERSON, "previous": {"name": "Ada"}}
+    payload = {
+        "meta": meta("change", "person", "1234", id="e1", merged_from_id="1235"),
+        "data": PERSON,
+        "previous": {"name": "Ada"},
+    }
     assert one(parse(payload), "lockstep.contact.upserted.v1").payload.lead.record_id == "1234"
 
 
-LABELS = PipedriveMapping(person_label_dispositions={"3": "rejected", "4": "qualified"}, lead_label_dispositions={"a1b2c3d4-0000-4000-8000-000000000001": "disqualified"})
+LABELS = PipedriveMapping(
+    person_label_dispositions={"3": "rejected", "4": "qualified"},
+    lead_label_dispositions={"a1b2c3d4-0000-4000-8000-000000000001": "disqualified"},
+)
 
 
 def test_newly_added_person_label_is_a_disposition():
     payload = {**PERSON_CHANGE, "data": {**PERSON, "label_ids": [3, 9]}, "previous": {"label_ids": [9]}}
     draft = one(parse(payload, LABELS), "lockstep.sales.dispositioned.v1")
-    assert draft.payload.disposition == "rejected" and draft.payload.source_status == "label:3" and draft.payload.rep == "42"
+    assert (
+        draft.payload.disposition == "rejected"
+        and draft.payload.source_status == "label:3"
+        and draft.payload.rep == "42"
+    )
     assert draft.event_id == "pipedrive:0f4c2a9e-7b1d-4e6f-8a3c-5d2e1f0a9b8c:label:3"
 
 
@@ -230,19 +306,31 @@ def test_label_that_was_already_there_is_not_a_disposition_again():
 
 @pytest.mark.parametrize("label_ids", [5, "3", {"3": True}, None, [[3], {"id": 3}]])
 def test_label_ids_of_the_wrong_shape_are_no_labels(label_ids):
-    result = parse({**PERSON_CHANGE, "data": {**PERSON, "label_ids": label_ids}, "previous": {"label_ids": label_ids}}, LABELS)
+    result = parse(
+        {**PERSON_CHANGE, "data": {**PERSON, "label_ids": label_ids}, "previous": {"label_ids": label_ids}}, LABELS
+    )
     assert types(result) == ["lockstep.contact.upserted.v1"]
 
 
 def test_lead_label_is_a_disposition_of_the_leads_person():
-    lead = {"id": "adf21080-0e10-11eb-879b-05d71fb426ec", "title": "Acme deal", "person_id": 1234, "label_ids": ["a1b2c3d4-0000-4000-8000-000000000001"], "owner_id": 42}
+    lead = {
+        "id": "adf21080-0e10-11eb-879b-05d71fb426ec",
+        "title": "Acme deal",
+        "person_id": 1234,
+        "label_ids": ["a1b2c3d4-0000-4000-8000-000000000001"],
+        "owner_id": 42,
+    }
     payload = {"meta": meta("change", "lead", lead["id"]), "data": lead, "previous": {"label_ids": []}}
     draft = one(parse(payload, LABELS), "lockstep.sales.dispositioned.v1")
     assert draft.payload.disposition == "disqualified" and draft.payload.lead.record_id == "1234"
 
 
 def test_lead_without_person_is_ignored():
-    payload = {"meta": meta("change", "lead", "adf21080"), "data": {"id": "adf21080", "person_id": None, "label_ids": []}, "previous": {"title": "x"}}
+    payload = {
+        "meta": meta("change", "lead", "adf21080"),
+        "data": {"id": "adf21080", "person_id": None, "label_ids": []},
+        "previous": {"title": "x"},
+    }
     result = parse(payload, LABELS)
     assert result.drafts == [] and result.ignored == 1
 
@@ -292,7 +380,14 @@ def test_deal_won():
     draft = one(parse(DEAL_WON), "lockstep.opportunity.changed.v1")
     payload = draft.payload
     assert draft.event_id == "pipedrive:2c9e4b1a-6d3f-4a8e-b7c5-1e0d9f8a7b6c:deal"
-    assert (payload.change, payload.opportunity_id, payload.stage, payload.amount, payload.currency, payload.owner) == ("closed_won", "746", "5", 12000.0, "EUR", "42")
+    assert (payload.change, payload.opportunity_id, payload.stage, payload.amount, payload.currency, payload.owner) == (
+        "closed_won",
+        "746",
+        "5",
+        12000.0,
+        "EUR",
+        "42",
+    )
     assert payload.lead.record_id == "1234" and draft.key == "pipedrive:1234"
 
 
@@ -308,19 +403,26 @@ def test_deal_won():
     ],
 )
 def test_deal_changes(action, data, previous, change):
-    draft = one(parse({"meta": meta(action, "deal", "746"), "data": data, "previous": previous}), "lockstep.opportunity.changed.v1")
+    draft = one(
+        parse({"meta": meta(action, "deal", "746"), "data": data, "previous": previous}),
+        "lockstep.opportunity.changed.v1",
+    )
     assert draft.payload.change == change
     if change == "closed_lost":
         assert draft.payload.lost_reason == "Price"
 
 
 def test_deal_edits_lockstep_does_not_track_are_ignored():
-    result = parse({"meta": meta("change", "deal", "746"), "data": {**DEAL, "status": "open"}, "previous": {"title": "Old title"}})
+    result = parse(
+        {"meta": meta("change", "deal", "746"), "data": {**DEAL, "status": "open"}, "previous": {"title": "Old title"}}
+    )
     assert result.drafts == [] and result.ignored == 1
 
 
 def test_other_entities_are_ignored():
-    result = parse({"meta": meta("change", "organization", "55"), "data": {"id": 55, "name": "Acme"}, "previous": {"name": "ACME"}})
+    result = parse(
+        {"meta": meta("change", "organization", "55"), "data": {"id": 55, "name": "Acme"}, "previous": {"name": "ACME"}}
+    )
     assert result.drafts == [] and result.ignored == 1
 
 

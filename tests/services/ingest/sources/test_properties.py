@@ -22,6 +22,16 @@ from pydantic import ValidationError
 
 from services.ingest.sources.base import BadPayload, InboundRequest, ParseResult, SourceAdapter, Unauthorized
 from services.ingest.sources.generic import INBOUND_TYPES
+from services.simulator.signing import (
+    basic_auth,
+    hubspot_v1_headers,
+    hubspot_v2_headers,
+    hubspot_v3_headers,
+    marketo_headers,
+    new_standard_webhooks_secret,
+    salesforce_url,
+    standard_webhooks_headers,
+)
 from shared.contract.sources import MarketoMapping, SalesforceMapping
 from tests.services.ingest.sources import test_generic, test_hubspot, test_marketo, test_pipedrive, test_salesforce
 from tests.services.ingest.sources.factories import (
@@ -42,18 +52,10 @@ from tests.services.ingest.sources.factories import (
     request,
     salesforce,
 )
-from services.simulator.signing import (
-    basic_auth,
-    hubspot_v1_headers,
-    hubspot_v2_headers,
-    hubspot_v3_headers,
-    marketo_headers,
-    new_standard_webhooks_secret,
-    salesforce_url,
-    standard_webhooks_headers,
-)
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FAST = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 REFUSALS = (Unauthorized, BadPayload, ValidationError)
 BAD_BODY = (BadPayload, ValidationError)
 
@@ -77,7 +79,11 @@ scalars = st.one_of(
     st.text(max_size=30),
     numeric_text,
 )
-json_values = st.recursive(scalars, lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4), max_leaves=12)
+json_values = st.recursive(
+    scalars,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=12,
+)
 wrong = st.one_of(scalars, st.lists(scalars, max_size=2), st.dictionaries(st.text(max_size=4), scalars, max_size=2))
 
 
@@ -140,7 +146,9 @@ def headers_for(names: list[str]) -> st.SearchStrategy:
     return st.dictionaries(st.sampled_from(names), header_value, max_size=len(names))
 
 
-def try_parse(adapter: SourceAdapter, req: InboundRequest, allowed: tuple[type[BaseException], ...]) -> ParseResult | None:
+def try_parse(
+    adapter: SourceAdapter, req: InboundRequest, allowed: tuple[type[BaseException], ...]
+) -> ParseResult | None:
     try:
         result = adapter.parse(req)
     except allowed:
@@ -158,7 +166,10 @@ def check_result(result: ParseResult) -> None:
         assert isinstance(draft.event_id, str) and draft.event_id
         assert isinstance(draft.key, str) and draft.key
         assert draft.occurred_at.tzinfo is not None
-        assert type(draft.payload).model_validate_json(draft.payload.model_dump_json()).event_type == draft.payload.event_type
+        assert (
+            type(draft.payload).model_validate_json(draft.payload.model_dump_json()).event_type
+            == draft.payload.event_type
+        )
 
 
 def authenticate_refuses_or_passes(adapter: SourceAdapter, req: InboundRequest) -> bool:
@@ -175,8 +186,35 @@ HS_TYPES = [
     "contact.creation", "contact.propertyChange", "contact.deletion", "contact.privacyDeletion", "contact.merge", "contact.associationChange",
     "contact.restore", "deal.creation", "deal.propertyChange", "deal.associationChange", "deal.deletion", "company.creation", "object.creation",
 ]  # fmt: skip
-HS_PROPERTIES = ["email", "hs_lead_status", "hubspot_owner_id", "firstname", "numberofemployees", "lifecyclestage", "dealstage", "amount", "closed_lost_reason", "dealname"]
-HS_VALUES = ["BAD_TIMING", "ATTEMPTED_TO_CONTACT", "CONNECTED", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED", "NEW", "closedwon", "closedlost", "1500", "1e400", "nan", "-1", "Ada@Example.com", ""]
+HS_PROPERTIES = [
+    "email",
+    "hs_lead_status",
+    "hubspot_owner_id",
+    "firstname",
+    "numberofemployees",
+    "lifecyclestage",
+    "dealstage",
+    "amount",
+    "closed_lost_reason",
+    "dealname",
+]
+HS_VALUES = [
+    "BAD_TIMING",
+    "ATTEMPTED_TO_CONTACT",
+    "CONNECTED",
+    "IN_PROGRESS",
+    "OPEN_DEAL",
+    "UNQUALIFIED",
+    "NEW",
+    "closedwon",
+    "closedlost",
+    "1500",
+    "1e400",
+    "nan",
+    "-1",
+    "Ada@Example.com",
+    "",
+]
 object_ids = st.integers(min_value=0, max_value=2**63 - 1)
 hubspot_event = st.fixed_dictionaries(
     {
@@ -195,26 +233,52 @@ hubspot_event = st.fixed_dictionaries(
         "primaryObjectId": maybe(object_ids),
         "mergedObjectIds": maybe(st.lists(object_ids, max_size=3)),
         "newObjectId": maybe(object_ids),
-        "associationType": maybe(st.sampled_from(["CONTACT_TO_DEAL", "DEAL_TO_CONTACT", "contact_to_deal", "CONTACT_TO_COMPANY"])),
+        "associationType": maybe(
+            st.sampled_from(["CONTACT_TO_DEAL", "DEAL_TO_CONTACT", "contact_to_deal", "CONTACT_TO_COMPANY"])
+        ),
         "fromObjectId": maybe(object_ids),
         "toObjectId": maybe(object_ids),
         "associationRemoved": maybe(st.booleans()),
         "changeSource": st.sampled_from(["CRM_UI", "API", "IMPORT"]),
     },
 )
-renamed = hubspot_event.map(lambda e: {**{k: v for k, v in e.items() if k != "subscriptionType"}, "eventType": e["subscriptionType"]})
+renamed = hubspot_event.map(
+    lambda e: {**{k: v for k, v in e.items() if k != "subscriptionType"}, "eventType": e["subscriptionType"]}
+)
 hubspot_plausible = st.lists(st.one_of(hubspot_event, hubspot_event, renamed), max_size=4)
 hubspot_samples = st.one_of(
     mutated(json.loads(test_hubspot.DOC_SAMPLE)),
-    mutated([test_hubspot.prop("hs_lead_status", "BAD_TIMING"), test_hubspot.event("contact.merge", objectId=1, primaryObjectId=1, mergedObjectIds=[2], newObjectId=3)]),
-    mutated([test_hubspot.event("contact.associationChange", associationType="CONTACT_TO_DEAL", fromObjectId=1, toObjectId=2), test_hubspot.prop("amount", "1500", "deal.propertyChange")]),
+    mutated(
+        [
+            test_hubspot.prop("hs_lead_status", "BAD_TIMING"),
+            test_hubspot.event("contact.merge", objectId=1, primaryObjectId=1, mergedObjectIds=[2], newObjectId=3),
+        ]
+    ),
+    mutated(
+        [
+            test_hubspot.event(
+                "contact.associationChange", associationType="CONTACT_TO_DEAL", fromObjectId=1, toObjectId=2
+            ),
+            test_hubspot.prop("amount", "1500", "deal.propertyChange"),
+        ]
+    ),
 )
-HS_HEADERS = ["x-hubspot-signature-v3", "x-hubspot-request-timestamp", "x-hubspot-signature", "x-hubspot-signature-version"]
+HS_HEADERS = [
+    "x-hubspot-signature-v3",
+    "x-hubspot-request-timestamp",
+    "x-hubspot-signature",
+    "x-hubspot-signature-version",
+]
 url_tails = st.text(alphabet="abcXYZ019%3AaFf2C=&?/:@!$'()*,;+~-_.", max_size=40)
 
 
 @FAST
-@given(body=st.binary(max_size=200), headers=headers_for(HS_HEADERS), method=st.sampled_from(["POST", "post", "GET", "PUT"]), tail=url_tails)
+@given(
+    body=st.binary(max_size=200),
+    headers=headers_for(HS_HEADERS),
+    method=st.sampled_from(["POST", "post", "GET", "PUT"]),
+    tail=url_tails,
+)
 def test_hubspot_authenticate_refuses_random_requests_cleanly(body, headers, method, tail):
     for versions in ({"v3"}, {"v1", "v2", "v3"}):
         adapter = hubspot(versions=versions, public_url="https://hooks.example.com")
@@ -235,10 +299,14 @@ def test_hubspot_parse_of_random_bodies_fails_only_with_bad_payload(body):
     skew_ms=st.integers(-299_000, 299_000),
     secret=st.text(min_size=1, max_size=40),
 )
-def test_hubspot_correctly_signed_random_json_authenticates_and_parses_or_is_a_bad_payload(payload, tail, method, skew_ms, secret):
+def test_hubspot_correctly_signed_random_json_authenticates_and_parses_or_is_a_bad_payload(
+    payload, tail, method, skew_ms, secret
+):
     body, url = dumps(payload), HUBSPOT_URL + tail
     adapter = hubspot(secrets=["some-old-secret", secret], versions={"v1", "v2", "v3"})
-    adapter.authenticate(request(url, body, hubspot_v3_headers(secret, method, url, body, NOW_MS + skew_ms), method=method))
+    adapter.authenticate(
+        request(url, body, hubspot_v3_headers(secret, method, url, body, NOW_MS + skew_ms), method=method)
+    )
     adapter.authenticate(request(url, body, hubspot_v1_headers(secret, body), method=method))
     adapter.authenticate(request(url, body, hubspot_v2_headers(secret, method, url, body), method=method))
     try_parse(adapter, request(url, body, method=method), BAD_BODY)
@@ -246,7 +314,17 @@ def test_hubspot_correctly_signed_random_json_authenticates_and_parses_or_is_a_b
 
 # --- Salesforce -----------------------------------------------------------------------------------------------
 
-SF_FIELDS = sorted({*test_salesforce.LEAD, *test_salesforce.TASK, *test_salesforce.OPPORTUNITY, "ConvertedOpportunityId", "ContactId", "SystemModstamp", "Rejection_Reason__c"})
+SF_FIELDS = sorted(
+    {
+        *test_salesforce.LEAD,
+        *test_salesforce.TASK,
+        *test_salesforce.OPPORTUNITY,
+        "ConvertedOpportunityId",
+        "ContactId",
+        "SystemModstamp",
+        "Rejection_Reason__c",
+    }
+)
 SF_VALUES = [
     "Closed - Not Converted", "Working - Contacted", "Closed - Converted", "Completed", "Call", "Meeting", "Task", "true", "false",
     "Closed Won", "Closed Lost", "2026-11-02T09:30:00.000Z", "2026-11-02", "250", "1e400", "nan", "-1", "Ada@Example.com", "",
@@ -261,8 +339,15 @@ sf_notification = st.tuples(st.one_of(st.just("04l5e000000AbCdAAK"), st.text(max
 
 
 def sf_envelopes(orgs: st.SearchStrategy) -> st.SearchStrategy:
-    kinds = st.one_of(st.sampled_from(["Lead", "Contact", "Task", "Opportunity", "Account"]), st.from_regex(r"\A[A-Za-z]{1,10}\Z"))
-    return st.builds(lambda kind, notifications, org: test_salesforce.envelope(kind, *notifications, org=escape(org)), kinds, st.lists(sf_notification, max_size=3), orgs)
+    kinds = st.one_of(
+        st.sampled_from(["Lead", "Contact", "Task", "Opportunity", "Account"]), st.from_regex(r"\A[A-Za-z]{1,10}\Z")
+    )
+    return st.builds(
+        lambda kind, notifications, org: test_salesforce.envelope(kind, *notifications, org=escape(org)),
+        kinds,
+        st.lists(sf_notification, max_size=3),
+        orgs,
+    )
 
 
 @st.composite
@@ -275,25 +360,36 @@ def byte_mutations(draw: st.DrawFn, base: bytes) -> bytes:
 sf_bodies = st.one_of(
     st.binary(max_size=200),
     xml_text.map(str.encode),
-    sf_envelopes(st.one_of(st.sampled_from([SALESFORCE_ORG_18, SALESFORCE_ORG_15]), st.text(alphabet="0Dabc", max_size=20))),
+    sf_envelopes(
+        st.one_of(st.sampled_from([SALESFORCE_ORG_18, SALESFORCE_ORG_15]), st.text(alphabet="0Dabc", max_size=20))
+    ),
     byte_mutations(test_salesforce.CAPTURED_LEAD),
     byte_mutations(test_salesforce.envelope("Task", ("04l5e000000TaSkAAK", test_salesforce.TASK))),
 )
 
 
 @FAST
-@given(body=sf_bodies, token=st.one_of(st.none(), latin1), tokens=st.lists(st.text(min_size=1, max_size=10), max_size=2))
+@given(
+    body=sf_bodies, token=st.one_of(st.none(), latin1), tokens=st.lists(st.text(min_size=1, max_size=10), max_size=2)
+)
 def test_salesforce_authenticate_and_parse_fail_only_as_expected(body, token, tokens):
     url = SALESFORCE_URL if token is None else SALESFORCE_URL + "?token=" + token
     adapter = salesforce(tokens=tokens)
-    req = InboundRequest("POST", url, {"content-type": "text/xml"}, {} if token is None else {"token": token}, body, NOW.timestamp())
+    req = InboundRequest(
+        "POST", url, {"content-type": "text/xml"}, {} if token is None else {"token": token}, body, NOW.timestamp()
+    )
     if tokens and authenticate_refuses_or_passes(adapter, req):
         assert token in tokens
     try_parse(adapter, req, REFUSALS)  # an unknown organization is Unauthorized, from parse
 
 
 @FAST
-@given(body=sf_envelopes(st.sampled_from([SALESFORCE_ORG_18, SALESFORCE_ORG_15])), mapping=st.sampled_from([None, SalesforceMapping(rejection_reason_field="Rejection_Reason__c", touch_only_completed_tasks=False)]))
+@given(
+    body=sf_envelopes(st.sampled_from([SALESFORCE_ORG_18, SALESFORCE_ORG_15])),
+    mapping=st.sampled_from(
+        [None, SalesforceMapping(rejection_reason_field="Rejection_Reason__c", touch_only_completed_tasks=False)]
+    ),
+)
 def test_salesforce_known_org_with_random_records_parses_or_is_a_bad_payload(body, mapping):
     adapter = salesforce(orgs=[SALESFORCE_ORG_18], tokens=["t"], mapping=mapping)
     req = request(salesforce_url(SALESFORCE_URL, "t"), body, content_type="text/xml")
@@ -317,9 +413,14 @@ PD_FIELDS: dict[str, st.SearchStrategy] = {
     "owner_id": pd_ids,
     "user_id": pd_ids,
     "person_id": st.one_of(pd_ids, st.none(), st.fixed_dictionaries({"value": pd_ids})),
-    "emails": st.lists(st.fixed_dictionaries({"value": maybe(st.emails() | st.text(max_size=20)), "primary": maybe(st.booleans())}), max_size=3),
+    "emails": st.lists(
+        st.fixed_dictionaries({"value": maybe(st.emails() | st.text(max_size=20)), "primary": maybe(st.booleans())}),
+        max_size=3,
+    ),
     "email": st.text(max_size=20),
-    "label_ids": st.lists(st.one_of(st.integers(0, 9), st.sampled_from(["3", "4", "a1b2c3d4-0000-4000-8000-000000000001"])), max_size=3),
+    "label_ids": st.lists(
+        st.one_of(st.integers(0, 9), st.sampled_from(["3", "4", "a1b2c3d4-0000-4000-8000-000000000001"])), max_size=3
+    ),
     "status": st.sampled_from(["open", "won", "lost", "deleted"]),
     "stage_id": pd_ids,
     "value": st.one_of(st.integers(-(2**70), 2**70), st.floats()),
@@ -341,7 +442,9 @@ pd_meta = st.fixed_dictionaries(
     },
     optional={"version": st.just("2.0"), "user_id": pd_ids, "merged_to_id": maybe(pd_ids), "merged_from_id": pd_ids},
 )
-pipedrive_plausible = st.fixed_dictionaries({"meta": pd_meta, "data": st.one_of(st.none(), pd_records), "previous": st.one_of(st.none(), pd_records)})
+pipedrive_plausible = st.fixed_dictionaries(
+    {"meta": pd_meta, "data": st.one_of(st.none(), pd_records), "previous": st.one_of(st.none(), pd_records)}
+)
 pipedrive_samples = st.one_of(
     mutated(test_pipedrive.PERSON_CHANGE),
     mutated(test_pipedrive.MERGE_DELETE),
@@ -354,10 +457,16 @@ pipedrive_samples = st.one_of(
 @FAST
 @given(
     body=st.binary(max_size=100),
-    authorization=st.one_of(header_value, latin1.map(lambda t: "Basic " + t), st.binary(max_size=30).map(lambda b: "Basic " + base64.b64encode(b).decode())),
+    authorization=st.one_of(
+        header_value,
+        latin1.map(lambda t: "Basic " + t),
+        st.binary(max_size=30).map(lambda b: "Basic " + base64.b64encode(b).decode()),
+    ),
 )
 def test_pipedrive_authenticate_refuses_random_credentials_cleanly(body, authorization):
-    assert not authenticate_refuses_or_passes(pipedrive(), request(PIPEDRIVE_URL, body, {"authorization": authorization}))
+    assert not authenticate_refuses_or_passes(
+        pipedrive(), request(PIPEDRIVE_URL, body, {"authorization": authorization})
+    )
 
 
 @FAST
@@ -372,7 +481,9 @@ def test_pipedrive_parse_of_random_bodies_fails_only_with_bad_payload(body, labe
     user=st.text(st.characters(blacklist_characters=":", blacklist_categories=("Cs",)), max_size=20),
     password=st.text(max_size=20),
 )
-def test_pipedrive_correct_credentials_with_random_json_authenticate_and_parse_or_are_bad_payloads(payload, user, password):
+def test_pipedrive_correct_credentials_with_random_json_authenticate_and_parse_or_are_bad_payloads(
+    payload, user, password
+):
     adapter = pipedrive(credentials=["other:pair", f"{user}:{password}"], mapping=test_pipedrive.LABELS)
     req = request(PIPEDRIVE_URL, dumps(payload), basic_auth(user, password))
     adapter.authenticate(req)
@@ -382,7 +493,9 @@ def test_pipedrive_correct_credentials_with_random_json_authenticate_and_parse_o
 # --- Marketo --------------------------------------------------------------------------------------------------
 
 marketo_times = st.one_of(
-    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)).map(lambda d: f"{d.year:04d}-{d:%m-%d %H:%M:%S}"),
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)).map(
+        lambda d: f"{d.year:04d}-{d:%m-%d %H:%M:%S}"
+    ),
     st.datetimes(timezones=st.sampled_from([UTC, ZoneInfo("Asia/Kolkata")])).map(lambda d: d.isoformat()),
     st.text(max_size=25),
 )
@@ -402,8 +515,14 @@ marketo_call = st.fixed_dictionaries(
     },
 )
 marketo_plausible = st.one_of(marketo_call, marketo_call, st.lists(marketo_call, max_size=3))
-marketo_samples = st.one_of(mutated(test_marketo.CALL), mutated([test_marketo.CALL, {**test_marketo.CALL, "activityType": "Open Email"}]))
-marketo_mappings = st.builds(MarketoMapping, timezone=st.sampled_from(["UTC", "Europe/Berlin", "America/Los_Angeles", "Pacific/Kiritimati", "Etc/GMT+12"]), forms_meaning_demo_request=st.just(["Contact Us Form"]))
+marketo_samples = st.one_of(
+    mutated(test_marketo.CALL), mutated([test_marketo.CALL, {**test_marketo.CALL, "activityType": "Open Email"}])
+)
+marketo_mappings = st.builds(
+    MarketoMapping,
+    timezone=st.sampled_from(["UTC", "Europe/Berlin", "America/Los_Angeles", "Pacific/Kiritimati", "Etc/GMT+12"]),
+    forms_meaning_demo_request=st.just(["Contact Us Form"]),
+)
 
 
 @FAST
@@ -419,7 +538,11 @@ def test_marketo_parse_of_random_bodies_fails_only_with_bad_payload(body, mappin
 
 
 @FAST
-@given(payload=mostly(marketo_plausible), token=st.text(st.characters(max_codepoint=255), min_size=1, max_size=30), mapping=marketo_mappings)
+@given(
+    payload=mostly(marketo_plausible),
+    token=st.text(st.characters(max_codepoint=255), min_size=1, max_size=30),
+    mapping=marketo_mappings,
+)
 def test_marketo_correct_token_with_random_json_authenticates_and_parses_or_is_a_bad_payload(payload, token, mapping):
     adapter = marketo(tokens=["previous-token", token], mapping=mapping)
     req = request(MARKETO_URL, dumps(payload), marketo_headers(token))
@@ -431,14 +554,31 @@ def test_marketo_correct_token_with_random_json_authenticates_and_parses_or_is_a
 
 generic_event = st.one_of(
     st.sampled_from(sorted(test_generic.EVENTS)).flatmap(
-        lambda t: st.fixed_dictionaries({"type": st.just(t), "data": st.one_of(st.just(test_generic.EVENTS[t]), mutated(test_generic.EVENTS[t]))}, optional={"id": maybe(st.text(max_size=210))})
+        lambda t: st.fixed_dictionaries(
+            {"type": st.just(t), "data": st.one_of(st.just(test_generic.EVENTS[t]), mutated(test_generic.EVENTS[t]))},
+            optional={"id": maybe(st.text(max_size=210))},
+        )
     ),
-    st.fixed_dictionaries({"type": maybe(st.sampled_from([*INBOUND_TYPES, "lockstep.alert.raised.v1", "nope"])), "data": json_values}, optional={"id": json_values}),
+    st.fixed_dictionaries(
+        {"type": maybe(st.sampled_from([*INBOUND_TYPES, "lockstep.alert.raised.v1", "nope"])), "data": json_values},
+        optional={"id": json_values},
+    ),
 )
 generic_plausible = st.one_of(generic_event, st.lists(generic_event, max_size=3))
-generic_samples = mutated([test_generic.ACTIVITY, {"type": "lockstep.opportunity.changed.v1", "data": test_generic.EVENTS["lockstep.opportunity.changed.v1"], "id": "x"}])
+generic_samples = mutated(
+    [
+        test_generic.ACTIVITY,
+        {
+            "type": "lockstep.opportunity.changed.v1",
+            "data": test_generic.EVENTS["lockstep.opportunity.changed.v1"],
+            "id": "x",
+        },
+    ]
+)
 GENERIC_HEADERS = ["webhook-id", "webhook-timestamp", "webhook-signature"]
-signature_entries = st.lists(st.one_of(latin1, latin1.map(lambda t: "v1," + t), latin1.map(lambda t: "v1a," + t)), max_size=3)
+signature_entries = st.lists(
+    st.one_of(latin1, latin1.map(lambda t: "v1," + t), latin1.map(lambda t: "v1a," + t)), max_size=3
+)
 
 
 @FAST
@@ -446,7 +586,12 @@ signature_entries = st.lists(st.one_of(latin1, latin1.map(lambda t: "v1," + t), 
 def test_generic_authenticate_refuses_random_requests_cleanly(body, headers, entries):
     adapter = generic()
     assert not authenticate_refuses_or_passes(adapter, request(GENERIC_URL, body, headers))
-    with_entries = {"webhook-id": "msg_1", "webhook-timestamp": str(int(NOW.timestamp())), **headers, "webhook-signature": " ".join(entries)}
+    with_entries = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(int(NOW.timestamp())),
+        **headers,
+        "webhook-signature": " ".join(entries),
+    }
     assert not authenticate_refuses_or_passes(adapter, request(GENERIC_URL, body, with_entries))
 
 

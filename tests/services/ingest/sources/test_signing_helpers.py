@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from standardwebhooks import Webhook
 
 from services.ingest.sources.hubspot import hubspot_signed_uri
-from tests.services.ingest.sources.test_hubspot import FAQ_BODY
 from services.simulator.signing import (
     basic_auth,
     hubspot_v1_headers,
@@ -22,6 +21,7 @@ from services.simulator.signing import (
     salesforce_url,
     standard_webhooks_headers,
 )
+from tests.services.ingest.sources.test_hubspot import FAQ_BODY
 
 DOC_SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
 
@@ -53,7 +53,12 @@ def test_independent_uri_decoding_agrees_with_the_adapter(uri):
 
 
 def test_standard_webhooks_matches_the_reference_test_vector():
-    headers = standard_webhooks_headers("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", b'{"test": 2432232314}', datetime.fromtimestamp(1614265330, UTC))
+    headers = standard_webhooks_headers(
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        b'{"test": 2432232314}',
+        datetime.fromtimestamp(1614265330, UTC),
+    )
     assert headers == {
         "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
         "webhook-timestamp": "1614265330",
@@ -72,7 +77,9 @@ def test_standard_webhooks_headers_verify_with_the_official_package_and_convert_
 
 def test_standard_webhooks_rotation_lists_one_entry_per_secret():
     a, b = new_standard_webhooks_secret(b"a"), new_standard_webhooks_secret(b"b")
-    entries = standard_webhooks_headers([a, b], "msg_1", b"{}", datetime(2026, 11, 2, tzinfo=UTC))["webhook-signature"].split(" ")
+    entries = standard_webhooks_headers([a, b], "msg_1", b"{}", datetime(2026, 11, 2, tzinfo=UTC))[
+        "webhook-signature"
+    ].split(" ")
     assert len(entries) == 2 and all(e.startswith("v1,") for e in entries)
     assert entries[0] != entries[1]
 
@@ -84,11 +91,19 @@ def test_new_secret_is_deterministic_and_well_formed():
 
 
 def test_basic_auth_and_marketo_headers():
-    assert basic_auth("Aladdin", "open sesame") == {"authorization": "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="}  # RFC 7617's example
+    assert basic_auth("Aladdin", "open sesame") == {
+        "authorization": "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+    }  # RFC 7617's example
     assert marketo_headers("t") == {"x-lockstep-token": "t"}
 
 
 def test_salesforce_url():
     assert salesforce_url("https://h.example/webhooks/salesforce", None) == "https://h.example/webhooks/salesforce"
-    assert salesforce_url("https://h.example/webhooks/salesforce", "a b&c") == "https://h.example/webhooks/salesforce?token=a+b%26c"
-    assert salesforce_url("https://h.example/webhooks/salesforce?x=1", "t") == "https://h.example/webhooks/salesforce?x=1&token=t"
+    assert (
+        salesforce_url("https://h.example/webhooks/salesforce", "a b&c")
+        == "https://h.example/webhooks/salesforce?token=a+b%26c"
+    )
+    assert (
+        salesforce_url("https://h.example/webhooks/salesforce?x=1", "t")
+        == "https://h.example/webhooks/salesforce?x=1&token=t"
+    )

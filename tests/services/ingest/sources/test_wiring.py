@@ -8,10 +8,18 @@ import pytest
 
 from services.ingest.bootstrap import build_adapters
 from services.ingest.settings import IngestSettings
+from services.simulator.signing import (
+    basic_auth,
+    hubspot_v1_headers,
+    hubspot_v3_headers,
+    marketo_headers,
+    new_standard_webhooks_secret,
+    salesforce_url,
+    standard_webhooks_headers,
+)
 from shared.contract.sources import SourceMappings
 from tests.services.ingest.sources.factories import HUBSPOT_URL, NOW, NOW_MS, SALESFORCE_ORG_18, request
 from tests.services.ingest.sources.test_salesforce import CAPTURED_LEAD
-from services.simulator.signing import basic_auth, hubspot_v1_headers, hubspot_v3_headers, marketo_headers, new_standard_webhooks_secret, salesforce_url, standard_webhooks_headers
 
 OLD_WHSEC, NEW_WHSEC = new_standard_webhooks_secret(b"old"), new_standard_webhooks_secret(b"new")
 
@@ -37,12 +45,22 @@ def test_one_adapter_per_source(adapters):
 @pytest.mark.parametrize("which", ["old", "new"])
 def test_every_source_accepts_both_credentials_while_rotating(adapters, which):
     body = b'[{"eventId":1,"subscriptionId":2,"portalId":3,"occurredAt":1793611800000,"subscriptionType":"contact.creation","objectId":4}]'
-    adapters["hubspot"].authenticate(request(HUBSPOT_URL, body, hubspot_v3_headers(f"{which}-hs", "POST", HUBSPOT_URL, body, NOW_MS)))
+    adapters["hubspot"].authenticate(
+        request(HUBSPOT_URL, body, hubspot_v3_headers(f"{which}-hs", "POST", HUBSPOT_URL, body, NOW_MS))
+    )
     adapters["hubspot"].authenticate(request(HUBSPOT_URL, body, hubspot_v1_headers(f"{which}-hs", body)))
-    sf = request(salesforce_url("https://hooks.example.com/webhooks/salesforce", f"{which}-sf"), CAPTURED_LEAD, content_type="text/xml")
+    sf = request(
+        salesforce_url("https://hooks.example.com/webhooks/salesforce", f"{which}-sf"),
+        CAPTURED_LEAD,
+        content_type="text/xml",
+    )
     adapters["salesforce"].authenticate(sf)
     assert adapters["salesforce"].parse(sf).drafts
     adapters["marketo"].authenticate(request("https://h/webhooks/marketo", b"{}", marketo_headers(f"{which}-mk")))
-    adapters["pipedrive"].authenticate(request("https://h/webhooks/pipedrive", b"{}", basic_auth("lockstep", f"{which}-pd")))
+    adapters["pipedrive"].authenticate(
+        request("https://h/webhooks/pipedrive", b"{}", basic_auth("lockstep", f"{which}-pd"))
+    )
     secret = OLD_WHSEC if which == "old" else NEW_WHSEC
-    adapters["generic"].authenticate(request("https://h/webhooks/generic", b"[]", standard_webhooks_headers(secret, "msg_1", b"[]", NOW)))
+    adapters["generic"].authenticate(
+        request("https://h/webhooks/generic", b"[]", standard_webhooks_headers(secret, "msg_1", b"[]", NOW))
+    )
