@@ -57,12 +57,10 @@ schemas: install
 run: install kafka-up migrate
 	deploy/run.sh
 
-# PostgreSQL is used when deploy/postgres/pg.sh can provide it; LOCKSTEP_REQUIRE_POSTGRES=1 (CI) makes it mandatory.
+# PostgreSQL is started by the suite itself (tests/conftest.py), the first time a test needs it, when
+# deploy/postgres/pg.sh can provide it; LOCKSTEP_REQUIRE_POSTGRES=1 (CI) makes it mandatory.
 test: install tools $(BROWSER_STAMP) kafka-up
-	@pg_url=$$(deploy/postgres/pg.sh up) || { \
-	  if [ -n "$$LOCKSTEP_REQUIRE_POSTGRES" ]; then echo "make test: PostgreSQL is required but deploy/postgres/pg.sh failed" >&2; exit 1; fi; \
-	  echo "make test: no PostgreSQL; running the SQLite half only" >&2; pg_url=; }; \
-	LOCKSTEP_TEST_POSTGRES_URL="$$pg_url" $(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The stack plus the simulator for DEMO_SECONDS (60), then the funnel and SLA compliance.
 demo: install kafka-up migrate

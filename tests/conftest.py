@@ -2,8 +2,10 @@
 
 The broker is the one `deploy/kafka/kafka.sh` provisions; PostgreSQL is the one
 `deploy/postgres/pg.sh` provides (or LOCKSTEP_TEST_POSTGRES_URL). Tests that take a
-`database_url` run once per available backend; with LOCKSTEP_REQUIRE_POSTGRES=1 (CI) a
-missing PostgreSQL is an error, never a skip.
+`database_url` run once per available backend (tests/support/postgres.py decides which without
+starting anything); PostgreSQL is started the first time a test needs it, so a run that needs
+none starts none. With LOCKSTEP_REQUIRE_POSTGRES=1 (CI) a missing PostgreSQL is an error, never
+a skip.
 """
 
 from __future__ import annotations
@@ -17,30 +19,30 @@ import pytest
 
 from tests.support.infra import REPO, broker_answers, create_pg_database, drop_pg_database
 from tests.support.kafka import delete_topics
+from tests.support.postgres import backends, postgres_required, start_postgres
 
 KAFKA_BOOTSTRAP = os.environ.get("LOCKSTEP_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 
 
-def _postgres_url(config: pytest.Config) -> str | None:
-    url = os.environ.get("LOCKSTEP_TEST_POSTGRES_URL") or None
-    if url is None:
-        result = subprocess.run([str(REPO / "deploy/postgres/pg.sh"), "up"], capture_output=True, text=True)
-        url = result.stdout.strip() or None if result.returncode == 0 else None
-    if url is None and os.environ.get("LOCKSTEP_REQUIRE_POSTGRES"):
-        raise pytest.UsageError("PostgreSQL is required (LOCKSTEP_REQUIRE_POSTGRES) but none is available")
-    return url
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.postgres_url = _postgres_url(config)  # type: ignore[attr-defined]
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
-        backends = ["sqlite"] + (["postgres"] if metafunc.config.postgres_url else [])  # type: ignore[attr-defined]
+        available = list(backends())
         if metafunc.definition.get_closest_marker("postgres_only"):
-            backends = backends[1:]
-        metafunc.parametrize("backend", backends)
+            available = [b for b in available if b == "postgres"]
+        metafunc.parametrize("backend", available)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    """The PostgreSQL server's admin URL, started on first use (`pg.sh up`) and kept for the session.
+
+    pytest keeps a session fixture's failure too, so a server that cannot start is tried once."""
+    url, why = start_postgres()
+    if url is None:
+        if postgres_required():
+            pytest.fail(f"PostgreSQL is required (LOCKSTEP_REQUIRE_POSTGRES) but pg.sh up failed: {why}")
+        pytest.skip(f"no PostgreSQL: {why}")
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +66,7 @@ async def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequ
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/lockstep.db"
         return
-    admin_url = request.config.postgres_url  # type: ignore[attr-defined]
+    admin_url = request.getfixturevalue("postgres_admin_url")
     name = f"t_{uuid.uuid4().hex[:12]}"
     url = await create_pg_database(admin_url, name)
     try:

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # A PostgreSQL server for tests and local runs.
 #
-#   pg.sh up     print a database URL on stdout: LOCKSTEP_TEST_POSTGRES_URL when it is set
-#                and answers, else a throwaway cluster under <repo>/var/pg on a free port
-#                (installing Debian's postgresql package first when it is missing)
+#   pg.sh up         print a database URL on stdout: LOCKSTEP_TEST_POSTGRES_URL when it is set,
+#                    else a throwaway cluster under <repo>/var/pg on a free port
+#                    (installing Debian's postgresql package first when it is missing)
+#   pg.sh available  exit 0 when `up` can provide a server (a URL is given, the server is
+#                    installed, or we are root and can install it); starts nothing
 #   pg.sh down   stop the throwaway cluster (data kept)
 #   pg.sh reset  stop it and delete its data
 set -euo pipefail
@@ -65,6 +67,13 @@ up() {
   echo "postgresql://postgres@127.0.0.1:$port/postgres"
 }
 
+available() {
+  [ -n "${LOCKSTEP_TEST_POSTGRES_URL:-}" ] && return 0
+  local bin; bin=$(bindir)
+  [ -n "$bin" ] && [ -x "$bin/initdb" ] && return 0
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null
+}
+
 down() {
   local bin; bin=$(bindir)
   [ -n "$bin" ] && [ -f "$data/PG_VERSION" ] || return 0
@@ -73,7 +82,8 @@ down() {
 
 case "${1:-}" in
   up) up ;;
+  available) available ;;
   down) down ;;
   reset) down; rm -rf "$state" ;;
-  *) echo "usage: pg.sh up|down|reset" >&2; exit 2 ;;
+  *) echo "usage: pg.sh up|available|down|reset" >&2; exit 2 ;;
 esac

@@ -30,6 +30,7 @@ from services.simulator import signing
 from tests.e2e import fuzz_stack
 from tests.e2e.fuzz_stack import LEAD_EMAILS, Service, Stack
 from tests.support.infra import create_pg_database, drop_pg_database
+from tests.support.postgres import backends
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -115,8 +116,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # the stack starts once for all operations. PostgreSQL matters here: it refuses values
     # (NUL in text, out-of-range times) that SQLite takes without a word.
     if "fuzz_backend" in metafunc.fixturenames:
-        backends = ["sqlite"] + (["postgres"] if metafunc.config.postgres_url else [])  # type: ignore[attr-defined]
-        metafunc.parametrize("fuzz_backend", backends, scope="module")
+        metafunc.parametrize("fuzz_backend", backends(), scope="module")
 
 
 @pytest.fixture(scope="module")
@@ -124,10 +124,11 @@ def stack(
     fuzz_backend: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ):  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp(f"fuzz-{fuzz_backend}")
-    admin_url, databases = request.config.postgres_url, []  # type: ignore[attr-defined]
+    databases: list[str] = []
     if fuzz_backend == "sqlite":
         database_url = f"sqlite+aiosqlite:///{tmp}/{{service}}.db"
     else:
+        admin_url = request.getfixturevalue("postgres_admin_url")
         base = f"t_{uuid.uuid4().hex[:12]}"
         databases = [f"{base}_{name}" for name in fuzz_stack.SERVICES]
         urls = [fuzz_stack.run_async(create_pg_database(admin_url, name)) for name in databases]
