@@ -9,12 +9,13 @@ PYTEST_ARGS ?=
 export LOCKSTEP_KAFKA_PORT ?= 9092
 export LOCKSTEP_TEST_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(LOCKSTEP_KAFKA_PORT)
 
-.PHONY: help install tools run test kafka-up kafka-down pg-up pg-down migrate schemas bench demo clean
+.PHONY: help install tools run test screenshots kafka-up kafka-down pg-up pg-down migrate schemas bench demo clean
 
 help:
 	@echo "make run        set up, start Kafka, migrate, run ingest :8001, scoring :8002, sla :8003 (Ctrl-C stops all)"
 	@echo "make test       set up, start Kafka and PostgreSQL, run the whole suite"
 	@echo "make demo       the stack and the traffic simulator, then the funnel and SLA compliance"
+	@echo "make screenshots  run the dashboard's browser test and update docs/dashboard.png"
 	@echo "make kafka-up | kafka-down | pg-up | pg-down | migrate | schemas | bench"
 
 $(STAMP): pyproject.toml
@@ -61,6 +62,12 @@ run: install kafka-up migrate
 # deploy/postgres/pg.sh can provide it; LOCKSTEP_REQUIRE_POSTGRES=1 (CI) makes it mandatory.
 test: install tools $(BROWSER_STAMP) kafka-up
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Tests save screenshots under var/screenshots (ignored); updating the documented one is this deliberate step.
+screenshots: install tools $(BROWSER_STAMP) kafka-up
+	rm -f var/screenshots/dashboard.png
+	$(BIN)/pytest -q -p no:cacheprovider tests/services/sla/test_dashboard_browser.py
+	cp var/screenshots/dashboard.png docs/dashboard.png
 
 # The stack plus the simulator for DEMO_SECONDS (60), then the funnel and SLA compliance.
 demo: install kafka-up migrate

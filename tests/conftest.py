@@ -10,6 +10,7 @@ a skip.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import uuid
@@ -22,6 +23,54 @@ from tests.support.kafka import delete_topics
 from tests.support.postgres import backends, postgres_required, start_postgres
 
 KAFKA_BOOTSTRAP = os.environ.get("LOCKSTEP_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+_TREE = pytest.StashKey[dict[str, str] | None]()
+_DIRTIED = pytest.StashKey[list[str]]()
+
+
+def _tree_state() -> dict[str, str] | None:
+    """What `git status` shows (modified, added, deleted, untracked but not ignored), with each
+    such file's content hash, so a test that rewrites an already modified file is seen too.
+    None outside a git checkout (a Docker image, an unpacked archive)."""
+    try:
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "-z", "--untracked-files=all"], cwd=REPO, capture_output=True
+        )
+    except OSError:
+        return None
+    if status.returncode != 0:
+        return None
+    state = {}
+    for entry in status.stdout.decode().split("\0"):
+        if not entry or entry[2:3] != " ":
+            continue  # the original path of a rename comes as an entry of its own
+        path = REPO / entry[3:]
+        state[entry[3:]] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else entry[:2]
+    return state
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_TREE] = _tree_state()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A test run leaves the working tree as it found it: tests write under var/ or tmp_path, and
+    files in the repository change only by a deliberate command (make schemas, make screenshots)."""
+    before, after = session.config.stash.get(_TREE, None), _tree_state()
+    if before is None or after is None:
+        return
+    dirtied = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    session.config.stash[_DIRTIED] = dirtied
+    if dirtied and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    dirtied = config.stash.get(_DIRTIED, [])
+    if dirtied:
+        terminalreporter.section("the test run changed the working tree", red=True)
+        terminalreporter.line("tests must write under var/ or tmp_path (unless you edited these during the run):")
+        for path in dirtied:
+            terminalreporter.line(f"  {path}")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
