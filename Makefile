@@ -9,13 +9,14 @@ PYTEST_ARGS ?=
 export LOCKSTEP_KAFKA_PORT ?= 9092
 export LOCKSTEP_TEST_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(LOCKSTEP_KAFKA_PORT)
 
-.PHONY: help install tools run test screenshots kafka-up kafka-down pg-up pg-down migrate schemas bench demo clean
+.PHONY: help install tools run test screenshots kafka-up kafka-down pg-up pg-down migrate schemas docs bench demo clean
 
 help:
 	@echo "make run        set up, start Kafka, migrate, run ingest :8001, scoring :8002, sla :8003 (Ctrl-C stops all)"
 	@echo "make test       set up, start Kafka and PostgreSQL, run the whole suite"
 	@echo "make demo       the stack and the traffic simulator, then the funnel and SLA compliance"
 	@echo "make screenshots  run the dashboard's browser test and update docs/dashboard.png"
+	@echo "make docs       rewrite the generated parts of docs/ (event schemas, configuration tables)"
 	@echo "make kafka-up | kafka-down | pg-up | pg-down | migrate | schemas | bench"
 
 $(STAMP): pyproject.toml
@@ -54,6 +55,10 @@ migrate: install
 
 schemas: install
 	$(BIN)/lockstep events schemas
+
+# The LOCKSTEP_* tables of docs/configuration.md, from the settings classes (a test fails when they are stale).
+docs: schemas
+	$(BIN)/python -m tests.support.settings_reference
 
 run: install kafka-up migrate
 	deploy/run.sh

@@ -33,23 +33,32 @@ class LockstepSettings(BaseSettings):
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port")
     database_url: str = Field(
         "sqlite+aiosqlite:///./var/{service}.db",
-        description="SQLAlchemy URL; `{service}` is replaced by the service name (one SQLite file each by default)",
+        description=(
+            "SQLAlchemy URL; `{service}` becomes ingest, scoring or sla (one SQLite file each by default);"
+            " postgres:// and postgresql:// URLs get the asyncpg driver"
+        ),
     )
     topic_prefix: str = Field("lockstep.", description="Prefix of every Kafka topic name")
     topic_partitions: int = Field(6, ge=1, le=1000, description="Partitions of topics created at start-up")
     topic_replication_factor: int = Field(
-        1, ge=1, le=10, description="Replication factor of topics created at start-up"
+        1, ge=1, le=10, description="Replication factor of topics created at start-up (3 on a real cluster)"
     )
     contract: Path = Field(DEFAULT_CONTRACT, description="Path of the lifecycle contract (YAML)")
     consumer_max_retries: int = Field(
-        3, ge=0, le=100, description="Attempts of a failing event before it is dead-lettered"
+        3, ge=0, le=100, description="Retries of a failing event before it is dead-lettered"
     )
     consumer_retry_backoff_ms: int = Field(100, ge=0, le=60_000, description="First retry delay; doubles per attempt")
     consumer_batch_max: int = Field(
-        2000, ge=1, le=10_000, description="Most records taken from Kafka in one poll (one transaction)"
+        2000,
+        ge=1,
+        le=10_000,
+        description="Most records taken from Kafka in one poll (one transaction); larger polls catch up faster",
     )
     consumer_session_timeout_ms: int = Field(
-        10_000, ge=6_000, le=300_000, description="Kafka consumer group session timeout"
+        10_000,
+        ge=6_000,
+        le=300_000,
+        description="Kafka consumer group session timeout: how soon a dead replica's partitions move",
     )
     startup_timeout_s: float = Field(60, ge=0, le=3600, description="How long a service waits for Kafka at start-up")
     host: str = Field("127.0.0.1", description="Address the HTTP servers bind to")

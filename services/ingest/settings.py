@@ -20,11 +20,18 @@ def _split(secret: SecretStr | None) -> list[str]:
 class IngestSettings(LockstepSettings):
     hubspot_client_secret: SecretStr | None = Field(None, description="HubSpot app client secret(s), comma-separated")
     hubspot_signature_versions: str = Field(
-        "v3", description="Accepted HubSpot signature versions: v3, and v2/v1 if listed"
+        "v3",
+        description=(
+            "Accepted HubSpot signature versions, comma-separated; add v2/v1 only for senders that cannot sign v3"
+            " (they carry no timestamp, so no replay protection)"
+        ),
     )
     public_url: str | None = Field(
         None,
-        description="Public base URL of ingest (e.g. https://hooks.example.com), used to rebuild the URI HubSpot signed",
+        description=(
+            "Public base URL of ingest (e.g. https://hooks.example.com); HubSpot signs the URL it called,"
+            " so set this when a proxy rewrites the host or scheme"
+        ),
     )
     salesforce_org_ids: str | None = Field(
         None, description="Accepted Salesforce organization ids (15 or 18 chars), comma-separated"
@@ -34,15 +41,17 @@ class IngestSettings(LockstepSettings):
     )
     marketo_token: SecretStr | None = Field(None, description="Shared token(s) Marketo sends in X-Lockstep-Token")
     pipedrive_basic_auth: SecretStr | None = Field(
-        None, description="user:password pair(s) Pipedrive sends with HTTP Basic auth"
+        None, description="user:password pair(s) configured as the Pipedrive webhook's HTTP Basic auth"
     )
     generic_secret: SecretStr | None = Field(None, description="Standard Webhooks secret(s), whsec_...")
     admin_token: SecretStr | None = Field(
         None, description="Bearer token for GET /webhooks/recent (disabled when unset)"
     )
-    max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576, description="Largest webhook body accepted")
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, le=64 * 1_048_576, description="Largest webhook body accepted (413 above)"
+    )
     webhook_tolerance_s: int = Field(
-        300, ge=1, le=3600, description="Largest age (and clock skew) of a signed timestamp"
+        300, ge=1, le=3600, description="Largest age (and clock skew) of a signed timestamp (401 beyond)"
     )
     publish_timeout_s: float = Field(
         5.0, gt=0, le=60, description="How long a request waits for Kafka's acknowledgement before 503"

@@ -13,10 +13,11 @@ class SlaSettings(LockstepSettings):
     scan_interval_s: float = Field(0.25, gt=0, le=60, description="How often due timers are looked for")
     alert_webhooks: str = Field(
         "[]",
-        description="JSON list of outbound alert webhook targets: name, url, format (standard|slack), secret, kinds",
+        description="Outbound alert webhooks, a JSON list of targets (name, url, format standard|slack, secret, kinds)",
     )
     scoring_url: str = Field(
-        "http://127.0.0.1:8002", description="Base URL of the scoring service, where the dashboard's funnel comes from"
+        "http://127.0.0.1:8002",
+        description="Base http(s) URL of the scoring service, where the dashboard's funnel comes from",
     )
 
     @field_validator("alert_webhooks")

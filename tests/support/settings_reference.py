@@ -1,0 +1,112 @@
+"""The `LOCKSTEP_*` tables of docs/configuration.md, written from the settings classes themselves.
+
+Every settings class is found by importing `shared.settings` and each service's `settings`
+module, so a new service or field shows up without anyone editing this file. The tables sit
+between markers in docs/configuration.md; tests/test_docs.py fails when they are stale.
+Rewrite them with `make docs` (python -m tests.support.settings_reference).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+import annotated_types
+from pydantic import SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings
+
+import services
+from shared.settings import ENV_PREFIX, LockstepSettings
+from tests.support.infra import REPO
+
+CONFIGURATION = REPO / "docs" / "configuration.md"
+BEGIN, END = "<!-- settings:begin -->", "<!-- settings:end -->"
+
+
+def settings_classes() -> list[type[BaseSettings]]:
+    """The common settings first, then each service's, in package order."""
+    found: list[type[BaseSettings]] = [LockstepSettings]
+    for package in sorted(m.name for m in pkgutil.iter_modules(services.__path__) if m.ispkg):
+        try:
+            module = importlib.import_module(f"services.{package}.settings")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"services.{package}.settings":
+                raise
+            continue
+        found += [
+            value
+            for value in vars(module).values()
+            if isinstance(value, type) and issubclass(value, BaseSettings) and value.__module__ == module.__name__
+        ]
+    return found
+
+
+def variable(name: str) -> str:
+    return f"{ENV_PREFIX}{name.upper()}"
+
+
+def _default(field: FieldInfo) -> str:
+    value = field.get_default(call_default_factory=True)
+    if value is None:
+        return "unset"
+    if isinstance(value, Path):
+        value = value.relative_to(REPO) if value.is_relative_to(REPO) else value
+    if isinstance(value, float):
+        value = f"{value:g}"
+    return f"`{value}`"
+
+
+def _allowed(field: FieldInfo) -> str:
+    bounds = []
+    for rule in field.metadata:
+        if isinstance(rule, annotated_types.Ge):
+            bounds.append(f"at least {rule.ge}")
+        elif isinstance(rule, annotated_types.Gt):
+            bounds.append(f"above {rule.gt}")
+        elif isinstance(rule, annotated_types.Le):
+            bounds.append(f"at most {rule.le}")
+        elif isinstance(rule, annotated_types.Lt):
+            bounds.append(f"below {rule.lt}")
+    return ", ".join(bounds)
+
+
+def _meaning(field: FieldInfo) -> str:
+    text = (field.description or "").replace("|", "\\|")
+    secret = field.annotation is SecretStr or SecretStr in getattr(field.annotation, "__args__", ())
+    return text + ("; a secret, never logged and compared in constant time" if secret else "")
+
+
+def render() -> str:
+    """The markdown between the markers: one table per settings class, its own fields only."""
+    common = set(LockstepSettings.model_fields)
+    parts = []
+    for cls in settings_classes():
+        own = {n: f for n, f in cls.model_fields.items() if cls is LockstepSettings or n not in common}
+        where = sys.modules[cls.__module__].__file__ or ""
+        title = "Every service" if cls is LockstepSettings else f"{cls.__module__.split('.')[1]} only"
+        parts.append(f"### {title}\n\n`{cls.__name__}` in `{Path(where).relative_to(REPO)}`.\n")
+        if not own:
+            parts.append("No settings beyond the common ones.\n")
+            continue
+        rows = ["| variable | default | allowed | meaning |", "| --- | --- | --- | --- |"]
+        rows += [f"| `{variable(n)}` | {_default(f)} | {_allowed(f)} | {_meaning(f)} |" for n, f in own.items()]
+        parts.append("\n".join(rows) + "\n")
+    return "\n".join(parts)
+
+
+def rewrite(text: str) -> str:
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    return f"{head}{BEGIN}\n{render()}{END}{tail}"
+
+
+def main() -> None:
+    CONFIGURATION.write_text(rewrite(CONFIGURATION.read_text()))
+    print(f"wrote {CONFIGURATION.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
