@@ -15,7 +15,13 @@ for service in ingest scoring sla; do
   "$bin/lockstep" serve "$service" &
   pids+=($!)
 done
-echo "ingest :${LOCKSTEP_INGEST_PORT:-8001}  scoring :${LOCKSTEP_SCORING_PORT:-8002}  sla :${LOCKSTEP_SLA_PORT:-8003}  (Ctrl-C stops all)" >&2
+host=${LOCKSTEP_HOST:-127.0.0.1}
+cat >&2 <<END
+ingest   http://$host:${LOCKSTEP_INGEST_PORT:-8001}  webhooks: POST /webhooks/{source}; API docs: /docs
+scoring  http://$host:${LOCKSTEP_SCORING_PORT:-8002}  /leads /funnel /contract; API docs: /docs
+sla      http://$host:${LOCKSTEP_SLA_PORT:-8003}  ops dashboard: /dashboard; /alerts /sla/compliance; API docs: /docs
+Ctrl-C stops all
+END
 # When one service dies, stop the others: a half-running pipeline hides problems.
 wait -n "${pids[@]}" || true
 stop
