@@ -36,7 +36,7 @@ S = TypeVar("S", bound=BaseSettings)
 
 def per_service_database(url: str) -> str:
     """SQLite: a file per service, as deployed by default (three writers on one file would queue on
-    its lock). PostgreSQL: one database, each service under its own table prefix (README)."""
+    its lock). PostgreSQL: one database, each service under its own table prefix (docs/operations.md)."""
     if url.startswith("sqlite"):
         directory = Path(url.split(":///", 1)[1]).parent
         return f"sqlite+aiosqlite:///{directory}/{{service}}.db"

@@ -1,6 +1,6 @@
 """Marketo webhooks: a JSON template users paste into Marketo, authenticated by a shared token.
 
-Marketo renders `{{lead.*}}` tokens into the template below (see README), so every value
+Marketo renders `{{lead.*}}` tokens into the template (docs/sources.md), so every value
 may arrive as a string, and an empty token arrives as "".
 """
 
