@@ -26,22 +26,47 @@ CONFIGURATION = REPO / "docs" / "configuration.md"
 BEGIN, END = "<!-- settings:begin -->", "<!-- settings:end -->"
 
 
+def _settings_modules() -> list[str]:
+    """The kit's settings, then any top-level package's (`contract.settings`), then each service's."""
+    packages = [m.name for m in pkgutil.iter_modules([str(REPO)]) if m.ispkg and m.name not in ("shared", "services")]
+    services_ = sorted(m.name for m in pkgutil.iter_modules(services.__path__) if m.ispkg)
+    return [
+        "shared.settings",
+        *(f"{p}.settings" for p in sorted(packages)),
+        *(f"services.{s}.settings" for s in services_),
+    ]
+
+
 def settings_classes() -> list[type[BaseSettings]]:
-    """The common settings first, then each service's, in package order."""
-    found: list[type[BaseSettings]] = [LockstepSettings]
-    for package in sorted(m.name for m in pkgutil.iter_modules(services.__path__) if m.ispkg):
+    """Every `LOCKSTEP_*` settings class, the common one first."""
+    found: list[type[BaseSettings]] = []
+    for name in _settings_modules():
         try:
-            module = importlib.import_module(f"services.{package}.settings")
+            module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != f"services.{package}.settings":
-                raise
+            if not (exc.name and name.startswith(exc.name)):
+                raise  # a settings module that exists but cannot import is a bug, not an absence
             continue
         found += [
             value
             for value in vars(module).values()
-            if isinstance(value, type) and issubclass(value, BaseSettings) and value.__module__ == module.__name__
+            if isinstance(value, type)
+            and issubclass(value, BaseSettings)
+            and value.__module__ == module.__name__
+            and value.model_config.get("env_prefix") == ENV_PREFIX
         ]
     return found
+
+
+def own_fields(cls: type[BaseSettings]) -> dict[str, FieldInfo]:
+    """The fields a class adds to the settings classes it extends."""
+    inherited = {
+        n
+        for base in cls.__mro__[1:]
+        if isinstance(base, type) and issubclass(base, BaseSettings)
+        for n in base.model_fields
+    }
+    return {n: f for n, f in cls.model_fields.items() if n not in inherited}
 
 
 def variable(name: str) -> str:
@@ -79,15 +104,21 @@ def _meaning(field: FieldInfo) -> str:
     return text + ("; a secret, never logged and compared in constant time" if secret else "")
 
 
+def _title(cls: type[BaseSettings]) -> str:
+    if cls is LockstepSettings:
+        return "Every service"
+    parts = cls.__module__.split(".")
+    return parts[1] if parts[0] == "services" else cls.__name__
+
+
 def render() -> str:
     """The markdown between the markers: one table per settings class, its own fields only."""
-    common = set(LockstepSettings.model_fields)
     parts = []
     for cls in settings_classes():
-        own = {n: f for n, f in cls.model_fields.items() if cls is LockstepSettings or n not in common}
-        where = sys.modules[cls.__module__].__file__ or ""
-        title = "Every service" if cls is LockstepSettings else f"{cls.__module__.split('.')[1]} only"
-        parts.append(f"### {title}\n\n`{cls.__name__}` in `{Path(where).relative_to(REPO)}`.\n")
+        where = Path(sys.modules[cls.__module__].__file__ or "").relative_to(REPO)
+        summary = (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        parts.append(f"### {_title(cls)}\n\n`{cls.__name__}` in `{where}`." + (f" {summary}" if summary else "") + "\n")
+        own = own_fields(cls)
         if not own:
             parts.append("No settings beyond the common ones.\n")
             continue
