@@ -5,7 +5,8 @@ caller adds `content-type`. They follow the vendors' documented recipes and shar
 with the ingest service's verifiers (services/ingest/signatures.py), so the simulator and
 the tests that sign with them check the door against the vendors, not against itself
 (tests/services/ingest/sources/test_signing_helpers.py checks them against the vendors'
-published vectors and the official `standardwebhooks` package).
+published vectors). Standard Webhooks, which Lockstep also sends in production, is signed
+by the kit (shared/webhooks/signing.py).
 
     headers = {"content-type": "application/json", **hubspot_v3_headers(secret, "POST", url, body, now_ms)}
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 # HubSpot v3: "decode any URL-encoded characters from the following list in requestUri", in
@@ -78,34 +78,6 @@ def hubspot_v2_headers(secret: str, method: str, url: str, body: bytes | str) ->
 def new_standard_webhooks_secret(seed: bytes | str = b"lockstep-test-secret") -> str:
     """A deterministic `whsec_` secret (32 bytes derived from `seed`) for tests."""
     return "whsec_" + base64.b64encode(hashlib.sha256(_bytes(seed)).digest()).decode()
-
-
-def standard_webhooks_signature(secret: str, msg_id: str, body: bytes | str, when: datetime) -> str:
-    """One `v1,<base64>` entry: HMAC-SHA256 keyed with the base64 part of `whsec_...` over `id.timestamp.body`."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{msg_id}.{int(_utc(when).timestamp())}.".encode() + _bytes(body)
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-
-
-def standard_webhooks_headers(
-    secret: str | list[str], msg_id: str, body: bytes | str, when: datetime
-) -> dict[str, str]:
-    """`webhook-id`, `webhook-timestamp` (seconds) and `webhook-signature`.
-
-    With several secrets the signature header lists one `v1,` entry per secret, separated by
-    spaces, as a sender does while rotating.
-    """
-    secrets = [secret] if isinstance(secret, str) else secret
-    when = _utc(when)
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(when.timestamp())),
-        "webhook-signature": " ".join(standard_webhooks_signature(s, msg_id, body, when) for s in secrets),
-    }
-
-
-def _utc(when: datetime) -> datetime:
-    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def basic_auth(user: str, password: str) -> dict[str, str]:

@@ -11,7 +11,8 @@ from xml.sax.saxutils import escape
 
 import orjson
 
-from services.simulator.signing import basic_auth, hubspot_v3_headers, marketo_headers, standard_webhooks_headers
+from services.simulator.signing import basic_auth, hubspot_v3_headers, marketo_headers
+from shared.webhooks.signing import standard_webhooks_headers
 
 JSON = {"content-type": "application/json"}
 SOAP = {"content-type": "text/xml; charset=utf-8", "soapaction": '""'}

@@ -27,6 +27,7 @@ from schemathesis.core import NotSet
 from schemathesis.core.failures import FailureGroup
 
 from services.simulator import signing
+from shared.webhooks.signing import standard_webhooks_headers
 from tests.e2e import fuzz_stack
 from tests.e2e.fuzz_stack import LEAD_EMAILS, Service, Stack
 from tests.support.infra import create_pg_database, drop_pg_database
@@ -186,7 +187,7 @@ def _credentials(case, url: str) -> dict:  # type: ignore[no-untyped-def]
     elif source == "pipedrive":
         extra["headers"] = signing.basic_auth(*fuzz_stack.PIPEDRIVE)
     else:
-        extra["headers"] = signing.standard_webhooks_headers(
+        extra["headers"] = standard_webhooks_headers(
             fuzz_stack.GENERIC_SECRET, f"msg_fuzz_{time.monotonic_ns()}", body, now
         )
     return extra

@@ -20,6 +20,7 @@ import httpx
 
 from services.simulator import signing, wire
 from services.simulator.requests import Credentials
+from shared.webhooks.signing import standard_webhooks_headers
 from tests.support.stack import CREDENTIALS
 
 # Unique per test run: HubSpot event ids and Salesforce notification ids are the redelivery keys.
@@ -128,9 +129,7 @@ class Vendors:
             if source == "generic":
                 return {
                     **wire.JSON,
-                    **signing.standard_webhooks_headers(
-                        self.creds.generic_secret, f"msg_{uuid.uuid4().hex}", body, now
-                    ),
+                    **standard_webhooks_headers(self.creds.generic_secret, f"msg_{uuid.uuid4().hex}", body, now),
                 }, body
             if source == "pipedrive":
                 return {

@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from services.simulator.signing import standard_webhooks_headers
 from services.sla.notify.targets import EVENT_TYPE, USER_AGENT, WebhookTarget, parse_when
+from shared.webhooks.signing import standard_webhooks_headers
 
 # -- what goes on the wire -----------------------------------------------------------------------------------------
 

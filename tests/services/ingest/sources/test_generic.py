@@ -9,12 +9,9 @@ import pytest
 
 from services.ingest.sources.base import BadPayload, Unauthorized
 from services.ingest.sources.generic import INBOUND_TYPES
-from services.simulator.signing import (
-    new_standard_webhooks_secret,
-    standard_webhooks_headers,
-    standard_webhooks_signature,
-)
+from services.simulator.signing import new_standard_webhooks_secret
 from shared.events import EVENT_TYPES
+from shared.webhooks.signing import standard_webhooks_headers, standard_webhooks_signature
 from tests.services.ingest.sources.factories import GENERIC_SECRET, GENERIC_URL, NOW, generic, ids, request, types
 
 MSG_ID = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"

@@ -30,9 +30,9 @@ from services.simulator.signing import (
     marketo_headers,
     new_standard_webhooks_secret,
     salesforce_url,
-    standard_webhooks_headers,
 )
 from shared.contract.sources import MarketoMapping, SalesforceMapping
+from shared.webhooks.signing import standard_webhooks_headers
 from tests.services.ingest.sources import test_generic, test_hubspot, test_marketo, test_pipedrive, test_salesforce
 from tests.services.ingest.sources.factories import (
     GENERIC_URL,

@@ -15,9 +15,9 @@ from services.simulator.signing import (
     marketo_headers,
     new_standard_webhooks_secret,
     salesforce_url,
-    standard_webhooks_headers,
 )
 from shared.contract.sources import SourceMappings
+from shared.webhooks.signing import standard_webhooks_headers
 from tests.services.ingest.sources.factories import HUBSPOT_URL, NOW, NOW_MS, SALESFORCE_ORG_18, request
 from tests.services.ingest.sources.test_salesforce import CAPTURED_LEAD
 

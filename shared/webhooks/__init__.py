@@ -1,0 +1,1 @@
+"""Outbound webhooks: what a sender of Standard Webhooks puts on each request."""
