@@ -12,11 +12,11 @@ import json
 import time
 import uuid
 
+from contract import load_contract
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.handler import ScoringHandler
 from services.scoring.tables import outbox, processed_events
 from shared.bus import ConsumerRunner, EventProducer
-from shared.contract import load_contract
 from shared.db import Outbox, OutboxRelay, ProcessedEvents, create_engine, is_postgres, session_factory
 from shared.db.migrations import upgrade
 from shared.settings import DEFAULT_CONTRACT, LockstepSettings

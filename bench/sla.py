@@ -22,11 +22,11 @@ import asyncpg
 from sqlalchemy import select
 
 from bench.common import REPO, Headline, write_section
+from contract import load_contract
 from services.sla.alerts import AlertDesk
 from services.sla.policies import PolicyBook
 from services.sla.scanner import TimerScanner
 from services.sla.tables import alerts, outbox
-from shared.contract import load_contract
 from shared.db import Outbox, create_engine, session_factory
 from shared.db.migrations import upgrade
 from shared.settings import DEFAULT_CONTRACT

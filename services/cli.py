@@ -16,7 +16,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from shared.contract import ContractError, load_contract
+from contract import ContractError, load_contract
 from shared.settings import LockstepSettings, SettingsError, load_settings
 
 SERVICES = ("ingest", "scoring", "sla")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contract import Contract, load_contract
 from services.ingest.door import WebhookDoor
 from services.ingest.metrics import DoorMetrics
 from services.ingest.recent import RecentRequests
@@ -14,7 +15,6 @@ from services.ingest.sources.hubspot import HubSpot
 from services.ingest.sources.marketo import Marketo
 from services.ingest.sources.pipedrive import Pipedrive
 from services.ingest.sources.salesforce import Salesforce
-from shared.contract import Contract, load_contract
 from shared.runtime import ServiceHandle, open_runtime
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from contract import Contract
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.handler import ScoringHandler
 from services.scoring.tables import event_log, outbox, transitions
-from shared.contract import Contract
 from shared.db import Outbox, create_engine, session_factory
 from shared.db.migrations import upgrade
 from shared.events import EventEnvelope

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contract import load_contract
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.handler import ScoringHandler
 from services.scoring.metrics import ScoringMetrics
 from services.scoring.settings import ScoringSettings
 from services.scoring.tables import outbox, processed_events
-from shared.contract import load_contract
 from shared.db import Outbox, ProcessedEvents
 from shared.runtime import ServiceHandle, open_runtime
 

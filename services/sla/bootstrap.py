@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contract import load_contract
 from services.sla.alerts import AlertDesk
 from services.sla.dashboard import ScoringClient
 from services.sla.handler import WANTED, SlaHandler
@@ -14,7 +15,6 @@ from services.sla.policies import PolicyBook
 from services.sla.scanner import Clock, TimerScanner, system_clock
 from services.sla.settings import SlaSettings
 from services.sla.tables import outbox, processed_events
-from shared.contract import load_contract
 from shared.db import Outbox, ProcessedEvents, is_postgres
 from shared.runtime import ServiceHandle, open_runtime
 

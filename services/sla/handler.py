@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contract.sla import Policy
 from services.sla.alerts import AlertDesk
 from services.sla.metrics import SlaMetrics
 from services.sla.policies import PolicyBook, event_kind
 from services.sla.repository import SlaRepository, Timer
-from shared.contract.sla import Policy
 from shared.events import (
     AlertRaised,
     EventEnvelope,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from contract import Contract
+from contract.sla import Policy
 from services.sla.domain.calendar import BusinessCalendar
-from shared.contract import Contract
-from shared.contract.sla import Policy
 
 TIERS = ("warning", "breached", "escalated")
 SEVERITY = {"warning": "warning", "breached": "critical", "escalated": "critical"}

@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contract.durations import format_duration
 from services.sla.alerts import AlertDesk
 from services.sla.metrics import SlaMetrics
 from services.sla.policies import SEVERITY, PolicyBook
 from services.sla.tables import timers
-from shared.contract.durations import format_duration
 from shared.db.times import as_utc as _aware
 from shared.events import AlertRaised
 

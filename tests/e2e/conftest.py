@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from contract import Contract, load_contract
 from services.simulator.contracts import with_first_touch
-from shared.contract import Contract, load_contract
 
 # The MQL first-touch target on the 24x7 calendar: alerts come at 75 %, 100 % and 200 % of it,
 # so a test sees warning, breach and escalation within ~4 s of a lead becoming an MQL.

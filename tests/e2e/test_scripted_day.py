@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from shared.contract import Contract
+from contract import Contract
 from tests.support import observe
 from tests.support.observe import eventually
 from tests.support.stack import pipeline_env, pipeline_in_process

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from contract.sources import HubSpotMapping
 from services.ingest.signatures import any_equal, b64, check_freshness, hmac_sha256
 from services.ingest.sources.base import (
     BadPayload,
@@ -20,7 +21,6 @@ from services.ingest.sources.base import (
     json_body,
     millis_to_datetime,
 )
-from shared.contract.sources import HubSpotMapping
 from shared.events import (
     ContactAttributes,
     ContactDeleted,

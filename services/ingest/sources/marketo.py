@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from contract.sources import MarketoMapping
 from services.ingest.signatures import any_equal
 from services.ingest.sources.base import (
     BadPayload,
@@ -23,7 +24,6 @@ from services.ingest.sources.base import (
     json_body,
     stable_id,
 )
-from shared.contract.sources import MarketoMapping
 from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, LeadRef
 from shared.events.keys import normalize_email
 

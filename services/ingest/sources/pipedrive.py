@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from contract.sources import PipedriveMapping
 from services.ingest.signatures import any_equal
 from services.ingest.sources.base import (
     BadPayload,
@@ -24,7 +25,6 @@ from services.ingest.sources.base import (
     Unauthorized,
     json_body,
 )
-from shared.contract.sources import PipedriveMapping
 from shared.events import (
     ContactAttributes,
     ContactDeleted,

@@ -15,9 +15,9 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 from fastapi.responses import Response
 
+from contract.sources import SalesforceMapping
 from services.ingest.signatures import any_equal
 from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized
-from shared.contract.sources import SalesforceMapping
 from shared.events import (
     ContactAttributes,
     ContactUpserted,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from contract import Contract
 from services.scoring.domain.lead import Contribution, Lead, Transition
 from services.scoring.domain.rules import ScoringRules
-from shared.contract import Contract
 from shared.events import (
     ActivityRecorded,
     ContactDeleted,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.contract.scoring import EngagementRule, FitRule, Scoring, grade_rank
+from contract.scoring import EngagementRule, FitRule, Scoring, grade_rank
 from shared.events import ActivityRecorded
 
 

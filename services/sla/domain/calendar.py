@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 import holidays as holidays_package
 
-from shared.contract.sla import Calendar
+from contract.sla import Calendar
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)

@@ -4,10 +4,10 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+from contract import load_contract
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.handler import ScoringHandler
 from services.scoring.tables import outbox
-from shared.contract import load_contract
 from shared.db import Outbox, create_engine, session_factory
 from shared.db.migrations import upgrade
 from shared.events import (

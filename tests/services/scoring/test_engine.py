@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
+from contract import load_contract
 from services.scoring.domain.engine import LifecycleEngine
-from shared.contract import load_contract
 from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, LeadRef, SalesDispositioned
 from shared.settings import DEFAULT_CONTRACT
 

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from contract import load_contract
+from contract.sources import SourceMappings
 from services.ingest.sources.base import InboundRequest
 from services.ingest.sources.hubspot import HubSpot
 from services.ingest.sources.marketo import Marketo
@@ -16,8 +18,6 @@ from services.scoring.handler import ScoringHandler
 from services.scoring.tables import outbox, processed_events
 from services.simulator import wire
 from shared.bus.at_once import AtOnce
-from shared.contract import load_contract
-from shared.contract.sources import SourceMappings
 from shared.db import Outbox, ProcessedEvents, create_engine, session_factory
 from shared.db.migrations import upgrade
 from shared.events import EventEnvelope, LifecycleTransitioned

@@ -7,12 +7,12 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry
 from sqlalchemy import delete, select
 
+from contract import parse_contract
 from services.simulator.contracts import with_first_touch
 from services.sla.handler import SlaHandler
 from services.sla.metrics import SlaMetrics
 from services.sla.policies import PolicyBook
 from services.sla.tables import alerts, identities, loop_history, metadata, outbox, timers, touches
-from shared.contract import parse_contract
 from shared.events import LeadIdentified, LeadRef, LifecycleTransitioned, SalesTouched
 from tests.services.sla import test_scenarios
 from tests.services.sla.test_scenarios import T0, Harness, contract

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract.sla import Calendar, Sla
 from services.sla.domain.calendar import BusinessCalendar
-from shared.contract.sla import Calendar, Sla
 
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")

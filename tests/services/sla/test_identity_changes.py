@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import delete, select
 
+from contract import parse_contract
 from services.simulator.contracts import with_first_touch
 from services.sla import queries
 from services.sla.policies import PolicyBook
 from services.sla.tables import alerts, identities, loop_history, metadata, timers
-from shared.contract import parse_contract
 from shared.db.times import as_utc
 from shared.events import LeadIdentified
 from tests.services.sla import test_scenarios

@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from contract import parse_contract
 from services.simulator.contracts import with_first_touch
 from services.sla.alerts import AlertDesk
 from services.sla.handler import SlaHandler
 from services.sla.policies import PolicyBook
 from services.sla.scanner import TimerScanner
 from services.sla.tables import alerts, outbox, timers
-from shared.contract import parse_contract
 from shared.db import Outbox, create_engine, is_postgres, session_factory
 from shared.db.migrations import upgrade
 from shared.events import EventEnvelope, LeadIdentified, LeadRef, LifecycleTransitioned, SalesTouched

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
+from contract.sources import MarketoMapping, SourceMappings
 from services.ingest.sources.base import InboundRequest, ParseResult
 from services.ingest.sources.generic import Generic
 from services.ingest.sources.hubspot import HubSpot
@@ -13,7 +14,6 @@ from services.ingest.sources.marketo import Marketo
 from services.ingest.sources.pipedrive import Pipedrive
 from services.ingest.sources.salesforce import Salesforce
 from services.simulator.signing import new_standard_webhooks_secret
-from shared.contract.sources import MarketoMapping, SourceMappings
 
 # The moment every request "arrives" (received_at), and the IngestSettings default tolerance.
 NOW = datetime(2026, 11, 2, 9, 31, tzinfo=UTC)

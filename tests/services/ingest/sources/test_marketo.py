@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from contract.sources import MarketoMapping
 from services.ingest.sources.base import BadPayload, Unauthorized
 from services.simulator.signing import marketo_headers
-from shared.contract.sources import MarketoMapping
 from tests.services.ingest.sources.factories import MARKETO_TOKEN, MARKETO_URL, ids, marketo, one, request, types
 
 # What Marketo renders from the template (each value a token: {{lead.Id}}, {{lead.Email Address}},

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from contract.sources import PipedriveMapping
 from services.ingest.sources.base import BadPayload, Unauthorized
 from services.simulator import wire
 from services.simulator.signing import basic_auth
-from shared.contract.sources import PipedriveMapping
 from tests.services.ingest.sources.factories import (
     PIPEDRIVE_PASSWORD,
     PIPEDRIVE_URL,

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from contract.sources import MarketoMapping, SalesforceMapping
 from services.ingest.sources.base import BadPayload, InboundRequest, ParseResult, SourceAdapter, Unauthorized
 from services.ingest.sources.generic import INBOUND_TYPES
 from services.simulator.signing import (
@@ -31,7 +32,6 @@ from services.simulator.signing import (
     new_standard_webhooks_secret,
     salesforce_url,
 )
-from shared.contract.sources import MarketoMapping, SalesforceMapping
 from shared.webhooks.signing import standard_webhooks_headers
 from tests.services.ingest.sources import test_generic, test_hubspot, test_marketo, test_pipedrive, test_salesforce
 from tests.services.ingest.sources.factories import (

@@ -7,9 +7,9 @@ from xml.etree import ElementTree
 
 import pytest
 
+from contract.sources import SalesforceMapping
 from services.ingest.sources.base import BadPayload, Unauthorized
 from services.simulator.signing import salesforce_url
-from shared.contract.sources import SalesforceMapping
 from tests.services.ingest.sources.factories import (
     SALESFORCE_ORG_15,
     SALESFORCE_ORG_18,

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from contract.sources import SourceMappings
 from services.ingest.bootstrap import build_adapters
 from services.ingest.settings import IngestSettings
 from services.simulator.signing import (
@@ -16,7 +17,6 @@ from services.simulator.signing import (
     new_standard_webhooks_secret,
     salesforce_url,
 )
-from shared.contract.sources import SourceMappings
 from shared.webhooks.signing import standard_webhooks_headers
 from tests.services.ingest.sources.factories import HUBSPOT_URL, NOW, NOW_MS, SALESFORCE_ORG_18, request
 from tests.services.ingest.sources.test_salesforce import CAPTURED_LEAD

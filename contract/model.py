@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contract.lifecycle import Handoff, Problem, Stage, stage_graph_problems
-from shared.contract.scoring import Scoring
-from shared.contract.sla import Sla
-from shared.contract.sources import SourceMappings
+from contract.lifecycle import Handoff, Problem, Stage, stage_graph_problems
+from contract.scoring import Scoring
+from contract.sla import Sla
+from contract.sources import SourceMappings
 
 
 class Contract(BaseModel):

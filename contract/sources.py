@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.contract.zones import TimeZoneName
+from contract.zones import TimeZoneName
 from shared.events.catalog import ActivityKind, Disposition, TouchChannel
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.contract.durations import Duration
+from contract.durations import Duration
 from shared.events.catalog import ActivityKind
 
 FitField = Literal["title", "industry", "employees", "country", "email_domain", "company", "lead_source"]

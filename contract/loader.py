@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from shared.contract.model import Contract
+from contract.model import Contract
 
 Path_ = tuple[str | int, ...]
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.contract import ContractError, load_contract, parse_contract
+from contract import ContractError, load_contract, parse_contract
 from shared.settings import DEFAULT_CONTRACT
 
 MINIMAL = """\
