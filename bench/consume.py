@@ -13,18 +13,20 @@ import time
 import uuid
 
 from contract import load_contract
+from contract.settings import DEFAULT_CONTRACT
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.handler import ScoringHandler
+from services.scoring.migrations import MIGRATIONS
 from services.scoring.tables import outbox, processed_events
 from shared.bus import ConsumerRunner, EventProducer
 from shared.db import Outbox, OutboxRelay, ProcessedEvents, create_engine, is_postgres, session_factory
 from shared.db.migrations import upgrade
-from shared.settings import DEFAULT_CONTRACT, LockstepSettings
+from shared.settings import LockstepSettings
 
 
 async def main(args: argparse.Namespace) -> None:
     engine = create_engine(args.db)
-    await upgrade(engine, "scoring")
+    await upgrade(engine, MIGRATIONS)
     sessions = session_factory(engine)
     producer = EventProducer(args.bootstrap)
     await producer.start()

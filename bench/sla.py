@@ -23,13 +23,14 @@ from sqlalchemy import select
 
 from bench.common import REPO, Headline, write_section
 from contract import load_contract
+from contract.settings import DEFAULT_CONTRACT
 from services.sla.alerts import AlertDesk
+from services.sla.migrations import MIGRATIONS
 from services.sla.policies import PolicyBook
 from services.sla.scanner import TimerScanner
 from services.sla.tables import alerts, outbox
 from shared.db import Outbox, create_engine, session_factory
 from shared.db.migrations import upgrade
-from shared.settings import DEFAULT_CONTRACT
 
 COLUMNS = [
     "timer_key",
@@ -101,7 +102,7 @@ async def measure(admin_url: str, open_timers: int, due: int) -> dict:
     url = dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
     engine = create_engine(url)
     try:
-        await upgrade(engine, "sla")
+        await upgrade(engine, MIGRATIONS)
         started = time.perf_counter()
         due_start = datetime.now(UTC) + timedelta(seconds=15 + open_timers / 100_000 * 3)
         await _fill(dsn.rsplit("/", 1)[0] + f"/{name}", open_timers - due, due, due_start)

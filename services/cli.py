@@ -15,11 +15,18 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contract import ContractError, load_contract
+from contract.settings import ContractSettings
 from shared.settings import LockstepSettings, SettingsError, load_settings
 
+if TYPE_CHECKING:
+    from shared.db.migrations import ServiceMigrations
+
 SERVICES = ("ingest", "scoring", "sla")
+# Where `lockstep events schemas` keeps the exported event schemas: docs/events/ of this checkout.
+EVENT_SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "docs" / "events"
 
 
 class CliError(Exception):
@@ -31,7 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from shared.logs import configure_logging
 
-    settings = load_settings(LockstepSettings)
+    settings = load_settings(ContractSettings)
     configure_logging(settings.log_level)
     load_contract(settings.contract)  # a broken contract stops the service before it binds its port
     module = __import__(f"services.{args.service}.app", fromlist=["create_app"])
@@ -41,17 +48,27 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def service_migrations() -> dict[str, ServiceMigrations]:
+    """Each service's migrations, as the service itself names them, for `lockstep db upgrade`."""
+    from services.ingest.migrations import MIGRATIONS as INGEST
+    from services.scoring.migrations import MIGRATIONS as SCORING
+    from services.sla.migrations import MIGRATIONS as SLA
+
+    return {m.service: m for m in (INGEST, SCORING, SLA)}
+
+
 def _db_upgrade(args: argparse.Namespace) -> int:
-    from shared.db import migrations
     from shared.db.engine import create_engine
+    from shared.db.migrations import upgrade
 
     settings = load_settings(LockstepSettings)
+    migrations = service_migrations()
 
     async def run() -> None:
         for service in args.service or SERVICES:
             engine = create_engine(settings.database_url_for(service))
             try:
-                await migrations.upgrade(engine, service)
+                await upgrade(engine, migrations[service])
             finally:
                 await engine.dispose()
             print(f"{service}: migrated to head")
@@ -67,9 +84,9 @@ def _contract_check(args: argparse.Namespace) -> int:
 
 
 def _events_schemas(args: argparse.Namespace) -> int:
-    from shared.events.schemas import SCHEMA_DIR, stale_schemas, write_schemas
+    from shared.events.schemas import stale_schemas, write_schemas
 
-    directory = Path(args.dir) if args.dir else SCHEMA_DIR
+    directory = Path(args.dir) if args.dir else EVENT_SCHEMAS_DIR
     if args.check:
         stale = stale_schemas(directory)
         if stale:
@@ -88,7 +105,7 @@ def _backtest(args: argparse.Namespace) -> int:
 
     from services.scoring.backtest import backtest, render
 
-    settings = load_settings(LockstepSettings)
+    settings = load_settings(ContractSettings)
     active = load_contract(settings.contract)
     candidate = load_contract(args.contract)
     since = None

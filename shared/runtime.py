@@ -1,7 +1,8 @@
 """The adapters every service opens at start-up and closes at shutdown.
 
-A service's `bootstrap()` opens a `Runtime`, adds its own consumers and relays, and hands
-it to the FastAPI lifespan. Nothing here runs at import time.
+A service's `bootstrap()` opens a `Runtime` (migrating its database with the migrations it names),
+adds its own consumers and relays, and hands it to the FastAPI lifespan. Nothing here runs at
+import time.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.bus.consumer import ConsumerRunner, EventHandler
 from shared.bus.producer import EventProducer
 from shared.bus.topics import Topics, ensure_topics
-from shared.db import migrations
 from shared.db.engine import create_engine, is_postgres, session_factory
 from shared.db.idempotency import ProcessedEvents
+from shared.db.migrations import ServiceMigrations
+from shared.db.migrations import upgrade as upgrade_database
 from shared.db.outbox import Outbox
 from shared.db.relay import OutboxRelay
 from shared.settings import LockstepSettings, SettingsError
@@ -142,14 +144,15 @@ async def open_runtime(
     service: str,
     settings: LockstepSettings,
     *,
+    migrations: ServiceMigrations | None,
     migrate: bool = True,
     create_topics: bool = True,
     ack_timeout_s: float = 10.0,
 ) -> Runtime:
     topics = Topics(settings.topic_prefix)
     engine = create_engine(settings.database_url_for(service))
-    if migrate:
-        await migrations.upgrade(engine, service)
+    if migrate and migrations is not None:
+        await upgrade_database(engine, migrations)
     if create_topics:
         await _wait_for_topics(settings, topics)
     producer = EventProducer(settings.kafka_bootstrap, client_id=f"lockstep-{service}", ack_timeout_s=ack_timeout_s)

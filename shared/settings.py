@@ -1,6 +1,7 @@
 """Settings common to every service, read from `LOCKSTEP_*` environment variables.
 
-Each service extends `LockstepSettings` with its own fields. `load_settings` turns a
+Each service extends `LockstepSettings` with its own fields (the services that read the lifecycle
+contract through `contract.settings.ContractSettings`, which adds `LOCKSTEP_CONTRACT`). `load_settings` turns a
 validation failure into one line per bad variable, so a misconfigured replica stops at
 start-up instead of failing on its first message.
 """
@@ -8,15 +9,12 @@ start-up instead of failing on its first message.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import TypeVar
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "LOCKSTEP_"
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONTRACT = REPO_ROOT / "deploy" / "contract" / "default.yaml"
 
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]{0,200}$")
 _HOST_PORT = re.compile(r"^[^\s,:]+:\d{1,5}$")
@@ -43,7 +41,6 @@ class LockstepSettings(BaseSettings):
     topic_replication_factor: int = Field(
         1, ge=1, le=10, description="Replication factor of topics created at start-up (3 on a real cluster)"
     )
-    contract: Path = Field(DEFAULT_CONTRACT, description="Path of the lifecycle contract (YAML)")
     consumer_max_retries: int = Field(
         3, ge=0, le=100, description="Retries of a failing event before it is dead-lettered"
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from contract import Contract, load_contract
 from services.ingest.door import WebhookDoor
 from services.ingest.metrics import DoorMetrics
+from services.ingest.migrations import MIGRATIONS
 from services.ingest.recent import RecentRequests
 from services.ingest.settings import IngestSettings
 from services.ingest.sources.base import SourceAdapter
@@ -45,7 +46,7 @@ class IngestService(ServiceHandle):
 
 async def bootstrap(settings: IngestSettings) -> IngestService:
     contract = load_contract(settings.contract)
-    runtime = await open_runtime("ingest", settings, ack_timeout_s=settings.publish_timeout_s)
+    runtime = await open_runtime("ingest", settings, migrations=MIGRATIONS, ack_timeout_s=settings.publish_timeout_s)
     recent = RecentRequests(runtime.sessions, limit=settings.recent_limit)
     runtime.spawn("request-log", recent.run())
     runtime.closers.append(recent.stop)

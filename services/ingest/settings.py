@@ -1,4 +1,4 @@
-"""Settings of the ingest service: the common `LOCKSTEP_*` ones plus each source's credentials.
+"""Settings of the ingest service: the common `LOCKSTEP_*` ones and the contract's path plus each source's credentials.
 
 Every credential may hold several values separated by commas, so a secret can be rotated
 without downtime: add the new one, switch the sender, remove the old one.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
 
-from shared.settings import LockstepSettings
+from contract.settings import ContractSettings
 
 
 def _split(secret: SecretStr | None) -> list[str]:
@@ -17,7 +17,7 @@ def _split(secret: SecretStr | None) -> list[str]:
     return [part.strip() for part in secret.get_secret_value().replace(" ", ",").split(",") if part.strip()]
 
 
-class IngestSettings(LockstepSettings):
+class IngestSettings(ContractSettings):
     hubspot_client_secret: SecretStr | None = Field(None, description="HubSpot app client secret(s), comma-separated")
     hubspot_signature_versions: str = Field(
         "v3",

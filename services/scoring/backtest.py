@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from contract import Contract
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.handler import ScoringHandler
+from services.scoring.migrations import MIGRATIONS
 from services.scoring.tables import event_log, outbox, transitions
 from shared.db import Outbox, create_engine, session_factory
 from shared.db.migrations import upgrade
@@ -51,7 +52,7 @@ async def load_history(database_url: str, since: datetime | None) -> list[EventE
 async def replay(contract: Contract, history: list[EventEnvelope], directory: Path) -> Outcome:
     engine = create_engine(f"sqlite+aiosqlite:///{directory}/{contract.version.replace('/', '_')}-{id(contract)}.db")
     try:
-        await upgrade(engine, "scoring")
+        await upgrade(engine, MIGRATIONS)
         sessions = session_factory(engine)
         handler = ScoringHandler(LifecycleEngine(contract), Outbox(outbox), "backtest.lifecycle")
         for start in range(0, len(history), BATCH):

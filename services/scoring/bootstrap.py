@@ -8,6 +8,7 @@ from contract import load_contract
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.handler import ScoringHandler
 from services.scoring.metrics import ScoringMetrics
+from services.scoring.migrations import MIGRATIONS
 from services.scoring.settings import ScoringSettings
 from services.scoring.tables import outbox, processed_events
 from shared.db import Outbox, ProcessedEvents
@@ -23,7 +24,7 @@ class ScoringService(ServiceHandle):
 
 async def bootstrap(settings: ScoringSettings) -> ScoringService:
     engine = LifecycleEngine(load_contract(settings.contract))
-    runtime = await open_runtime("scoring", settings)
+    runtime = await open_runtime("scoring", settings, migrations=MIGRATIONS)
     box = Outbox(outbox)
     handler = ScoringHandler(engine, box, runtime.topics.lifecycle, ScoringMetrics(runtime.registry))
     runtime.add_consumer(

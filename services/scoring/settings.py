@@ -1,7 +1,7 @@
-"""Settings of the scoring service: the common `LOCKSTEP_*` ones plus its own."""
+"""Settings of the scoring service: the common `LOCKSTEP_*` ones and the contract's path plus its own."""
 
-from shared.settings import LockstepSettings
+from contract.settings import ContractSettings
 
 
-class ScoringSettings(LockstepSettings):
+class ScoringSettings(ContractSettings):
     pass

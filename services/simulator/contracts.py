@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.settings import DEFAULT_CONTRACT
+from contract.settings import DEFAULT_CONTRACT
 
 _FIRST_TOUCH = "      target: 4h\n      calendar: default"
 _VERSION = 'version: "2026.1"'

@@ -10,6 +10,7 @@ from services.sla.alerts import AlertDesk
 from services.sla.dashboard import ScoringClient
 from services.sla.handler import WANTED, SlaHandler
 from services.sla.metrics import SlaMetrics
+from services.sla.migrations import MIGRATIONS
 from services.sla.notify import AlertNotifier, enqueue, parse_targets
 from services.sla.policies import PolicyBook
 from services.sla.scanner import Clock, TimerScanner, system_clock
@@ -33,7 +34,7 @@ class SlaService(ServiceHandle):
 async def bootstrap(settings: SlaSettings, clock: Clock = system_clock) -> SlaService:
     book = PolicyBook(load_contract(settings.contract))
     targets = parse_targets(settings.alert_webhooks)
-    runtime = await open_runtime("sla", settings)
+    runtime = await open_runtime("sla", settings, migrations=MIGRATIONS)
     metrics = SlaMetrics(runtime.registry)
     postgres = is_postgres(runtime.engine)
     notifier = AlertNotifier(runtime.sessions, targets, postgres=postgres, clock=clock, registry=runtime.registry)

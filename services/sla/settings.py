@@ -1,4 +1,4 @@
-"""Settings of the SLA service: the common `LOCKSTEP_*` ones plus its own."""
+"""Settings of the SLA service: the common `LOCKSTEP_*` ones and the contract's path plus its own."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from shared.settings import LockstepSettings
+from contract.settings import ContractSettings
 
 
-class SlaSettings(LockstepSettings):
+class SlaSettings(ContractSettings):
     scan_interval_s: float = Field(0.25, gt=0, le=60, description="How often due timers are looked for")
     alert_webhooks: str = Field(
         "[]",

@@ -1,12 +1,14 @@
 """Alembic migrations per service, run by `lockstep db upgrade` and at service start.
 
-Each service keeps its scripts in `services/<name>/migrations/` and its own version
-table (`alembic_version_<name>`), so services sharing one database never collide.
+Each service says where its scripts are (`ServiceMigrations`, defined in its own `migrations`
+package) and keeps its own version table (`alembic_version_<name>`), so services sharing one
+database never collide, and the kit knows no service by name.
 """
 
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 
 from alembic import command
 from alembic.config import Config
@@ -16,24 +18,30 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db.engine import is_postgres
 
-SERVICES_WITH_TABLES = ("ingest", "scoring", "sla")
+
+@dataclass(frozen=True)
+class ServiceMigrations:
+    """One service's migrations: its name (which names its version table and its tables' prefix)
+    and where Alembic finds its scripts (`package:folder`, e.g. "services.sla:migrations")."""
+
+    service: str
+    scripts: str
 
 
-def alembic_config(service: str) -> Config:
+def alembic_config(migrations: ServiceMigrations) -> Config:
     config = Config()
-    config.set_main_option("script_location", f"services.{service}:migrations")
-    config.attributes["service"] = service
+    config.set_main_option("script_location", migrations.scripts)
+    config.attributes["service"] = migrations.service
     return config
 
 
-async def upgrade(engine: AsyncEngine, service: str, revision: str = "head") -> None:
-    config = alembic_config(service)
+async def upgrade(engine: AsyncEngine, migrations: ServiceMigrations, revision: str = "head") -> None:
+    config = alembic_config(migrations)
     async with engine.begin() as connection:
         if is_postgres(engine):
             # Replicas starting together: one migrates, the others wait and find nothing to do.
-            await connection.execute(
-                text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"migrate:{service}".encode()) & 0x7FFFFFFF}
-            )
+            key = zlib.crc32(f"migrate:{migrations.service}".encode()) & 0x7FFFFFFF
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
         await connection.run_sync(_run, config, revision)
 
 

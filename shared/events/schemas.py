@@ -1,4 +1,5 @@
-"""JSON Schemas of the canonical events, exported to `docs/events/` for other teams' tools."""
+"""JSON Schemas of the canonical events, exported for other teams' tools (`lockstep events schemas`
+writes them to the repository's `docs/events/`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,6 @@ from pathlib import Path
 import orjson
 
 from shared.events.catalog import EVENT_TYPES
-from shared.settings import REPO_ROOT
-
-SCHEMA_DIR = REPO_ROOT / "docs" / "events"
 
 
 def render_schemas() -> dict[str, bytes]:
@@ -27,7 +25,7 @@ def render_schemas() -> dict[str, bytes]:
     return files
 
 
-def write_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
+def write_schemas(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, content in render_schemas().items():
@@ -37,7 +35,7 @@ def write_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
     return written
 
 
-def stale_schemas(directory: Path = SCHEMA_DIR) -> list[str]:
+def stale_schemas(directory: Path) -> list[str]:
     """Names of schema files that are missing, outdated or no longer produced."""
     expected = render_schemas()
     stale = [

@@ -3,7 +3,7 @@
 import pytest
 
 from contract import ContractError, load_contract, parse_contract
-from shared.settings import DEFAULT_CONTRACT
+from contract.settings import DEFAULT_CONTRACT
 
 MINIMAL = """\
 version: "1"

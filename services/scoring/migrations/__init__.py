@@ -1,0 +1,5 @@
+"""The scoring service's migrations: Alembic scripts in versions/, its environment in env.py."""
+
+from shared.db.migrations import ServiceMigrations
+
+MIGRATIONS = ServiceMigrations("scoring", "services.scoring:migrations")

@@ -5,8 +5,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from contract import load_contract
+from contract.settings import DEFAULT_CONTRACT
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.handler import ScoringHandler
+from services.scoring.migrations import MIGRATIONS
 from services.scoring.tables import outbox
 from shared.db import Outbox, create_engine, session_factory
 from shared.db.migrations import upgrade
@@ -18,7 +20,6 @@ from shared.events import (
     LeadRef,
     SalesDispositioned,
 )
-from shared.settings import DEFAULT_CONTRACT
 from tests.support.infra import REPO
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
@@ -46,7 +47,7 @@ def _history() -> list[EventEnvelope]:
 async def test_backtest_shows_both_contracts_side_by_side(tmp_path):
     database = f"sqlite+aiosqlite:///{tmp_path}/scoring.db"
     engine = create_engine(database)
-    await upgrade(engine, "scoring")
+    await upgrade(engine, MIGRATIONS)
     handler = ScoringHandler(LifecycleEngine(load_contract(DEFAULT_CONTRACT)), Outbox(outbox), "lifecycle")
     async with session_factory(engine)() as session, session.begin():
         await handler(session, _history())

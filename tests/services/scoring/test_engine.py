@@ -3,9 +3,9 @@
 from datetime import UTC, datetime, timedelta
 
 from contract import load_contract
+from contract.settings import DEFAULT_CONTRACT
 from services.scoring.domain.engine import LifecycleEngine
 from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, LeadRef, SalesDispositioned
-from shared.settings import DEFAULT_CONTRACT
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ENGINE = LifecycleEngine(load_contract(DEFAULT_CONTRACT))

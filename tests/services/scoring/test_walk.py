@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from contract import load_contract
+from contract.settings import DEFAULT_CONTRACT
 from contract.sources import SourceMappings
 from services.ingest.sources.base import InboundRequest
 from services.ingest.sources.hubspot import HubSpot
@@ -15,13 +16,13 @@ from services.ingest.sources.salesforce import Salesforce
 from services.scoring import queries
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.handler import ScoringHandler
+from services.scoring.migrations import MIGRATIONS
 from services.scoring.tables import outbox, processed_events
 from services.simulator import wire
 from shared.bus.at_once import AtOnce
 from shared.db import Outbox, ProcessedEvents, create_engine, session_factory
 from shared.db.migrations import upgrade
 from shared.events import EventEnvelope, LifecycleTransitioned
-from shared.settings import DEFAULT_CONTRACT
 
 T0 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
 ORG = "00Do0000000e0vQEAQ"
@@ -92,7 +93,7 @@ async def _handle(sessions, handler: ScoringHandler, batch: list[EventEnvelope],
 @pytest.fixture
 async def scoring_db(database_url):  # type: ignore[no-untyped-def]
     engine = create_engine(database_url)
-    await upgrade(engine, "scoring")
+    await upgrade(engine, MIGRATIONS)
     yield session_factory(engine)
     await engine.dispose()
 

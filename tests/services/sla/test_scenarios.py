@@ -11,6 +11,7 @@ from contract import parse_contract
 from services.simulator.contracts import with_first_touch
 from services.sla.alerts import AlertDesk
 from services.sla.handler import SlaHandler
+from services.sla.migrations import MIGRATIONS
 from services.sla.policies import PolicyBook
 from services.sla.scanner import TimerScanner
 from services.sla.tables import alerts, outbox, timers
@@ -129,7 +130,7 @@ class Harness:
 @pytest.fixture
 async def harness(database_url):  # type: ignore[no-untyped-def]
     engine = create_engine(database_url)
-    await upgrade(engine, "sla")
+    await upgrade(engine, MIGRATIONS)
     yield lambda book: Harness(session_factory(engine), book, is_postgres(engine))
     await engine.dispose()
 

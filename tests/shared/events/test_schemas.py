@@ -1,10 +1,11 @@
 from shared.events import EVENT_TYPES
-from shared.events.schemas import SCHEMA_DIR, render_schemas, stale_schemas, write_schemas
+from shared.events.schemas import render_schemas, stale_schemas, write_schemas
+from tests.support.infra import REPO
 
 
 def test_exported_schemas_are_current():
     """Fails when an event model changed without `lockstep events schemas` (make schemas)."""
-    assert stale_schemas(SCHEMA_DIR) == []
+    assert stale_schemas(REPO / "docs" / "events") == []
 
 
 def test_every_event_type_has_a_schema_and_staleness_is_detected(tmp_path):
