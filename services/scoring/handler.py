@@ -18,7 +18,7 @@ from services.scoring.domain.lead import Lead, Transition
 from services.scoring.metrics import ScoringMetrics
 from services.scoring.repository import LeadRepository
 from shared.bus import OutgoingRecord
-from shared.db.bulk import Writes
+from shared.db.bulk_writes import CombinedWrite
 from shared.db.outbox import Outbox
 from shared.events import (
     ActivityRecorded,
@@ -77,14 +77,14 @@ class ScoringHandler:
         if batch is None:
             return
         # What the batch writes (leads, identities, contributions, the event log, the outbox) goes
-        # in one statement on PostgreSQL: shared/db/bulk.py, Writes.
-        writes = Writes()
+        # in one statement on PostgreSQL: shared/db/bulk_writes.py, CombinedWrite.
+        writes = CombinedWrite()
         await self._write_into(batch, writes)
         await writes.write(session)
         batch.observe()
 
     async def at_once(
-        self, session: AsyncSession, envelopes: list[EventEnvelope], writes: Writes
+        self, session: AsyncSession, envelopes: list[EventEnvelope], writes: CombinedWrite
     ) -> Callable[[], None] | None:
         """The consumer's fast path (shared/bus/at_once.py): read and apply, and put every write in
         `writes`, which the runner sends as one statement. Returns what to do once it landed, or None
@@ -123,7 +123,7 @@ class ScoringHandler:
         ignored, self.engine.ignored = self.engine.ignored, []
         return _Batch(repo, items, earliest, ignored, self._metrics)
 
-    async def _write_into(self, batch: _Batch, writes: Writes) -> None:
+    async def _write_into(self, batch: _Batch, writes: CombinedWrite) -> None:
         batch.fresh = await batch.repo.flush(writes)
         # Identities first: a consumer matching source events to leads learns them before it needs them.
         records = [

@@ -15,23 +15,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring.domain.lead import Contribution, Lead, Transition
 from services.scoring.snapshot import read_snapshot
 from services.scoring.tables import contributions, event_log, identities, leads, opportunities, transitions
-from shared.db.bulk import Among, Writes, is_postgres_session
+from shared.db.bulk_writes import CombinedWrite
+from shared.db.engine import is_postgres_session
+from shared.db.keyed_statements import KeyedStatement
 from shared.db.times import as_utc as _aware
 from shared.events import LeadRef
 
-# SQLite's reads of every batch, built once (shared/db/bulk.py: Among); PostgreSQL reads them in one
+# SQLite's reads of every batch, built once (shared/db/keyed_statements.py); PostgreSQL reads them in one
 # round trip (snapshot.py).
-_IDENTITIES = Among(
-    identities.c.identity, lambda among: select(identities.c.identity, identities.c.lead_key).where(among)
+_IDENTITIES = KeyedStatement(
+    identities.c.identity, lambda matching: select(identities.c.identity, identities.c.lead_key).where(matching)
 )
-_OPPORTUNITIES = Among(opportunities.c.opportunity, lambda among: select(opportunities).where(among))
-_LEADS = Among(leads.c.key, lambda among: select(leads).where(among))
+_OPPORTUNITIES = KeyedStatement(opportunities.c.opportunity, lambda matching: select(opportunities).where(matching))
+_LEADS = KeyedStatement(leads.c.key, lambda matching: select(leads).where(matching))
 _c = contributions.c
-_CONTRIBUTIONS = Among(
+_CONTRIBUTIONS = KeyedStatement(
     _c.lead_key,
-    lambda among: (
+    lambda matching: (
         select(_c.lead_key, _c.rule, _c.points, _c.occurred_at, _c.event_id, _c.activity)
-        .where(among, _c.occurred_at >= bindparam("since"))
+        .where(matching, _c.occurred_at >= bindparam("since"))
         .order_by(_c.occurred_at)
     ),
 )
@@ -175,7 +177,7 @@ class LeadRepository:
             by_lead.setdefault(self._absorbed.get(key, key), []).append(identity)
         return by_lead
 
-    async def flush(self, writes: Writes) -> list[Transition]:
+    async def flush(self, writes: CombinedWrite) -> list[Transition]:
         """Put what changed in `writes`, for the caller to write with its own (one statement on
         PostgreSQL); only a merge's re-keying of the absorbed lead's rows is written here, first."""
         now = datetime.now(UTC)

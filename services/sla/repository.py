@@ -18,33 +18,35 @@ from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sla.tables import alerts, identities, loop_history, timers, touches
-from shared.db.bulk import Among, Writes, is_postgres_session
+from shared.db.bulk_writes import CombinedWrite
+from shared.db.engine import is_postgres_session
+from shared.db.keyed_statements import KeyedStatement
 from shared.db.times import as_utc as _aware
 
-# The reads and deletes of every batch, built once (shared/db/bulk.py: Among).
+# The reads and deletes of every batch, built once (shared/db/keyed_statements.py).
 _i, _t, _to, _h = identities.c, timers.c, touches.c, loop_history.c
-_NAMES_BY_IDENTITY = Among(_i.identity, lambda among: select(_i.identity, _i.lead_key).where(among))
-_NAMES_BY_LEAD = Among(_i.lead_key, lambda among: select(_i.identity, _i.lead_key).where(among))
-_OPEN_TIMERS = Among(
+_NAMES_BY_IDENTITY = KeyedStatement(_i.identity, lambda matching: select(_i.identity, _i.lead_key).where(matching))
+_NAMES_BY_LEAD = KeyedStatement(_i.lead_key, lambda matching: select(_i.identity, _i.lead_key).where(matching))
+_OPEN_TIMERS = KeyedStatement(
     _t.lead_key,
-    lambda among: select(_t.id, _t.timer_key, _t.lead_key, _t.policy, _t.owner, _t.calendar, _t.started_at).where(
-        among, _t.status == "open"
+    lambda matching: select(_t.id, _t.timer_key, _t.lead_key, _t.policy, _t.owner, _t.calendar, _t.started_at).where(
+        matching, _t.status == "open"
     ),
 )
-_TIMER_KEYS = Among(_t.timer_key, lambda among: select(_t.timer_key).where(among))
-_TOUCHES = Among(
+_TIMER_KEYS = KeyedStatement(_t.timer_key, lambda matching: select(_t.timer_key).where(matching))
+_TOUCHES = KeyedStatement(
     _to.identity,
-    lambda among: select(_to.id, _to.identity, _to.kind, _to.rep, _to.occurred_at).where(
-        among, _to.occurred_at >= bindparam("since")
+    lambda matching: select(_to.id, _to.identity, _to.kind, _to.rep, _to.occurred_at).where(
+        matching, _to.occurred_at >= bindparam("since")
     ),
 )
-_LOOPS = Among(
+_LOOPS = KeyedStatement(
     _h.lead_key,
-    lambda among: select(_h.id, _h.lead_key, _h.kind, _h.occurred_at, _h.reason, _h.rule).where(
-        among, _h.occurred_at >= bindparam("since")
+    lambda matching: select(_h.id, _h.lead_key, _h.kind, _h.occurred_at, _h.reason, _h.rule).where(
+        matching, _h.occurred_at >= bindparam("since")
     ),
 )
-_LOOP_EVENTS = Among(_h.event_id, lambda among: select(_h.event_id).where(among))
+_LOOP_EVENTS = KeyedStatement(_h.event_id, lambda matching: select(_h.event_id).where(matching))
 
 
 def _utc(value: datetime) -> datetime:
@@ -111,21 +113,21 @@ class SlaRepository:
 
     # -- loading ------------------------------------------------------------------------------
 
-    async def _among(self, among: Among, values: Iterable[str], **params: Any) -> list:
+    async def _rows_for(self, statement: KeyedStatement, values: Iterable[str], **params: Any) -> list:
         """One array parameter on PostgreSQL, short IN lists on SQLite; values sorted for a stable plan."""
-        return await among.execute(self.session, sorted(set(values)), self._postgres, **params)
+        return await statement.execute(self.session, sorted(set(values)), self._postgres, **params)
 
     async def load_identities(self, names: Iterable[str], of_leads: Iterable[str]) -> None:
         """Who `names` belong to, and every name of `of_leads` (a new timer looks back at touches by any of them)."""
         self._postgres = await is_postgres_session(self.session)
-        for among, values in ((_NAMES_BY_IDENTITY, names), (_NAMES_BY_LEAD, of_leads)):
-            for row in await self._among(among, values):
+        for statement, values in ((_NAMES_BY_IDENTITY, names), (_NAMES_BY_LEAD, of_leads)):
+            for row in await self._rows_for(statement, values):
                 if row.identity not in self._lead_of:
                     self._lead_of[row.identity] = row.lead_key
                     self._names[row.lead_key].add(row.identity)
 
     async def load_open_timers(self, lead_keys: Iterable[str]) -> None:
-        for row in sorted(await self._among(_OPEN_TIMERS, lead_keys), key=lambda r: r.id):
+        for row in sorted(await self._rows_for(_OPEN_TIMERS, lead_keys), key=lambda r: r.id):
             timer = Timer(
                 row.timer_key,
                 row.lead_key,
@@ -141,24 +143,24 @@ class SlaRepository:
 
     async def load_timer_keys(self, keys: Iterable[str]) -> None:
         """Which of the timers the batch would start exist already (in any status): a start is idempotent."""
-        self._timer_keys.update(row.timer_key for row in await self._among(_TIMER_KEYS, keys))
+        self._timer_keys.update(row.timer_key for row in await self._rows_for(_TIMER_KEYS, keys))
 
     async def load_touches(self, names: Iterable[str], since: datetime | None) -> None:
         """Touches by `names` at or after `since`: the ones a timer started in this batch could count."""
         if since is None:
             return
-        for row in await self._among(_TOUCHES, names, since=since):
+        for row in await self._rows_for(_TOUCHES, names, since=since):
             self._touches[row.identity].append(Touch(row.kind, row.rep, _utc(row.occurred_at), (0, row.id)))
 
     async def load_loops(self, lead_keys: Iterable[str], since: datetime | None, event_ids: Iterable[str]) -> None:
         """The loop history of `lead_keys` from `since` (the earliest rejection-loop window in the batch),
         and which of the batch's loop events were recorded already."""
         if since is not None:
-            for row in await self._among(_LOOPS, lead_keys, since=since):
+            for row in await self._rows_for(_LOOPS, lead_keys, since=since):
                 self._loops[row.lead_key].append(
                     LoopEntry(row.kind, _utc(row.occurred_at), row.reason, row.rule, (0, row.id))
                 )
-        self._loop_events.update(row.event_id for row in await self._among(_LOOP_EVENTS, event_ids))
+        self._loop_events.update(row.event_id for row in await self._rows_for(_LOOP_EVENTS, event_ids))
 
     # -- the state the events are applied to --------------------------------------------------
 
@@ -272,9 +274,9 @@ class SlaRepository:
 
     async def flush(self) -> None:
         s = self.session
-        # What is appended or upserted goes last, in one statement on PostgreSQL (shared/db/bulk.py:
-        # Writes): nothing below reads it, and the updates below touch stored rows only.
-        writes = Writes()
+        # What is appended or upserted goes last, in one statement on PostgreSQL (shared/db/bulk_writes.py:
+        # CombinedWrite): nothing below reads it, and the updates below touch stored rows only.
+        writes = CombinedWrite()
         writes.upsert(
             identities, [{"identity": i, "lead_key": key} for i, key in self._renamed.items()], key="identity"
         )

@@ -20,14 +20,14 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.db.bulk import Conflict, Writes
+from shared.db.bulk_writes import CombinedWrite, Conflict
 from shared.db.idempotency import ProcessedEvents
 from shared.events.envelope import EventEnvelope
 
 
 class AtOnceHandler(Protocol):
     async def at_once(
-        self, session: AsyncSession, envelopes: list[EventEnvelope], writes: Writes
+        self, session: AsyncSession, envelopes: list[EventEnvelope], writes: CombinedWrite
     ) -> Callable[[], None] | None:
         """Read, apply, and add every write to `writes`; return what to do once they landed, or
         None to have the batch go the transactional way."""
@@ -55,7 +55,7 @@ class AtOnce:
         if len({e.id for e in envelopes}) != len(envelopes):  # a copy within the poll: the claim sorts it out
             self.declined += 1
             return False
-        writes = Writes()
+        writes = CombinedWrite()
         writes.append(self._table, rows)  # a plain INSERT: an id recorded before fails the statement
         async with self._sessions() as session:
             landed = await self._handler.at_once(session, envelopes, writes)  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ _JSON = {"json_serializer": lambda value: orjson.dumps(value).decode(), "json_de
 def database_unavailable(exc: BaseException) -> bool:
     """The database cannot be reached, dropped the connection, or stays locked: not the caller's
     fault, and worth retrying. Statements through SQLAlchemy fail as DBAPIErrors; the ones
-    shared/db/bulk.py sends on the bare driver (for speed), with asyncpg's own errors."""
+    shared/db/bulk_writes.py sends on the bare driver (for speed), with asyncpg's own errors."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, (OperationalError, InterfaceError, *_DRIVER_CONNECTION_ERRORS))
@@ -39,6 +39,14 @@ _DRIVER_CONNECTION_ERRORS = (
 def is_postgres(engine_or_url: AsyncEngine | str) -> bool:
     url = engine_or_url.url if isinstance(engine_or_url, AsyncEngine) else make_url(engine_or_url)
     return url.get_backend_name() == "postgresql"
+
+
+async def is_postgres_session(session: AsyncSession) -> bool:
+    # The session's engine answers without the await of a connection checkout (asked a dozen
+    # times per consumer batch).
+    if session.bind is not None:
+        return session.bind.dialect.name == "postgresql"
+    return (await session.connection()).dialect.name == "postgresql"
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

@@ -12,7 +12,9 @@ from sqlalchemy import Table, bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.bulk import Among, insert_rows, is_postgres_session, pg_array_type
+from shared.db.bulk_writes import insert_rows, pg_array_type
+from shared.db.engine import is_postgres_session
+from shared.db.keyed_statements import KeyedStatement
 
 _COLUMNS = ("event_id", "topic", "partition", "offset", "outcome", "processed_at")
 
@@ -21,7 +23,7 @@ class ProcessedEvents:
     def __init__(self, table: Table) -> None:
         self.table = table
         t = table
-        self._recorded = Among(t.c.event_id, lambda among: select(t.c.event_id).where(among))
+        self._recorded = KeyedStatement(t.c.event_id, lambda matching: select(t.c.event_id).where(matching))
         # PostgreSQL: all rows as one array per column, one statement whatever the count, and one
         # round trip (through the session: it is a transaction's first statement, and SQLAlchemy
         # sends the BEGIN with it).

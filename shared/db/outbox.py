@@ -13,7 +13,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.bus.producer import OutgoingRecord
-from shared.db.bulk import Writes, insert_rows
+from shared.db.bulk_writes import CombinedWrite, insert_rows
 from shared.events.envelope import EventEnvelope
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ class Outbox:
         if records:
             await insert_rows(session, self.table, self._rows(records))
 
-    def append_to(self, writes: Writes, records: list[OutgoingRecord]) -> None:
+    def append_to(self, writes: CombinedWrite, records: list[OutgoingRecord]) -> None:
         """The records' rows, written with the caller's other writes (one statement on PostgreSQL)."""
         writes.append(self.table, self._rows(records))
 

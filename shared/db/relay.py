@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.bus.producer import BusUnavailable, EventProducer, OutgoingRecord
-from shared.db.bulk import Among
+from shared.db.keyed_statements import KeyedStatement
 from shared.db.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class OutboxRelay:
         first = select(table).order_by(table.c.id).limit(batch_size)
         self._next: Select = self._leader_read(first) if postgres else first
         self._ask = select(func.pg_try_advisory_lock(self._lock_key), func.pg_notify(self._channel, ""))
-        self._forget = Among(table.c.id, lambda among: delete(table).where(among))
+        self._forget = KeyedStatement(table.c.id, lambda matching: delete(table).where(matching))
         self.relayed = 0
 
     def _leader_read(self, first: Select) -> Select:

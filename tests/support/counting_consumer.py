@@ -21,7 +21,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, select, text
 
 from shared.bus.consumer import ConsumerRunner
 from shared.bus.producer import EventProducer
-from shared.db.bulk import Writes
+from shared.db.bulk_writes import CombinedWrite
 from shared.db.engine import create_engine, session_factory
 from shared.db.idempotency import ProcessedEvents
 from shared.db.tables import processed_events_table
@@ -46,7 +46,7 @@ class Counting:
             [{"n": int(envelope.data["n"])} for envelope in envelopes],
         )
 
-    async def at_once(self, session, envelopes, writes: Writes):  # type: ignore[no-untyped-def]
+    async def at_once(self, session, envelopes, writes: CombinedWrite):  # type: ignore[no-untyped-def]
         numbers = [int(envelope.data["n"]) for envelope in envelopes]
         found = await session.execute(select(applied.c.n, applied.c.times).where(applied.c.n.in_(numbers)))
         times = dict(found.all())

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import MetaData, select
 
 from shared.db import ProcessedEvents, create_engine, session_factory
-from shared.db.bulk import SQLITE_IN_LIST
+from shared.db.keyed_statements import SQLITE_IN_LIST
 from shared.db.tables import processed_events_table
 
 

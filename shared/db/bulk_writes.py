@@ -1,39 +1,32 @@
-"""Writing and matching many rows at once, the cheap way on each database.
+"""Writing many rows at once, the cheap way on each database.
 
 Consumers write thousands of append-only rows per transaction (processed event ids, outbox
 rows, score contributions, the event log). Through SQLAlchemy's executemany each row costs
-tens of microseconds of Python before the database sees it; on PostgreSQL, COPY hands the
-rows to asyncpg's encoder in one go, in the same transaction. SQLite keeps executemany, which
-its driver already runs in C.
+Python work before the database sees it; on PostgreSQL, COPY hands the rows to asyncpg's
+encoder in one go, in the same transaction (`insert_rows`). SQLite keeps executemany, which its
+driver already runs in C.
 
 Under load a consumer batch is a handful of events, and every round trip waits for the database
 process to be scheduled. So what a batch writes to several tables (appends, updates and upserts
-by key) is one statement on PostgreSQL (`Writes`: CTEs over one array parameter per column), and
-reads of many keys take one array parameter (`Among`). COPY, two round trips (the statement,
-then the data), is left for big appends.
+by key) is one statement on PostgreSQL (`CombinedWrite`: CTEs over one array parameter per
+column). COPY, two round trips (the statement, then the data), is left for big appends. Reads of
+many keys are keyed_statements.py's.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import JSON, ColumnElement, Executable, Row, Table, any_, bindparam, insert, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import JSON, ColumnElement, Executable, Table, bindparam, insert, text, update
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as _asyncpg_dialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-
-async def is_postgres_session(session: AsyncSession) -> bool:
-    # The session's engine answers without the await of a connection checkout (asked a dozen
-    # times per consumer batch: 2% of the SLA consumer's CPU under py-spy).
-    if session.bind is not None:
-        return session.bind.dialect.name == "postgresql"
-    return (await session.connection()).dialect.name == "postgresql"
+from shared.db.engine import is_postgres_session
 
 
 def _json(value: Any) -> str | None:
@@ -61,7 +54,8 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
     # asyncpg's COPY encoder takes json columns as text; SQLAlchemy would have serialized them.
     encoders = [_json if isinstance(table.c[name].type, JSON) else None for name in columns]
     records = [
-        tuple(encode(row[name]) if encode else row[name] for name, encode in zip(columns, encoders)) for row in rows
+        tuple(encode(row[name]) if encode else row[name] for name, encode in zip(columns, encoders, strict=True))
+        for row in rows
     ]
     driver = await _driver_in_transaction(session)
     if len(records) > COPY_FROM_ROWS:
@@ -74,7 +68,7 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
     )
 
 
-class Writes:
+class CombinedWrite:
     """What a flush writes to several tables, sent together at `write()`: rows appended, rows
     updated by key, rows upserted by key. There is no order between the parts, and no part sees
     another's effect (on PostgreSQL they are one statement, one snapshot): what is written
@@ -157,13 +151,18 @@ def _pg_statement(parts: list[tuple[str, Table, list[dict[str, Any]], str | None
 def _pg_part(kind: str, table: Table, columns: list[str], arrays: str, key: str | None) -> str:
     names = ", ".join(map(_quoted, columns))
     others = [_quoted(c) for c in columns if c != key]
+    rows = f"unnest({arrays})"
     if kind == "update":
+        assert key is not None
         assignments = ", ".join(f"{c} = u.{c}" for c in others)
-        return f"UPDATE {_qualified(table)} AS t SET {assignments} FROM unnest({arrays}) AS u({names}) WHERE t.{_quoted(key)} = u.{_quoted(key)}"  # type: ignore[arg-type]
+        match = f"t.{_quoted(key)} = u.{_quoted(key)}"
+        return f"UPDATE {_qualified(table)} AS t SET {assignments} FROM {rows} AS u({names}) WHERE {match}"
     # In the rows' order (WITH ORDINALITY): ids are assigned as the rows are given.
-    insert = f"INSERT INTO {_qualified(table)} ({names}) SELECT {names} FROM unnest({arrays}) WITH ORDINALITY AS u({names}, _n) ORDER BY _n"
+    numbered = f"{rows} WITH ORDINALITY AS u({names}, _n) ORDER BY _n"
+    insert = f"INSERT INTO {_qualified(table)} ({names}) SELECT {names} FROM {numbered}"
     if kind == "upsert":
-        insert += f" ON CONFLICT ({_quoted(key)}) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in others)  # type: ignore[arg-type]
+        assert key is not None
+        insert += f" ON CONFLICT ({_quoted(key)}) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in others)
     return insert
 
 
@@ -211,54 +210,3 @@ def _qualified(table: Table) -> str:
 
 def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
-
-
-T = TypeVar("T")
-
-# SQLite's IN lists stay well under its bound-variable limit.
-SQLITE_IN_LIST = 500
-
-
-def batches(values: Sequence[T], postgres: bool) -> list[list[T]]:
-    """How to split `values` for `among()`: all at once on PostgreSQL, short IN lists on SQLite."""
-    if postgres:
-        return [list(values)] if values else []
-    return [list(values[start : start + SQLITE_IN_LIST]) for start in range(0, len(values), SQLITE_IN_LIST)]
-
-
-def among(column: ColumnElement, postgres: bool) -> ColumnElement[bool]:
-    """`column IN :among_values`, the values given at execution: one array parameter on PostgreSQL
-    (one cached statement, whatever the count) and an expanding IN list elsewhere (callers keep
-    lists under SQLite's limit: `batches`)."""
-    if postgres:
-        return column == any_(bindparam("among_values", type_=ARRAY(column.type)))
-    return column.in_(bindparam("among_values", expanding=True))
-
-
-class Among:
-    """A statement over the rows whose `column` is among some values, built once per kind of
-    database and reused: building and cache-keying a SELECT anew costs as much Python as
-    executing it (about 110 us each on SQLite), and consumers run a dozen per batch.
-
-    `build` gets the condition and returns the statement; other parameters it needs are named
-    bindparams, passed to `execute`."""
-
-    def __init__(self, column: ColumnElement, build: Callable[[ColumnElement[bool]], Executable]) -> None:
-        self._column = column
-        self._build = build
-        self._statements: dict[bool, Executable] = {}
-
-    def statement(self, postgres: bool) -> Executable:
-        if postgres not in self._statements:
-            self._statements[postgres] = self._build(among(self._column, postgres))
-        return self._statements[postgres]
-
-    async def execute(self, session: AsyncSession, values: Sequence[str], postgres: bool, **params: Any) -> list[Row]:
-        """Every row for `values` (split as `batches` says); nothing is run for no values."""
-        statement = self.statement(postgres)
-        rows: list[Row] = []
-        for chunk in batches(values, postgres):
-            result = await session.execute(statement, {"among_values": chunk, **params})
-            if result.returns_rows:
-                rows += result.all()
-        return rows

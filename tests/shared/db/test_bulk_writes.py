@@ -1,5 +1,5 @@
-"""Bulk writes and array matching: the same results on SQLite and PostgreSQL, inside the caller's
-transaction (COPY on PostgreSQL must never commit on its own)."""
+"""Bulk writes: the same results on SQLite and PostgreSQL, inside the caller's transaction (COPY on
+PostgreSQL must never commit on its own)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    bindparam,
-    delete,
     select,
 )
 
 from shared.db import create_engine, is_postgres, session_factory
-from shared.db.bulk import COPY_FROM_ROWS, SQLITE_IN_LIST, Among, Writes, insert_rows
+from shared.db.bulk_writes import COPY_FROM_ROWS, CombinedWrite, insert_rows
 
 metadata = MetaData()
 rows_table = Table(
@@ -87,30 +85,6 @@ async def test_rows_keep_their_values_and_order(sessions, count):  # type: ignor
     assert found[0].at.replace(tzinfo=found[0].at.tzinfo or UTC) == datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
-async def test_among_matches_exactly_the_values_given_with_one_statement_reused(sessions):  # type: ignore[no-untyped-def]
-    factory, postgres = sessions
-    count = SQLITE_IN_LIST + 50  # more than one IN list on SQLite
-    async with factory() as session, session.begin():
-        await insert_rows(session, rows_table, _rows(count))
-    names = Among(
-        rows_table.c.name, lambda cond: select(rows_table.c.name).where(cond, rows_table.c.id >= bindparam("from_id"))
-    )
-    forget = Among(rows_table.c.name, lambda cond: delete(rows_table).where(cond))
-    async with factory() as session, session.begin():
-        found = await names.execute(session, ["n3", "n49", "missing", "n3"], postgres, from_id=0)
-        assert sorted(r.name for r in found) == ["n3", "n49"]
-        assert names.statement(postgres) is names.statement(postgres)  # built once
-        everything = [f"n{i}" for i in range(count)]
-        assert len(await names.execute(session, everything, postgres, from_id=0)) == count
-        assert [r.name for r in await names.execute(session, ["n1", f"n{count - 1}"], postgres, from_id=count - 1)] == [
-            f"n{count - 1}"
-        ]
-        assert await names.execute(session, [], postgres, from_id=0) == []
-        assert await forget.execute(session, everything[:-1], postgres) == []  # a delete returns no rows
-    async with factory() as session:
-        assert (await session.execute(select(rows_table.c.name))).scalars().all() == [f"n{count - 1}"]
-
-
 @pytest.mark.parametrize("big", [False, True])
 async def test_appends_to_several_tables_land_together_or_not_at_all(sessions, big):  # type: ignore[no-untyped-def]
     """One statement on PostgreSQL for the small parts (COPY for a big one): every type the
@@ -122,8 +96,8 @@ async def test_appends_to_several_tables_land_together_or_not_at_all(sessions, b
     ]
     first, second = _rows(COPY_FROM_ROWS + 5 if big else 2, "a"), _rows(3, "b")
 
-    def appends() -> Writes:
-        batch = Writes()
+    def appends() -> CombinedWrite:
+        batch = CombinedWrite()
         batch.append(rows_table, first)
         batch.append(other_table, others)
         batch.append(other_table, [])  # nothing to add: no part
@@ -164,8 +138,8 @@ async def test_updates_and_upserts_by_key_go_with_the_appends(sessions):  # type
     async with factory() as session:
         ids = (await session.execute(select(other_table.c.id).order_by(other_table.c.id))).scalars().all()
 
-    def writes() -> Writes:
-        batch = Writes()
+    def writes() -> CombinedWrite:
+        batch = CombinedWrite()
         batch.update(
             rows_table,
             [
@@ -218,7 +192,7 @@ async def test_appended_rows_get_ids_in_their_order(sessions):  # type: ignore[n
     """An outbox is relayed in id order: a part's rows must be numbered as given."""
     factory, _ = sessions
     given = list(reversed(_rows(COPY_FROM_ROWS - 10, "r")))
-    batch = Writes()
+    batch = CombinedWrite()
     batch.append(rows_table, given)
     batch.append(other_table, [{"label": "makes it a two-part statement"}])
     async with factory() as session, session.begin():
