@@ -83,12 +83,13 @@ class ScoringHandler:
         await writes.write(session)
         batch.observe()
 
-    async def at_once(
+    async def in_one_statement(
         self, session: AsyncSession, envelopes: list[EventEnvelope], writes: CombinedWrite
     ) -> Callable[[], None] | None:
-        """The consumer's fast path (shared/bus/at_once.py): read and apply, and put every write in
-        `writes`, which the runner sends as one statement. Returns what to do once it landed, or None
-        when this batch needs the transactional path: a merge re-keys stored rows first."""
+        """The consumer's fast path (shared/bus/single_statement.py): read and apply, and put every
+        write in `writes`, which the runner sends as one statement. Returns what to do once it
+        landed, or None when this batch needs the transactional path: a merge re-keys stored rows
+        first."""
         batch = await self._apply_all(session, envelopes)
         if batch is None:
             return lambda: None

@@ -3,10 +3,10 @@
 For every poll (records of one or more partitions, each in its order) the runner
 1. parses each record as a CloudEvent (a record that is not one goes straight to the dead letters),
 2. opens one database transaction, records the event ids not processed before (the others are
-   skipped), calls the handler for them, and commits (on PostgreSQL, at_once.py first),
+   skipped), calls the handler for them, and commits (on PostgreSQL, single_statement.py first),
 3. wakes the outbox relay, and only then counts `offset + 1` of each partition's last record as
-   done; done offsets go to Kafka lazily (polling.DoneOffsets: at most every `commit_interval_ms`,
-   when idle, before partitions are given up, and at stop).
+   done; done offsets go to Kafka lazily (polling.PendingOffsetCommits: at most every
+   `commit_interval_ms`, when idle, before partitions are given up, and at stop).
 
 When the batch transaction fails, its records are retried one by one, so one poison event
 cannot hold back the others: a handler error is retried `max_retries` times with exponential
@@ -28,9 +28,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.bus.at_once import AtOnce
+from shared.bus.single_statement import SingleStatementBatch
 from shared.bus.deadletter import deadletter_record
-from shared.bus.polling import Batch, DoneOffsets, ReadAhead, WaitForBatch, rewind
+from shared.bus.polling import Batch, PendingOffsetCommits, Prefetcher, WaitForBatch, rewind
 from shared.bus.producer import BusUnavailable, EventProducer
 from shared.db.engine import database_unavailable
 from shared.db.idempotency import ProcessedEvents
@@ -57,7 +57,7 @@ class ConsumerStats:
     deadlettered: int = 0
     retries: int = 0
     skipped: int = 0  # records of types the handler does not act on
-    at_once: int = 0  # batches written in one statement, no transaction (at_once.py)
+    single_statement: int = 0  # batches written in one statement, no transaction (single_statement.py)
 
 
 class ConsumerRunner:
@@ -98,9 +98,13 @@ class ConsumerRunner:
         self._backoff_s = retry_backoff_ms / 1000
         self._batch_max = batch_max
         self._session_timeout_ms = session_timeout_ms
-        self._done = DoneOffsets(name, commit_interval_ms / 1000)
-        # PostgreSQL and a handler that can: most batches in one write, no transaction (at_once.py).
-        self._at_once = AtOnce(sessions, processed, handler) if AtOnce.available(sessions, handler) else None  # type: ignore[arg-type]
+        self._pending_offsets = PendingOffsetCommits(name, commit_interval_ms / 1000)
+        # PostgreSQL and a handler that can: most batches in one write, no transaction (single_statement.py).
+        self._single_statement = (
+            SingleStatementBatch(sessions, processed, handler)  # type: ignore[arg-type]
+            if SingleStatementBatch.available(sessions, handler)
+            else None
+        )
         self._after_commit = after_commit or (lambda: None)
         self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -146,14 +150,14 @@ class ConsumerRunner:
                 await self._loop(consumer)
             finally:
                 self.running = False
-                await self._done.commit(consumer)
+                await self._pending_offsets.commit(consumer)
                 await consumer.stop()  # commits nothing by itself (auto-commit is off); leaves the group
             return
 
     async def _rebalanced(self, consumer: AIOKafkaConsumer, revoked: set[TopicPartition]) -> None:
         # What was done of the partitions going is committed for their next owner.
         self._generation += 1
-        await self._done.commit(consumer, only=revoked)
+        await self._pending_offsets.commit(consumer, only=revoked)
 
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
         ahead: Batch = {}
@@ -161,7 +165,7 @@ class ConsumerRunner:
             generation = self._generation
             batches, ahead = ahead or await consumer.getmany(timeout_ms=200, max_records=self._batch_max), {}
             if not any(batches.values()):
-                await self._done.commit(consumer)  # idle: nothing to save by waiting
+                await self._pending_offsets.commit(consumer)  # idle: nothing to save by waiting
                 continue
             async with self._lock:
                 if generation != self._generation:
@@ -173,17 +177,17 @@ class ConsumerRunner:
                 owned = {tp: records for tp, records in batches.items() if records and tp in consumer.assignment()}
                 if not owned:
                     continue
-                reader = ReadAhead(consumer, self._batch_max)
+                prefetcher = Prefetcher(consumer, self._batch_max)
                 # One transaction for the whole poll: each partition's records stay in order.
                 try:
                     await self._process([record for records in owned.values() for record in records])
                 except _Abandoned:
                     return
                 finally:
-                    ahead = await reader.stop()
-                self._done.add({tp: records[-1].offset + 1 for tp, records in owned.items()})
-                if self._done.due:
-                    await self._done.commit(consumer)
+                    ahead = await prefetcher.stop()
+                self._pending_offsets.add({tp: records[-1].offset + 1 for tp, records in owned.items()})
+                if self._pending_offsets.due:
+                    await self._pending_offsets.commit(consumer)
 
     def _unwanted(self, record) -> bool:  # type: ignore[no-untyped-def]
         if self._wanted is None:
@@ -217,9 +221,9 @@ class ConsumerRunner:
     async def _apply(self, items: list[tuple[object, EventEnvelope]]) -> None:
         now = datetime.now(UTC)
         rows = [self._processed_row(record, envelope, "handled", now) for record, envelope in items]
-        if self._at_once is not None and await self._at_once.apply(rows, [envelope for _, envelope in items]):
+        if self._single_statement is not None and await self._single_statement.apply(rows, [envelope for _, envelope in items]):
             self.stats.handled += len(items)
-            self.stats.at_once += 1
+            self.stats.single_statement += 1
             self._after_commit()
             return
         async with self._sessions() as session, session.begin():

@@ -5,7 +5,7 @@ aiokafka's fetcher leaves a partition alone while records of it wait in its buff
 one fetch in flight per broker. So a record arriving while a batch is in the database waits
 for that batch, then for the next one: it was not fetched until the first ended. Draining
 the buffer while the batch is processed lets the fetcher go on fetching, and a record waits
-for one batch at most (bench.e2e: the scoring hop's queueing halves).
+for one batch at most.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 Batch = dict[TopicPartition, list[ConsumerRecord]]
 
 
-class ReadAhead:
-    """Collects what the consumer fetches until `stop()`, up to `max_records`, in partition order."""
+class Prefetcher:
+    """Fetches ahead while the batch in hand is processed: collects what the consumer fetches until
+    `stop()`, up to `max_records`, in partition order."""
 
     def __init__(self, consumer: AIOKafkaConsumer, max_records: int) -> None:
         self._consumer = consumer
@@ -50,7 +51,7 @@ class ReadAhead:
             try:
                 await self._task
             except Exception as exc:  # the runner's next getmany raises it again, in its own place
-                log.debug("read-ahead stopped by %s", exc)
+                log.debug("prefetching stopped by %s", exc)
         return self.records
 
 
@@ -86,15 +87,15 @@ class WaitForBatch(ConsumerRebalanceListener):
         log.info("%s: partitions assigned: %s", self._name, sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
 
 
-class DoneOffsets:
+class PendingOffsetCommits:
     """Offsets (`offset + 1`) whose records' transaction committed, on their way to Kafka.
 
     They are committed lazily: at most every `interval_s`, and whenever the caller says so (idle,
     a rebalance, a stop). A record whose offset was not committed when the process died is read
     again and skipped by the idempotency record, exactly as when it dies between the database
     commit and an immediate offset commit. Committing after every batch put a broker round trip
-    between one batch and the next (bench.e2e on SQLite, same half hour: webhook -> lifecycle p99
-    73-83 ms before, 42-47 ms after) and cost 2-5% of a consumer's CPU (py-spy)."""
+    between one batch and the next, and cost a consumer CPU time of its own (measured:
+    docs/benchmarks.md, "Design decisions")."""
 
     def __init__(self, name: str, interval_s: float) -> None:
         self._name = name

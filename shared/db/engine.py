@@ -53,8 +53,8 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
-    # No pre-ping: it costs a round trip on every checkout, i.e. every transaction (at 500 events/s
-    # two per consumer batch). A connection the server dropped fails on first use instead, as a
+    # No pre-ping: it costs a round trip on every checkout, i.e. every transaction (two per
+    # consumer batch). A connection the server dropped fails on first use instead, as a
     # disconnect that invalidates it: consumers retry that as an infrastructure error and HTTP
     # answers 503 with Retry-After (shared/web/problems.py); the pool then opens a new one.
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, **_JSON)
@@ -69,11 +69,10 @@ def _sqlite_engine(url: str, database: str | None) -> AsyncEngine:
     # One connection per process. SQLite has one writer at a time, and two connections of one
     # process contending for it (the consumer's transaction, the outbox relay's delete) wait in
     # SQLite's busy handler, which sleeps in steps of up to 100 ms; queueing for the pool instead
-    # wakes the next one the moment the connection is free (bench.e2e at 500 events/s:
-    # webhook -> lifecycle p99 1.4 s -> 0.12 s). Readers queue too: for concurrent readers
-    # and replicas there is PostgreSQL. The connection runs its statements on the event loop's
-    # thread (sqlite_inline.py): webhook -> lifecycle p99 0.11 s -> 0.06-0.085 s in the same bench
-    # on a quiet machine.
+    # wakes the next one the moment the connection is free (measured: docs/benchmarks.md, "Design
+    # decisions"). Readers queue too: for concurrent readers and replicas there is PostgreSQL.
+    # The connection runs its statements on the event loop's thread (sqlite_inline.py), which
+    # saves two thread hand-offs per statement.
     creator = inline_connector(database or ":memory:", timeout=30, isolation_level=None, check_same_thread=False)
     engine = create_async_engine(url, async_creator=creator, pool_size=1, max_overflow=0, **_JSON)
 

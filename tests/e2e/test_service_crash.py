@@ -36,7 +36,7 @@ async def test_scoring_and_sla_killed_mid_run_process_every_event_once_and_raise
     kafka_bootstrap, topic_prefix, tmp_path, contract_path, database_url
 ):
     # On PostgreSQL the killed scoring held the outbox relay's lead and wrote most batches by the fast
-    # path (shared/bus/at_once.py): its successor must take the lead over and lose nothing.
+    # path (shared/bus/single_statement.py): its successor must take the lead over and lose nothing.
     env = pipeline_env(kafka_bootstrap, topic_prefix, database_url, contract_path)
     plans = crowd(Vendors(), 16)
     async with pipeline_processes(env, tmp_path) as stack:

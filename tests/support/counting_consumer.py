@@ -35,8 +35,8 @@ applied = Table(
 
 class Counting:
     """Counts each event's applications. On PostgreSQL the runner takes the fast path
-    (shared/bus/at_once.py) whenever it can: read the counts, add one in memory, write them back
-    with the idempotency record in one statement; the transactional path takes the rest."""
+    (shared/bus/single_statement.py) whenever it can: read the counts, add one in memory, write
+    them back with the idempotency record in one statement; the transactional path takes the rest."""
 
     async def __call__(self, session, envelopes) -> None:  # type: ignore[no-untyped-def]
         await session.execute(
@@ -46,7 +46,7 @@ class Counting:
             [{"n": int(envelope.data["n"])} for envelope in envelopes],
         )
 
-    async def at_once(self, session, envelopes, writes: CombinedWrite):  # type: ignore[no-untyped-def]
+    async def in_one_statement(self, session, envelopes, writes: CombinedWrite):  # type: ignore[no-untyped-def]
         numbers = [int(envelope.data["n"]) for envelope in envelopes]
         found = await session.execute(select(applied.c.n, applied.c.times).where(applied.c.n.in_(numbers)))
         times = dict(found.all())

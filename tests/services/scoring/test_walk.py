@@ -19,7 +19,7 @@ from services.scoring.handler import ScoringHandler
 from services.scoring.migrations import MIGRATIONS
 from services.scoring.tables import outbox, processed_events
 from services.simulator import wire
-from shared.bus.at_once import AtOnce
+from shared.bus.single_statement import SingleStatementBatch
 from shared.db import Outbox, ProcessedEvents, create_engine, session_factory
 from shared.db.migrations import upgrade
 from shared.events import EventEnvelope, LifecycleTransitioned
@@ -68,22 +68,22 @@ def _marketo(activity: str, at: datetime) -> list[EventEnvelope]:
     )
 
 
-@pytest.fixture(params=["transaction", "at-once"])
+@pytest.fixture(params=["transaction", "one-statement"])
 def way(request):  # type: ignore[no-untyped-def]
     """How the consumer runner hands a batch over: in its transaction, or on PostgreSQL first by
-    the fast path (shared/bus/at_once.py), which may decline and leave it to the transaction."""
+    the fast path (shared/bus/single_statement.py), which may decline and leave it to the transaction."""
     return request.param
 
 
 async def _handle(sessions, handler: ScoringHandler, batch: list[EventEnvelope], way: str) -> bool:  # type: ignore[no-untyped-def]
     """Handle `batch` as the runner would; True if it went the fast way."""
-    if way == "at-once" and AtOnce.available(sessions, handler):
+    if way == "one-statement" and SingleStatementBatch.available(sessions, handler):
         now = datetime.now(UTC)
         rows = [
             {"event_id": e.id, "topic": "t", "partition": 0, "offset": n, "outcome": "handled", "processed_at": now}
             for n, e in enumerate(batch)
         ]
-        if await AtOnce(sessions, ProcessedEvents(processed_events), handler).apply(rows, batch):
+        if await SingleStatementBatch(sessions, ProcessedEvents(processed_events), handler).apply(rows, batch):
             return True
     async with sessions() as session, session.begin():
         await handler(session, batch)
@@ -223,7 +223,7 @@ async def test_two_leads_that_turn_out_to_be_one_person_merge_with_the_union_of_
     ways = []
     for batch in batches:
         ways.append(await _handle(scoring_db, handler, batch, way))
-    if way == "at-once" and scoring_db.kw["bind"].dialect.name == "postgresql":
+    if way == "one-statement" and scoring_db.kw["bind"].dialect.name == "postgresql":
         assert ways == [True, True, False]  # the merge re-keys stored rows: the fast path leaves it to a transaction
     async with scoring_db() as session:
         survivor = await queries.lead_detail(session, engine, "hubspot:777")

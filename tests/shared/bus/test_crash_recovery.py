@@ -100,7 +100,7 @@ async def test_sigkill_mid_stream_then_restart_applies_every_event_exactly_once(
         assert most == 1, "an event's effect was applied twice"
         assert stats["deadlettered"] == 0
         # On PostgreSQL most batches take the fast path (one statement, no transaction): it is what is proven here.
-        assert (stats["at_once"] > 0) == database_url.startswith("postgresql")
+        assert (stats["single_statement"] > 0) == database_url.startswith("postgresql")
         if kill == "at-db-commit":
             assert stats["duplicates"] > 0, "the batch committed before the kill must have been redelivered and skipped"
     finally:

@@ -11,7 +11,7 @@ from aiokafka.errors import CommitFailedError
 from sqlalchemy import MetaData
 
 from shared.bus import ConsumerRunner, EventProducer, OutgoingRecord, ensure_topics
-from shared.bus.polling import DoneOffsets
+from shared.bus.polling import PendingOffsetCommits
 from shared.db import ProcessedEvents, create_engine, session_factory
 from shared.db.tables import processed_events_table
 from shared.events import EventEnvelope
@@ -36,7 +36,7 @@ class FakeConsumer:
 
 
 async def test_only_the_partitions_asked_for_are_committed_and_the_rest_wait():
-    done, consumer = DoneOffsets("unit", interval_s=3600), FakeConsumer()
+    done, consumer = PendingOffsetCommits("unit", interval_s=3600), FakeConsumer()
     done.add({A: 10, B: 20})
     assert not done.due  # the interval has not passed
     await done.commit(consumer, only={A})
@@ -50,7 +50,7 @@ async def test_only_the_partitions_asked_for_are_committed_and_the_rest_wait():
 
 
 async def test_offsets_added_while_a_commit_is_in_flight_are_not_lost():
-    done, consumer = DoneOffsets("unit", interval_s=3600), FakeConsumer()
+    done, consumer = PendingOffsetCommits("unit", interval_s=3600), FakeConsumer()
     consumer.release.clear()
     done.add({A: 10})
     in_flight = asyncio.create_task(done.commit(consumer))
@@ -64,7 +64,7 @@ async def test_offsets_added_while_a_commit_is_in_flight_are_not_lost():
 
 
 async def test_a_refused_commit_is_logged_not_raised():
-    done = DoneOffsets("unit", interval_s=0)
+    done = PendingOffsetCommits("unit", interval_s=0)
     done.add({A: 3})
     assert done.due
     await done.commit(FakeConsumer(fail=True))  # the records are read again and skipped as duplicates

@@ -25,17 +25,22 @@ from shared.db.idempotency import ProcessedEvents
 from shared.events.envelope import EventEnvelope
 
 
-class AtOnceHandler(Protocol):
-    async def at_once(
+class SingleStatementHandler(Protocol):
+    """A handler that can also handle a batch without a transaction, its writes in one statement."""
+
+    async def in_one_statement(
         self, session: AsyncSession, envelopes: list[EventEnvelope], writes: CombinedWrite
     ) -> Callable[[], None] | None:
         """Read, apply, and add every write to `writes`; return what to do once they landed, or
         None to have the batch go the transactional way."""
 
 
-class AtOnce:
+class SingleStatementBatch:
+    """Handles a whole batch as one autocommitted statement when it can (see the module's docstring);
+    `apply` says False when the batch must take the transactional path, nothing written."""
+
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], processed: ProcessedEvents, handler: AtOnceHandler
+        self, sessions: async_sessionmaker[AsyncSession], processed: ProcessedEvents, handler: SingleStatementHandler
     ) -> None:
         engine = sessions.kw["bind"]
         self._sessions = async_sessionmaker(
@@ -48,7 +53,7 @@ class AtOnce:
     @staticmethod
     def available(sessions: async_sessionmaker[AsyncSession], handler: object) -> bool:
         bind = sessions.kw.get("bind")
-        return bind is not None and bind.dialect.name == "postgresql" and hasattr(handler, "at_once")
+        return bind is not None and bind.dialect.name == "postgresql" and hasattr(handler, "in_one_statement")
 
     async def apply(self, rows: list[dict], envelopes: list[EventEnvelope]) -> bool:
         """Handle the batch in one write; False if it must go the transactional way (nothing written)."""
@@ -58,7 +63,7 @@ class AtOnce:
         writes = CombinedWrite()
         writes.append(self._table, rows)  # a plain INSERT: an id recorded before fails the statement
         async with self._sessions() as session:
-            landed = await self._handler.at_once(session, envelopes, writes)  # type: ignore[arg-type]
+            landed = await self._handler.in_one_statement(session, envelopes, writes)  # type: ignore[arg-type]
             if landed is None:
                 self.declined += 1
                 return False
