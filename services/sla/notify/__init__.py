@@ -3,7 +3,8 @@
 Targets come from `LOCKSTEP_ALERT_WEBHOOKS`, a JSON list read by `parse_targets`:
 
     [{"name": "ops", "url": "https://hooks.example.com/lockstep", "format": "standard", "secret": "whsec_..."},
-     {"name": "slack", "url": "https://hooks.slack.com/services/...", "format": "slack", "kinds": ["sla.breached", "sla.escalated"]}]
+     {"name": "slack", "url": "https://hooks.slack.com/services/...", "format": "slack",
+      "kinds": ["sla.breached", "sla.escalated"]}]
 
 `enqueue` adds one `sla_deliveries` row per matching target inside the transaction that
 raises the alert, so a delivery exists exactly when the alert does. `AlertNotifier` sends
@@ -17,7 +18,8 @@ of one alert to one target carries the same `webhook-id` and the same body, so r
 can drop repeats. Deliveries of one target are not ordered.
 """
 
-from services.sla.notify.relay import AlertNotifier, NotifierMetrics, enqueue
+from services.sla.notify.delivery import AlertNotifier, enqueue
+from services.sla.notify.metrics import NotifierMetrics
 from services.sla.notify.targets import ALERT_KINDS, AlertKind, Clock, WebhookTarget, parse_targets, system_clock
 from services.sla.notify.wire import render_request, slack_message, standard_body, webhook_id
 

@@ -20,10 +20,7 @@ def webhook_id(alert_id: str, target: str) -> str:
 
 def render_request(target: WebhookTarget, payload: dict, when: datetime) -> tuple[bytes, dict[str, str]]:
     """The body and headers of one request; `when` is the signature's timestamp."""
-    if target.format == "slack":
-        body = orjson.dumps(slack_message(payload))
-    else:
-        body = orjson.dumps(standard_body(payload))
+    body = orjson.dumps(slack_message(payload) if target.format == "slack" else standard_body(payload))
     headers = {"content-type": "application/json", "user-agent": USER_AGENT}
     if target.secret:
         headers.update(
@@ -33,7 +30,8 @@ def render_request(target: WebhookTarget, payload: dict, when: datetime) -> tupl
 
 
 def standard_body(payload: dict) -> dict:
-    """Standard Webhooks' recommended shape; `timestamp` is when the alert was raised, so retries send the same bytes."""
+    """Standard Webhooks' recommended shape; `timestamp` is when the alert was raised, so retries
+    send the same bytes."""
     raised = parse_when(payload.get("raised_at"))
     timestamp = raised.isoformat().replace("+00:00", "Z") if raised else payload.get("raised_at")
     return {"type": EVENT_TYPE, "timestamp": timestamp, "data": payload}
@@ -94,6 +92,3 @@ def _esc(value: object) -> str:
 def _slack_time(value: Any) -> str:
     when = parse_when(value)
     return when.strftime("%Y-%m-%d %H:%M UTC") if when else "-"
-
-
-# -- the background relay -------------------------------------------------------------------------------------------

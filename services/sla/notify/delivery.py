@@ -1,8 +1,10 @@
-"""Durable delivery: rows queued in the alert's transaction, sent in the background with backoff."""
+"""Durable delivery of alert webhooks: rows queued in the alert's transaction (`enqueue`), sent in
+the background with backoff (`AlertNotifier`)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from dataclasses import dataclass
@@ -10,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.sla.notify.metrics import NotifierMetrics
 from services.sla.notify.targets import USER_AGENT, Clock, WebhookTarget, parse_when, system_clock, to_utc
 from services.sla.notify.wire import render_request
 from services.sla.tables import deliveries
@@ -54,31 +57,6 @@ async def enqueue(
             for t in wanted
         ],
     )
-
-
-class NotifierMetrics:
-    def __init__(self, registry: CollectorRegistry, targets: list[str]) -> None:
-        self.sent = Counter(
-            "lockstep_sla_webhook_sent", "Alert webhooks delivered (2xx)", ["target"], registry=registry
-        )
-        self.failed = Counter(
-            "lockstep_sla_webhook_failed",
-            "Alert webhooks given up on after the last attempt",
-            ["target"],
-            registry=registry,
-        )
-        self.retried = Counter(
-            "lockstep_sla_webhook_retried",
-            "Failed alert webhook attempts scheduled for a retry",
-            ["target"],
-            registry=registry,
-        )
-        self.pending = Gauge(
-            "lockstep_sla_webhook_pending", "Alert webhooks waiting to be delivered", ["target"], registry=registry
-        )
-        for name in targets:  # every configured target shows up, at zero
-            for metric in (self.sent, self.failed, self.retried, self.pending):
-                metric.labels(name)
 
 
 @dataclass(frozen=True)
@@ -183,7 +161,7 @@ class AlertNotifier:
                 return await self._send(client, row)
 
         outcomes = await asyncio.gather(*(attempt(row) for row in claimed))
-        await self._record(list(zip(claimed, outcomes)), lease_until)
+        await self._record(list(zip(claimed, outcomes, strict=True)), lease_until)
         return len(claimed)
 
     async def _claim(self, now: datetime, lease_until: datetime) -> list:
@@ -212,9 +190,8 @@ class AlertNotifier:
             return _Outcome(False, f"target {row.target!r} is no longer configured", final=True)
         try:
             body, headers = render_request(target, row.payload, self._now())
-            async with asyncio.timeout(
-                self._timeout_s * 3
-            ):  # httpx's timeouts are per phase; this bounds the whole request
+            # httpx's timeouts are per phase; this bounds the whole request.
+            async with asyncio.timeout(self._timeout_s * 3):
                 response = await client.post(target.url, content=body, headers=headers)
         except Exception as exc:  # connection refused, DNS, TLS, timeouts: all retried
             return _Outcome(False, _describe(exc))
@@ -251,7 +228,8 @@ class AlertNotifier:
                         "updated_at": now,
                     }
                     event = "retried"
-                # Only while the lease is ours: a replica that took the row over after the lease ran out records its own outcome.
+                # Only while the lease is ours: a replica that took the row over after the lease ran out
+                # records its own outcome.
                 result = await session.execute(
                     update(d)
                     .where(d.c.id == row.id, d.c.status == "pending", d.c.next_attempt_at == lease_until)
@@ -318,10 +296,8 @@ class AlertNotifier:
                         error_backoff = min(error_backoff * 2, 30.0)
                     if self._stopping.is_set():
                         break
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=delay)
-                    except TimeoutError:
-                        pass
                     self._wake.clear()
             finally:
                 self._client = None
