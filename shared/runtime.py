@@ -195,5 +195,9 @@ class ServiceHandle:
     def readiness(self) -> dict[str, ReadinessCheck]:
         return self.runtime.readiness
 
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self.runtime.sessions
+
     async def close(self) -> None:
         await self.runtime.close()

@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import queries
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.schemas import LeadDetail, LeadPage
 from shared.web.params import Instant
 from shared.web.problems import Problem
+from shared.web.sessions import DatabaseSession
 
 router = APIRouter(tags=["scoring"])
 
@@ -21,13 +21,7 @@ async def get_engine(request: Request) -> LifecycleEngine:
     return request.app.state.service.engine
 
 
-async def get_session(request: Request):  # type: ignore[no-untyped-def]
-    async with request.app.state.service.runtime.sessions() as session:
-        yield session
-
-
 EngineDep = Annotated[LifecycleEngine, Depends(get_engine)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
@@ -42,13 +36,13 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
     summary="A lead, its scores and why",
     responses={404: {"description": "Unknown lead"}},
 )
-async def get_lead(lead_key: str, session: SessionDep, engine: EngineDep) -> LeadDetail:
+async def get_lead(lead_key: str, session: DatabaseSession, engine: EngineDep) -> LeadDetail:
     return await queries.lead_detail(session, engine, lead_key)
 
 
 @router.get("/leads", response_model=LeadPage, summary="Leads by email, or a page of leads by stage, owner and time")
 async def list_leads(
-    session: SessionDep,
+    session: DatabaseSession,
     engine: EngineDep,
     email: Annotated[str | None, Query(max_length=320)] = None,
     stage: Annotated[str | None, Query(max_length=32)] = None,
@@ -71,7 +65,7 @@ async def get_contract(engine: EngineDep) -> dict:
 
 @router.get("/funnel", summary="Stage entries, conversions, time in stage and rejection reasons")
 async def get_funnel(
-    session: SessionDep,
+    session: DatabaseSession,
     engine: EngineDep,
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Annotated[Instant | None, Query()] = None,

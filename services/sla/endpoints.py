@@ -8,26 +8,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.sla import queries
+from services.sla import commands, queries
 from services.sla.tables import alerts
 from shared.web.params import MAX_ROW_ID, Instant, RowId, parse_row_id
 from shared.web.problems import Problem
+from shared.web.sessions import DatabaseSession
 
 router = APIRouter(tags=["sla"])
 AlertKind = Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected"]
-
-
-async def get_session(request: Request):  # type: ignore[no-untyped-def]
-    async with request.app.state.service.runtime.sessions() as session:
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
@@ -38,7 +31,7 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
 
 @router.get("/alerts", summary="Alerts, newest first, with cursor paging")
 async def list_alerts(
-    session: SessionDep,
+    session: DatabaseSession,
     status: Literal["open", "acked", "resolved"] | None = None,
     type: Annotated[AlertKind | None, Query(description="Alert kind")] = None,
     owner: Annotated[str | None, Query(max_length=128)] = None,
@@ -56,15 +49,15 @@ async def list_alerts(
     summary="Acknowledge an alert",
     responses={404: {"description": "Unknown alert"}, 409: {"description": "Already resolved"}},
 )
-async def ack_alert(alert_id: RowId, session: SessionDep) -> dict:
-    return await queries.change_status(session, alert_id, "acked", datetime.now(UTC))
+async def ack_alert(alert_id: RowId, session: DatabaseSession) -> dict:
+    return await commands.change_status(session, alert_id, "acked", datetime.now(UTC))
 
 
 @router.post(
     "/alerts/{alert_id}/resolve", summary="Resolve an alert", responses={404: {"description": "Unknown alert"}}
 )
-async def resolve_alert(alert_id: RowId, session: SessionDep) -> dict:
-    return await queries.change_status(session, alert_id, "resolved", datetime.now(UTC))
+async def resolve_alert(alert_id: RowId, session: DatabaseSession) -> dict:
+    return await commands.change_status(session, alert_id, "resolved", datetime.now(UTC))
 
 
 @router.get(
@@ -87,7 +80,7 @@ async def alert_stream(
         start = parse_row_id(last_event_id)
         if start is None:
             raise Problem(400, "Last-Event-ID: expected the id of an alert event")
-    sessions = request.app.state.service.runtime.sessions
+    sessions = request.app.state.sessions
     if start is None:  # a new client starts with what is raised from now on
         async with sessions() as session:
             start = await _latest_id(session)
@@ -127,7 +120,7 @@ async def _latest_id(session: AsyncSession) -> int:
 
 @router.get("/sla/compliance", summary="Met and breached timers, attainment, business time to meet")
 async def sla_compliance(
-    session: SessionDep,
+    session: DatabaseSession,
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Instant | None = None,
     group_by: Literal["owner", "team", "policy"] = "policy",
@@ -142,5 +135,5 @@ async def sla_compliance(
 @router.get(
     "/sla/timers/open", summary="Open timers per policy and owner: how many, how many breached, the next alert due"
 )
-async def sla_open_timers(session: SessionDep) -> dict:
+async def sla_open_timers(session: DatabaseSession) -> dict:
     return await queries.open_timers(session)

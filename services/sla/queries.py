@@ -1,4 +1,4 @@
-"""Read side of the SLA API: alerts, the live feed, compliance, open timers."""
+"""Read side of the SLA API: alerts, the live feed, compliance, open timers (changes: commands.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sla.tables import alerts, timers
@@ -74,20 +74,6 @@ async def list_alerts(
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1].id) if len(rows) > limit else None
     return {"alerts": [alert_json(r) for r in page], "next_cursor": next_cursor}
-
-
-async def change_status(session: AsyncSession, alert_id: int, status: str, now: datetime) -> dict:
-    async with session.begin():
-        row = (await session.execute(select(alerts).where(alerts.c.id == alert_id))).first()
-        if row is None:
-            raise Problem(404, f"no alert {alert_id}")
-        if status == "acked" and row.status == "resolved":
-            raise Problem(409, "the alert is already resolved")
-        values = {"status": status, ("acked_at" if status == "acked" else "resolved_at"): now}
-        if row.status != status:
-            await session.execute(update(alerts).where(alerts.c.id == alert_id).values(values))
-        row = (await session.execute(select(alerts).where(alerts.c.id == alert_id))).one()
-    return alert_json(row)
 
 
 async def alerts_after(session: AsyncSession, last_id: int, limit: int = 200) -> list[dict]:

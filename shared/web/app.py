@@ -9,6 +9,7 @@ from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.web import health, metrics
 from shared.web.health import ReadinessCheck
@@ -22,6 +23,7 @@ class RunningService(Protocol):
 
     registry: CollectorRegistry
     readiness: dict[str, ReadinessCheck]
+    sessions: async_sessionmaker[AsyncSession]  # the endpoints' DatabaseSession (sessions.py)
 
     async def close(self) -> None: ...
 
@@ -42,6 +44,7 @@ def create_service_app(
         app.state.service = service
         app.state.registry = service.registry
         app.state.readiness = service.readiness
+        app.state.sessions = service.sessions
         try:
             yield
         finally:
