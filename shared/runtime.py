@@ -1,8 +1,14 @@
 """The adapters every service opens at start-up and closes at shutdown.
 
 A service's `bootstrap()` opens a `Runtime` (migrating its database with the migrations it names),
-adds its own consumers and relays, and hands it to the FastAPI lifespan. Nothing here runs at
-import time.
+adds its own consumers and background tasks, and hands it to the FastAPI lifespan. Nothing here
+runs at import time.
+
+After-commit listeners: whatever sends what a transaction left behind (an outbox relay, the SLA
+service's webhook notifier) waits for a wake-up rather than polling hard. Every listener the
+runtime was given (`on_commit`; each consumer's outbox relay is one) is woken after every commit
+of its consumers and of any writer that calls `committed` (the SLA timer scanner), so what a
+commit queued goes out at once whoever committed it.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class Runtime:
     consumers: list[ConsumerRunner] = field(default_factory=list)
     relays: list[OutboxRelay] = field(default_factory=list)
     _tasks: list[asyncio.Task] = field(default_factory=list)
+    _after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.readiness.setdefault("database", self.database_ready)
@@ -62,6 +69,16 @@ class Runtime:
         if not task.cancelled() and task.exception() is not None:
             log.error("%s stopped with an error", task.get_name(), exc_info=task.exception())
 
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every commit of this service's consumers and of `committed()`'s
+        callers. It must be quick and must not raise: a wake-up, such as setting an event."""
+        self._after_commit.append(listener)
+
+    def committed(self) -> None:
+        """A transaction of this service committed: wake every after-commit listener."""
+        for listener in self._after_commit:
+            listener()
+
     def add_consumer(
         self,
         *,
@@ -72,12 +89,13 @@ class Runtime:
         outbox: Outbox | None,
         wanted: Collection[str] | None = None,
     ) -> ConsumerRunner:
-        """Consume `topics` in consumer group `group`; what handlers put in `outbox` is relayed after commit.
-        `wanted`: the event types the handler acts on; the others are skipped unrecorded."""
-        relay = None
+        """Consume `topics` in consumer group `group`; what handlers put in `outbox` is relayed after
+        commit. `wanted`: the event types the handler acts on; the others are skipped unrecorded.
+        Each commit wakes every after-commit listener (`on_commit`), the outbox's relay among them."""
         if outbox is not None:
             relay = OutboxRelay(self.sessions, outbox, self.producer, postgres=is_postgres(self.engine))
             self.relays.append(relay)
+            self.on_commit(relay.wake)
             self.spawn(f"relay:{outbox.table.name}", relay.run())
         s = self.settings
         # The group carries the topic prefix: pipelines sharing a cluster under different prefixes
@@ -97,7 +115,7 @@ class Runtime:
             retry_backoff_ms=s.consumer_retry_backoff_ms,
             batch_max=s.consumer_batch_max,
             session_timeout_ms=s.consumer_session_timeout_ms,
-            after_commit=relay.wake if relay else None,
+            after_commit=self.committed,
             wanted=wanted,
         )
         self.consumers.append(runner)

@@ -31,13 +31,27 @@ class SlaService(ServiceHandle):
     scoring: ScoringClient
 
 
-async def bootstrap(settings: SlaSettings, clock: Clock = system_clock) -> SlaService:
+async def bootstrap(
+    settings: SlaSettings, clock: Clock = system_clock, *, notifier_poll_s: float = 1.0
+) -> SlaService:
+    """`notifier_poll_s`: how often the webhook notifier looks for due deliveries when nothing woke it
+    (a commit that queued one wakes it at once)."""
     book = PolicyBook(load_contract(settings.contract))
     targets = parse_targets(settings.alert_webhooks)
     runtime = await open_runtime("sla", settings, migrations=MIGRATIONS)
     metrics = SlaMetrics(runtime.registry)
     postgres = is_postgres(runtime.engine)
-    notifier = AlertNotifier(runtime.sessions, targets, postgres=postgres, clock=clock, registry=runtime.registry)
+    notifier = AlertNotifier(
+        runtime.sessions,
+        targets,
+        postgres=postgres,
+        clock=clock,
+        registry=runtime.registry,
+        poll_interval_s=notifier_poll_s,
+    )
+    # Alerts queue their webhooks in the transaction that raises them, whether the consumer's (a
+    # rejection loop) or the scanner's (a timer due): every commit wakes the notifier and the relay.
+    runtime.on_commit(notifier.wake)
     box = Outbox(outbox)
 
     async def deliver(session, payload) -> None:  # type: ignore[no-untyped-def]
@@ -57,12 +71,6 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock) -> SlaSe
         outbox=box,
         wanted=WANTED,
     )
-    relay = runtime.relays[-1]
-
-    def committed() -> None:
-        relay.wake()
-        notifier.wake()
-
     scanner = TimerScanner(
         runtime.sessions,
         book,
@@ -71,7 +79,7 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock) -> SlaSe
         clock=clock,
         interval_s=settings.scan_interval_s,
         metrics=metrics,
-        after_commit=committed,
+        after_commit=runtime.committed,
     )
     if book.sla.running_timers_follow_changes:
         await scanner.follow_contract_changes()
