@@ -35,7 +35,8 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
             if key in result:
                 raise ContractError(
                     [
-                        f"{{file}}:{key_node.start_mark.line + 1}: {'.'.join(map(str, path + (key,))) or key}: duplicate key"
+                        f"{{file}}:{key_node.start_mark.line + 1}: "
+                        f"{'.'.join(map(str, path + (key,))) or key}: duplicate key"
                     ]
                 )
             result[key] = _to_python(value_node, path + (key,), lines)

@@ -130,7 +130,8 @@ class Sla(_Section):
         for policy in self.policies:
             if policy.calendar not in self.calendars:
                 raise ValueError(
-                    f"policy {policy.name}: calendar {policy.calendar!r} is not in sla.calendars ({', '.join(self.calendars)})"
+                    f"policy {policy.name}: calendar {policy.calendar!r} is not in sla.calendars"
+                    f" ({', '.join(self.calendars)})"
                 )
         for name, team in self.teams.items():
             if team.calendar and team.calendar not in self.calendars:

@@ -137,7 +137,8 @@ def _simulate(args: argparse.Namespace) -> int:
     unknown = set(sources) - {"hubspot", "salesforce", "marketo", "pipedrive", "generic"}
     if unknown or not sources:
         raise CliError(
-            f"--sources: unknown {', '.join(sorted(unknown)) or '(none given)'}; use hubspot,salesforce,marketo,pipedrive,generic"
+            f"--sources: unknown {', '.join(sorted(unknown)) or '(none given)'};"
+            " use hubspot,salesforce,marketo,pipedrive,generic"
         )
     defaults = Credentials()
     pipedrive = (settings.pipedrive_credentials or [f"{defaults.pipedrive_user}:{defaults.pipedrive_password}"])[

@@ -127,9 +127,9 @@ class Runtime:
         return f"{self.service}@{socket.gethostname()}"
 
     @staticmethod
-    async def _settle(tasks: list[asyncio.Task], timeout: float = 30) -> None:
+    async def _settle(tasks: list[asyncio.Task], within_s: float = 30) -> None:
         if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            _, pending = await asyncio.wait(tasks, timeout=within_s)
             for task in pending:
                 task.cancel()
 
@@ -193,7 +193,8 @@ async def _wait_for_topics(settings: LockstepSettings, topics: Topics) -> None:
         except (KafkaError, OSError) as exc:
             if asyncio.get_running_loop().time() > deadline:
                 raise SettingsError(
-                    f"LOCKSTEP_KAFKA_BOOTSTRAP: no Kafka broker answered at {settings.kafka_bootstrap} within {settings.startup_timeout_s:.0f}s ({exc})"
+                    f"LOCKSTEP_KAFKA_BOOTSTRAP: no Kafka broker answered at {settings.kafka_bootstrap}"
+                    f" within {settings.startup_timeout_s:.0f}s ({exc})"
                 ) from None
             log.warning("waiting for Kafka at %s (%s)", settings.kafka_bootstrap, exc)
             await asyncio.sleep(1)

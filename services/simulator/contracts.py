@@ -23,7 +23,8 @@ def with_first_touch(
     text = base.read_text()
     if _FIRST_TOUCH not in text or _VERSION not in text:
         raise ValueError(
-            f"{base}: the mql_first_touch policy or the version line changed shape; update services/simulator/contracts.py"
+            f"{base}: the mql_first_touch policy or the version line changed shape;"
+            " update services/simulator/contracts.py"
         )
     text = text.replace(_FIRST_TOUCH, f"      target: {target}\n      calendar: {calendar}", 1)
     return text.replace(_VERSION, f'version: "{version}"', 1) if version else text

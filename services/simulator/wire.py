@@ -78,7 +78,8 @@ def salesforce_request(
 ) -> tuple[dict[str, str], bytes]:
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>'
-        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"'
+        ' xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
         '<soapenv:Body><notifications xmlns="http://soap.sforce.com/2005/09/outbound">'
         f"<OrganizationId>{org_id}</OrganizationId><ActionId>{action_id}</ActionId>"
         '<SessionId xsi:nil="true"/>'

@@ -15,7 +15,10 @@ def create_app(settings: SlaSettings | None = None, clock: Clock = system_clock)
     settings = settings or load_settings(SlaSettings)
     return create_service_app(
         title="Lockstep sla",
-        description="Follow-up timers on business hours, rejection loops, alerts and their feeds, and the ops dashboard (`/dashboard`).",
+        description=(
+            "Follow-up timers on business hours, rejection loops, alerts and their feeds,"
+            " and the ops dashboard (`/dashboard`)."
+        ),
         start=lambda: bootstrap(settings, clock),
         routers=[router, dashboard.router],
     )

@@ -31,9 +31,7 @@ class SlaService(ServiceHandle):
     scoring: ScoringClient
 
 
-async def bootstrap(
-    settings: SlaSettings, clock: Clock = system_clock, *, notifier_poll_s: float = 1.0
-) -> SlaService:
+async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notifier_poll_s: float = 1.0) -> SlaService:
     """`notifier_poll_s`: how often the webhook notifier looks for due deliveries when nothing woke it
     (a commit that queued one wakes it at once)."""
     book = PolicyBook(load_contract(settings.contract))

@@ -270,7 +270,10 @@ class SlaHandler:
                 owner=t.owner,
                 team=self.book.team_of(t.owner),
                 raised_at=t.occurred_at,
-                message=f"{t.lead_key} re-qualified as MQL after {len(rejections)} rejections in {rule.window.days} days: fix the definition, not the lead",
+                message=(
+                    f"{t.lead_key} re-qualified as MQL after {len(rejections)} rejections in {rule.window.days} days:"
+                    " fix the definition, not the lead"
+                ),
                 details={"rejections": reasons, "requalified_by": requalified, "window_days": rule.window.days},
             )
         )

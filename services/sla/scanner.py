@@ -8,6 +8,7 @@ tier's alert and moves the timer to its next tier, all in one transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -120,7 +121,10 @@ class TimerScanner:
             escalate_to=timer.escalate_to if escalated else None,
             due_at=due_at,
             raised_at=now,
-            message=f"{timer.policy}: {timer.lead_key} {'escalated' if escalated else tier} ({target}, owner {timer.owner or 'unassigned'})",
+            message=(
+                f"{timer.policy}: {timer.lead_key} {'escalated' if escalated else tier}"
+                f" ({target}, owner {timer.owner or 'unassigned'})"
+            ),
             details={
                 "started_at": _aware(timer.started_at).isoformat(),
                 "due": timer.due,
@@ -195,10 +199,8 @@ class TimerScanner:
             except Exception:
                 log.exception("timer scan failed; retrying")
             passes += 1
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self._interval_s)
-            except TimeoutError:
-                pass
 
     async def stop(self) -> None:
         self._stopping.set()

@@ -18,6 +18,7 @@ fault, and dead-lettering on an outage would bury good events.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Collection
@@ -28,10 +29,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.bus.single_statement import SingleStatementBatch
 from shared.bus.deadletter import deadletter_record
 from shared.bus.polling import Batch, PendingOffsetCommits, Prefetcher, WaitForBatch, rewind
 from shared.bus.producer import BusUnavailable, EventProducer
+from shared.bus.single_statement import SingleStatementBatch
 from shared.db.engine import database_unavailable
 from shared.db.idempotency import ProcessedEvents
 from shared.events.envelope import EventEnvelope, MalformedEvent
@@ -136,7 +137,9 @@ class ConsumerRunner:
             try:
                 consumer.subscribe(
                     self._topics,
-                    listener=WaitForBatch(self._lock, self.name, lambda revoked: self._rebalanced(consumer, revoked)),
+                    listener=WaitForBatch(
+                        self._lock, self.name, lambda revoked, consumer=consumer: self._rebalanced(consumer, revoked)
+                    ),
                 )
                 await consumer.start()
             except (KafkaError, OSError) as exc:
@@ -221,7 +224,9 @@ class ConsumerRunner:
     async def _apply(self, items: list[tuple[object, EventEnvelope]]) -> None:
         now = datetime.now(UTC)
         rows = [self._processed_row(record, envelope, "handled", now) for record, envelope in items]
-        if self._single_statement is not None and await self._single_statement.apply(rows, [envelope for _, envelope in items]):
+        if self._single_statement is not None and await self._single_statement.apply(
+            rows, [envelope for _, envelope in items]
+        ):
             self.stats.handled += len(items)
             self.stats.single_statement += 1
             self._after_commit()
@@ -315,7 +320,5 @@ class ConsumerRunner:
         }
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            pass

@@ -31,7 +31,8 @@ class ProcessedEvents:
         names = ", ".join(f'"{c.name}"' for c in columns)
         arrays = ", ".join(f"CAST(:v_{c.name} AS {pg_array_type(c)})" for c in columns)
         self._unnest = text(
-            f'INSERT INTO "{t.name}" ({names}) SELECT * FROM unnest({arrays}) ON CONFLICT (event_id) DO NOTHING RETURNING event_id'
+            f'INSERT INTO "{t.name}" ({names}) SELECT * FROM unnest({arrays})'
+            " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
         ).bindparams(*(bindparam(f"v_{c.name}", type_=ARRAY(c.type)) for c in columns))
 
     async def claim(self, session: AsyncSession, rows: list[dict]) -> set[str]:

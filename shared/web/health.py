@@ -45,7 +45,7 @@ async def readyz(request: Request) -> JSONResponse:
     checks: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness", {})
     names = list(checks)
     results = await asyncio.gather(*(_run(checks[n]) for n in names))
-    status = dict(zip(names, results))
+    status = dict(zip(names, results, strict=True))
     ready = all(status.values())
     return JSONResponse(
         {

@@ -40,10 +40,12 @@ class ScoringClient:
             answer.status_code == 400 and media_type == "application/problem+json"
         ):
             return answer
-        # Anything else is not the caller's doing: a 404 means the URL is not the scoring service, a 5xx that scoring failed.
+        # Anything else is not the caller's doing: a 404 means the URL is not the scoring service,
+        # a 5xx that scoring failed.
         raise ScoringUnavailable(
             502,
-            f"the scoring service (LOCKSTEP_SCORING_URL) answered {answer.status_code} {media_type or 'without a content type'} to GET /funnel",
+            f"the scoring service (LOCKSTEP_SCORING_URL) answered {answer.status_code}"
+            f" {media_type or 'without a content type'} to GET /funnel",
         )
 
     async def close(self) -> None:

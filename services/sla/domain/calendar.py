@@ -167,7 +167,8 @@ class BusinessCalendar:
     # -- the windows -----------------------------------------------------------------------
 
     def _year_of(self, at: datetime, point: int) -> int:
-        """The calendar year whose windows hold `point`: all earlier years' windows have closed by it, all later years' have not opened."""
+        """The calendar year whose windows hold `point`: all earlier years' windows have closed by it,
+        all later years' have not opened."""
         local = _instant(point).astimezone(self.zone)
         if local.month == 12 and local.day == 31 and local.year < _LAST_YEAR:
             following = self._year(

@@ -33,7 +33,8 @@ async def deliver(h: Harness, events: list, batched: bool) -> None:  # type: ign
 
 
 def merged(survivor: str, absorbed: str, record: str, at: datetime) -> LeadIdentified:
-    """What scoring publishes when it merges `absorbed` into `survivor`: every name of the absorbed lead, now the survivor's."""
+    """What scoring publishes when it merges `absorbed` into `survivor`: every name of the absorbed
+    lead, now the survivor's."""
     return LeadIdentified(lead_key=survivor, identities=[f"email:{absorbed}", f"salesforce:{record}"], occurred_at=at)
 
 

@@ -27,7 +27,8 @@ def contract(first_touch_calendar: str = "always", teams: str = ""):  # type: ig
     text = with_first_touch("4h", calendar=first_touch_calendar)
     text = text.replace(
         "    always: {timezone: UTC",
-        '    berlin: {timezone: Europe/Berlin, days: [mon, tue, wed, thu, fri], hours: ["09:00", "17:00"], holidays: {country: DE}}\n    always: {timezone: UTC',
+        "    berlin: {timezone: Europe/Berlin, days: [mon, tue, wed, thu, fri],"
+        ' hours: ["09:00", "17:00"], holidays: {country: DE}}\n    always: {timezone: UTC',
     )
     text = text.replace("  rejection_loop:", f"{teams}  rejection_loop:")
     return parse_contract(text)
