@@ -7,13 +7,19 @@ lockstep events schemas [--check] [--dir DIR]
 lockstep simulate [--rate 200] [--duration 60] [--sources ...] [--seed 7] [--time-scale 0.05] [--url URL]
 lockstep backtest --contract NEW.yaml [--since ISO] [--database URL]
 lockstep topics create
+lockstep replay deadletter [--topic T] [--since TIME] [--id ID] [--dry-run]
+lockstep replay raw --source S --since TIME --until TIME [--dry-run]
+lockstep alerts deliveries [--failed] [--limit N]
+lockstep alerts redeliver (--id N | --all-failed) [--target NAME]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +37,28 @@ EVENT_SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "docs" / "events"
 
 class CliError(Exception):
     """A one-line message for the user; exit code 2."""
+
+
+class CliUnavailable(Exception):
+    """Kafka or a database did not answer: a one-line message; exit code 1."""
+
+
+_AGO = re.compile(r"^(\d{1,6})([mhd])$")
+
+
+def _time_arg(option: str, value: str) -> datetime:
+    """ISO 8601 with a zone, or a time ago: 30m, 2h, 7d."""
+    ago = _AGO.match(value.strip())
+    if ago:
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[ago.group(2)]
+        return datetime.now(UTC) - timedelta(**{unit: int(ago.group(1))})
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"{option}: not an ISO 8601 time or a time ago (30m, 2h, 7d): {value!r}") from None
+    if when.tzinfo is None:
+        raise CliError(f"{option}: give a time zone, e.g. 2026-09-01T00:00:00Z")
+    return when
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -101,21 +129,12 @@ def _events_schemas(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    from datetime import datetime
-
     from services.scoring.backtest import backtest, render
 
     settings = load_settings(ContractSettings)
     active = load_contract(settings.contract)
     candidate = load_contract(args.contract)
-    since = None
-    if args.since:
-        try:
-            since = datetime.fromisoformat(args.since)
-        except ValueError:
-            raise CliError(f"--since: not an ISO 8601 time: {args.since!r}") from None
-        if since.tzinfo is None:
-            raise CliError("--since: give a time zone, e.g. 2026-09-01T00:00:00Z")
+    since = _time_arg("--since", args.since) if args.since else None
     events, before, after = asyncio.run(
         backtest(active, candidate, args.database or settings.database_url_for("scoring"), since)
     )
@@ -184,6 +203,107 @@ def _topics_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay_deadletter(args: argparse.Namespace) -> int:
+    from services.scoring.bootstrap import GROUP as SCORING
+    from services.scoring.tables import processed_events as scoring_processed
+    from services.sla.bootstrap import GROUP as SLA
+    from services.sla.tables import processed_events as sla_processed
+    from shared.bus import Topics
+    from shared.bus.deadletter_replay import DeadLetterChoice, UnknownTopic, consumed_topic, replay_deadletter_command
+    from shared.db import ProcessedEvents, create_engine, session_factory
+
+    settings = load_settings(LockstepSettings)
+    try:
+        topic = consumed_topic(Topics(settings.topic_prefix), args.topic) if args.topic else None
+    except UnknownTopic as exc:
+        raise CliError(str(exc)) from None
+    choice = DeadLetterChoice(topic, _time_arg("--since", args.since) if args.since else None, args.id)
+
+    def releaser(service: str, table):  # type: ignore[no-untyped-def]
+        async def release(consumer: str, event_ids: list[str]) -> int:
+            engine = create_engine(settings.database_url_for(service))
+            try:
+                async with session_factory(engine)() as session, session.begin():
+                    return await ProcessedEvents(table).release(session, event_ids)
+            finally:
+                await engine.dispose()
+
+        return release
+
+    # Each consumer group's idempotency record is in its own service's database.
+    release = {
+        f"{settings.topic_prefix}{SCORING}": releaser("scoring", scoring_processed),
+        f"{settings.topic_prefix}{SLA}": releaser("sla", sla_processed),
+    }
+    report = _operate(lambda: replay_deadletter_command(settings, choice, dry_run=args.dry_run, release=release))
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _replay_raw(args: argparse.Namespace) -> int:
+    from services.ingest.replay import UnknownSource, replay_raw_window
+    from services.ingest.settings import IngestSettings
+
+    settings = load_settings(IngestSettings)
+    since, until = _time_arg("--since", args.since), _time_arg("--until", args.until)
+    if until <= since:
+        raise CliError("--until: must be later than --since")
+    try:
+        report = _operate(lambda: replay_raw_window(settings, args.source, since, until, dry_run=args.dry_run))
+    except UnknownSource as exc:
+        raise CliError(str(exc)) from None
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _alerts_deliveries(args: argparse.Namespace) -> int:
+    from services.sla.notify.redrive import deliveries_report
+    from services.sla.settings import SlaSettings
+
+    settings = load_settings(SlaSettings)
+    if args.limit < 1:
+        raise CliError("--limit: must be at least 1")
+    print("\n".join(_operate(lambda: deliveries_report(settings, failed_only=args.failed, limit=args.limit))))
+    return 0
+
+
+def _alerts_redeliver(args: argparse.Namespace) -> int:
+    from services.sla.notify.redrive import RedeliveryRefused, redeliver_command
+    from services.sla.settings import SlaSettings
+
+    settings = load_settings(SlaSettings)
+    try:
+        lines = _operate(lambda: redeliver_command(settings, delivery_id=args.id, target=args.target))
+    except RedeliveryRefused as exc:
+        raise CliError(str(exc)) from None
+    print("\n".join(lines))
+    return 0
+
+
+def _operate(work):  # type: ignore[no-untyped-def]
+    """Run an operator command's coroutine; Kafka or a database not answering becomes one line (no URL:
+    it may hold a password)."""
+    from aiokafka.errors import KafkaError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from shared.bus import BusUnavailable
+    from shared.bus.scan import TopicMissing
+
+    try:
+        return asyncio.run(work())
+    except TopicMissing as exc:
+        raise CliUnavailable(f"{exc}: run `lockstep topics create` or check LOCKSTEP_TOPIC_PREFIX") from None
+    except (KafkaError, BusUnavailable, TimeoutError) as exc:
+        raise CliUnavailable(f"Kafka (LOCKSTEP_KAFKA_BOOTSTRAP) did not answer: {_first_line(exc)}") from None
+    except (SQLAlchemyError, OSError) as exc:
+        raise CliUnavailable(f"database (LOCKSTEP_DATABASE_URL): {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lockstep", description="Keeps sales and marketing in lockstep.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -231,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
         "backtest", help="replay the stored events under another contract, beside the active one"
     )
     backtest.add_argument("--contract", required=True, help="the candidate contract (YAML)")
-    backtest.add_argument("--since", help="only events from this time on (ISO 8601 with zone)")
+    backtest.add_argument("--since", metavar="TIME", help="only events from this time on (ISO 8601 with zone, or 30d ago)")
     backtest.add_argument(
         "--database", help="scoring database to read the history from (default: LOCKSTEP_DATABASE_URL for scoring)"
     )
@@ -239,6 +359,55 @@ def build_parser() -> argparse.ArgumentParser:
 
     topics = commands.add_parser("topics", help="Kafka topics").add_subparsers(dest="topics_command", required=True)
     topics.add_parser("create", help="create the topics (idempotent)").set_defaults(func=_topics_create)
+
+    replay = commands.add_parser("replay", help="put records through the pipeline again").add_subparsers(
+        dest="replay_command", required=True
+    )
+    deadletter = replay.add_parser(
+        "deadletter",
+        help="put dead letters back on their original topic once the cause is fixed (event ids kept)",
+        description="Replays each chosen dead letter as first produced; its consumer applies it once. A second run "
+        "replays again, which is harmless: consumers skip event ids they applied.",
+    )
+    deadletter.add_argument("--topic", help="original topic: events, lifecycle or alerts (prefix optional)")
+    deadletter.add_argument(
+        "--since", metavar="TIME", help="failed at or after TIME (ISO 8601 with zone, or 30m, 2h, 7d ago)"
+    )
+    deadletter.add_argument("--id", help="only the dead letters of this event id")
+    deadletter.add_argument("--dry-run", action="store_true", help="list what would be replayed; change nothing")
+    deadletter.set_defaults(func=_replay_deadletter)
+    raw = replay.add_parser(
+        "raw",
+        help="run archived webhooks through the current adapters and contract mapping",
+        description="Publishes the events the current mapping makes of one source's webhooks that were never "
+        "published; an id published before is not republished, even if the mapping now reads it differently. "
+        "Signatures are not verified again.",
+    )
+    raw.add_argument("--source", required=True, help="hubspot, salesforce, marketo, pipedrive or generic")
+    raw.add_argument(
+        "--since", required=True, metavar="TIME", help="received at or after TIME (ISO 8601 with zone, or 2h ago)"
+    )
+    raw.add_argument(
+        "--until", required=True, metavar="TIME", help="received before TIME (ISO 8601 with zone, or 30m ago)"
+    )
+    raw.add_argument("--dry-run", action="store_true", help="report what would be published; publish nothing")
+    raw.set_defaults(func=_replay_raw)
+
+    alerts = commands.add_parser("alerts", help="outbound alert webhooks").add_subparsers(
+        dest="alerts_command", required=True
+    )
+    listing = alerts.add_parser("deliveries", help="list alert webhook deliveries, newest first")
+    listing.add_argument("--failed", action="store_true", help="only the deliveries given up on")
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    listing.set_defaults(func=_alerts_deliveries)
+    redeliver = alerts.add_parser(
+        "redeliver", help="hand failed deliveries back to the notifier (same webhook-id: receivers drop repeats)"
+    )
+    which = redeliver.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, help="the delivery with this id (see `lockstep alerts deliveries`)")
+    which.add_argument("--all-failed", action="store_true", help="every failed delivery")
+    redeliver.add_argument("--target", help="only deliveries to this configured target")
+    redeliver.set_defaults(func=_alerts_redeliver)
     return parser
 
 
@@ -252,6 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, CliError) as exc:
         print(f"lockstep: {exc}", file=sys.stderr)
         return 2
+    except CliUnavailable as exc:
+        print(f"lockstep: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

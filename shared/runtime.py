@@ -25,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.bus.consumer import ConsumerRunner, EventHandler
+from shared.bus.deadletter import DeadLetterMetrics
 from shared.bus.producer import EventProducer
 from shared.bus.topics import Topics, ensure_topics
 from shared.db.engine import create_engine, is_postgres, session_factory
@@ -52,6 +53,7 @@ class Runtime:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     consumers: list[ConsumerRunner] = field(default_factory=list)
     relays: list[OutboxRelay] = field(default_factory=list)
+    deadletters: DeadLetterMetrics | None = None  # made with the first consumer: only consuming services count
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
 
@@ -101,6 +103,9 @@ class Runtime:
         # The group carries the topic prefix: pipelines sharing a cluster under different prefixes
         # must not share a group (they would rebalance each other's partitions all day).
         group_id = f"{s.topic_prefix}{group}"
+        if self.deadletters is None:
+            self.deadletters = DeadLetterMetrics(self.registry)
+        self.deadletters.watch(topics)
         runner = ConsumerRunner(
             name=f"{self.service}:{group_id}",
             bootstrap=s.kafka_bootstrap,
@@ -117,6 +122,7 @@ class Runtime:
             session_timeout_ms=s.consumer_session_timeout_ms,
             after_commit=self.committed,
             wanted=wanted,
+            on_deadletter=self.deadletters.count,
         )
         self.consumers.append(runner)
         self.spawn(f"consumer:{group_id}", runner.run())

@@ -17,7 +17,7 @@ from services.ingest.metrics import DoorMetrics
 from services.ingest.raw import RawRecordIds, raw_record
 from services.ingest.recent import RecentRequests
 from services.ingest.redaction import mask_emails, safe_url
-from services.ingest.sources.base import BadPayload, InboundRequest, ParseResult, SourceAdapter, Unauthorized
+from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized
 from shared.bus import BusUnavailable, EventProducer, OutgoingRecord, Topics
 from shared.events.envelope import encode_event
 from shared.web.problems import problem_response
@@ -143,17 +143,20 @@ class WebhookDoor:
         return adapter.accepted(result)
 
     def _records(self, source: str, request: InboundRequest, result: ParseResult) -> list[OutgoingRecord]:
-        ce_source = f"/lockstep/ingest/{source}"
-        events = []
-        for d in result.drafts:
-            key = d.key
-            headers, value = encode_event(d.payload, id=d.event_id, source=ce_source, subject=key, time=d.occurred_at)
-            events.append(OutgoingRecord(self._topics.events, key, value, headers))
+        events = [event_record(self._topics.events, source, d) for d in result.drafts]
         # The raw record goes first: an audit trail that can replay whatever followed.
         return [
             raw_record(self._topics.raw, source, request, [d.event_id for d in result.drafts], self._raw_ids.next()),
             *events,
         ]
+
+
+def event_record(topic: str, source: str, draft: Draft) -> OutgoingRecord:
+    """The canonical event record of a draft: what the door publishes, and a raw replay again."""
+    headers, value = encode_event(
+        draft.payload, id=draft.event_id, source=f"/lockstep/ingest/{source}", subject=draft.key, time=draft.occurred_at
+    )
+    return OutgoingRecord(topic, draft.key, value, headers)
 
 
 def _summary(request: InboundRequest) -> dict:

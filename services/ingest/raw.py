@@ -4,13 +4,16 @@ It is a CloudEvent in binary content mode like every other record, but its value
 original body (its content type kept), and what else a replay needs travels in extension
 headers: `ce_httpmethod`, `ce_httpurl` (secret query parameters removed), `ce_httpheaders`
 (JSON, credentials and signatures removed) and `ce_eventids` (the canonical events it produced).
+`ReceivedWebhook.from_record` reads one back for `lockstep replay raw`.
 """
 
 from __future__ import annotations
 
 import itertools
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
@@ -49,3 +52,37 @@ def raw_record(topic: str, source: str, request: InboundRequest, event_ids: list
         ("ce_eventids", ",".join(event_ids).encode()),
     ]
     return OutgoingRecord(topic, source, request.body, headers)
+
+
+@dataclass(frozen=True)
+class ReceivedWebhook:
+    """A raw record read back: the request as the door saw it (credentials and signatures removed)
+    and the ids of the events it produced then."""
+
+    source: str
+    received_at: datetime
+    request: InboundRequest
+    event_ids: tuple[str, ...]
+
+    @classmethod
+    def from_record(cls, record) -> ReceivedWebhook | None:  # type: ignore[no-untyped-def]
+        """None for a record that is not a raw webhook (or lacks what a replay needs)."""
+        headers = {name: (value or b"").decode("utf-8", "replace") for name, value in record.headers or ()}
+        if headers.get("ce_type") != RAW_TYPE or not headers.get("ce_subject") or not headers.get("ce_time"):
+            return None
+        try:
+            received_at = datetime.fromisoformat(headers["ce_time"].replace("Z", "+00:00"))
+            request_headers = orjson.loads(headers.get("ce_httpheaders") or "{}")
+        except (ValueError, orjson.JSONDecodeError):
+            return None
+        url = headers.get("ce_httpurl", "")
+        request = InboundRequest(
+            method=headers.get("ce_httpmethod", "POST"),
+            url=url,
+            headers={str(k).lower(): str(v) for k, v in request_headers.items()},
+            query=dict(parse_qsl(urlsplit(url).query, keep_blank_values=True)),
+            body=record.value or b"",
+            received_at=received_at.timestamp(),
+        )
+        ids = tuple(i for i in headers.get("ce_eventids", "").split(",") if i)
+        return cls(headers["ce_subject"], received_at, request, ids)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from shared.events.keys import mask_emails as mask_emails  # the one masking, kept importable from here
 
 SECRET_HEADERS = {
     "authorization",
@@ -15,7 +16,6 @@ SECRET_HEADERS = {
     "x-lockstep-token",
 }
 SECRET_QUERY = {"token", "access_token", "key", "secret"}
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 
 
 def safe_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -30,8 +30,3 @@ def safe_url(url: str) -> str:
         (k, "[redacted]" if k.lower() in SECRET_QUERY else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
     ]
     return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def mask_emails(text: str) -> str:
-    """ada@example.com -> a***@example.com"""
-    return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from contract import load_contract
 from services.sla.alerts import AlertDesk
-from services.sla.dashboard import ScoringClient
+from services.sla.dashboard import DeadLetterPanel, ScoringClient
 from services.sla.handler import WANTED, SlaHandler
 from services.sla.metrics import SlaMetrics
 from services.sla.migrations import MIGRATIONS
@@ -16,6 +16,7 @@ from services.sla.policies import PolicyBook
 from services.sla.scanner import Clock, TimerScanner, system_clock
 from services.sla.settings import SlaSettings
 from services.sla.tables import outbox, processed_events
+from shared.bus.scan import TopicTail
 from shared.db import Outbox, ProcessedEvents, is_postgres
 from shared.runtime import ServiceHandle, open_runtime
 
@@ -29,6 +30,7 @@ class SlaService(ServiceHandle):
     scanner: TimerScanner
     notifier: AlertNotifier
     scoring: ScoringClient
+    deadletters: DeadLetterPanel
 
 
 async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notifier_poll_s: float = 1.0) -> SlaService:
@@ -87,4 +89,9 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notif
     runtime.closers.append(notifier.stop)
     scoring = ScoringClient(settings.scoring_url)
     runtime.closers.append(scoring.close)
-    return SlaService(runtime, settings, book, scanner, notifier, scoring)
+    # Opened on the panel's first request; the whole pipeline's dead letters, not only this service's.
+    deadletters = DeadLetterPanel(
+        TopicTail(settings.kafka_bootstrap, client_id="lockstep-sla-dashboard"), runtime.topics.deadletter
+    )
+    runtime.closers.append(deadletters.close)
+    return SlaService(runtime, settings, book, scanner, notifier, scoring, deadletters)

@@ -81,10 +81,12 @@ class ConsumerRunner:
         commit_interval_ms: int = 1000,
         after_commit: Callable[[], None] | None = None,
         wanted: Collection[str] | None = None,
+        on_deadletter: Callable[[str], None] | None = None,
     ) -> None:
         """`wanted`: the CloudEvents types the handler acts on (None: all). Records of other types
         are passed over before parsing, with no idempotency record: ignoring an event twice is
-        harmless, and writing a row for each one a service does not care about is not."""
+        harmless, and writing a row for each one a service does not care about is not.
+        `on_deadletter`: told the original topic of each record dead-lettered (the metric)."""
         self.name = name
         self._wanted = frozenset(wanted) if wanted is not None else None
         self._bootstrap = bootstrap
@@ -107,6 +109,7 @@ class ConsumerRunner:
             else None
         )
         self._after_commit = after_commit or (lambda: None)
+        self._on_deadletter = on_deadletter or (lambda topic: None)
         self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()
         self._generation = 0  # counts rebalances: what was read before one is not processed
@@ -298,6 +301,7 @@ class ConsumerRunner:
 
             await self._retrying_infrastructure(mark)
         self.stats.deadlettered += 1
+        self._on_deadletter(record.topic)
         log.error(
             "%s: dead-lettered %s[%d]@%d after %d attempt(s): %s",
             self.name,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.bulk_writes import insert_rows, pg_array_type
 from shared.db.engine import is_postgres_session
-from shared.db.keyed_statements import KeyedStatement
+from shared.db.keyed_statements import SQLITE_IN_LIST, KeyedStatement
 
 _COLUMNS = ("event_id", "topic", "partition", "offset", "outcome", "processed_at")
 
@@ -55,6 +55,18 @@ class ProcessedEvents:
                 fresh.append(row)
         await insert_rows(session, self.table, fresh)
         return claimed
+
+    async def release(self, session: AsyncSession, event_ids: list[str]) -> int:
+        """Forget that these events were dead-lettered, so that a replayed copy is applied instead of
+        skipped as a duplicate; return how many were forgotten. Events that were handled stay
+        recorded, so their replayed copies are still skipped."""
+        t = self.table
+        released = 0
+        for start in range(0, len(event_ids), SQLITE_IN_LIST):
+            chunk = event_ids[start : start + SQLITE_IN_LIST]
+            result = await session.execute(delete(t).where(t.c.event_id.in_(chunk), t.c.outcome == "deadlettered"))
+            released += result.rowcount or 0
+        return released
 
     async def prune(self, session: AsyncSession, older_than: datetime) -> int:
         result = await session.execute(delete(self.table).where(self.table.c.processed_at < older_than))

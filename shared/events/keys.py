@@ -6,6 +6,10 @@ same person land on one partition, in order), else `source:record_id`.
 
 from __future__ import annotations
 
+import re
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+
 
 def normalize_email(email: str | None) -> str | None:
     """Lower-cased, trimmed address, or None for anything that is not an address."""
@@ -25,3 +29,9 @@ def lead_key(*, email: str | None, source: str, record_id: str | None) -> str:
     if not record_id:
         raise ValueError("a lead needs an email or a source record id")
     return f"{source}:{record_id}"
+
+
+def mask_emails(text: str) -> str:
+    """ada@example.com -> a***@example.com: for text shown to operators (admin views, CLI reports),
+    which may quote a sender's or a receiver's words."""
+    return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)

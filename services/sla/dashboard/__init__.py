@@ -1,6 +1,13 @@
 """The ops dashboard: one page served by the SLA service, reading only same-origin endpoints."""
 
-from services.sla.dashboard.routes import router
+from fastapi import APIRouter
+
+from services.sla.dashboard import deadletters, routes
+from services.sla.dashboard.deadletters import DeadLetterPanel
 from services.sla.dashboard.scoring import ScoringClient
 
-__all__ = ["ScoringClient", "router"]
+router = APIRouter()
+router.include_router(routes.router)
+router.include_router(deadletters.router)
+
+__all__ = ["DeadLetterPanel", "ScoringClient", "router"]

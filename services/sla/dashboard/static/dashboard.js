@@ -270,6 +270,46 @@ async function refreshFunnel() {
   }
 }
 
+// --- dead letters (the pipeline's topic, and this service's counter) -------------------------
+
+function hereText(byTopic) {
+  const entries = Object.entries(byTopic ?? {});
+  if (!entries.length) return "no consumer";
+  return entries.map(([topic, count]) => `${count} from ${topic}`).join(", ");
+}
+
+async function refreshDeadLetters() {
+  const section = $("deadletters");
+  try {
+    const body = await call("dashboard/deadletters");
+    $("deadletters-records").textContent = String(body.records);
+    $("deadletters-topic").textContent = body.topic;
+    $("deadletters-here").textContent = hereText(body.this_service);
+    const rows = body.latest.map((d) => {
+      const row = element("tr");
+      row.append(
+        element("td", "failed", clock(d.failed_at)),
+        element("td", "topic", d.topic || "–"),
+        element("td", "consumer", d.consumer || "–"),
+        element("td", "error", d.error_type || "–"),
+        element("td", "type", d.type ?? "not an event"),
+      );
+      return row;
+    });
+    $("deadletters-body").replaceChildren(...rows);
+    $("deadletters-empty").textContent = "No dead letters.";
+    $("deadletters-empty").hidden = rows.length > 0;
+    section.querySelector("table").hidden = rows.length === 0;
+    section.dataset.count = body.records > 0 ? "some" : "none";
+    section.dataset.state = "ready";
+  } catch (problem) {
+    section.querySelector("table").hidden = true;
+    $("deadletters-empty").textContent = `Dead letters unavailable: ${problem.message}`;
+    $("deadletters-empty").hidden = false;
+    section.dataset.state = "unavailable";
+  }
+}
+
 // --- refresh scheduling ----------------------------------------------------------------------
 
 let soon = null;
@@ -284,7 +324,8 @@ async function start() {
   refreshTimers();
   refreshAttainment();
   refreshFunnel();
-  setInterval(() => { refreshTimers(); refreshAttainment(); refreshStatuses().catch(() => {}); }, REFRESH_MS);
+  refreshDeadLetters();
+  setInterval(() => { refreshTimers(); refreshAttainment(); refreshDeadLetters(); refreshStatuses().catch(() => {}); }, REFRESH_MS);
   setInterval(refreshFunnel, FUNNEL_REFRESH_MS);
 }
 
