@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 # A reading that makes no progress for this long has lost the broker: say so instead of hanging.
@@ -28,12 +29,25 @@ def _consumer(bootstrap: str, client_id: str) -> AIOKafkaConsumer:
     )
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    await consumer.topics()  # loads the cluster's metadata
-    partitions = consumer.partitions_for_topic(topic)
-    if not partitions:
+async def _partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicPartition]:
+    # The admin client asks for this topic's metadata without creating it (a consumer's request might).
+    [described] = await admin.describe_topics([topic])
+    partitions = sorted(p["partition"] for p in described["partitions"])
+    if described["error_code"] or not partitions:
         raise TopicMissing(f"topic {topic} does not exist")
-    return [TopicPartition(topic, p) for p in sorted(partitions)]
+    return [TopicPartition(topic, p) for p in partitions]
+
+
+async def _open(bootstrap: str, client_id: str) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id)
+    await admin.start()
+    consumer = _consumer(bootstrap, client_id)
+    try:
+        await consumer.start()
+    except BaseException:
+        await admin.close()
+        raise
+    return admin, consumer
 
 
 async def scan_topic(
@@ -42,10 +56,9 @@ async def scan_topic(
     """Every record of `topic` whose Kafka timestamp is at or after `since` (all when None), up to the
     end offsets read when the scan began; partition by partition in order, partitions interleaved.
     Use with `contextlib.aclosing` when the loop may stop early."""
-    consumer = _consumer(bootstrap, client_id)
-    await consumer.start()
+    admin, consumer = await _open(bootstrap, client_id)
     try:
-        partitions = await _partitions(consumer, topic)
+        partitions = await _partitions(admin, topic)
         consumer.assign(partitions)
         end = await consumer.end_offsets(partitions)
         if since is None:
@@ -74,6 +87,7 @@ async def scan_topic(
                 raise TimeoutError(f"reading {topic} made no progress for {STALL_S:.0f}s")
     finally:
         await consumer.stop()
+        await admin.close()
 
 
 class TopicTail:
@@ -83,7 +97,7 @@ class TopicTail:
     def __init__(self, bootstrap: str, *, client_id: str = "lockstep-tail") -> None:
         self._bootstrap = bootstrap
         self._client_id = client_id
-        self._consumer: AIOKafkaConsumer | None = None
+        self._clients: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
         self._lock = asyncio.Lock()
 
     async def read(self, topic: str, latest: int) -> tuple[int, list[ConsumerRecord]]:
@@ -96,12 +110,10 @@ class TopicTail:
                 raise
 
     async def _read(self, topic: str, latest: int) -> tuple[int, list[ConsumerRecord]]:
-        if self._consumer is None:
-            consumer = _consumer(self._bootstrap, self._client_id)
-            await consumer.start()
-            self._consumer = consumer
-        consumer = self._consumer
-        partitions = await _partitions(consumer, topic)
+        if self._clients is None:
+            self._clients = await _open(self._bootstrap, self._client_id)
+        admin, consumer = self._clients
+        partitions = await _partitions(admin, topic)
         consumer.assign(partitions)
         first = await consumer.beginning_offsets(partitions)
         end = await consumer.end_offsets(partitions)
@@ -122,6 +134,7 @@ class TopicTail:
         return sum(end[tp] - first[tp] for tp in partitions), records
 
     async def close(self) -> None:
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            await consumer.stop()
+        clients, self._clients = self._clients, None
+        if clients is not None:
+            await clients[1].stop()
+            await clients[0].close()
