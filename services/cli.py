@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import re
 import sys
 from datetime import UTC, datetime, timedelta
@@ -289,6 +290,9 @@ def _operate(work):  # type: ignore[no-untyped-def]
     from shared.bus import BusUnavailable
     from shared.bus.scan import TopicMissing
 
+    # The clients' own complaints (every reconnect attempt) would bury the one line that matters.
+    logging.basicConfig(level=logging.ERROR, format="lockstep: %(name)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         return asyncio.run(work())
     except TopicMissing as exc:
@@ -296,12 +300,18 @@ def _operate(work):  # type: ignore[no-untyped-def]
     except (KafkaError, BusUnavailable, TimeoutError) as exc:
         raise CliUnavailable(f"Kafka (LOCKSTEP_KAFKA_BOOTSTRAP) did not answer: {_first_line(exc)}") from None
     except (SQLAlchemyError, OSError) as exc:
-        raise CliUnavailable(f"database (LOCKSTEP_DATABASE_URL): {_first_line(exc)}") from None
+        line = _first_line(exc)
+        if "no such table" in line or ("relation" in line and "does not exist" in line):
+            line += " (run `lockstep db upgrade`)"
+        raise CliUnavailable(f"database (LOCKSTEP_DATABASE_URL): {line}") from None
 
 
 def _first_line(exc: BaseException) -> str:
+    name = type(exc).__name__
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    if not text:
+        return name
+    return text[0] if text[0].startswith(name) else f"{name}: {text[0]}"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.infra import REPO
 
 
@@ -45,3 +47,31 @@ def test_a_bad_setting_is_one_line_naming_the_variable():
 def test_event_schemas_check_passes_on_the_committed_schemas():
     result = _lockstep("events", "schemas", "--check")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("replay", "deadletter", "--since", "yesterday"), "--since: not an ISO 8601 time or a time ago"),
+        (("replay", "deadletter", "--since", "2026-11-02T09:00:00"), "--since: give a time zone"),
+        (("replay", "deadletter", "--topic", "leads"), "--topic: unknown topic 'leads'; expected one of"),
+        (("replay", "raw", "--source", "zoho", "--since", "2h", "--until", "1h"), "--source: unknown source 'zoho'"),
+        (("replay", "raw", "--source", "marketo", "--since", "1h", "--until", "2h"), "--until: must be later"),
+        (("replay", "raw", "--source", "marketo", "--since", "2h", "--until", "soon"), "--until: not an ISO 8601"),
+        (("alerts", "redeliver", "--all-failed", "--target", "ops"), "--target: unknown target 'ops'"),
+        (("alerts", "deliveries", "--limit", "0"), "--limit: must be at least 1"),
+    ],
+)
+def test_operator_commands_refuse_bad_input_in_one_line(args, message):  # type: ignore[no-untyped-def]
+    # Nothing is reached before the input is checked: an unreachable broker proves it.
+    result = _lockstep(*args, env={"LOCKSTEP_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"lockstep: {message}") and result.stderr.count("\n") == 1, result.stderr
+    assert result.stdout == ""
+
+
+def test_an_unreachable_broker_is_one_line_and_exit_code_1():
+    result = _lockstep("replay", "deadletter", "--dry-run", env={"LOCKSTEP_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
+    assert result.returncode == 1
+    assert result.stderr.startswith("lockstep: Kafka (LOCKSTEP_KAFKA_BOOTSTRAP) did not answer: KafkaConnectionError")
+    assert result.stderr.count("\n") == 1, result.stderr

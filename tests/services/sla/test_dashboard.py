@@ -17,6 +17,7 @@ from sqlalchemy import insert
 from services.sla.app import create_app
 from services.sla.settings import SlaSettings
 from services.sla.tables import timers
+from shared.bus import EventProducer, OutgoingRecord
 from shared.settings import SettingsError, load_settings
 from tests.support.apps import running
 from tests.support.funnel_story import publish, story, wait_for_story
@@ -247,3 +248,42 @@ def test_serve_sla_with_a_bad_scoring_url_stops_before_binding_with_one_line():
         "lockstep: LOCKSTEP_SCORING_URL: expected an http:// or https:// URL"
     )
     assert result.stderr.count("\n") == 1
+
+
+async def test_dead_letters_show_in_metrics_and_on_the_dashboard(kafka_bootstrap, topic_prefix, tmp_path):
+    settings = _settings(
+        kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla.db", f"http://127.0.0.1:{free_port()}"
+    )
+    lifecycle, events = f"{topic_prefix}lifecycle", f"{topic_prefix}events"
+    async with running(create_app(settings), BASE) as client:
+        before = (await client.get("/dashboard/deadletters")).json()
+        assert (before["records"], before["latest"]) == (0, [])
+        assert before["this_service"] == {lifecycle: 0, events: 0}  # shown at zero before anything failed
+        producer = EventProducer(kafka_bootstrap)
+        await producer.start()
+        try:  # a record that is no CloudEvent: the SLA consumer dead-letters it at once
+            await producer.send(OutgoingRecord(lifecycle, "ada@acme.io", b"not an event", []))
+        finally:
+            await producer.stop()
+        metric = f'lockstep_deadlettered_total{{topic="{lifecycle}"}} 1.0'
+        deadline = asyncio.get_running_loop().time() + 30
+        while metric not in (await client.get("/metrics")).text:
+            assert asyncio.get_running_loop().time() < deadline, "the dead letter was not counted"
+            await asyncio.sleep(0.1)
+        assert f'lockstep_deadlettered_total{{topic="{events}"}} 0.0' in (await client.get("/metrics")).text
+
+        await asyncio.sleep(5.1)  # the panel asks Kafka at most every 5 s
+        panel = await client.get("/dashboard/deadletters")
+        assert panel.status_code == 200 and panel.headers["cache-control"] == "no-store"
+        body = panel.json()
+        assert body["topic"] == f"{topic_prefix}deadletter" and body["records"] == 1
+        assert body["this_service"] == {lifecycle: 1, events: 0}
+        [latest] = body["latest"]
+        assert {k: v for k, v in latest.items() if k != "failed_at"} == {
+            "topic": lifecycle,
+            "consumer": f"{topic_prefix}sla",
+            "error_type": "MalformedEvent",
+            "type": None,
+        }
+        assert datetime.fromisoformat(latest["failed_at"]) <= datetime.now(UTC)
+        assert "acme.io" not in panel.text  # the key is personal data: never shown
