@@ -5,7 +5,7 @@
 // Talks to the test over stdout, one JSON object per line:
 //   {"step": "live"}               the page is loaded and its alert stream is connected: raise the alert now
 //   {"step": "done", ...}          the lead's warning arrived over the stream and was acknowledged by a
-//                                  click, its escalation resolved by another
+//                                  click, its escalation resolved by another; the dead letters listed
 // Any failure: a message on stderr and exit status 1. Waits are generous; nothing is timed.
 import { chromium } from "playwright-core";
 
@@ -41,15 +41,18 @@ try {
   const resolvedId = await escalated.getAttribute("data-id");
   await escalated.locator("button.resolve").click();
   await page.locator(`li.alert[data-id="${resolvedId}"][data-status="resolved"]`).waitFor(WAIT);
-  for (const panel of ["timers", "attainment", "funnel"]) {
+  for (const panel of ["timers", "attainment", "funnel", "deadletters"]) {
     await page.locator(`#${panel}:not([data-state="loading"])`).waitFor(WAIT);
   }
+  // The dead letter the test produced before loading the page (the panel refreshes every 10 s).
+  await page.locator("#deadletters-body tr").first().waitFor(WAIT);
+  const deadletters = await page.locator("#deadletters-body tr").count();
   await page.locator(`#timers-body td.policy`).first().waitFor(WAIT);
   const states = {};
-  for (const panel of ["timers", "attainment", "funnel"]) states[panel] = await page.locator(`#${panel}`).getAttribute("data-state");
+  for (const panel of ["timers", "attainment", "funnel", "deadletters"]) states[panel] = await page.locator(`#${panel}`).getAttribute("data-state");
   const stream = await page.locator("#stream-state").getAttribute("data-state");
   await page.screenshot({ path: screenshot, fullPage: true });
-  say({ step: "done", acked: Number(id), resolved: Number(resolvedId), via, states, stream, problems });
+  say({ step: "done", acked: Number(id), resolved: Number(resolvedId), via, states, stream, deadletters, problems });
 } catch (error) {
   process.stderr.write(`${error.stack ?? error}\n${problems.join("\n")}\n`);
   process.exitCode = 1;

@@ -1,9 +1,10 @@
 """The ops dashboard in a real browser over the real pipeline: scoring and SLA as processes on the
 broker, the page loaded in headless chromium (driven by tests/browser/dashboard.mjs), then a lead
 raises its hand, scoring publishes the stage change, the SLA timer fires, the alert arrives live
-over the stream, a click acknowledges it (another resolves the escalation), and the API agrees.
-Saves the page to var/screenshots/dashboard.png, which git ignores, so a test run leaves the tree
-clean; `make screenshots` runs this test and copies it over the documented docs/dashboard.png.
+over the stream, a click acknowledges it (another resolves the escalation), and the API agrees; a
+record no consumer can read is listed among the dead letters. Saves the page to
+var/screenshots/dashboard.png, which git ignores, so a test run leaves the tree clean;
+`make screenshots` runs this test and copies it over the documented docs/dashboard.png.
 """
 
 import asyncio
@@ -15,6 +16,7 @@ import orjson
 import pytest
 
 from services.simulator.contracts import with_first_touch
+from shared.bus import EventProducer, OutgoingRecord
 from tests.support.funnel_story import fresh_mql, publish, story, wait_for_story
 from tests.support.infra import REPO
 from tests.support.servers import spawn_service
@@ -50,6 +52,15 @@ async def _settled(sla: httpx.AsyncClient) -> bool:
     return started == {"mql_first_touch": 2, "mql_accept_or_reject": 2, "sal_to_sql_or_reject": 1} and still_open == [
         ("sal_to_sql_or_reject", "rep-1", 1)
     ]
+
+
+async def publish_raw(bootstrap: str, topic: str, value: bytes) -> None:
+    producer = EventProducer(bootstrap)
+    await producer.start()
+    try:
+        await producer.send(OutgoingRecord(topic, "poison", value, []))
+    finally:
+        await producer.stop()
 
 
 async def _line(stream: asyncio.StreamReader) -> dict:
@@ -91,6 +102,8 @@ async def test_an_alert_arrives_live_and_is_acknowledged_from_the_page(kafka_boo
             httpx.AsyncClient(base_url=sla.base_url, timeout=10) as sla_api,
         ):
             await wait_for_story(scoring_api)
+            # Not a CloudEvent: the SLA consumer dead-letters it, and the page lists it.
+            await publish_raw(kafka_bootstrap, f"{topic_prefix}lifecycle", b"not an event")
             # The story's own alerts (if any) belong to the page's first load, not to the live part.
             deadline = asyncio.get_running_loop().time() + 60
             while not await _settled(sla_api):
@@ -120,7 +133,9 @@ async def test_an_alert_arrives_live_and_is_acknowledged_from_the_page(kafka_boo
                 "timers": "ready",
                 "attainment": "ready",
                 "funnel": "ready",
+                "deadletters": "ready",
             }, done
+            assert done["deadletters"] == 1, done
             assert done["problems"] == [], done["problems"]
 
             alerts = {a["id"]: a for a in (await sla_api.get("/alerts", params={"limit": 500})).json()["alerts"]}
