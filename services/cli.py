@@ -361,7 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
         "backtest", help="replay the stored events under another contract, beside the active one"
     )
     backtest.add_argument("--contract", required=True, help="the candidate contract (YAML)")
-    backtest.add_argument("--since", metavar="TIME", help="only events from this time on (ISO 8601 with zone, or 30d ago)")
+    backtest.add_argument(
+        "--since", metavar="TIME", help="only events from this time on (ISO 8601 with zone, or 30d ago)"
+    )
     backtest.add_argument(
         "--database", help="scoring database to read the history from (default: LOCKSTEP_DATABASE_URL for scoring)"
     )

@@ -136,9 +136,9 @@ async def replay_deadletters(
         ]
         if ids:
             report.released += await releaser(consumer, ids)
-    records = [letter.original() for letter in report.replayed]
-    for start in range(0, len(records), 500):
-        await producer.send_many(records[start : start + 500])
+    copies = [letter.original() for letter in report.replayed]
+    for start in range(0, len(copies), 500):
+        await producer.send_many(copies[start : start + 500])
     return report
 
 

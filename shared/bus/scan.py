@@ -8,7 +8,7 @@ began, a replay's own among them, are not part of it).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -52,7 +52,7 @@ async def _open(bootstrap: str, client_id: str) -> tuple[AIOKafkaAdminClient, AI
 
 async def scan_topic(
     bootstrap: str, topic: str, *, since: datetime | None = None, client_id: str = "lockstep-scan"
-) -> AsyncIterator[ConsumerRecord]:
+) -> AsyncGenerator[ConsumerRecord, None]:
     """Every record of `topic` whose Kafka timestamp is at or after `since` (all when None), up to the
     end offsets read when the scan began; partition by partition in order, partitions interleaved.
     Use with `contextlib.aclosing` when the loop may stop early."""
