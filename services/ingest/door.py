@@ -93,7 +93,7 @@ class WebhookDoor:
                 source, 400, "parser error (logged)", "the payload could not be interpreted", request=request
             )
 
-        for field, value in result.unmapped:
+        for field, _value in result.unmapped:
             self._metrics.unmapped.labels(source, field).inc()
         ids = tuple(d.event_id for d in result.drafts)
         if ids and ids in self._delivered:

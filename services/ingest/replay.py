@@ -31,6 +31,7 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
+from contract import load_contract
 from services.ingest.bootstrap import build_adapters
 from services.ingest.door import event_record
 from services.ingest.raw import ReceivedWebhook
@@ -39,7 +40,6 @@ from services.ingest.settings import IngestSettings
 from services.ingest.sources.base import BadPayload, SourceAdapter, Unauthorized
 from shared.bus import EventProducer, OutgoingRecord, Topics
 from shared.bus.scan import scan_topic
-from shared.contract import load_contract
 
 
 class UnknownSource(ValueError):

@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 
+from services.scoring.migrations import MIGRATIONS
 from services.scoring.tables import processed_events
 from shared.bus import ConsumerRunner, EventProducer, OutgoingRecord, ensure_topics
-from shared.db import ProcessedEvents, create_engine, migrations, session_factory
+from shared.db import ProcessedEvents, create_engine, session_factory
+from shared.db.migrations import upgrade
 from shared.events import EventEnvelope
 from tests.support.infra import REPO
 from tests.support.stack import per_service_database
@@ -51,7 +53,7 @@ async def test_replay_deadletter_puts_scorings_dead_letters_back_once(kafka_boot
     topics = {name: f"{topic_prefix}{name}" for name in ("events", "deadletter")}
     await ensure_topics(kafka_bootstrap, list(topics.values()), partitions=2, replication_factor=1)
     engine = create_engine(urls.replace("{service}", "scoring"))
-    await migrations.upgrade(engine, "scoring")  # scoring's own idempotency record, as deployed
+    await upgrade(engine, MIGRATIONS)  # scoring's own idempotency record, as deployed
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
     sessions = session_factory(engine)

@@ -12,14 +12,14 @@ import orjson
 import pytest
 import yaml
 
+from contract.settings import DEFAULT_CONTRACT
+from contract.sources import MarketoMapping
 from services.ingest.app import create_app
 from services.ingest.raw import raw_record
 from services.ingest.replay import replay_raw_window
 from services.ingest.sources.base import InboundRequest
 from services.simulator import wire
 from shared.bus import EventProducer, Topics
-from shared.contract.sources import MarketoMapping
-from shared.settings import DEFAULT_CONTRACT
 from tests.services.ingest.conftest import BASE_URL, MARKETO_TOKEN, ingest_settings
 from tests.support.apps import running
 from tests.support.kafka import read_topic
