@@ -5,7 +5,7 @@ lockstep db upgrade [--service NAME ...]
 lockstep contract check FILE
 lockstep events schemas [--check] [--dir DIR]
 lockstep simulate [--rate 200] [--duration 60] [--sources ...] [--seed 7] [--time-scale 0.05] [--url URL]
-lockstep backtest --contract NEW.yaml [--since ISO] [--database URL]
+lockstep backtest --contract NEW.yaml [--since TIME] [--database URL]
 lockstep topics create
 lockstep replay deadletter [--topic T] [--since TIME] [--id ID] [--dry-run]
 lockstep replay raw --source S --since TIME --until TIME [--dry-run]
