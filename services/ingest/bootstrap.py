@@ -51,6 +51,11 @@ async def bootstrap(settings: IngestSettings) -> IngestService:
     runtime.spawn("request-log", recent.run())
     runtime.closers.append(recent.stop)
     door = WebhookDoor(
-        build_adapters(settings, contract), runtime.producer, runtime.topics, recent, DoorMetrics(runtime.registry)
+        build_adapters(settings, contract),
+        runtime.producer,
+        runtime.topics,
+        recent,
+        DoorMetrics(runtime.registry),
+        max_body_bytes=settings.max_body_bytes,
     )
     return IngestService(runtime, settings, door, recent)

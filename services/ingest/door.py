@@ -8,7 +8,9 @@ is away the answer is 503 with Retry-After, so the sender's own retry loses noth
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from fastapi.responses import Response
 from pydantic import ValidationError
@@ -37,9 +39,13 @@ class WebhookDoor:
         recent: RecentRequests,
         metrics: DoorMetrics,
         *,
+        max_body_bytes: int,
         replay_memory: int = 50_000,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.adapters = adapters
+        self.max_body_bytes = max_body_bytes
+        self.clock = clock  # epoch seconds: when a request arrived, what signature freshness is judged by
         self._producer = producer
         self._topics = topics
         self._recent = recent
@@ -175,5 +181,6 @@ def _reason_label(status: int) -> str:
         404: "unknown_source",
         413: "too_large",
         415: "unsupported_media_type",
+        499: "client_disconnected",
         503: "kafka_unavailable",
     }.get(status, str(status))

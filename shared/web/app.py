@@ -32,8 +32,15 @@ _NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_s
 
 
 def create_service_app(
-    *, title: str, description: str, start: Callable[[], Awaitable[RunningService]], routers: Iterable[APIRouter] = ()
+    *,
+    title: str,
+    description: str,
+    start: Callable[[], Awaitable[RunningService]],
+    routers: Iterable[APIRouter] = (),
+    app_class: type[FastAPI] = FastAPI,
 ) -> FastAPI:
+    """The service's app; `app_class`, a FastAPI subclass, lets a service answer a hot route ahead of it."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = await start()
@@ -52,7 +59,7 @@ def create_service_app(
 
     # FastAPI's native OpenTelemetry hook asks on every request whether a provider is configured;
     # Lockstep reports through Prometheus, so it is switched off rather than asked.
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan, telemetry=_NO_TELEMETRY)
+    app = app_class(title=title, description=description, version="0.1.0", lifespan=lifespan, telemetry=_NO_TELEMETRY)
     install_problem_handlers(app)
     install_problem_documentation(app)
     app.add_middleware(RefuseNulInUrl)

@@ -1,0 +1,339 @@
+"""The door's branches with a fake producer and a fixed clock: no broker, no database, milliseconds.
+
+Requests go in as ASGI messages, as a server hands them over, through `IngestApp` (what is
+served) and, where it matters, through FastAPI's documented route too. What needs the broker
+(the records really on Kafka, an outage and its recovery) stays in test_webhooks.py and
+test_broker_outage.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from services.ingest.app import create_app
+from services.ingest.door import WebhookDoor
+from services.ingest.metrics import DoorMetrics
+from services.ingest.settings import IngestSettings
+from services.simulator import signing
+from shared.bus import BusUnavailable, OutgoingRecord, Topics
+from tests.services.ingest.sources import factories
+from tests.services.ingest.sources.factories import GENERIC_SECRET, MARKETO_TOKEN, NOW, NOW_MS, NOW_S
+
+LIMIT = 2048
+HOST = "hooks.example.com"
+ACTIVITY = {
+    "type": "lockstep.activity.recorded.v1",
+    "data": {
+        "lead": {"source": "forms", "record_id": "f-1"},
+        "kind": "form_submit",
+        "occurred_at": "2026-11-02T09:30:00Z",
+    },
+}
+CALL = {"leadId": "318581", "email": "ada@example.com", "activityType": "Fill Out Form", "occurredAt": NOW.isoformat()}
+
+
+class FakeProducer:
+    """Takes batches as the real one does: all acknowledged, or BusUnavailable."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[OutgoingRecord]] = []
+        self.failure: Exception | None = None
+
+    async def send_many(self, records: list[OutgoingRecord]) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.batches.append(list(records))
+
+
+class FakeRecent:
+    """The request log, kept in a list (the real one writes it to the database in the background)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def record(self, *, summary, **row) -> None:  # type: ignore[no-untyped-def]
+        self.rows.append({**row, **summary()})
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    sent: bool = True
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Door:
+    app: FastAPI
+    door: WebhookDoor
+    producer: FakeProducer
+    recent: FakeRecent
+    registry: CollectorRegistry
+    spied: list[str] = field(default_factory=list)
+
+    def count(self, source: str, outcome: str, reason: str) -> float:
+        labels = {"source": source, "outcome": outcome, "reason": reason}
+        return self.registry.get_sample_value("lockstep_ingest_requests_total", labels) or 0.0
+
+    async def post(
+        self,
+        path: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        *,
+        chunks: Iterable[bytes] | None = None,
+        hang_up: bool = False,
+        root_path: str = "",
+        via_fastapi: bool = False,
+    ) -> Answer:
+        """POST as a server would: the body in `chunks` if given, then a disconnect if `hang_up`."""
+        path, _, query = path.partition("?")
+        all_headers = {"host": HOST, **(headers or {})}
+        if chunks is None:
+            all_headers.setdefault("content-length", str(len(body)))
+            chunks = [body]
+        chunks = list(chunks)
+        messages: list[dict[str, Any]] = [
+            {"type": "http.request", "body": chunk, "more_body": hang_up or n < len(chunks) - 1}
+            for n, chunk in enumerate(chunks)
+        ]
+        if hang_up:
+            messages.append({"type": "http.disconnect"})
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "https",
+            "path": root_path + path,
+            "raw_path": (root_path + path).encode(),
+            "root_path": root_path,
+            "query_string": query.encode(),
+            "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in all_headers.items()],
+            "server": (HOST, 443),
+            "client": ("203.0.113.9", 50000),
+        }
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        answer = Answer(0, {}, b"", sent=False)
+
+        async def send(message: dict[str, Any]) -> None:
+            answer.sent = True
+            if message["type"] == "http.response.start":
+                answer.status = message["status"]
+                answer.headers = {k.decode(): v.decode() for k, v in message["headers"]}
+            else:
+                answer.body += message.get("body", b"")
+
+        await (FastAPI.__call__(self.app, scope, receive, send) if via_fastapi else self.app(scope, receive, send))
+        return answer
+
+    def published(self) -> list[OutgoingRecord]:
+        return [record for batch in self.producer.batches for record in batch]
+
+
+class Spy:
+    """A FastAPI middleware that notes every request FastAPI's stack sees."""
+
+    def __init__(self, app, seen: list[str]) -> None:  # type: ignore[no-untyped-def]
+        self.app, self.seen = app, seen
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        if scope["type"] == "http":
+            self.seen.append(scope["path"])
+        await self.app(scope, receive, send)
+
+
+def new_door() -> Door:
+    producer, recent, registry = FakeProducer(), FakeRecent(), CollectorRegistry()
+    adapters = {
+        a.name: a
+        for a in (
+            factories.hubspot(),
+            factories.salesforce(),
+            factories.marketo(),
+            factories.pipedrive(),
+            factories.generic(),
+        )
+    }
+    webhook_door = WebhookDoor(
+        adapters,
+        producer,  # type: ignore[arg-type]
+        Topics("t."),
+        recent,  # type: ignore[arg-type]
+        DoorMetrics(registry),
+        max_body_bytes=LIMIT,
+        clock=lambda: NOW_S,
+    )
+    app = create_app(IngestSettings(database_url="sqlite+aiosqlite:///unused.db"))
+    app.state.service = SimpleNamespace(door=webhook_door)  # what the lifespan would put there
+    spied: list[str] = []
+    app.add_middleware(Spy, seen=spied)
+    return Door(app, webhook_door, producer, recent, registry, spied)
+
+
+@pytest.fixture
+def door() -> Door:
+    return new_door()
+
+
+def generic(payload: Any = ACTIVITY, msg_id: str = "msg_1") -> tuple[dict[str, str], bytes]:
+    body = json.dumps(payload).encode()
+    return {
+        "content-type": "application/json",
+        **signing.standard_webhooks_headers(GENERIC_SECRET, msg_id, body, NOW),
+    }, body
+
+
+def marketo(payload: Any = CALL) -> tuple[dict[str, str], bytes]:
+    return {"content-type": "application/json", **signing.marketo_headers(MARKETO_TOKEN)}, json.dumps(payload).encode()
+
+
+# --- accepted, duplicate, broker away ---------------------------------------------------------------------
+
+
+async def test_an_accepted_request_publishes_the_raw_record_then_its_events_and_answers_200(door):
+    answer = await door.post("/webhooks/generic", *reversed(generic()))
+    assert answer.status == 200 and answer.json() == {"status": "accepted", "events": 1}
+    assert [(r.topic, r.key) for r in door.published()] == [("t.raw", "generic"), ("t.events", "forms:f-1")]
+    assert door.count("generic", "accepted", "ok") == 1
+    assert door.spied == [], "FastAPI's stack is not on the hot path"
+
+
+async def test_a_redelivered_request_is_answered_200_without_publishing_again(door):
+    for _ in range(2):
+        assert (await door.post("/webhooks/generic", *reversed(generic()))).status == 200
+    assert len(door.producer.batches) == 1
+    assert door.count("generic", "accepted", "ok") == 1 and door.count("generic", "accepted", "duplicate") == 1
+    assert [row["duplicate"] for row in door.recent.rows] == [False, True]
+
+
+async def test_while_the_broker_is_away_the_answer_is_503_with_retry_after_and_the_retry_is_published(door):
+    door.producer.failure = BusUnavailable("no ack within 3 s")
+    refused = await door.post("/webhooks/generic", *reversed(generic()))
+    assert refused.status == 503 and int(refused.headers["retry-after"]) > 0
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert door.count("generic", "unavailable", "kafka_unavailable") == 1
+    door.producer.failure = None
+    assert (await door.post("/webhooks/generic", *reversed(generic()))).status == 200
+    assert len(door.published()) == 2, "the refused attempt is not remembered as delivered"
+
+
+async def test_a_bug_past_admission_is_a_logged_500_problem_not_a_crash(door, caplog):
+    door.producer.failure = RuntimeError("a bug")
+    answer = await door.post("/webhooks/generic", *reversed(generic()))
+    assert answer.status == 500 and answer.headers["content-type"] == "application/problem+json"
+    assert "webhook door failed" in caplog.text
+
+
+# --- refused: 400, 401 ------------------------------------------------------------------------------------
+
+
+async def test_a_bad_signature_is_401_without_saying_why_and_the_reason_is_logged_for_admins(door):
+    headers, body = generic()
+    answer = await door.post("/webhooks/generic", body + b" ", headers)
+    assert answer.status == 401 and answer.json()["detail"] == "the request could not be authenticated"
+    assert door.recent.rows[-1]["reason"] == "no webhook-signature entry matches"
+    assert door.count("generic", "rejected", "unauthorized") == 1 and door.published() == []
+
+
+async def test_a_signature_judged_by_the_door_clock(door):
+    door.door.clock = lambda: NOW_S + 301  # one second past the 5-minute tolerance
+    assert (await door.post("/webhooks/generic", *reversed(generic()))).status == 401
+
+
+async def test_a_malformed_body_is_400_naming_the_field(door):
+    answer = await door.post(
+        "/webhooks/generic", *reversed(generic({**ACTIVITY, "data": {**ACTIVITY["data"], "kind": "x"}}))
+    )
+    assert answer.status == 400 and answer.json()["detail"].startswith("data.kind:")
+    assert door.count("generic", "rejected", "bad_payload") == 1 and door.published() == []
+
+
+# --- admission: 404, 413, 415, a sender hanging up ----------------------------------------------------------
+
+
+async def test_an_unknown_source_is_404_listing_the_sources(door):
+    answer = await door.post("/webhooks/zoho", b"{}", {"content-type": "application/json"})
+    assert answer.status == 404 and "generic, hubspot, marketo, pipedrive, salesforce" in answer.json()["detail"]
+    assert door.count("unknown", "rejected", "unknown_source") == 1
+
+
+async def test_a_declared_body_over_the_limit_is_413_before_it_is_read(door):
+    answer = await door.post(
+        "/webhooks/generic", b"", {"content-type": "application/json", "content-length": str(LIMIT + 1)}
+    )
+    assert answer.status == 413 and str(LIMIT) in answer.json()["detail"]
+
+
+async def test_a_streamed_body_over_the_limit_is_413_as_it_is_read(door):
+    headers, _ = generic()
+    answer = await door.post("/webhooks/generic", headers=headers, chunks=[b" " * 1024] * 3)
+    assert answer.status == 413 and door.count("generic", "rejected", "too_large") == 1
+
+
+async def test_a_content_type_the_source_does_not_send_is_415(door):
+    answer = await door.post("/webhooks/salesforce", b"{}", {"content-type": "application/json"})
+    assert answer.status == 415 and "text/xml" in answer.json()["detail"]
+
+
+async def test_a_body_cut_short_by_a_disconnect_is_not_published(door):
+    # The first chunk alone is a valid request: read as the whole body, it would be published.
+    headers, body = marketo()
+    answer = await door.post("/webhooks/marketo", headers=headers, chunks=[body, b"   "], hang_up=True)
+    assert door.published() == []
+    assert door.count("marketo", "rejected", "client_disconnected") == 1
+    assert door.recent.rows[-1]["status"] == 499 and "disconnected" in door.recent.rows[-1]["reason"]
+    assert answer.status in (0, 499)  # a server drops what is sent after the disconnect
+
+
+async def test_the_same_body_in_chunks_without_a_disconnect_is_accepted(door):
+    headers, body = marketo()
+    answer = await door.post("/webhooks/marketo", headers=headers, chunks=[body[:10], body[10:], b"   "])
+    assert answer.status == 200 and len(door.published()) == 3
+
+
+# --- one path: the served app and FastAPI's documented route answer alike ---------------------------------
+
+
+def _requests() -> list[tuple[str, str, bytes, dict[str, str]]]:
+    url = f"https://{HOST}/hooks/webhooks/hubspot?portal=7"
+    hub_body = json.dumps([{"eventId": 1, "subscriptionType": "contact.creation", "objectId": 5, "occurredAt": NOW_MS}])
+    hub_headers = {"content-type": "application/json", **signing.hubspot_v3_headers(
+        factories.HUBSPOT_SECRET, "POST", url, hub_body, NOW_MS
+    )}  # fmt: skip
+    headers, body = generic()
+    return [
+        ("accepted", "/webhooks/hubspot?portal=7", hub_body.encode(), hub_headers),
+        ("unknown", "/webhooks/zoho", b"{}", {"content-type": "application/json"}),
+        ("too large", "/webhooks/generic", b"x" * (LIMIT + 1), headers),
+        ("wrong type", "/webhooks/generic", body, {**headers, "content-type": "text/plain"}),
+        ("unauthorized", "/webhooks/generic", body, {**headers, "webhook-id": "msg_2"}),
+    ]
+
+
+@pytest.mark.parametrize(("case", "path", "body", "headers"), _requests(), ids=[r[0] for r in _requests()])
+async def test_the_served_app_and_fastapis_route_give_the_same_answer(case, path, body, headers):
+    # Under a root path, as behind a proxy: HubSpot signs the full URL it called, prefix included.
+    answers = []
+    for via_fastapi in (False, True):
+        fresh = new_door()
+        answer = await fresh.post(path, body, headers, root_path="/hooks", via_fastapi=via_fastapi)
+        answers.append((answer.status, answer.headers.get("content-type"), answer.body))
+        assert bool(fresh.spied) == via_fastapi
+    assert answers[0] == answers[1]
+    assert answers[0][0] == {"accepted": 200, "unknown": 404, "too large": 413, "wrong type": 415}.get(case, 401)
