@@ -6,6 +6,8 @@ the next version; consumers keep reading the old one until producers have moved.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -32,6 +34,22 @@ OpportunityChange = Literal[
     "created", "linked", "stage_changed", "amount_changed", "closed_won", "closed_lost", "reopened"
 ]
 Scalar = str | int | float | bool | None
+
+
+_VERSIONED = re.compile(r"lockstep\.(?P<name>[a-z_]+\.[a-z_]+)\.v(?P<version>[0-9]+)")
+
+
+def current_versions(event_types: Iterable[str] | None = None) -> dict[str, str]:
+    """Each type's short name and its current (highest) version, of the registered types unless
+    given: `contact.upserted` -> `lockstep.contact.upserted.v1`. What a sender means by the short name."""
+    current: dict[str, tuple[int, str]] = {}
+    for event_type in EVENT_TYPES if event_types is None else event_types:
+        match = _VERSIONED.fullmatch(event_type)
+        if match:
+            version = int(match["version"])
+            if version > current.get(match["name"], (-1, ""))[0]:
+                current[match["name"]] = (version, event_type)
+    return {name: event_type for name, (_, event_type) in current.items()}
 
 
 class _Model(BaseModel):

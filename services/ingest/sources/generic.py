@@ -1,7 +1,8 @@
 """Any other tool: Lockstep's canonical event JSON, signed with Standard Webhooks.
 
 Body: one event or a JSON array of them, each `{"type": "lockstep.<noun>.<verb>.v1",
-"data": {...}, "id": "optional sender id"}`. Headers: `webhook-id`, `webhook-timestamp`
+"data": {...}, "id": "optional sender id"}`; the short name (`"<noun>.<verb>"`) means the
+current version of that type. Headers: `webhook-id`, `webhook-timestamp`
 (seconds), `webhook-signature` (`v1,<base64>` entries separated by spaces, any of which
 may match: that is how secrets rotate).
 """
@@ -32,7 +33,9 @@ from shared.events import (
     SalesDispositioned,
     SalesTouched,
 )
+from shared.events.catalog import CanonicalEvent, current_versions
 
+# The types a sender may send: what sources report, not what Lockstep's services decide.
 INBOUND_TYPES = {
     model.event_type: model
     for model in (
@@ -50,6 +53,16 @@ INBOUND_TYPES = {
 _TIMESTAMP_S = re.compile("[0-9]{1,12}")
 
 
+def inbound_type_names() -> dict[str, type[CanonicalEvent]]:
+    """Every name a sender may give an inbound type: its full versioned name, and for the current
+    version also its short name (`contact.upserted`), as the event catalog says which that is."""
+    names: dict[str, type[CanonicalEvent]] = dict(INBOUND_TYPES)
+    for short, event_type in current_versions().items():
+        if event_type in INBOUND_TYPES:
+            names[short] = INBOUND_TYPES[event_type]
+    return names
+
+
 def standard_webhooks_key(secret: str) -> bytes:
     return base64.b64decode(secret.removeprefix("whsec_"))
 
@@ -60,6 +73,8 @@ class Generic(SourceAdapter):
     def __init__(self, secrets: list[str], tolerance_s: float) -> None:
         self._keys = [standard_webhooks_key(s) for s in secrets]
         self._tolerance_s = tolerance_s
+        self._types = inbound_type_names()
+        self._expected = ", ".join(sorted(self._types))
 
     def authenticate(self, request: InboundRequest) -> None:
         if not self._keys:
@@ -92,9 +107,9 @@ class Generic(SourceAdapter):
             if not isinstance(item, dict):
                 raise BadPayload(f"{where or 'body'}: expected an object with type and data")
             kind = item.get("type")
-            model = INBOUND_TYPES.get(kind) if isinstance(kind, str) else None
+            model = self._types.get(kind) if isinstance(kind, str) else None
             if model is None:
-                raise BadPayload(f"{where}type: expected one of {', '.join(sorted(INBOUND_TYPES))}")
+                raise BadPayload(f"{where}type: expected one of {self._expected}")
             try:
                 payload = model.model_validate(item.get("data"))
             except ValidationError as exc:

@@ -214,6 +214,12 @@ async def test_an_accepted_request_publishes_the_raw_record_then_its_events_and_
     assert door.spied == [], "FastAPI's stack is not on the hot path"
 
 
+async def test_a_generic_event_by_its_short_name_is_published_under_its_full_type(door):
+    short = {**ACTIVITY, "type": "activity.recorded"}
+    assert (await door.post("/webhooks/generic", *reversed(generic(short)))).status == 200
+    assert dict(door.published()[1].headers)["ce_type"] == b"lockstep.activity.recorded.v1"
+
+
 async def test_a_redelivered_request_is_answered_200_without_publishing_again(door):
     for _ in range(2):
         assert (await door.post("/webhooks/generic", *reversed(generic()))).status == 200

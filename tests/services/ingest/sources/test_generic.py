@@ -11,6 +11,7 @@ from services.ingest.sources.base import BadPayload, Unauthorized
 from services.ingest.sources.generic import INBOUND_TYPES
 from services.simulator.signing import new_standard_webhooks_secret
 from shared.events import EVENT_TYPES
+from shared.events.catalog import current_versions
 from shared.webhooks.signing import standard_webhooks_headers, standard_webhooks_signature
 from tests.services.ingest.sources.factories import GENERIC_SECRET, GENERIC_URL, NOW, generic, ids, request, types
 
@@ -199,6 +200,30 @@ def test_each_canonical_event_type_is_accepted_as_is(event_type):
     assert draft.occurred_at == datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("event_type", sorted(EVENTS))
+def test_the_short_name_means_the_current_version_of_the_type(event_type):
+    short = event_type.removeprefix("lockstep.").rsplit(".", 1)[0]  # lockstep.contact.upserted.v1 -> contact.upserted
+    by_short = parse({"type": short, "data": EVENTS[event_type], "id": "evt-1"})
+    by_full = parse({"type": event_type, "data": EVENTS[event_type], "id": "evt-1"})
+    assert types(by_short) == [event_type]
+    assert by_short.drafts == by_full.drafts
+
+
+def test_an_unknown_type_is_refused_naming_the_field_and_every_accepted_name():
+    with pytest.raises(BadPayload) as refused:
+        parse([ACTIVITY, {"type": "contact.upsert", "data": {}}])
+    field, _, listed = str(refused.value).partition(": expected one of ")
+    shorts = {t.removeprefix("lockstep.").rsplit(".", 1)[0] for t in EVENTS}
+    assert field == "[1].type" and set(listed.split(", ")) == set(EVENTS) | shorts
+
+
+def test_the_current_version_is_the_highest_of_a_type():
+    assert current_versions(
+        ["lockstep.contact.upserted.v1", "lockstep.contact.upserted.v2", "lockstep.contact.deleted.v1", "other.v3"]
+    ) == {"contact.upserted": "lockstep.contact.upserted.v2", "contact.deleted": "lockstep.contact.deleted.v1"}
+    assert current_versions()["contact.upserted"] == "lockstep.contact.upserted.v1"
+
+
 def test_without_an_own_id_the_delivery_id_and_index_name_the_event():
     result = parse(
         [
@@ -225,7 +250,8 @@ def test_keys_follow_the_lead():
     ("payload", "message"),
     [
         ({"type": "lockstep.lead.created.v1", "data": {}}, "type: expected one of"),
-        ({"type": "contact.upserted", "data": EVENTS["lockstep.contact.upserted.v1"]}, "type: expected one of"),
+        ({"type": "lifecycle.transitioned", "data": {}}, "type: expected one of"),
+        ({"type": "contact.upserted.v1", "data": EVENTS["lockstep.contact.upserted.v1"]}, "type: expected one of"),
         ({"type": "lockstep.lifecycle.transitioned.v1", "data": {}}, "type: expected one of"),
         ({"type": "lockstep.alert.raised.v1", "data": {}}, "type: expected one of"),
         ({"data": EVENTS["lockstep.contact.upserted.v1"]}, "type"),
