@@ -99,8 +99,8 @@ class WebhookDoor:
                 source, 400, "parser error (logged)", "the payload could not be interpreted", request=request
             )
 
-        for field, _value in result.unmapped:
-            self._metrics.unmapped.labels(source, field).inc()
+        for unmapped in result.unmapped:
+            self._metrics.unmapped.labels(source, unmapped.field).inc()
         ids = tuple(d.event_id for d in result.drafts)
         if ids and ids in self._delivered:
             self._delivered.move_to_end(ids)
@@ -139,7 +139,7 @@ class WebhookDoor:
                 "request": _summary(request),
                 "duplicate": duplicate,
                 "ignored": result.ignored,
-                "unmapped": [f"{f}={mask_emails(v)}" for f, v in result.unmapped],
+                "warnings": [mask_emails(u.warning) for u in result.unmapped],
                 "produced": [
                     {"id": mask_emails(d.event_id), "type": d.payload.event_type, "lead": mask_emails(d.key)}
                     for d in result.drafts[:20]

@@ -54,11 +54,28 @@ class Draft:
         return self.payload.occurred_at  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True)
+class Unmapped:
+    """A value the contract has no mapping for, so what it meant was not recorded. The door counts
+    it (by field, never by value), lists it in `/webhooks/recent`, and tells the sender in the 2xx
+    answer's `warnings`: a sender following its own vocabulary never loses data without a word."""
+
+    field: str  # the metric label: a field's name, never its value
+    value: str
+    at: str  # where in the request, as problems name places: "[1].activityType"
+    mapping: str  # the contract key that maps such values: "sources.marketo.activity_types"
+    effect: str  # what became of it: "the activity was not recorded"
+
+    @property
+    def warning(self) -> str:
+        return f"{self.at}: {self.value!r} has no mapping in {self.mapping}; {self.effect}"
+
+
 @dataclass
 class ParseResult:
     drafts: list[Draft]
     ignored: int = 0  # records of kinds Lockstep does not use (companies, tickets, ...)
-    unmapped: list[tuple[str, str]] = field(default_factory=list)  # (field, value) with no mapping in the contract
+    unmapped: list[Unmapped] = field(default_factory=list)
 
 
 class SourceAdapter(ABC):
@@ -72,7 +89,12 @@ class SourceAdapter(ABC):
     def parse(self, request: InboundRequest) -> ParseResult: ...
 
     def accepted(self, result: ParseResult) -> Response:
-        return Response(b'{"status":"accepted","events":%d}' % len(result.drafts), media_type="application/json")
+        if not result.unmapped:
+            body = b'{"status":"accepted","events":%d,"warnings":[]}' % len(result.drafts)
+        else:
+            warnings = [u.warning for u in result.unmapped]
+            body = orjson.dumps({"status": "accepted", "events": len(result.drafts), "warnings": warnings})
+        return Response(body, media_type="application/json")
 
 
 def json_body(request: InboundRequest) -> Any:

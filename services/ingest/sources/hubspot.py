@@ -18,6 +18,7 @@ from services.ingest.sources.base import (
     ParseResult,
     SourceAdapter,
     Unauthorized,
+    Unmapped,
     json_body,
     millis_to_datetime,
 )
@@ -142,7 +143,7 @@ class HubSpot(SourceAdapter):
                 error = exc.errors()[0]
                 where = ".".join(str(p) for p in error["loc"])
                 raise BadPayload(f"[{index}].{where}: {error['msg']}") from None
-            _map_event(event, mapping, result)
+            _map_event(event, mapping, result, f"[{index}]")
         return result
 
 
@@ -163,14 +164,14 @@ def _deal_id(object_id: int | None) -> str:
     return str(object_id)
 
 
-def _map_event(event: HubSpotEvent, mapping: HubSpotMapping, result: ParseResult) -> None:
+def _map_event(event: HubSpotEvent, mapping: HubSpotMapping, result: ParseResult, at: str) -> None:
     kind = event.subscriptionType
     when = millis_to_datetime(event.occurredAt)
     add = result.drafts.append
     if kind == "contact.creation":
         add(Draft(_event_id(event), ContactUpserted(lead=_contact(event.objectId), occurred_at=when)))
     elif kind == "contact.propertyChange":
-        _map_contact_property(event, mapping, result)
+        _map_contact_property(event, mapping, result, at)
     elif kind in ("contact.deletion", "contact.privacyDeletion"):
         add(Draft(_event_id(event), ContactDeleted(lead=_contact(event.objectId), occurred_at=when)))
     elif kind == "contact.merge":
@@ -200,7 +201,7 @@ def _map_event(event: HubSpotEvent, mapping: HubSpotMapping, result: ParseResult
         result.ignored += 1
 
 
-def _map_contact_property(event: HubSpotEvent, mapping: HubSpotMapping, result: ParseResult) -> None:
+def _map_contact_property(event: HubSpotEvent, mapping: HubSpotMapping, result: ParseResult, at: str) -> None:
     name, value = event.propertyName or "", event.propertyValue
     when = millis_to_datetime(event.occurredAt)
     lead = _contact(event.objectId)
@@ -232,7 +233,15 @@ def _map_contact_property(event: HubSpotEvent, mapping: HubSpotMapping, result: 
                 )
             )
         if not channel and not disposition:
-            result.unmapped.append((name, value))
+            result.unmapped.append(
+                Unmapped(
+                    name,
+                    value,
+                    f"{at}.propertyValue",
+                    f"sources.hubspot.lead_status (of {name})",
+                    f"no touch or disposition was recorded (the value is kept as custom.{name})",
+                )
+            )
     attributes: dict[str, Any] = {}
     if name == mapping.owner_property:
         attributes["owner"] = value

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -21,10 +22,12 @@ from services.ingest.sources.base import (
     ParseResult,
     SourceAdapter,
     Unauthorized,
+    Unmapped,
     json_body,
     stable_id,
 )
-from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, LeadRef
+from shared.events import ACTIVITY_KINDS, ActivityRecorded, ContactAttributes, ContactUpserted, LeadRef
+from shared.events.catalog import ActivityKind
 from shared.events.keys import normalize_email
 
 
@@ -90,17 +93,17 @@ class Marketo(SourceAdapter):
         result = ParseResult(drafts=[])
         mapping = self._mapping
         for index, item in enumerate(items):
+            prefix = f"[{index}]." if isinstance(raw, list) else ""
             try:
                 call = MarketoCall.model_validate(item)
             except ValidationError as exc:
                 error = exc.errors()[0]
                 where = ".".join(str(p) for p in error["loc"]) or "body"
-                prefix = f"[{index}]." if isinstance(raw, list) else ""
                 raise BadPayload(f"{prefix}{where}: {error['msg']}") from None
-            self._map(call, mapping, result)
+            self._map(call, mapping, result, prefix)
         return result
 
-    def _map(self, call: MarketoCall, mapping: MarketoMapping, result: ParseResult) -> None:
+    def _map(self, call: MarketoCall, mapping: MarketoMapping, result: ParseResult, prefix: str) -> None:
         when = _occurred_at(call.occurredAt, self._zone)
         lead = LeadRef(source="marketo", record_id=call.leadId, email=normalize_email(call.email))
         # Marketo sends no delivery id: the id is derived from what identifies the activity.
@@ -120,10 +123,20 @@ class Marketo(SourceAdapter):
             Draft(f"{base}:contact", ContactUpserted(lead=lead, occurred_at=when, attributes=attributes))
         )
         kind = mapping.activity_types.get(call.activityType)
+        if kind is None and call.activityType in ACTIVITY_KINDS:  # our own vocabulary needs no mapping
+            kind = cast(ActivityKind, call.activityType)
         if kind == "form_submit" and call.asset and call.asset in mapping.forms_meaning_demo_request:
             kind = "demo_request"
         if kind is None:
-            result.unmapped.append(("activityType", call.activityType))
+            result.unmapped.append(
+                Unmapped(
+                    "activityType",
+                    call.activityType,
+                    f"{prefix}activityType",
+                    "sources.marketo.activity_types",
+                    "the activity was not recorded (map it there, or send a canonical kind such as 'form_submit')",
+                )
+            )
             return
         result.drafts.append(
             Draft(

@@ -23,6 +23,7 @@ from services.ingest.sources.base import (
     ParseResult,
     SourceAdapter,
     Unauthorized,
+    Unmapped,
     json_body,
 )
 from shared.events import (
@@ -213,6 +214,17 @@ def _activity(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) 
     done = data.get("done") is True
     just_done = done and (meta.action == "create" or previous.get("done") is False)
     if meta.action == "delete" or not person or not channel or (mapping.touch_only_done_activities and not just_done):
+        if meta.action != "delete" and person and not channel and (just_done or not mapping.touch_only_done_activities):
+            # A rep's activity with a person that would be a touch, if the mapping knew its type.
+            result.unmapped.append(
+                Unmapped(
+                    "activity.type",
+                    str(data.get("type")),
+                    "data.type",
+                    "sources.pipedrive.activity_channels",
+                    "the activity was not recorded as a touch",
+                )
+            )
         result.ignored += 1
         return
     when = (

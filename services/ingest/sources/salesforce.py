@@ -17,7 +17,15 @@ from fastapi.responses import Response
 
 from contract.sources import SalesforceMapping
 from services.ingest.signatures import any_equal
-from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized
+from services.ingest.sources.base import (
+    BadPayload,
+    Draft,
+    InboundRequest,
+    ParseResult,
+    SourceAdapter,
+    Unauthorized,
+    Unmapped,
+)
 from shared.events import (
     ContactAttributes,
     ContactUpserted,
@@ -94,10 +102,11 @@ class Salesforce(SourceAdapter):
             if not fields.get("Id"):
                 raise BadPayload(f"Notification[{index}].sObject has no sf:Id")
             event_id = f"salesforce:{org[:15]}:{notification_id}"
+            at = f"Notification[{index}].sObject"
             if kind in ("Lead", "Contact"):
-                _map_person(event_id, fields, mapping, result)
+                _map_person(event_id, fields, mapping, result, at)
             elif kind == "Task":
-                _map_task(event_id, fields, mapping, result)
+                _map_task(event_id, fields, mapping, result, at)
             elif kind == "Opportunity":
                 _map_opportunity(event_id, fields, mapping, result)
             else:
@@ -142,7 +151,9 @@ def _when(fields: dict[str, str]) -> datetime:
     return datetime.now(UTC)
 
 
-def _map_person(event_id: str, fields: dict[str, str], mapping: SalesforceMapping, result: ParseResult) -> None:
+def _map_person(
+    event_id: str, fields: dict[str, str], mapping: SalesforceMapping, result: ParseResult, at: str
+) -> None:
     lead = LeadRef(source="salesforce", record_id=fields["Id"], email=normalize_email(fields.get("Email")))
     when = _when(fields)
     attributes: dict[str, object] = {}
@@ -187,7 +198,15 @@ def _map_person(event_id: str, fields: dict[str, str], mapping: SalesforceMappin
                 )
             )
         if not channel and not disposition:
-            result.unmapped.append(("Status", status))
+            result.unmapped.append(
+                Unmapped(
+                    "Status",
+                    status,
+                    f"{at}.Status",
+                    "sources.salesforce.lead_status",
+                    "no touch or disposition was recorded (the value is kept as custom.Status)",
+                )
+            )
     if fields.get("ConvertedOpportunityId"):
         result.drafts.append(
             Draft(
@@ -203,7 +222,7 @@ def _map_person(event_id: str, fields: dict[str, str], mapping: SalesforceMappin
         )
 
 
-def _map_task(event_id: str, fields: dict[str, str], mapping: SalesforceMapping, result: ParseResult) -> None:
+def _map_task(event_id: str, fields: dict[str, str], mapping: SalesforceMapping, result: ParseResult, at: str) -> None:
     who = fields.get("WhoId")
     # TaskSubtype is "Task" for anything created as a plain task; then the rep's Type says what it was.
     channel = mapping.task_channels.get(fields.get("TaskSubtype") or "") or mapping.task_channels.get(
@@ -211,6 +230,18 @@ def _map_task(event_id: str, fields: dict[str, str], mapping: SalesforceMapping,
     )
     done = fields.get("Status") == "Completed" or fields.get("IsClosed") == "true"
     if not who or not channel or (mapping.touch_only_completed_tasks and not done):
+        if who and not channel and (done or not mapping.touch_only_completed_tasks):
+            # A rep's task about a lead that would be a touch, if the mapping knew its kind.
+            name = "Type" if fields.get("Type") else "TaskSubtype"
+            result.unmapped.append(
+                Unmapped(
+                    f"Task.{name}",
+                    fields.get(name, ""),
+                    f"{at}.{name}",
+                    "sources.salesforce.task_channels",
+                    "the task was not recorded as a touch",
+                )
+            )
         result.ignored += 1
         return
     lead = LeadRef(source="salesforce", record_id=who)

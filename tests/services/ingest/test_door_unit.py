@@ -208,7 +208,7 @@ def marketo(payload: Any = CALL) -> tuple[dict[str, str], bytes]:
 
 async def test_an_accepted_request_publishes_the_raw_record_then_its_events_and_answers_200(door):
     answer = await door.post("/webhooks/generic", *reversed(generic()))
-    assert answer.status == 200 and answer.json() == {"status": "accepted", "events": 1}
+    assert answer.status == 200 and answer.json() == {"status": "accepted", "events": 1, "warnings": []}
     assert [(r.topic, r.key) for r in door.published()] == [("t.raw", "generic"), ("t.events", "forms:f-1")]
     assert door.count("generic", "accepted", "ok") == 1
     assert door.spied == [], "FastAPI's stack is not on the hot path"
@@ -218,6 +218,19 @@ async def test_a_generic_event_by_its_short_name_is_published_under_its_full_typ
     short = {**ACTIVITY, "type": "activity.recorded"}
     assert (await door.post("/webhooks/generic", *reversed(generic(short)))).status == 200
     assert dict(door.published()[1].headers)["ce_type"] == b"lockstep.activity.recorded.v1"
+
+
+async def test_an_unmapped_marketo_activity_is_accepted_with_a_warning_counted_and_logged(door):
+    unmapped = {**CALL, "activityType": "Change Score", "email": "ada@example.com"}
+    answer = await door.post("/webhooks/marketo", *reversed(marketo([CALL, unmapped])))
+    warning = (
+        "[1].activityType: 'Change Score' has no mapping in sources.marketo.activity_types; the activity was not "
+        "recorded (map it there, or send a canonical kind such as 'form_submit')"
+    )
+    assert answer.status == 200 and answer.json() == {"status": "accepted", "events": 3, "warnings": [warning]}
+    assert door.recent.rows[-1]["warnings"] == [warning]
+    labels = {"source": "marketo", "field": "activityType"}
+    assert door.registry.get_sample_value("lockstep_ingest_unmapped_values_total", labels) == 1
 
 
 async def test_a_redelivered_request_is_answered_200_without_publishing_again(door):

@@ -226,3 +226,23 @@ async def test_recent_view_shows_accepted_and_rejected_without_secrets_or_pii(in
     text = response.text
     assert MARKETO_TOKEN not in text and "alan@bletchley.uk" not in text
     assert "a***@bletchley.uk" in text
+
+
+async def test_an_unmapped_activity_is_answered_and_listed_with_its_warning(ingest):
+    client, _ = ingest
+    headers, body = wire.marketo_request(
+        MARKETO_TOKEN,
+        {
+            "leadId": "7",
+            "email": "kay@example.com",
+            "activityType": "Change Score",
+            "occurredAt": "2026-11-02T09:30:00Z",
+        },
+    )
+    answer = await client.post("/webhooks/marketo", content=body, headers=headers)
+    assert answer.status_code == 200 and answer.json()["events"] == 1
+    [warning] = answer.json()["warnings"]
+    assert warning.startswith("activityType: 'Change Score' has no mapping in sources.marketo.activity_types")
+    await client._transport.app.state.service.recent.flush()  # type: ignore[attr-defined]
+    listed = await client.get("/webhooks/recent?source=marketo", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert listed.json()["requests"][0]["warnings"] == [warning]

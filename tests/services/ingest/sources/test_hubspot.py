@@ -395,7 +395,8 @@ def test_every_default_lead_status_mapping(status, touch, disposition):
 @pytest.mark.parametrize("status", ["NEW", "OPEN", "1452450030"])
 def test_unmapped_lead_status_is_reported_not_guessed(status):
     result = parse(prop("hs_lead_status", status))
-    assert result.unmapped == [("hs_lead_status", status)]
+    assert [(u.field, u.value, u.at) for u in result.unmapped] == [("hs_lead_status", status, "[0].propertyValue")]
+    assert result.unmapped[0].mapping == "sources.hubspot.lead_status (of hs_lead_status)"
     assert types(result) == ["lockstep.contact.upserted.v1"]
     assert result.drafts[0].payload.attributes.custom == {"hs_lead_status": status}
 

@@ -10,6 +10,7 @@ import pytest
 from contract.sources import MarketoMapping
 from services.ingest.sources.base import BadPayload, Unauthorized
 from services.simulator.signing import marketo_headers
+from shared.events import ACTIVITY_KINDS
 from tests.services.ingest.sources.factories import MARKETO_TOKEN, MARKETO_URL, ids, marketo, one, request, types
 
 # What Marketo renders from the template (each value a token: {{lead.Id}}, {{lead.Email Address}},
@@ -150,8 +151,36 @@ def test_form_configured_as_a_demo_request():
 
 def test_unknown_activity_type_is_recorded_as_unmapped():
     result = parse({**CALL, "activityType": "Change Score"})
-    assert result.unmapped == [("activityType", "Change Score")]
+    assert [(u.field, u.value, u.at) for u in result.unmapped] == [("activityType", "Change Score", "activityType")]
     assert types(result) == ["lockstep.contact.upserted.v1"]
+
+
+def test_the_warning_names_the_activity_type_and_its_place_in_an_array():
+    result = parse([CALL, {**CALL, "activityType": "Change Score"}])
+    assert [u.warning for u in result.unmapped] == [
+        "[1].activityType: 'Change Score' has no mapping in sources.marketo.activity_types; the activity was not "
+        "recorded (map it there, or send a canonical kind such as 'form_submit')"
+    ]
+
+
+@pytest.mark.parametrize("kind", ACTIVITY_KINDS)
+def test_a_canonical_kind_is_its_own_activity_type(kind):
+    result = parse({**CALL, "activityType": kind, "asset": "Webinar page"})
+    assert one(result, "lockstep.activity.recorded.v1").payload.kind == kind
+    assert result.unmapped == []
+
+
+def test_the_contract_mapping_comes_before_the_canonical_names():
+    mapping = MarketoMapping(activity_types={"page_view": "content_download"})
+    assert one(parse({**CALL, "activityType": "page_view"}, mapping), "lockstep.activity.recorded.v1").payload.kind == (
+        "content_download"
+    )
+
+
+def test_a_canonical_form_submit_of_a_demo_form_is_a_demo_request():
+    mapping = MarketoMapping(forms_meaning_demo_request=["Contact Us Form"])
+    call = {**CALL, "activityType": "form_submit"}
+    assert one(parse(call, mapping), "lockstep.activity.recorded.v1").payload.kind == "demo_request"
 
 
 @pytest.mark.parametrize(

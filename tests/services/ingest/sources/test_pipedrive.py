@@ -373,6 +373,16 @@ def test_activities_that_are_not_a_new_touch_are_ignored(payload):
     assert result.drafts == [] and result.ignored == 1
 
 
+def test_only_a_done_activity_of_an_unmapped_type_warns():
+    done = parse({**ACTIVITY_DONE, "data": {**ACTIVITY, "type": "video_call"}})
+    assert [u.warning for u in done.unmapped] == [
+        "data.type: 'video_call' has no mapping in sources.pipedrive.activity_channels; "
+        "the activity was not recorded as a touch"
+    ]
+    not_done = {**ACTIVITY_DONE, "data": {**ACTIVITY, "type": "video_call", "done": False}, "previous": {"x": 1}}
+    assert parse(not_done).unmapped == []
+
+
 # --- deal ---------------------------------------------------------------------------------------------
 
 

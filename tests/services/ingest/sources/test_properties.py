@@ -161,7 +161,7 @@ def try_parse(
 
 def check_result(result: ParseResult) -> None:
     assert isinstance(result.ignored, int) and result.ignored >= 0
-    assert all(isinstance(f, str) and isinstance(v, str) for f, v in result.unmapped)
+    assert all(isinstance(u.field, str) and isinstance(u.value, str) for u in result.unmapped)
     for draft in result.drafts:
         assert isinstance(draft.event_id, str) and draft.event_id
         assert isinstance(draft.key, str) and draft.key

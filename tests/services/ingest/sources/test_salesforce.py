@@ -229,7 +229,7 @@ def test_captured_lead_upserts_the_contact_and_reports_the_localized_status():
     assert draft.payload.attributes.company == "NovoPayment"
     assert draft.payload.attributes.first_name == "Kevin" and draft.payload.attributes.last_name == "Flores"
     assert draft.payload.attributes.custom == {"Status": "Abierto"}
-    assert result.unmapped == [("Status", "Abierto")]
+    assert [(u.field, u.value) for u in result.unmapped] == [("Status", "Abierto")]
 
 
 def test_lead_closed_not_converted_is_a_rejection():
@@ -296,7 +296,10 @@ def test_converted_lead_is_qualified_and_linked_to_its_opportunity():
 def test_open_not_contacted_is_unmapped():
     result = parse(envelope("Lead", ("04l5e000000AbCdAAK", {**LEAD, "Status": "Open - Not Contacted"})))
     assert types(result) == ["lockstep.contact.upserted.v1"]
-    assert result.unmapped == [("Status", "Open - Not Contacted")]
+    assert [u.warning for u in result.unmapped] == [
+        "Notification[0].sObject.Status: 'Open - Not Contacted' has no mapping in sources.salesforce.lead_status; "
+        "no touch or disposition was recorded (the value is kept as custom.Status)"
+    ]
 
 
 def test_contact_records_are_upserted():
@@ -378,6 +381,17 @@ def test_plain_task_logged_with_type_meeting_is_a_meeting_touch():
 def test_open_unassigned_or_unmapped_tasks_are_ignored(fields):
     result = parse(envelope("Task", ("04l5e000000TaSkAAK", fields)))
     assert result.drafts == [] and result.ignored == 1
+
+
+def test_a_completed_task_of_an_unmapped_kind_is_ignored_with_a_warning_open_ones_without():
+    done = parse(envelope("Task", ("04l5e000000TaSkAAK", {**TASK, "TaskSubtype": "Cadence", "Type": "Other"})))
+    assert [(u.field, u.value, u.at, u.mapping) for u in done.unmapped] == [
+        ("Task.Type", "Other", "Notification[0].sObject.Type", "sources.salesforce.task_channels")
+    ]
+    untyped = parse(envelope("Task", ("04l5e000000TaSkAAK", {**TASK, "TaskSubtype": "Cadence", "Type": ""})))
+    assert [(u.at, u.value) for u in untyped.unmapped] == [("Notification[0].sObject.TaskSubtype", "Cadence")]
+    still_open = {**TASK, "TaskSubtype": "Cadence", "Status": "Not Started", "IsClosed": "false"}
+    assert parse(envelope("Task", ("04l5e000000TaSkAAK", still_open))).unmapped == []
 
 
 def test_open_tasks_count_when_the_mapping_says_so():
