@@ -14,14 +14,23 @@ from collections.abc import Callable
 
 from fastapi.responses import Response
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from services.ingest.metrics import DoorMetrics
 from services.ingest.raw import RawRecordIds, raw_record
 from services.ingest.recent import RecentRequests
 from services.ingest.redaction import mask_emails, safe_url
-from services.ingest.sources.base import BadPayload, Draft, InboundRequest, ParseResult, SourceAdapter, Unauthorized
+from services.ingest.sources.base import (
+    BadPayload,
+    Draft,
+    InboundRequest,
+    ParseResult,
+    SourceAdapter,
+    Unauthorized,
+)
 from shared.bus import BusUnavailable, EventProducer, OutgoingRecord, Topics
 from shared.events.envelope import encode_event
+from shared.events.text import storable, unstorable, unstorable_in
 from shared.web.problems import problem_response
 
 log = logging.getLogger(__name__)
@@ -99,6 +108,16 @@ class WebhookDoor:
                 source, 400, "parser error (logged)", "the payload could not be interpreted", request=request
             )
 
+        try:
+            records = self._records(source, request, result)
+        except (PydanticSerializationError, UnicodeEncodeError):  # a lone surrogate is not UTF-8
+            records = None
+        if records is None or _may_be_unstorable(result.drafts, records):
+            problem = _first_unstorable(result.drafts)
+            if problem is not None:
+                return self.reject(source, 400, problem, problem, request=request)
+            if records is None:
+                raise RuntimeError(f"{source}: events could not be serialized")
         for unmapped in result.unmapped:
             self._metrics.unmapped.labels(source, unmapped.field).inc()
         ids = tuple(d.event_id for d in result.drafts)
@@ -106,7 +125,7 @@ class WebhookDoor:
             self._delivered.move_to_end(ids)
             return self._accept(adapter, request, result, duplicate=True)
         try:
-            await self._producer.send_many(self._records(source, request, result))
+            await self._producer.send_many(records)
         except BusUnavailable as exc:
             log.warning("%s: answering 503: %s", source, exc)
             return self.reject(
@@ -163,6 +182,23 @@ def event_record(topic: str, source: str, draft: Draft) -> OutgoingRecord:
         draft.payload, id=draft.event_id, source=f"/lockstep/ingest/{source}", subject=draft.key, time=draft.occurred_at
     )
     return OutgoingRecord(topic, draft.key, value, headers)
+
+
+def _may_be_unstorable(drafts: list[Draft], records: list[OutgoingRecord]) -> bool:
+    """Whether an event may hold text the stores cannot (shared/events/text.py). A NUL in any of
+    an event's strings is `\\u0000` in its JSON, so one byte search per event clears all but the
+    rare suspect, which `_first_unstorable` then looks at field by field."""
+    return any(b"\\u0000" in record.value for record in records[1:]) or any("\x00" in d.event_id for d in drafts)
+
+
+def _first_unstorable(drafts: list[Draft]) -> str | None:
+    """What the first event holds that the stores cannot, named by its field, or None."""
+    for draft in drafts:
+        if problem := unstorable(draft.event_id):
+            return f"the event id {storable(draft.event_id)!r} made from this request {problem}"
+        if problem := unstorable_in(draft.payload):
+            return problem
+    return None
 
 
 def _summary(request: InboundRequest) -> dict:

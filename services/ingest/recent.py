@@ -19,6 +19,7 @@ from sqlalchemy import delete, desc, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest.tables import requests
+from shared.events.text import storable
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class RecentRequests:
                 "source": source[:64],
                 "outcome": outcome,
                 "status": status,
-                "reason": (reason or "")[:500] or None,
+                "reason": storable((reason or "")[:500]) or None,  # a sender's text, quoted in a reason
                 "events": events,
                 "summary": summary,
             }
