@@ -1,34 +1,23 @@
 """The door's branches with a fake producer and a fixed clock: no broker, no database, milliseconds.
 
-Requests go in as ASGI messages, as a server hands them over, through `IngestApp` (what is
-served) and, where it matters, through FastAPI's documented route too. What needs the broker
-(the records really on Kafka, an outage and its recovery) stays in test_webhooks.py and
-test_broker_outage.py.
+Requests go through `IngestApp` (what is served) and, where it matters, through FastAPI's
+documented route too (tests/services/ingest/fake_door.py). What needs the broker (the records
+really on Kafka, an outage and its recovery) stays in test_webhooks.py and test_broker_outage.py.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
 
-from services.ingest.app import create_app
-from services.ingest.door import WebhookDoor
-from services.ingest.metrics import DoorMetrics
-from services.ingest.settings import IngestSettings
 from services.simulator import signing
-from shared.bus import BusUnavailable, OutgoingRecord, Topics
+from shared.bus import BusUnavailable
+from tests.services.ingest.fake_door import HOST, LIMIT, Door, new_door
 from tests.services.ingest.sources import factories
 from tests.services.ingest.sources.factories import GENERIC_SECRET, MARKETO_TOKEN, NOW, NOW_MS, NOW_S
 
-LIMIT = 2048
-HOST = "hooks.example.com"
 ACTIVITY = {
     "type": "lockstep.activity.recorded.v1",
     "data": {
@@ -38,152 +27,6 @@ ACTIVITY = {
     },
 }
 CALL = {"leadId": "318581", "email": "ada@example.com", "activityType": "Fill Out Form", "occurredAt": NOW.isoformat()}
-
-
-class FakeProducer:
-    """Takes batches as the real one does: all acknowledged, or BusUnavailable."""
-
-    def __init__(self) -> None:
-        self.batches: list[list[OutgoingRecord]] = []
-        self.failure: Exception | None = None
-
-    async def send_many(self, records: list[OutgoingRecord]) -> None:
-        if self.failure is not None:
-            raise self.failure
-        self.batches.append(list(records))
-
-
-class FakeRecent:
-    """The request log, kept in a list (the real one writes it to the database in the background)."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
-
-    def record(self, *, summary, **row) -> None:  # type: ignore[no-untyped-def]
-        self.rows.append({**row, **summary()})
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    sent: bool = True
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Door:
-    app: FastAPI
-    door: WebhookDoor
-    producer: FakeProducer
-    recent: FakeRecent
-    registry: CollectorRegistry
-    spied: list[str] = field(default_factory=list)
-
-    def count(self, source: str, outcome: str, reason: str) -> float:
-        labels = {"source": source, "outcome": outcome, "reason": reason}
-        return self.registry.get_sample_value("lockstep_ingest_requests_total", labels) or 0.0
-
-    async def post(
-        self,
-        path: str,
-        body: bytes = b"",
-        headers: dict[str, str] | None = None,
-        *,
-        chunks: Iterable[bytes] | None = None,
-        hang_up: bool = False,
-        root_path: str = "",
-        via_fastapi: bool = False,
-    ) -> Answer:
-        """POST as a server would: the body in `chunks` if given, then a disconnect if `hang_up`."""
-        path, _, query = path.partition("?")
-        all_headers = {"host": HOST, **(headers or {})}
-        if chunks is None:
-            all_headers.setdefault("content-length", str(len(body)))
-            chunks = [body]
-        chunks = list(chunks)
-        messages: list[dict[str, Any]] = [
-            {"type": "http.request", "body": chunk, "more_body": hang_up or n < len(chunks) - 1}
-            for n, chunk in enumerate(chunks)
-        ]
-        if hang_up:
-            messages.append({"type": "http.disconnect"})
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "https",
-            "path": root_path + path,
-            "raw_path": (root_path + path).encode(),
-            "root_path": root_path,
-            "query_string": query.encode(),
-            "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in all_headers.items()],
-            "server": (HOST, 443),
-            "client": ("203.0.113.9", 50000),
-        }
-
-        async def receive() -> dict[str, Any]:
-            return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-        answer = Answer(0, {}, b"", sent=False)
-
-        async def send(message: dict[str, Any]) -> None:
-            answer.sent = True
-            if message["type"] == "http.response.start":
-                answer.status = message["status"]
-                answer.headers = {k.decode(): v.decode() for k, v in message["headers"]}
-            else:
-                answer.body += message.get("body", b"")
-
-        await (FastAPI.__call__(self.app, scope, receive, send) if via_fastapi else self.app(scope, receive, send))
-        return answer
-
-    def published(self) -> list[OutgoingRecord]:
-        return [record for batch in self.producer.batches for record in batch]
-
-
-class Spy:
-    """A FastAPI middleware that notes every request FastAPI's stack sees."""
-
-    def __init__(self, app, seen: list[str]) -> None:  # type: ignore[no-untyped-def]
-        self.app, self.seen = app, seen
-
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
-        if scope["type"] == "http":
-            self.seen.append(scope["path"])
-        await self.app(scope, receive, send)
-
-
-def new_door() -> Door:
-    producer, recent, registry = FakeProducer(), FakeRecent(), CollectorRegistry()
-    adapters = {
-        a.name: a
-        for a in (
-            factories.hubspot(),
-            factories.salesforce(),
-            factories.marketo(),
-            factories.pipedrive(),
-            factories.generic(),
-        )
-    }
-    webhook_door = WebhookDoor(
-        adapters,
-        producer,  # type: ignore[arg-type]
-        Topics("t."),
-        recent,  # type: ignore[arg-type]
-        DoorMetrics(registry),
-        max_body_bytes=LIMIT,
-        clock=lambda: NOW_S,
-    )
-    app = create_app(IngestSettings(database_url="sqlite+aiosqlite:///unused.db"))
-    app.state.service = SimpleNamespace(door=webhook_door)  # what the lifespan would put there
-    spied: list[str] = []
-    app.add_middleware(Spy, seen=spied)
-    return Door(app, webhook_door, producer, recent, registry, spied)
 
 
 @pytest.fixture
