@@ -53,7 +53,7 @@ async def recent_webhooks(
     ),
     responses={
         200: {"description": "Accepted: every event is on Kafka (Salesforce gets its SOAP Ack)"},
-        400: {"description": "Malformed body; the problem names the first error"},
+        400: {"description": "Malformed body, or text that cannot be stored (NUL); the problem names the first error"},
         401: {"description": "Bad or missing signature or credentials, or a stale timestamp"},
         404: {"description": "Unknown source"},
         413: {"description": "Body over LOCKSTEP_MAX_BODY_BYTES"},

@@ -1,11 +1,11 @@
 """Whatever the webhook door accepts, scoring and SLA can store, on SQLite and on PostgreSQL.
 
 Each source's request is built with arbitrary text in its text fields (NUL, escapes that look
-like one, any script), sent through the door with a fake producer, and
-the events it published are handled as the consumers would: claimed in the processed-events
-table, applied by scoring's handler, and the stage changes scoring put in its outbox applied
-with the source events by SLA's handler, each in its own transaction on the real database.
-PostgreSQL refuses a NUL that SQLite takes without a word: that is why both run. No Kafka.
+like one, any script) and sent through the door with a fake producer. The events it published
+are handled as the consumers would: claimed in the processed-events table, applied by
+scoring's handler, and the stage changes scoring put in its outbox applied with the source
+events by SLA's handler, each in its own transaction on the real database. PostgreSQL refuses
+a NUL that SQLite takes without a word: that is why both run. No Kafka.
 """
 
 from __future__ import annotations
