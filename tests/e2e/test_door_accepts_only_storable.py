@@ -21,21 +21,24 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from contract import load_contract
+from contract.settings import DEFAULT_CONTRACT
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.handler import ScoringHandler
+from services.scoring.migrations import MIGRATIONS as SCORING_MIGRATIONS
 from services.scoring.tables import outbox as scoring_outbox
 from services.scoring.tables import processed_events as scoring_processed
 from services.simulator import signing, wire
 from services.sla.alerts import AlertDesk
 from services.sla.handler import SlaHandler
+from services.sla.migrations import MIGRATIONS as SLA_MIGRATIONS
 from services.sla.policies import PolicyBook
 from services.sla.tables import outbox as sla_outbox
 from services.sla.tables import processed_events as sla_processed
-from shared.contract import load_contract
 from shared.db import Outbox, ProcessedEvents, create_engine
 from shared.db.migrations import upgrade
 from shared.events import EventEnvelope
-from shared.settings import DEFAULT_CONTRACT
+from shared.webhooks.signing import standard_webhooks_headers
 from tests.services.ingest.fake_door import HOST, new_door
 from tests.services.ingest.sources import factories
 from tests.services.ingest.sources.factories import NOW, NOW_MS
@@ -141,7 +144,7 @@ def generic(draw: st.DrawFn) -> tuple[str, dict[str, str], bytes]:
         events[0]["id"] = draw(text) or "own"
     body = _json(events)
     delivery = draw(st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=12))
-    signature = signing.standard_webhooks_headers(factories.GENERIC_SECRET, delivery, body, NOW)
+    signature = standard_webhooks_headers(factories.GENERIC_SECRET, delivery, body, NOW)
     return "/webhooks/generic", {**wire.JSON, **signature}, body
 
 
@@ -196,8 +199,8 @@ class Stores:
 @pytest.fixture
 async def stores(database_url):  # type: ignore[no-untyped-def]
     engine = create_engine(database_url)
-    await upgrade(engine, "scoring")
-    await upgrade(engine, "sla")
+    await upgrade(engine, SCORING_MIGRATIONS)
+    await upgrade(engine, SLA_MIGRATIONS)
     yield Stores(engine)
     await engine.dispose()
 

@@ -14,6 +14,7 @@ import pytest
 
 from services.simulator import signing
 from shared.bus import BusUnavailable
+from shared.webhooks.signing import standard_webhooks_headers
 from tests.services.ingest.fake_door import HOST, LIMIT, Door, new_door
 from tests.services.ingest.sources import factories
 from tests.services.ingest.sources.factories import GENERIC_SECRET, MARKETO_TOKEN, NOW, NOW_MS, NOW_S
@@ -38,7 +39,7 @@ def generic(payload: Any = ACTIVITY, msg_id: str = "msg_1") -> tuple[dict[str, s
     body = json.dumps(payload).encode()
     return {
         "content-type": "application/json",
-        **signing.standard_webhooks_headers(GENERIC_SECRET, msg_id, body, NOW),
+        **standard_webhooks_headers(GENERIC_SECRET, msg_id, body, NOW),
     }, body
 
 

@@ -1,5 +1,6 @@
 """The request log keeps what a sender sent in a refusal's reason, on both databases."""
 
+from services.ingest.migrations import MIGRATIONS
 from services.ingest.recent import RecentRequests
 from shared.db import create_engine, session_factory
 from shared.db.migrations import upgrade
@@ -7,7 +8,7 @@ from shared.db.migrations import upgrade
 
 async def test_a_reason_quoting_a_nul_is_kept_escaped(database_url):
     engine = create_engine(database_url)
-    await upgrade(engine, "ingest")
+    await upgrade(engine, MIGRATIONS)
     try:
         recent = RecentRequests(session_factory(engine), limit=5)
         for reason in ("data.custom: key 'a\x00' is not allowed", "fine"):
