@@ -8,6 +8,7 @@ if the row survives until the flush.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict, deque
@@ -86,10 +87,8 @@ class RecentRequests:
 
     async def run(self) -> None:
         while not self._stopping.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):  # the interval passed: flush and wait again
                 await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
-            except TimeoutError:
-                pass
             await self.flush()
 
     async def stop(self) -> None:

@@ -602,7 +602,8 @@ def test_event_id_includes_portal_and_subscription():
         (b'[{"eventId": 1, "occurredAt": 1}]', r"\[0\]\.subscriptionType"),
         (b'[{"eventId": 1, "subscriptionType": "contact.creation", "occurredAt": -5}]', "occurredAt"),
         (
-            b'[{"eventId": 1, "subscriptionType": "contact.creation", "occurredAt": 4611686018427387904, "objectId": 5}]',
+            b'[{"eventId": 1, "subscriptionType": "contact.creation", '
+            b'"occurredAt": 4611686018427387904, "objectId": 5}]',
             "occurredAt",
         ),
         (b'[{"eventId": 1, "subscriptionType": "contact.creation", "occurredAt": 1, "objectId": 5}, "x"]', r"\[1\]"),

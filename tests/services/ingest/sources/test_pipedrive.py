@@ -28,7 +28,8 @@ AUTH = basic_auth(PIPEDRIVE_USER, PIPEDRIVE_PASSWORD)
 
 
 def meta(action: str, entity: str, entity_id: str, **extra) -> dict:  # type: ignore[no-untyped-def]
-    """The v2 `meta` block as the Guide for Webhooks v2 documents it (the simulator's builder, one place for its shape)."""
+    """The v2 `meta` block as the Guide for Webhooks v2 documents it (the simulator's builder, one
+    place for its shape)."""
     event_id = extra.pop("id", "0f4c2a9e-7b1d-4e6f-8a3c-5d2e1f0a9b8c")
     block = wire.pipedrive_webhook(event_id, action, entity, entity_id, datetime(2026, 3, 1, 10, 15, tzinfo=UTC), None)[
         "meta"

@@ -183,8 +183,9 @@ def authenticate_refuses_or_passes(adapter: SourceAdapter, req: InboundRequest) 
 # --- HubSpot --------------------------------------------------------------------------------------------------
 
 HS_TYPES = [
-    "contact.creation", "contact.propertyChange", "contact.deletion", "contact.privacyDeletion", "contact.merge", "contact.associationChange",
-    "contact.restore", "deal.creation", "deal.propertyChange", "deal.associationChange", "deal.deletion", "company.creation", "object.creation",
+    "contact.creation", "contact.propertyChange", "contact.deletion", "contact.privacyDeletion", "contact.merge",
+    "contact.associationChange", "contact.restore", "deal.creation", "deal.propertyChange", "deal.associationChange",
+    "deal.deletion", "company.creation", "object.creation",
 ]  # fmt: skip
 HS_PROPERTIES = [
     "email",
@@ -326,8 +327,9 @@ SF_FIELDS = sorted(
     }
 )
 SF_VALUES = [
-    "Closed - Not Converted", "Working - Contacted", "Closed - Converted", "Completed", "Call", "Meeting", "Task", "true", "false",
-    "Closed Won", "Closed Lost", "2026-11-02T09:30:00.000Z", "2026-11-02", "250", "1e400", "nan", "-1", "Ada@Example.com", "",
+    "Closed - Not Converted", "Working - Contacted", "Closed - Converted", "Completed", "Call", "Meeting", "Task",
+    "true", "false", "Closed Won", "Closed Lost", "2026-11-02T09:30:00.000Z", "2026-11-02", "250", "1e400", "nan",
+    "-1", "Ada@Example.com", "",
 ]  # fmt: skip
 xml_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)  # includes characters XML forbids
 sf_fields = st.dictionaries(

@@ -40,7 +40,8 @@ def envelope(sobject_type: str, *records: tuple[str, dict[str, str]], org: str =
    </Notification>"""
         )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
-<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"
+ xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
  <soapenv:Body>
   <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
    <OrganizationId>{org}</OrganizationId>
@@ -55,7 +56,8 @@ def envelope(sobject_type: str, *records: tuple[str, dict[str, str]], org: str =
 
 # The captured Lead message from the research notes (localized status "Abierto").
 CAPTURED_LEAD = b"""<?xml version="1.0" encoding="UTF-8"?>
-<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"
+ xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
  <soapenv:Body>
   <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
    <OrganizationId>00Do0000000e0vQEAQ</OrganizationId>
@@ -327,7 +329,8 @@ def test_namespaces_declared_elsewhere_are_parsed_by_uri():
 <env:Envelope xmlns:env="{SOAP}" xmlns="{OUTBOUND}">
  <env:Body><notifications><OrganizationId>{SALESFORCE_ORG_18}</OrganizationId>
   <Notification><Id>04l5e000000AbCdAAK</Id>
-   <sObject xmlns:sf="urn:sobject.enterprise.soap.sforce.com" xmlns:x="http://www.w3.org/2001/XMLSchema-instance" x:type="sf:Lead">
+   <sObject xmlns:sf="urn:sobject.enterprise.soap.sforce.com"
+    xmlns:x="http://www.w3.org/2001/XMLSchema-instance" x:type="sf:Lead">
     <sf:Id>00Q5e00000AbCdEEAZ</sf:Id><sf:Status>Closed - Not Converted</sf:Status></sObject></Notification>
  </notifications></env:Body></env:Envelope>""".encode()
     assert one(parse(body), "lockstep.sales.dispositioned.v1").payload.disposition == "rejected"
