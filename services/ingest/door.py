@@ -112,7 +112,7 @@ class WebhookDoor:
             records = self._records(source, request, result)
         except (PydanticSerializationError, UnicodeEncodeError):  # a lone surrogate is not UTF-8
             records = None
-        if records is None or _may_be_unstorable(result.drafts, records):
+        if records is None or _may_be_unstorable(result.drafts, records[1:]):  # the raw record is first
             problem = _first_unstorable(result.drafts)
             if problem is not None:
                 return self.reject(source, 400, problem, problem, request=request)
@@ -186,9 +186,12 @@ def event_record(topic: str, source: str, draft: Draft) -> OutgoingRecord:
 
 def _may_be_unstorable(drafts: list[Draft], records: list[OutgoingRecord]) -> bool:
     """Whether an event may hold text the stores cannot (shared/events/text.py). A NUL in any of
-    an event's strings is `\\u0000` in its JSON, so one byte search per event clears all but the
-    rare suspect, which `_first_unstorable` then looks at field by field."""
-    return any(b"\\u0000" in record.value for record in records[1:]) or any("\x00" in d.event_id for d in drafts)
+    an event's strings is `\\u0000` in its JSON, and JSON without any escape has no backslash at
+    all, so a byte search per event clears the common case; only a suspect is walked field by field."""
+    for record in records:
+        if b"\\" in record.value and b"\\u0000" in record.value:
+            return True
+    return any("\x00" in draft.event_id for draft in drafts)
 
 
 def _first_unstorable(drafts: list[Draft]) -> str | None:
