@@ -113,7 +113,7 @@ class WebhookDoor:
         except (PydanticSerializationError, UnicodeEncodeError):  # a lone surrogate is not UTF-8
             records = None
         if records is None or _may_be_unstorable(result.drafts, records[1:]):  # the raw record is first
-            problem = _first_unstorable(result.drafts)
+            problem = first_unstorable(result.drafts)
             if problem is not None:
                 return self.reject(source, 400, problem, problem, request=request)
             if records is None:
@@ -194,8 +194,9 @@ def _may_be_unstorable(drafts: list[Draft], records: list[OutgoingRecord]) -> bo
     return any("\x00" in draft.event_id for draft in drafts)
 
 
-def _first_unstorable(drafts: list[Draft]) -> str | None:
-    """What the first event holds that the stores cannot, named by its field, or None."""
+def first_unstorable(drafts: list[Draft]) -> str | None:
+    """What the first event holds that the stores cannot, named by its field, or None: the door
+    refuses such a request, and a raw replay such a webhook."""
     for draft in drafts:
         if problem := unstorable(draft.event_id):
             return f"the event id {storable(draft.event_id)!r} made from this request {problem}"

@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from contract import load_contract
 from services.ingest.bootstrap import build_adapters
-from services.ingest.door import event_record
+from services.ingest.door import event_record, first_unstorable
 from services.ingest.raw import ReceivedWebhook
 from services.ingest.redaction import mask_emails
 from services.ingest.settings import IngestSettings
@@ -135,8 +135,12 @@ async def replay_raw(
             except Exception as exc:  # whatever the adapter refuses today is reported, never fatal
                 report.refused[_refusal(exc)] += 1
                 continue
-            for name, value in result.unmapped:
-                report.unmapped[mask_emails(f"{name}={value}")] += 1
+            problem = first_unstorable(result.drafts)
+            if problem is not None:  # accepted before the door refused such text: it would be dead-lettered
+                report.refused[mask_emails(problem)] += 1
+                continue
+            for unmapped in result.unmapped:
+                report.unmapped[mask_emails(f"{unmapped.field}={unmapped.value}")] += 1
             produced_now = {draft.event_id for draft in result.drafts}
             report.no_longer_produced += len(set(webhook.event_ids) - produced_now)
             for draft in result.drafts:

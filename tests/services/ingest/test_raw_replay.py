@@ -19,7 +19,7 @@ from services.ingest.raw import raw_record
 from services.ingest.replay import replay_raw_window
 from services.ingest.sources.base import InboundRequest
 from services.simulator import wire
-from shared.bus import EventProducer, Topics
+from shared.bus import EventProducer, Topics, ensure_topics
 from tests.services.ingest.conftest import BASE_URL, MARKETO_TOKEN, ingest_settings
 from tests.support.apps import running
 from tests.support.kafka import read_topic
@@ -117,3 +117,37 @@ async def test_raw_replay_publishes_what_the_old_mapping_missed_once_and_nothing
     assert _activity(records, webinar)[0]["lead"]["record_id"] == calls["Register Webinar"]
     kinds = sorted(_activity(records, i)[0]["kind"] for i in ids if i.endswith(":activity"))
     assert kinds == ["email_open", "page_view", "webinar_attended"]  # the page view keeps its first reading
+
+
+async def test_raw_replay_refuses_what_the_stores_cannot_hold_as_the_door_now_does(
+    kafka_bootstrap, topic_prefix, tmp_path
+):
+    # A webhook archived before the door refused a NUL: replayed, its events would be dead-lettered again.
+    settings = ingest_settings(kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/ingest.db")
+    topics = Topics(topic_prefix)
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    _, body = wire.marketo_request(
+        MARKETO_TOKEN,
+        {"leadId": "9", "email": "ada\x00@acme.io", "activityType": "Open Email", "occurredAt": "2026-11-02T09:30:00Z"},
+    )
+    archived = InboundRequest(
+        "POST",
+        f"{BASE_URL}/webhooks/marketo",
+        {"content-type": "application/json"},
+        {},
+        body,
+        datetime.now(UTC).timestamp(),
+    )
+    await ensure_topics(kafka_bootstrap, [topics.raw, topics.events], partitions=1, replication_factor=1)
+    producer = EventProducer(kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send(raw_record(topics.raw, "marketo", archived, [], uuid.uuid4().hex))
+    finally:
+        await producer.stop()
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    replay = await replay_raw_window(settings, "marketo", since, until, dry_run=False)
+    assert (replay.webhooks, replay.produced) == (1, 0)
+    [(reason, count)] = replay.refused.items()
+    assert count == 1 and reason.startswith("lead.email: holds a NUL character")
+    assert "ada" not in reason
