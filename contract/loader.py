@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from contract.model import Contract
 
@@ -63,6 +65,36 @@ def _clean_loc(loc: tuple) -> Path_:
     )
 
 
+def _members(annotation: Any) -> list[Any]:
+    """The types an annotation may hold: Optional, unions and Annotated unwrapped."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _members(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [m for arg in typing.get_args(annotation) for m in _members(arg)]
+    return [annotation]
+
+
+def _allowed_keys(loc: Path_) -> list[str]:
+    """The keys accepted where an unknown key was found, so the error can say what was meant."""
+    candidates: list[Any] = [Contract]
+    for part in loc[:-1]:
+        following: list[Any] = []
+        for candidate in (m for c in candidates for m in _members(c)):
+            origin = typing.get_origin(candidate)
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel) and isinstance(part, str):
+                fields = {f.alias or name: f for name, f in candidate.model_fields.items()}
+                if part in fields:
+                    following.append(fields[part].annotation)
+            elif origin is dict:
+                following.append(typing.get_args(candidate)[1])
+            elif origin is list and isinstance(part, int):
+                following.append(typing.get_args(candidate)[0])
+        candidates = following
+    models = [m for c in candidates for m in _members(c) if isinstance(m, type) and issubclass(m, BaseModel)]
+    return [f.alias or name for name, f in models[0].model_fields.items()] if models else []
+
+
 def parse_contract(text: str, filename: str = "<contract>") -> Contract:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -93,6 +125,8 @@ def parse_contract(text: str, filename: str = "<contract>") -> Contract:
             message = re.sub(r" or instance of \w+$", "", message.removeprefix("Value error, "))
             if error["type"] == "literal_error" or error["type"] == "enum":
                 message += f" (got {error.get('input')!r})"
+            if error["type"] == "extra_forbidden" and (allowed := _allowed_keys(loc)):
+                message += f" (allowed here: {', '.join(allowed)})"
             problems.append(f"{filename}:{_line_for(loc, lines)}: {where}: {message}")
         raise ContractError(problems) from None
     cross = contract.problems()

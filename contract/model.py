@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contract.attribution import Attribution
 from contract.lifecycle import Handoff, Problem, Stage, stage_graph_problems
+from contract.reasons import ReasonCodes, reason_mapping_problems
 from contract.scoring import Scoring
 from contract.sla import Sla
-from contract.sources import SourceMappings
+from contract.sources import REASON_SOURCES, SourceMappings
+from contract.targets import Targets
 
 
 class Contract(BaseModel):
@@ -19,6 +22,9 @@ class Contract(BaseModel):
     handoff: Handoff = Field(default_factory=Handoff)
     sla: Sla = Field(default_factory=Sla)
     sources: SourceMappings = Field(default_factory=SourceMappings)
+    reason_codes: ReasonCodes = Field(default_factory=ReasonCodes)
+    targets: Targets = Field(default_factory=Targets)
+    attribution: Attribution = Field(default_factory=Attribution)
 
     def problems(self) -> list[Problem]:
         """Checks across sections (each with the path it concerns), run by the loader."""
@@ -28,6 +34,9 @@ class Contract(BaseModel):
             for stage in stages:
                 if stage not in self.stages:
                     problems.append((("sla", "policies", index), f"policy {policy.name}: unknown stage {stage!r}"))
+        for source in REASON_SOURCES:
+            problems += reason_mapping_problems(self.reason_codes, source, getattr(self.sources, source).reason_codes)
+        problems += self.targets.problems({policy.name for policy in self.sla.policies})
         return problems
 
     @property

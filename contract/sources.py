@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from contract.reasons import ReasonMapping
 from contract.zones import TimeZoneName
 from shared.events.catalog import ActivityKind, Disposition, TouchChannel
 
@@ -44,6 +45,10 @@ class HubSpotMapping(_Section):
     deal_won_stages: list[str] = ["closedwon"]
     deal_lost_stages: list[str] = ["closedlost"]
     deal_lost_reason_property: str = "closed_lost_reason"
+    reason_codes: ReasonMapping = Field(
+        default_factory=ReasonMapping,
+        description="lead status, rejection reason or closed-lost reason value -> agreed reason code",
+    )
     properties: dict[str, str] = Field(
         default_factory=lambda: {
             "firstname": "first_name",
@@ -70,6 +75,9 @@ class SalesforceMapping(_Section):
         },
     )
     rejection_reason_field: str | None = Field(None, description="e.g. a custom Rejection_Reason__c field on Lead")
+    reason_codes: ReasonMapping = Field(
+        default_factory=ReasonMapping, description="Lead status or rejection reason value -> agreed reason code"
+    )
     task_channels: dict[str, TouchChannel] = {
         "Call": "call",
         "Email": "email",
@@ -118,6 +126,13 @@ class PipedriveMapping(_Section):
     lead_label_dispositions: dict[str, Disposition] = Field(
         default_factory=dict, description="lead label id -> disposition"
     )
+    reason_codes: ReasonMapping = Field(
+        default_factory=ReasonMapping, description="label reason or deal lost reason value -> agreed reason code"
+    )
+
+
+# The sources whose CRM values can carry a rejection, disqualification or lost reason.
+REASON_SOURCES = ("hubspot", "salesforce", "pipedrive")
 
 
 class SourceMappings(_Section):
