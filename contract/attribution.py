@@ -19,5 +19,6 @@ class Attribution(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     default_model: AttributionModel = Field(
-        "w_shaped", description="first_touch, last_touch, linear or w_shaped: what the scorecard uses unless asked"
+        default="w_shaped",
+        description="first_touch, last_touch, linear or w_shaped: what the scorecard uses unless asked",
     )

@@ -23,8 +23,8 @@ class Contract(BaseModel):
     sla: Sla = Field(default_factory=Sla)
     sources: SourceMappings = Field(default_factory=SourceMappings)
     reason_codes: ReasonCodes = Field(default_factory=ReasonCodes)
-    targets: Targets = Field(default_factory=Targets)
-    attribution: Attribution = Field(default_factory=Attribution)
+    targets: Targets = Targets()
+    attribution: Attribution = Attribution()
 
     def problems(self) -> list[Problem]:
         """Checks across sections (each with the path it concerns), run by the loader."""

@@ -63,7 +63,7 @@ class _Section(BaseModel):
 class CountTarget(_Section):
     owner: Owner
     target: Count
-    unique: bool = Field(False, description="Count each lead once in the month, not each entry into the stage")
+    unique: bool = Field(default=False, description="Count each lead once in the month, not each entry into the stage")
 
 
 class RateTarget(_Section):
@@ -131,9 +131,9 @@ class MonthTarget:
 
 class Targets(_Section):
     currency: Currency | None = Field(
-        None, description="ISO 4217 code: the reporting currency of every amount (required with money targets)"
+        default=None, description="ISO 4217 code: the reporting currency of every amount (required with money targets)"
     )
-    quota: Money | None = Field(None, description="The monthly sales quota; drives the leads-needed figure")
+    quota: Money | None = Field(default=None, description="The monthly sales quota; drives the leads-needed figure")
     monthly: MonthlyTargets = MonthlyTargets()
     overrides: dict[Month, MonthOverride] = Field(default_factory=dict, description="YYYY-MM -> values that differ")
 

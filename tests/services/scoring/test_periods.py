@@ -19,8 +19,8 @@ NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 
 
-def _utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_a_month_runs_from_local_midnight_to_local_midnight():
