@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from services.scoring.domain.attribution import Deal, Touch, attribute, shares
+from services.scoring.domain.attribution import Deal, Touch, attribute, counted_touches, shares
 
 
 def _at(day: int, hour: int = 9, month: int = 10) -> datetime:
@@ -98,6 +98,13 @@ def test_ties_in_time_are_broken_by_event_id():
     assert attribute(deal, list(reversed(same_time)), "first_touch").campaigns == {"a": 100}
 
 
+def test_counted_touches_are_ordered_on_their_own_whatever_order_they_come_in():
+    deal = Deal(Decimal(100), _at(2), None, None)
+    same_time = [Touch("e-b", _at(1), "page_view", campaign="b"), Touch("e-a", _at(1), "page_view", campaign="a")]
+    assert [t.event_id for t in counted_touches(same_time, deal)] == ["e-a", "e-b"]
+    assert [t.event_id for t in counted_touches([T3, T1, T2], DEAL)] == ["e1", "e2", "e3"]
+
+
 def test_credits_add_up_exactly_even_in_thirds():
     deal = Deal(Decimal(1000), _at(10), None, None)
     credit = attribute(deal, _touches(3), "linear")
@@ -128,8 +135,10 @@ def test_sourced_when_the_first_touch_of_any_kind_was_marketing():
     assert attribute(DEAL, tie, "linear").marketing_sourced
     tie = [Touch("a-sales", _at(1), "sales"), Touch("b-mkt", _at(1), "page_view", channel="organic")]
     assert not attribute(DEAL, tie, "linear").marketing_sourced
-    # An unsubscribe is no touch at all: it neither sources nor influences.
+    # An unsubscribe is no touch at all: it neither sources nor influences, nor stands before the first touch.
     assert not attribute(DEAL, [UNSUBSCRIBE, rep_called_first], "linear").marketing_sourced
+    assert not attribute(DEAL, [UNSUBSCRIBE], "linear").marketing_influenced
+    assert attribute(DEAL, [UNSUBSCRIBE, UNMARKED], "linear").marketing_sourced  # 11 Oct, then 12 Oct
 
 
 def test_influenced_when_any_marketing_touch_came_up_to_the_close():
