@@ -52,24 +52,31 @@ class Recycling(_Section):
     keep_fraction: float = Field(0.0, ge=0, le=1, description="With engagement: keep_fraction, the part kept")
 
 
+RecycledBy = Literal["rejected", "closed_lost"]
+
+
+def _default_dispositions() -> dict[Disposition, DispositionRule]:
+    return {
+        "accepted": DispositionRule(to="sal", **{"from": ["mql"]}),
+        "qualified": DispositionRule(to="sql", **{"from": ["mql", "sal"]}),
+        "rejected": DispositionRule(to="recycled", **{"from": ["mql", "sal", "sql"]}),
+        "disqualified": DispositionRule(
+            to="disqualified", **{"from": ["subscriber", "lead", "mql", "sal", "sql", "recycled"]}
+        ),
+    }
+
+
+def _default_recycling() -> dict[RecycledBy, Recycling]:
+    return {
+        "rejected": Recycling(engagement="reset"),
+        "closed_lost": Recycling(engagement="keep_fraction", keep_fraction=0.25),
+    }
+
+
 class Handoff(_Section):
-    dispositions: dict[Disposition, DispositionRule] = Field(
-        default_factory=lambda: {
-            "accepted": DispositionRule(to="sal", **{"from": ["mql"]}),
-            "qualified": DispositionRule(to="sql", **{"from": ["mql", "sal"]}),
-            "rejected": DispositionRule(to="recycled", **{"from": ["mql", "sal", "sql"]}),
-            "disqualified": DispositionRule(
-                to="disqualified", **{"from": ["subscriber", "lead", "mql", "sal", "sql", "recycled"]}
-            ),
-        }
-    )
+    dispositions: dict[Disposition, DispositionRule] = Field(default_factory=_default_dispositions)
     opportunity: OpportunityRules = OpportunityRules()
-    recycling: dict[Literal["rejected", "closed_lost"], Recycling] = Field(
-        default_factory=lambda: {
-            "rejected": Recycling(engagement="reset"),
-            "closed_lost": Recycling(engagement="keep_fraction", keep_fraction=0.25),
-        }
-    )
+    recycling: dict[RecycledBy, Recycling] = Field(default_factory=_default_recycling)
 
 
 Problem = tuple[tuple[str | int, ...], str]
@@ -92,20 +99,20 @@ def stage_graph_problems(stages: dict[str, Stage], handoff: Handoff) -> list[Pro
             problems.append((("stages",), f"stages must define {required!r}"))
     for disposition, rule in handoff.dispositions.items():
         where = ("handoff", "dispositions", disposition)
-        for stage in [rule.to, *rule.from_]:
-            if stage not in stages:
-                problems.append((where, f"unknown stage {stage!r}"))
+        for named in [rule.to, *rule.from_]:
+            if named not in stages:
+                problems.append((where, f"unknown stage {named!r}"))
         for origin in rule.from_:
             if origin in stages and rule.to in stages and rule.to != origin and rule.to not in stages[origin].next:
                 problems.append((where, f"{origin} -> {rule.to} is not allowed by stages.{origin}.next"))
     opportunity = handoff.opportunity
-    for field, stage in (
+    for field, named in (
         ("created", opportunity.created),
         ("closed_won", opportunity.closed_won),
         ("closed_lost", opportunity.closed_lost),
     ):
-        if stage not in stages:
-            problems.append((("handoff", "opportunity", field), f"unknown stage {stage!r}"))
+        if named not in stages:
+            problems.append((("handoff", "opportunity", field), f"unknown stage {named!r}"))
     for origin in opportunity.from_:
         if origin not in stages:
             problems.append((("handoff", "opportunity", "from"), f"unknown stage {origin!r}"))

@@ -12,6 +12,9 @@ from shared.events.catalog import ActivityKind
 
 FitField = Literal["title", "industry", "employees", "country", "email_domain", "company", "lead_source"]
 GRADES = ("A", "B", "C", "D")
+# The grades with a lowest fit score; below C is D.
+ScoredGrade = Literal["A", "B", "C"]
+SCORED_GRADES: tuple[ScoredGrade, ...] = ("A", "B", "C")
 FREE_MAIL = [
     "gmail.com",
     "googlemail.com",
@@ -113,10 +116,14 @@ class MqlRule(_Section):
         return self
 
 
+def _default_grades() -> dict[ScoredGrade, int]:
+    return {"A": 50, "B": 30, "C": 10}
+
+
 class Scoring(_Section):
     fit: list[FitRule] = Field(default_factory=list)
-    grades: dict[Literal["A", "B", "C"], int] = Field(
-        default_factory=lambda: {"A": 50, "B": 30, "C": 10}, description="Lowest fit score of each grade; below C is D"
+    grades: dict[ScoredGrade, int] = Field(
+        default_factory=_default_grades, description="Lowest fit score of each grade; below C is D"
     )
     engagement: list[EngagementRule] = Field(default_factory=list)
     decay: Decay = Decay()
@@ -135,8 +142,8 @@ class Scoring(_Section):
         return self
 
     def grade(self, fit: int) -> str:
-        for grade in ("A", "B", "C"):
-            if grade in self.grades and fit >= self.grades[grade]:  # type: ignore[index]
+        for grade in SCORED_GRADES:
+            if grade in self.grades and fit >= self.grades[grade]:
                 return grade
         return "D"
 

@@ -40,9 +40,13 @@ class Holidays(_Section):
         return self
 
 
+def _working_week() -> list[Weekday]:
+    return ["mon", "tue", "wed", "thu", "fri"]
+
+
 class Calendar(_Section):
     timezone: TimeZoneName
-    days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1)
+    days: list[Weekday] = Field(default_factory=_working_week, min_length=1)
     hours: tuple[str, str] = ("09:00", "17:00")
     holidays: Holidays | None = None
     closed: list[date] = Field(default_factory=list, description="Extra closed days (company holidays)")

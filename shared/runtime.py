@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
@@ -54,20 +55,20 @@ class Runtime:
     consumers: list[ConsumerRunner] = field(default_factory=list)
     relays: list[OutboxRelay] = field(default_factory=list)
     deadletters: DeadLetterMetrics | None = None  # made with the first consumer: only consuming services count
-    _tasks: list[asyncio.Task] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.readiness.setdefault("database", self.database_ready)
         self.readiness.setdefault("kafka", self.kafka_ready)
 
-    def spawn(self, name: str, work: Awaitable[None]) -> asyncio.Task:
+    def spawn(self, name: str, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work, name=f"{self.service}:{name}")
         task.add_done_callback(self._report_crash)
         self._tasks.append(task)
         return task
 
-    def _report_crash(self, task: asyncio.Task) -> None:
+    def _report_crash(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.error("%s stopped with an error", task.get_name(), exc_info=task.exception())
 

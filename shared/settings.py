@@ -9,7 +9,7 @@ start-up instead of failing on its first message.
 from __future__ import annotations
 
 import re
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -107,7 +107,7 @@ class LockstepSettings(BaseSettings):
 S = TypeVar("S", bound=BaseSettings)
 
 
-def load_settings(cls: type[S], **overrides: object) -> S:
+def load_settings(cls: type[S], **overrides: Any) -> S:
     """Build settings or raise `SettingsError` naming each bad `LOCKSTEP_*` variable."""
     try:
         return cls(**overrides)

@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.bus.deadletter import deadletter_record
@@ -103,11 +106,7 @@ class ConsumerRunner:
         self._session_timeout_ms = session_timeout_ms
         self._pending_offsets = PendingOffsetCommits(name, commit_interval_ms / 1000)
         # PostgreSQL and a handler that can: most batches in one write, no transaction (single_statement.py).
-        self._single_statement = (
-            SingleStatementBatch(sessions, processed, handler)  # type: ignore[arg-type]
-            if SingleStatementBatch.available(sessions, handler)
-            else None
-        )
+        self._single_statement = SingleStatementBatch.if_available(sessions, processed, handler)
         self._after_commit = after_commit or (lambda: None)
         self._on_deadletter = on_deadletter or (lambda topic: None)
         self._stopping = asyncio.Event()
@@ -140,9 +139,7 @@ class ConsumerRunner:
             try:
                 consumer.subscribe(
                     self._topics,
-                    listener=WaitForBatch(
-                        self._lock, self.name, lambda revoked, consumer=consumer: self._rebalanced(consumer, revoked)
-                    ),
+                    listener=WaitForBatch(self._lock, self.name, functools.partial(self._rebalanced, consumer)),
                 )
                 await consumer.start()
             except (KafkaError, OSError) as exc:
@@ -195,7 +192,7 @@ class ConsumerRunner:
                 if self._pending_offsets.due:
                     await self._pending_offsets.commit(consumer)
 
-    def _unwanted(self, record) -> bool:  # type: ignore[no-untyped-def]
+    def _unwanted(self, record: ConsumerRecord) -> bool:
         if self._wanted is None:
             return False
         ce_type = next((value for name, value in record.headers or () if name == "ce_type"), None)
@@ -247,7 +244,7 @@ class ConsumerRunner:
         self.stats.duplicates += len(items) - len(fresh)
         self._after_commit()
 
-    async def _apply_one(self, record, envelope: EventEnvelope) -> None:  # type: ignore[no-untyped-def]
+    async def _apply_one(self, record: ConsumerRecord, envelope: EventEnvelope) -> None:
         attempts = 0
         while True:
             attempts += 1
@@ -281,7 +278,9 @@ class ConsumerRunner:
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 10)
 
-    async def _deadletter(self, record, envelope: EventEnvelope | None, exc: BaseException, attempts: int) -> None:  # type: ignore[no-untyped-def]
+    async def _deadletter(
+        self, record: ConsumerRecord, envelope: EventEnvelope | None, exc: BaseException, attempts: int
+    ) -> None:
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         outgoing = deadletter_record(
             self._deadletter_topic,
@@ -313,7 +312,7 @@ class ConsumerRunner:
         )
 
     @staticmethod
-    def _processed_row(record, envelope: EventEnvelope, outcome: str, now: datetime) -> dict:  # type: ignore[no-untyped-def]
+    def _processed_row(record: ConsumerRecord, envelope: EventEnvelope, outcome: str, now: datetime) -> dict[str, Any]:
         return {
             "event_id": envelope.id,
             "topic": record.topic,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from aiokafka.structs import ConsumerRecord
 from prometheus_client import CollectorRegistry, Counter
 
 from shared.bus.producer import OutgoingRecord
@@ -28,8 +29,8 @@ _OURS = "lockstep_"
 
 
 def deadletter_record(
-    topic: str, record, *, error: str, error_type: str, attempts: int, consumer: str
-) -> OutgoingRecord:  # type: ignore[no-untyped-def]
+    topic: str, record: ConsumerRecord, *, error: str, error_type: str, attempts: int, consumer: str
+) -> OutgoingRecord:
     """Keep the original untouched so the record can be replayed once the cause is fixed."""
     original = [(name, value or b"") for name, value in (record.headers or ()) if not name.startswith(_OURS)]
     extra = {
@@ -66,7 +67,7 @@ class DeadLetter:
     headers: list[tuple[str, bytes]]  # the original record's
 
     @classmethod
-    def from_record(cls, record) -> DeadLetter:  # type: ignore[no-untyped-def]
+    def from_record(cls, record: ConsumerRecord) -> DeadLetter:
         ours = {
             name: (value or b"").decode("utf-8", "replace")
             for name, value in record.headers or ()

@@ -16,7 +16,7 @@ merge of two leads). Either way the batch is handled exactly once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,6 +25,7 @@ from shared.db.idempotency import ProcessedEvents
 from shared.events.envelope import EventEnvelope
 
 
+@runtime_checkable
 class SingleStatementHandler(Protocol):
     """A handler that can also handle a batch without a transaction, its writes in one statement."""
 
@@ -53,7 +54,16 @@ class SingleStatementBatch:
     @staticmethod
     def available(sessions: async_sessionmaker[AsyncSession], handler: object) -> bool:
         bind = sessions.kw.get("bind")
-        return bind is not None and bind.dialect.name == "postgresql" and hasattr(handler, "in_one_statement")
+        return bind is not None and bind.dialect.name == "postgresql" and isinstance(handler, SingleStatementHandler)
+
+    @classmethod
+    def if_available(
+        cls, sessions: async_sessionmaker[AsyncSession], processed: ProcessedEvents, handler: object
+    ) -> SingleStatementBatch | None:
+        """The fast path, for PostgreSQL and a handler that can take it; None otherwise."""
+        if isinstance(handler, SingleStatementHandler) and cls.available(sessions, handler):
+            return cls(sessions, processed, handler)
+        return None
 
     async def apply(self, rows: list[dict], envelopes: list[EventEnvelope]) -> bool:
         """Handle the batch in one write; False if it must go the transactional way (nothing written)."""
@@ -63,7 +73,7 @@ class SingleStatementBatch:
         writes = CombinedWrite()
         writes.append(self._table, rows)  # a plain INSERT: an id recorded before fails the statement
         async with self._sessions() as session:
-            landed = await self._handler.in_one_statement(session, envelopes, writes)  # type: ignore[arg-type]
+            landed = await self._handler.in_one_statement(session, envelopes, writes)
             if landed is None:
                 self.declined += 1
                 return False

@@ -33,7 +33,7 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-_PG = _asyncpg_dialect()
+_PG = _asyncpg_dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves dialect constructors unannotated
 
 # Above this many rows COPY's second round trip is cheaper than executemany's per-row work.
 COPY_FROM_ROWS = 100
@@ -102,12 +102,15 @@ class CombinedWrite:
             for kind, table, rows, key in parts:
                 if kind == "append":
                     await insert_rows(session, table, rows)
-                elif kind == "update":
+                    continue
+                assert key is not None  # updates and upserts are keyed
+                statement = _sqlite_statement(kind, table, tuple(rows[0]), key)
+                if kind == "update":
                     # The key's parameter needs a name of its own: SQLAlchemy reserves the columns' names for SET.
                     keyed = [{**{c: v for c, v in row.items() if c != key}, "b_key": row[key]} for row in rows]
-                    await session.execute(_sqlite_statement(kind, table, tuple(rows[0]), key), keyed)
+                    await session.execute(statement, keyed)
                 else:
-                    await session.execute(_sqlite_statement(kind, table, tuple(rows[0]), key), rows)
+                    await session.execute(statement, rows)
             return
         together = [part for part in parts if not (part[0] == "append" and len(part[2]) > COPY_FROM_ROWS)]
         for kind, table, rows, _ in parts:
@@ -167,11 +170,11 @@ def _pg_part(kind: str, table: Table, columns: list[str], arrays: str, key: str 
 
 
 @functools.cache
-def _sqlite_statement(kind: str, table: Table, columns: tuple[str, ...], key: str | None) -> Executable:
+def _sqlite_statement(kind: str, table: Table, columns: tuple[str, ...], key: str) -> Executable:
     """The executemany form of an update or upsert part, built once per table and columns."""
     others = [c for c in columns if c != key]
     if kind == "update":
-        where = table.c[key] == bindparam("b_key")  # type: ignore[index]
+        where = table.c[key] == bindparam("b_key")
         return (
             update(table)
             .where(where)

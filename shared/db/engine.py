@@ -6,13 +6,16 @@ Engines are created by a service's bootstrap at start-up, never at import time.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import asyncpg
 import orjson
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Executable, event
+from sqlalchemy.engine import Connection, CursorResult, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from shared.db.sqlite_inline import inline_connector
 
@@ -49,6 +52,15 @@ async def is_postgres_session(session: AsyncSession) -> bool:
     return (await session.connection()).dialect.name == "postgresql"
 
 
+async def execute_on_cursor(
+    session: AsyncSession, statement: Executable, params: dict[str, Any] | None = None
+) -> CursorResult[Any]:
+    """`session.execute` for a Core statement whose cursor is wanted: how many rows an UPDATE or
+    DELETE changed, whether a statement returned rows. The session is typed as returning a plain
+    Result; a Core statement's is a CursorResult."""
+    return cast(CursorResult[Any], await session.execute(statement, params))
+
+
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -77,7 +89,7 @@ def _sqlite_engine(url: str, database: str | None) -> AsyncEngine:
     engine = create_async_engine(url, async_creator=creator, pool_size=1, max_overflow=0, **_JSON)
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
@@ -86,7 +98,7 @@ def _sqlite_engine(url: str, database: str | None) -> AsyncEngine:
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _begin(connection) -> None:  # type: ignore[no-untyped-def]
+    def _begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

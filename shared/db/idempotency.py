@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.bulk_writes import insert_rows, pg_array_type
-from shared.db.engine import is_postgres_session
+from shared.db.engine import execute_on_cursor, is_postgres_session
 from shared.db.keyed_statements import SQLITE_IN_LIST, KeyedStatement
 
 _COLUMNS = ("event_id", "topic", "partition", "offset", "outcome", "processed_at")
@@ -64,10 +64,12 @@ class ProcessedEvents:
         released = 0
         for start in range(0, len(event_ids), SQLITE_IN_LIST):
             chunk = event_ids[start : start + SQLITE_IN_LIST]
-            result = await session.execute(delete(t).where(t.c.event_id.in_(chunk), t.c.outcome == "deadlettered"))
+            result = await execute_on_cursor(
+                session, delete(t).where(t.c.event_id.in_(chunk), t.c.outcome == "deadlettered")
+            )
             released += result.rowcount or 0
         return released
 
     async def prune(self, session: AsyncSession, older_than: datetime) -> int:
-        result = await session.execute(delete(self.table).where(self.table.c.processed_at < older_than))
+        result = await execute_on_cursor(session, delete(self.table).where(self.table.c.processed_at < older_than))
         return result.rowcount or 0

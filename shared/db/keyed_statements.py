@@ -14,6 +14,8 @@ from sqlalchemy import ColumnElement, Executable, Row, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db.engine import execute_on_cursor
+
 T = TypeVar("T")
 
 # SQLite's IN lists stay well under its bound-variable limit.
@@ -59,7 +61,7 @@ class KeyedStatement:
         statement = self.statement(postgres)
         rows: list[Row] = []
         for chunk in key_chunks(values, postgres):
-            result = await session.execute(statement, {"key_values": chunk, **params})
+            result = await execute_on_cursor(session, statement, {"key_values": chunk, **params})
             if result.returns_rows:
                 rows += result.all()
         return rows

@@ -5,12 +5,24 @@ A service's first migration calls `create_kit_tables_v1(op, "<service>")`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, Protocol
+
 import sqlalchemy as sa
 
 from shared.db.tables import AutoId
 
 
-def create_kit_tables_v1(op, prefix: str) -> None:  # type: ignore[no-untyped-def]
+class SchemaOperations(Protocol):
+    """What these steps use of alembic's `op` (the module a migration passes in)."""
+
+    def create_table(self, table_name: str, *columns: sa.schema.SchemaItem, **kw: Any) -> sa.Table: ...
+    def create_index(self, index_name: str | None, table_name: str, columns: Sequence[str], **kw: Any) -> None: ...
+    def drop_table(self, table_name: str, **kw: Any) -> None: ...
+    def drop_index(self, index_name: str, table_name: str | None = None, **kw: Any) -> None: ...
+
+
+def create_kit_tables_v1(op: SchemaOperations, prefix: str) -> None:
     processed = f"{prefix}_processed_events"
     op.create_table(
         processed,
@@ -33,7 +45,7 @@ def create_kit_tables_v1(op, prefix: str) -> None:  # type: ignore[no-untyped-de
     )
 
 
-def drop_kit_tables_v1(op, prefix: str) -> None:  # type: ignore[no-untyped-def]
+def drop_kit_tables_v1(op: SchemaOperations, prefix: str) -> None:
     op.drop_table(f"{prefix}_outbox")
     op.drop_index(f"ix_{prefix}_processed_events_processed_at", f"{prefix}_processed_events")
     op.drop_table(f"{prefix}_processed_events")

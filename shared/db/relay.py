@@ -22,9 +22,10 @@ import asyncio
 import contextlib
 import logging
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, all_, any_, bindparam, delete, func, select, text
+from sqlalchemy import Row, Select, all_, any_, bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -119,6 +120,7 @@ class OutboxRelay:
             # the rows are sent again and dropped by every consumer, so no need to wait for the WAL flush.
             await connection.execute(text("SET synchronous_commit = off"))
             driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None  # the asyncpg connection just checked out
             await driver.add_listener(self._channel, self._notified)
         except BaseException:
             await self._discard(connection)
@@ -156,7 +158,7 @@ class OutboxRelay:
         self.relayed += len(rows)
         return len(rows)
 
-    async def _send(self, rows: list) -> None:
+    async def _send(self, rows: Sequence[Row[Any]]) -> None:
         records = [
             OutgoingRecord(r.topic, r.key, bytes(r.value), [(name, value.encode()) for name, value in r.headers])
             for r in rows

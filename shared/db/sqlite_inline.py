@@ -12,21 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from typing import Any
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any, TypeVar
 
 import aiosqlite
 
 BUSY_TIMEOUT_S = 30.0
 
+T = TypeVar("T")
 
-def _is_begin(args: tuple) -> bool:
+
+def _is_begin(args: tuple[Any, ...]) -> bool:
     return bool(args) and isinstance(args[0], str) and args[0].lstrip()[:5].upper() == "BEGIN"
 
 
 class InlineConnection(aiosqlite.Connection):
     """An aiosqlite connection whose calls run directly instead of on a worker thread."""
 
-    def __await__(self):  # type: ignore[no-untyped-def]
+    def __await__(self) -> Generator[Any, None, InlineConnection]:
         return self._connect().__await__()
 
     async def _connect(self) -> InlineConnection:
@@ -34,7 +37,7 @@ class InlineConnection(aiosqlite.Connection):
             self._connection = self._connector()
         return self
 
-    async def _execute(self, fn, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+    async def _execute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
         if not _is_begin(args):
@@ -50,7 +53,7 @@ class InlineConnection(aiosqlite.Connection):
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.02)
 
-    def stop(self) -> None:  # type: ignore[override]
+    def stop(self) -> None:
         self._running = False
         if self._connection is not None:
             self._connection.close()
@@ -60,7 +63,7 @@ class InlineConnection(aiosqlite.Connection):
         self.stop()
 
 
-def inline_connector(database: str, **connect_args: Any):  # type: ignore[no-untyped-def]
+def inline_connector(database: str, **connect_args: Any) -> Callable[[], Awaitable[InlineConnection]]:
     """An `async_creator` for create_async_engine."""
 
     async def create() -> InlineConnection:
