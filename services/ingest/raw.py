@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
+from aiokafka.structs import ConsumerRecord
 
 from services.ingest.redaction import safe_headers, safe_url
 from services.ingest.sources.base import InboundRequest
@@ -65,7 +66,7 @@ class ReceivedWebhook:
     event_ids: tuple[str, ...]
 
     @classmethod
-    def from_record(cls, record) -> ReceivedWebhook | None:  # type: ignore[no-untyped-def]
+    def from_record(cls, record: ConsumerRecord) -> ReceivedWebhook | None:
         """None for a record that is not a raw webhook (or lacks what a replay needs)."""
         headers = {name: (value or b"").decode("utf-8", "replace") for name, value in record.headers or ()}
         if headers.get("ce_type") != RAW_TYPE or not headers.get("ce_subject") or not headers.get("ce_time"):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -91,7 +92,7 @@ def _iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def _fingerprint(key: bytes | None, headers, value: bytes | None) -> bytes:  # type: ignore[no-untyped-def]
+def _fingerprint(key: bytes | None, headers: Iterable[tuple[str, bytes | None]] | None, value: bytes | None) -> bytes:
     digest = hashlib.sha256(key or b"")
     for name, raw in headers or ():
         digest.update(b"\0" + name.encode() + b"\0" + (raw or b""))

@@ -16,6 +16,7 @@ from shared.events.catalog import (
     OpportunityChanged,
     SalesDispositioned,
     SalesTouched,
+    SourceEvent,
 )
 from shared.events.envelope import EventEnvelope, MalformedEvent
 from shared.events.keys import lead_key, normalize_email
@@ -38,6 +39,7 @@ __all__ = [
     "OpportunityChanged",
     "SalesDispositioned",
     "SalesTouched",
+    "SourceEvent",
     "lead_key",
     "normalize_email",
 ]

@@ -188,6 +188,27 @@ class OpportunityChanged(CanonicalEvent):
         return self.lead.key if self.lead else f"{self.source}:opportunity:{self.opportunity_id}"
 
 
+# What sources report through the door; all but an opportunity's name their lead.
+SourceEvent = (
+    ContactUpserted
+    | ContactMerged
+    | ContactDeleted
+    | ActivityRecorded
+    | SalesTouched
+    | SalesDispositioned
+    | OpportunityChanged
+)
+SOURCE_EVENTS: tuple[type[SourceEvent], ...] = (
+    ContactUpserted,
+    ContactMerged,
+    ContactDeleted,
+    ActivityRecorded,
+    SalesTouched,
+    SalesDispositioned,
+    OpportunityChanged,
+)
+
+
 class LifecycleTransitioned(CanonicalEvent):
     event_type: ClassVar[str] = "lockstep.lifecycle.transitioned.v1"
     lead_key: str = Field(min_length=1)

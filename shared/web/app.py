@@ -22,9 +22,13 @@ from shared.web.problems import install_problem_handlers
 class RunningService(Protocol):
     """What a service's bootstrap returns: its wired adapters, owned by the app's lifespan."""
 
-    registry: CollectorRegistry
-    readiness: dict[str, ReadinessCheck]
-    sessions: async_sessionmaker[AsyncSession]  # the endpoints' DatabaseSession (sessions.py)
+    @property
+    def registry(self) -> CollectorRegistry: ...
+    @property
+    def readiness(self) -> dict[str, ReadinessCheck]: ...
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:  # the endpoints' DatabaseSession (sessions.py)
+        ...
 
     async def close(self) -> None: ...
 

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from fastapi.responses import Response
 
-from shared.events import CanonicalEvent, OpportunityChanged
+from shared.events import OpportunityChanged, SourceEvent
 
 
 class Unauthorized(Exception):
@@ -41,17 +41,17 @@ class Draft:
     """A canonical event and the id that makes its redelivery recognizable."""
 
     event_id: str
-    payload: CanonicalEvent
+    payload: SourceEvent
 
     @property
     def key(self) -> str:
         if isinstance(self.payload, OpportunityChanged):
             return self.payload.key
-        return self.payload.lead.key  # type: ignore[attr-defined]
+        return self.payload.lead.key
 
     @property
     def occurred_at(self) -> datetime:
-        return self.payload.occurred_at  # type: ignore[attr-defined]
+        return self.payload.occurred_at
 
 
 @dataclass(frozen=True)

@@ -24,39 +24,19 @@ from services.ingest.sources.base import (
     Unauthorized,
     json_body,
 )
-from shared.events import (
-    ActivityRecorded,
-    ContactDeleted,
-    ContactMerged,
-    ContactUpserted,
-    OpportunityChanged,
-    SalesDispositioned,
-    SalesTouched,
-)
-from shared.events.catalog import CanonicalEvent, current_versions
+from shared.events.catalog import SOURCE_EVENTS, SourceEvent, current_versions
 
 # The types a sender may send: what sources report, not what Lockstep's services decide.
-INBOUND_TYPES = {
-    model.event_type: model
-    for model in (
-        ContactUpserted,
-        ContactMerged,
-        ContactDeleted,
-        ActivityRecorded,
-        SalesTouched,
-        SalesDispositioned,
-        OpportunityChanged,
-    )
-}
+INBOUND_TYPES = {model.event_type: model for model in SOURCE_EVENTS}
 
 
 _TIMESTAMP_S = re.compile("[0-9]{1,12}")
 
 
-def inbound_type_names() -> dict[str, type[CanonicalEvent]]:
+def inbound_type_names() -> dict[str, type[SourceEvent]]:
     """Every name a sender may give an inbound type: its full versioned name, and for the current
     version also its short name (`contact.upserted`), as the event catalog says which that is."""
-    names: dict[str, type[CanonicalEvent]] = dict(INBOUND_TYPES)
+    names: dict[str, type[SourceEvent]] = dict(INBOUND_TYPES)
     for short, event_type in current_versions().items():
         if event_type in INBOUND_TYPES:
             names[short] = INBOUND_TYPES[event_type]

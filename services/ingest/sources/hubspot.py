@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -32,6 +33,7 @@ from shared.events import (
     SalesDispositioned,
     SalesTouched,
 )
+from shared.events.catalog import OpportunityChange
 from shared.events.keys import normalize_email
 
 # HubSpot's v3 rule: decode exactly these escapes in the URI before signing, nothing else.
@@ -262,31 +264,28 @@ def _map_contact_property(event: HubSpotEvent, mapping: HubSpotMapping, result: 
 
 def _map_deal_property(event: HubSpotEvent, mapping: HubSpotMapping, result: ParseResult) -> None:
     name, value = event.propertyName or "", event.propertyValue
-    common = {
-        "source": "hubspot",
-        "opportunity_id": _deal_id(event.objectId),
-        "occurred_at": millis_to_datetime(event.occurredAt),
-    }
+    changed = functools.partial(
+        OpportunityChanged,
+        source="hubspot",
+        opportunity_id=_deal_id(event.objectId),
+        occurred_at=millis_to_datetime(event.occurredAt),
+    )
     if name == "dealstage":
-        change = (
+        change: OpportunityChange = (
             "closed_won"
             if value in mapping.deal_won_stages
             else "closed_lost"
             if value in mapping.deal_lost_stages
             else "stage_changed"
         )
-        result.drafts.append(Draft(_event_id(event), OpportunityChanged(change=change, stage=value, **common)))
+        result.drafts.append(Draft(_event_id(event), changed(change=change, stage=value)))
     elif name == "amount":
         amount = _as_float(value)
-        result.drafts.append(
-            Draft(_event_id(event), OpportunityChanged(change="amount_changed", amount=amount, **common))
-        )
+        result.drafts.append(Draft(_event_id(event), changed(change="amount_changed", amount=amount)))
     elif name == mapping.owner_property:
-        result.drafts.append(Draft(_event_id(event), OpportunityChanged(change="stage_changed", owner=value, **common)))
+        result.drafts.append(Draft(_event_id(event), changed(change="stage_changed", owner=value)))
     elif name == mapping.deal_lost_reason_property and value:
-        result.drafts.append(
-            Draft(_event_id(event), OpportunityChanged(change="closed_lost", lost_reason=value, **common))
-        )
+        result.drafts.append(Draft(_event_id(event), changed(change="closed_lost", lost_reason=value)))
     else:
         result.ignored += 1
 

@@ -108,7 +108,8 @@ class Marketo(SourceAdapter):
         lead = LeadRef(source="marketo", record_id=call.leadId, email=normalize_email(call.email))
         # Marketo sends no delivery id: the id is derived from what identifies the activity.
         base = f"marketo:{stable_id(call.leadId, call.activityType, call.occurredAt, call.asset, call.campaign)}"
-        employees = int(call.numberOfEmployees) if _COUNT.fullmatch(call.numberOfEmployees or "") else None
+        counted = call.numberOfEmployees
+        employees = int(counted) if counted and _COUNT.fullmatch(counted) else None
         attributes = ContactAttributes(
             first_name=call.firstName or None,
             last_name=call.lastName or None,

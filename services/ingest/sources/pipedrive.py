@@ -36,6 +36,7 @@ from shared.events import (
     SalesDispositioned,
     SalesTouched,
 )
+from shared.events.catalog import Disposition, OpportunityChange
 from shared.events.keys import normalize_email
 
 
@@ -181,7 +182,17 @@ def _lead(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) -> N
     )
 
 
-def _label_dispositions(event_id, lead, data, previous, labels, when, rep, result, action) -> None:  # type: ignore[no-untyped-def]
+def _label_dispositions(
+    event_id: str,
+    lead: LeadRef,
+    data: dict[str, Any],
+    previous: dict[str, Any],
+    labels: dict[str, Disposition],
+    when: datetime,
+    rep: str | None,
+    result: ParseResult,
+    action: str,
+) -> None:
     if action == "change" and "label_ids" not in previous:
         return  # `previous` holds exactly the fields that changed: the labels did not
     now = _labels(data.get("label_ids"))
@@ -256,6 +267,7 @@ def _deal(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) -> N
     person = _id(data.get("person_id"))
     lead = LeadRef(source="pipedrive", record_id=person) if person else None
     status = data.get("status")
+    change: OpportunityChange
     if meta.action == "create":
         change = "created"
     elif status == "won" and previous.get("status") != "won":

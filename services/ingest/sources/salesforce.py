@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from typing import Any
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree
@@ -34,6 +35,7 @@ from shared.events import (
     SalesDispositioned,
     SalesTouched,
 )
+from shared.events.catalog import OpportunityChange, Scalar
 from shared.events.keys import normalize_email
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -156,11 +158,11 @@ def _map_person(
 ) -> None:
     lead = LeadRef(source="salesforce", record_id=fields["Id"], email=normalize_email(fields.get("Email")))
     when = _when(fields)
-    attributes: dict[str, object] = {}
+    attributes: dict[str, Any] = {}
     for name, target in _ATTRIBUTES.items():
         if fields.get(name):
             attributes[target] = _int(fields[name]) if target == "employees" else fields[name]
-    custom = {name: fields[name] for name in ("Status", "Rating") if fields.get(name)}
+    custom: dict[str, Scalar] = {name: fields[name] for name in ("Status", "Rating") if fields.get(name)}
     result.drafts.append(
         Draft(
             f"{event_id}:contact",
@@ -262,6 +264,7 @@ def _map_task(event_id: str, fields: dict[str, str], mapping: SalesforceMapping,
 
 def _map_opportunity(event_id: str, fields: dict[str, str], mapping: SalesforceMapping, result: ParseResult) -> None:
     stage = fields.get("StageName")
+    change: OpportunityChange
     if stage in mapping.opportunity_won_stages or fields.get("IsWon") == "true":
         change = "closed_won"
     elif stage in mapping.opportunity_lost_stages or (
