@@ -59,7 +59,7 @@ async def replay(contract: Contract, history: list[EventEnvelope], directory: Pa
             async with sessions() as session, session.begin():
                 await handler(session, history[start : start + BATCH])
         async with sessions() as session:
-            reached = dict(
+            reached: dict[str, int] = dict(
                 (
                     await session.execute(
                         select(transitions.c.to_stage, func.count(func.distinct(transitions.c.lead_key))).group_by(
@@ -81,7 +81,10 @@ async def replay(contract: Contract, history: list[EventEnvelope], directory: Pa
             )
     finally:
         await engine.dispose()
-    rate = lambda part: round(len(part & mqls) / len(mqls), 4) if mqls else None  # noqa: E731
+
+    def rate(part: set[str]) -> float | None:
+        return round(len(part & mqls) / len(mqls), 4) if mqls else None
+
     return Outcome(
         contract.version, {stage: reached.get(stage, 0) for stage in contract.stages}, rate(sqls), rate(customers)
     )

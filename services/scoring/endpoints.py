@@ -18,7 +18,8 @@ router = APIRouter(tags=["scoring"])
 
 
 async def get_engine(request: Request) -> LifecycleEngine:
-    return request.app.state.service.engine
+    engine: LifecycleEngine = request.app.state.service.engine
+    return engine
 
 
 EngineDep = Annotated[LifecycleEngine, Depends(get_engine)]

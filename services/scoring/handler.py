@@ -21,28 +21,17 @@ from shared.bus import OutgoingRecord
 from shared.db.bulk_writes import CombinedWrite
 from shared.db.outbox import Outbox
 from shared.events import (
-    ActivityRecorded,
-    ContactDeleted,
     ContactMerged,
-    ContactUpserted,
     EventEnvelope,
     LeadIdentified,
     LeadRef,
     LifecycleTransitioned,
     OpportunityChanged,
-    SalesDispositioned,
-    SalesTouched,
+    SourceEvent,
 )
+from shared.events.catalog import SOURCE_EVENTS
 
-CONSUMED = (
-    ContactUpserted,
-    ContactMerged,
-    ContactDeleted,
-    ActivityRecorded,
-    SalesTouched,
-    SalesDispositioned,
-    OpportunityChanged,
-)
+CONSUMED = SOURCE_EVENTS
 _STATUS = {"closed_won": "won", "closed_lost": "lost", "reopened": "open", "created": "open"}
 
 
@@ -51,9 +40,9 @@ class _Batch:
     """A batch applied in memory, before its writes."""
 
     repo: LeadRepository
-    items: list
+    items: list[tuple[EventEnvelope, SourceEvent]]
     earliest: datetime
-    ignored: list
+    ignored: list[tuple[str, str]]
     metrics: ScoringMetrics | None
     fresh: list[Transition] = field(default_factory=list)
 
@@ -99,28 +88,29 @@ class ScoringHandler:
         return batch.observe
 
     async def _apply_all(self, session: AsyncSession, envelopes: list[EventEnvelope]) -> _Batch | None:
-        items = [
-            (envelope, envelope.payload()) for envelope in envelopes
-        ]  # MalformedEvent: dead-lettered by the runner
-        items = [(e, p) for e, p in items if isinstance(p, CONSUMED)]
+        items: list[tuple[EventEnvelope, SourceEvent]] = []
+        for envelope in envelopes:
+            payload = envelope.payload()  # MalformedEvent: dead-lettered by the runner
+            if isinstance(payload, CONSUMED):
+                items.append((envelope, payload))
         if not items:
             return None
         repo = LeadRepository(session, self.engine.version)
         refs: list[LeadRef] = []
         opportunity_keys = []
         for _, payload in items:
-            if getattr(payload, "lead", None) is not None:
-                refs.append(payload.lead)  # type: ignore[union-attr]
+            if payload.lead is not None:
+                refs.append(payload.lead)
             if isinstance(payload, ContactMerged):
                 refs += payload.merged
             if isinstance(payload, OpportunityChanged):
                 opportunity_keys.append(f"{payload.source}:{payload.opportunity_id}")
-        earliest = min(p.occurred_at for _, p in items)  # type: ignore[union-attr]
+        earliest = min(p.occurred_at for _, p in items)
         longest = self.engine.rules.longest_cap
         await repo.preload(refs, opportunity_keys, earliest - longest if longest else None)
         for envelope, payload in items:
             self._apply(repo, envelope, payload)
-            repo.log_event(envelope.id, envelope.type, payload.occurred_at, envelope.data)  # type: ignore[union-attr]
+            repo.log_event(envelope.id, envelope.type, payload.occurred_at, envelope.data)
         ignored, self.engine.ignored = self.engine.ignored, []
         return _Batch(repo, items, earliest, ignored, self._metrics)
 
@@ -148,7 +138,7 @@ class ScoringHandler:
         repo.remember(ref, lead)
         return lead
 
-    def _apply(self, repo: LeadRepository, envelope: EventEnvelope, payload) -> None:  # type: ignore[no-untyped-def]
+    def _apply(self, repo: LeadRepository, envelope: EventEnvelope, payload: SourceEvent) -> None:
         event_id = envelope.id
         if isinstance(payload, ContactMerged):
             survivor = self._resolve(repo, payload.lead, payload.occurred_at, event_id)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.engine import LifecycleEngine
@@ -17,7 +18,7 @@ from shared.web.cursors import decode_cursor, encode_cursor
 from shared.web.problems import Problem
 
 
-def _summary(row, engine: LifecycleEngine, now: datetime) -> LeadSummary:  # type: ignore[no-untyped-def]
+def _summary(row: Row[Any], engine: LifecycleEngine, now: datetime) -> LeadSummary:
     lead = _row_to_lead(row)
     return LeadSummary(
         key=lead.key,

@@ -6,14 +6,15 @@ reads and flushes). Identities map every way a person is known to one lead key.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Row, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.lead import Contribution, Lead, Transition
-from services.scoring.snapshot import read_snapshot
+from services.scoring.snapshot import ContributionRow, read_snapshot
 from services.scoring.tables import contributions, event_log, identities, leads, opportunities, transitions
 from shared.db.bulk_writes import CombinedWrite
 from shared.db.engine import is_postgres_session
@@ -39,7 +40,13 @@ _CONTRIBUTIONS = KeyedStatement(
 )
 
 
-def _row_to_lead(row) -> Lead:  # type: ignore[no-untyped-def]
+# A leads row, read by column name: SQLAlchemy's Row (SQLite) or the snapshot's LeadRow (PostgreSQL),
+# whose fields are the table's columns, known only when it is built: Any to the type checker.
+LeadRecord = Any
+ContributionRecord = Row[Any] | ContributionRow
+
+
+def _row_to_lead(row: LeadRecord) -> Lead:
     return Lead(
         key=row.key,
         stage=row.stage,
@@ -120,7 +127,13 @@ class LeadRepository:
         )
         self._found([(identity, key) for identity, key in found], opportunity_rows, lead_rows, recent)
 
-    def _found(self, known: list[tuple[str, str]], deals: list[dict], lead_rows: list, recent: list) -> None:  # type: ignore[type-arg]
+    def _found(
+        self,
+        known: list[tuple[str, str]],
+        deals: list[dict[str, Any]],
+        lead_rows: Sequence[LeadRecord],
+        recent: Sequence[ContributionRecord],
+    ) -> None:
         self.identity.update(known)
         self.opportunities.update((deal["opportunity"], deal) for deal in deals)
         self.leads.update((row.key, _row_to_lead(row)) for row in lead_rows)
@@ -247,11 +260,11 @@ class LeadRepository:
         rows = []
         for row in self.opportunities.values():
             if row.get("_dirty"):
-                lead_key = row.get("lead_key")
+                lead_key: str | None = row.get("lead_key")
                 rows.append(
                     {
                         **{k: v for k, v in row.items() if not k.startswith("_")},
-                        "lead_key": self._absorbed.get(lead_key, lead_key),
+                        "lead_key": None if lead_key is None else self._absorbed.get(lead_key, lead_key),
                         "updated_at": now,
                     }
                 )

@@ -12,23 +12,24 @@ from __future__ import annotations
 from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String, bindparam, text
+from sqlalchemy import String, TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, TIMESTAMP
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.tables import contributions, identities, leads, opportunities
 
-_CONTRIBUTION_COLUMNS = ("lead_key", "rule", "points", "occurred_at", "event_id", "activity")
+ContributionRow = namedtuple("ContributionRow", ["lead_key", "rule", "points", "occurred_at", "event_id", "activity"])
+_CONTRIBUTION_COLUMNS = ContributionRow._fields
 _DEAL_COLUMNS = [c.name for c in opportunities.c]
-LeadRow = namedtuple("LeadRow", [c.name for c in leads.c])  # type: ignore[misc]
-ContributionRow = namedtuple("ContributionRow", _CONTRIBUTION_COLUMNS)  # type: ignore[misc]
+LeadRow = namedtuple("LeadRow", [c.name for c in leads.c])  # type: ignore[misc]  # fields: the table's columns
 
 
 @dataclass
 class Snapshot:
     identities: list[tuple[str, str]]  # (identity, lead key)
-    opportunities: list[dict]
+    opportunities: list[dict[str, Any]]
     leads: list[LeadRow]
     contributions: list[ContributionRow]  # oldest first
 
@@ -37,7 +38,7 @@ def _record(alias: str, names: list[str] | tuple[str, ...]) -> str:
     return "ROW(" + ", ".join(f'{alias}."{name}"' for name in names) + ")"
 
 
-def _statement():  # type: ignore[no-untyped-def]
+def _statement() -> TextClause:
     lead_names = [c.name for c in leads.c]
     sql = f"""
         WITH known AS (SELECT i.identity, i.lead_key FROM {identities.name} i WHERE i.identity = ANY(:identities)),

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contract import Contract
+from contract.lifecycle import RecycledBy
 from services.scoring.domain.lead import Contribution, Lead, Transition
 from services.scoring.domain.rules import ScoringRules
 from shared.events import (
@@ -213,8 +214,8 @@ class LifecycleEngine:
                 lead.activities_since_mql = 0
             return
 
-    def _recycle(self, lead: Lead, cause: str, at: datetime, event_id: str | None) -> None:
-        policy = self.contract.handoff.recycling.get(cause)  # type: ignore[call-overload]
+    def _recycle(self, lead: Lead, cause: RecycledBy, at: datetime, event_id: str | None) -> None:
+        policy = self.contract.handoff.recycling.get(cause)
         if policy is None or policy.engagement == "keep":
             return
         current = self.rules.decay(lead.engagement_value, lead.engagement_at, at)

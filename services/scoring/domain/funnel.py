@@ -72,8 +72,9 @@ def funnel(
                 r["entered"][change.to_stage] += 1
                 if change.reason == "disposition:rejected":
                     r["rejections"][(change.details or {}).get("disposition_reason") or "(no reason given)"] += 1
-                if change.to_stage == "mql" and (change.details or {}).get("activities_before_mql") is not None:
-                    r["activities"].append(change.details["activities_before_mql"])  # type: ignore[index]
+                before_mql = (change.details or {}).get("activities_before_mql")
+                if change.to_stage == "mql" and before_mql is not None:
+                    r["activities"].append(before_mql)
         for previous, change in zip(history, history[1:]):
             if start <= change.occurred_at < end and change.from_stage == previous.to_stage:
                 r["stays"][previous.to_stage].append((change.occurred_at - previous.occurred_at).total_seconds() / 3600)

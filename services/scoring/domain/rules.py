@@ -96,7 +96,7 @@ class ScoringRules:
         return self.decay(float(points), earned_at, at)
 
     def business_email(self, email: str | None) -> bool:
-        return bool(email) and email.rpartition("@")[2] not in self.free_mail  # type: ignore[union-attr]
+        return email is not None and email != "" and email.rpartition("@")[2] not in self.free_mail
 
     @staticmethod
     def grade_at_least(grade: str, required: str) -> bool:
