@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.engine import LifecycleEngine
@@ -13,12 +12,13 @@ from services.scoring.domain.funnel import StageChange, funnel
 from services.scoring.repository import _row_to_lead
 from services.scoring.schemas import EngagementPart, FitPart, LeadDetail, LeadPage, LeadSummary, StageChangeOut
 from services.scoring.tables import contributions, identities, leads, transitions
+from shared.db.engine import AnyRow
 from shared.db.times import as_utc as _aware
 from shared.web.cursors import decode_cursor, encode_cursor
 from shared.web.problems import Problem
 
 
-def _summary(row: Row[Any], engine: LifecycleEngine, now: datetime) -> LeadSummary:
+def _summary(row: AnyRow, engine: LifecycleEngine, now: datetime) -> LeadSummary:
     lead = _row_to_lead(row)
     return LeadSummary(
         key=lead.key,

@@ -10,14 +10,14 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.lead import Contribution, Lead, Transition
 from services.scoring.snapshot import ContributionRow, read_snapshot
 from services.scoring.tables import contributions, event_log, identities, leads, opportunities, transitions
 from shared.db.bulk_writes import CombinedWrite
-from shared.db.engine import is_postgres_session
+from shared.db.engine import AnyRow, is_postgres_session
 from shared.db.keyed_statements import KeyedStatement
 from shared.db.times import as_utc as _aware
 from shared.events import LeadRef
@@ -43,7 +43,7 @@ _CONTRIBUTIONS = KeyedStatement(
 # A leads row, read by column name: SQLAlchemy's Row (SQLite) or the snapshot's LeadRow (PostgreSQL),
 # whose fields are the table's columns, known only when it is built: Any to the type checker.
 LeadRecord = Any
-ContributionRecord = Row[Any] | ContributionRow
+ContributionRecord = AnyRow | ContributionRow
 
 
 def _row_to_lead(row: LeadRecord) -> Lead:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,14 +13,21 @@ from shared.bus import OutgoingRecord
 from shared.db.outbox import Outbox
 from shared.events import AlertRaised, EventEnvelope
 
+# Queues an alert's outbound webhooks (its payload: AlertRaised as JSON) in the caller's transaction.
+Deliver = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
+
 
 class AlertDesk:
     def __init__(
-        self, outbox: Outbox, alerts_topic: str, deliver, on_raised: Callable[[AlertRaised], None] | None = None
-    ) -> None:  # type: ignore[no-untyped-def]
+        self,
+        outbox: Outbox,
+        alerts_topic: str,
+        deliver: Deliver,
+        on_raised: Callable[[AlertRaised], None] | None = None,
+    ) -> None:
         self._outbox = outbox
         self._topic = alerts_topic
-        self._deliver = deliver  # async (session, payload) -> None: queue outbound webhooks in this transaction
+        self._deliver = deliver
         self._on_raised = on_raised or (lambda alert: None)
 
     async def raise_alert(self, session: AsyncSession, alert: AlertRaised) -> bool:

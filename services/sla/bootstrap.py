@@ -4,6 +4,9 @@ and the dashboard's client of the scoring service."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract import load_contract
 from services.sla.alerts import AlertDesk
@@ -54,7 +57,7 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notif
     runtime.on_commit(notifier.wake)
     box = Outbox(outbox)
 
-    async def deliver(session, payload) -> None:  # type: ignore[no-untyped-def]
+    async def deliver(session: AsyncSession, payload: dict[str, Any]) -> None:
         await enqueue(session, targets, payload)  # sent by the notifier once this transaction commits
 
     desk = AlertDesk(

@@ -36,7 +36,8 @@ from shared.events import (
     SalesTouched,
 )
 
-_TOUCHES = (SalesTouched.event_type, SalesDispositioned.event_type, OpportunityChanged.event_type)
+_TOUCH_EVENTS = (SalesTouched, SalesDispositioned, OpportunityChanged)
+_TOUCHES = tuple(model.event_type for model in _TOUCH_EVENTS)
 # What the SLA acts on: stage changes, identities and sales activity. The rest of the events topic
 # (engagement, contact updates) is passed over by the consumer without an idempotency row.
 WANTED = frozenset((LifecycleTransitioned.event_type, LeadIdentified.event_type, *_TOUCHES))
@@ -73,8 +74,8 @@ class SlaHandler:
                 self._transition(repo, event_id, event, loops)
             elif isinstance(event, LeadIdentified):
                 self._identify(repo, event)
-            else:
-                self._touch(repo, event_id, kind, event)  # type: ignore[arg-type]
+            elif kind is not None:
+                self._touch(repo, event_id, kind, event)
         await repo.flush()
         if loops:
             await self.desk.raise_many(session, loops)
@@ -87,15 +88,15 @@ class SlaHandler:
             return envelope.id, LeadIdentified.model_validate(envelope.data), None
         if envelope.type in _TOUCHES:
             payload = envelope.payload()
-            if getattr(payload, "lead", None) is not None:
-                return envelope.id, payload, event_kind(envelope.type)  # type: ignore[return-value]
+            if isinstance(payload, _TOUCH_EVENTS) and payload.lead is not None:
+                return envelope.id, payload, event_kind(envelope.type)
         return None
 
     async def _preload(self, repo: SlaRepository, batch: list[Item]) -> None:
         """Load whatever any event of the batch could read, whatever the order they come in."""
         transitions = [(event_id, e) for event_id, e, _ in batch if isinstance(e, LifecycleTransitioned)]
         identified = [e for _, e, _ in batch if isinstance(e, LeadIdentified)]
-        touched = {name for _, e, kind in batch if kind for name in e.lead.identities()}  # type: ignore[union-attr]
+        touched = {name for _, e, _ in batch if isinstance(e, _TOUCH_EVENTS) and e.lead for name in e.lead.identities()}
         starting = [t for _, t in transitions if self.book.starting_on(t.to_stage)]
         starting_leads = {t.lead_key for t in starting}
         announced = {name for e in identified for name in e.identities}
@@ -219,7 +220,9 @@ class SlaHandler:
         kind: str,
         payload: SalesTouched | SalesDispositioned | OpportunityChanged,
     ) -> None:
-        names = payload.lead.identities()  # type: ignore[arg-type]
+        if payload.lead is None:  # _read keeps only the touches that name their lead
+            return
+        names = payload.lead.identities()
         at = payload.occurred_at
         rep = getattr(payload, "rep", None)
         repo.touch(names, kind, rep, at, event_id)

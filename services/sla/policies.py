@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from contract import Contract
 from contract.sla import Policy
 from services.sla.domain.calendar import BusinessCalendar
 
 TIERS = ("warning", "breached", "escalated")
-SEVERITY = {"warning": "warning", "breached": "critical", "escalated": "critical"}
+# Each tier's alert: its kind and its severity.
+TIER_ALERTS: dict[
+    str, tuple[Literal["sla.warning", "sla.breached", "sla.escalated"], Literal["warning", "critical"]]
+] = {
+    "warning": ("sla.warning", "warning"),
+    "breached": ("sla.breached", "critical"),
+    "escalated": ("sla.escalated", "critical"),
+}
 
 
 def event_kind(event_type: str) -> str:

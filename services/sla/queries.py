@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sla.tables import alerts, timers
+from shared.db.engine import AnyRow
 from shared.db.times import as_utc as _aware
 from shared.stats import median, percentile
 from shared.web.cursors import decode_cursor, encode_cursor
@@ -17,7 +18,7 @@ from shared.web.params import parse_row_id
 from shared.web.problems import Problem
 
 
-def alert_json(row) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def alert_json(row: AnyRow) -> dict[str, Any]:
     return {
         "id": row.id,
         "alert_id": row.alert_id,
@@ -115,12 +116,13 @@ async def compliance(session: AsyncSession, start: datetime, end: datetime, grou
     for key, g in sorted(groups.items()):
         decided = g["met"] + g["breached"]
         times = g.pop("times")
+        middle, p90 = median(times), percentile(times, 0.9)
         out[key] = {
             **g,
             "attainment": round(g["met"] / decided, 4) if decided else None,
             "business_hours_to_meet": {
-                "median": round(median(times), 3) if times else None,
-                "p90": round(percentile(times, 0.9), 3) if times else None,
+                "median": None if middle is None else round(middle, 3),
+                "p90": None if p90 is None else round(p90, 3),
             },
         }
     return {"from": start, "to": end, "group_by": group_by, "groups": out}
@@ -140,9 +142,8 @@ async def open_timers(session: AsyncSession) -> dict:
         .where(t.c.status == "open")
         .group_by(t.c.policy, t.c.owner)
     )
-    rows = (await session.execute(query)).all()
     # Sorted here, not in SQL: SQLite and PostgreSQL disagree on where NULL owners go.
-    rows.sort(key=lambda r: (r.policy, r.owner is None, r.owner or ""))
+    rows = sorted((await session.execute(query)).all(), key=lambda r: (r.policy, r.owner is None, r.owner or ""))
     groups = [
         {
             "policy": r.policy,

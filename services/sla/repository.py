@@ -9,7 +9,7 @@ one event at a time; the database sees a few set-wise statements instead of seve
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -51,7 +51,7 @@ _LOOP_EVENTS = KeyedStatement(_h.event_id, lambda matching: select(_h.event_id).
 
 def _utc(value: datetime) -> datetime:
     """As the database hands it back (UTC), so an in-batch value reads the same as a stored one."""
-    return _aware(value).astimezone(UTC)  # type: ignore[union-attr]
+    return _aware(value).astimezone(UTC)
 
 
 @dataclass(eq=False)
@@ -104,7 +104,7 @@ class SlaRepository:
         self._renamed: dict[str, str] = {}  # identity -> lead key, as this batch left it
         self._new_touches: list[dict[str, Any]] = []
         self._started: list[Timer] = []
-        self._met: list[Timer] = []
+        self._met: list[tuple[Timer, dict[str, Any]]] = []  # each with its `met`
         self._cancelled: list[Timer] = []
         self._moved: list[Timer] = []  # stored timers now of another lead
         self._new_loops: list[dict[str, Any]] = []
@@ -212,9 +212,9 @@ class SlaRepository:
         return timer
 
     def meet(self, timer: Timer, at: datetime, by: str, business_s: float | None) -> None:
-        timer.met = {"met_at": at, "met_by": by[:200], "business_s_to_met": business_s}
+        timer.met = met = {"met_at": at, "met_by": by[:200], "business_s_to_met": business_s}
         self._open[timer.lead_key].remove(timer)
-        self._met.append(timer)
+        self._met.append((timer, met))
 
     def move(self, timer: Timer, lead_key: str) -> None:
         self._open[timer.lead_key].remove(timer)
@@ -237,7 +237,7 @@ class SlaRepository:
             )
             self._touches[name].append(Touch(kind, rep, _utc(at), self._arrival()))
 
-    def touches_since(self, names: Iterable[str], kinds: list[str], since: datetime) -> list[Touch]:
+    def touches_since(self, names: Iterable[str], kinds: Collection[str], since: datetime) -> list[Touch]:
         found = [t for name in names for t in self._touches.get(name, ()) if t.kind in kinds and t.occurred_at >= since]
         return sorted(found, key=lambda t: (t.occurred_at, t.order))
 
@@ -303,9 +303,9 @@ class SlaRepository:
                 .execution_options(synchronize_session=False),
                 [{"b_was": x.stored_lead_key, "b_like": f"{x.timer_key}:%", "b_lead": x.lead_key} for x in moved],
             )
-        stored = [x for x in self._met if x.id is not None]
-        if stored:
-            met = {
+        stored_met = [(x, met) for x, met in self._met if x.id is not None]
+        if stored_met:
+            met_values: dict[str, Any] = {
                 "status": "met",
                 "met_at": bindparam("b_at"),
                 "met_by": bindparam("b_by"),
@@ -316,12 +316,12 @@ class SlaRepository:
             await s.execute(
                 update(timers)
                 .where(t.id == bindparam("b_id"), t.status == "open")
-                .values(met)
+                .values(met_values)
                 .execution_options(synchronize_session=False),
                 [
-                    {"b_id": x.id, "b_at": x.met["met_at"], "b_by": x.met["met_by"], "b_s": x.met["business_s_to_met"]}
-                    for x in stored
-                ],  # type: ignore[index]
+                    {"b_id": x.id, "b_at": met["met_at"], "b_by": met["met_by"], "b_s": met["business_s_to_met"]}
+                    for x, met in stored_met
+                ],
             )
         stored = [x for x in self._cancelled if x.id is not None]
         if stored:
@@ -331,7 +331,7 @@ class SlaRepository:
                 .values(status="cancelled", next_tier=None, next_due_at=None)
             )
             await s.execute(cancel.execution_options(synchronize_session=False), [{"b_id": x.id} for x in stored])
-        ended = [(x, x.met["met_at"]) for x in self._met] + [(x, x.cancelled_at) for x in self._cancelled]  # type: ignore[index]
+        ended = [(x, met["met_at"]) for x, met in self._met] + [(x, x.cancelled_at) for x in self._cancelled]
         if ended:
             # A touch after a breach resolves its alerts: the lead is being dealt with; a cancelled timer's
             # lead is no more. lead_key first: it is indexed, and LIKE 'prefix%' uses no index on PostgreSQL's

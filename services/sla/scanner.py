@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contract.durations import format_duration
 from services.sla.alerts import AlertDesk
 from services.sla.metrics import SlaMetrics
-from services.sla.policies import SEVERITY, PolicyBook
+from services.sla.policies import TIER_ALERTS, PolicyBook
 from services.sla.tables import timers
+from shared.db.engine import AnyRow
 from shared.db.times import as_utc as _aware
 from shared.events import AlertRaised
 
@@ -94,7 +96,7 @@ class TimerScanner:
             self._after_commit()
         return len(due)
 
-    def _fire(self, timer, now: datetime, raised: list[AlertRaised]) -> dict:  # type: ignore[no-untyped-def]
+    def _fire(self, timer: AnyRow, now: datetime, raised: list[AlertRaised]) -> dict[str, Any]:
         """The alerts of every tier of this timer due by now (several, after downtime), and where it moves."""
         tier, due_at, breached = timer.next_tier, _aware(timer.next_due_at), timer.breached
         while tier is not None and due_at is not None and due_at <= now:
@@ -104,16 +106,17 @@ class TimerScanner:
             due_at = datetime.fromisoformat(next_due) if next_due else None
         return {"b_id": timer.id, "b_tier": tier, "b_due": due_at, "b_breached": breached}
 
-    def _alert(self, timer, tier: str, due_at: datetime, now: datetime) -> AlertRaised:  # type: ignore[no-untyped-def]
+    def _alert(self, timer: AnyRow, tier: str, due_at: datetime, now: datetime) -> AlertRaised:
         escalated = tier == "escalated"
+        kind, severity = TIER_ALERTS[tier]
         # "4h on the default calendar": the contract's own words, not 240.0 business minutes.
         target = f"{format_duration(timedelta(seconds=timer.target_s))} on the {timer.calendar} calendar"
         if self._metrics:
             self._metrics.fired(tier, (now - due_at).total_seconds())
         return AlertRaised(
             alert_id=f"{timer.timer_key}:{tier}",
-            kind=f"sla.{tier}",  # type: ignore[arg-type]
-            severity=SEVERITY[tier],  # type: ignore[arg-type]
+            kind=kind,
+            severity=severity,
             lead_key=timer.lead_key,
             policy=timer.policy,
             owner=timer.owner,

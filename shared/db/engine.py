@@ -6,11 +6,11 @@ Engines are created by a service's bootstrap at start-up, never at import time.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Unpack, cast
 
 import asyncpg
 import orjson
-from sqlalchemy import Executable, event
+from sqlalchemy import Executable, Row, event
 from sqlalchemy.engine import Connection, CursorResult, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -18,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from shared.db.sqlite_inline import inline_connector
+
+# A result row of any columns, read by name.
+AnyRow = Row[Unpack[tuple[Any, ...]]]
 
 # JSON columns (lead attributes, transition details, outbox headers) are written on every event.
 _JSON = {"json_serializer": lambda value: orjson.dumps(value).decode(), "json_deserializer": orjson.loads}

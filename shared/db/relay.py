@@ -25,11 +25,12 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, all_, any_, bindparam, delete, func, select, text
+from sqlalchemy import Select, all_, any_, bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.bus.producer import BusUnavailable, EventProducer, OutgoingRecord
+from shared.db.engine import AnyRow
 from shared.db.keyed_statements import KeyedStatement
 from shared.db.outbox import Outbox
 
@@ -158,7 +159,7 @@ class OutboxRelay:
         self.relayed += len(rows)
         return len(rows)
 
-    async def _send(self, rows: Sequence[Row[Any]]) -> None:
+    async def _send(self, rows: Sequence[AnyRow]) -> None:
         records = [
             OutgoingRecord(r.topic, r.key, bytes(r.value), [(name, value.encode()) for name, value in r.headers])
             for r in rows

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,12 +21,13 @@ from services.sla.notify.metrics import NotifierMetrics
 from services.sla.notify.targets import USER_AGENT, Clock, WebhookTarget, parse_when, system_clock, to_utc
 from services.sla.notify.wire import render_request
 from services.sla.tables import deliveries
+from shared.db.engine import AnyRow, execute_on_cursor
 
 log = logging.getLogger(__name__)
 
 
 async def enqueue(
-    session: AsyncSession, targets: list[WebhookTarget], alert_payload: dict, *, now: datetime | None = None
+    session: AsyncSession, targets: list[WebhookTarget], alert_payload: dict[str, Any], *, now: datetime | None = None
 ) -> None:
     """Queue `alert_payload` (AlertRaised as JSON) for every target that wants its kind, in the caller's transaction.
 
@@ -123,7 +125,7 @@ class AlertNotifier:
 
     def backoff_s(self, attempts: int, retry_after_s: float | None = None) -> float:
         """Delay before attempt `attempts + 1`: base * 2^(attempts-1), capped, plus up to `jitter` of itself."""
-        delay = min(self._max_backoff_s, self._base_backoff_s * 2 ** max(0, attempts - 1))
+        delay = min(self._max_backoff_s, self._base_backoff_s * 2.0 ** max(0, attempts - 1))
         delay *= 1 + self._rng.uniform(0, self._jitter)
         if retry_after_s is not None:  # the receiver asked for more time (429/503 Retry-After)
             delay = max(delay, min(retry_after_s, self._max_backoff_s))
@@ -156,7 +158,7 @@ class AlertNotifier:
             return 0
         gate = asyncio.Semaphore(self._concurrency)
 
-        async def attempt(row) -> _Outcome:  # type: ignore[no-untyped-def]
+        async def attempt(row: AnyRow) -> _Outcome:
             async with gate:
                 return await self._send(client, row)
 
@@ -164,7 +166,7 @@ class AlertNotifier:
         await self._record(list(zip(claimed, outcomes, strict=True)), lease_until)
         return len(claimed)
 
-    async def _claim(self, now: datetime, lease_until: datetime) -> list:
+    async def _claim(self, now: datetime, lease_until: datetime) -> Sequence[AnyRow]:
         d = deliveries
         async with self._sessions() as session, session.begin():
             query = (
@@ -184,7 +186,7 @@ class AlertNotifier:
                 )
         return rows
 
-    async def _send(self, client: httpx.AsyncClient, row) -> _Outcome:  # type: ignore[no-untyped-def]
+    async def _send(self, client: httpx.AsyncClient, row: AnyRow) -> _Outcome:
         target = self._targets.get(row.target)
         if target is None:
             return _Outcome(False, f"target {row.target!r} is no longer configured", final=True)
@@ -201,7 +203,7 @@ class AlertNotifier:
         retry_after = _retry_after(response) if response.status_code in (429, 503) else None
         return _Outcome(False, f"HTTP {response.status_code}" + (f": {snippet}" if snippet else ""), retry_after)
 
-    async def _record(self, results: list[tuple[Any, _Outcome]], lease_until: datetime) -> None:
+    async def _record(self, results: list[tuple[AnyRow, _Outcome]], lease_until: datetime) -> None:
         d = deliveries
         now = self._now()
         counted: list[tuple[str, str]] = []
@@ -230,10 +232,11 @@ class AlertNotifier:
                     event = "retried"
                 # Only while the lease is ours: a replica that took the row over after the lease ran out
                 # records its own outcome.
-                result = await session.execute(
+                result = await execute_on_cursor(
+                    session,
                     update(d)
                     .where(d.c.id == row.id, d.c.status == "pending", d.c.next_attempt_at == lease_until)
-                    .values(**values)
+                    .values(**values),
                 )
                 if result.rowcount:
                     counted.append((event, row.target))

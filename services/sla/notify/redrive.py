@@ -21,6 +21,7 @@ from services.sla.notify.targets import parse_targets, parse_when, to_utc
 from services.sla.settings import SlaSettings
 from services.sla.tables import deliveries
 from shared.db import create_engine, session_factory
+from shared.db.engine import AnyRow
 from shared.events.keys import mask_emails
 
 
@@ -52,7 +53,7 @@ def _iso(value: datetime) -> str:
     return to_utc(value).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _delivery(row) -> Delivery:  # type: ignore[no-untyped-def]
+def _delivery(row: AnyRow) -> Delivery:
     payload = row.payload if isinstance(row.payload, dict) else {}
     return Delivery(
         id=row.id,
