@@ -22,14 +22,19 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from contract import ContractError, load_contract
 from contract.settings import ContractSettings
 from shared.settings import LockstepSettings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
+
     from shared.db.migrations import ServiceMigrations
+
+T = TypeVar("T")
 
 SERVICES = ("ingest", "scoring", "sla")
 # Where `lockstep events schemas` keeps the exported event schemas: docs/events/ of this checkout.
@@ -167,7 +172,7 @@ def _simulate(args: argparse.Namespace) -> int:
     credentials = Credentials(
         hubspot_secret=(settings.hubspot_secrets or [defaults.hubspot_secret])[0],
         salesforce_org=(settings.salesforce_orgs or [defaults.salesforce_org])[0],
-        salesforce_token=(settings.salesforce_tokens or [None])[0],
+        salesforce_token=settings.salesforce_tokens[0] if settings.salesforce_tokens else None,
         marketo_token=(settings.marketo_tokens or [defaults.marketo_token])[0],
         pipedrive_user=pipedrive[0],
         pipedrive_password=pipedrive[1],
@@ -175,7 +180,7 @@ def _simulate(args: argparse.Namespace) -> int:
     )
     url = args.url or f"http://{settings.host}:{settings.ingest_port}"
 
-    async def run() -> dict:
+    async def run() -> dict[str, Any]:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             simulator = Simulator(
                 client, credentials, sources=sources, seed=args.seed, rate=args.rate, time_scale_s=args.time_scale
@@ -220,7 +225,7 @@ def _replay_deadletter(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     choice = DeadLetterChoice(topic, _time_arg("--since", args.since) if args.since else None, args.id)
 
-    def releaser(service: str, table):  # type: ignore[no-untyped-def]
+    def releaser(service: str, table: Table) -> Callable[[str, list[str]], Awaitable[int]]:
         async def release(consumer: str, event_ids: list[str]) -> int:
             engine = create_engine(settings.database_url_for(service))
             try:
@@ -281,7 +286,7 @@ def _alerts_redeliver(args: argparse.Namespace) -> int:
     return 0
 
 
-def _operate(work):  # type: ignore[no-untyped-def]
+def _operate(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run an operator command's coroutine; Kafka or a database not answering becomes one line (no URL:
     it may hold a password)."""
     from aiokafka.errors import KafkaError
@@ -426,7 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except ContractError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 2

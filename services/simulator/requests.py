@@ -7,6 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from services.simulator import wire
 from services.simulator.journeys import Step
@@ -225,6 +226,7 @@ def _pipedrive(p: dict, creds: Credentials, now: datetime) -> tuple[str, dict[st
 def _generic(p: dict, creds: Credentials, now: datetime) -> tuple[str, dict[str, str], bytes]:
     lead = {"source": "webforms", "record_id": p["record"], "email": p["email"]}
     at = now.isoformat()
+    event: dict[str, Any]
     if p["op"] == "contact":
         event = {
             "type": "lockstep.contact.upserted.v1",
