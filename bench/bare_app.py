@@ -1,7 +1,9 @@
 """The HTTP ceiling: a bare ASGI app on the same uvicorn that reads the body and answers 200."""
 
+from starlette.types import Receive, Scope, Send
 
-async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "http":
         return
     more = True

@@ -5,12 +5,11 @@ idempotent producer as the services use it."""
 from __future__ import annotations
 
 import asyncio
-import re
 import subprocess
 import uuid
 from dataclasses import dataclass
 
-from bench.common import REPO, drop_topics
+from bench.common import REPO, drop_topics, found
 from shared.bus import ensure_topics
 
 
@@ -49,7 +48,7 @@ def producer_perf(bootstrap: str, records: int = 200_000, record_size: int = 600
     finally:
         asyncio.run(drop_topics(bootstrap, topic))
     summary = [line for line in out.splitlines() if "records sent" in line][-1]
-    rate, mib = re.search(r"([\d.]+) records/sec \(([\d.]+) MB/sec\)", summary).groups()
-    p50 = re.search(r"(\d+) ms 50th", summary).group(1)
-    p99 = re.search(r"(\d+) ms 99th", summary).group(1)
+    rate, mib = found(r"([\d.]+) records/sec \(([\d.]+) MB/sec\)", summary).groups()
+    p50 = found(r"(\d+) ms 50th", summary).group(1)
+    p99 = found(r"(\d+) ms 99th", summary).group(1)
     return BrokerCeiling(float(rate), float(mib), float(p50), float(p99), record_size)

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,7 +99,8 @@ class Server:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.process.stderr.read()[-3000:]}")
+                output = self.process.stderr.read() if self.process.stderr else ""
+                raise RuntimeError(f"server exited: {output[-3000:]}")
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=1).status_code < 500:
                     return
@@ -148,19 +150,27 @@ def run_wrk(
     if script_args:
         args += ["--", *script_args]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    rps = float(found(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(found(r"\s50%\s+(\S+)", out).group(1))
+    p99 = _ms(found(r"\s99%\s+(\S+)", out).group(1))
     non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)) else 0
-    total = int(re.search(r"(\d+) requests in", out).group(1))
+    total = int(found(r"(\d+) requests in", out).group(1))
     return WrkResult(connections, rps, p50, p99, non2xx, total)
+
+
+def found(pattern: str, output: str) -> re.Match[str]:
+    """`pattern` in a tool's output, which must hold it: a clear error if the tool said something else."""
+    match = re.search(pattern, output)
+    if match is None:
+        raise RuntimeError(f"expected {pattern!r} in the output: {output[-2000:]}")
+    return match
 
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (nearest rank) of measured values; NaN when there are none."""
     if not values:
         return float("nan")

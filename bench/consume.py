@@ -12,6 +12,8 @@ import json
 import time
 import uuid
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from contract import load_contract
 from contract.settings import DEFAULT_CONTRACT
 from services.scoring.domain.engine import LifecycleEngine
@@ -19,8 +21,10 @@ from services.scoring.handler import ScoringHandler
 from services.scoring.migrations import MIGRATIONS
 from services.scoring.tables import outbox, processed_events
 from shared.bus import ConsumerRunner, EventProducer
+from shared.bus.consumer import EventHandler
 from shared.db import Outbox, OutboxRelay, ProcessedEvents, create_engine, is_postgres, session_factory
 from shared.db.migrations import upgrade
+from shared.events import EventEnvelope
 from shared.settings import LockstepSettings
 
 
@@ -32,12 +36,15 @@ async def main(args: argparse.Namespace) -> None:
     await producer.start()
     box = Outbox(outbox)
     relay = OutboxRelay(sessions, box, producer, postgres=is_postgres(engine))
+    handler: EventHandler
     if args.mode == "scoring":
         handler = ScoringHandler(LifecycleEngine(load_contract(DEFAULT_CONTRACT)), box, args.lifecycle)
     else:
 
-        async def handler(session, envelopes) -> None:  # type: ignore[no-untyped-def]
+        async def no_op(session: AsyncSession, envelopes: list[EventEnvelope]) -> None:
             return None
+
+        handler = no_op
 
     runner = ConsumerRunner(
         name="bench",

@@ -93,7 +93,7 @@ def schedule(
     return plan
 
 
-def send_all(url: str, plan: list) -> list[Timed]:
+def send_all(url: str, plan: list[tuple[float, str, int, dict[str, str], bytes]]) -> list[Timed]:
     """Open loop: each request goes at its scheduled time whatever the previous ones do."""
     items = [Timed(at, urlsplit(url).path, headers, body, tag=(kind, lead)) for at, kind, lead, headers, body in plan]
     asyncio.run(send_on_schedule(url, items))
@@ -199,7 +199,9 @@ def measure(
         failures = sum(1 for item in items if item.status != 200)
         http_ms = [item.latency_ms for item in items]
         # The demo request's due time is when it happened at the source (its occurred_at).
-        sent_at = {item.tag[1]: item.due for item in items if item.tag[0] == "demo_request"}
+        sent_at = {
+            lead: item.due for (_, kind, lead, _, _), item in zip(plan, items, strict=True) if kind == "demo_request"
+        }
         leads = len(sent_at)
         untouched = len([lead for lead in sent_at if lead % 2])
         demo, mql, alerts = asyncio.run(collect(kafka, prefix, run, leads, untouched * 3, timeout_s=60 + 3 * target_s))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import os
 
+from starlette.types import Receive, Scope, Send
+
 from services.ingest.signatures import any_equal, b64, hmac_sha256
 from shared.bus import BusUnavailable, EventProducer, OutgoingRecord
 
@@ -19,7 +21,7 @@ _TOPIC = os.environ.get("LOCKSTEP_TOPIC_PREFIX", "lockstep.") + "floor"
 _state: dict[str, EventProducer] = {}
 
 
-async def _lifespan(receive, send) -> None:  # type: ignore[no-untyped-def]
+async def _lifespan(receive: Receive, send: Send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
@@ -33,12 +35,12 @@ async def _lifespan(receive, send) -> None:  # type: ignore[no-untyped-def]
             return
 
 
-async def _answer(send, status: int) -> None:  # type: ignore[no-untyped-def]
+async def _answer(send: Send, status: int) -> None:
     await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": b'{"status":"accepted"}' if status == 200 else b"{}"})
 
 
-async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
         await _lifespan(receive, send)
         return

@@ -32,8 +32,10 @@ from shared.events import (
     SalesDispositioned,
     SalesTouched,
 )
+from shared.events.catalog import ActivityKind, Disposition, SourceEvent
 
-KINDS = [
+DISPOSITIONS: list[Disposition] = ["accepted", "rejected", "qualified"]
+KINDS: list[ActivityKind] = [
     "email_open",
     "email_click",
     "page_view",
@@ -58,6 +60,7 @@ def events(count: int, leads: int, seed: int = 7) -> list[EventEnvelope]:
         )
         at = start + timedelta(minutes=n)
         roll = rng.random()
+        payload: SourceEvent
         if roll < 0.15:
             payload = ContactUpserted(
                 lead=ref,
@@ -77,7 +80,7 @@ def events(count: int, leads: int, seed: int = 7) -> list[EventEnvelope]:
             payload = SalesTouched(lead=ref, channel="call", rep=f"rep-{i % 7}", occurred_at=at)
         else:
             payload = SalesDispositioned(
-                lead=ref, disposition=rng.choice(["accepted", "rejected", "qualified"]), reason="timing", occurred_at=at
+                lead=ref, disposition=rng.choice(DISPOSITIONS), reason="timing", occurred_at=at
             )
         out.append(EventEnvelope.wrap(payload, id=f"bench:{seed}:{n}", source="/bench", subject=ref.key, time=at))
     return out

@@ -16,10 +16,13 @@ import statistics
 import subprocess
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.common import REPO, Headline, write_section
 from contract import load_contract
@@ -52,7 +55,9 @@ COLUMNS = [
 ]
 
 
-def _rows(count: int, due_at, far: datetime, prefix: str):  # type: ignore[no-untyped-def]
+def _rows(
+    count: int, due_at: Callable[[int], datetime] | None, far: datetime, prefix: str
+) -> Iterator[tuple[Any, ...]]:
     now = datetime.now(UTC)
     for i in range(count):
         due = due_at(i) if due_at else far
@@ -84,7 +89,10 @@ async def _fill(dsn: str, far_count: int, due_count: int, due_start: datetime) -
         await connection.copy_records_to_table(
             "sla_timers", records=list(_rows(far_count, None, far, "far:")), columns=COLUMNS
         )
-        spread = lambda i: due_start + timedelta(seconds=2 * i / max(1, due_count))  # noqa: E731  due over 2 s
+
+        def spread(i: int) -> datetime:  # due over 2 s
+            return due_start + timedelta(seconds=2 * i / max(1, due_count))
+
         await connection.copy_records_to_table(
             "sla_timers", records=list(_rows(due_count, spread, far, "due:")), columns=COLUMNS
         )
@@ -109,7 +117,7 @@ async def measure(admin_url: str, open_timers: int, due: int) -> dict:
         fill_s = time.perf_counter() - started
         sessions = session_factory(engine)
 
-        async def no_webhooks(session, payload) -> None:  # type: ignore[no-untyped-def]
+        async def no_webhooks(session: AsyncSession, payload: dict[str, Any]) -> None:
             return None
 
         scanner = TimerScanner(
