@@ -20,9 +20,9 @@ import asyncio
 import logging
 import re
 import sys
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from contract import ContractError, load_contract

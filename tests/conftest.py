@@ -64,7 +64,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     dirtied = config.stash.get(_DIRTIED, [])
     if dirtied:
         terminalreporter.section("the test run changed the working tree", red=True)
@@ -102,7 +102,7 @@ def kafka_bootstrap() -> str:
 
 
 @pytest.fixture
-async def topic_prefix(kafka_bootstrap: str):  # type: ignore[no-untyped-def]
+async def topic_prefix(kafka_bootstrap: str):
     """A prefix of its own per test: no test sees another's records. Its topics are deleted
     afterwards, so the shared broker does not pile up thousands of partitions."""
     prefix = f"t{uuid.uuid4().hex[:10]}."
@@ -111,7 +111,7 @@ async def topic_prefix(kafka_bootstrap: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-async def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+async def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/lockstep.db"
         return

@@ -23,7 +23,7 @@ def test_writes():
 """
 
 
-def _session(tmp_path, stray: str) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+def _session(tmp_path, stray: str) -> subprocess.CompletedProcess:
     name = f"clean-tree-{uuid.uuid4().hex[:8]}.txt"
     (tmp_path / "test_inner.py").write_text(WRITES.format(repo=str(REPO), name=name, stray=stray))
     try:

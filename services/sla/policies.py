@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 from contract import Contract
 from contract.sla import Policy
 from services.sla.domain.calendar import BusinessCalendar
+from shared.events.catalog import AlertKind, AlertSeverity
 
 TIERS = ("warning", "breached", "escalated")
 # Each tier's alert: its kind and its severity.
-TIER_ALERTS: dict[
-    str, tuple[Literal["sla.warning", "sla.breached", "sla.escalated"], Literal["warning", "critical"]]
-] = {
+TIER_ALERTS: dict[str, tuple[AlertKind, AlertSeverity]] = {
     "warning": ("sla.warning", "warning"),
     "breached": ("sla.breached", "critical"),
     "escalated": ("sla.escalated", "critical"),

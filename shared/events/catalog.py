@@ -30,6 +30,8 @@ ActivityKind = Literal[
 ACTIVITY_KINDS: tuple[str, ...] = get_args(ActivityKind)
 TouchChannel = Literal["call", "email", "meeting", "sms", "social", "other"]
 Disposition = Literal["accepted", "rejected", "qualified", "disqualified"]
+AlertKind = Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected"]
+AlertSeverity = Literal["info", "warning", "critical"]
 OpportunityChange = Literal[
     "created", "linked", "stage_changed", "amount_changed", "closed_won", "closed_lost", "reopened"
 ]
@@ -240,8 +242,8 @@ class LeadIdentified(CanonicalEvent):
 class AlertRaised(CanonicalEvent):
     event_type: ClassVar[str] = "lockstep.alert.raised.v1"
     alert_id: str
-    kind: Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected"]
-    severity: Literal["info", "warning", "critical"]
+    kind: AlertKind
+    severity: AlertSeverity
     lead_key: str
     policy: str | None = None
     owner: str | None = None

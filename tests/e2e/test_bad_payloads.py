@@ -4,6 +4,7 @@ the valid webhooks after them flow through ingest, scoring and SLA as usual."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import orjson
@@ -24,7 +25,7 @@ def _bad_webhooks(vendors: Vendors) -> list[tuple[Webhook, int, str]]:
     """(webhook, status, a word the problem's detail must contain to say what is wrong). All are
     authentic: what is wrong is their content, not who sent them."""
     at = datetime.now(UTC).isoformat()
-    activity = {
+    activity: dict[str, Any] = {
         "type": "lockstep.activity.recorded.v1",
         "data": {"lead": LEAD, "kind": "demo_request", "occurred_at": at},
     }
@@ -42,7 +43,7 @@ def _bad_webhooks(vendors: Vendors) -> list[tuple[Webhook, int, str]]:
     ]
 
 
-async def _chunked(body: bytes):  # type: ignore[no-untyped-def]
+async def _chunked(body: bytes):
     for start in range(0, len(body), 1024):
         yield body[start : start + 1024]
 
@@ -59,7 +60,8 @@ async def test_malformed_and_oversized_webhooks_get_clear_4xx_and_the_pipeline_c
     )
     vendors = Vendors()
     async with (
-        pipeline_in_process(env) as urls, httpx.AsyncClient(base_url=urls["ingest"], timeout=30) as door,
+        pipeline_in_process(env) as urls,
+        httpx.AsyncClient(base_url=urls["ingest"], timeout=30) as door,
         httpx.AsyncClient(base_url=urls["scoring"]) as scoring,
         httpx.AsyncClient(base_url=urls["sla"]) as sla,
     ):

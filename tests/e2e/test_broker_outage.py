@@ -42,7 +42,8 @@ async def test_webhooks_during_a_broker_outage_are_refused_retried_and_take_effe
     )
     try:
         async with (
-            pipeline_in_process(env) as urls, httpx.AsyncClient(base_url=urls["ingest"], timeout=30) as door,
+            pipeline_in_process(env) as urls,
+            httpx.AsyncClient(base_url=urls["ingest"], timeout=30) as door,
             httpx.AsyncClient(base_url=urls["scoring"]) as scoring,
             httpx.AsyncClient(base_url=urls["sla"]) as sla,
         ):
@@ -69,9 +70,7 @@ async def test_webhooks_during_a_broker_outage_are_refused_retried_and_take_effe
                 a.retry_after and int(a.retry_after) > 0 and a.content_type == "application/problem+json"
                 for a in refused
             ), refused[:3]
-            assert [d.status for d in deliveries] == [200] * len(deliveries), (
-                "every webhook was accepted in the end"
-            )
+            assert [d.status for d in deliveries] == [200] * len(deliveries), "every webhook was accepted in the end"
 
             emails = [plan.email for plan in plans]
             await observe.scored_as_planned(scoring, plans, what="every lead scored")
@@ -85,7 +84,7 @@ async def test_webhooks_during_a_broker_outage_are_refused_retried_and_take_effe
                 assert len(changes) == len(set(changes)), f"{plan.email}: a stage change happened twice: {changes}"
 
             # Every MQL's first-touch alerts, once each (some fell due while the broker was away).
-            mqls = {views[plan.email]["key"] for plan in plans if plan.stage == "mql"}  # type: ignore[index]
+            mqls = {views[plan.email]["key"] for plan in plans if plan.stage == "mql"}
             expected = {
                 (key, "mql_first_touch", kind): 1
                 for key in mqls

@@ -33,12 +33,13 @@ async def test_a_call_logged_by_email_counts_for_a_lead_merged_from_two_records(
     now = datetime.now(UTC)
     card = now - timedelta(hours=1)  # when the rep created the contact
     async with (
-        pipeline_in_process(env) as urls, httpx.AsyncClient(base_url=urls["ingest"], timeout=30) as door,
+        pipeline_in_process(env) as urls,
+        httpx.AsyncClient(base_url=urls["ingest"], timeout=30) as door,
         httpx.AsyncClient(base_url=urls["scoring"]) as scoring,
         httpx.AsyncClient(base_url=urls["sla"]) as sla,
     ):
 
-        async def send_and_wait(webhook, done, what: str):  # type: ignore[no-untyped-def]
+        async def send_and_wait(webhook, done, what: str):
             # One step at a time: the story depends on the order scoring sees it in.
             assert (await deliver(door, webhook)).status == 200, what
             return await eventually(

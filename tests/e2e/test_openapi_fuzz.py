@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import orjson
@@ -25,6 +26,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.core import NotSet
 from schemathesis.core.failures import FailureGroup
+from schemathesis.core.result import Ok
 
 from services.simulator import signing
 from shared.webhooks.signing import standard_webhooks_headers
@@ -86,10 +88,10 @@ SCHEMAS = {
 ingest, scoring, sla = SCHEMAS["ingest"], SCHEMAS["scoring"], SCHEMAS["sla"]
 
 
-def _sometimes(name: str, values: st.SearchStrategy):  # type: ignore[no-untyped-def]
+def _sometimes(name: str, values: st.SearchStrategy):
     """A path-parameter hook: the generated value, or a known one (a configured source, a seeded row)."""
 
-    def hook(context, path_parameters):  # type: ignore[no-untyped-def]
+    def hook(context, path_parameters):
         if not path_parameters or name not in path_parameters:
             return st.just(path_parameters)
         return st.one_of(st.just(path_parameters), values.map(lambda v: {**path_parameters, name: v}))
@@ -104,7 +106,7 @@ sla.hook("flatmap_path_parameters")(_sometimes("alert_id", st.integers(1, len(LE
 
 
 @ingest.hook("flatmap_headers")
-def _admin_token(context, headers):  # type: ignore[no-untyped-def]
+def _admin_token(context, headers):
     if context.operation.path != "/webhooks/recent":
         return st.just(headers)
     return st.one_of(
@@ -123,7 +125,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="module")
 def stack(
     fuzz_backend: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-):  # type: ignore[no-untyped-def]
+):
     tmp = tmp_path_factory.mktemp(f"fuzz-{fuzz_backend}")
     databases: list[str] = []
     if fuzz_backend == "sqlite":
@@ -148,7 +150,7 @@ def test_the_fuzzed_documents_are_the_served_ones(stack: Stack) -> None:
         assert httpx.get(f"{stack[name].url}/openapi.json").json() == document, name
 
 
-def _exercise(service: Service, case, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def _exercise(service: Service, case, **kwargs) -> None:
     if case.operation.path == "/alerts/stream":
         kwargs.setdefault("timeout", (5, 1))  # a quiet feed is cut after a second, not the two of CONFIG
     offset = service.log_size()
@@ -161,7 +163,7 @@ def _exercise(service: Service, case, **kwargs) -> None:  # type: ignore[no-unty
     )
 
 
-def _credentials(case, url: str) -> dict:  # type: ignore[no-untyped-def]
+def _credentials(case, url: str) -> dict:
     """For a configured source: the generated body as exactly the bytes its credentials cover."""
     source = case.path_parameters.get("source")
     if source not in SOURCES:
@@ -195,26 +197,26 @@ def _credentials(case, url: str) -> dict:  # type: ignore[no-untyped-def]
 
 @ingest.exclude(path="/webhooks/{source}").parametrize()
 @FUZZ
-def test_ingest_api(case, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+def test_ingest_api(case, stack: Stack) -> None:
     _exercise(stack["ingest"], case)
 
 
 # The door has five sources, two media types and credentials to get right: more examples.
 @ingest.include(path="/webhooks/{source}").parametrize()
 @settings(FUZZ, max_examples=WEBHOOK_EXAMPLES)
-def test_ingest_webhooks(case, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+def test_ingest_webhooks(case, stack: Stack) -> None:
     _exercise(stack["ingest"], case, **_credentials(case, stack["ingest"].url))
 
 
 @scoring.parametrize()
 @FUZZ
-def test_scoring_api(case, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+def test_scoring_api(case, stack: Stack) -> None:
     _exercise(stack["scoring"], case)
 
 
 @sla.parametrize()
 @FUZZ
-def test_sla_api(case, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+def test_sla_api(case, stack: Stack) -> None:
     _exercise(stack["sla"], case)
 
 
@@ -226,6 +228,7 @@ KNOWN_PATH_VALUES = {"source": "generic", "lead_key": LEAD_EMAILS[0], "alert_id"
 def test_hostile_values_in_every_parameter(name: str, stack: Stack) -> None:
     service, failures = stack[name], []
     for result in SCHEMAS[name].get_all_operations():
+        assert isinstance(result, Ok), result.err()
         operation = result.ok()
         for parameter in operation.iter_parameters():
             location = parameter.location.value
@@ -235,7 +238,8 @@ def test_hostile_values_in_every_parameter(name: str, stack: Stack) -> None:
                 path = {p.name: KNOWN_PATH_VALUES.get(p.name, "x") for p in operation.path_parameters}
                 query: dict[str, str] = {}
                 headers: dict[str, str] = {}
-                {"path": path, "query": query, "header": headers}[location][parameter.name] = value
+                places: dict[str, dict[str, Any]] = {"path": path, "query": query, "header": headers}
+                places[location][parameter.name] = value
                 case = operation.Case(path_parameters=path, query=query, headers=headers)
                 try:
                     _exercise(service, case)

@@ -123,7 +123,7 @@ async def test_a_scripted_day_from_webhooks_to_stage_changes_alerts_and_explaine
                 )
                 for webhook in hand_raises:
                     assert (await deliver(door, webhook)).status == 200, webhook.source
-                keys = {email: view["key"] for email, view in (await observe.leads(scoring, [ADA, CYD, BOB])).items()}  # type: ignore[index]
+                keys = {email: view["key"] for email, view in (await observe.leads(scoring, [ADA, CYD, BOB])).items()}
 
                 # Nobody calls: each hand-raiser's first-touch timer passes 75 %, 100 % and 200 % of its target.
                 raised = await eventually(

@@ -69,7 +69,7 @@ async def test_scoring_and_sla_killed_mid_run_process_every_event_once_and_raise
             emails = [plan.email for plan in plans]
             await observe.scored_as_planned(scoring, plans, what="every lead scored after the restart")
             views = await observe.leads(scoring, emails)
-            keys = {plan.email: views[plan.email]["key"] for plan in plans}  # type: ignore[index]
+            keys = {plan.email: views[plan.email]["key"] for plan in plans}
             expected = {
                 (keys[plan.email], "mql_first_touch", kind): 1
                 for plan in plans
@@ -97,7 +97,7 @@ async def test_scoring_and_sla_killed_mid_run_process_every_event_once_and_raise
     )
     changes = observe.stage_changes(lifecycle)
     for plan in plans:
-        history = [(h["from_stage"], h["to_stage"], h["reason"]) for h in views[plan.email]["history"]]  # type: ignore[index]
+        history = [(h["from_stage"], h["to_stage"], h["reason"]) for h in views[plan.email]["history"]]
         assert changes[keys[plan.email]] == history, f"{plan.email}: the topic and the history agree"
         assert len(set(history)) == len(history), f"{plan.email}: a stage change was made twice"
     on_topic = await observe.read_events(

@@ -62,7 +62,7 @@ def test_event_schemas_check_passes_on_the_committed_schemas():
         (("alerts", "deliveries", "--limit", "0"), "--limit: must be at least 1"),
     ],
 )
-def test_operator_commands_refuse_bad_input_in_one_line(args, message):  # type: ignore[no-untyped-def]
+def test_operator_commands_refuse_bad_input_in_one_line(args, message):
     # Nothing is reached before the input is checked: an unreachable broker proves it.
     result = _lockstep(*args, env={"LOCKSTEP_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
     assert result.returncode == 2, result.stderr

@@ -61,7 +61,7 @@ async def test_replay_deadletter_puts_scorings_dead_letters_back_once(kafka_boot
     await producer.start()
     broken = True
 
-    async def handler(session, envelopes):  # type: ignore[no-untyped-def]
+    async def handler(session, envelopes):
         for envelope in envelopes:
             if broken and envelope.data.get("poison"):
                 raise ValueError("the contract cannot read this yet")
@@ -84,7 +84,7 @@ async def test_replay_deadletter_puts_scorings_dead_letters_back_once(kafka_boot
         async with sessions() as session:
             return Counter((await session.execute(select(applied.c.event_id))).scalars())
 
-    async def until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
+    async def until(condition, what: str) -> None:
         deadline = asyncio.get_running_loop().time() + 30
         while not await condition():
             assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"

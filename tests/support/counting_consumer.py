@@ -38,7 +38,7 @@ class Counting:
     (shared/bus/single_statement.py) whenever it can: read the counts, add one in memory, write
     them back with the idempotency record in one statement; the transactional path takes the rest."""
 
-    async def __call__(self, session, envelopes) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, session, envelopes) -> None:
         await session.execute(
             text(
                 "INSERT INTO probe_applied (n, times) VALUES (:n, 1) ON CONFLICT (n) DO UPDATE SET times = probe_applied.times + 1"
@@ -46,7 +46,7 @@ class Counting:
             [{"n": int(envelope.data["n"])} for envelope in envelopes],
         )
 
-    async def in_one_statement(self, session, envelopes, writes: CombinedWrite):  # type: ignore[no-untyped-def]
+    async def in_one_statement(self, session, envelopes, writes: CombinedWrite):
         numbers = [int(envelope.data["n"]) for envelope in envelopes]
         found = await session.execute(select(applied.c.n, applied.c.times).where(applied.c.n.in_(numbers)))
         times = dict(found.all())

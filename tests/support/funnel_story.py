@@ -31,7 +31,7 @@ DEE = LeadRef(source="hubspot", record_id="502", email="dee@delta.io")
 OUTCOME = {"ada@acme.io": "sal", "bob@beta.io": "recycled", "cy@gamma.io": "lead", "dee@delta.io": "subscriber"}
 
 
-def story(t0: datetime) -> list:  # type: ignore[type-arg]
+def story(t0: datetime) -> list:
     hour = timedelta(hours=1)
     return [
         ContactUpserted(
@@ -52,7 +52,7 @@ def story(t0: datetime) -> list:  # type: ignore[type-arg]
     ]
 
 
-def fresh_mql(email: str, owner: str, now: datetime) -> list:  # type: ignore[type-arg]
+def fresh_mql(email: str, owner: str, now: datetime) -> list:
     lead = LeadRef(source="salesforce", record_id=f"00Q{uuid.uuid4().hex[:12]}", email=email)
     return [
         ContactUpserted(
@@ -64,7 +64,7 @@ def fresh_mql(email: str, owner: str, now: datetime) -> list:  # type: ignore[ty
     ]
 
 
-async def publish(bootstrap: str, topic: str, events: list, partitions: int = 2) -> None:  # type: ignore[type-arg]
+async def publish(bootstrap: str, topic: str, events: list, partitions: int = 2) -> None:
     """Send `events` to `topic`, creating it first if the services have not (match LOCKSTEP_TOPIC_PARTITIONS)."""
     await ensure_topics(bootstrap, [topic], partitions=partitions, replication_factor=1)
     producer = EventProducer(bootstrap)

@@ -10,7 +10,7 @@ import asyncio
 import inspect
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import httpx
 import orjson
@@ -21,9 +21,13 @@ from shared.events import EventEnvelope
 T = TypeVar("T")
 
 
+@overload
 async def eventually(
-    probe: Callable[[], Awaitable[T] | T], done: Callable[[T], bool], *, what: str, timeout_s: float = 90
-) -> T:
+    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], *, what: str, timeout_s: float = 90
+) -> T: ...
+@overload
+async def eventually(probe: Callable[[], T], done: Callable[[T], bool], *, what: str, timeout_s: float = 90) -> T: ...
+async def eventually(probe: Callable[[], Any], done: Callable[[Any], bool], *, what: str, timeout_s: float = 90) -> Any:
     """Poll `probe` (a function, sync or async) until `done(result)`; the last result is in the failure message."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:

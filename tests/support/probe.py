@@ -28,7 +28,7 @@ async def consume_once_each(
     await producer.start()
     effects: Counter = Counter()
 
-    async def handle(session, envelopes) -> None:  # type: ignore[no-untyped-def]
+    async def handle(session, envelopes) -> None:
         for envelope in envelopes:
             effects[envelope.id] += 1
 

@@ -21,7 +21,7 @@ from tests.support.servers import free_port
 
 class _InProcessServer(uvicorn.Server):
     # uvicorn takes over SIGINT/SIGTERM while it serves; here they belong to pytest.
-    def capture_signals(self):  # type: ignore[no-untyped-def, override]
+    def capture_signals(self):
         return contextlib.nullcontext()
 
     async def serve_in_loop(self) -> None:

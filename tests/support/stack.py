@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import FastAPI
 from pydantic_settings import BaseSettings
@@ -68,7 +68,10 @@ def pipeline_env(
 
 def settings_from(cls: type[S], env: Mapping[str, str]) -> S:
     """The settings a process started with `env` would read."""
-    return cls(**{name[len(ENV_PREFIX) :].lower(): value for name, value in env.items() if name.startswith(ENV_PREFIX)})
+    values: dict[str, Any] = {
+        name[len(ENV_PREFIX) :].lower(): value for name, value in env.items() if name.startswith(ENV_PREFIX)
+    }
+    return cls(**values)
 
 
 # Each service's app factory and the settings it reads.

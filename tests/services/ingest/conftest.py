@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from services.ingest.app import create_app
@@ -18,8 +20,8 @@ ADMIN_TOKEN = "admin-token"
 BASE_URL = "https://hooks.example.com"
 
 
-def ingest_settings(kafka_bootstrap: str, topic_prefix: str, database_url: str, **overrides) -> IngestSettings:  # type: ignore[no-untyped-def]
-    values = dict(
+def ingest_settings(kafka_bootstrap: str, topic_prefix: str, database_url: str, **overrides) -> IngestSettings:
+    values: dict[str, Any] = dict(
         kafka_bootstrap=kafka_bootstrap,
         database_url=database_url,
         topic_prefix=topic_prefix,
@@ -38,7 +40,7 @@ def ingest_settings(kafka_bootstrap: str, topic_prefix: str, database_url: str, 
 
 
 @pytest.fixture
-async def ingest(kafka_bootstrap, topic_prefix, tmp_path):  # type: ignore[no-untyped-def]
+async def ingest(kafka_bootstrap, topic_prefix, tmp_path):
     settings = ingest_settings(kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/ingest.db")
     app = create_app(settings)
     async with running(app, BASE_URL) as client:

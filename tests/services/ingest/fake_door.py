@@ -7,7 +7,7 @@ short or hang up; `via_fastapi` sends them through FastAPI's own route instead o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +19,7 @@ from services.ingest.app import create_app
 from services.ingest.door import WebhookDoor
 from services.ingest.metrics import DoorMetrics
 from services.ingest.settings import IngestSettings
+from services.ingest.sources.base import SourceAdapter
 from shared.bus import OutgoingRecord, Topics
 from tests.services.ingest.sources import factories
 from tests.services.ingest.sources.factories import NOW_S
@@ -46,7 +47,7 @@ class FakeRecent:
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
 
-    def record(self, *, summary, **row) -> None:  # type: ignore[no-untyped-def]
+    def record(self, *, summary, **row) -> None:
         self.rows.append({**row, **summary()})
 
 
@@ -113,12 +114,12 @@ class Door:
             "client": ("203.0.113.9", 50000),
         }
 
-        async def receive() -> dict[str, Any]:
+        async def receive() -> MutableMapping[str, Any]:
             return messages.pop(0) if messages else {"type": "http.disconnect"}
 
         answer = Answer(0, {}, b"", sent=False)
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             answer.sent = True
             if message["type"] == "http.response.start":
                 answer.status = message["status"]
@@ -136,10 +137,10 @@ class Door:
 class Spy:
     """A FastAPI middleware that notes every request FastAPI's stack sees."""
 
-    def __init__(self, app, seen: list[str]) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app, seen: list[str]) -> None:
         self.app, self.seen = app, seen
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
             self.seen.append(scope["path"])
         await self.app(scope, receive, send)
@@ -147,7 +148,7 @@ class Spy:
 
 def new_door() -> Door:
     producer, recent, registry = FakeProducer(), FakeRecent(), CollectorRegistry()
-    adapters = {
+    adapters: dict[str, SourceAdapter] = {
         a.name: a
         for a in (
             factories.hubspot(),
@@ -159,9 +160,9 @@ def new_door() -> Door:
     }
     webhook_door = WebhookDoor(
         adapters,
-        producer,  # type: ignore[arg-type]
+        producer,  # type: ignore[arg-type]  # a fake of EventProducer's send_many
         Topics("t."),
-        recent,  # type: ignore[arg-type]
+        recent,  # type: ignore[arg-type]  # a fake of RecentRequests' record
         DoorMetrics(registry),
         max_body_bytes=LIMIT,
         clock=lambda: NOW_S,

@@ -17,7 +17,7 @@ from tests.support.probe import consume_once_each as _consume_once_each
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 
-def _request(n: int):  # type: ignore[no-untyped-def]
+def _request(n: int):
     # Signed anew on every attempt, as a real sender does; the webhook-id stays, so the event id does too.
     event = {
         "type": "lockstep.activity.recorded.v1",

@@ -19,7 +19,7 @@ from tests.services.ingest.fake_door import HOST, LIMIT, Door, new_door
 from tests.services.ingest.sources import factories
 from tests.services.ingest.sources.factories import GENERIC_SECRET, MARKETO_TOKEN, NOW, NOW_MS, NOW_S
 
-ACTIVITY = {
+ACTIVITY: dict[str, Any] = {
     "type": "lockstep.activity.recorded.v1",
     "data": {
         "lead": {"source": "forms", "record_id": "f-1"},
@@ -253,10 +253,10 @@ class SurrogateAdapter:
 
     name, content_types = "surrogates", ("application/json",)
 
-    def authenticate(self, request) -> None:  # type: ignore[no-untyped-def]
+    def authenticate(self, request) -> None:
         return None
 
-    def parse(self, request):  # type: ignore[no-untyped-def]
+    def parse(self, request):
         from services.ingest.sources.base import Draft, ParseResult
         from shared.events import ActivityRecorded, LeadRef
 
@@ -266,7 +266,7 @@ class SurrogateAdapter:
 
 
 async def test_a_lone_surrogate_made_by_an_adapter_is_refused_naming_the_field(door):
-    door.door.adapters["surrogates"] = SurrogateAdapter()  # type: ignore[assignment]
+    door.door.adapters["surrogates"] = SurrogateAdapter()
     answer = await door.post("/webhooks/surrogates", b"{}", {"content-type": "application/json"})
     assert answer.status == 400 and answer.json()["detail"].startswith("campaign: holds a lone surrogate")
     assert door.published() == []

@@ -32,7 +32,7 @@ CHANGED = (
 )
 
 
-def _corrected_contract(tmp_path):  # type: ignore[no-untyped-def]
+def _corrected_contract(tmp_path):
     """The default contract, with "Register Webinar" mapped (it was not) and "Visit Webpage" read differently."""
     contract = yaml.safe_load(DEFAULT_CONTRACT.read_text())
     types = dict(MarketoMapping().activity_types)
@@ -44,7 +44,7 @@ def _corrected_contract(tmp_path):  # type: ignore[no-untyped-def]
     return path
 
 
-def _activity(records, event_id: str) -> list[dict]:  # type: ignore[no-untyped-def]
+def _activity(records, event_id: str) -> list[dict]:
     return [orjson.loads(r.value) for r in records if dict(r.headers)["ce_id"].decode() == event_id]
 
 

@@ -23,16 +23,16 @@ from tests.support.kafka import read_topic
 pytestmark = pytest.mark.kafka
 
 
-def _cloudevents(records):  # type: ignore[no-untyped-def]
+def _cloudevents(records):
     return [from_binary_event(KafkaMessage(headers=dict(r.headers), key=r.key, value=r.value)) for r in records]
 
 
-def _hubspot(events, now_ms=None, secret=HUBSPOT_SECRET):  # type: ignore[no-untyped-def]
+def _hubspot(events, now_ms=None, secret=HUBSPOT_SECRET):
     now_ms = now_ms or int(time.time() * 1000)
     return wire.hubspot_request(secret, f"{BASE_URL}/webhooks/hubspot", events, now_ms)
 
 
-def _sources(now: datetime):  # type: ignore[no-untyped-def]
+def _sources(now: datetime):
     """One valid request per source, with the canonical types it must produce."""
     now_ms = int(now.timestamp() * 1000)
     hubspot = _hubspot(
@@ -142,7 +142,7 @@ async def test_hubspot_lead_rejection_carries_reason_and_normalized_identity(ing
     assert rejection["lead"] == {"source": "hubspot", "record_id": "501"}
 
 
-def _tampered(source, headers, body):  # type: ignore[no-untyped-def]
+def _tampered(source, headers, body):
     return headers, body.replace(b"e", b"E", 1)
 
 
@@ -216,7 +216,7 @@ async def test_recent_view_shows_accepted_and_rejected_without_secrets_or_pii(in
     assert (await client.post(path, content=body, headers=headers)).status_code == 200
     assert (await client.post(path, content=body, headers={**headers, "X-Lockstep-Token": "wrong"})).status_code == 401
     assert (await client.get("/webhooks/recent")).status_code == 401
-    service = client._transport.app.state.service  # type: ignore[attr-defined]
+    service = client._transport.app.state.service
     await service.recent.flush()
     response = await client.get("/webhooks/recent?source=marketo", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert response.status_code == 200
@@ -243,6 +243,6 @@ async def test_an_unmapped_activity_is_answered_and_listed_with_its_warning(inge
     assert answer.status_code == 200 and answer.json()["events"] == 1
     [warning] = answer.json()["warnings"]
     assert warning.startswith("activityType: 'Change Score' has no mapping in sources.marketo.activity_types")
-    await client._transport.app.state.service.recent.flush()  # type: ignore[attr-defined]
+    await client._transport.app.state.service.recent.flush()
     listed = await client.get("/webhooks/recent?source=marketo", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert listed.json()["requests"][0]["warnings"] == [warning]

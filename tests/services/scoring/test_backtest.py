@@ -19,6 +19,7 @@ from shared.events import (
     EventEnvelope,
     LeadRef,
     SalesDispositioned,
+    SourceEvent,
 )
 from tests.support.infra import REPO
 
@@ -29,7 +30,7 @@ def _history() -> list[EventEnvelope]:
     out = []
     for i in range(6):
         ref = LeadRef(source="marketo", record_id=str(i), email=f"p{i}@acme{i}.io")
-        payloads = [
+        payloads: list[SourceEvent] = [
             ContactUpserted(
                 lead=ref, occurred_at=T0, attributes=ContactAttributes(title="Marketing Manager", company="Acme")
             )

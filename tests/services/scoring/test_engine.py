@@ -11,14 +11,14 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ENGINE = LifecycleEngine(load_contract(DEFAULT_CONTRACT))
 
 
-def _lead(email="ada@acme.io", **attributes):  # type: ignore[no-untyped-def]
+def _lead(email="ada@acme.io", **attributes):
     ref = LeadRef(source="hubspot", record_id="1", email=email)
     lead = ENGINE.new_lead(ref.key, ref, T0, "e0")
     ENGINE.apply(lead, ContactUpserted(lead=ref, occurred_at=T0, attributes=ContactAttributes(**attributes)), "e1")
     return lead, ref
 
 
-def _activity(ref, kind, at, n, **extra):  # type: ignore[no-untyped-def]
+def _activity(ref, kind, at, n, **extra):
     return ActivityRecorded(lead=ref, kind=kind, occurred_at=at, **extra), f"a{n}"
 
 

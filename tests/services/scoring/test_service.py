@@ -25,13 +25,13 @@ pytestmark = pytest.mark.kafka
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
 
 
-def _envelope(payload, n: int) -> EventEnvelope:  # type: ignore[no-untyped-def]
+def _envelope(payload, n: int) -> EventEnvelope:
     return EventEnvelope.wrap(
         payload, id=f"test:{uuid.uuid4().hex}:{n}", source="/tests", subject=payload.lead.key, time=payload.occurred_at
     )
 
 
-async def _wait_for(client, path: str, check, timeout_s: float = 30):  # type: ignore[no-untyped-def]
+async def _wait_for(client, path: str, check, timeout_s: float = 30):
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         response = await client.get(path)

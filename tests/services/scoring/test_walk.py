@@ -49,7 +49,7 @@ def _ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
 
-def _hubspot(*events) -> list[EventEnvelope]:  # type: ignore[no-untyped-def]
+def _hubspot(*events) -> list[EventEnvelope]:
     return _events("hubspot", wire.hubspot_request("s", "https://x", list(events), _ms(T0))[1])
 
 
@@ -69,13 +69,13 @@ def _marketo(activity: str, at: datetime) -> list[EventEnvelope]:
 
 
 @pytest.fixture(params=["transaction", "one-statement"])
-def way(request):  # type: ignore[no-untyped-def]
+def way(request):
     """How the consumer runner hands a batch over: in its transaction, or on PostgreSQL first by
     the fast path (shared/bus/single_statement.py), which may decline and leave it to the transaction."""
     return request.param
 
 
-async def _handle(sessions, handler: ScoringHandler, batch: list[EventEnvelope], way: str) -> bool:  # type: ignore[no-untyped-def]
+async def _handle(sessions, handler: ScoringHandler, batch: list[EventEnvelope], way: str) -> bool:
     """Handle `batch` as the runner would; True if it went the fast way."""
     if way == "one-statement" and SingleStatementBatch.available(sessions, handler):
         now = datetime.now(UTC)
@@ -91,7 +91,7 @@ async def _handle(sessions, handler: ScoringHandler, batch: list[EventEnvelope],
 
 
 @pytest.fixture
-async def scoring_db(database_url):  # type: ignore[no-untyped-def]
+async def scoring_db(database_url):
     engine = create_engine(database_url)
     await upgrade(engine, MIGRATIONS)
     yield session_factory(engine)

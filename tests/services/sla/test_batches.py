@@ -22,7 +22,7 @@ harness = test_scenarios.harness  # the same fixture: a fresh database per backe
 
 def entered(
     stage: str, at, lead: str = "ada@acme.io", owner: str | None = "rep-1", reason: str = "mql:hand_raiser", **details
-) -> LifecycleTransitioned:  # type: ignore[no-untyped-def]
+) -> LifecycleTransitioned:
     return LifecycleTransitioned(
         lead_key=lead,
         from_stage="lead",
@@ -38,7 +38,7 @@ def entered(
     )
 
 
-def touched(at, email: str | None = "ada@acme.io", record: str | None = "00Q1", rep: str = "rep-1") -> SalesTouched:  # type: ignore[no-untyped-def]
+def touched(at, email: str | None = "ada@acme.io", record: str | None = "00Q1", rep: str = "rep-1") -> SalesTouched:
     return SalesTouched(
         lead=LeadRef(source="salesforce", record_id=record, email=email), channel="call", rep=rep, occurred_at=at
     )
@@ -48,7 +48,7 @@ def identified(lead: str = "ada@acme.io", record: str = "00Q1", names: list[str]
     return LeadIdentified(lead_key=lead, identities=names or [f"email:{lead}", f"salesforce:{record}"], occurred_at=T0)
 
 
-async def timer_of(h: Harness, lead: str, policy: str = "mql_first_touch"):  # type: ignore[no-untyped-def]
+async def timer_of(h: Harness, lead: str, policy: str = "mql_first_touch"):
     async with h.sessions() as session:
         return (
             await session.execute(
@@ -146,7 +146,7 @@ async def test_touch_by_owner_in_one_batch(harness):
     assert timer.status == "met" and timer.business_s_to_met == 1200
 
 
-def _script() -> list:  # type: ignore[type-arg]
+def _script() -> list:
     """Several leads interleaved: what one poll of the two topics may hold."""
     day = timedelta(days=1)
     return [
@@ -174,7 +174,7 @@ def _script() -> list:  # type: ignore[type-arg]
     ]
 
 
-async def _outcome(h: Harness) -> dict:  # type: ignore[type-arg]
+async def _outcome(h: Harness) -> dict:
     found = {}
     async with h.sessions() as session:
         for table in (timers, alerts, identities, touches, loop_history):

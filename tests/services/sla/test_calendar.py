@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contract.sla import Calendar, Sla
+from contract.sla import Calendar, Holidays, Sla
 from services.sla.domain.calendar import BusinessCalendar
 
 NY = ZoneInfo("America/New_York")
@@ -24,10 +24,10 @@ def calendar(timezone: str, **fields) -> BusinessCalendar:
     return BusinessCalendar.from_config(Calendar(timezone=timezone, **fields))
 
 
-NEW_YORK_CFG = Calendar(timezone="America/New_York", holidays={"country": "US"})
+NEW_YORK_CFG = Calendar(timezone="America/New_York", holidays=Holidays(country="US"))
 BERLIN_CFG = Calendar(
     timezone="Europe/Berlin",
-    holidays={"country": "DE", "subdiv": "BY"},
+    holidays=Holidays(country="DE", subdiv="BY"),
     closed=[date(2026, 12, 24), date(2026, 12, 31), date(2027, 7, 16)],
 )
 ALWAYS_CFG = Sla().calendars["always"]
@@ -35,7 +35,7 @@ LOCAL_24X7_CFG = Calendar(
     timezone="America/New_York", days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"], hours=("00:00", "24:00")
 )
 EVENINGS_CFG = Calendar(
-    timezone="Europe/Berlin", days=["mon", "wed", "sat"], hours=("18:30", "24:00"), holidays={"country": "DE"}
+    timezone="Europe/Berlin", days=["mon", "wed", "sat"], hours=("18:30", "24:00"), holidays=Holidays(country="DE")
 )
 
 NEW_YORK = BusinessCalendar.from_config(NEW_YORK_CFG)
@@ -45,12 +45,12 @@ LOCAL_24X7 = BusinessCalendar.from_config(LOCAL_24X7_CFG)
 EVENINGS = BusinessCalendar.from_config(EVENINGS_CFG)
 
 
-def ny(*args: int) -> datetime:
-    return datetime(*args, tzinfo=NY)
+def ny(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, us: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, us, tzinfo=NY)
 
 
-def berlin(*args: int) -> datetime:
-    return datetime(*args, tzinfo=BERLIN)
+def berlin(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, us: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, us, tzinfo=BERLIN)
 
 
 # -- a slow, obvious reference: walk the local days, convert each window with zoneinfo ---------

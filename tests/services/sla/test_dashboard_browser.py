@@ -37,7 +37,7 @@ def _browser_tools() -> tuple[str, str]:
     return node, chromium
 
 
-def _contract(tmp_path) -> str:  # type: ignore[no-untyped-def]
+def _contract(tmp_path) -> str:
     # The demo's shape: first touch due in one second on the 24x7 calendar, so tiers fire while we watch.
     path = tmp_path / "contract.yaml"
     path.write_text(with_first_touch("1s", version="2026.1-dashboard"))

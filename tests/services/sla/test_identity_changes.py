@@ -14,7 +14,7 @@ from services.sla import queries
 from services.sla.policies import PolicyBook
 from services.sla.tables import alerts, identities, loop_history, metadata, timers
 from shared.db.times import as_utc
-from shared.events import LeadIdentified
+from shared.events import LeadIdentified, LifecycleTransitioned
 from tests.services.sla import test_scenarios
 from tests.services.sla.test_batches import _outcome, entered, identified, timer_of, touched
 from tests.services.sla.test_scenarios import T0, Harness, contract
@@ -24,7 +24,7 @@ delivery = pytest.mark.parametrize("batched", [False, True], ids=["one_by_one", 
 ADA, BOB = "ada@acme.io", "bob@acme.io"
 
 
-async def deliver(h: Harness, events: list, batched: bool) -> None:  # type: ignore[type-arg]
+async def deliver(h: Harness, events: list, batched: bool) -> None:
     if batched:
         await h.send_all(events)
     else:
@@ -46,7 +46,7 @@ async def alerts_of(h: Harness, lead: str) -> list[tuple[str, str]]:
     return [(a.kind, a.status) for a in await h.alerts() if a.lead_key == lead and a.policy == "mql_first_touch"]
 
 
-async def timers_of(h: Harness, lead: str):  # type: ignore[no-untyped-def]
+async def timers_of(h: Harness, lead: str):
     async with h.sessions() as session:
         return (await session.execute(select(timers).where(timers.c.lead_key == lead).order_by(timers.c.id))).all()
 
@@ -130,7 +130,7 @@ async def test_a_touch_by_another_rep_does_not_meet_an_owner_only_timer_when_its
 
 
 async def _two_leads(h: Harness, batched: bool, *, bob_at: datetime | None, ada_at: datetime | None) -> None:
-    events = [identified(ADA, "0A"), identified(BOB, "0B")]
+    events: list[LeadIdentified | LifecycleTransitioned] = [identified(ADA, "0A"), identified(BOB, "0B")]
     events += [entered("mql", at, lead=lead) for lead, at in ((BOB, bob_at), (ADA, ada_at)) if at is not None]
     await deliver(h, events, batched)
 
@@ -220,15 +220,15 @@ async def test_a_touch_by_the_absorbed_lead_s_name_meets_the_survivor_s_timer(ha
 # -- one batch leaves what one event at a time leaves ------------------------------------------
 
 
-def _setup() -> list:  # type: ignore[type-arg]
+def _setup() -> list:
     leads = ["ada", "bob", "al", "cy", "dee", "eve", "fay", "gus", "hal", "ian", "kim"]
-    events: list = [identified(f"{lead}@acme.io", f"0{lead.upper()}") for lead in leads]  # type: ignore[type-arg]
+    events: list = [identified(f"{lead}@acme.io", f"0{lead.upper()}") for lead in leads]
     return events + [
         entered("mql", T0, lead=f"{lead}@acme.io") for lead in ("ada", "bob", "al", "cy", "dee", "fay", "hal", "ian")
     ]
 
 
-def _script() -> list:  # type: ignore[type-arg]
+def _script() -> list:
     at = T0 + timedelta(hours=3, minutes=10)
     return [
         touched(T0 + timedelta(hours=3, minutes=30), None, "0LATE"),

@@ -22,6 +22,7 @@ from services.sla.notify import AlertNotifier, WebhookTarget, enqueue, parse_tar
 from services.sla.tables import deliveries, metadata
 from shared.db import create_engine, session_factory
 from shared.events import AlertRaised
+from shared.events.catalog import AlertKind, AlertSeverity
 from tests.support.receiver import Receiver
 
 SECRET = new_standard_webhooks_secret(b"sla-notify-tests")
@@ -40,7 +41,7 @@ class FakeClock:
 
 
 @pytest.fixture(scope="module")
-def server():  # type: ignore[no-untyped-def]
+def server():
     receiver = Receiver()
     receiver.start()
     yield receiver
@@ -53,7 +54,7 @@ def receiver(server: Receiver) -> Receiver:
     return server
 
 
-async def _sessions_for(url: str):  # type: ignore[no-untyped-def]
+async def _sessions_for(url: str):
     engine = create_engine(url)
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
@@ -61,26 +62,27 @@ async def _sessions_for(url: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-async def sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
+async def sessions(tmp_path: Path):
     engine, factory = await _sessions_for(f"sqlite+aiosqlite:///{tmp_path}/sla.db")
     yield factory
     await engine.dispose()
 
 
 def _alert(
-    n: int = 1, kind: str = "sla.breached", *, raised_at: datetime | None = None, message: str | None = None
+    n: int = 1, kind: AlertKind = "sla.breached", *, raised_at: datetime | None = None, message: str | None = None
 ) -> dict:
     raised_at = raised_at or datetime.now(UTC).replace(microsecond=0)
-    severity = {
+    severities: dict[AlertKind, AlertSeverity] = {
         "sla.warning": "warning",
         "sla.breached": "critical",
         "sla.escalated": "critical",
         "loop.detected": "warning",
-    }[kind]
+    }
+    severity = severities[kind]
     alert = AlertRaised(
         alert_id=f"mql-follow-up:email:ada{n}@acme.io:evt-{n}:{kind.split('.')[1]}",
-        kind=kind,  # type: ignore[arg-type]
-        severity=severity,  # type: ignore[arg-type]
+        kind=kind,
+        severity=severity,
         lead_key=f"email:ada{n}@acme.io",
         policy="mql-follow-up" if kind.startswith("sla.") else None,
         owner="rep-7",
@@ -95,13 +97,13 @@ def _alert(
     return alert.model_dump(mode="json", exclude_none=True)
 
 
-async def _queue(sessions, targets: list[WebhookTarget], *payloads: dict, now: datetime | None = None) -> None:  # type: ignore[no-untyped-def]
+async def _queue(sessions, targets: list[WebhookTarget], *payloads: dict, now: datetime | None = None) -> None:
     async with sessions() as session, session.begin():  # the caller's transaction, as the scanner's
         for payload in payloads:
             await enqueue(session, targets, payload, now=now)
 
 
-async def _rows(sessions, target: str | None = None) -> list:  # type: ignore[no-untyped-def]
+async def _rows(sessions, target: str | None = None) -> list:
     query = select(deliveries).order_by(deliveries.c.id)
     if target is not None:
         query = query.where(deliveries.c.target == target)
@@ -109,14 +111,14 @@ async def _rows(sessions, target: str | None = None) -> list:  # type: ignore[no
         return list((await session.execute(query)).all())
 
 
-async def _eventually(check, what: str, within: float = 8.0) -> None:  # type: ignore[no-untyped-def]
+async def _eventually(check, what: str, within: float = 8.0) -> None:
     deadline = time.monotonic() + within
     while not await check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)
 
 
-def _target(receiver: Receiver, name: str, **extra) -> WebhookTarget:  # type: ignore[no-untyped-def]
+def _target(receiver: Receiver, name: str, **extra) -> WebhookTarget:
     return WebhookTarget(name=name, url=receiver.url(name), **extra)
 
 
@@ -124,7 +126,7 @@ def _metric(registry: CollectorRegistry, name: str, target: str) -> float | None
     return registry.get_sample_value(name, {"target": target})
 
 
-async def test_standard_delivery_arrives_once_signed_for_standard_webhooks(receiver: Receiver, sessions) -> None:  # type: ignore[no-untyped-def]
+async def test_standard_delivery_arrives_once_signed_for_standard_webhooks(receiver: Receiver, sessions) -> None:
     target = _target(receiver, "ops", format="standard", secret=SECRET)
     registry = CollectorRegistry()
     notifier = AlertNotifier(sessions, [target], postgres=False, registry=registry)
@@ -161,7 +163,7 @@ async def test_standard_delivery_arrives_once_signed_for_standard_webhooks(recei
     assert _metric(registry, "lockstep_sla_webhook_pending", "ops") == 0
 
 
-async def test_an_unsigned_target_gets_no_signature_headers(receiver: Receiver, sessions) -> None:  # type: ignore[no-untyped-def]
+async def test_an_unsigned_target_gets_no_signature_headers(receiver: Receiver, sessions) -> None:
     target = _target(receiver, "plain")
     await _queue(sessions, [target], _alert())
     assert await AlertNotifier(sessions, [target], postgres=False).deliver_once() == 1
@@ -170,7 +172,7 @@ async def test_an_unsigned_target_gets_no_signature_headers(receiver: Receiver, 
     assert request.json()["type"] == "lockstep.alert.raised.v1"
 
 
-async def test_slack_format_is_an_incoming_webhook_message(receiver: Receiver, sessions) -> None:  # type: ignore[no-untyped-def]
+async def test_slack_format_is_an_incoming_webhook_message(receiver: Receiver, sessions) -> None:
     target = _target(receiver, "slack", format="slack", secret=SECRET)
     raised = datetime(2026, 11, 2, 10, 5, tzinfo=UTC)
     payload = _alert(kind="sla.escalated", raised_at=raised, message="no touch yet <b> & counting")
@@ -204,7 +206,7 @@ async def test_slack_format_is_an_incoming_webhook_message(receiver: Receiver, s
     assert row.status == "sent"
 
 
-async def test_a_target_failing_twice_gets_the_alert_on_the_third_attempt(receiver: Receiver, sessions) -> None:  # type: ignore[no-untyped-def]
+async def test_a_target_failing_twice_gets_the_alert_on_the_third_attempt(receiver: Receiver, sessions) -> None:
     target = _target(receiver, "flaky", secret=SECRET)
     receiver.fail_first("flaky", 2)
     registry = CollectorRegistry()
@@ -234,7 +236,7 @@ async def test_a_target_failing_twice_gets_the_alert_on_the_third_attempt(receiv
     assert _metric(registry, "lockstep_sla_webhook_failed_total", "flaky") == 0
 
 
-async def test_a_target_always_failing_ends_failed_after_max_attempts(receiver: Receiver, sessions) -> None:  # type: ignore[no-untyped-def]
+async def test_a_target_always_failing_ends_failed_after_max_attempts(receiver: Receiver, sessions) -> None:
     target = _target(receiver, "broken")
     receiver.fail_first("broken", ALWAYS)
     clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
@@ -278,16 +280,17 @@ async def test_a_target_always_failing_ends_failed_after_max_attempts(receiver: 
 
 
 def test_backoff_doubles_from_the_base_and_is_capped() -> None:
-    notifier = AlertNotifier(None, [], postgres=False, base_backoff_s=1.0, max_backoff_s=600.0, jitter=0.0)  # type: ignore[arg-type]
+    # No sessions: the delay needs no database.
+    notifier = AlertNotifier(None, [], postgres=False, base_backoff_s=1.0, max_backoff_s=600.0, jitter=0.0)  # type: ignore[arg-type]  # no sessions
     assert [notifier.backoff_s(n) for n in range(1, 12)] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 600]
     assert notifier.backoff_s(50) == 600
     assert notifier.backoff_s(1, retry_after_s=30) == 30  # a receiver's Retry-After is honoured
     assert notifier.backoff_s(1, retry_after_s=10**6) == 600  # up to the cap
-    jittered = AlertNotifier(None, [], postgres=False, jitter=0.1, rng=random.Random(1))  # type: ignore[arg-type]
+    jittered = AlertNotifier(None, [], postgres=False, jitter=0.1, rng=random.Random(1))  # type: ignore[arg-type]  # no sessions
     assert all(600 <= jittered.backoff_s(20) <= 660 for _ in range(100))
 
 
-async def test_connection_errors_are_retried_and_never_stop_the_loop(receiver: Receiver, sessions) -> None:  # type: ignore[no-untyped-def]
+async def test_connection_errors_are_retried_and_never_stop_the_loop(receiver: Receiver, sessions) -> None:
     with socket.socket() as s:  # a port nobody listens on once this socket is closed
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
@@ -315,7 +318,7 @@ async def test_connection_errors_are_retried_and_never_stop_the_loop(receiver: R
     assert len(receiver.requests("up")) == 2
 
 
-async def test_kinds_choose_what_a_target_gets(receiver: Receiver, sessions) -> None:  # type: ignore[no-untyped-def]
+async def test_kinds_choose_what_a_target_gets(receiver: Receiver, sessions) -> None:
     breaches = _target(receiver, "breaches", kinds=["sla.breached", "sla.escalated"])
     everything = _target(receiver, "everything")
     loops = _target(receiver, "loops", kinds=["loop.detected"])
@@ -337,7 +340,7 @@ async def test_kinds_choose_what_a_target_gets(receiver: Receiver, sessions) -> 
     assert got == queued
 
 
-async def test_enqueue_belongs_to_the_callers_transaction(receiver: Receiver, sessions) -> None:  # type: ignore[no-untyped-def]
+async def test_enqueue_belongs_to_the_callers_transaction(receiver: Receiver, sessions) -> None:
     target = _target(receiver, "ops")
     with pytest.raises(RuntimeError):
         async with sessions() as session, session.begin():
@@ -350,7 +353,7 @@ async def test_enqueue_belongs_to_the_callers_transaction(receiver: Receiver, se
 
 async def test_a_delivery_for_a_target_no_longer_configured_fails_without_a_request(
     receiver: Receiver, sessions
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     await _queue(sessions, [_target(receiver, "gone")], _alert())
     registry = CollectorRegistry()
     assert (
@@ -390,7 +393,7 @@ async def test_replicas_share_the_work_and_send_each_delivery_once(receiver: Rec
         await asyncio.wait_for(asyncio.gather(*tasks), 10)
         ids = [r.json()["data"]["alert_id"] for r in receiver.requests("shared")]
         assert sorted(ids) == sorted(_alert(n)["alert_id"] for n in range(24))  # each once
-        assert sum(_metric(r, "lockstep_sla_webhook_sent_total", "shared") for r in registries) == 24
+        assert sum(_metric(r, "lockstep_sla_webhook_sent_total", "shared") or 0 for r in registries) == 24
     finally:
         for engine in engines:
             await engine.dispose()
@@ -457,7 +460,7 @@ def test_parse_targets_reads_the_json_setting() -> None:
         (["https://h.example.com"], "LOCKSTEP_ALERT_WEBHOOKS[0] must be an object"),
     ],
 )
-def test_parse_targets_rejects_bad_input_in_one_line(targets, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_parse_targets_rejects_bad_input_in_one_line(targets, message: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_targets(json.dumps(targets))
     text = str(caught.value)

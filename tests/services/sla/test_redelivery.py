@@ -27,7 +27,7 @@ SECRET = new_standard_webhooks_secret(b"sla-redelivery-tests")
 
 
 @pytest.fixture(scope="module")
-def receiver():  # type: ignore[no-untyped-def]
+def receiver():
     server = Receiver()
     server.start()
     yield server
@@ -45,14 +45,14 @@ def _lockstep(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
-async def _eventually(check, what: str, within: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+async def _eventually(check, what: str, within: float = 20.0) -> None:
     deadline = time.monotonic() + within
     while not await check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
 
 
-async def test_a_failed_delivery_is_redelivered_by_the_running_notifier(receiver, database_url):  # type: ignore[no-untyped-def]
+async def test_a_failed_delivery_is_redelivered_by_the_running_notifier(receiver, database_url):
     receiver.reset()
     engine = create_engine(database_url)
     async with engine.begin() as connection:

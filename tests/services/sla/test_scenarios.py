@@ -23,7 +23,7 @@ NY, BERLIN = ZoneInfo("America/New_York"), ZoneInfo("Europe/Berlin")
 T0 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # a Monday
 
 
-def contract(first_touch_calendar: str = "always", teams: str = ""):  # type: ignore[no-untyped-def]
+def contract(first_touch_calendar: str = "always", teams: str = ""):
     text = with_first_touch("4h", calendar=first_touch_calendar)
     text = text.replace(
         "    always: {timezone: UTC",
@@ -43,7 +43,7 @@ class Clock:
 
 
 class Harness:
-    def __init__(self, sessions, book: PolicyBook, postgres: bool) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, sessions, book: PolicyBook, postgres: bool) -> None:
         self.sessions = sessions
         self.clock = Clock(T0)
         desk = AlertDesk(Outbox(outbox), "lockstep.alerts", self._no_delivery)
@@ -52,13 +52,13 @@ class Harness:
         self.n = 0
 
     @staticmethod
-    async def _no_delivery(session, payload) -> None:  # type: ignore[no-untyped-def]
+    async def _no_delivery(session, payload) -> None:
         return None
 
-    async def send(self, payload) -> None:  # type: ignore[no-untyped-def]
+    async def send(self, payload) -> None:
         await self.send_all([payload])
 
-    async def send_all(self, payloads: list) -> None:  # type: ignore[type-arg]
+    async def send_all(self, payloads: list) -> None:
         """Several events in ONE handler call, as the consumer runner hands over a poll."""
         envelopes = []
         for payload in payloads:
@@ -78,7 +78,7 @@ class Harness:
         owner: str | None = "rep-1",
         reason: str = "mql:hand_raiser",
         **details,
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         await self.send(
             LifecycleTransitioned(
                 lead_key=lead,
@@ -117,11 +117,11 @@ class Harness:
                 query = query.where((alerts.c.policy == policy) | (alerts.c.policy.is_(None)))
             return list((await session.execute(query)).scalars())
 
-    async def alerts(self):  # type: ignore[no-untyped-def]
+    async def alerts(self):
         async with self.sessions() as session:
             return (await session.execute(select(alerts).order_by(alerts.c.id))).all()
 
-    async def timer(self, policy: str = "mql_first_touch"):  # type: ignore[no-untyped-def]
+    async def timer(self, policy: str = "mql_first_touch"):
         async with self.sessions() as session:
             return (
                 await session.execute(select(timers).where(timers.c.policy == policy).order_by(timers.c.id.desc()))
@@ -129,7 +129,7 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(database_url):  # type: ignore[no-untyped-def]
+async def harness(database_url):
     engine = create_engine(database_url)
     await upgrade(engine, MIGRATIONS)
     yield lambda book: Harness(session_factory(engine), book, is_postgres(engine))

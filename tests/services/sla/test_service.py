@@ -28,7 +28,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def sla_env(tmp_path, kafka_bootstrap, topic_prefix):  # type: ignore[no-untyped-def]
+def sla_env(tmp_path, kafka_bootstrap, topic_prefix):
     # The acceptance shape of issue 5: the default contract, first-touch target shortened, calendar `always`.
     text = with_first_touch("4s")
     contract = tmp_path / "contract.yaml"
@@ -44,13 +44,13 @@ def sla_env(tmp_path, kafka_bootstrap, topic_prefix):  # type: ignore[no-untyped
     }
 
 
-def _start(env: dict[str, str]) -> tuple:  # type: ignore[type-arg]
+def _start(env: dict[str, str]) -> tuple:
     port = _free_port()
     process = spawn_module("services.cli", ["serve", "sla", "--port", str(port)], env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
-        assert process.poll() is None, process.stderr.read()
+        assert process.poll() is None, process.stderr and process.stderr.read()
         try:
             if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
                 return process, base
@@ -90,7 +90,7 @@ async def _enter_mql(bootstrap: str, topic: str, leads: list[str]) -> None:
     await producer.stop()
 
 
-async def _alerts(base: str, **params) -> list[dict]:  # type: ignore[no-untyped-def]
+async def _alerts(base: str, **params) -> list[dict]:
     async with httpx.AsyncClient(base_url=base) as client:
         return (await client.get("/alerts", params={"limit": 500, **params})).json()["alerts"]
 
@@ -142,9 +142,9 @@ async def test_sigkill_before_due_then_restart_fires_each_alert_exactly_once(sla
     assert len(ids) == 15
 
 
-async def _sse_events(base: str, count: int, last_event_id: str | None = None) -> list[tuple[str, dict]]:
+async def _sse_events(base: str, count: int, last_event_id: str | None = None) -> list[tuple[str | None, dict]]:
     headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
-    events: list[tuple[str, dict]] = []
+    events: list[tuple[str | None, dict]] = []
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         async with client.stream("GET", "/alerts/stream", headers=headers) as response:
             assert response.headers["content-type"].startswith("text/event-stream")

@@ -28,7 +28,7 @@ POLL_S = 60.0  # the notifier's fallback poll: far longer than the test waits
 
 
 @pytest.fixture
-def receiver():  # type: ignore[no-untyped-def]
+def receiver():
     server = Receiver()
     server.start()
     yield server

@@ -39,7 +39,7 @@ async def _publish(bootstrap: str, topic: str, numbers: range) -> None:
         await producer.stop()
 
 
-async def _applied(engine) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+async def _applied(engine) -> tuple[int, int]:
     async with engine.connect() as connection:
         try:
             row = (await connection.execute(text("SELECT count(*), coalesce(max(times), 0) FROM probe_applied"))).one()
@@ -48,7 +48,7 @@ async def _applied(engine) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     return int(row[0]), int(row[1])
 
 
-async def _wait_for(engine, count: int, process, timeout_s: float = 120) -> None:  # type: ignore[no-untyped-def]
+async def _wait_for(engine, count: int, process, timeout_s: float = 120) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while (await _applied(engine))[0] < count:
         assert process.poll() is None, process.stderr.read()[-3000:]

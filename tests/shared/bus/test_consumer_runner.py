@@ -21,7 +21,7 @@ outbox_rows = outbox_table(metadata, "unit")
 handled = Table("unit_handled", metadata, Column("event_id", String(64), primary_key=True))
 
 
-def _event(name: str, **data) -> EventEnvelope:  # type: ignore[no-untyped-def]
+def _event(name: str, **data) -> EventEnvelope:
     return EventEnvelope(
         id=name,
         source="/tests",
@@ -32,7 +32,7 @@ def _event(name: str, **data) -> EventEnvelope:  # type: ignore[no-untyped-def]
     )
 
 
-async def _wait(condition, timeout_s: float = 30) -> None:  # type: ignore[no-untyped-def]
+async def _wait(condition, timeout_s: float = 30) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not await condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached"
@@ -40,7 +40,7 @@ async def _wait(condition, timeout_s: float = 30) -> None:  # type: ignore[no-un
 
 
 @pytest.fixture
-async def kit(kafka_bootstrap, topic_prefix, database_url):  # type: ignore[no-untyped-def]
+async def kit(kafka_bootstrap, topic_prefix, database_url):
     topics = {name: f"{topic_prefix}{name}" for name in ("events", "lifecycle", "deadletter")}
     await ensure_topics(kafka_bootstrap, list(topics.values()), partitions=2, replication_factor=1)
     engine = create_engine(database_url)
@@ -59,7 +59,7 @@ async def test_poison_is_deadlettered_with_its_error_and_the_consumer_keeps_goin
     outbox = Outbox(outbox_rows)
     relay = OutboxRelay(sessions, outbox, producer, postgres=is_postgres(engine))
 
-    async def handler(session, envelopes):  # type: ignore[no-untyped-def]
+    async def handler(session, envelopes):
         for envelope in envelopes:
             # Publish something first: a failed transaction must take its outbox rows with it.
             await outbox.add(session, topics["lifecycle"], _event(f"out-{envelope.id}"))
@@ -129,7 +129,7 @@ async def test_events_of_unwanted_types_are_passed_over_unrecorded(kit, kafka_bo
     sessions = session_factory(engine)
     seen: list[str] = []
 
-    async def handler(session, envelopes):  # type: ignore[no-untyped-def]
+    async def handler(session, envelopes):
         seen.extend(envelope.id for envelope in envelopes)
 
     runner = ConsumerRunner(

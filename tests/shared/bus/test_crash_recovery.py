@@ -29,7 +29,7 @@ def _event(n: int) -> EventEnvelope:
     )
 
 
-async def _applied(engine) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+async def _applied(engine) -> tuple[int, int]:
     async with engine.connect() as connection:
         try:
             row = (await connection.execute(text("SELECT count(*), coalesce(max(times), 0) FROM probe_applied"))).one()

@@ -32,13 +32,13 @@ applied = Table(
 )
 
 
-def _event(name: str, **data) -> EventEnvelope:  # type: ignore[no-untyped-def]
+def _event(name: str, **data) -> EventEnvelope:
     return EventEnvelope(
         id=name, source="/tests", type="lockstep.test.v1", time=datetime.now(UTC), data=data, subject=f"lead-{name}"
     )
 
 
-async def _wait(condition, what: str, timeout_s: float = 30) -> None:  # type: ignore[no-untyped-def]
+async def _wait(condition, what: str, timeout_s: float = 30) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not await condition():
         assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
@@ -59,7 +59,7 @@ async def test_a_replay_applies_each_dead_letter_once_and_a_second_replay_change
     await producer.start()
     broken = True
 
-    async def handler(session, envelopes):  # type: ignore[no-untyped-def]
+    async def handler(session, envelopes):
         for envelope in envelopes:
             if broken and envelope.data.get("poison"):
                 raise ValueError(f"cannot apply {envelope.id}")

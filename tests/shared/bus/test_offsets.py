@@ -90,7 +90,7 @@ async def test_what_was_processed_is_committed_when_idle_and_at_stop(
     seen: list[str] = []
     runner: ConsumerRunner
 
-    async def handler(session, envelopes):  # type: ignore[no-untyped-def]
+    async def handler(session, envelopes):
         seen.extend(envelope.id for envelope in envelopes)
 
     def after_commit() -> None:

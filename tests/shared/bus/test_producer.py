@@ -12,7 +12,7 @@ from shared.bus import BusUnavailable, EventProducer, OutgoingRecord, ensure_top
 from tests.support.kafka import read_topic
 
 
-async def test_records_arrive_in_order_with_key_value_and_headers(kafka_bootstrap, topic_prefix):  # type: ignore[no-untyped-def]
+async def test_records_arrive_in_order_with_key_value_and_headers(kafka_bootstrap, topic_prefix):
     topic = f"{topic_prefix}events"
     await ensure_topics(kafka_bootstrap, [topic], partitions=6, replication_factor=1)
     producer = EventProducer(kafka_bootstrap)
@@ -29,7 +29,7 @@ async def test_records_arrive_in_order_with_key_value_and_headers(kafka_bootstra
     assert [dict(r.headers)["ce_id"] for r in records] == [f"id-{i}".encode() for i in range(50)]
 
 
-async def test_a_key_lands_where_the_java_client_would_put_it(kafka_bootstrap, topic_prefix):  # type: ignore[no-untyped-def]
+async def test_a_key_lands_where_the_java_client_would_put_it(kafka_bootstrap, topic_prefix):
     """Per-lead order across clients: the same key goes to the same partition as with Kafka's default partitioner."""
     topic = f"{topic_prefix}events"
     await ensure_topics(kafka_bootstrap, [topic], partitions=6, replication_factor=1)

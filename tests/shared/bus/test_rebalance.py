@@ -29,13 +29,13 @@ applied = Table(
 )
 
 
-async def _apply(session, envelopes: list[EventEnvelope]) -> None:  # type: ignore[no-untyped-def]
+async def _apply(session, envelopes: list[EventEnvelope]) -> None:
     await session.execute(insert(applied), [{"lead": e.subject, "seq": e.data["seq"]} for e in envelopes])
 
 
 async def test_each_event_once_and_in_order_per_lead_while_replicas_come_and_go(
     kafka_bootstrap, topic_prefix, database_url
-):  # type: ignore[no-untyped-def]
+):
     topic, dead = f"{topic_prefix}events", f"{topic_prefix}deadletter"
     await ensure_topics(kafka_bootstrap, [topic, dead], partitions=6, replication_factor=1)
     engine = create_engine(database_url)

@@ -44,7 +44,7 @@ other_table = Table(
 
 
 @pytest.fixture
-async def sessions(database_url):  # type: ignore[no-untyped-def]
+async def sessions(database_url):
     engine = create_engine(database_url)
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
@@ -62,7 +62,7 @@ SIZES = [3, COPY_FROM_ROWS + 1]
 
 
 @pytest.mark.parametrize("count", SIZES)
-async def test_rows_written_first_in_a_transaction_roll_back_with_it(sessions, count):  # type: ignore[no-untyped-def]
+async def test_rows_written_first_in_a_transaction_roll_back_with_it(sessions, count):
     factory, _ = sessions
     with pytest.raises(RuntimeError):
         async with factory() as session, session.begin():
@@ -73,7 +73,7 @@ async def test_rows_written_first_in_a_transaction_roll_back_with_it(sessions, c
 
 
 @pytest.mark.parametrize("count", [*SIZES, 1200])
-async def test_rows_keep_their_values_and_order(sessions, count):  # type: ignore[no-untyped-def]
+async def test_rows_keep_their_values_and_order(sessions, count):
     factory, _ = sessions
     async with factory() as session, session.begin():
         await insert_rows(session, rows_table, _rows(count))
@@ -86,7 +86,7 @@ async def test_rows_keep_their_values_and_order(sessions, count):  # type: ignor
 
 
 @pytest.mark.parametrize("big", [False, True])
-async def test_appends_to_several_tables_land_together_or_not_at_all(sessions, big):  # type: ignore[no-untyped-def]
+async def test_appends_to_several_tables_land_together_or_not_at_all(sessions, big):
     """One statement on PostgreSQL for the small parts (COPY for a big one): every type the
     services' tables use, NULLs, the same table twice, and the caller's transaction honoured."""
     factory, _ = sessions
@@ -126,7 +126,7 @@ async def test_appends_to_several_tables_land_together_or_not_at_all(sessions, b
     ]
 
 
-async def test_updates_and_upserts_by_key_go_with_the_appends(sessions):  # type: ignore[no-untyped-def]
+async def test_updates_and_upserts_by_key_go_with_the_appends(sessions):
     """A flush's updates and upserts travel in the same write as its appends (one statement on
     PostgreSQL): stored rows change by key, unknown keys of an upsert are inserted, rows not named
     are left alone, JSON and NULL values set, and a rollback undoes all of it."""
@@ -188,7 +188,7 @@ async def test_updates_and_upserts_by_key_go_with_the_appends(sessions):  # type
     assert [tuple(r) for r in others] == [(ids[0], "keep", 1.0), (ids[1], "changed", None), (500, "inserted", 5.0)]
 
 
-async def test_appended_rows_get_ids_in_their_order(sessions):  # type: ignore[no-untyped-def]
+async def test_appended_rows_get_ids_in_their_order(sessions):
     """An outbox is relayed in id order: a part's rows must be numbered as given."""
     factory, _ = sessions
     given = list(reversed(_rows(COPY_FROM_ROWS - 10, "r")))

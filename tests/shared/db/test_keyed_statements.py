@@ -19,7 +19,7 @@ rows_table = Table(
 
 
 @pytest.fixture
-async def sessions(database_url):  # type: ignore[no-untyped-def]
+async def sessions(database_url):
     engine = create_engine(database_url)
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
@@ -27,7 +27,7 @@ async def sessions(database_url):  # type: ignore[no-untyped-def]
     await engine.dispose()
 
 
-async def test_keyed_statement_matches_exactly_the_values_given_with_one_statement_reused(sessions):  # type: ignore[no-untyped-def]
+async def test_keyed_statement_matches_exactly_the_values_given_with_one_statement_reused(sessions):
     factory, postgres = sessions
     count = SQLITE_IN_LIST + 50  # more than one IN list on SQLite
     async with factory() as session, session.begin():

@@ -25,12 +25,12 @@ def _event(name: str) -> EventEnvelope:
     )
 
 
-def _ids(records) -> list[str]:  # type: ignore[no-untyped-def]
+def _ids(records) -> list[str]:
     return [dict(r.headers)["ce_id"].decode() for r in records]
 
 
 @pytest.fixture
-async def kit(kafka_bootstrap, topic_prefix, database_url):  # type: ignore[no-untyped-def]
+async def kit(kafka_bootstrap, topic_prefix, database_url):
     topic = f"{topic_prefix}lifecycle"
     await ensure_topics(kafka_bootstrap, [topic], partitions=1, replication_factor=1)
     engine = create_engine(database_url)
@@ -44,18 +44,18 @@ async def kit(kafka_bootstrap, topic_prefix, database_url):  # type: ignore[no-u
     await engine.dispose()
 
 
-async def _add(sessions, topic: str, *names: str) -> None:  # type: ignore[no-untyped-def]
+async def _add(sessions, topic: str, *names: str) -> None:
     async with sessions() as session, session.begin():
         for name in names:
             await Outbox(outbox_rows).add(session, topic, _event(name))
 
 
-async def _pending(sessions) -> int:  # type: ignore[no-untyped-def]
+async def _pending(sessions) -> int:
     async with sessions() as session:
         return await Outbox(outbox_rows).pending(session)
 
 
-async def test_outbox_relays_in_commit_order_and_only_after_commit(kit, kafka_bootstrap):  # type: ignore[no-untyped-def]
+async def test_outbox_relays_in_commit_order_and_only_after_commit(kit, kafka_bootstrap):
     topic, engine, producer = kit
     sessions = session_factory(engine)
     relay = OutboxRelay(sessions, Outbox(outbox_rows), producer, postgres=is_postgres(engine), batch_size=7)
@@ -74,7 +74,7 @@ async def test_outbox_relays_in_commit_order_and_only_after_commit(kit, kafka_bo
 
 
 @pytest.mark.postgres_only
-async def test_one_relay_leads_the_others_tell_it_and_take_over_when_it_stops(kit, kafka_bootstrap):  # type: ignore[no-untyped-def]
+async def test_one_relay_leads_the_others_tell_it_and_take_over_when_it_stops(kit, kafka_bootstrap):
     topic, engine, producer = kit
     sessions = session_factory(engine)
     # A long poll interval: only a wake-up (in-process or by NOTIFY) makes the leader look again.
@@ -104,7 +104,7 @@ async def test_one_relay_leads_the_others_tell_it_and_take_over_when_it_stops(ki
 
 
 @pytest.mark.postgres_only
-async def test_a_leader_whose_connection_dies_hands_over_without_losing_rows(kit, kafka_bootstrap):  # type: ignore[no-untyped-def]
+async def test_a_leader_whose_connection_dies_hands_over_without_losing_rows(kit, kafka_bootstrap):
     topic, engine, producer = kit
     sessions = session_factory(engine)
     first = OutboxRelay(sessions, Outbox(outbox_rows), producer, postgres=True)

@@ -23,7 +23,7 @@ notes = Table(
 
 
 @pytest.fixture
-async def two_engines(tmp_path: Path):  # type: ignore[no-untyped-def]
+async def two_engines(tmp_path: Path):
     """Two engines on one file in one process, as two replicas sharing a SQLite file would be."""
     url = f"sqlite+aiosqlite:///{tmp_path}/inline.db"
     engines = [create_engine(url), create_engine(url)]
@@ -39,13 +39,14 @@ async def test_statements_run_on_the_loop_thread(tmp_path: Path) -> None:
     try:
         async with engine.connect() as connection:
             raw = await connection.get_raw_connection()
+            assert raw.driver_connection is not None
             raw.driver_connection._conn.create_function("caller_thread", 0, threading.get_ident)
             assert await connection.scalar(text("SELECT caller_thread()")) == threading.get_ident()
     finally:
         await engine.dispose()
 
 
-async def test_a_writer_waiting_for_the_lock_lets_the_holder_finish(two_engines) -> None:  # type: ignore[no-untyped-def]
+async def test_a_writer_waiting_for_the_lock_lets_the_holder_finish(two_engines) -> None:
     first, second = two_engines
     seen_by_second: list[str] = []
     holding = asyncio.Event()
@@ -71,7 +72,7 @@ async def test_a_writer_waiting_for_the_lock_lets_the_holder_finish(two_engines)
         assert (await session.execute(select(notes.c.who).order_by(notes.c.id))).scalars().all() == ["first", "second"]
 
 
-async def test_the_wait_for_the_lock_has_a_limit(two_engines, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_the_wait_for_the_lock_has_a_limit(two_engines, monkeypatch) -> None:
     monkeypatch.setattr(sqlite_inline, "BUSY_TIMEOUT_S", 0.3)
     first, second = two_engines
     async with first() as holder, holder.begin():

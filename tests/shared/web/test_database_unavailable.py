@@ -10,7 +10,7 @@ from shared.db import create_engine
 from shared.web.problems import install_problem_handlers
 
 
-def _app(engine=None) -> FastAPI:  # type: ignore[no-untyped-def]
+def _app(engine=None) -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app)
 

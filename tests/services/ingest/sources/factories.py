@@ -48,7 +48,7 @@ def hubspot(
     )
 
 
-def salesforce(orgs: list[str] | None = None, tokens: list[str] | None = None, mapping=None) -> Salesforce:  # type: ignore[no-untyped-def]
+def salesforce(orgs: list[str] | None = None, tokens: list[str] | None = None, mapping=None) -> Salesforce:
     return Salesforce([SALESFORCE_ORG_15] if orgs is None else orgs, tokens or [], mapping or MAPPINGS.salesforce)
 
 
@@ -57,7 +57,7 @@ def marketo(tokens: list[str] | None = None, mapping: MarketoMapping | None = No
     return Marketo([MARKETO_TOKEN] if tokens is None else tokens, mapping, mapping.timezone)
 
 
-def pipedrive(credentials: list[str] | None = None, mapping=None) -> Pipedrive:  # type: ignore[no-untyped-def]
+def pipedrive(credentials: list[str] | None = None, mapping=None) -> Pipedrive:
     return Pipedrive(
         [f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}"] if credentials is None else credentials,
         mapping or MAPPINGS.pipedrive,
@@ -98,7 +98,7 @@ def ids(result: ParseResult) -> list[str]:
     return [d.event_id for d in result.drafts]
 
 
-def one(result: ParseResult, event_type: str):  # type: ignore[no-untyped-def]
+def one(result: ParseResult, event_type: str):
     """The only draft of `event_type` in `result`."""
     found = [d for d in result.drafts if d.payload.event_type == event_type]
     assert len(found) == 1, f"expected one {event_type}, got {types(result)}"

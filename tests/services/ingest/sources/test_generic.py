@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from tests.services.ingest.sources.factories import GENERIC_SECRET, GENERIC_URL,
 MSG_ID = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
 LEAD = {"source": "zoominfo", "record_id": "zi-88121", "email": "ada@analytical.example"}
 WHEN = "2026-11-02T09:30:00Z"
-EVENTS = {
+EVENTS: dict[str, dict[str, Any]] = {
     "lockstep.contact.upserted.v1": {
         "lead": LEAD,
         "occurred_at": WHEN,
@@ -62,11 +63,11 @@ ACTIVITY = {"type": "lockstep.activity.recorded.v1", "data": EVENTS["lockstep.ac
 BODY = json.dumps(ACTIVITY).encode()
 
 
-def signed(body: bytes = BODY, *, secret: str | list[str] = GENERIC_SECRET, msg_id: str = MSG_ID, when: datetime = NOW):  # type: ignore[no-untyped-def]
+def signed(body: bytes = BODY, *, secret: str | list[str] = GENERIC_SECRET, msg_id: str = MSG_ID, when: datetime = NOW):
     return request(GENERIC_URL, body, standard_webhooks_headers(secret, msg_id, body, when))
 
 
-def parse(payload: object):  # type: ignore[no-untyped-def]
+def parse(payload: object):
     adapter = generic()
     req = signed(json.dumps(payload).encode())
     adapter.authenticate(req)

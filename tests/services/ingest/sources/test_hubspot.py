@@ -63,7 +63,7 @@ OCCURRED_MS = 1793611800000  # 2026-11-02T09:30:00Z
 OCCURRED = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
-def event(subscription_type: str, **fields) -> dict:  # type: ignore[no-untyped-def]
+def event(subscription_type: str, **fields) -> dict:
     """One subscription event with the fields every HubSpot event carries."""
     return {
         "eventId": fields.pop("eventId", 4242424242),
@@ -83,9 +83,9 @@ def prop(
     name: str,
     value: str | None,
     subscription_type: str = "contact.propertyChange",
-    object_id: int = 65059681032,
+    object_id: int | None = 65059681032,
     **extra,
-) -> dict:  # type: ignore[no-untyped-def]
+) -> dict:
     return event(subscription_type, objectId=object_id, propertyName=name, propertyValue=value, **extra)
 
 
@@ -100,11 +100,11 @@ def signed(
     url: str = HUBSPOT_URL,
     timestamp_ms: int = NOW_MS,
     method: str = "POST",
-):  # type: ignore[no-untyped-def]
+):
     return request(url, body, hubspot_v3_headers(secret, method, url, body, timestamp_ms), method=method)
 
 
-def parse(*events: dict):  # type: ignore[no-untyped-def]
+def parse(*events: dict):
     return hubspot().parse(signed(body_of(*events)))
 
 

@@ -32,12 +32,12 @@ CALL = {
 }
 
 
-def mk_request(payload: dict | list | bytes, headers: dict | None = None):  # type: ignore[no-untyped-def]
+def mk_request(payload: dict | list | bytes, headers: dict | None = None):
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     return request(MARKETO_URL, body, marketo_headers(MARKETO_TOKEN) if headers is None else headers)
 
 
-def parse(payload: dict | list | bytes, mapping: MarketoMapping | None = None):  # type: ignore[no-untyped-def]
+def parse(payload: dict | list | bytes, mapping: MarketoMapping | None = None):
     adapter = marketo(mapping=mapping)
     req = mk_request(payload)
     adapter.authenticate(req)

@@ -27,7 +27,7 @@ from tests.services.ingest.sources.factories import (
 AUTH = basic_auth(PIPEDRIVE_USER, PIPEDRIVE_PASSWORD)
 
 
-def meta(action: str, entity: str, entity_id: str, **extra) -> dict:  # type: ignore[no-untyped-def]
+def meta(action: str, entity: str, entity_id: str, **extra) -> dict:
     """The v2 `meta` block as the Guide for Webhooks v2 documents it (the simulator's builder, one
     place for its shape)."""
     event_id = extra.pop("id", "0f4c2a9e-7b1d-4e6f-8a3c-5d2e1f0a9b8c")
@@ -151,12 +151,12 @@ V1_PAYLOAD = {
 }
 
 
-def pd_request(payload: dict | bytes, headers: dict | None = None):  # type: ignore[no-untyped-def]
+def pd_request(payload: dict | bytes, headers: dict | None = None):
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     return request(PIPEDRIVE_URL, body, AUTH if headers is None else headers)
 
 
-def parse(payload: dict, mapping: PipedriveMapping | None = None):  # type: ignore[no-untyped-def]
+def parse(payload: dict, mapping: PipedriveMapping | None = None):
     adapter = pipedrive(mapping=mapping)
     req = pd_request(payload)
     adapter.authenticate(req)

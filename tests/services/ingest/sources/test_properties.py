@@ -331,7 +331,7 @@ SF_VALUES = [
     "true", "false", "Closed Won", "Closed Lost", "2026-11-02T09:30:00.000Z", "2026-11-02", "250", "1e400", "nan",
     "-1", "Ada@Example.com", "",
 ]  # fmt: skip
-xml_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)  # includes characters XML forbids
+xml_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=60)  # includes characters XML forbids
 sf_fields = st.dictionaries(
     st.one_of(st.sampled_from(SF_FIELDS), st.from_regex(r"\A[A-Za-z][A-Za-z0-9_]{0,20}\Z")),
     st.one_of(st.sampled_from(SF_VALUES), numeric_text, xml_text, st.text(max_size=300)).map(escape),
@@ -480,7 +480,7 @@ def test_pipedrive_parse_of_random_bodies_fails_only_with_bad_payload(body, labe
 @FAST
 @given(
     payload=mostly(pipedrive_plausible),
-    user=st.text(st.characters(blacklist_characters=":", blacklist_categories=("Cs",)), max_size=20),
+    user=st.text(st.characters(exclude_characters=":", exclude_categories=["Cs"]), max_size=20),
     password=st.text(max_size=20),
 )
 def test_pipedrive_correct_credentials_with_random_json_authenticate_and_parse_or_are_bad_payloads(

@@ -124,11 +124,11 @@ OPPORTUNITY = {
 WHEN = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
-def sf_request(body: bytes, url: str = SALESFORCE_URL):  # type: ignore[no-untyped-def]
+def sf_request(body: bytes, url: str = SALESFORCE_URL):
     return request(url, body, {"soapaction": '""'}, content_type="text/xml; charset=utf-8")
 
 
-def parse(body: bytes, **adapter):  # type: ignore[no-untyped-def]
+def parse(body: bytes, **adapter):
     adapter_ = salesforce(**adapter)
     req = sf_request(body)
     adapter_.authenticate(req)

@@ -25,7 +25,7 @@ OLD_WHSEC, NEW_WHSEC = new_standard_webhooks_secret(b"old"), new_standard_webhoo
 
 
 @pytest.fixture
-def adapters():  # type: ignore[no-untyped-def]
+def adapters():
     settings = IngestSettings(
         hubspot_client_secret="old-hs, new-hs",
         hubspot_signature_versions="v3,v1",
@@ -35,7 +35,7 @@ def adapters():  # type: ignore[no-untyped-def]
         pipedrive_basic_auth="lockstep:old-pd,lockstep:new-pd",
         generic_secret=f"{OLD_WHSEC},{NEW_WHSEC}",
     )
-    return build_adapters(settings, SimpleNamespace(sources=SourceMappings()))  # type: ignore[arg-type]
+    return build_adapters(settings, SimpleNamespace(sources=SourceMappings()))
 
 
 def test_one_adapter_per_source(adapters):
