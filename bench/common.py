@@ -204,7 +204,8 @@ def _summary(headlines: dict[str, list[dict]]) -> str:
     lines = [
         "## Summary",
         "",
-        "The headline figure of each benchmark below, beside the baseline measured in the same run (re-written by every benchmark script).",
+        "The headline figure of each benchmark below, beside the baseline measured in the same run (re-written by "
+        "every benchmark script).",
         "",
         "| benchmark | figure | measured | baseline (same run) | ratio | target |",
         "| --- | --- | ---: | ---: | ---: | --- |",
@@ -224,7 +225,8 @@ def write_section(name: str, markdown: str, headlines: list[Headline] | None = N
     text = (
         RESULTS.read_text()
         if RESULTS.exists()
-        else "# Benchmarks\n\nWritten by the scripts in `bench/` (`make bench`). Every figure stands beside a baseline measured in the same run.\n"
+        else "# Benchmarks\n\nWritten by the scripts in `bench/` (`make bench`). "
+        "Every figure stands beside a baseline measured in the same run.\n"
     )
     text = _replace_block(text, name, f"{markdown.strip()}\n\n_Measured {stamp} on {machine()}._")
     if headlines is not None:

@@ -218,25 +218,41 @@ def measure(
     by_kind = {kind: sum(1 for a in alerts if a["kind"] == kind) for kind in sorted({a["kind"] for a in alerts})}
     distinct = len({(a["lead_key"], a["policy"], a["kind"]) for a in alerts})
     print(
-        f"sent {len(plan)} at {achieved:.0f}/s (non-200: {failures}); MQL {len(mql)}/{leads}; alerts {by_kind}, distinct {distinct}/{len(alerts)}, on touched leads {len(touched_alerts)}"
+        f"sent {len(plan)} at {achieved:.0f}/s (non-200: {failures}); MQL {len(mql)}/{leads}; alerts {by_kind}, "
+        f"distinct {distinct}/{len(alerts)}, on touched leads {len(touched_alerts)}"
     )
     p = percentile
     lines = [
-        f"## End to end: webhook -> lifecycle -> alert at {rate:.0f} events/s ({'PostgreSQL' if database_url else 'SQLite'})",
+        f"## End to end: webhook -> lifecycle -> alert at {rate:.0f} events/s "
+        f"({'PostgreSQL' if database_url else 'SQLite'})",
         "",
-        f"`python -m bench.e2e --rate {rate:g} --duration {duration_s:g}` — the three services as separate processes, an open-loop sender of signed Standard Webhooks: {len(plan):,} events for {leads:,} leads (contact, three activities, a demo request that makes the lead an MQL; half touched {TOUCH_AFTER_S:g} s later, half left to breach a first-touch target of {target_s:g} s on the 24x7 calendar). Times come from the broker's record timestamps. Baseline: one record produced (acks=all) and read back through the same broker.",
+        f"`python -m bench.e2e --rate {rate:g} --duration {duration_s:g}` — the three services as separate "
+        f"processes, an open-loop sender of signed Standard Webhooks: {len(plan):,} events for {leads:,} leads "
+        f"(contact, three activities, a demo request that makes the lead an MQL; half touched {TOUCH_AFTER_S:g} s "
+        f"later, half left to breach a first-touch target of {target_s:g} s on the 24x7 calendar). Times come from "
+        "the broker's record timestamps. Baseline: one record produced (acks=all) and read back through the same "
+        "broker.",
         "",
         "| path | p50 ms | p99 ms | count |",
         "| --- | ---: | ---: | ---: |",
-        f"| webhook HTTP response (200 after Kafka acked), from its scheduled time | {p(http_ms, 50):.1f} | {p(http_ms, 99):.1f} | {len(http_ms):,} |",
-        f"| webhook sent -> `lifecycle` MQL transition | {p(to_lifecycle, 50):.1f} | {p(to_lifecycle, 99):.1f} | {len(to_lifecycle):,} |",
-        f"| of which: webhook sent -> demo request on `events` (ingest) | {p(to_events, 50):.1f} | {p(to_events, 99):.1f} | {len(to_events):,} |",
-        f"| of which: `events` -> `lifecycle` (scoring, outbox relay) | {p(scoring_hop, 50):.1f} | {p(scoring_hop, 99):.1f} | {len(scoring_hop):,} |",
+        f"| webhook HTTP response (200 after Kafka acked), from its scheduled time | {p(http_ms, 50):.1f} | "
+        f"{p(http_ms, 99):.1f} | {len(http_ms):,} |",
+        f"| webhook sent -> `lifecycle` MQL transition | {p(to_lifecycle, 50):.1f} | {p(to_lifecycle, 99):.1f} | "
+        f"{len(to_lifecycle):,} |",
+        f"| of which: webhook sent -> demo request on `events` (ingest) | {p(to_events, 50):.1f} "
+        f"| {p(to_events, 99):.1f} "
+        f"| {len(to_events):,} |",
+        f"| of which: `events` -> `lifecycle` (scoring, outbox relay) | {p(scoring_hop, 50):.1f} "
+        f"| {p(scoring_hop, 99):.1f} "
+        f"| {len(scoring_hop):,} |",
         f"| timer due -> `alerts` record (lateness) | {p(late, 50):.1f} | {p(late, 99):.1f} | {len(late):,} |",
         f"| baseline: broker produce + read back | {p(baseline, 50):.1f} | {p(baseline, 99):.1f} | {len(baseline):,} |",
         "",
-        f"Sent {achieved:,.0f} events/s (target {rate:,.0f}); non-200 answers: {failures}. MQL transitions: {len(mql):,} of {leads:,} leads. Alerts: {', '.join(f'{k} {v:,}' for k, v in by_kind.items()) or 'none'} ({distinct:,} distinct of {len(alerts):,}; on leads touched in time: {len(touched_alerts)}).",
-        f"Ratio of webhook -> lifecycle p99 to the broker round trip p99: {p(to_lifecycle, 99) / max(p(baseline, 99), 0.001):.1f}x.",
+        f"Sent {achieved:,.0f} events/s (target {rate:,.0f}); non-200 answers: {failures}. MQL transitions: "
+        f"{len(mql):,} of {leads:,} leads. Alerts: {', '.join(f'{k} {v:,}' for k, v in by_kind.items()) or 'none'} "
+        f"({distinct:,} distinct of {len(alerts):,}; on leads touched in time: {len(touched_alerts)}).",
+        "Ratio of webhook -> lifecycle p99 to the broker round trip p99: "
+        f"{p(to_lifecycle, 99) / max(p(baseline, 99), 0.001):.1f}x.",
         "CPU seconds used over the whole run (start-up included): "
         + ", ".join(f"{name} {server.cpu_s:.1f}" for name, server in servers.items())
         + f", on {os.cpu_count()} cores shared with the broker and this sender.",
@@ -301,7 +317,8 @@ def main() -> None:
     runs.sort(key=lambda run: run[2])
     section, headlines, _ = runs[len(runs) // 2]
     if len(runs) > 1:
-        section += f"\nRuns: {len(runs)}; webhook -> lifecycle p99 of each: {', '.join(f'{run[2]:.0f}' for run in runs)} ms. The table is the median run."
+        each = ", ".join(f"{run[2]:.0f}" for run in runs)
+        section += f"\nRuns: {len(runs)}; webhook -> lifecycle p99 of each: {each} ms. The table is the median run."
     write_section("e2e-postgres" if args.postgres else "e2e", section, headlines)
     print(f"written to {REPO / 'docs' / 'benchmarks.md'}")
 

@@ -138,11 +138,14 @@ def measure(levels: list[int], duration: int, kafka: str) -> tuple[str, list[Hea
                     )
                 if result.requests > count:
                     print(
-                        f"warning: {scenario} c={connections} replayed {result.requests - count} requests (deduplicated, not republished)"
+                        f"warning: {scenario} c={connections} replayed {result.requests - count} requests "
+                        "(deduplicated, not republished)"
                     )
                 rows.append((scenario, result, ceiling))
                 print(
-                    f"{scenario:8} c={connections:4}  ingest {result.requests_per_s:8.0f}/s p50 {result.p50_ms:6.2f} ms p99 {result.p99_ms:6.2f} ms non-2xx {result.non_2xx}  |  ceiling {ceiling.requests_per_s:8.0f}/s  ratio {result.requests_per_s / ceiling.requests_per_s:5.1%}"
+                    f"{scenario:8} c={connections:4}  ingest {result.requests_per_s:8.0f}/s p50 {result.p50_ms:6.2f} "
+                    f"ms p99 {result.p99_ms:6.2f} ms non-2xx {result.non_2xx}  |  ceiling "
+                    f"{ceiling.requests_per_s:8.0f}/s  ratio {result.requests_per_s / ceiling.requests_per_s:5.1%}"
                 )
     finally:
         ingest.stop()
@@ -158,21 +161,27 @@ def measure(levels: list[int], duration: int, kafka: str) -> tuple[str, list[Hea
     lines = [
         "## Ingest: signed webhooks accepted (acknowledged by Kafka) per second, one uvicorn worker",
         "",
-        f"`python -m bench.ingest` — wrk with one thread replays unique signed requests for {duration} s per row; the ceiling is a bare ASGI app on the same uvicorn, measured right before each row. HubSpot requests carry 5 events each.",
+        f"`python -m bench.ingest` — wrk with one thread replays unique signed requests for {duration} s per row; "
+        "the ceiling is a bare ASGI app on the same uvicorn, measured right before each row. HubSpot requests carry "
+        "5 events each.",
         "",
-        "| scenario | connections | accepted req/s | p50 ms | p99 ms | non-2xx | ceiling req/s | ceiling p99 ms | ratio to ceiling |",
+        "| scenario | connections | accepted req/s | p50 ms | p99 ms | non-2xx | ceiling req/s | ceiling p99 ms | "
+        "ratio to ceiling |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for scenario, r, c in rows:
         lines.append(
-            f"| {scenario} | {r.connections} | {r.requests_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.non_2xx} | {c.requests_per_s:,.0f} | {c.p99_ms:.2f} | {r.requests_per_s / c.requests_per_s:.0%} |"
+            f"| {scenario} | {r.connections} | {r.requests_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
+            f"{r.non_2xx} | {c.requests_per_s:,.0f} | {c.p99_ms:.2f} | {r.requests_per_s / c.requests_per_s:.0%} |"
         )
     ratios = [r.requests_per_s / c.requests_per_s for _, r, c in rows]
     ceilings = {r.connections: c for scenario, r, c in rows if scenario == "generic"}
     floor_ratios = [floors[n].requests_per_s / ceilings[n].requests_per_s for n in floors]
     lines += [
         "",
-        "The door's floor, same run and requests as the generic rows: `bench/floor_app.py` verifies the Standard Webhooks signature and puts the body on Kafka with the same producer, answering 200 once acknowledged, and does nothing else (no parsing, mapping, audit record or metrics):",
+        "The door's floor, same run and requests as the generic rows: `bench/floor_app.py` verifies the Standard "
+        "Webhooks signature and puts the body on Kafka with the same producer, answering 200 once acknowledged, and "
+        "does nothing else (no parsing, mapping, audit record or metrics):",
         "",
         "| connections | floor req/s | floor p99 ms | floor / ceiling | ingest generic / floor |",
         "| ---: | ---: | ---: | ---: | ---: |",
@@ -180,12 +189,19 @@ def measure(levels: list[int], duration: int, kafka: str) -> tuple[str, list[Hea
     generic_rows = {r.connections: r for scenario, r, _ in rows if scenario == "generic"}
     for n, f in sorted(floors.items()):
         lines.append(
-            f"| {n} | {f.requests_per_s:,.0f} | {f.p99_ms:.2f} | {f.requests_per_s / ceilings[n].requests_per_s:.0%} | {generic_rows[n].requests_per_s / f.requests_per_s:.0%} |"
+            f"| {n} | {f.requests_per_s:,.0f} | {f.p99_ms:.2f} | {f.requests_per_s / ceilings[n].requests_per_s:.0%} "
+            f"| {generic_rows[n].requests_per_s / f.requests_per_s:.0%} |"
         )
     lines += [
         "",
-        f"Median ratio to the HTTP ceiling: **{median(ratios):.0%}**; the floor's: {median(floor_ratios):.0%}. Peak RSS: ingest {ingest.peak_rss / 2**20:.0f} MiB, bare app {bare.peak_rss / 2**20:.0f} MiB.",
-        f"Broker ceiling, same run: Kafka's own `kafka-producer-perf-test` (acks=all, idempotent, {broker.record_size}-byte records, 6 partitions) sends {broker.records_per_s:,.0f} records/s (p50 {broker.p50_ms:.0f} ms, p99 {broker.p99_ms:.0f} ms at full throttle). Ingest's best row ({best[0]}, c={best[1].connections}) puts {published:,.0f} records/s on the broker (events + one raw record per request): **{published / broker.records_per_s:.0%} of the broker ceiling** — the broker is not what limits ingest.",
+        f"Median ratio to the HTTP ceiling: **{median(ratios):.0%}**; the floor's: {median(floor_ratios):.0%}. Peak "
+        f"RSS: ingest {ingest.peak_rss / 2**20:.0f} MiB, bare app {bare.peak_rss / 2**20:.0f} MiB.",
+        "Broker ceiling, same run: Kafka's own `kafka-producer-perf-test` (acks=all, idempotent, "
+        f"{broker.record_size}-byte records, 6 partitions) sends {broker.records_per_s:,.0f} records/s (p50 "
+        f"{broker.p50_ms:.0f} ms, p99 {broker.p99_ms:.0f} ms at full throttle). Ingest's best row ({best[0]}, "
+        f"c={best[1].connections}) puts {published:,.0f} records/s on the broker (events + one raw record per "
+        f"request): **{published / broker.records_per_s:.0%} of the broker ceiling** — the broker is not what limits "
+        "ingest.",
         "Target (issue 3): >= 3,000 accepted requests/s on one core with p99 < 50 ms, and >= 50% of the ceiling.",
     ]
     headlines = []

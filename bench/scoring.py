@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -175,7 +176,7 @@ def main() -> None:
     for name, make_db in backends:
         scoring, noop = [], []
 
-        def run(kind: str) -> float:
+        def run(kind: str, make_db: Callable[[], str] = make_db) -> float:
             url = make_db()
             try:
                 return consume(kind, args.kafka, topic, url, prefix, args.events)["per_s"]
@@ -188,13 +189,18 @@ def main() -> None:
             scoring.append(run("scoring"))
         rows.append((name, median(scoring), median(noop)))
         print(
-            f"{name:10} scoring {median(scoring):8.0f} events/s   no-op runner {median(noop):8.0f} events/s   ratio {median(scoring) / median(noop):.0%}"
+            f"{name:10} scoring {median(scoring):8.0f} events/s   no-op runner {median(noop):8.0f} events/s   ratio "
+            f"{median(scoring) / median(noop):.0%}"
         )
     asyncio.run(drop_topics(args.kafka, prefix))
     lines = [
         "## Scoring: events scored per second through Kafka and the database, one process",
         "",
-        f"`python -m bench.scoring` — {args.events:,} canonical events for {args.leads:,} leads (75% activities, 15% contact updates, dispositions and touches) already on a 6-partition topic; one consumer process (one core) polling up to `LOCKSTEP_CONSUMER_BATCH_MAX` (2,000) records per transaction, stage changes relayed through the outbox. Baseline: the same runner, topic and database with a handler that does nothing. Median of {args.runs} runs each.",
+        f"`python -m bench.scoring` — {args.events:,} canonical events for {args.leads:,} leads (75% activities, 15% "
+        "contact updates, dispositions and touches) already on a 6-partition topic; one consumer process (one core) "
+        "polling up to `LOCKSTEP_CONSUMER_BATCH_MAX` (2,000) records per transaction, stage changes relayed through "
+        "the outbox. Baseline: the same runner, topic and database with a handler that does nothing. Median of "
+        f"{args.runs} runs each.",
         "",
         "| database | scored events/s | no-op runner events/s (ceiling) | ratio |",
         "| --- | ---: | ---: | ---: |",

@@ -117,6 +117,7 @@ def render(events: int, active: Outcome, candidate: Outcome) -> str:
 
     lines.append(f"{'MQL -> SQL':16} {pct(active.mql_to_sql):>{width + 8}} {pct(candidate.mql_to_sql):>{width + 11}}")
     lines.append(
-        f"{'MQL -> customer':16} {pct(active.mql_to_customer):>{width + 8}} {pct(candidate.mql_to_customer):>{width + 11}}"
+        f"{'MQL -> customer':16} {pct(active.mql_to_customer):>{width + 8}} "
+        f"{pct(candidate.mql_to_customer):>{width + 11}}"
     )
     return "\n".join(lines)

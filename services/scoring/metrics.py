@@ -15,7 +15,8 @@ class ScoringMetrics:
         )
         self.ignored = Counter(
             "lockstep_scoring_out_of_contract",
-            "Dispositions the contract gives no move for in the lead's stage (e.g. sales accepting a lead that never became an MQL)",
+            "Dispositions the contract gives no move for in the lead's stage (e.g. sales accepting a lead that "
+            "never became an MQL)",
             ["what", "stage"],
             registry=registry,
         )

@@ -47,9 +47,11 @@ def _statement() -> TextClause:
         SELECT
           ARRAY(SELECT ROW(k.identity, k.lead_key) FROM known k) AS identities,
           ARRAY(SELECT {_record("d", _DEAL_COLUMNS)} FROM deals d) AS opportunities,
-          ARRAY(SELECT {_record("l", lead_names)} FROM {leads.name} l WHERE l.key IN (SELECT lead_key FROM wanted)) AS leads,
+          ARRAY(SELECT {_record("l", lead_names)} FROM {leads.name} l
+                WHERE l.key IN (SELECT lead_key FROM wanted)) AS leads,
           ARRAY(SELECT {_record("c", _CONTRIBUTION_COLUMNS)} FROM {contributions.name} c
-                WHERE CAST(:since AS timestamptz) IS NOT NULL AND c.lead_key IN (SELECT lead_key FROM wanted) AND c.occurred_at >= :since
+                WHERE CAST(:since AS timestamptz) IS NOT NULL AND c.lead_key IN (SELECT lead_key FROM wanted)
+                  AND c.occurred_at >= :since
                 ORDER BY c.occurred_at) AS contributions
     """
     return text(sql).bindparams(
@@ -72,7 +74,7 @@ async def read_snapshot(
     ).one()
     return Snapshot(
         identities=[(identity, key) for identity, key in row.identities],
-        opportunities=[dict(zip(_DEAL_COLUMNS, record)) for record in row.opportunities],
+        opportunities=[dict(zip(_DEAL_COLUMNS, record, strict=True)) for record in row.opportunities],
         leads=[LeadRow(*record) for record in row.leads],
         contributions=[ContributionRow(*record) for record in row.contributions],
     )

@@ -6,7 +6,7 @@ Engines are created by a service's bootstrap at start-up, never at import time.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Unpack, cast
+from typing import Any, cast
 
 import asyncpg
 import orjson
@@ -20,7 +20,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from shared.db.sqlite_inline import inline_connector
 
 # A result row of any columns, read by name.
-AnyRow = Row[Unpack[tuple[Any, ...]]]
+AnyRow = Row[*tuple[Any, ...]]
 
 # JSON columns (lead attributes, transition details, outbox headers) are written on every event.
 _JSON = {"json_serializer": lambda value: orjson.dumps(value).decode(), "json_deserializer": orjson.loads}

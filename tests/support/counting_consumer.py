@@ -41,7 +41,8 @@ class Counting:
     async def __call__(self, session, envelopes) -> None:
         await session.execute(
             text(
-                "INSERT INTO probe_applied (n, times) VALUES (:n, 1) ON CONFLICT (n) DO UPDATE SET times = probe_applied.times + 1"
+                "INSERT INTO probe_applied (n, times) VALUES (:n, 1) ON CONFLICT (n) DO UPDATE SET times = "
+                "probe_applied.times + 1"
             ),
             [{"n": int(envelope.data["n"])} for envelope in envelopes],
         )

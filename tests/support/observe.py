@@ -65,7 +65,7 @@ async def scored_as_planned(scoring: httpx.AsyncClient, plans: list[Any], *, wha
         lambda: leads(scoring, emails),
         lambda seen: all(
             view and view["stage"] == plan.stage and len(view["engagement"]) >= plan.activities
-            for view, plan in zip(seen.values(), plans)
+            for view, plan in zip(seen.values(), plans, strict=True)
         ),
         what=what,
         timeout_s=timeout_s,
@@ -142,7 +142,8 @@ async def read_events(
         while not done(found):
             if loop.time() > deadline:
                 raise AssertionError(
-                    f"{topic}: expected records not there within {timeout_s} s; have {len(found)}: {[(e.type, e.subject) for e in found][:50]}"
+                    f"{topic}: expected records not there within {timeout_s} s; have {len(found)}: "
+                    f"{[(e.type, e.subject) for e in found][:50]}"
                 )
             for records in (await consumer.getmany(timeout_ms=250)).values():
                 found += [EventEnvelope.from_record(r.headers, r.value) for r in records]

@@ -108,7 +108,7 @@ async def pipeline_processes(env: Mapping[str, str], log_dir: Path) -> AsyncIter
 
 async def start_service(service: str, env: Mapping[str, str], log_dir: Path) -> ServiceProcess:
     """One more process of `service`, ready (on a port of its own; its log in `log_dir`)."""
-    log_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(log_dir.mkdir, parents=True, exist_ok=True)
     process = spawn_service(service, dict(env), log_dir)
     await asyncio.to_thread(process.wait_ready)
     return process

@@ -171,7 +171,8 @@ class LifecycleEngine:
         if change == "closed_won" and lead.stage == rules.created:
             self._move(lead, rules.closed_won, "opportunity:closed_won", at, event_id, details)
         elif change == "closed_lost" and lead.stage == rules.created:
-            if self._move(lead, rules.closed_lost, "opportunity:closed_lost", at, event_id, details):
+            moved = self._move(lead, rules.closed_lost, "opportunity:closed_lost", at, event_id, details)
+            if moved:
                 self._recycle(lead, "closed_lost", at, event_id)
 
     # -- moves -----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ rejected leads, and how many marketing activities it took to reach MQL.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -75,7 +76,7 @@ def funnel(
                 before_mql = (change.details or {}).get("activities_before_mql")
                 if change.to_stage == "mql" and before_mql is not None:
                     r["activities"].append(before_mql)
-        for previous, change in zip(history, history[1:]):
+        for previous, change in itertools.pairwise(history):
             if start <= change.occurred_at < end and change.from_stage == previous.to_stage:
                 r["stays"][previous.to_stage].append((change.occurred_at - previous.occurred_at).total_seconds() / 3600)
         for a, b in CONVERSIONS:

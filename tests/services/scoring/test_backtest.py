@@ -1,5 +1,6 @@
 """What-if: the same history under a stricter contract, side by side, through the real command."""
 
+import asyncio
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -58,7 +59,8 @@ async def test_backtest_shows_both_contracts_side_by_side(tmp_path):
     text = text.replace("    - {name: hand_raiser, activity: demo_request, business_email: true}\n", "")
     strict.write_text(text)
 
-    result = subprocess.run(
+    result = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "services.cli", "backtest", "--contract", str(strict), "--database", database],
         cwd=REPO,
         capture_output=True,

@@ -83,7 +83,8 @@ async def test_events_in_stage_changes_out_and_the_api_explains_them(kafka_boots
         rest = (await client.get("/leads", params={"limit": 1, "cursor": page["next_cursor"]})).json()
         assert rest["leads"][0]["key"] != page["leads"][0]["key"]
         assert [
-            l["key"] for l in (await client.get("/leads", params={"stage": "sal", "owner": "rep-2"})).json()["leads"]
+            lead["key"]
+            for lead in (await client.get("/leads", params={"stage": "sal", "owner": "rep-2"})).json()["leads"]
         ] == ["bob@beta.io"]
 
         contract = (await client.get("/contract")).json()

@@ -145,17 +145,19 @@ async def test_sigkill_before_due_then_restart_fires_each_alert_exactly_once(sla
 async def _sse_events(base: str, count: int, last_event_id: str | None = None) -> list[tuple[str | None, dict]]:
     headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
     events: list[tuple[str | None, dict]] = []
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        async with client.stream("GET", "/alerts/stream", headers=headers) as response:
-            assert response.headers["content-type"].startswith("text/event-stream")
-            event_id = None
-            async for line in response.aiter_lines():
-                if line.startswith("id: "):
-                    event_id = line[4:]
-                elif line.startswith("data: "):
-                    events.append((event_id, orjson.loads(line[6:])))
-                    if len(events) == count:
-                        return events
+    async with (
+        httpx.AsyncClient(base_url=base, timeout=30) as client,
+        client.stream("GET", "/alerts/stream", headers=headers) as response,
+    ):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        event_id = None
+        async for line in response.aiter_lines():
+            if line.startswith("id: "):
+                event_id = line[4:]
+            elif line.startswith("data: "):
+                events.append((event_id, orjson.loads(line[6:])))
+                if len(events) == count:
+                    return events
     return events
 
 

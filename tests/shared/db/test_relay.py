@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import MetaData, text
+from sqlalchemy.exc import DBAPIError
 
 from shared.bus import EventProducer, ensure_topics
 from shared.db import Outbox, OutboxRelay, create_engine, is_postgres, session_factory
@@ -115,7 +116,8 @@ async def test_a_leader_whose_connection_dies_hands_over_without_losing_rows(kit
     async with sessions() as session, session.begin():  # the leader's backend is killed (a failover, an admin)
         killed = await session.scalar(
             text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k AND granted"
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k "
+                "AND granted"
             ),
             {"k": first._lock_key},
         )
@@ -123,7 +125,7 @@ async def test_a_leader_whose_connection_dies_hands_over_without_losing_rows(kit
     try:
         # "b1" was acknowledged but not yet deleted (that rides on the leader's next read): sent again.
         assert await second.relay_once() == 2 and second.leading
-        with pytest.raises(Exception):
+        with pytest.raises(DBAPIError):
             await first.relay_once()  # its connection is gone: it steps down ...
         assert not first.leading and await first.relay_once() == 0  # ... and follows
     finally:

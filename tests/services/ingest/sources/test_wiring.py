@@ -44,7 +44,10 @@ def test_one_adapter_per_source(adapters):
 
 @pytest.mark.parametrize("which", ["old", "new"])
 def test_every_source_accepts_both_credentials_while_rotating(adapters, which):
-    body = b'[{"eventId":1,"subscriptionId":2,"portalId":3,"occurredAt":1793611800000,"subscriptionType":"contact.creation","objectId":4}]'
+    body = (
+        b'[{"eventId":1,"subscriptionId":2,"portalId":3,"occurredAt":1793611800000,'
+        b'"subscriptionType":"contact.creation","objectId":4}]'
+    )
     adapters["hubspot"].authenticate(
         request(HUBSPOT_URL, body, hubspot_v3_headers(f"{which}-hs", "POST", HUBSPOT_URL, body, NOW_MS))
     )
