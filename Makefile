@@ -9,11 +9,12 @@ PYTEST_ARGS ?=
 export LOCKSTEP_KAFKA_PORT ?= 9092
 export LOCKSTEP_TEST_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(LOCKSTEP_KAFKA_PORT)
 
-.PHONY: help install tools run test screenshots kafka-up kafka-down pg-up pg-down migrate schemas docs bench demo clean
+.PHONY: help install tools run lint test screenshots kafka-up kafka-down pg-up pg-down migrate schemas docs bench demo clean
 
 help:
 	@echo "make run        set up, start Kafka, migrate, run ingest :8001, scoring :8002, sla :8003 (Ctrl-C stops all)"
-	@echo "make test       set up, start Kafka and PostgreSQL, run the whole suite"
+	@echo "make lint       ruff (lint and format check), mypy and the import contracts"
+	@echo "make test       set up, lint, start Kafka and PostgreSQL, run the whole suite"
 	@echo "make demo       the stack and the traffic simulator, then the funnel and SLA compliance"
 	@echo "make screenshots  run the dashboard's browser test and update docs/dashboard.png"
 	@echo "make docs       rewrite the generated parts of docs/ (event schemas, configuration tables)"
@@ -63,9 +64,17 @@ docs: schemas
 run: install kafka-up migrate
 	deploy/run.sh
 
+# The tools come from the venv's test extras (pyproject.toml), so a fresh clone lints as CI does.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
+
+# Lint first: a finding fails the run before Kafka starts or any test runs.
 # PostgreSQL is started by the suite itself (tests/conftest.py), the first time a test needs it, when
 # deploy/postgres/pg.sh can provide it; LOCKSTEP_REQUIRE_POSTGRES=1 (CI) makes it mandatory.
-test: install tools $(BROWSER_STAMP) kafka-up
+test: install lint tools $(BROWSER_STAMP) kafka-up
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Tests save screenshots under var/screenshots (ignored); updating the documented one is this deliberate step.
