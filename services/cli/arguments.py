@@ -1,0 +1,29 @@
+"""Arguments several commands take."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import UTC, datetime, timedelta
+
+from services.cli.errors import CliError
+
+# argparse's type for what `add_subparsers` returns, to which each command module adds its parsers.
+Commands = argparse._SubParsersAction  # argparse names no public type for it
+
+_AGO = re.compile(r"^(\d{1,6})([mhd])$")
+
+
+def time_arg(option: str, value: str) -> datetime:
+    """ISO 8601 with a zone, or a time ago: 30m, 2h, 7d."""
+    ago = _AGO.match(value.strip())
+    if ago:
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[ago.group(2)]
+        return datetime.now(UTC) - timedelta(**{unit: int(ago.group(1))})
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"{option}: not an ISO 8601 time or a time ago (30m, 2h, 7d): {value!r}") from None
+    if when.tzinfo is None:
+        raise CliError(f"{option}: give a time zone, e.g. 2026-09-01T00:00:00Z")
+    return when

@@ -1,0 +1,98 @@
+"""Running the system: `serve` a service, `db upgrade` its database, `topics create`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import TYPE_CHECKING
+
+from contract import load_contract
+from contract.settings import ContractSettings
+from services.cli.arguments import Commands
+from shared.settings import LockstepSettings, load_settings
+
+if TYPE_CHECKING:
+    from shared.db.migrations import ServiceMigrations
+
+SERVICES = ("ingest", "scoring", "sla")
+
+
+def add_serve(commands: Commands) -> None:
+    serve = commands.add_parser("serve", help="run one service")
+    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("--port", type=int, help="default: LOCKSTEP_<SERVICE>_PORT")
+    serve.add_argument("--host", help="default: LOCKSTEP_HOST")
+    serve.set_defaults(func=_serve)
+
+
+def add_db(commands: Commands) -> None:
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    upgrade = db.add_parser("upgrade", help="apply migrations")
+    upgrade.add_argument("--service", action="append", choices=SERVICES, help="only this service (repeatable)")
+    upgrade.set_defaults(func=_db_upgrade)
+
+
+def add_topics(commands: Commands) -> None:
+    topics = commands.add_parser("topics", help="Kafka topics").add_subparsers(dest="topics_command", required=True)
+    topics.add_parser("create", help="create the topics (idempotent)").set_defaults(func=_topics_create)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from shared.logs import configure_logging
+
+    settings = load_settings(ContractSettings)
+    configure_logging(settings.log_level)
+    load_contract(settings.contract)  # a broken contract stops the service before it binds its port
+    module = __import__(f"services.{args.service}.app", fromlist=["create_app"])
+    app = module.create_app()
+    port = args.port or getattr(settings, f"{args.service}_port")
+    uvicorn.run(app, host=args.host or settings.host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    return 0
+
+
+def service_migrations() -> dict[str, ServiceMigrations]:
+    """Each service's migrations, as the service itself names them, for `lockstep db upgrade`."""
+    from services.ingest.migrations import MIGRATIONS as INGEST
+    from services.scoring.migrations import MIGRATIONS as SCORING
+    from services.sla.migrations import MIGRATIONS as SLA
+
+    return {m.service: m for m in (INGEST, SCORING, SLA)}
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from shared.db.engine import create_engine
+    from shared.db.migrations import upgrade
+
+    settings = load_settings(LockstepSettings)
+    migrations = service_migrations()
+
+    async def run() -> None:
+        for service in args.service or SERVICES:
+            engine = create_engine(settings.database_url_for(service))
+            try:
+                await upgrade(engine, migrations[service])
+            finally:
+                await engine.dispose()
+            print(f"{service}: migrated to head")
+
+    asyncio.run(run())
+    return 0
+
+
+def _topics_create(args: argparse.Namespace) -> int:
+    from shared.bus.topics import Topics, ensure_topics
+
+    settings = load_settings(LockstepSettings)
+    topics = Topics(settings.topic_prefix).all()
+    created = asyncio.run(
+        ensure_topics(
+            settings.kafka_bootstrap,
+            topics,
+            partitions=settings.topic_partitions,
+            replication_factor=settings.topic_replication_factor,
+        )
+    )
+    print(f"created: {', '.join(created) or 'none (all exist)'}")
+    return 0
