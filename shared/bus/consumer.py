@@ -8,35 +8,28 @@ For every poll (records of one or more partitions, each in its order) the runner
    done; done offsets go to Kafka lazily (polling.PendingOffsetCommits: at most every
    `commit_interval_ms`, when idle, before partitions are given up, and at stop).
 
-When the batch transaction fails, its records are retried one by one, so one poison event
-cannot hold back the others: a handler error is retried `max_retries` times with exponential
-backoff, then the record is dead-lettered with the error in its headers. Infrastructure errors
-(database or broker unreachable) are retried without limit instead: they are not the event's
-fault, and dead-lettering on an outage would bury good events.
+When the batch transaction fails, its records are applied one by one, so one poison event
+cannot hold back the others; how each failure is retried or dead-lettered is failures.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
-import traceback
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.bus.deadletter import deadletter_record
+from shared.bus.failures import Abandoned, FailurePolicy, processed_row
 from shared.bus.polling import Batch, PendingOffsetCommits, Prefetcher, WaitForBatch, rewind
-from shared.bus.producer import BusUnavailable, EventProducer
+from shared.bus.producer import EventProducer
 from shared.bus.single_statement import SingleStatementBatch
-from shared.db.engine import database_unavailable
 from shared.db.idempotency import ProcessedEvents
 from shared.events.envelope import EventEnvelope, MalformedEvent
 
@@ -44,14 +37,6 @@ log = logging.getLogger(__name__)
 
 # Handlers take the batch's new events at once (in partition order), so they can load and write in bulk.
 EventHandler = Callable[[AsyncSession, list[EventEnvelope]], Awaitable[None]]
-
-
-def _is_infrastructure(exc: BaseException) -> bool:
-    return database_unavailable(exc) or isinstance(exc, (ConnectionError, OSError, BusUnavailable))
-
-
-class _Abandoned(Exception):
-    """Stopping while the infrastructure is down: leave the batch uncommitted for the next owner."""
 
 
 @dataclass
@@ -98,10 +83,6 @@ class ConsumerRunner:
         self._handler = handler
         self._sessions = sessions
         self._processed = processed
-        self._producer = producer
-        self._deadletter_topic = deadletter_topic
-        self._max_retries = max_retries
-        self._backoff_s = retry_backoff_ms / 1000
         self._batch_max = batch_max
         self._session_timeout_ms = session_timeout_ms
         self._pending_offsets = PendingOffsetCommits(name, commit_interval_ms / 1000)
@@ -110,6 +91,19 @@ class ConsumerRunner:
         self._after_commit = after_commit or (lambda: None)
         self._on_deadletter = on_deadletter or (lambda topic: None)
         self._stopping = asyncio.Event()
+        self._failures = FailurePolicy(
+            name=name,
+            group_id=group_id,
+            sessions=sessions,
+            processed=processed,
+            producer=producer,
+            deadletter_topic=deadletter_topic,
+            max_retries=max_retries,
+            backoff_s=retry_backoff_ms / 1000,
+            stopping=self._stopping,
+            on_retry=self._retried,
+            on_deadlettered=self._deadlettered,
+        )
         self._lock = asyncio.Lock()
         self._generation = 0  # counts rebalances: what was read before one is not processed
         self.stats = ConsumerStats()
@@ -145,7 +139,7 @@ class ConsumerRunner:
             except (KafkaError, OSError) as exc:
                 log.warning("%s: cannot reach Kafka (%s); retrying in %.1fs", self.name, exc, backoff)
                 await consumer.stop()
-                await self._sleep(backoff)
+                await self._failures.pause(backoff)
                 backoff = min(backoff * 2, 10)
                 continue
             self.consumer, self.running = consumer, True
@@ -184,7 +178,7 @@ class ConsumerRunner:
                 # One transaction for the whole poll: each partition's records stay in order.
                 try:
                     await self._process([record for records in owned.values() for record in records])
-                except _Abandoned:
+                except Abandoned:
                     return
                 finally:
                     ahead = await prefetcher.stop()
@@ -208,22 +202,22 @@ class ConsumerRunner:
             try:
                 parsed.append((record, EventEnvelope.from_record(record.headers, record.value)))
             except MalformedEvent as exc:
-                await self._deadletter(record, None, exc, attempts=1)
+                await self._failures.deadletter(record, None, exc, attempts=1)
         if not parsed:
             return
         try:
-            await self._retrying_infrastructure(lambda: self._apply(parsed))
+            await self._failures.through_outages(lambda: self._apply(parsed))
             return
-        except _Abandoned:
+        except Abandoned:
             raise
         except Exception as exc:
             log.info("%s: batch of %d failed (%s); isolating", self.name, len(parsed), exc)
         for record, envelope in parsed:
-            await self._apply_one(record, envelope)
+            await self._failures.apply_alone(record, envelope, functools.partial(self._apply, [(record, envelope)]))
 
     async def _apply(self, items: list[tuple[object, EventEnvelope]]) -> None:
         now = datetime.now(UTC)
-        rows = [self._processed_row(record, envelope, "handled", now) for record, envelope in items]
+        rows = [processed_row(record, envelope, "handled", now) for record, envelope in items]
         if self._single_statement is not None and await self._single_statement.apply(
             rows, [envelope for _, envelope in items]
         ):
@@ -244,84 +238,9 @@ class ConsumerRunner:
         self.stats.duplicates += len(items) - len(fresh)
         self._after_commit()
 
-    async def _apply_one(self, record: ConsumerRecord, envelope: EventEnvelope) -> None:
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                await self._retrying_infrastructure(lambda: self._apply([(record, envelope)]))
-                return
-            except _Abandoned:
-                raise
-            except MalformedEvent as exc:  # the handler found the payload invalid: retrying cannot help
-                await self._deadletter(record, envelope, exc, attempts)
-                return
-            except Exception as exc:
-                if attempts > self._max_retries:
-                    await self._deadletter(record, envelope, exc, attempts)
-                    return
-                self.stats.retries += 1
-                log.warning("%s: event %s failed (attempt %d): %s", self.name, envelope.id, attempts, exc)
-                await self._sleep(self._backoff_s * 2 ** (attempts - 1))
+    def _retried(self) -> None:
+        self.stats.retries += 1
 
-    async def _retrying_infrastructure(self, work: Callable[[], Awaitable[None]]) -> None:
-        backoff = max(self._backoff_s, 0.05)
-        while True:
-            try:
-                return await work()
-            except Exception as exc:
-                if not _is_infrastructure(exc):
-                    raise
-                if self._stopping.is_set():
-                    raise _Abandoned() from exc
-                log.warning("%s: infrastructure unavailable (%s); retrying in %.1fs", self.name, exc, backoff)
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 10)
-
-    async def _deadletter(
-        self, record: ConsumerRecord, envelope: EventEnvelope | None, exc: BaseException, attempts: int
-    ) -> None:
-        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        outgoing = deadletter_record(
-            self._deadletter_topic,
-            record,
-            error=detail,
-            error_type=type(exc).__name__,
-            attempts=attempts,
-            consumer=self._group_id,
-        )
-        await self._retrying_infrastructure(lambda: self._producer.send(outgoing))
-        if envelope is not None:
-            row = self._processed_row(record, envelope, "deadlettered", datetime.now(UTC))
-
-            async def mark() -> None:
-                async with self._sessions() as session, session.begin():
-                    await self._processed.claim(session, [row])  # unless it was recorded before
-
-            await self._retrying_infrastructure(mark)
+    def _deadlettered(self, topic: str) -> None:
         self.stats.deadlettered += 1
-        self._on_deadletter(record.topic)
-        log.error(
-            "%s: dead-lettered %s[%d]@%d after %d attempt(s): %s",
-            self.name,
-            record.topic,
-            record.partition,
-            record.offset,
-            attempts,
-            detail,
-        )
-
-    @staticmethod
-    def _processed_row(record: ConsumerRecord, envelope: EventEnvelope, outcome: str, now: datetime) -> dict[str, Any]:
-        return {
-            "event_id": envelope.id,
-            "topic": record.topic,
-            "partition": record.partition,
-            "offset": record.offset,
-            "outcome": outcome,
-            "processed_at": now,
-        }
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        self._on_deadletter(topic)
