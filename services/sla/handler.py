@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract.sla import Policy
 from services.sla.alerts import AlertDesk
+from services.sla.batch_changes import Timer
 from services.sla.metrics import SlaMetrics
 from services.sla.policies import PolicyBook, event_kind
-from services.sla.repository import SlaRepository, Timer
+from services.sla.repository import SlaRepository
 from shared.events import (
     AlertRaised,
     EventEnvelope,

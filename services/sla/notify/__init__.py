@@ -18,8 +18,9 @@ of one alert to one target carries the same `webhook-id` and the same body, so r
 can drop repeats. Deliveries of one target are not ordered.
 """
 
-from services.sla.notify.delivery import AlertNotifier, enqueue
+from services.sla.notify.delivery import AlertNotifier
 from services.sla.notify.metrics import NotifierMetrics
+from services.sla.notify.queueing import enqueue
 from services.sla.notify.targets import ALERT_KINDS, AlertKind, Clock, WebhookTarget, parse_targets, system_clock
 from services.sla.notify.wire import render_request, slack_message, standard_body, webhook_id
 

@@ -1,5 +1,5 @@
-"""Durable delivery of alert webhooks: rows queued in the alert's transaction (`enqueue`), sent in
-the background with backoff (`AlertNotifier`)."""
+"""Durable delivery of alert webhooks: the rows queued in the alert's transaction (queueing.py) are
+sent in the background with backoff (`AlertNotifier`)."""
 
 from __future__ import annotations
 
@@ -9,56 +9,21 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.sla.notify.metrics import NotifierMetrics
-from services.sla.notify.targets import USER_AGENT, Clock, WebhookTarget, parse_when, system_clock, to_utc
+from services.sla.notify.targets import USER_AGENT, Clock, WebhookTarget, system_clock, to_utc
 from services.sla.notify.wire import render_request
 from services.sla.tables import deliveries
 from shared.db.engine import AnyRow, execute_on_cursor
 
 log = logging.getLogger(__name__)
-
-
-async def enqueue(
-    session: AsyncSession, targets: list[WebhookTarget], alert_payload: dict[str, Any], *, now: datetime | None = None
-) -> None:
-    """Queue `alert_payload` (AlertRaised as JSON) for every target that wants its kind, in the caller's transaction.
-
-    A row is due at once: at `now` when given, else at the earlier of the alert's `raised_at`
-    and the wall clock, which is due under the notifier's clock whether that is the system
-    clock or a test's clock that the alert was raised by.
-    """
-    wanted = [t for t in targets if t.wants(alert_payload.get("kind"))]
-    if not wanted:
-        return
-    alert_id = alert_payload.get("alert_id")
-    if not alert_id:
-        raise ValueError("alert payload has no alert_id")
-    wall = datetime.now(UTC)
-    due = to_utc(now) if now is not None else min(parse_when(alert_payload.get("raised_at")) or wall, wall)
-    await session.execute(
-        insert(deliveries),
-        [
-            {
-                "alert_id": alert_id,
-                "target": t.name,
-                "payload": alert_payload,
-                "attempts": 0,
-                "next_attempt_at": due,
-                "status": "pending",
-                "last_error": None,
-                "updated_at": wall,
-            }
-            for t in wanted
-        ],
-    )
 
 
 @dataclass(frozen=True)
