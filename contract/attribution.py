@@ -7,12 +7,12 @@ defined in docs/scorecard.md and computed in services/scoring/domain/attribution
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 AttributionModel = Literal["first_touch", "last_touch", "linear", "w_shaped"]
-ATTRIBUTION_MODELS: tuple[str, ...] = AttributionModel.__args__  # type: ignore[attr-defined]
+ATTRIBUTION_MODELS: tuple[str, ...] = get_args(AttributionModel)
 
 
 class Attribution(BaseModel):

@@ -8,14 +8,14 @@ The rep's own words are kept beside the code, so a value nobody mapped is never 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contract.lifecycle import Problem
 
 ReasonKind = Literal["rejected", "disqualified", "lost"]
-REASON_KINDS: tuple[str, ...] = ReasonKind.__args__  # type: ignore[attr-defined]
+REASON_KINDS: tuple[str, ...] = get_args(ReasonKind)
 ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Label = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 

@@ -127,7 +127,11 @@ def reverse_waterfall(inputs: WaterfallInputs) -> Waterfall:
         first_problem = "the average won deal size is 0"
     else:
         first_problem = None
-    figure = None if first_problem else Fraction(inputs.quota) / average  # type: ignore[arg-type, operator]
+    figure = (
+        Fraction(inputs.quota) / average
+        if first_problem is None and inputs.quota is not None and average is not None
+        else None
+    )
     steps = [_step("deals_needed", "quota", "average_won_deal_size", average, figure, first_problem)]
     for name, of, cohort in (
         ("sqls_needed", "deals_needed", inputs.sql_to_won),
@@ -139,8 +143,13 @@ def reverse_waterfall(inputs: WaterfallInputs) -> Waterfall:
             problem: str | None = f"{previous.name} is unknown"
         else:
             problem = _divisor_problem(cohort)
-        figure = None if problem else Fraction(previous.needed) / cohort.rate  # type: ignore[arg-type, operator]
-        steps.append(_step(name, of, cohort.label, cohort.rate, figure, problem))
+        rate = cohort.rate
+        figure = (
+            Fraction(previous.needed) / rate
+            if problem is None and previous.needed is not None and rate is not None
+            else None
+        )
+        steps.append(_step(name, of, cohort.label, rate, figure, problem))
     return Waterfall(inputs, average, steps)
 
 

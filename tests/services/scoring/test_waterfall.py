@@ -3,11 +3,12 @@ with its reason (never a division error) after a zero rate or an empty cohort.""
 
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from services.scoring.domain.waterfall import Cohort, WaterfallInputs, reverse_waterfall
 
 
-def _inputs(**changes) -> WaterfallInputs:  # type: ignore[no-untyped-def]
+def _inputs(**changes: Any) -> WaterfallInputs:
     base = {
         "quota": Decimal(600000),
         "won_deals": 8,
