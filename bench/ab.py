@@ -56,7 +56,9 @@ def run_once(tree: Path, bench: str, extra: list[str]) -> dict[str, float]:
     docs = [tree / "docs" / "benchmarks.md", tree / "docs" / "benchmarks.json"]
     saved = {path: path.read_bytes() if path.exists() else None for path in docs}
     try:
-        subprocess.run([str(tree / ".venv" / "bin" / "python"), "-m", f"bench.{bench}", *extra], cwd=tree, check=True)
+        done = subprocess.run([str(tree / ".venv" / "bin" / "python"), "-m", f"bench.{bench}", *extra], cwd=tree)
+        if done.returncode != 0:
+            sys.exit(f"bench.ab: bench.{bench} failed in {tree} (exit {done.returncode}); its output is above")
         headlines = json.loads(docs[1].read_text()).get(bench, [])
     finally:
         for path, content in saved.items():
