@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.access.keyring import KeyRing
 from shared.bus.consumer import ConsumerRunner, EventHandler
 from shared.bus.deadletter import DeadLetterMetrics
 from shared.bus.producer import EventProducer
@@ -49,6 +50,7 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     producer: EventProducer
+    keyring: KeyRing
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -61,6 +63,7 @@ class Runtime:
     def __post_init__(self) -> None:
         self.readiness.setdefault("database", self.database_ready)
         self.readiness.setdefault("kafka", self.kafka_ready)
+        self.readiness.setdefault("keys", self.keyring.ready)
 
     def spawn(self, name: str, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work, name=f"{self.service}:{name}")
@@ -180,9 +183,15 @@ async def open_runtime(
         await upgrade_database(engine, migrations)
     if create_topics:
         await _wait_for_topics(settings, topics)
+    # Every key read before the service answers anything: no window in which a revoked key still works.
+    keyring = KeyRing(settings.kafka_bootstrap, topics.keys)
+    await keyring.load(timeout_s=settings.startup_timeout_s)
     producer = EventProducer(settings.kafka_bootstrap, client_id=f"lockstep-{service}", ack_timeout_s=ack_timeout_s)
     await producer.start()
-    return Runtime(service, settings, topics, engine, session_factory(engine), producer)
+    runtime = Runtime(service, settings, topics, engine, session_factory(engine), producer, keyring)
+    runtime.spawn("keys", keyring.follow())
+    runtime.closers.append(keyring.stop)
+    return runtime
 
 
 async def _wait_for_topics(settings: LockstepSettings, topics: Topics) -> None:
@@ -195,6 +204,7 @@ async def _wait_for_topics(settings: LockstepSettings, topics: Topics) -> None:
                 topics.all(),
                 partitions=settings.topic_partitions,
                 replication_factor=settings.topic_replication_factor,
+                shapes=topics.shapes(),
             )
             return
         except (KafkaError, OSError) as exc:

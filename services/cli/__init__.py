@@ -12,6 +12,7 @@ lockstep replay deadletter [--topic T] [--since TIME] [--id ID] [--dry-run]
 lockstep replay raw --source S --since TIME --until TIME [--dry-run]
 lockstep alerts deliveries [--failed] [--limit N]
 lockstep alerts redeliver (--id N | --all-failed) [--target NAME]
+lockstep keys create --name NAME --role viewer|operator|admin | list | revoke NAME | bootstrap-admin | generate
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from contract import ContractError
 from services.cli.alerts import add_alerts
 from services.cli.contract_tools import add_backtest, add_contract, add_events
 from services.cli.errors import CliError, CliUnavailable
+from services.cli.keys import add_keys
 from services.cli.replay import add_replay
 from services.cli.serve import SERVICES, add_db, add_serve, add_topics, service_migrations
 from services.cli.simulate import add_simulate
@@ -45,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_topics,
         add_replay,
         add_alerts,
+        add_keys,
     ):
         add(commands)
     return parser

@@ -92,6 +92,7 @@ def _topics_create(args: argparse.Namespace) -> int:
             topics,
             partitions=settings.topic_partitions,
             replication_factor=settings.topic_replication_factor,
+            shapes=Topics(settings.topic_prefix).shapes(),
         )
     )
     print(f"created: {', '.join(created) or 'none (all exist)'}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -41,12 +42,37 @@ class Topics:
         """Webhook bodies as received (secrets removed), for replay and audit."""
         return f"{self.prefix}raw"
 
+    @property
+    def keys(self) -> str:
+        """API keys (their hashes, names, roles, revocations), keyed by key id: every service reads all of it."""
+        return f"{self.prefix}keys"
+
     def all(self) -> list[str]:
-        return [self.events, self.lifecycle, self.alerts, self.deadletter, self.raw]
+        return [self.events, self.lifecycle, self.alerts, self.deadletter, self.raw, self.keys]
+
+    def shapes(self) -> dict[str, TopicShape]:
+        """The topics not created like the others."""
+        # Compacted without time retention: the latest version of every key stays forever, and
+        # one partition keeps start-up reads (every replica reads the whole topic) short.
+        return {self.keys: TopicShape(partitions=1, config={"cleanup.policy": "compact"})}
 
 
-async def ensure_topics(bootstrap: str, names: list[str], *, partitions: int, replication_factor: int) -> list[str]:
-    """Create the topics that do not exist yet; return the names created.
+@dataclass(frozen=True)
+class TopicShape:
+    partitions: int | None = None  # None: LOCKSTEP_TOPIC_PARTITIONS
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+async def ensure_topics(
+    bootstrap: str,
+    names: list[str],
+    *,
+    partitions: int,
+    replication_factor: int,
+    shapes: Mapping[str, TopicShape] | None = None,
+) -> list[str]:
+    """Create the topics that do not exist yet (`shapes`: those that differ from `partitions`
+    and the broker's defaults); return the names created.
 
     Safe to run from every replica at once: a topic another replica just created
     counts as success.
@@ -55,7 +81,14 @@ async def ensure_topics(bootstrap: str, names: list[str], *, partitions: int, re
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(name, partitions, replication_factor) for name in names if name not in existing]
+        plain = TopicShape()
+        wanted = []
+        for name in names:
+            if name not in existing:
+                shape = (shapes or {}).get(name, plain)
+                wanted.append(
+                    NewTopic(name, shape.partitions or partitions, replication_factor, topic_configs=dict(shape.config))
+                )
         if not wanted:
             return []
         response = await admin.create_topics(wanted)

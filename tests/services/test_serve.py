@@ -41,7 +41,7 @@ def test_service_serves_health_readiness_metrics_and_problems(service, kafka_boo
             time.sleep(0.2)
         ready = httpx.get(f"{base}/readyz", timeout=10)
         assert ready.status_code == 200, ready.text
-        assert ready.json()["checks"] == {"database": "ok", "kafka": "ok"}
+        assert ready.json()["checks"] == {"database": "ok", "kafka": "ok", "keys": "ok"}
         assert httpx.get(f"{base}/metrics").headers["content-type"].startswith("text/plain")
         missing = httpx.get(f"{base}/no-such-thing")
         assert missing.status_code == 404
