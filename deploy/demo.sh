@@ -20,6 +20,9 @@ export LOCKSTEP_TOPIC_PREFIX=${LOCKSTEP_TOPIC_PREFIX:-demo$(date +%s).}
 default_url="sqlite+aiosqlite:///./var/demo-$(date +%s)-{service}.db"
 export LOCKSTEP_DATABASE_URL=${LOCKSTEP_DATABASE_URL:-$default_url}
 "$bin/lockstep" contract check "$LOCKSTEP_CONTRACT" >/dev/null
+# The demo's first admin key, before the services start (deploy/run.sh then finds it and makes none).
+key=$("$bin/lockstep" keys bootstrap-admin 2>/dev/null)
+[ -n "$key" ] || key=$("$bin/lockstep" keys create --name "demo-$(date +%s)" --role admin 2>/dev/null)
 deploy/run.sh >var/demo-services.log 2>&1 &
 stack=$!
 trap 'kill -TERM $stack 2>/dev/null; wait $stack 2>/dev/null || true' EXIT
@@ -27,12 +30,15 @@ for port in 8001 8002 8003; do
   until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.5; done
 done
 echo "services ready; simulating for $duration s (log: var/demo-services.log)" >&2
+echo "admin key (shown once): $key" >&2
+echo "  e.g. curl -H \"Authorization: Bearer $key\" http://127.0.0.1:8002/funnel; or sign in at http://127.0.0.1:8003/dashboard" >&2
+auth=(-H "Authorization: Bearer $key")
 "$bin/lockstep" simulate --rate "${DEMO_RATE:-50}" --duration "$duration" --time-scale 0.2 --seed "${DEMO_SEED:-7}"
 sleep 5  # let scoring and the SLA scanner catch up
 echo "--- funnel (scoring :8002/funnel)"
-curl -s "http://127.0.0.1:8002/funnel" | "$bin/python" -m json.tool
+curl -s "${auth[@]}" "http://127.0.0.1:8002/funnel" | "$bin/python" -m json.tool
 echo "--- SLA compliance (sla :8003/sla/compliance)"
-curl -s "http://127.0.0.1:8003/sla/compliance?group_by=policy" | "$bin/python" -m json.tool
+curl -s "${auth[@]}" "http://127.0.0.1:8003/sla/compliance?group_by=policy" | "$bin/python" -m json.tool
 echo "--- open alerts"
 # No "| head" here: under pipefail the pipe it closes would fail the demo.
-curl -s "http://127.0.0.1:8003/alerts?status=open&limit=3" | "$bin/python" -m json.tool
+curl -s "${auth[@]}" "http://127.0.0.1:8003/alerts?status=open&limit=3" | "$bin/python" -m json.tool

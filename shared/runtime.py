@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.access.keyring import KeyRing
+from shared.access.throttle import FailureThrottle
 from shared.bus.consumer import ConsumerRunner, EventHandler
 from shared.bus.deadletter import DeadLetterMetrics
 from shared.bus.producer import EventProducer
@@ -37,6 +38,7 @@ from shared.db.migrations import upgrade as upgrade_database
 from shared.db.outbox import Outbox
 from shared.db.relay import OutboxRelay
 from shared.settings import LockstepSettings, SettingsError
+from shared.web.access import AccessGuard
 from shared.web.health import ReadinessCheck
 
 log = logging.getLogger(__name__)
@@ -59,11 +61,19 @@ class Runtime:
     deadletters: DeadLetterMetrics | None = None  # made with the first consumer: only consuming services count
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
+    access: AccessGuard = field(init=False)
 
     def __post_init__(self) -> None:
         self.readiness.setdefault("database", self.database_ready)
         self.readiness.setdefault("kafka", self.kafka_ready)
         self.readiness.setdefault("keys", self.keyring.ready)
+        token = self.settings.metrics_token
+        self.access = AccessGuard(
+            self.keyring,
+            self.registry,
+            metrics_token=token.get_secret_value() if token else None,
+            throttle=FailureThrottle(self.settings.auth_failures_per_minute),
+        )
 
     def spawn(self, name: str, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work, name=f"{self.service}:{name}")
@@ -234,6 +244,10 @@ class ServiceHandle:
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         return self.runtime.sessions
+
+    @property
+    def access(self) -> AccessGuard:
+        return self.runtime.access
 
     async def close(self) -> None:
         await self.runtime.close()

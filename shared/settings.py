@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "LOCKSTEP_"
@@ -63,6 +63,20 @@ class LockstepSettings(BaseSettings):
     scoring_port: int = Field(8002, ge=1, le=65535, description="HTTP port of the scoring service")
     sla_port: int = Field(8003, ge=1, le=65535, description="HTTP port of the SLA service")
     log_level: str = Field("INFO", description="Python log level")
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token GET /metrics requires (Prometheus `authorization`); open when unset"
+    )
+    auth_failures_per_minute: int = Field(
+        20,
+        ge=1,
+        le=1_000_000,
+        description="Failed keys allowed per client address and minute (each replica); 429 beyond",
+    )
+    trusted_proxies: str | None = Field(
+        None,
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto are believed"
+        " (none by default)",
+    )
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -99,6 +113,13 @@ class LockstepSettings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None  # an empty variable (as compose passes an unset one) means unset
+        return value
 
     def database_url_for(self, service: str) -> str:
         return self.database_url.replace("{service}", service)

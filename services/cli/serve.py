@@ -48,7 +48,18 @@ def _serve(args: argparse.Namespace) -> int:
     module = __import__(f"services.{args.service}.app", fromlist=["create_app"])
     app = module.create_app()
     port = args.port or getattr(settings, f"{args.service}_port")
-    uvicorn.run(app, host=args.host or settings.host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    # X-Forwarded-For/-Proto only from the proxies named: from anyone else they would let a client
+    # pick its own address (the failed-authentication limit is per address) or claim HTTPS.
+    proxies = (settings.trusted_proxies or "").strip()
+    uvicorn.run(
+        app,
+        host=args.host or settings.host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+    )
     return 0
 
 

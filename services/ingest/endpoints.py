@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.ingest.fastpath import answer_webhook
-from services.ingest.signatures import any_equal
-from shared.web.problems import Problem
+from shared.web.access import Admin
 
 router = APIRouter(tags=["webhooks"])
 
@@ -18,28 +17,15 @@ router = APIRouter(tags=["webhooks"])
 # takes the first route whose path matches for the 405 it answers to other methods, and its
 # Allow header must name GET here, not POST.
 @router.get(
-    "/webhooks/recent",
-    summary="The last requests per source, accepted and rejected (redacted)",
-    tags=["admin"],
-    responses={
-        401: {"description": "No valid admin bearer token"},
-        403: {"description": "Disabled: LOCKSTEP_ADMIN_TOKEN is not set"},
-    },
+    "/webhooks/recent", summary="The last requests per source, accepted and rejected (redacted)", tags=["admin"]
 )
 async def recent_webhooks(
+    caller: Admin,
     request: Request,
     source: Annotated[str | None, Query(max_length=64, description="Only this source")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    authorization: Annotated[str | None, Header(description="Bearer LOCKSTEP_ADMIN_TOKEN")] = None,
 ) -> dict:
-    service = request.app.state.service
-    token = service.settings.admin_token
-    if token is None:
-        raise Problem(403, "disabled: set LOCKSTEP_ADMIN_TOKEN to enable this view")
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not any_equal(given.strip(), [token.get_secret_value()]):
-        raise Problem(401, "a valid admin bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    return {"requests": await service.recent.latest(source, limit)}
+    return {"requests": await request.app.state.service.recent.latest(source, limit)}
 
 
 @router.post(

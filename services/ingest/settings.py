@@ -44,9 +44,6 @@ class IngestSettings(ContractSettings):
         None, description="user:password pair(s) configured as the Pipedrive webhook's HTTP Basic auth"
     )
     generic_secret: SecretStr | None = Field(None, description="Standard Webhooks secret(s), whsec_...")
-    admin_token: SecretStr | None = Field(
-        None, description="Bearer token for GET /webhooks/recent (disabled when unset)"
-    )
     max_body_bytes: int = Field(
         1_048_576, ge=1024, le=64 * 1_048_576, description="Largest webhook body accepted (413 above)"
     )

@@ -1,4 +1,5 @@
-"""HTTP endpoints of the scoring service: leads and why, the contract, the funnel."""
+"""HTTP endpoints of the scoring service: leads and why (operator: personal data), the contract and
+the funnel (viewer: aggregates)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from services.scoring import queries
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.schemas import LeadDetail, LeadPage
+from shared.web.access import Operator, Viewer
 from shared.web.params import Instant
 from shared.web.problems import Problem
 from shared.web.sessions import DatabaseSession
@@ -37,12 +39,13 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
     summary="A lead, its scores and why",
     responses={404: {"description": "Unknown lead"}},
 )
-async def get_lead(lead_key: str, session: DatabaseSession, engine: EngineDep) -> LeadDetail:
+async def get_lead(caller: Operator, lead_key: str, session: DatabaseSession, engine: EngineDep) -> LeadDetail:
     return await queries.lead_detail(session, engine, lead_key)
 
 
 @router.get("/leads", response_model=LeadPage, summary="Leads by email, or a page of leads by stage, owner and time")
 async def list_leads(
+    caller: Operator,
     session: DatabaseSession,
     engine: EngineDep,
     email: Annotated[str | None, Query(max_length=320)] = None,
@@ -60,12 +63,13 @@ async def list_leads(
 
 
 @router.get("/contract", summary="The active lifecycle contract, definitions included")
-async def get_contract(engine: EngineDep) -> dict:
+async def get_contract(caller: Viewer, engine: EngineDep) -> dict:
     return engine.contract.model_dump(mode="json", by_alias=True)
 
 
 @router.get("/funnel", summary="Stage entries, conversions, time in stage and rejection reasons")
 async def get_funnel(
+    caller: Viewer,
     session: DatabaseSession,
     engine: EngineDep,
     from_: Annotated[Instant | None, Query(alias="from")] = None,

@@ -90,7 +90,8 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notif
     runtime.closers.append(scanner.stop)
     runtime.spawn("notifier", notifier.run())
     runtime.closers.append(notifier.stop)
-    scoring = ScoringClient(settings.scoring_url)
+    key = settings.scoring_key
+    scoring = ScoringClient(settings.scoring_url, key.get_secret_value() if key else None)
     runtime.closers.append(scoring.close)
     # Opened on the panel's first request; the whole pipeline's dead letters, not only this service's.
     deadletters = DeadLetterPanel(

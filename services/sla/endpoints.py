@@ -1,4 +1,5 @@
-"""HTTP endpoints of the SLA service: alerts, the live alert feed, compliance, open timers."""
+"""HTTP endpoints of the SLA service: alerts and the live alert feed (operator: they name leads),
+compliance and open timers (viewer: aggregates)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sla import commands, queries
 from services.sla.tables import alerts
+from shared.web.access import Caller, Operator, Viewer, guard
 from shared.web.params import MAX_ROW_ID, Instant, RowId, parse_row_id
 from shared.web.problems import Problem
 from shared.web.sessions import DatabaseSession
@@ -31,6 +33,7 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
 
 @router.get("/alerts", summary="Alerts, newest first, with cursor paging")
 async def list_alerts(
+    caller: Operator,
     session: DatabaseSession,
     status: Literal["open", "acked", "resolved"] | None = None,
     type: Annotated[AlertKind | None, Query(description="Alert kind")] = None,
@@ -49,15 +52,19 @@ async def list_alerts(
     summary="Acknowledge an alert",
     responses={404: {"description": "Unknown alert"}, 409: {"description": "Already resolved"}},
 )
-async def ack_alert(alert_id: RowId, session: DatabaseSession) -> dict:
-    return await commands.change_status(session, alert_id, "acked", datetime.now(UTC))
+async def ack_alert(caller: Operator, alert_id: RowId, request: Request, session: DatabaseSession) -> dict:
+    return await _change(caller, alert_id, "acked", request, session)
 
 
 @router.post(
     "/alerts/{alert_id}/resolve", summary="Resolve an alert", responses={404: {"description": "Unknown alert"}}
 )
-async def resolve_alert(alert_id: RowId, session: DatabaseSession) -> dict:
-    return await commands.change_status(session, alert_id, "resolved", datetime.now(UTC))
+async def resolve_alert(caller: Operator, alert_id: RowId, request: Request, session: DatabaseSession) -> dict:
+    return await _change(caller, alert_id, "resolved", request, session)
+
+
+async def _change(caller: Caller, alert_id: int, status: str, request: Request, session: AsyncSession) -> dict:
+    return await commands.change_status(session, alert_id, status, datetime.now(UTC))
 
 
 @router.get(
@@ -66,6 +73,7 @@ async def resolve_alert(alert_id: RowId, session: DatabaseSession) -> dict:
     response_class=StreamingResponse,
 )
 async def alert_stream(
+    caller: Operator,
     request: Request,
     last_event_id: Annotated[str | None, Header()] = None,
     after: Annotated[
@@ -89,10 +97,13 @@ async def alert_stream(
         async with sessions() as session:
             return await queries.alerts_after(session, after_id)
 
+    access = guard(request)
+
     async def events() -> AsyncIterator[bytes]:
         last, quiet = start, 0.0
         yield b"retry: 2000\n\n"
-        while not await request.is_disconnected():
+        # Checked before every poll: a key revoked (or a session ended) while the feed is open ends it.
+        while access.still_valid(caller) and not await request.is_disconnected():
             # Shielded: a client that leaves mid-poll cancels this generator, and a database call
             # cut in half gets its connection torn down rather than returned (with aiosqlite by a
             # task then destroyed while pending, found by tests/e2e/test_openapi_fuzz.py).
@@ -120,6 +131,7 @@ async def _latest_id(session: AsyncSession) -> int:
 
 @router.get("/sla/compliance", summary="Met and breached timers, attainment, business time to meet")
 async def sla_compliance(
+    caller: Viewer,
     session: DatabaseSession,
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Instant | None = None,
@@ -135,5 +147,5 @@ async def sla_compliance(
 @router.get(
     "/sla/timers/open", summary="Open timers per policy and owner: how many, how many breached, the next alert due"
 )
-async def sla_open_timers(session: DatabaseSession) -> dict:
+async def sla_open_timers(caller: Viewer, session: DatabaseSession) -> dict:
     return await queries.open_timers(session)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from contract.settings import ContractSettings
 
@@ -19,6 +19,9 @@ class SlaSettings(ContractSettings):
         "http://127.0.0.1:8002",
         description="Base http(s) URL of the scoring service, where the dashboard's funnel comes from",
     )
+    scoring_key: SecretStr | None = Field(
+        None, description="A viewer key the dashboard's funnel calls scoring with (the funnel is unavailable without)"
+    )
 
     @field_validator("alert_webhooks")
     @classmethod
@@ -27,6 +30,11 @@ class SlaSettings(ContractSettings):
 
         parse_targets(value)  # raises ValueError with a one-line message
         return value
+
+    @field_validator("scoring_key")
+    @classmethod
+    def _scoring_key(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
 
     @field_validator("scoring_url")
     @classmethod

@@ -1,2 +1,2 @@
-"""Access: API keys with roles (keys), every key as the keys topic says (keyring), and their
-management from the command line (manage)."""
+"""Access: API keys with roles (keys, keyring, manage), the failed-key allowance (throttle) and
+dashboard sessions (sessions). The HTTP side is shared/web/access.py."""

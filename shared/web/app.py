@@ -1,4 +1,5 @@
-"""The FastAPI app shape shared by the services: lifespan-owned adapters, problems, health, metrics."""
+"""The FastAPI app shape shared by the services: lifespan-owned adapters, problems, health, metrics,
+and the OpenAPI document for key holders (shared/web/access.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from contextlib import asynccontextmanager
 from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.web import health, metrics
+from shared.web.access import AccessGuard, Viewer
 from shared.web.health import ReadinessCheck
 from shared.web.nul import RefuseNulInUrl
 from shared.web.openapi import install_problem_documentation
@@ -29,6 +32,8 @@ class RunningService(Protocol):
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:  # the endpoints' DatabaseSession (sessions.py)
         ...
+    @property
+    def access(self) -> AccessGuard: ...
 
     async def close(self) -> None: ...
 
@@ -57,6 +62,7 @@ def create_service_app(
         app.state.registry = service.registry
         app.state.readiness = service.readiness
         app.state.sessions = service.sessions
+        app.state.access = service.access
         try:
             yield
         finally:
@@ -64,7 +70,23 @@ def create_service_app(
 
     # FastAPI's native OpenTelemetry hook asks on every request whether a provider is configured;
     # Lockstep reports through Prometheus, so it is switched off rather than asked.
-    app = app_class(title=title, description=description, version="0.1.0", lifespan=lifespan, telemetry=_NO_TELEMETRY)
+    # No /docs or /redoc: those pages load their scripts from a CDN, which would then run with the
+    # dashboard's session on the SLA service's origin. The document itself is for key holders.
+    app = app_class(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        telemetry=_NO_TELEMETRY,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_document(caller: Viewer) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
     install_problem_handlers(app)
     install_problem_documentation(app)
     app.add_middleware(RefuseNulInUrl)

@@ -5,8 +5,9 @@ parameters, but `problems.install_problem_handlers` answers a request it cannot 
 400 RFC 9457 problem document, as it answers every other error. Left alone, the document
 promises a status and a body no client ever gets (the contract fuzz tests,
 tests/e2e/test_openapi_fuzz.py, check the services against it). So the generated document is
-rewritten once: the 422 becomes a 400 problem, and every error response declared without a body
-is declared as a problem document.
+rewritten once: the 422 becomes a 400 problem, every operation behind a key declares the
+refusals of shared/web/access.py, and every error response declared without a body is declared
+as a problem document.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 _PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
+_REFUSALS = {
+    "401": {"description": "No valid key: missing, malformed, unknown, wrong or revoked (or no valid session)"},
+    "403": {"description": "The key's role is too weak (or a session request lacks its CSRF token)"},
+    "429": {"description": "Too many failed authentications from this address; retry after Retry-After"},
+}
 
 
 def document_problems(document: dict[str, Any]) -> dict[str, Any]:
@@ -49,6 +55,9 @@ def document_problems(document: dict[str, Any]) -> dict[str, Any]:
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.get("responses", {})
+            if operation.get("security"):
+                for status, response in _REFUSALS.items():
+                    responses.setdefault(status, dict(response))
             if responses.pop("422", None) is not None:
                 responses.setdefault(
                     "400", {"description": "The request is invalid; `errors` names every invalid parameter"}

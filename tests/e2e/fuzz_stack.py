@@ -30,6 +30,7 @@ import httpx
 from services.simulator import signing, wire
 from services.simulator.contracts import with_first_touch
 from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, LeadRef
+from tests.support.access import bearer, issue_key
 from tests.support.infra import REPO
 from tests.support.kafka import delete_topics
 from tests.support.servers import ServiceProcess
@@ -41,7 +42,6 @@ SALESFORCE_TOKEN = "fuzz-sf-token"
 MARKETO_TOKEN = "fuzz-marketo-token"
 PIPEDRIVE = ("pipedrive", "fuzz-pd-password")
 GENERIC_SECRET = signing.new_standard_webhooks_secret(b"lockstep-fuzz")
-ADMIN_TOKEN = "fuzz-admin-token"
 # Seeded leads; the fuzz tests offer these keys (and the alert ids they lead to) as path values.
 LEAD_EMAILS = ("ada@example.com", "grace@example.org", "alan@example.net", "kat@example.io")
 # Log lines that mean a request went wrong inside the service, whatever status it answered.
@@ -70,6 +70,7 @@ class Service:
 @dataclass
 class Stack:
     prefix: str
+    key: str = ""  # an admin key: the fuzzing reaches every operation, not just their 401s
     services: dict[str, Service] = field(default_factory=dict)
     alert_ids: list[int] = field(default_factory=list)
 
@@ -84,7 +85,7 @@ def _free_port() -> int:
 
 
 def _environment(
-    tmp: Path, bootstrap: str, prefix: str, database_url: str, scoring_url: str, ingest_url: str
+    tmp: Path, bootstrap: str, prefix: str, database_url: str, scoring_url: str, ingest_url: str, scoring_key: str
 ) -> dict[str, str]:
     # First touch due in 4 s on an always-open calendar: a warning 3 s after the MQL (as in the SLA service test).
     text = with_first_touch("4s")
@@ -107,7 +108,9 @@ def _environment(
         "LOCKSTEP_MARKETO_TOKEN": MARKETO_TOKEN,
         "LOCKSTEP_PIPEDRIVE_BASIC_AUTH": ":".join(PIPEDRIVE),
         "LOCKSTEP_GENERIC_SECRET": GENERIC_SECRET,
-        "LOCKSTEP_ADMIN_TOKEN": ADMIN_TOKEN,
+        "LOCKSTEP_SCORING_KEY": scoring_key,
+        # Schemathesis tries wrong keys on every operation by itself, all from this one address.
+        "LOCKSTEP_AUTH_FAILURES_PER_MINUTE": "1000000",
     }
 
 
@@ -120,9 +123,14 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
 def start_stack(tmp: Path, bootstrap: str, database_url: str) -> Stack:
     """`database_url` has a `{service}` placeholder, as LOCKSTEP_DATABASE_URL may."""
     stack = Stack(prefix=f"fz{uuid.uuid4().hex[:10]}.")
+    stack.key = run_async(issue_key(bootstrap, stack.prefix, "admin"))
+    funnel_key = run_async(issue_key(bootstrap, stack.prefix, "viewer", name="sla-dashboard"))
     ports = {name: _free_port() for name in SERVICES}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    env = {**os.environ, **_environment(tmp, bootstrap, stack.prefix, database_url, urls["scoring"], urls["ingest"])}
+    env = {
+        **os.environ,
+        **_environment(tmp, bootstrap, stack.prefix, database_url, urls["scoring"], urls["ingest"], funnel_key),
+    }
     for name in SERVICES:
         log = tmp / f"{name}.log"
         with log.open("wb") as sink:
@@ -151,7 +159,7 @@ def signed_generic(events: list[dict], msg_id: str) -> tuple[dict[str, str], byt
 def _seed(stack: Stack) -> None:
     """Each lead: a contact with an owner, then a demo request (an MQL, which starts a first-touch timer)."""
     now = datetime.now(UTC) - timedelta(minutes=5)
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(timeout=10, headers=bearer(stack.key)) as client:
         for n, email in enumerate(LEAD_EMAILS):
             lead = LeadRef(source="fuzz", record_id=str(n), email=email)
             contact = ContactUpserted(

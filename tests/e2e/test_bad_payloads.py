@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from tests.support import observe
+from tests.support.access import bearer, issue_key
 from tests.support.observe import eventually
 from tests.support.stack import pipeline_env, pipeline_in_process
 from tests.support.webhooks import Vendors, Webhook, deliver
@@ -59,11 +60,12 @@ async def test_malformed_and_oversized_webhooks_get_clear_4xx_and_the_pipeline_c
         max_body_bytes=str(MAX_BODY),
     )
     vendors = Vendors()
+    key = await issue_key(kafka_bootstrap, topic_prefix, "operator")
     async with (
         pipeline_in_process(env) as urls,
         httpx.AsyncClient(base_url=urls["ingest"], timeout=30) as door,
-        httpx.AsyncClient(base_url=urls["scoring"]) as scoring,
-        httpx.AsyncClient(base_url=urls["sla"]) as sla,
+        httpx.AsyncClient(base_url=urls["scoring"], headers=bearer(key)) as scoring,
+        httpx.AsyncClient(base_url=urls["sla"], headers=bearer(key)) as sla,
     ):
         for webhook, status, named in _bad_webhooks(vendors):
             headers, body = webhook.sign(urls["ingest"], datetime.now(UTC))

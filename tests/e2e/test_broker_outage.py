@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.support import observe
+from tests.support.access import bearer, issue_key
 from tests.support.broker import OwnBroker
 from tests.support.observe import eventually
 from tests.support.stack import pipeline_env, pipeline_in_process
@@ -41,11 +42,12 @@ async def test_webhooks_during_a_broker_outage_are_refused_retried_and_take_effe
         publish_timeout_s="2",
     )
     try:
+        key = await issue_key(broker.bootstrap, topic_prefix, "operator")
         async with (
             pipeline_in_process(env) as urls,
             httpx.AsyncClient(base_url=urls["ingest"], timeout=30) as door,
-            httpx.AsyncClient(base_url=urls["scoring"]) as scoring,
-            httpx.AsyncClient(base_url=urls["sla"]) as sla,
+            httpx.AsyncClient(base_url=urls["scoring"], headers=bearer(key)) as scoring,
+            httpx.AsyncClient(base_url=urls["sla"], headers=bearer(key)) as sla,
         ):
             traffic = Traffic(door, plans, interval_s=0.4)  # ~17 s of traffic, across the outage
             traffic.start()

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.support import observe
+from tests.support.access import bearer, issue_key
 from tests.support.observe import eventually
 from tests.support.stack import pipeline_env, pipeline_in_process
 from tests.support.webhooks import Vendors, deliver
@@ -32,11 +33,12 @@ async def test_a_call_logged_by_email_counts_for_a_lead_merged_from_two_records(
     vendors = Vendors()
     now = datetime.now(UTC)
     card = now - timedelta(hours=1)  # when the rep created the contact
+    key = await issue_key(kafka_bootstrap, topic_prefix, "operator")
     async with (
         pipeline_in_process(env) as urls,
         httpx.AsyncClient(base_url=urls["ingest"], timeout=30) as door,
-        httpx.AsyncClient(base_url=urls["scoring"]) as scoring,
-        httpx.AsyncClient(base_url=urls["sla"]) as sla,
+        httpx.AsyncClient(base_url=urls["scoring"], headers=bearer(key)) as scoring,
+        httpx.AsyncClient(base_url=urls["sla"], headers=bearer(key)) as sla,
     ):
 
         async def send_and_wait(webhook, done, what: str):

@@ -105,13 +105,27 @@ scoring.hook("flatmap_path_parameters")(_sometimes("lead_key", st.sampled_from(L
 sla.hook("flatmap_path_parameters")(_sometimes("alert_id", st.integers(1, len(LEAD_EMAILS))))
 
 
-@ingest.hook("flatmap_headers")
-def _admin_token(context, headers):
-    if context.operation.path != "/webhooks/recent":
-        return st.just(headers)
-    return st.one_of(
-        st.just(headers), st.just({**(headers or {}), "authorization": f"Bearer {fuzz_stack.ADMIN_TOKEN}"})
-    )
+def _secured(operation: Any) -> bool:
+    return bool(operation.definition.raw.get("security"))
+
+
+_ADMIN_KEY: list[str] = []  # the running stack's admin key (set by the `stack` fixture)
+
+
+class AdminKey:
+    """Schemathesis' auth provider: the stack's admin key on every operation behind one, so requests
+    reach the operations. Schemathesis leaves it off the cases that test a missing key, and checks
+    by itself that each operation refuses a request without a key or with a wrong one."""
+
+    def get(self, case: Any, ctx: Any) -> str | None:
+        return _ADMIN_KEY[0] if _secured(case.operation) and _ADMIN_KEY else None
+
+    def set(self, case: Any, data: str, ctx: Any) -> None:
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+
+for _schema in SCHEMAS.values():
+    _schema.auth(refresh_interval=None)(AdminKey)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -138,6 +152,7 @@ def stack(
         database_url = urls[0].replace(databases[0], f"{base}_{{service}}")
     try:
         running = fuzz_stack.start_stack(tmp, kafka_bootstrap, database_url)
+        _ADMIN_KEY[:] = [running.key]
         yield running
         fuzz_stack.stop_stack(running, kafka_bootstrap)
     finally:
@@ -147,7 +162,8 @@ def stack(
 
 def test_the_fuzzed_documents_are_the_served_ones(stack: Stack) -> None:
     for name, document in DOCUMENTS.items():
-        assert httpx.get(f"{stack[name].url}/openapi.json").json() == document, name
+        served = httpx.get(f"{stack[name].url}/openapi.json", headers={"Authorization": f"Bearer {stack.key}"})
+        assert served.json() == document, name
 
 
 def _exercise(service: Service, case, **kwargs) -> None:
@@ -237,7 +253,7 @@ def test_hostile_values_in_every_parameter(name: str, stack: Stack) -> None:
                     continue  # not sendable as a header value: no client sends it, no server would pass it on
                 path = {p.name: KNOWN_PATH_VALUES.get(p.name, "x") for p in operation.path_parameters}
                 query: dict[str, str] = {}
-                headers: dict[str, str] = {}
+                headers: dict[str, str] = {"Authorization": f"Bearer {stack.key}"} if _secured(operation) else {}
                 places: dict[str, dict[str, Any]] = {"path": path, "query": query, "header": headers}
                 places[location][parameter.name] = value
                 case = operation.Case(path_parameters=path, query=query, headers=headers)

@@ -16,6 +16,7 @@ import pytest
 
 from contract import Contract
 from tests.support import observe
+from tests.support.access import bearer, issue_key
 from tests.support.observe import eventually
 from tests.support.stack import pipeline_env, pipeline_in_process
 from tests.support.webhooks import Vendors, deliver
@@ -104,15 +105,16 @@ async def test_a_scripted_day_from_webhooks_to_stage_changes_alerts_and_explaine
         ),
     ]
 
+    key = await issue_key(kafka_bootstrap, topic_prefix, "operator")
     async with pipeline_in_process(env) as urls:
         feed_open = asyncio.Event()
-        feed = asyncio.create_task(observe.alert_feed(urls["sla"], 2 * len(TIERS), feed_open))
+        feed = asyncio.create_task(observe.alert_feed(urls["sla"], 2 * len(TIERS), feed_open, key=key))
         try:
             await asyncio.wait_for(feed_open.wait(), 30)
             async with (
                 httpx.AsyncClient(base_url=urls["ingest"], timeout=30) as door,
-                httpx.AsyncClient(base_url=urls["scoring"]) as scoring,
-                httpx.AsyncClient(base_url=urls["sla"]) as sla,
+                httpx.AsyncClient(base_url=urls["scoring"], headers=bearer(key)) as scoring,
+                httpx.AsyncClient(base_url=urls["sla"], headers=bearer(key)) as sla,
             ):
                 for webhook in [*ada_day, *bob_day, *cyd_day]:
                     assert (await deliver(door, webhook)).status == 200, webhook.source

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.support import observe
+from tests.support.access import bearer, issue_key
 from tests.support.observe import eventually
 from tests.support.stack import pipeline_env, pipeline_processes, start_service
 from tests.support.traffic import Traffic, crowd
@@ -24,8 +25,8 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 TIERS = ("sla.warning", "sla.breached", "sla.escalated")
 
 
-async def _scored(scoring_url: str) -> int:
-    async with httpx.AsyncClient(base_url=scoring_url) as scoring:
+async def _scored(scoring_url: str, key: str) -> int:
+    async with httpx.AsyncClient(base_url=scoring_url, headers=bearer(key)) as scoring:
         try:
             return len((await scoring.get("/leads", params={"limit": 500})).json()["leads"])
         except httpx.TransportError:
@@ -39,15 +40,16 @@ async def test_scoring_and_sla_killed_mid_run_process_every_event_once_and_raise
     # path (shared/bus/single_statement.py): its successor must take the lead over and lose nothing.
     env = pipeline_env(kafka_bootstrap, topic_prefix, database_url, contract_path)
     plans = crowd(Vendors(), 16)
+    key = await issue_key(kafka_bootstrap, topic_prefix, "operator")
     async with pipeline_processes(env, tmp_path) as stack:
         async with httpx.AsyncClient(base_url=stack["ingest"].base_url, timeout=30) as door:
             traffic = Traffic(door, plans, interval_s=0.15)
             traffic.start()
             try:
                 # Kill while both services are busy: some leads scored, a first alert raised, more to come.
-                async with httpx.AsyncClient(base_url=stack["sla"].base_url) as sla:
+                async with httpx.AsyncClient(base_url=stack["sla"].base_url, headers=bearer(key)) as sla:
                     await eventually(lambda: observe.alerts(sla), lambda found: len(found) >= 1, what="a first alert")
-                assert await _scored(stack["scoring"].base_url) < len(plans) and traffic.started < traffic.total, (
+                assert await _scored(stack["scoring"].base_url, key) < len(plans) and traffic.started < traffic.total, (
                     "killed too late to mean anything"
                 )
                 for service in ("scoring", "sla"):
@@ -63,8 +65,8 @@ async def test_scoring_and_sla_killed_mid_run_process_every_event_once_and_raise
         assert [d.status for d in deliveries] == [200] * traffic.total
 
         async with (
-            httpx.AsyncClient(base_url=stack["scoring"].base_url) as scoring,
-            httpx.AsyncClient(base_url=stack["sla"].base_url) as sla,
+            httpx.AsyncClient(base_url=stack["scoring"].base_url, headers=bearer(key)) as scoring,
+            httpx.AsyncClient(base_url=stack["sla"].base_url, headers=bearer(key)) as sla,
         ):
             emails = [plan.email for plan in plans]
             await observe.scored_as_planned(scoring, plans, what="every lead scored after the restart")

@@ -93,13 +93,14 @@ def tiers(raised: list[dict[str, Any]]) -> Counter:
 
 
 async def alert_feed(
-    sla_url: str, count: int, connected: asyncio.Event, *, timeout_s: float = 90
+    sla_url: str, count: int, connected: asyncio.Event, *, key: str, timeout_s: float = 90
 ) -> list[tuple[int, dict[str, Any]]]:
     """Listen to GET /alerts/stream as a dashboard does; set `connected` once the stream is open
     (it then delivers what is raised from that moment on). Returns (SSE id, alert) of the first
-    `count` alerts, or what arrived before `timeout_s` passed, for the test to compare."""
+    `count` alerts, or what arrived before `timeout_s` passed, for the test to compare. `key`: an operator's."""
     received: list[tuple[int, dict[str, Any]]] = []
-    async with httpx.AsyncClient(base_url=sla_url, timeout=httpx.Timeout(10, read=None)) as client:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=sla_url, timeout=httpx.Timeout(10, read=None), headers=headers) as client:
         try:
             async with asyncio.timeout(timeout_s), client.stream("GET", "/alerts/stream") as response:
                 assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 
 from shared.bus.deadletter import DeadLetter
 from shared.bus.scan import TopicMissing, TopicTail
+from shared.web.access import Viewer
 from shared.web.problems import Problem
 
 router = APIRouter(tags=["dashboard"])
@@ -72,7 +73,7 @@ class DeadLetterPanel:
     summary="Dead letters: the pipeline's dead-letter topic (count, latest) and this service's consumer's",
     responses={503: {"description": "Kafka did not answer; `this_service` is in the problem's extension"}},
 )
-async def dashboard_deadletters(request: Request) -> JSONResponse:
+async def dashboard_deadletters(caller: Viewer, request: Request) -> JSONResponse:
     service = request.app.state.service
     deadletters = service.runtime.deadletters
     this_service = deadletters.by_topic() if deadletters is not None else {}

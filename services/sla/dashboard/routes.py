@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from services.sla.dashboard.scoring import ScoringUnavailable
+from shared.web.access import Viewer
 from shared.web.problems import Problem
 
 router = APIRouter(tags=["dashboard"])
@@ -60,6 +61,7 @@ async def dashboard_asset(name: str) -> FileResponse:
     },
 )
 async def dashboard_funnel(
+    caller: Viewer,
     request: Request,
     from_: Annotated[
         str | None,

@@ -1,7 +1,9 @@
 """The scoring service as the dashboard reads it: its funnel, over one pooled HTTP client.
 
 The client is opened by the SLA bootstrap and closed with the runtime, so connections are
-reused across page refreshes and nothing is opened at import time.
+reused across page refreshes and nothing is opened at import time. It calls with a viewer key
+of its own (LOCKSTEP_SCORING_KEY): the dashboard's visitors sign in with a session that scoring
+knows nothing of, and their keys are never held here.
 """
 
 from __future__ import annotations
@@ -22,13 +24,19 @@ class ScoringUnavailable(Exception):
 
 
 class ScoringClient:
-    def __init__(self, base_url: str, *, timeout: httpx.Timeout = TIMEOUT) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url, timeout=timeout, headers={"Accept": "application/json"}, follow_redirects=False
-        )
+    def __init__(self, base_url: str, key: str | None, *, timeout: httpx.Timeout = TIMEOUT) -> None:
+        headers = {"Accept": "application/json"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        self._keyed = bool(key)
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, headers=headers, follow_redirects=False)
 
     async def funnel(self, params: dict[str, str]) -> httpx.Response:
         """Scoring's `GET /funnel` answer as it came: a report, or its 400 problem for a query it refuses."""
+        if not self._keyed:
+            raise ScoringUnavailable(
+                503, "the funnel needs LOCKSTEP_SCORING_KEY (a viewer key for the scoring service)"
+            )
         try:
             answer = await self._http.get("/funnel", params=params)
         except httpx.TimeoutException:
@@ -40,6 +48,12 @@ class ScoringClient:
             answer.status_code == 400 and media_type == "application/problem+json"
         ):
             return answer
+        if answer.status_code in (401, 403):
+            raise ScoringUnavailable(
+                502,
+                f"the scoring service refused LOCKSTEP_SCORING_KEY ({answer.status_code}):"
+                " revoked, or not a key of this deployment",
+            )
         # Anything else is not the caller's doing: a 404 means the URL is not the scoring service,
         # a 5xx that scoring failed.
         raise ScoringUnavailable(

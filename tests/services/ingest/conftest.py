@@ -8,6 +8,7 @@ import pytest
 
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
+from tests.support.access import issue_key
 from tests.support.apps import running
 
 HUBSPOT_SECRET = "hubspot-secret-1"
@@ -16,7 +17,6 @@ SALESFORCE_TOKEN = "sf-token"
 MARKETO_TOKEN = "marketo-token"
 PIPEDRIVE = ("pipedrive", "pd-password")
 GENERIC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-ADMIN_TOKEN = "admin-token"
 BASE_URL = "https://hooks.example.com"
 
 
@@ -32,7 +32,6 @@ def ingest_settings(kafka_bootstrap: str, topic_prefix: str, database_url: str, 
         marketo_token=MARKETO_TOKEN,
         pipedrive_basic_auth=":".join(PIPEDRIVE),
         generic_secret=GENERIC_SECRET,
-        admin_token=ADMIN_TOKEN,
         publish_timeout_s=3,
     )
     values.update(overrides)
@@ -40,7 +39,13 @@ def ingest_settings(kafka_bootstrap: str, topic_prefix: str, database_url: str, 
 
 
 @pytest.fixture
-async def ingest(kafka_bootstrap, topic_prefix, tmp_path):
+async def admin_key(kafka_bootstrap, topic_prefix) -> str:
+    """An admin key on the test's keys topic, there before the app starts."""
+    return await issue_key(kafka_bootstrap, topic_prefix, "admin")
+
+
+@pytest.fixture
+async def ingest(kafka_bootstrap, topic_prefix, tmp_path, admin_key):
     settings = ingest_settings(kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/ingest.db")
     app = create_app(settings)
     async with running(app, BASE_URL) as client:

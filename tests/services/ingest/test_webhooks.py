@@ -9,7 +9,6 @@ from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
 
 from services.simulator import wire
 from tests.services.ingest.conftest import (
-    ADMIN_TOKEN,
     BASE_URL,
     GENERIC_SECRET,
     HUBSPOT_SECRET,
@@ -18,6 +17,7 @@ from tests.services.ingest.conftest import (
     SALESFORCE_ORG,
     SALESFORCE_TOKEN,
 )
+from tests.support.access import bearer
 from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.kafka
@@ -210,7 +210,7 @@ async def test_sender_mistakes_get_clear_problems(ingest):
     assert malformed.json()["detail"].startswith("[0].eventId")
 
 
-async def test_recent_view_shows_accepted_and_rejected_without_secrets_or_pii(ingest):
+async def test_recent_view_shows_accepted_and_rejected_without_secrets_or_pii(ingest, admin_key):
     client, _ = ingest
     path, (headers, body), _ = _sources(datetime.now(UTC))["marketo"]
     assert (await client.post(path, content=body, headers=headers)).status_code == 200
@@ -218,7 +218,7 @@ async def test_recent_view_shows_accepted_and_rejected_without_secrets_or_pii(in
     assert (await client.get("/webhooks/recent")).status_code == 401
     service = client._transport.app.state.service
     await service.recent.flush()
-    response = await client.get("/webhooks/recent?source=marketo", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    response = await client.get("/webhooks/recent?source=marketo", headers=bearer(admin_key))
     assert response.status_code == 200
     rows = response.json()["requests"]
     assert [r["outcome"] for r in rows] == ["rejected", "accepted"]
@@ -228,7 +228,7 @@ async def test_recent_view_shows_accepted_and_rejected_without_secrets_or_pii(in
     assert "a***@bletchley.uk" in text
 
 
-async def test_an_unmapped_activity_is_answered_and_listed_with_its_warning(ingest):
+async def test_an_unmapped_activity_is_answered_and_listed_with_its_warning(ingest, admin_key):
     client, _ = ingest
     headers, body = wire.marketo_request(
         MARKETO_TOKEN,
@@ -244,5 +244,5 @@ async def test_an_unmapped_activity_is_answered_and_listed_with_its_warning(inge
     [warning] = answer.json()["warnings"]
     assert warning.startswith("activityType: 'Change Score' has no mapping in sources.marketo.activity_types")
     await client._transport.app.state.service.recent.flush()
-    listed = await client.get("/webhooks/recent?source=marketo", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    listed = await client.get("/webhooks/recent?source=marketo", headers=bearer(admin_key))
     assert listed.json()["requests"][0]["warnings"] == [warning]

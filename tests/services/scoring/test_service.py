@@ -18,6 +18,7 @@ from shared.events import (
     LeadRef,
     SalesDispositioned,
 )
+from tests.support.access import bearer, issue_key
 from tests.support.apps import running
 from tests.support.kafka import read_topic
 
@@ -69,7 +70,8 @@ async def test_events_in_stage_changes_out_and_the_api_explains_them(kafka_boots
     )
     await producer.stop()
 
-    async with running(create_app(settings), "http://scoring") as client:
+    operator = await issue_key(kafka_bootstrap, topic_prefix, "operator")
+    async with running(create_app(settings), "http://scoring", bearer(operator)) as client:
         ada_view = await _wait_for(client, "/leads/ada@acme.io", lambda body: body["stage"] == "recycled")
         await _wait_for(client, "/leads/bob@beta.io", lambda body: body["stage"] == "sal")
         assert [h["to_stage"] for h in ada_view["history"]] == ["subscriber", "lead", "mql", "recycled"]

@@ -19,6 +19,7 @@ from services.sla.settings import SlaSettings
 from services.sla.tables import timers
 from shared.bus import EventProducer, OutgoingRecord
 from shared.settings import SettingsError, load_settings
+from tests.support.access import bearer, issue_key
 from tests.support.apps import running
 from tests.support.funnel_story import publish, story, wait_for_story
 from tests.support.infra import REPO
@@ -28,13 +29,16 @@ pytestmark = pytest.mark.kafka
 BASE = "http://sla"
 
 
-def _settings(kafka_bootstrap: str, topic_prefix: str, database_url: str, scoring_url: str) -> SlaSettings:
+def _settings(
+    kafka_bootstrap: str, topic_prefix: str, database_url: str, scoring_url: str, scoring_key: str | None = None
+) -> SlaSettings:
     return SlaSettings(
         kafka_bootstrap=kafka_bootstrap,
         topic_prefix=topic_prefix,
         topic_partitions=2,
         database_url=database_url,
         scoring_url=scoring_url,
+        scoring_key=scoring_key,
     )
 
 
@@ -58,6 +62,8 @@ async def test_the_page_and_everything_it_loads_come_from_this_service(kafka_boo
     settings = _settings(
         kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla.db", f"http://127.0.0.1:{free_port()}"
     )
+    viewer = await issue_key(kafka_bootstrap, topic_prefix, "viewer")
+    # No key: the page and its files hold no data and load for anyone (the page asks for a key).
     async with running(create_app(settings), BASE) as client:
         page = await client.get("/dashboard")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -88,7 +94,8 @@ async def test_the_page_and_everything_it_loads_come_from_this_service(kafka_boo
         for bad in ("../settings.py", "index.html.bak", "%2e%2e%2fsettings.py"):
             missing = await client.get(f"/dashboard/static/{bad}")
             assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json", bad
-        assert "/dashboard/funnel" in (await client.get("/openapi.json")).json()["paths"]
+        document = await client.get("/openapi.json", headers=bearer(viewer))
+        assert "/dashboard/funnel" in document.json()["paths"]
 
 
 async def test_the_funnel_is_scorings_own_answer_and_a_problem_once_scoring_is_gone(
@@ -102,10 +109,13 @@ async def test_the_funnel_is_scorings_own_answer_and_a_problem_once_scoring_is_g
         "LOCKSTEP_TOPIC_PARTITIONS": "2",
         "LOCKSTEP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/scoring.db",
     }
+    # The dashboard's own viewer key for scoring, a visitor's, and one that reads leads (the story's progress).
+    funnel_key, visitor = [await issue_key(kafka_bootstrap, topic_prefix, "viewer") for _ in range(2)]
+    operator = await issue_key(kafka_bootstrap, topic_prefix, "operator")
     scoring = spawn_service("scoring", env, tmp_path)
     try:
         await asyncio.to_thread(scoring.wait_ready)
-        async with httpx.AsyncClient(base_url=scoring.base_url, timeout=10) as direct:
+        async with httpx.AsyncClient(base_url=scoring.base_url, timeout=10, headers=bearer(operator)) as direct:
             await wait_for_story(direct)
 
             # A URL that reaches something other than scoring's API is scoring's trouble, not the caller's.
@@ -114,16 +124,25 @@ async def test_the_funnel_is_scorings_own_answer_and_a_problem_once_scoring_is_g
                 topic_prefix,
                 f"sqlite+aiosqlite:///{tmp_path}/sla-astray.db",
                 f"{scoring.base_url}/not-scoring",
+                funnel_key,
             )
-            async with running(create_app(astray), BASE) as client:
+            async with running(create_app(astray), BASE, bearer(visitor)) as client:
                 wrong = await client.get("/dashboard/funnel")
                 assert wrong.status_code == 502 and wrong.headers["content-type"] == "application/problem+json"
                 assert wrong.json()["title"] == "Bad Gateway" and "answered 404" in wrong.json()["detail"]
 
-            settings = _settings(
-                kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla.db", scoring.base_url
+            # Without a key of its own the dashboard cannot ask scoring, and says so.
+            keyless = _settings(
+                kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla-keyless.db", scoring.base_url
             )
-            async with running(create_app(settings), BASE) as client:
+            async with running(create_app(keyless), BASE, bearer(visitor)) as client:
+                unkeyed = await client.get("/dashboard/funnel")
+                assert unkeyed.status_code == 503 and "LOCKSTEP_SCORING_KEY" in unkeyed.json()["detail"]
+
+            settings = _settings(
+                kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla.db", scoring.base_url, funnel_key
+            )
+            async with running(create_app(settings), BASE, bearer(visitor)) as client:
                 window = {"from": (t0 - timedelta(days=1)).isoformat(), "to": datetime.now(UTC).isoformat()}
                 for params in ({**window}, {**window, "group_by": "owner"}):
                     proxied, original = (
@@ -188,7 +207,8 @@ def _timer(n: int, policy: str, owner: str | None, status: str, next_due_at: dat
 async def test_open_timers_are_counted_per_policy_and_owner(kafka_bootstrap, topic_prefix, database_url):
     settings = _settings(kafka_bootstrap, topic_prefix, database_url, f"http://127.0.0.1:{free_port()}")
     app = create_app(settings)
-    async with running(app, BASE) as client:
+    viewer = await issue_key(kafka_bootstrap, topic_prefix, "viewer")
+    async with running(app, BASE, bearer(viewer)) as client:
         assert (await client.get("/sla/timers/open")).json() == {"total": 0, "breached": 0, "groups": []}
         # Due tomorrow and later: the running scanner leaves these rows alone.
         soon, later = [(datetime.now(UTC) + timedelta(days=d)).replace(microsecond=0) for d in (1, 2)]
@@ -255,7 +275,8 @@ async def test_dead_letters_show_in_metrics_and_on_the_dashboard(kafka_bootstrap
         kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla.db", f"http://127.0.0.1:{free_port()}"
     )
     lifecycle, events = f"{topic_prefix}lifecycle", f"{topic_prefix}events"
-    async with running(create_app(settings), BASE) as client:
+    viewer = await issue_key(kafka_bootstrap, topic_prefix, "viewer")
+    async with running(create_app(settings), BASE, bearer(viewer)) as client:
         before = (await client.get("/dashboard/deadletters")).json()
         assert (before["records"], before["latest"]) == (0, [])
         assert before["this_service"] == {lifecycle: 0, events: 0}  # shown at zero before anything failed

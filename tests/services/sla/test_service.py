@@ -15,6 +15,7 @@ import pytest
 from services.simulator.contracts import with_first_touch
 from shared.bus import EventProducer, OutgoingRecord, ensure_topics
 from shared.events import EventEnvelope, LifecycleTransitioned
+from tests.support.access import bearer, issue_key
 from tests.support.kafka import read_topic
 from tests.support.processes import spawn_module
 
@@ -42,6 +43,11 @@ def sla_env(tmp_path, kafka_bootstrap, topic_prefix):
         "LOCKSTEP_SCAN_INTERVAL_S": "0.1",
         "LOCKSTEP_CONSUMER_SESSION_TIMEOUT_MS": "6000",
     }
+
+
+@pytest.fixture
+async def operator_key(kafka_bootstrap: str, topic_prefix: str) -> str:
+    return await issue_key(kafka_bootstrap, topic_prefix, "operator", name="ops-ann")
 
 
 def _start(env: dict[str, str]) -> tuple:
@@ -90,12 +96,14 @@ async def _enter_mql(bootstrap: str, topic: str, leads: list[str]) -> None:
     await producer.stop()
 
 
-async def _alerts(base: str, **params) -> list[dict]:
-    async with httpx.AsyncClient(base_url=base) as client:
+async def _alerts(base: str, key: str, **params) -> list[dict]:
+    async with httpx.AsyncClient(base_url=base, headers=bearer(key)) as client:
         return (await client.get("/alerts", params={"limit": 500, **params})).json()["alerts"]
 
 
-async def test_sigkill_before_due_then_restart_fires_each_alert_exactly_once(sla_env, kafka_bootstrap, topic_prefix):
+async def test_sigkill_before_due_then_restart_fires_each_alert_exactly_once(
+    sla_env, kafka_bootstrap, topic_prefix, operator_key
+):
     process, base = _start(sla_env)
     leads = [f"lead{i}@acme.io" for i in range(5)]
     try:
@@ -126,11 +134,11 @@ async def test_sigkill_before_due_then_restart_fires_each_alert_exactly_once(sla
     process, base = _start(sla_env)
     try:
         deadline = time.monotonic() + 30
-        while len(await _alerts(base, type="sla.escalated")) < len(leads):
+        while len(await _alerts(base, operator_key, type="sla.escalated")) < len(leads):
             assert time.monotonic() < deadline, "alerts did not fire after restart"
             await asyncio.sleep(0.2)
         await asyncio.sleep(1)  # any double firing would show up by now
-        first_touch = [a for a in await _alerts(base) if a["policy"] == "mql_first_touch"]
+        first_touch = [a for a in await _alerts(base, operator_key) if a["policy"] == "mql_first_touch"]
         assert sorted((a["lead_key"], a["kind"]) for a in first_touch) == sorted(
             (lead, kind) for lead in leads for kind in ("sla.warning", "sla.breached", "sla.escalated")
         )
@@ -142,11 +150,13 @@ async def test_sigkill_before_due_then_restart_fires_each_alert_exactly_once(sla
     assert len(ids) == 15
 
 
-async def _sse_events(base: str, count: int, last_event_id: str | None = None) -> list[tuple[str | None, dict]]:
+async def _sse_events(
+    base: str, key: str, count: int, last_event_id: str | None = None
+) -> list[tuple[str | None, dict]]:
     headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
     events: list[tuple[str | None, dict]] = []
     async with (
-        httpx.AsyncClient(base_url=base, timeout=30) as client,
+        httpx.AsyncClient(base_url=base, timeout=30, headers=bearer(key)) as client,
         client.stream("GET", "/alerts/stream", headers=headers) as response,
     ):
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -162,21 +172,21 @@ async def _sse_events(base: str, count: int, last_event_id: str | None = None) -
 
 
 async def test_alerts_stream_live_resume_with_last_event_id_and_are_acked_and_resolved(
-    sla_env, kafka_bootstrap, topic_prefix
+    sla_env, kafka_bootstrap, topic_prefix, operator_key
 ):
     process, base = _start(sla_env)
     try:
         await ensure_topics(kafka_bootstrap, [f"{topic_prefix}lifecycle"], partitions=2, replication_factor=1)
-        listener = asyncio.create_task(_sse_events(base, 1))
+        listener = asyncio.create_task(_sse_events(base, operator_key, 1))
         await asyncio.sleep(0.5)  # connected before anything is raised
         await _enter_mql(kafka_bootstrap, f"{topic_prefix}lifecycle", ["ada@acme.io"])
         [(first_id, warning)] = await asyncio.wait_for(listener, 30)
         assert warning["kind"] == "sla.warning" and warning["lead_key"] == "ada@acme.io"
         # A dashboard that reconnects with Last-Event-ID misses nothing and sees nothing twice.
-        resumed = await asyncio.wait_for(_sse_events(base, 2, last_event_id=first_id), 30)
+        resumed = await asyncio.wait_for(_sse_events(base, operator_key, 2, last_event_id=first_id), 30)
         assert [e["kind"] for _, e in resumed] == ["sla.breached", "sla.escalated"]
 
-        async with httpx.AsyncClient(base_url=base) as client:
+        async with httpx.AsyncClient(base_url=base, headers=bearer(operator_key)) as client:
             assert len((await client.get("/alerts", params={"status": "open"})).json()["alerts"]) == 3
             acked = await client.post(f"/alerts/{warning['id']}/ack")
             assert acked.status_code == 200 and acked.json()["status"] == "acked" and acked.json()["acked_at"]
