@@ -8,6 +8,7 @@ from services.sla.endpoints import router
 from services.sla.scanner import Clock, system_clock
 from services.sla.settings import SlaSettings
 from shared.settings import load_settings
+from shared.web import audit
 from shared.web.app import create_service_app
 
 
@@ -20,5 +21,5 @@ def create_app(settings: SlaSettings | None = None, clock: Clock = system_clock)
             " and the ops dashboard (`/dashboard`)."
         ),
         start=lambda: bootstrap(settings, clock),
-        routers=[router, dashboard.router],
+        routers=[router, dashboard.router, audit.router],
     )

@@ -18,9 +18,10 @@ from services.sla.notify import AlertNotifier, enqueue, parse_targets
 from services.sla.policies import PolicyBook
 from services.sla.scanner import Clock, TimerScanner, system_clock
 from services.sla.settings import SlaSettings
-from services.sla.tables import outbox, processed_events
+from services.sla.tables import audit, outbox, processed_events
 from shared.bus.scan import TopicTail
 from shared.db import Outbox, ProcessedEvents, is_postgres
+from shared.db.audit import AuditTrail
 from shared.runtime import ServiceHandle, open_runtime
 
 GROUP = "sla"  # consumer group <prefix>sla
@@ -34,6 +35,7 @@ class SlaService(ServiceHandle):
     notifier: AlertNotifier
     scoring: ScoringClient
     deadletters: DeadLetterPanel
+    audit: AuditTrail
 
 
 async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notifier_poll_s: float = 1.0) -> SlaService:
@@ -98,4 +100,4 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notif
         TopicTail(settings.kafka_bootstrap, client_id="lockstep-sla-dashboard"), runtime.topics.deadletter
     )
     runtime.closers.append(deadletters.close)
-    return SlaService(runtime, settings, book, scanner, notifier, scoring, deadletters)
+    return SlaService(runtime, settings, book, scanner, notifier, scoring, deadletters, AuditTrail(audit))

@@ -64,7 +64,8 @@ async def resolve_alert(caller: Operator, alert_id: RowId, request: Request, ses
 
 
 async def _change(caller: Caller, alert_id: int, status: str, request: Request, session: AsyncSession) -> dict:
-    return await commands.change_status(session, alert_id, status, datetime.now(UTC))
+    audit = request.app.state.service.audit
+    return await commands.change_status(session, alert_id, status, datetime.now(UTC), by=caller.name, audit=audit)
 
 
 @router.get(

@@ -35,7 +35,9 @@ def alert_json(row: AnyRow) -> dict[str, Any]:
         "details": row.details,
         "status": row.status,
         "acked_at": _iso(row.acked_at),
+        "acked_by": row.acked_by,
         "resolved_at": _iso(row.resolved_at),
+        "resolved_by": row.resolved_by,
     }
 
 

@@ -2,11 +2,13 @@
 
 from sqlalchemy import JSON, Column, DateTime, Float, Index, Integer, MetaData, String, Table
 
+from shared.db.audit import audit_table
 from shared.db.tables import AutoId, outbox_table, processed_events_table
 
 metadata = MetaData()
 processed_events = processed_events_table(metadata, "sla")
 outbox = outbox_table(metadata, "sla")
+audit = audit_table(metadata, "sla")  # who acked, resolved, signed in and out
 
 # One follow-up timer per policy and start: durable, so a restart or a crash loses none and fires none twice.
 timers = Table(
@@ -55,6 +57,8 @@ alerts = Table(
     Column("status", String(16), nullable=False),  # open | acked | resolved
     Column("acked_at", DateTime(timezone=True), nullable=True),
     Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("acked_by", String(64), nullable=True),  # the name of the key that acked it
+    Column("resolved_by", String(64), nullable=True),
     Index("ix_sla_alerts_status_id", "status", "id"),
     Index("ix_sla_alerts_lead", "lead_key"),
 )

@@ -49,3 +49,39 @@ def drop_kit_tables_v1(op: SchemaOperations, prefix: str) -> None:
     op.drop_table(f"{prefix}_outbox")
     op.drop_index(f"ix_{prefix}_processed_events_processed_at", f"{prefix}_processed_events")
     op.drop_table(f"{prefix}_processed_events")
+
+
+def create_audit_table_v1(op, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    """The audit trail (shared/db/audit.py), append-only in the database itself: UPDATE and DELETE
+    are refused by triggers, so not even a bug in the service can rewrite who did what."""
+    table = f"{prefix}_audit"
+    op.create_table(
+        table,
+        sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(64), nullable=False),
+        sa.Column("action", sa.String(64), nullable=False),
+        sa.Column("target", sa.String(200), nullable=True),
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            f"CREATE FUNCTION {table}_refuse() RETURNS trigger LANGUAGE plpgsql AS $$"
+            f" BEGIN RAISE EXCEPTION '{table} is append-only'; END $$"
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"
+            f" FOR EACH ROW EXECUTE FUNCTION {table}_refuse()"
+        )
+    else:
+        for event in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table}"
+                f" BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+            )
+
+
+def drop_audit_table_v1(op, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    table = f"{prefix}_audit"
+    op.drop_table(table)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP FUNCTION IF EXISTS {table}_refuse()")

@@ -61,6 +61,7 @@ ROLES = {
         ("GET", "/alerts/stream"): OP,
         ("POST", "/alerts/{alert_id}/ack"): OP,
         ("POST", "/alerts/{alert_id}/resolve"): OP,
+        ("GET", "/audit"): A,
     },
 }
 PATH_VALUES = {"{source}": "generic", "{lead_key}": "someone", "{alert_id}": "1", "{name}": "dashboard.css"}

@@ -190,8 +190,10 @@ async def test_alerts_stream_live_resume_with_last_event_id_and_are_acked_and_re
             assert len((await client.get("/alerts", params={"status": "open"})).json()["alerts"]) == 3
             acked = await client.post(f"/alerts/{warning['id']}/ack")
             assert acked.status_code == 200 and acked.json()["status"] == "acked" and acked.json()["acked_at"]
+            assert acked.json()["acked_by"] == "ops-ann" and acked.json()["resolved_by"] is None
             resolved = await client.post(f"/alerts/{warning['id']}/resolve")
             assert resolved.json()["status"] == "resolved"
+            assert (resolved.json()["acked_by"], resolved.json()["resolved_by"]) == ("ops-ann", "ops-ann")
             assert (await client.post(f"/alerts/{warning['id']}/ack")).status_code == 409
             assert (await client.post("/alerts/999999/ack")).status_code == 404
             page = (await client.get("/alerts", params={"limit": 1})).json()
