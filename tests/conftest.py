@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import subprocess
 import uuid
 from pathlib import Path
@@ -71,6 +72,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.line("tests must write under var/ or tmp_path (unless you edited these during the run):")
         for path in dirtied:
             terminalreporter.line(f"  {path}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The deployment secret the SLA service signs dashboard sessions with, which it refuses to start
+    # without: one per test session, for in-process apps and the service processes tests start.
+    os.environ.setdefault("LOCKSTEP_SECRET_KEY", secrets.token_urlsafe(32))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

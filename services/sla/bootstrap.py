@@ -19,6 +19,7 @@ from services.sla.policies import PolicyBook
 from services.sla.scanner import Clock, TimerScanner, system_clock
 from services.sla.settings import SlaSettings
 from services.sla.tables import audit, outbox, processed_events
+from shared.access.sessions import SessionSeal
 from shared.bus.scan import TopicTail
 from shared.db import Outbox, ProcessedEvents, is_postgres
 from shared.db.audit import AuditTrail
@@ -44,6 +45,8 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notif
     book = PolicyBook(load_contract(settings.contract))
     targets = parse_targets(settings.alert_webhooks)
     runtime = await open_runtime("sla", settings, migrations=MIGRATIONS)
+    assert settings.secret_key is not None  # SlaSettings refuses to load without one
+    runtime.access.sessions = SessionSeal(settings.secret_key.get_secret_value().encode(), settings.session_ttl)
     metrics = SlaMetrics(runtime.registry)
     postgres = is_postgres(runtime.engine)
     notifier = AlertNotifier(

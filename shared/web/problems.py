@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -85,6 +86,18 @@ def _location(loc: tuple) -> str:
     return ".".join(parts) or "request"
 
 
+def _allowed_methods(request: Request) -> str | None:
+    """Every method of the routes declared on the path that matched: Starlette's 405 names only the
+    first route's (GET, POST and DELETE /dashboard/session are three routes)."""
+    path = getattr(request.scope.get("route"), "path", None)
+    if path is None:
+        return None
+    methods = {
+        m for route in iter_route_contexts(request.app.routes) if route.path == path for m in route.methods or ()
+    }
+    return ", ".join(sorted(methods)) or None
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -101,9 +114,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return problem_response(
-            exc.status_code, detail, instance=request.url.path, headers=getattr(exc, "headers", None)
-        )
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": _allowed_methods(request) or (headers or {}).get("Allow", "")}
+        return problem_response(exc.status_code, detail, instance=request.url.path, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,7 +7,7 @@ import yaml
 from shared.access.keys import Role, new_key
 from tests.support.infra import REPO
 
-SECRETS = {"LOCKSTEP_ADMIN_KEY": new_key("first", Role.ADMIN)[1]}
+SECRETS = {"LOCKSTEP_SECRET_KEY": "s" * 40, "LOCKSTEP_ADMIN_KEY": new_key("first", Role.ADMIN)[1]}
 
 
 def _config(env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -30,6 +30,7 @@ def test_docker_compose_file_is_valid():
 
 def test_the_stack_takes_its_secrets_from_the_environment_and_will_not_start_without():
     compose = yaml.safe_load(_config(SECRETS).stdout)["services"]
+    assert compose["sla"]["environment"]["LOCKSTEP_SECRET_KEY"] == SECRETS["LOCKSTEP_SECRET_KEY"]
     assert compose["keys"]["environment"]["LOCKSTEP_ADMIN_KEY"] == SECRETS["LOCKSTEP_ADMIN_KEY"]
     assert compose["keys"]["command"] == ["keys", "bootstrap-admin"]
     for missing in SECRETS:

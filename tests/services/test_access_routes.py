@@ -29,7 +29,7 @@ pytestmark = pytest.mark.kafka
 V, OP, A = Role.VIEWER, Role.OPERATOR, Role.ADMIN
 
 # The only routes without a key: probes, Prometheus (its own token), the vendors' webhooks (their
-# own signatures), and the dashboard's page and files (they hold no data).
+# own signatures), and the dashboard's page, files and sign-in (they hold no data).
 EXEMPT = {
     "ingest": {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("POST", "/webhooks/{source}")},
     "scoring": {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")},
@@ -39,6 +39,7 @@ EXEMPT = {
         ("GET", "/metrics"),
         ("GET", "/dashboard"),
         ("GET", "/dashboard/static/{name}"),
+        ("POST", "/dashboard/session"),
     },
 }
 # Aggregates and the contract: viewer. Leads and alerts (personal data, state changes): operator.
@@ -57,6 +58,8 @@ ROLES = {
         ("GET", "/sla/timers/open"): V,
         ("GET", "/dashboard/funnel"): V,
         ("GET", "/dashboard/deadletters"): V,  # counts, topics and error types: no records, no keys
+        ("GET", "/dashboard/session"): V,
+        ("DELETE", "/dashboard/session"): V,
         ("GET", "/alerts"): OP,
         ("GET", "/alerts/stream"): OP,
         ("POST", "/alerts/{alert_id}/ack"): OP,

@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter
 
-from services.sla.dashboard import deadletters, routes
+from services.sla.dashboard import deadletters, routes, session
 from services.sla.dashboard.deadletters import DeadLetterPanel
 from services.sla.dashboard.scoring import ScoringClient
 
 router = APIRouter()
 router.include_router(routes.router)
 router.include_router(deadletters.router)
+router.include_router(session.router)
 
 __all__ = ["DeadLetterPanel", "ScoringClient", "router"]

@@ -2,7 +2,8 @@
 
 The page is plain HTML, CSS and JavaScript served from `static/` (no build step, nothing from
 a CDN); every URL it fetches is relative, so it works behind a proxy that mounts the service
-under a path.
+under a path. The page and its files are open (they hold no data: the page signs in first,
+services/sla/dashboard/session.py); everything they fetch needs the session.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ ASSETS = {
     "dashboard.css": "text/css",
     "dashboard.js": "text/javascript",
     "charts.js": "text/javascript",
+    "session.js": "text/javascript",
     "favicon.svg": "image/svg+xml",
 }
 # The page must always come from this service: no framing, no third-party fetches.
 PAGE_HEADERS = {
     "Cache-Control": "no-cache",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+    "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }
 

@@ -1,13 +1,15 @@
 """The ops dashboard in a real browser over the real pipeline: scoring and SLA as processes on the
-broker, the page loaded in headless chromium (driven by tests/browser/dashboard.mjs), then a lead
-raises its hand, scoring publishes the stage change, the SLA timer fires, the alert arrives live
-over the stream, a click acknowledges it (another resolves the escalation), and the API agrees; a
-record no consumer can read is listed among the dead letters. Saves the page to
+broker, the page loaded in headless chromium (driven by tests/browser/dashboard.mjs), a person
+signs in by pasting an operator key, then a lead raises its hand, scoring publishes the stage
+change, the SLA timer fires, the alert arrives live over the stream, a click acknowledges it
+(the card and the API name the key that did), another resolves the escalation; a record no
+consumer can read is listed among the dead letters. Saves the page to
 var/screenshots/dashboard.png, which git ignores, so a test run leaves the tree clean;
 `make screenshots` runs this test and copies it over the documented docs/dashboard.png.
 """
 
 import asyncio
+import os
 import shutil
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +19,7 @@ import pytest
 
 from services.simulator.contracts import with_first_touch
 from shared.bus import EventProducer, OutgoingRecord
+from tests.support.access import bearer, issue_key
 from tests.support.funnel_story import fresh_mql, publish, story, wait_for_story
 from tests.support.infra import REPO
 from tests.support.servers import spawn_service
@@ -81,6 +84,9 @@ async def test_an_alert_arrives_live_and_is_acknowledged_from_the_page(kafka_boo
     }
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
     await publish(kafka_bootstrap, f"{topic_prefix}events", story(t0))
+    person = await issue_key(kafka_bootstrap, topic_prefix, "operator", name="ops-erin")  # pasted in the page
+    funnel_key = await issue_key(kafka_bootstrap, topic_prefix, "viewer", name="sla-dashboard")
+    reader = await issue_key(kafka_bootstrap, topic_prefix, "operator", name="test-reader")
     scoring = spawn_service(
         "scoring", {**env, "LOCKSTEP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/scoring.db"}, tmp_path
     )
@@ -90,6 +96,7 @@ async def test_an_alert_arrives_live_and_is_acknowledged_from_the_page(kafka_boo
             **env,
             "LOCKSTEP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/sla.db",
             "LOCKSTEP_SCORING_URL": scoring.base_url,
+            "LOCKSTEP_SCORING_KEY": funnel_key,
         },
         tmp_path,
     )
@@ -98,8 +105,8 @@ async def test_an_alert_arrives_live_and_is_acknowledged_from_the_page(kafka_boo
         await asyncio.to_thread(scoring.wait_ready)
         await asyncio.to_thread(sla.wait_ready)
         async with (
-            httpx.AsyncClient(base_url=scoring.base_url, timeout=10) as scoring_api,
-            httpx.AsyncClient(base_url=sla.base_url, timeout=10) as sla_api,
+            httpx.AsyncClient(base_url=scoring.base_url, timeout=10, headers=bearer(reader)) as scoring_api,
+            httpx.AsyncClient(base_url=sla.base_url, timeout=10, headers=bearer(reader)) as sla_api,
         ):
             await wait_for_story(scoring_api)
             # Not a CloudEvent: the SLA consumer dead-letters it, and the page lists it.
@@ -119,6 +126,7 @@ async def test_an_alert_arrives_live_and_is_acknowledged_from_the_page(kafka_boo
                 str(SCREENSHOT),
                 chromium,
                 cwd=BROWSER,
+                env={**os.environ, "LOCKSTEP_TEST_KEY": person},
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
             )
@@ -137,12 +145,16 @@ async def test_an_alert_arrives_live_and_is_acknowledged_from_the_page(kafka_boo
             }, done
             assert done["deadletters"] == 1, done
             assert done["problems"] == [], done["problems"]
+            assert done["who"] == "ops-erin · operator", done
+            assert done["ackedBy"] == "ops-erin" and done["ackedText"].endswith(" by ops-erin"), done
+            assert "lockstep_session" not in done["cookies"] and not done["keyInPage"], done
 
             alerts = {a["id"]: a for a in (await sla_api.get("/alerts", params={"limit": 500})).json()["alerts"]}
             acked, resolved = alerts[done["acked"]], alerts[done["resolved"]]
             assert (acked["lead_key"], acked["kind"], acked["status"]) == (LIVE_LEAD, "sla.warning", "acked") and acked[
                 "acked_at"
             ]
+            assert acked["acked_by"] == "ops-erin" and resolved["resolved_by"] == "ops-erin"
             assert (resolved["lead_key"], resolved["kind"], resolved["status"]) == (
                 LIVE_LEAD,
                 "sla.escalated",

@@ -1,6 +1,8 @@
 // The ops dashboard. Every URL is relative to the page (served at <service>/dashboard), so the
 // page reads only the SLA service it came from; scoring's funnel arrives via /dashboard/funnel.
+// Signing in, and every request the page makes, are in session.js.
 import { bars, duration, percent } from "./charts.js";
+import { call, currentSession, sessionEnded, signedIn } from "./session.js";
 
 const FEED_LIMIT = 200; // cards kept in the feed; older ones drop off the bottom
 const REFRESH_MS = 10_000; // timers, attainment and the statuses of shown alerts
@@ -10,20 +12,6 @@ const DAY_MS = 86_400_000;
 const $ = (id) => document.getElementById(id);
 const cards = new Map(); // alert id -> its <li>
 const changedHere = new Map(); // alert id -> when this page last changed it (performance.now())
-
-class Problem extends Error {
-  constructor(status, detail) {
-    super(detail);
-    this.status = status;
-  }
-}
-
-async function call(path, method = "GET") {
-  const response = await fetch(path, { method, headers: { Accept: "application/json" } });
-  const body = await response.json().catch(() => null);
-  if (!response.ok) throw new Problem(response.status, body?.detail ?? `${response.status} ${response.statusText}`);
-  return body;
-}
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -71,9 +59,15 @@ function alertCard(alert, via) {
 
 function paint(card, alert) {
   card.dataset.status = alert.status;
+  card.dataset.ackedBy = alert.acked_by ?? "";
+  card.dataset.resolvedBy = alert.resolved_by ?? "";
   card.className = `alert sev-${alert.severity} status-${alert.status}`;
   const status = card.querySelector(".status");
-  status.textContent = alert.status === "acked" ? `acked ${clock(alert.acked_at)}` : alert.status === "resolved" ? `resolved ${clock(alert.resolved_at)}` : "open";
+  const by = (name) => (name ? ` by ${name}` : "");
+  status.textContent =
+    alert.status === "acked" ? `acked ${clock(alert.acked_at)}${by(alert.acked_by)}`
+      : alert.status === "resolved" ? `resolved ${clock(alert.resolved_at)}${by(alert.resolved_by)}`
+      : "open";
   card.querySelector("button.ack").disabled = alert.status !== "open";
   card.querySelector("button.resolve").disabled = alert.status === "resolved";
 }
@@ -134,8 +128,10 @@ function listen(after) {
     show(alert, "stream");
     refreshSoon();
   });
-  source.addEventListener("error", () => {
+  source.addEventListener("error", async () => {
     if (source.readyState === EventSource.CLOSED) {
+      // Refused: the session may be over (EventSource does not say why).
+      if ((await currentSession().catch(() => ({}))) === null) return sessionEnded();
       streamState("down", "stream down, retrying…");
       setTimeout(() => listen(last), 5000);
     } else {
@@ -318,15 +314,30 @@ function refreshSoon() {
   if (soon === null) soon = setTimeout(() => { soon = null; refreshTimers(); refreshAttainment(); }, 500);
 }
 
-async function start() {
+async function startBoard(session) {
   $("window").addEventListener("change", () => { refreshAttainment(); refreshFunnel(); });
-  listen(await loadFeed());
+  $("stream-state").hidden = false;
+  if (session.role === "viewer") {
+    // Alerts name leads: they are for operators. A viewer sees the aggregates.
+    $("alerts-empty").textContent = "Alerts need an operator key.";
+    streamState("down", "no alert feed for viewers");
+  } else {
+    listen(await loadFeed());
+  }
   refreshTimers();
   refreshAttainment();
   refreshFunnel();
   refreshDeadLetters();
-  setInterval(() => { refreshTimers(); refreshAttainment(); refreshDeadLetters(); refreshStatuses().catch(() => {}); }, REFRESH_MS);
+  setInterval(() => {
+    refreshTimers();
+    refreshAttainment();
+    refreshDeadLetters();
+    if (session.role !== "viewer") refreshStatuses().catch(() => {});
+  }, REFRESH_MS);
   setInterval(refreshFunnel, FUNNEL_REFRESH_MS);
 }
 
-start();
+signedIn((session) => {
+  $("board").hidden = false;
+  startBoard(session);
+});
