@@ -51,7 +51,7 @@ class AuditTrail:
         return [
             {
                 "id": r.id,
-                "at": as_utc(r.at).isoformat(),  # type: ignore[union-attr]
+                "at": as_utc(r.at).isoformat(),
                 "actor": r.actor,
                 "action": r.action,
                 "target": r.target,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, NoReturn
@@ -202,10 +203,11 @@ def _address(request: Request) -> str:
 
 
 def guard(request: Request) -> AccessGuard:
-    return request.app.state.access
+    access: AccessGuard = request.app.state.access
+    return access
 
 
-def requires(role: Role):  # type: ignore[no-untyped-def]
+def requires(role: Role) -> Callable[[Request, bytes | None], Awaitable[Caller]]:
     """The dependency admitting callers with `role` or a stronger one."""
 
     async def admitted(request: Request, header: Annotated[bytes | None, Security(bearer_key)]) -> Caller:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -23,10 +24,12 @@ from services.scoring.settings import ScoringSettings
 from services.sla.app import create_app as sla_app
 from services.sla.settings import SlaSettings
 from shared.access.keys import Role, new_key
+from shared.settings import LockstepSettings
 from tests.support.access import bearer, issue_key, revoke_key
 
 pytestmark = pytest.mark.kafka
 V, OP, A = Role.VIEWER, Role.OPERATOR, Role.ADMIN
+S = TypeVar("S", bound=LockstepSettings)
 
 # The only routes without a key: probes, Prometheus (its own token), the vendors' webhooks (their
 # own signatures), and the dashboard's page, files and sign-in (they hold no data).
@@ -81,11 +84,23 @@ WEAKER = {OP: V, A: OP}
 
 
 def _apps(kafka_bootstrap: str, topic_prefix: str, database_url: str) -> dict[str, FastAPI]:
-    common = {"kafka_bootstrap": kafka_bootstrap, "topic_prefix": topic_prefix, "database_url": database_url}
+    def common(cls: type[S]) -> S:
+        return cls(
+            kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, database_url=database_url, topic_partitions=1
+        )
+
     return {
-        "ingest": ingest_app(IngestSettings(**common, topic_partitions=1)),
-        "scoring": scoring_app(ScoringSettings(**common, topic_partitions=1)),
-        "sla": sla_app(SlaSettings(**common, topic_partitions=1, scoring_url="http://127.0.0.1:9")),
+        "ingest": ingest_app(common(IngestSettings)),
+        "scoring": scoring_app(common(ScoringSettings)),
+        "sla": sla_app(
+            SlaSettings(
+                kafka_bootstrap=kafka_bootstrap,
+                topic_prefix=topic_prefix,
+                database_url=database_url,
+                topic_partitions=1,
+                scoring_url="http://127.0.0.1:9",
+            )
+        ),
     }
 
 
@@ -93,7 +108,7 @@ def _routes(app: FastAPI) -> set[tuple[str, str]]:
     found = set()
     for route in iter_route_contexts(app.routes):
         for method in route.methods or ():
-            found.add((method, route.path))
+            found.add((method, route.path or ""))
     return found
 
 

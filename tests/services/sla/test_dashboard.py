@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import insert
 
 from services.sla.app import create_app
@@ -38,7 +39,7 @@ def _settings(
         topic_partitions=2,
         database_url=database_url,
         scoring_url=scoring_url,
-        scoring_key=scoring_key,
+        scoring_key=SecretStr(scoring_key) if scoring_key else None,
     )
 
 

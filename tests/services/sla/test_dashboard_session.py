@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import insert
 
 from services.sla.app import create_app
@@ -37,7 +38,7 @@ def _settings(kafka_bootstrap: str, topic_prefix: str, database_url: str) -> Sla
     )
 
 
-async def _alerts(app, count: int) -> list[int]:  # type: ignore[no-untyped-def]
+async def _alerts(app: FastAPI, count: int) -> list[int]:
     now = datetime.now(UTC)
     rows = [
         {

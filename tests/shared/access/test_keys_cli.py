@@ -48,7 +48,7 @@ async def test_keys_are_created_once_listed_without_hashes_and_revoked(kafka_boo
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip()
     assert created.stdout == f"{token}\n" and token not in created.stderr, "the key alone on stdout, once"
-    key_id, secret = split_token(token.encode())  # type: ignore[misc]
+    key_id, secret = split_token(token.encode())
 
     _one_line_refusal(
         _lockstep(kafka_bootstrap, topic_prefix, "create", "--name", "ops-kim", "--role", "viewer"),
@@ -74,7 +74,7 @@ async def test_keys_are_created_once_listed_without_hashes_and_revoked(kafka_boo
     assert rows[0] == ["NAME", "ROLE", "ID", "CREATED", "REVOKED"]
     assert [(r[0], r[1], r[2], r[4] != "-") for r in rows[1:]] == [
         ("ops-kim", "operator", key_id, True),
-        ("ops-kim", "viewer", split_token(again.stdout.strip().encode())[0], False),  # type: ignore[index]
+        ("ops-kim", "viewer", split_token(again.stdout.strip().encode())[0], False),
     ]
     assert stored["hash"] not in listing.stdout and secret.decode() not in listing.stdout
 
@@ -109,7 +109,7 @@ def test_a_deployment_can_hand_in_its_first_admin_key(kafka_bootstrap, topic_pre
     )
     registered = _lockstep(kafka_bootstrap, topic_prefix, "bootstrap-admin", LOCKSTEP_ADMIN_KEY=given)
     assert registered.returncode == 0 and registered.stdout == "" and given not in registered.stderr
-    key_id = split_token(given.encode())[0]  # type: ignore[index]
+    key_id = split_token(given.encode())[0]
     assert key_id in _lockstep(kafka_bootstrap, topic_prefix, "list").stdout
     # Revoked, it never comes back with the next deployment's start.
     assert _lockstep(kafka_bootstrap, topic_prefix, "revoke", "admin").returncode == 0

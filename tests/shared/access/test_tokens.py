@@ -14,7 +14,7 @@ from shared.access.throttle import FailureThrottle
 
 def test_a_new_key_is_shown_once_and_stored_as_the_hash_of_its_secret():
     record, token = new_key("ops-kim", Role.OPERATOR)
-    key_id, secret = split_token(token.encode())  # type: ignore[misc]
+    key_id, secret = split_token(token.encode())
     assert token.startswith("lsk_") and key_id == record.id and len(secret) == 43
     assert record.hash == hashlib.sha256(secret).hexdigest()
     assert secret.decode() not in record.to_json().decode() and token not in record.to_json().decode()
