@@ -96,6 +96,7 @@ def main() -> None:
     parser.add_argument("--head", type=Path, required=True, help="checkout of the code after (with its own .venv)")
     parser.add_argument("--bench", required=True, choices=["ingest", "e2e", "scoring", "sla"])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--label", default="", help="names this comparison's section, e.g. postgres")
     parser.add_argument("extra", nargs="*", help="arguments passed to the benchmark, after --")
     args = parser.parse_args()
     for tree in (args.base, args.head):
@@ -113,14 +114,14 @@ def main() -> None:
     if args.extra:
         command += " -- " + " ".join(args.extra)
     lines = [
-        f"## Before and after: {args.bench} ({base_name} -> {head_name})",
+        f"## Before and after: {args.bench}{f' ({args.label})' if args.label else ''} ({base_name} -> {head_name})",
         "",
         f"`{command}` — `bench.{args.bench}` run {args.rounds} times in each checkout, alternating which goes "
         "first, in the same window. Compare the medians; single runs on this shared machine move by 2x.",
         "",
         *compare(base_name, head_name, base_runs, head_runs),
     ]
-    write_section(f"ab-{args.bench}", "\n".join(lines))
+    write_section(f"ab-{args.bench}" + (f"-{args.label}" if args.label else ""), "\n".join(lines))
     print("\n".join(lines))
 
 
