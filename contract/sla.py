@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -125,6 +125,28 @@ class Sla(_Section):
         False,
         description="When the contract changes, running timers keep the policy they started with unless this is true",
     )
+    vendor_delivery_grace: dict[str, Duration] = Field(
+        default_factory=dict,
+        description=(
+            "How late each source (hubspot, salesforce, ...; `default` for any other) may deliver a touch that"
+            " still counts by when it happened: a tier due at T fires once the pipeline has everything up to"
+            " T plus the longest of these. None by default"
+        ),
+    )
+
+    @field_validator("vendor_delivery_grace")
+    @classmethod
+    def _grace(cls, value: dict[str, timedelta]) -> dict[str, timedelta]:
+        for source, grace in value.items():
+            if grace > timedelta(days=1):
+                raise ValueError(f"vendor_delivery_grace.{source}: at most 1d (every tier waits for the longest)")
+        return value
+
+    @property
+    def delivery_grace(self) -> timedelta:
+        """What every tier waits past its due time: the longest grace, since any source may deliver
+        the touch that meets a timer."""
+        return max(self.vendor_delivery_grace.values(), default=timedelta(0))
 
     @model_validator(mode="after")
     def _references(self) -> Sla:

@@ -30,6 +30,7 @@ from shared.access.throttle import FailureThrottle
 from shared.bus.consumer import ConsumerRunner, EventHandler
 from shared.bus.deadletter import DeadLetterMetrics
 from shared.bus.producer import EventProducer
+from shared.bus.progress import PartitionProgress
 from shared.bus.topics import Topics, ensure_topics
 from shared.db.engine import create_engine, is_postgres, session_factory
 from shared.db.idempotency import ProcessedEvents
@@ -104,9 +105,11 @@ class Runtime:
         processed: ProcessedEvents,
         outbox: Outbox | None,
         wanted: Collection[str] | None = None,
+        progress: PartitionProgress | None = None,
     ) -> ConsumerRunner:
         """Consume `topics` in consumer group `group`; what handlers put in `outbox` is relayed after
         commit. `wanted`: the event types the handler acts on; the others are skipped unrecorded.
+        `progress`: kept up to date with what is processed of each partition (watermarks).
         Each commit wakes every after-commit listener (`on_commit`), the outbox's relay among them."""
         if outbox is not None:
             relay = OutboxRelay(self.sessions, outbox, self.producer, postgres=is_postgres(self.engine))
@@ -137,6 +140,7 @@ class Runtime:
             after_commit=self.committed,
             wanted=wanted,
             on_deadletter=self.deadletters.count,
+            progress=progress,
         )
         self.consumers.append(runner)
         self.spawn(f"consumer:{group_id}", runner.run())

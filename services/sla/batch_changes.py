@@ -4,14 +4,15 @@ statements for the whole batch (see repository.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, update
+from sqlalchemy import and_, bindparam, case, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sla.tables import alerts, identities, loop_history, timers, touches
 from shared.db.bulk_writes import CombinedWrite
+from shared.db.times import as_utc
 
 
 @dataclass(eq=False)
@@ -91,13 +92,16 @@ class BatchChanges:
             )
         stored_met = [(x, met) for x, met in self.met if x.id is not None]
         if stored_met:
+            # A tier due before the meeting is kept for the scanner, which raises it once the
+            # input is complete past its due time (scanner.py): met late still breaches.
+            before = t.next_due_at < bindparam("b_at")
             met_values: dict[str, Any] = {
                 "status": "met",
                 "met_at": bindparam("b_at"),
                 "met_by": bindparam("b_by"),
                 "business_s_to_met": bindparam("b_s"),
-                "next_tier": None,
-                "next_due_at": None,
+                "next_tier": case((before, t.next_tier), else_=None),
+                "next_due_at": case((before, t.next_due_at), else_=None),
             }
             await s.execute(
                 update(timers)
@@ -105,7 +109,7 @@ class BatchChanges:
                 .values(met_values)
                 .execution_options(synchronize_session=False),
                 [
-                    {"b_id": x.id, "b_at": met["met_at"], "b_by": met["met_by"], "b_s": met["business_s_to_met"]}
+                    {"b_id": x.id, "b_at": _utc(met["met_at"]), "b_by": met["met_by"], "b_s": met["business_s_to_met"]}
                     for x, met in stored_met
                 ],
             )
@@ -137,10 +141,17 @@ class BatchChanges:
         await writes.write(s)
 
 
+def _utc(value: datetime) -> datetime:
+    """In UTC, as SQLite compares stored times (text without a zone)."""
+    return as_utc(value).astimezone(UTC)
+
+
 def _stored_row(timer: Timer) -> dict[str, Any]:
     row = dict(timer.row or {})
     if timer.met is not None:
-        row.update(timer.met, status="met", next_tier=None, next_due_at=None)
+        row.update(timer.met, status="met")
+        if row["next_due_at"] is None or _utc(row["next_due_at"]) >= _utc(timer.met["met_at"]):
+            row.update(next_tier=None, next_due_at=None)  # else the scanner raises the tiers due before
     elif timer.cancelled_at is not None:
         row.update(status="cancelled", next_tier=None, next_due_at=None)
     return row

@@ -1,5 +1,5 @@
-"""Wires the SLA service: policies and calendars, the consumer, the timer scanner, outbound webhooks,
-and the dashboard's client of the scoring service."""
+"""Wires the SLA service: policies and calendars, the consumer and its watermarks, the timer scanner,
+the lag watch, outbound webhooks, and the dashboard's client of the scoring service."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from contract import load_contract
 from services.sla.alerts import AlertDesk
 from services.sla.dashboard import DeadLetterPanel, ScoringClient
 from services.sla.handler import WANTED, SlaHandler
+from services.sla.lagging import LagWatch
 from services.sla.metrics import SlaMetrics
 from services.sla.migrations import MIGRATIONS
 from services.sla.notify import AlertNotifier, enqueue, parse_targets
@@ -19,7 +20,9 @@ from services.sla.policies import PolicyBook
 from services.sla.scanner import Clock, TimerScanner, system_clock
 from services.sla.settings import SlaSettings
 from services.sla.tables import audit, outbox, processed_events
+from services.sla.watermarks import WatermarkPublisher, input_complete_until
 from shared.access.sessions import SessionSeal
+from shared.bus.progress import PartitionProgress
 from shared.bus.scan import TopicTail
 from shared.db import Outbox, ProcessedEvents, is_postgres
 from shared.db.audit import AuditTrail
@@ -33,6 +36,7 @@ class SlaService(ServiceHandle):
     settings: SlaSettings
     book: PolicyBook
     scanner: TimerScanner
+    lag: LagWatch
     notifier: AlertNotifier
     scoring: ScoringClient
     deadletters: DeadLetterPanel
@@ -71,19 +75,32 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notif
         deliver,
         on_raised=lambda alert: metrics.alerts.labels(alert.kind, alert.severity).inc(),
     )
+    inputs = (runtime.topics.lifecycle, runtime.topics.events)
+    # What the consumer has processed of each partition it owns, published for every replica's scanner.
+    progress = PartitionProgress(
+        tolerance_ms=int(settings.watermark_tolerance_s * 1000),
+        clock_ms=lambda: int(clock().timestamp() * 1000),
+    )
     runtime.add_consumer(
         group=GROUP,
-        topics=[runtime.topics.lifecycle, runtime.topics.events],
+        topics=list(inputs),
         handler=SlaHandler(book, desk, metrics),
         processed=ProcessedEvents(processed_events),
         outbox=box,
         wanted=WANTED,
+        progress=progress,
     )
+    publisher = WatermarkPublisher(
+        runtime.sessions, progress, clock=clock, interval_s=min(0.1, settings.scan_interval_s)
+    )
+    runtime.spawn("watermarks", publisher.run())
+    runtime.closers.append(publisher.stop)
     scanner = TimerScanner(
         runtime.sessions,
         book,
         desk,
         postgres=postgres,
+        input_complete_until=input_complete_until(inputs),
         clock=clock,
         interval_s=settings.scan_interval_s,
         metrics=metrics,
@@ -93,6 +110,17 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notif
         await scanner.follow_contract_changes()
     runtime.spawn("scanner", scanner.run())
     runtime.closers.append(scanner.stop)
+    lag = LagWatch(
+        runtime.sessions,
+        desk,
+        inputs,
+        threshold_s=settings.sla_lag_alert_s,
+        clock=clock,
+        metrics=metrics,
+        after_commit=runtime.committed,
+    )
+    runtime.spawn("lag", lag.run())
+    runtime.closers.append(lag.stop)
     runtime.spawn("notifier", notifier.run())
     runtime.closers.append(notifier.stop)
     key = settings.scoring_key
@@ -103,4 +131,4 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notif
         TopicTail(settings.kafka_bootstrap, client_id="lockstep-sla-dashboard"), runtime.topics.deadletter
     )
     runtime.closers.append(deadletters.close)
-    return SlaService(runtime, settings, book, scanner, notifier, scoring, deadletters, AuditTrail(audit))
+    return SlaService(runtime, settings, book, scanner, lag, notifier, scoring, deadletters, AuditTrail(audit))

@@ -22,7 +22,7 @@ from shared.web.problems import Problem
 from shared.web.sessions import DatabaseSession
 
 router = APIRouter(tags=["sla"])
-AlertKind = Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected"]
+AlertKind = Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected", "pipeline.lagging"]
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:

@@ -23,5 +23,18 @@ class SlaMetrics:
             registry=registry,
         )
 
+        # Topic names only: no lead's data in a label. NaN until some partition of the input is known.
+        self.watermark_lag = Gauge(
+            "lockstep_sla_watermark_lag_seconds",
+            "Now minus the time up to which every input partition is processed: how long due timers wait",
+            registry=registry,
+        )
+        self.topic_watermark_lag = Gauge(
+            "lockstep_sla_topic_watermark_lag_seconds",
+            "Now minus the oldest partition watermark of each input topic",
+            ["topic"],
+            registry=registry,
+        )
+
     def fired(self, tier: str, lag_s: float) -> None:
         self.lag.observe(max(0.0, lag_s))

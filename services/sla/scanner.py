@@ -3,6 +3,12 @@
 A pass takes the open timers whose next tier is due (by the `status, next_due_at` index),
 on PostgreSQL with `FOR UPDATE SKIP LOCKED` so several replicas share the work, raises the
 tier's alert and moves the timer to its next tier, all in one transaction.
+
+"Due" is on event time: a tier due at T fires only once the SLA's input is complete up to T plus
+the contract's vendor delivery grace (`input_complete_until`, the watermarks of watermarks.py),
+so a touch queued behind a backlog, or delivered late by its CRM within the grace, still meets
+the timer by when it happened. A timer met after a tier was due (the touch really was late) still
+gets that tier's alert, as it would have with no backlog, resolved at once: the lead is dealt with.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,13 +27,17 @@ from contract.durations import format_duration
 from services.sla.alerts import AlertDesk
 from services.sla.metrics import SlaMetrics
 from services.sla.policies import TIER_ALERTS, PolicyBook
-from services.sla.tables import timers
+from services.sla.tables import alerts, timers
 from shared.db.engine import AnyRow
 from shared.db.times import as_utc as _aware
 from shared.events import AlertRaised
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+# The time before which every input record is processed (None: not known yet, nothing fires).
+InputComplete = Callable[[AsyncSession], Awaitable[datetime | None]]
+# Timers a pass may fire: open ones, and met ones with a tier that was due before they were met.
+_FIRING = ("open", "met")
 
 
 def system_clock() -> datetime:
@@ -42,6 +52,7 @@ class TimerScanner:
         desk: AlertDesk,
         *,
         postgres: bool,
+        input_complete_until: InputComplete,
         clock: Clock = system_clock,
         interval_s: float = 0.25,
         batch: int = 1000,
@@ -52,6 +63,7 @@ class TimerScanner:
         self._book = book
         self._desk = desk
         self._postgres = postgres
+        self._input_complete_until = input_complete_until
         self._clock = clock
         self._interval_s = interval_s
         self._batch = batch
@@ -68,12 +80,22 @@ class TimerScanner:
             if fired < self._batch:
                 return raised
 
+    async def cutoff(self, session: AsyncSession, now: datetime) -> datetime | None:
+        """Tiers due at or before this fire now: input is complete past them by the delivery grace."""
+        complete = await self._input_complete_until(session)
+        if complete is None:
+            return None
+        return min(now, complete - self._book.sla.delivery_grace)
+
     async def _pass(self) -> int:
         now = self._clock()
         async with self._sessions() as session, session.begin():
+            cutoff = await self.cutoff(session, now)
+            if cutoff is None:
+                return 0
             query = (
                 select(timers)
-                .where(timers.c.status == "open", timers.c.next_due_at <= now)
+                .where(timers.c.status.in_(_FIRING), timers.c.next_due_at <= cutoff)
                 .order_by(timers.c.next_due_at)
                 .limit(self._batch)
             )
@@ -81,8 +103,15 @@ class TimerScanner:
                 query = query.with_for_update(skip_locked=True)
             due = (await session.execute(query)).all()
             raised: list[AlertRaised] = []
-            moves = [self._fire(timer, now, raised) for timer in due]
+            settled: list[str] = []
+            moves = [self._fire(timer, cutoff, now, raised, settled) for timer in due]
             await self._desk.raise_many(session, raised)
+            if settled:
+                await session.execute(
+                    update(alerts)
+                    .where(alerts.c.alert_id.in_(settled), alerts.c.status != "resolved")
+                    .values(status="resolved", resolved_at=now)
+                )
             if moves:
                 await session.execute(
                     update(timers)
@@ -96,14 +125,23 @@ class TimerScanner:
             self._after_commit()
         return len(due)
 
-    def _fire(self, timer: AnyRow, now: datetime, raised: list[AlertRaised]) -> dict[str, Any]:
-        """The alerts of every tier of this timer due by now (several, after downtime), and where it moves."""
+    def _fire(
+        self, timer: AnyRow, cutoff: datetime, now: datetime, raised: list[AlertRaised], settled: list[str]
+    ) -> dict[str, Any]:
+        """The alerts of every tier of this timer due by `cutoff` (several, after downtime), and where it
+        moves. A met timer only gets the tiers due before it was met, into `settled` as well."""
         tier, due_at, breached = timer.next_tier, _aware(timer.next_due_at), timer.breached
-        while tier is not None and due_at is not None and due_at <= now:
-            raised.append(self._alert(timer, tier, due_at, now))
+        met_at = _aware(timer.met_at) if timer.status == "met" else None
+        while tier is not None and due_at is not None and due_at <= cutoff and (met_at is None or due_at < met_at):
+            alert = self._alert(timer, tier, due_at, now)
+            raised.append(alert)
+            if met_at is not None:
+                settled.append(alert.alert_id)
             breached = 1 if tier in ("breached", "escalated") else breached
             tier, next_due = self._book.next_tier(timer.due, tier)
             due_at = datetime.fromisoformat(next_due) if next_due else None
+        if met_at is not None and (due_at is None or due_at >= met_at):
+            tier, due_at = None, None  # met in time for the rest
         return {"b_id": timer.id, "b_tier": tier, "b_due": due_at, "b_breached": breached}
 
     def _alert(self, timer: AnyRow, tier: str, due_at: datetime, now: datetime) -> AlertRaised:

@@ -12,6 +12,24 @@ from contract.settings import ContractSettings
 
 class SlaSettings(ContractSettings):
     scan_interval_s: float = Field(0.25, gt=0, le=60, description="How often due timers are looked for")
+    sla_lag_alert_s: float = Field(
+        120,
+        gt=0,
+        le=86_400,
+        description=(
+            "Input lag (now minus the SLA consumer's watermark) that raises one pipeline.lagging alert;"
+            " the episode ends below half of it"
+        ),
+    )
+    watermark_tolerance_s: float = Field(
+        1.0,
+        ge=0,
+        le=600,
+        description=(
+            "How far out of order Kafka record timestamps may be (clock skew; producer-stamped topics):"
+            " each partition's watermark is held back this much"
+        ),
+    )
     alert_webhooks: str = Field(
         "[]",
         description="Outbound alert webhooks, a JSON list of targets (name, url, format standard|slack, secret, kinds)",

@@ -113,3 +113,29 @@ deliveries = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_sla_deliveries_due", "status", "next_attempt_at"),
 )
+
+# How far the SLA consumer has processed each partition of its input topics, in Kafka time
+# (shared/bus/progress.py): timers fire only once every partition is past their due time. Claims
+# only rise and stay true whoever owns the partition next; owner and heartbeat say who last reported.
+watermarks = Table(
+    "sla_watermarks",
+    metadata,
+    Column("topic", String(255), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("watermark", DateTime(timezone=True), nullable=True),  # NULL: no progress claimed yet
+    Column("since", DateTime(timezone=True), nullable=False),  # first seen: a partition's lag while it has no claim
+    Column("owner", String(200), nullable=True),  # the replica that last reported it (host:pid)
+    Column("heartbeat_at", DateTime(timezone=True), nullable=True),
+)
+
+# Episodes of the pipeline lagging behind (watermark lag over LOCKSTEP_SLA_LAG_ALERT_S): one
+# `pipeline.lagging` alert each, whichever replica notices first (the episode number is the key).
+lag_episodes = Table(
+    "sla_lag_episodes",
+    metadata,
+    Column("episode", Integer, primary_key=True, autoincrement=False),
+    Column("alert_id", String(700), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),  # NULL: lagging still
+    Column("worst_lag_s", Float, nullable=False),
+)

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.bus.failures import Abandoned, FailurePolicy, processed_row
 from shared.bus.polling import Batch, PendingOffsetCommits, Prefetcher, WaitForBatch, rewind
 from shared.bus.producer import EventProducer
+from shared.bus.progress import PartitionProgress
 from shared.bus.single_statement import SingleStatementBatch
 from shared.db.idempotency import ProcessedEvents
 from shared.events.envelope import EventEnvelope, MalformedEvent
@@ -70,11 +71,13 @@ class ConsumerRunner:
         after_commit: Callable[[], None] | None = None,
         wanted: Collection[str] | None = None,
         on_deadletter: Callable[[str], None] | None = None,
+        progress: PartitionProgress | None = None,
     ) -> None:
         """`wanted`: the CloudEvents types the handler acts on (None: all). Records of other types
         are passed over before parsing, with no idempotency record: ignoring an event twice is
         harmless, and writing a row for each one a service does not care about is not.
-        `on_deadletter`: told the original topic of each record dead-lettered (the metric)."""
+        `on_deadletter`: told the original topic of each record dead-lettered (the metric).
+        `progress`: told what is processed of each partition, and when one is caught up (progress.py)."""
         self.name = name
         self._wanted = frozenset(wanted) if wanted is not None else None
         self._bootstrap = bootstrap
@@ -90,6 +93,7 @@ class ConsumerRunner:
         self._single_statement = SingleStatementBatch.if_available(sessions, processed, handler)
         self._after_commit = after_commit or (lambda: None)
         self._on_deadletter = on_deadletter or (lambda topic: None)
+        self._progress = progress
         self._stopping = asyncio.Event()
         self._failures = FailurePolicy(
             name=name,
@@ -133,7 +137,12 @@ class ConsumerRunner:
             try:
                 consumer.subscribe(
                     self._topics,
-                    listener=WaitForBatch(self._lock, self.name, functools.partial(self._rebalanced, consumer)),
+                    listener=WaitForBatch(
+                        self._lock,
+                        self.name,
+                        functools.partial(self._rebalanced, consumer),
+                        functools.partial(self._assigned, consumer),
+                    ),
                 )
                 await consumer.start()
             except (KafkaError, OSError) as exc:
@@ -155,6 +164,14 @@ class ConsumerRunner:
         # What was done of the partitions going is committed for their next owner.
         self._generation += 1
         await self._pending_offsets.commit(consumer, only=revoked)
+        if self._progress is not None:
+            self._progress.revoked(revoked)
+
+    def _assigned(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
+        if self._progress is not None:
+            topics = {tp.topic for tp in assigned} | set(self._topics)
+            known = {topic: consumer.partitions_for_topic(topic) for topic in topics}
+            self._progress.assigned(assigned, {topic: numbers for topic, numbers in known.items() if numbers})
 
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
         ahead: Batch = {}
@@ -163,6 +180,9 @@ class ConsumerRunner:
             batches, ahead = ahead or await consumer.getmany(timeout_ms=200, max_records=self._batch_max), {}
             if not any(batches.values()):
                 await self._pending_offsets.commit(consumer)  # idle: nothing to save by waiting
+                async with self._lock:
+                    if generation == self._generation:
+                        await self._find_caught_up(consumer, pending=set())
                 continue
             async with self._lock:
                 if generation != self._generation:
@@ -183,8 +203,31 @@ class ConsumerRunner:
                 finally:
                     ahead = await prefetcher.stop()
                 self._pending_offsets.add({tp: records[-1].offset + 1 for tp, records in owned.items()})
+                if self._progress is not None:
+                    self._progress.processed(owned)
                 if self._pending_offsets.due:
                     await self._pending_offsets.commit(consumer)
+                await self._find_caught_up(consumer, pending={tp for tp, records in ahead.items() if records})
+
+    async def _find_caught_up(self, consumer: AIOKafkaConsumer, pending: set[TopicPartition]) -> None:
+        """Tell `progress` which partitions are processed up to their end offset. Called holding the
+        lock, between batches: every record taken of a partition not in `pending` is processed, so
+        the consumer's position is what is processed."""
+        if self._progress is None or not self._progress.check_due():
+            return
+        partitions = [tp for tp in consumer.assignment() if tp not in pending]
+        if not partitions:
+            return
+        asked = self._progress.now_ms()  # before the request: the end offsets cover what came before
+        try:
+            ends = await asyncio.wait_for(consumer.end_offsets(partitions), timeout=5)
+            for tp in partitions:
+                if tp in ends and tp in consumer.assignment():
+                    position = await asyncio.wait_for(consumer.position(tp), timeout=5)
+                    self._progress.caught_up(tp, position, ends[tp], asked)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            # No claim this time: the partitions' progress waits for the next check, never runs ahead.
+            log.debug("%s: end offsets unavailable (%s)", self.name, exc)
 
     def _unwanted(self, record: ConsumerRecord) -> bool:
         if self._wanted is None:

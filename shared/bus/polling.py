@@ -72,11 +72,16 @@ class WaitForBatch(ConsumerRebalanceListener):
     and what stayed must be read again in order."""
 
     def __init__(
-        self, lock: asyncio.Lock, name: str, revoked: Callable[[set[TopicPartition]], Awaitable[None]]
+        self,
+        lock: asyncio.Lock,
+        name: str,
+        revoked: Callable[[set[TopicPartition]], Awaitable[None]],
+        assigned: Callable[[set[TopicPartition]], None] | None = None,
     ) -> None:
         self._lock = lock
         self._name = name
         self._revoked = revoked
+        self._assigned = assigned or (lambda partitions: None)
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         async with self._lock:
@@ -84,6 +89,7 @@ class WaitForBatch(ConsumerRebalanceListener):
             log.info("%s: partitions revoked: %s", self._name, sorted(f"{tp.topic}[{tp.partition}]" for tp in revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._assigned(assigned)
         log.info("%s: partitions assigned: %s", self._name, sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
 
 

@@ -52,9 +52,17 @@ class Topics:
 
     def shapes(self) -> dict[str, TopicShape]:
         """The topics not created like the others."""
-        # Compacted without time retention: the latest version of every key stays forever, and
-        # one partition keeps start-up reads (every replica reads the whole topic) short.
-        return {self.keys: TopicShape(partitions=1, config={"cleanup.policy": "compact"})}
+        # The broker stamps the records of the topics event-time watermarks are measured on
+        # (shared/bus/progress.py) as it appends them: stamps rise with offsets, and a producer
+        # retrying late cannot append a record stamped older than those before it.
+        broker_stamped = TopicShape(config={"message.timestamp.type": "LogAppendTime"})
+        return {
+            self.events: broker_stamped,
+            self.lifecycle: broker_stamped,
+            # Compacted without time retention: the latest version of every key stays forever, and
+            # one partition keeps start-up reads (every replica reads the whole topic) short.
+            self.keys: TopicShape(partitions=1, config={"cleanup.policy": "compact"}),
+        }
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ ActivityKind = Literal[
 ACTIVITY_KINDS: tuple[str, ...] = get_args(ActivityKind)
 TouchChannel = Literal["call", "email", "meeting", "sms", "social", "other"]
 Disposition = Literal["accepted", "rejected", "qualified", "disqualified"]
-AlertKind = Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected"]
+AlertKind = Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected", "pipeline.lagging"]
 AlertSeverity = Literal["info", "warning", "critical"]
 OpportunityChange = Literal[
     "created", "linked", "stage_changed", "amount_changed", "closed_won", "closed_lost", "reopened"

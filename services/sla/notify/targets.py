@@ -18,7 +18,7 @@ from shared.events import AlertRaised
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-AlertKind = Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected"]
+AlertKind = Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected", "pipeline.lagging"]
 ALERT_KINDS: tuple[str, ...] = get_args(AlertKind)
 assert set(ALERT_KINDS) == set(get_args(AlertRaised.model_fields["kind"].annotation)), (
     "AlertKind out of step with AlertRaised.kind"

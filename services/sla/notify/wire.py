@@ -43,6 +43,7 @@ _TITLE = {
     "sla.breached": "SLA breached",
     "sla.escalated": "SLA escalated",
     "loop.detected": "Rejection loop detected",
+    "pipeline.lagging": "SLA pipeline lagging",
 }
 
 
