@@ -1,0 +1,129 @@
+"""The consumer runner keeps partition progress honest on the real broker: no claim ever covers a
+record still to be processed (read ahead, or in the batch at hand), whether one replica reads or
+replicas come and go; and a drained partition is claimed up to the time it was found caught up."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+from sqlalchemy import MetaData
+
+from shared.bus import ConsumerRunner, EventProducer, ensure_topics
+from shared.bus.progress import PartitionProgress
+from shared.db import ProcessedEvents, create_engine, session_factory
+from shared.db.tables import processed_events_table
+from shared.events import EventEnvelope
+from tests.support.observe import eventually
+
+pytestmark = pytest.mark.kafka
+
+metadata = MetaData()
+processed_table = processed_events_table(metadata, "progress")
+PER_PARTITION = 150
+PAST_MS = int(datetime(2026, 1, 5, tzinfo=UTC).timestamp() * 1000)  # records stamped long ago, one second apart
+
+
+class Watch:
+    """The handler: slow enough that the runner reads ahead, checking every tracker's claims first."""
+
+    def __init__(self) -> None:
+        self.trackers: list[PartitionProgress] = []
+        self.violations: list[str] = []
+        self.handled = 0
+
+    async def __call__(self, session, envelopes: list[EventEnvelope]) -> None:  # type: ignore[no-untyped-def]
+        for envelope in envelopes:
+            tp = TopicPartition(envelope.data["topic"], envelope.data["partition"])
+            for tracker in self.trackers:
+                claim = tracker.claims().get(tp)
+                if claim is not None and claim >= envelope.data["stamp"]:
+                    self.violations.append(f"{tp} claimed to {claim} while {envelope.data['stamp']} is in hand")
+        self.handled += len(envelopes)
+        await asyncio.sleep(0.2)
+
+
+async def _publish(bootstrap: str, topic: str, partitions: int, per_partition: int) -> None:
+    """Records with explicit, rising stamps in the past (the topic keeps the producer's stamps)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for n in range(per_partition):
+            for partition in range(partitions):
+                stamp = PAST_MS + n * 1000
+                envelope = EventEnvelope(
+                    id=f"p{partition}:{n}",
+                    source="/tests",
+                    type="lockstep.probe.v1",
+                    time=datetime.now(UTC),
+                    data={"topic": topic, "partition": partition, "stamp": stamp},
+                    subject=f"p{partition}",
+                )
+                await producer.send(
+                    topic, envelope.body(), partition=partition, timestamp_ms=stamp, headers=envelope.headers()
+                )
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def test_no_claim_covers_a_record_not_yet_processed_while_replicas_come_and_go(
+    kafka_bootstrap, topic_prefix, database_url
+):
+    topic, dead = f"{topic_prefix}events", f"{topic_prefix}deadletter"
+    await ensure_topics(kafka_bootstrap, [topic, dead], partitions=2, replication_factor=1)
+    await _publish(kafka_bootstrap, topic, partitions=2, per_partition=PER_PARTITION)
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    producer = EventProducer(kafka_bootstrap)
+    await producer.start()
+    watch = Watch()
+    group = f"g-{uuid.uuid4().hex[:8]}"
+
+    def replica(name: str) -> ConsumerRunner:
+        progress = PartitionProgress(tolerance_ms=0, check_interval_ms=0)
+        watch.trackers.append(progress)
+        return ConsumerRunner(
+            name=name,
+            bootstrap=kafka_bootstrap,
+            group_id=group,
+            topics=[topic],
+            handler=watch,
+            sessions=session_factory(engine),
+            processed=ProcessedEvents(processed_table),
+            producer=producer,
+            deadletter_topic=dead,
+            batch_max=10,  # the rest is read ahead while a batch is in hand
+            session_timeout_ms=6000,
+            progress=progress,
+        )
+
+    first, second = replica("first"), replica("second")
+    tasks = [asyncio.create_task(first.run())]
+
+    def drained_and_claimed(since_ms: int) -> bool:
+        """Each partition's owner found it caught up and claims the time it asked, not its last stamp."""
+        return all(
+            any((t.claims().get(TopicPartition(topic, p)) or 0) >= since_ms for t in watch.trackers) for p in (0, 1)
+        )
+
+    try:
+        await eventually(lambda: watch.handled, lambda n: n >= 30, what="the first batches")
+        tasks.append(asyncio.create_task(second.run()))  # joins mid-backlog: partitions move
+        await eventually(lambda: watch.handled, lambda n: n >= 2 * PER_PARTITION, what="every record handled")
+        drained = int(time.time() * 1000)
+        await eventually(lambda: drained_and_claimed(drained), bool, what="drained partitions claimed")
+    finally:
+        first.stop()
+        second.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
+        await producer.stop()
+        await engine.dispose()
+    assert watch.violations == []
+    assert watch.handled == 2 * PER_PARTITION
+    assert first.stats.handled > 0 and second.stats.handled > 0  # a partition did move mid-backlog
