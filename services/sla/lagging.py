@@ -17,6 +17,7 @@ import logging
 import math
 from collections.abc import Callable
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +33,7 @@ from shared.events import AlertRaised
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 PIPELINE = "pipeline"  # the lead key of an alert about the pipeline, not a lead (no lead key has this shape)
-KIND = "pipeline.lagging"
+KIND: Final = "pipeline.lagging"
 
 
 class LagWatch:
@@ -104,7 +105,7 @@ class LagWatch:
                 .values(status="resolved", resolved_at=now)
             )
             started = as_utc(ongoing.started_at)
-            log.info("SLA input caught up after %.0fs lagging (worst %.0fs)", (now - started).total_seconds(), lag)  # type: ignore[operator]
+            log.info("SLA input caught up after %.0fs lagging (worst %.0fs)", (now - started).total_seconds(), lag)
             return True
         if lag > ongoing.worst_lag_s:
             await session.execute(update(lag_episodes).where(e.episode == ongoing.episode).values(worst_lag_s=lag))

@@ -100,7 +100,7 @@ async def read_watermarks(session: AsyncSession, topics: tuple[str, ...]) -> Inp
     return InputWatermarks(
         topics,
         tuple(
-            PartitionMark(r.topic, r.partition, as_utc(r.watermark), as_utc(r.since), r.owner, as_utc(r.heartbeat_at))  # type: ignore[arg-type]
+            PartitionMark(r.topic, r.partition, as_utc(r.watermark), as_utc(r.since), r.owner, as_utc(r.heartbeat_at))
             for r in rows
         ),
     )

@@ -24,10 +24,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiokafka import TopicPartition
 
 Millis = Callable[[], int]
+
+
+class Stamped(Protocol):
+    """A consumed record, as far as progress cares: Kafka's stamp, ms since the epoch."""
+
+    timestamp: int
 
 
 def wall_clock_ms() -> int:
@@ -74,7 +81,7 @@ class PartitionProgress:
             self._owned.pop(tp, None)
         self.changes += 1
 
-    def processed(self, batch: Mapping[TopicPartition, Sequence]) -> None:  # type: ignore[type-arg]
+    def processed(self, batch: Mapping[TopicPartition, Sequence[Stamped]]) -> None:
         """The batch's records are processed (their transaction committed), each partition's in order."""
         for tp, records in batch.items():
             owned = self._owned.get(tp)

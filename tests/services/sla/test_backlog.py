@@ -41,7 +41,7 @@ LEADS = 20
 TARGET_S = 2  # mql_first_touch: warning at 1.5 s, breached at 2 s, escalated at 4 s
 
 
-def _record(topic: str, payload, subject: str, at: datetime) -> OutgoingRecord:  # type: ignore[no-untyped-def]
+def _record(topic: str, payload, subject: str, at: datetime) -> OutgoingRecord:
     envelope = EventEnvelope.wrap(payload, id=f"test:{uuid.uuid4().hex}", source="/tests", subject=subject, time=at)
     return OutgoingRecord.event(topic, envelope)
 

@@ -37,7 +37,7 @@ class Behind(Harness):
 
     complete: datetime | None = None
 
-    async def _input_complete(self, session) -> datetime | None:  # type: ignore[no-untyped-def]
+    async def _input_complete(self, session) -> datetime | None:
         return self.complete
 
     async def processed_up_to(self, complete: datetime | None, now: datetime) -> list[str]:
@@ -46,7 +46,7 @@ class Behind(Harness):
 
 
 @pytest.fixture
-async def harness(database_url):  # type: ignore[no-untyped-def]
+async def harness(database_url):
     engine = create_engine(database_url)
     await upgrade(engine, MIGRATIONS)
     yield lambda book: Behind(session_factory(engine), book, is_postgres(engine))

@@ -53,7 +53,7 @@ class Harness:
         )
         self.n = 0
 
-    async def _input_complete(self, session) -> datetime:  # type: ignore[no-untyped-def]
+    async def _input_complete(self, session) -> datetime | None:
         """What the consumer's watermarks would say with no backlog: everything up to now is in."""
         return self.clock.now
 

@@ -50,7 +50,7 @@ class Clock:
 
 
 @pytest.fixture
-async def sessions(database_url):  # type: ignore[no-untyped-def]
+async def sessions(database_url):
     engine = create_engine(database_url)
     await upgrade(engine, MIGRATIONS)
     yield session_factory(engine)
@@ -60,7 +60,7 @@ async def sessions(database_url):  # type: ignore[no-untyped-def]
 class Replica:
     """One SLA replica's consumer progress and publisher, fed by hand."""
 
-    def __init__(self, sessions, clock: Clock, name: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, sessions, clock: Clock, name: str) -> None:
         self.progress = PartitionProgress(tolerance_ms=0, clock_ms=lambda: ms(clock.now))
         self.publisher = WatermarkPublisher(sessions, self.progress, clock=clock, owner=name)
 
@@ -68,7 +68,7 @@ class Replica:
         await self.publisher.publish_once()
 
 
-async def complete_until(sessions) -> datetime | None:  # type: ignore[no-untyped-def]
+async def complete_until(sessions) -> datetime | None:
     async with sessions() as session:
         return (await read_watermarks(session, TOPICS)).complete_until()
 
@@ -139,7 +139,7 @@ async def test_one_lagging_alert_per_episode_resolved_once_the_lag_recovers(sess
         a.progress.caught_up(tp, 0, 0, ms(T0))
     await a.publish()
 
-    async def no_webhooks(session, payload) -> None:  # type: ignore[no-untyped-def]
+    async def no_webhooks(session, payload) -> None:
         return None
 
     desk = AlertDesk(Outbox(outbox), "t.alerts", no_webhooks)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.bus import ConsumerRunner, EventProducer, ensure_topics
 from shared.bus.progress import PartitionProgress
@@ -36,7 +37,7 @@ class Watch:
         self.violations: list[str] = []
         self.handled = 0
 
-    async def __call__(self, session, envelopes: list[EventEnvelope]) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, session: AsyncSession, envelopes: list[EventEnvelope]) -> None:
         for envelope in envelopes:
             tp = TopicPartition(envelope.data["topic"], envelope.data["partition"])
             for tracker in self.trackers:
