@@ -117,6 +117,7 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notif
         threshold_s=settings.sla_lag_alert_s,
         clock=clock,
         metrics=metrics,
+        interval_s=min(1.0, 4 * settings.scan_interval_s),  # every few scanner passes
         after_commit=runtime.committed,
     )
     runtime.spawn("lag", lag.run())
