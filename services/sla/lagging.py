@@ -17,7 +17,7 @@ import logging
 import math
 from collections.abc import Callable
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -132,6 +132,41 @@ class LagWatch:
             },
         )
 
+    async def view(self) -> dict[str, Any]:
+        """What the dashboard's lag panel shows: the pipeline's lag, each topic's and partition's, and
+        whether an episode is on (topic names, partition numbers, replica host:pid; nothing about a lead)."""
+        now = self._clock()
+        async with self._sessions() as session:
+            marks = await read_watermarks(session, self._topics)
+            e = lag_episodes.c
+            ongoing = (await session.execute(select(lag_episodes).where(e.ended_at.is_(None)).limit(1))).first()
+        complete = marks.complete_until()
+        return {
+            "now": now.isoformat(),
+            "complete_until": complete.isoformat() if complete else None,
+            "lag_s": _rounded(marks.lag_s(now)),
+            "threshold_s": self._threshold_s,
+            "lagging_since": as_utc(ongoing.started_at).isoformat() if ongoing else None,
+            "topics": [
+                {
+                    "topic": topic,
+                    "lag_s": _rounded(marks.lag_s(now, topic)),
+                    "partitions": [
+                        {
+                            "partition": p.partition,
+                            "watermark": p.watermark.isoformat() if p.watermark else None,
+                            "lag_s": _rounded(p.lag_s(now)),
+                            "owner": p.owner,
+                            "heartbeat_at": p.heartbeat_at.isoformat() if p.heartbeat_at else None,
+                        }
+                        for p in marks.partitions
+                        if p.topic == topic
+                    ],
+                }
+                for topic in self._topics
+            ],
+        }
+
     def _gauge(self, marks: InputWatermarks, now: datetime) -> None:
         if self._metrics is None:
             return
@@ -152,3 +187,7 @@ class LagWatch:
 
     async def stop(self) -> None:
         self._stopping.set()
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return round(seconds, 1) if seconds is not None else None

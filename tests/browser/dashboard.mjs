@@ -53,21 +53,28 @@ try {
   const resolvedId = await escalated.getAttribute("data-id");
   await escalated.locator("button.resolve").click();
   await page.locator(`li.alert[data-id="${resolvedId}"][data-status="resolved"]`).waitFor(WAIT);
-  for (const panel of ["timers", "attainment", "funnel", "deadletters"]) {
+  for (const panel of ["timers", "attainment", "funnel", "deadletters", "lag"]) {
     await page.locator(`#${panel}:not([data-state="loading"])`).waitFor(WAIT);
   }
   // The dead letter the test produced before loading the page (the panel refreshes every 10 s).
   await page.locator("#deadletters-body tr").first().waitFor(WAIT);
   const deadletters = await page.locator("#deadletters-body tr").count();
   await page.locator(`#timers-body td.policy`).first().waitFor(WAIT);
+  // Every partition of the SLA's input topics, each reported by the replica that owns it.
+  await page.locator("#lag-body td.owner").first().waitFor(WAIT);
+  const lag = {
+    partitions: await page.locator("#lag-body tr").count(),
+    reported: await page.locator("#lag-body td.owner").evaluateAll((cells) => cells.filter((c) => c.textContent !== "–").length),
+    lagging: await page.locator("#lag").getAttribute("data-lagging"),
+  };
   const states = {};
-  for (const panel of ["timers", "attainment", "funnel", "deadletters"]) states[panel] = await page.locator(`#${panel}`).getAttribute("data-state");
+  for (const panel of ["timers", "attainment", "funnel", "deadletters", "lag"]) states[panel] = await page.locator(`#${panel}`).getAttribute("data-state");
   const stream = await page.locator("#stream-state").getAttribute("data-state");
   await page.screenshot({ path: screenshot, fullPage: true });
   // The session cookie is out of the script's reach (HttpOnly), and the key was not left in the page.
   const cookies = await page.evaluate(() => document.cookie);
   const keyInPage = (await page.content()).includes(key);
-  say({ step: "done", acked: Number(id), resolved: Number(resolvedId), via, states, stream, deadletters, problems, who, ackedBy, ackedText, cookies, keyInPage });
+  say({ step: "done", acked: Number(id), resolved: Number(resolvedId), via, states, stream, deadletters, lag, problems, who, ackedBy, ackedText, cookies, keyInPage });
 } catch (error) {
   process.stderr.write(`${error.stack ?? error}\n${problems.join("\n")}\n`);
   process.exitCode = 1;

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from services.sla.dashboard import deadletters, routes, session
+from services.sla.dashboard import deadletters, lag, routes, session
 from services.sla.dashboard.deadletters import DeadLetterPanel
 from services.sla.dashboard.scoring import ScoringClient
 
@@ -10,5 +10,6 @@ router = APIRouter()
 router.include_router(routes.router)
 router.include_router(deadletters.router)
 router.include_router(session.router)
+router.include_router(lag.router)
 
 __all__ = ["DeadLetterPanel", "ScoringClient", "router"]

@@ -3,7 +3,8 @@ broker, the page loaded in headless chromium (driven by tests/browser/dashboard.
 signs in by pasting an operator key, then a lead raises its hand, scoring publishes the stage
 change, the SLA timer fires, the alert arrives live over the stream, a click acknowledges it
 (the card and the API name the key that did), another resolves the escalation; a record no
-consumer can read is listed among the dead letters. Saves the page to
+consumer can read is listed among the dead letters, and the pipeline-lag panel lists every
+partition of the SLA's input, each reported by the replica. Saves the page to
 var/screenshots/dashboard.png, which git ignores, so a test run leaves the tree clean;
 `make screenshots` runs this test and copies it over the documented docs/dashboard.png.
 """
@@ -142,8 +143,11 @@ async def test_an_alert_arrives_live_and_is_acknowledged_from_the_page(kafka_boo
                 "attainment": "ready",
                 "funnel": "ready",
                 "deadletters": "ready",
+                "lag": "ready",
             }, done
             assert done["deadletters"] == 1, done
+            # Both input topics' partitions (2 each), every one reported, and keeping up.
+            assert done["lag"] == {"partitions": 4, "reported": 4, "lagging": "no"}, done
             assert done["problems"] == [], done["problems"]
             assert done["who"] == "ops-erin · operator", done
             assert done["ackedBy"] == "ops-erin" and done["ackedText"].endswith(" by ops-erin"), done

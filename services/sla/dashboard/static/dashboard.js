@@ -7,6 +7,7 @@ import { call, currentSession, sessionEnded, signedIn } from "./session.js";
 const FEED_LIMIT = 200; // cards kept in the feed; older ones drop off the bottom
 const REFRESH_MS = 10_000; // timers, attainment and the statuses of shown alerts
 const FUNNEL_REFRESH_MS = 60_000; // the funnel changes slowly and costs scoring a query
+const LAG_REFRESH_MS = 5_000; // a backlog builds and drains within seconds
 const DAY_MS = 86_400_000;
 
 const $ = (id) => document.getElementById(id);
@@ -306,6 +307,52 @@ async function refreshDeadLetters() {
   }
 }
 
+// --- pipeline lag (the SLA input's watermarks) -----------------------------------------------
+
+function behind(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  if (seconds < 3600) return Math.round(seconds % 60) ? `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s` : `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+async function refreshLag() {
+  const section = $("lag");
+  try {
+    const body = await call("dashboard/lag");
+    $("lag-complete").textContent = body.complete_until ? clock(body.complete_until) : "not yet known";
+    $("lag-total").textContent = behind(body.lag_s);
+    const lagging = body.lagging_since !== null;
+    section.dataset.lagging = lagging ? "yes" : "no";
+    $("lag-status").textContent = lagging
+      ? `lagging since ${clock(body.lagging_since)} (alert at ${behind(body.threshold_s)})`
+      : `keeping up (alert at ${behind(body.threshold_s)})`;
+    const rows = body.topics.flatMap((t) =>
+      t.partitions.map((p) => {
+        const row = element("tr", p.lag_s !== null && p.lag_s >= body.threshold_s ? "late" : "");
+        row.append(
+          element("td", "topic", t.topic),
+          element("td", "num", String(p.partition)),
+          element("td", "watermark", p.watermark ? clock(p.watermark) : "no progress yet"),
+          element("td", "num breached", behind(p.lag_s)),
+          element("td", "owner", p.owner ?? "–"),
+        );
+        return row;
+      }),
+    );
+    $("lag-body").replaceChildren(...rows);
+    $("lag-empty").textContent = "No partition reported yet.";
+    $("lag-empty").hidden = rows.length > 0;
+    section.querySelector("table").hidden = rows.length === 0;
+    section.dataset.state = "ready";
+  } catch (problem) {
+    section.querySelector("table").hidden = true;
+    $("lag-empty").textContent = `Pipeline lag unavailable: ${problem.message}`;
+    $("lag-empty").hidden = false;
+    section.dataset.state = "unavailable";
+  }
+}
+
 // --- refresh scheduling ----------------------------------------------------------------------
 
 let soon = null;
@@ -328,6 +375,8 @@ async function startBoard(session) {
   refreshAttainment();
   refreshFunnel();
   refreshDeadLetters();
+  refreshLag();
+  setInterval(refreshLag, LAG_REFRESH_MS);
   setInterval(() => {
     refreshTimers();
     refreshAttainment();
