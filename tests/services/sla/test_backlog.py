@@ -116,7 +116,7 @@ async def test_touches_behind_a_backlog_of_20000_events_meet_their_sla(
     contract = tmp_path / "contract.yaml"
     contract.write_text(with_first_touch(f"{TARGET_S}s"))
     topics = Topics(topic_prefix)
-    await ensure_topics(kafka_bootstrap, topics.all(), partitions=3, replication_factor=1, configs=topics.configs())
+    await ensure_topics(kafka_bootstrap, topics.all(), partitions=3, replication_factor=1, shapes=topics.shapes())
     producer = EventProducer(kafka_bootstrap, linger_ms=5)
     await producer.start()
     try:

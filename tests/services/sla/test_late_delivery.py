@@ -67,7 +67,7 @@ async def test_late_deliveries_count_by_event_time_within_the_grace(
         with_first_touch("4s").replace("  rejection_loop:", "  vendor_delivery_grace: {default: 4s}\n  rejection_loop:")
     )
     topics = Topics(topic_prefix)
-    await ensure_topics(kafka_bootstrap, topics.all(), partitions=2, replication_factor=1, configs=topics.configs())
+    await ensure_topics(kafka_bootstrap, topics.all(), partitions=2, replication_factor=1, shapes=topics.shapes())
     settings = SlaSettings(
         kafka_bootstrap=kafka_bootstrap,
         topic_prefix=topic_prefix,

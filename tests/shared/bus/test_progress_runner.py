@@ -14,11 +14,12 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.bus import ConsumerRunner, EventProducer, ensure_topics
+from shared.bus import ConsumerRunner, EventProducer, Topics, ensure_topics
 from shared.bus.progress import PartitionProgress
 from shared.db import ProcessedEvents, create_engine, session_factory
 from shared.db.tables import processed_events_table
 from shared.events import EventEnvelope
+from tests.support.kafka import read_topic
 from tests.support.observe import eventually
 
 pytestmark = pytest.mark.kafka
@@ -128,3 +129,21 @@ async def test_no_claim_covers_a_record_not_yet_processed_while_replicas_come_an
     assert watch.violations == []
     assert watch.handled == 2 * PER_PARTITION
     assert first.stats.handled > 0 and second.stats.handled > 0  # a partition did move mid-backlog
+
+
+async def test_the_topics_watermarks_are_measured_on_are_stamped_by_the_broker(kafka_bootstrap, topic_prefix):
+    topics = Topics(topic_prefix)
+    await ensure_topics(kafka_bootstrap, topics.all(), partitions=1, replication_factor=1, shapes=topics.shapes())
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for topic in (topics.events, topics.lifecycle, topics.alerts):
+            await producer.send_and_wait(topic, b"x", timestamp_ms=PAST_MS)  # a producer's stamp, long ago
+    finally:
+        await producer.stop()
+    stamped = {}
+    for topic in (topics.events, topics.lifecycle, topics.alerts):
+        (record,) = await read_topic(kafka_bootstrap, topic, expect=1)
+        stamped[topic] = record.timestamp_type, record.timestamp > PAST_MS
+    # LogAppendTime (1): the broker's clock at append; the others keep the producer's (CreateTime, 0).
+    assert stamped == {topics.events: (1, True), topics.lifecycle: (1, True), topics.alerts: (0, False)}
