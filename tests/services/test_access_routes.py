@@ -61,6 +61,7 @@ ROLES = {
         ("GET", "/sla/timers/open"): V,
         ("GET", "/dashboard/funnel"): V,
         ("GET", "/dashboard/deadletters"): V,  # counts, topics and error types: no records, no keys
+        ("GET", "/dashboard/lag"): V,  # topics, partitions, times and replicas (host:pid): no lead's data
         ("GET", "/dashboard/session"): V,
         ("DELETE", "/dashboard/session"): V,
         ("GET", "/alerts"): OP,

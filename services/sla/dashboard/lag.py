@@ -9,6 +9,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from shared.web.access import Viewer
+
 router = APIRouter(tags=["dashboard"])
 
 
@@ -19,6 +21,6 @@ router = APIRouter(tags=["dashboard"])
         " per topic and overall, and the pipeline.lagging threshold"
     ),
 )
-async def dashboard_lag(request: Request) -> JSONResponse:
+async def dashboard_lag(caller: Viewer, request: Request) -> JSONResponse:
     view = await request.app.state.service.lag.view()
     return JSONResponse(view, headers={"Cache-Control": "no-store"})

@@ -1,13 +1,13 @@
 """sla: partition watermarks of the SLA consumer, and pipeline lag episodes.
 
-Revision ID: sla_0003
+Revision ID: sla_0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "sla_0003"
-down_revision = "sla_0002"
+revision = "sla_0004"
+down_revision = "sla_0003"
 branch_labels = None
 depends_on = None
 
