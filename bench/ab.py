@@ -24,6 +24,7 @@ from bench.common import median, write_section
 
 _P99_IN_LABEL = re.compile(r",?\s*p99 ([\d,.]+) ms")
 _NUMBER = re.compile(r"-?[\d,]*\.?\d+")
+_URL = re.compile(r"^\w+(\+\w+)?://\S+$")  # a database URL is this machine's, not the reader's
 
 
 def _describe(tree: Path) -> str:
@@ -59,7 +60,10 @@ def run_once(tree: Path, bench: str, extra: list[str]) -> dict[str, float]:
         done = subprocess.run([str(tree / ".venv" / "bin" / "python"), "-m", f"bench.{bench}", *extra], cwd=tree)
         if done.returncode != 0:
             sys.exit(f"bench.ab: bench.{bench} failed in {tree} (exit {done.returncode}); its output is above")
-        headlines = json.loads(docs[1].read_text()).get(bench, [])
+        before = json.loads(saved[docs[1]] or b"{}")
+        after = json.loads(docs[1].read_text())
+        # The sections this run wrote (bench.e2e --postgres writes e2e-postgres, not e2e).
+        headlines = [line for name, lines in after.items() if lines != before.get(name) for line in lines]
     finally:
         for path, content in saved.items():
             if content is None:
@@ -112,7 +116,7 @@ def main() -> None:
     base_name, head_name = _describe(args.base), _describe(args.head)
     command = f"python -m bench.ab --base BASE --head HEAD --bench {args.bench} --rounds {args.rounds}"
     if args.extra:
-        command += " -- " + " ".join(args.extra)
+        command += " -- " + " ".join(_URL.sub("URL", arg) for arg in args.extra)
     lines = [
         f"## Before and after: {args.bench}{f' ({args.label})' if args.label else ''} ({base_name} -> {head_name})",
         "",
