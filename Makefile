@@ -8,6 +8,9 @@ PYTEST_ARGS ?=
 # The local broker's port; tests follow it.
 export LOCKSTEP_KAFKA_PORT ?= 9092
 export LOCKSTEP_TEST_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(LOCKSTEP_KAFKA_PORT)
+# The deployment secret every command reads (lead keys): the environment's, or one generated into
+# var/secret_key once and kept (deploy/secret_key.sh). Tests set their own.
+export LOCKSTEP_SECRET_KEY ?= $(shell deploy/secret_key.sh)
 
 .PHONY: help install tools run lint test screenshots kafka-up kafka-down pg-up pg-down migrate schemas docs bench demo clean
 

@@ -14,6 +14,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bench.common import bench_keys
 from contract import load_contract
 from contract.settings import DEFAULT_CONTRACT
 from services.scoring.domain.engine import LifecycleEngine
@@ -38,7 +39,7 @@ async def main(args: argparse.Namespace) -> None:
     relay = OutboxRelay(sessions, box, producer, postgres=is_postgres(engine))
     handler: EventHandler
     if args.mode == "scoring":
-        handler = ScoringHandler(LifecycleEngine(load_contract(DEFAULT_CONTRACT)), box, args.lifecycle)
+        handler = ScoringHandler(LifecycleEngine(load_contract(DEFAULT_CONTRACT)), box, args.lifecycle, bench_keys())
     else:
 
         async def no_op(session: AsyncSession, envelopes: list[EventEnvelope]) -> None:

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.common import REPO, Headline, Server, drop_topics, free_port, percentile, write_section
+from bench.common import REPO, Headline, Server, bench_keys, drop_topics, free_port, percentile, write_section
 from bench.loadgen import Timed, send_on_schedule
 from bench.scoring import drop_pg_database, pg_database
 from services.simulator import wire
@@ -209,12 +209,17 @@ def measure(
         for server in [*servers.values(), bare]:
             server.stop()
         asyncio.run(drop_topics(kafka, prefix))
-    keys = {lead: f"lead{lead}.{run}@company{lead % 97}.com" for lead in sent_at}
+    lead_keys = bench_keys()  # the services' own (bench/common.py): a lead's key is a keyed hash of its email
+    keys = {
+        lead: lead_keys.lead_key(email=f"lead{lead}.{run}@company{lead % 97}.com", source="benchcrm", record_id=None)
+        for lead in sent_at
+    }
+    touched = {keys[lead] for lead in sent_at if lead % 2 == 0}
     to_lifecycle = [mql[keys[lead]] - sent_at[lead] * 1000 for lead in sent_at if keys[lead] in mql]
     to_events = [demo[keys[lead]] - sent_at[lead] * 1000 for lead in sent_at if keys[lead] in demo]
     scoring_hop = [mql[key] - demo[key] for key in mql.keys() & demo.keys()]
     late = [a["timestamp"] - datetime.fromisoformat(a["due_at"]).timestamp() * 1000 for a in alerts if a.get("due_at")]
-    touched_alerts = [a for a in alerts if int(a["lead_key"].split(".")[0].removeprefix("lead")) % 2 == 0]
+    touched_alerts = [a for a in alerts if a["lead_key"] in touched]
     by_kind = {kind: sum(1 for a in alerts if a["kind"] == kind) for kind in sorted({a["kind"] for a in alerts})}
     distinct = len({(a["lead_key"], a["policy"], a["kind"]) for a in alerts})
     print(

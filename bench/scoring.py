@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.common import REPO, Headline, drop_topics, median, write_section
+from bench.common import REPO, Headline, bench_keys, drop_topics, median, write_section
 from shared.bus import EventProducer, OutgoingRecord, ensure_topics
 from shared.events import (
     ActivityRecorded,
@@ -51,6 +51,7 @@ KINDS: list[ActivityKind] = [
 def events(count: int, leads: int, seed: int = 7) -> list[EventEnvelope]:
     rng = random.Random(seed)
     start = datetime(2026, 9, 1, tzinfo=UTC)
+    keys = bench_keys()
     out = []
     for n in range(count):
         i = rng.randrange(leads)
@@ -83,7 +84,7 @@ def events(count: int, leads: int, seed: int = 7) -> list[EventEnvelope]:
             payload = SalesDispositioned(
                 lead=ref, disposition=rng.choice(DISPOSITIONS), reason="timing", occurred_at=at
             )
-        out.append(EventEnvelope.wrap(payload, id=f"bench:{seed}:{n}", source="/bench", subject=ref.key, time=at))
+        out.append(EventEnvelope.wrap(payload, id=f"bench:{seed}:{n}", source="/bench", subject=keys.of(ref), time=at))
     return out
 
 

@@ -88,6 +88,13 @@ class SalesforceMapping(_Section):
     touch_only_completed_tasks: bool = True
     opportunity_won_stages: list[str] = ["Closed Won"]
     opportunity_lost_stages: list[str] = ["Closed Lost"]
+    deletion_fields: list[str] = Field(
+        default_factory=lambda: ["IsDeleted"],
+        description=(
+            "Lead and Contact checkbox fields that, true in an outbound message, mean the person was deleted"
+            " or asked to be forgotten: Lockstep erases them (add e.g. a custom Forget__c your privacy process sets)"
+        ),
+    )
 
 
 class MarketoMapping(_Section):

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 bin=${VENV:-.venv}/bin
 duration=${DEMO_SECONDS:-60}
 mkdir -p var
+LOCKSTEP_SECRET_KEY=$(deploy/secret_key.sh)  # lead keys: the environment's secret, or the one kept in var/
+export LOCKSTEP_SECRET_KEY
 "$bin/python" -c 'from services.simulator.contracts import with_first_touch; print(with_first_touch("1s", version="2026.1-demo"), end="")' >var/demo-contract.yaml
 export LOCKSTEP_CONTRACT=$PWD/var/demo-contract.yaml
 # Demo credentials, shared by the ingest service and the simulator (the simulator's built-in values).

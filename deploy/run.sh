@@ -12,13 +12,10 @@ stop() {
 }
 trap stop INT TERM
 mkdir -p var
-# The secret dashboard sessions are signed with: the environment's, or one generated into var/ once
-# (readable by this user only) and kept, so sessions survive a restart.
-if [ -z "${LOCKSTEP_SECRET_KEY:-}" ]; then
-  [ -s var/secret_key ] || (umask 077 && "$bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))' >var/secret_key)
-  LOCKSTEP_SECRET_KEY=$(cat var/secret_key)
-  export LOCKSTEP_SECRET_KEY
-fi
+# The deployment secret lead keys are derived from and dashboard sessions are signed with: the
+# environment's, or one generated into var/secret_key once (readable by this user only) and kept.
+LOCKSTEP_SECRET_KEY=$(deploy/secret_key.sh)
+export LOCKSTEP_SECRET_KEY
 # Secure by default: no admin key yet, one is created and shown here, once (with how to use it).
 "$bin/lockstep" keys bootstrap-admin
 # The dashboard's own viewer key for scoring's funnel, made once per topic prefix and kept in var/.

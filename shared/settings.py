@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.events.keys import LeadKeys
+
 ENV_PREFIX = "LOCKSTEP_"
 
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]{0,200}$")
@@ -77,6 +79,14 @@ class LockstepSettings(BaseSettings):
         description="Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto are believed"
         " (none by default)",
     )
+    secret_key: SecretStr | None = Field(
+        None,
+        validate_default=True,
+        description=(
+            "Deployment secret (required; at least 32 characters) lead keys are derived from and dashboard"
+            " sessions are signed with; changing it changes every lead key, so keep it like a database password"
+        ),
+    )
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -120,6 +130,25 @@ class LockstepSettings(BaseSettings):
         if value is not None and not value.get_secret_value().strip():
             return None  # an empty variable (as compose passes an unset one) means unset
         return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, value: SecretStr | None) -> SecretStr:
+        # No default and no way around it: a secret known from the source would let anyone link a
+        # guessed address to its lead key (and forge dashboard sessions).
+        if value is None or not value.get_secret_value().strip():
+            raise ValueError(
+                "required: a random secret of at least 32 characters, e.g. from"
+                " `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'` (make run keeps one in var/)"
+            )
+        if len(value.get_secret_value().strip()) < 32:
+            raise ValueError("too short: use at least 32 random characters")
+        return value
+
+    def lead_keys(self) -> LeadKeys:
+        """Lead keys under this deployment's secret (shared/events/keys.py)."""
+        assert self.secret_key is not None  # the validator refuses settings without one
+        return LeadKeys(self.secret_key.get_secret_value())
 
     def database_url_for(self, service: str) -> str:
         return self.database_url.replace("{service}", service)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import subprocess
 import uuid
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 
 from tests.support.infra import REPO, broker_answers, create_pg_database, drop_pg_database
 from tests.support.kafka import delete_topics
+from tests.support.keys import TEST_SECRET_KEY
 from tests.support.postgres import backends, postgres_required, start_postgres
 
 KAFKA_BOOTSTRAP = os.environ.get("LOCKSTEP_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -49,6 +49,13 @@ def _tree_state() -> dict[str, str] | None:
     return state
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # The deployment secret every service requires (lead keys, dashboard sessions): a fixed one
+    # (tests/support/keys.py), for in-process apps and the service processes tests start alike, so
+    # tests can compute the lead keys they expect.
+    os.environ["LOCKSTEP_SECRET_KEY"] = TEST_SECRET_KEY
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[_TREE] = _tree_state()
 
@@ -72,12 +79,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.line("tests must write under var/ or tmp_path (unless you edited these during the run):")
         for path in dirtied:
             terminalreporter.line(f"  {path}")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # The deployment secret the SLA service signs dashboard sessions with, which it refuses to start
-    # without: one per test session, for in-process apps and the service processes tests start.
-    os.environ.setdefault("LOCKSTEP_SECRET_KEY", secrets.token_urlsafe(32))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

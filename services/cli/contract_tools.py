@@ -80,7 +80,7 @@ def _backtest(args: argparse.Namespace) -> int:
     candidate = load_contract(args.contract)
     since = time_arg("--since", args.since) if args.since else None
     events, before, after = asyncio.run(
-        backtest(active, candidate, args.database or settings.database_url_for("scoring"), since)
+        backtest(active, candidate, args.database or settings.database_url_for("scoring"), since, settings.lead_keys())
     )
     print(render(events, before, after))
     return 0

@@ -56,6 +56,7 @@ async def bootstrap(settings: IngestSettings) -> IngestService:
         runtime.topics,
         recent,
         DoorMetrics(runtime.registry),
+        settings.lead_keys(),
         max_body_bytes=settings.max_body_bytes,
     )
     return IngestService(runtime, settings, door, recent)

@@ -19,7 +19,7 @@ from pydantic_core import PydanticSerializationError
 from services.ingest.metrics import DoorMetrics
 from services.ingest.raw import RawRecordIds, raw_record
 from services.ingest.recent import RecentRequests
-from services.ingest.redaction import mask_emails, safe_url
+from services.ingest.redaction import remove_emails, safe_url
 from services.ingest.sources.base import (
     BadPayload,
     Draft,
@@ -29,6 +29,7 @@ from services.ingest.sources.base import (
     Unauthorized,
 )
 from shared.bus import BusUnavailable, EventProducer, OutgoingRecord, Topics
+from shared.events import LeadKeys
 from shared.events.envelope import encode_event
 from shared.events.text import storable, unstorable, unstorable_in
 from shared.web.problems import problem_response
@@ -47,6 +48,7 @@ class WebhookDoor:
         topics: Topics,
         recent: RecentRequests,
         metrics: DoorMetrics,
+        keys: LeadKeys,
         *,
         max_body_bytes: int,
         replay_memory: int = 50_000,
@@ -59,6 +61,7 @@ class WebhookDoor:
         self._topics = topics
         self._recent = recent
         self._metrics = metrics
+        self._keys = keys
         # Event ids this replica already delivered: a sender's retry is answered without resending.
         self._delivered: OrderedDict[tuple[str, ...], None] = OrderedDict()
         self._replay_memory = replay_memory
@@ -83,7 +86,7 @@ class WebhookDoor:
             source=source,
             outcome=outcome,
             status=status,
-            reason=mask_emails(reason),
+            reason=remove_emails(reason),
             events=0,
             summary=lambda: {"request": _summary(request)} if request else {},
         )
@@ -127,7 +130,7 @@ class WebhookDoor:
         try:
             await self._producer.send_many(records)
         except BusUnavailable as exc:
-            log.warning("%s: answering 503: %s", source, exc)
+            log.warning("%s: answering 503: %s", source, remove_emails(str(exc)))
             return self.reject(
                 source,
                 503,
@@ -158,17 +161,17 @@ class WebhookDoor:
                 "request": _summary(request),
                 "duplicate": duplicate,
                 "ignored": result.ignored,
-                "warnings": [mask_emails(u.warning) for u in result.unmapped],
+                "warnings": [remove_emails(u.warning) for u in result.unmapped],
+                # Ids and types only: not even the lead key, which would tie the row to a person.
                 "produced": [
-                    {"id": mask_emails(d.event_id), "type": d.payload.event_type, "lead": mask_emails(d.key)}
-                    for d in result.drafts[:20]
+                    {"id": remove_emails(d.event_id), "type": d.payload.event_type} for d in result.drafts[:20]
                 ],
             },
         )
         return adapter.accepted(result)
 
     def _records(self, source: str, request: InboundRequest, result: ParseResult) -> list[OutgoingRecord]:
-        events = [event_record(self._topics.events, source, d) for d in result.drafts]
+        events = [event_record(self._topics.events, source, d, self._keys) for d in result.drafts]
         # The raw record goes first: an audit trail that can replay whatever followed.
         return [
             raw_record(self._topics.raw, source, request, [d.event_id for d in result.drafts], self._raw_ids.next()),
@@ -176,12 +179,14 @@ class WebhookDoor:
         ]
 
 
-def event_record(topic: str, source: str, draft: Draft) -> OutgoingRecord:
-    """The canonical event record of a draft: what the door publishes, and a raw replay again."""
+def event_record(topic: str, source: str, draft: Draft, keys: LeadKeys) -> OutgoingRecord:
+    """The canonical event record of a draft: what the door publishes, and a raw replay again. Its
+    key and subject are the lead's opaque key: ordered per person, and no email on the wire's envelope."""
+    key = draft.record_key(keys)
     headers, value = encode_event(
-        draft.payload, id=draft.event_id, source=f"/lockstep/ingest/{source}", subject=draft.key, time=draft.occurred_at
+        draft.payload, id=draft.event_id, source=f"/lockstep/ingest/{source}", subject=key, time=draft.occurred_at
     )
-    return OutgoingRecord(topic, draft.key, value, headers)
+    return OutgoingRecord(topic, key, value, headers)
 
 
 def _may_be_unstorable(drafts: list[Draft], records: list[OutgoingRecord]) -> bool:

@@ -41,6 +41,7 @@ from services.ingest.settings import IngestSettings
 from services.ingest.sources.base import BadPayload, SourceAdapter, Unauthorized
 from shared.bus import EventProducer, OutgoingRecord, Topics
 from shared.bus.scan import scan_topic
+from shared.events import LeadKeys
 
 
 class UnknownSource(ValueError):
@@ -121,6 +122,7 @@ async def replay_raw(
     since: datetime,
     until: datetime,
     producer: EventProducer | None,
+    keys: LeadKeys,
 ) -> RawReplay:
     """Replay `adapter`'s webhooks received in [since, until); a dry run (`producer` None) publishes nothing."""
     report = RawReplay(adapter.name, since, until, dry_run=producer is None)
@@ -149,7 +151,7 @@ async def replay_raw(
                     report.skipped["repeated: the same event from another delivery in the window"] += 1
                     continue
                 published = draft.event_id in webhook.event_ids
-                candidates[draft.event_id] = (event_record(topics.events, adapter.name, draft), published)
+                candidates[draft.event_id] = (event_record(topics.events, adapter.name, draft, keys), published)
     # What the events topic holds under these ids: the publication on arrival, or an earlier replay's.
     held: dict[str, set[bytes]] = {}
     if candidates:
@@ -198,6 +200,7 @@ async def replay_raw_window(
             since=since,
             until=until,
             producer=producer,
+            keys=settings.lead_keys(),
         )
     finally:
         if producer is not None:

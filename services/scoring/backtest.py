@@ -20,7 +20,7 @@ from services.scoring.migrations import MIGRATIONS
 from services.scoring.tables import event_log, outbox, transitions
 from shared.db import Outbox, create_engine, session_factory
 from shared.db.migrations import upgrade
-from shared.events import EventEnvelope
+from shared.events import EventEnvelope, LeadKeys
 
 BATCH = 500
 
@@ -49,12 +49,12 @@ async def load_history(database_url: str, since: datetime | None) -> list[EventE
     ]
 
 
-async def replay(contract: Contract, history: list[EventEnvelope], directory: Path) -> Outcome:
+async def replay(contract: Contract, history: list[EventEnvelope], directory: Path, keys: LeadKeys) -> Outcome:
     engine = create_engine(f"sqlite+aiosqlite:///{directory}/{contract.version.replace('/', '_')}-{id(contract)}.db")
     try:
         await upgrade(engine, MIGRATIONS)
         sessions = session_factory(engine)
-        handler = ScoringHandler(LifecycleEngine(contract), Outbox(outbox), "backtest.lifecycle")
+        handler = ScoringHandler(LifecycleEngine(contract), Outbox(outbox), "backtest.lifecycle", keys)
         for start in range(0, len(history), BATCH):
             async with sessions() as session, session.begin():
                 await handler(session, history[start : start + BATCH])
@@ -91,14 +91,14 @@ async def replay(contract: Contract, history: list[EventEnvelope], directory: Pa
 
 
 async def backtest(
-    active: Contract, candidate: Contract, database_url: str, since: datetime | None
+    active: Contract, candidate: Contract, database_url: str, since: datetime | None, keys: LeadKeys
 ) -> tuple[int, Outcome, Outcome]:
     history = await load_history(database_url, since)
     with tempfile.TemporaryDirectory(prefix="lockstep-backtest-") as directory:
         return (
             len(history),
-            await replay(active, history, Path(directory)),
-            await replay(candidate, history, Path(directory)),
+            await replay(active, history, Path(directory), keys),
+            await replay(candidate, history, Path(directory), keys),
         )
 
 

@@ -26,7 +26,9 @@ async def bootstrap(settings: ScoringSettings) -> ScoringService:
     engine = LifecycleEngine(load_contract(settings.contract))
     runtime = await open_runtime("scoring", settings, migrations=MIGRATIONS)
     box = Outbox(outbox)
-    handler = ScoringHandler(engine, box, runtime.topics.lifecycle, ScoringMetrics(runtime.registry))
+    handler = ScoringHandler(
+        engine, box, runtime.topics.lifecycle, settings.lead_keys(), ScoringMetrics(runtime.registry)
+    )
     runtime.add_consumer(
         group=GROUP,
         topics=[runtime.topics.events],

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 
 from services.scoring import queries
 from services.scoring.domain.engine import LifecycleEngine
@@ -33,6 +34,10 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
     return value
 
 
+class EmailQuery(BaseModel):
+    email: str = Field(min_length=1, max_length=320, description="Matched trimmed and case-insensitively")
+
+
 @router.get(
     "/leads/{lead_key}",
     response_model=LeadDetail,
@@ -43,20 +48,29 @@ async def get_lead(caller: Operator, lead_key: str, session: DatabaseSession, en
     return await queries.lead_detail(session, engine, lead_key)
 
 
-@router.get("/leads", response_model=LeadPage, summary="Leads by email, or a page of leads by stage, owner and time")
+@router.post(
+    "/leads/search",
+    response_model=LeadPage,
+    summary="The lead known by an email address (in the body: an address never goes in a URL)",
+)
+async def search_leads(caller: Operator, query: EmailQuery, session: DatabaseSession, engine: EngineDep) -> LeadPage:
+    return await queries.lead_by_email(session, engine, query.email)
+
+
+@router.get("/leads", response_model=LeadPage, summary="A page of leads by stage, owner and time")
 async def list_leads(
     caller: Operator,
+    request: Request,
     session: DatabaseSession,
     engine: EngineDep,
-    email: Annotated[str | None, Query(max_length=320)] = None,
     stage: Annotated[str | None, Query(max_length=32)] = None,
     owner: Annotated[str | None, Query(max_length=128)] = None,
     since: Annotated[Instant | None, Query(description="Entered their stage at or after")] = None,
     cursor: Annotated[str | None, Query(max_length=800)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> LeadPage:
-    if email:
-        return await queries.lead_by_email(session, engine, email)
+    if "email" in request.query_params:  # the old lookup: say where it went rather than answer every lead
+        raise Problem(400, "email: look a lead up by email with POST /leads/search and a JSON body")
     return await queries.lead_page(
         session, engine, stage=stage, owner=owner, since=_aware(since, "since"), cursor=cursor, limit=limit
     )

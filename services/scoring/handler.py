@@ -7,6 +7,7 @@ and puts every stage change in the outbox (published to `<prefix>lifecycle` afte
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,7 @@ from shared.events import (
     ContactMerged,
     EventEnvelope,
     LeadIdentified,
+    LeadKeys,
     LeadRef,
     LifecycleTransitioned,
     OpportunityChanged,
@@ -54,9 +56,15 @@ class _Batch:
 
 class ScoringHandler:
     def __init__(
-        self, engine: LifecycleEngine, outbox: Outbox, lifecycle_topic: str, metrics: ScoringMetrics | None = None
+        self,
+        engine: LifecycleEngine,
+        outbox: Outbox,
+        lifecycle_topic: str,
+        keys: LeadKeys,
+        metrics: ScoringMetrics | None = None,
     ) -> None:
         self.engine = engine
+        self._keys = keys
         self._outbox = outbox
         self._topic = lifecycle_topic
         self._metrics = metrics
@@ -121,13 +129,17 @@ class ScoringHandler:
             OutgoingRecord.event(self._topic, self._identified(key, names, batch.earliest), key=key)
             for key, names in batch.repo.new_identities().items()
         ]
-        records += [OutgoingRecord.event(self._topic, self._envelope(t), key=t.lead_key) for t in batch.fresh]
+        leads = batch.repo.leads
+        records += [
+            OutgoingRecord.event(self._topic, self._envelope(t, leads.get(t.lead_key)), key=t.lead_key)
+            for t in batch.fresh
+        ]
         self._outbox.append_to(writes, records)
 
     def _resolve(self, repo: LeadRepository, ref: LeadRef, at: datetime, event_id: str) -> Lead:
         found = repo.lead_for(ref)
         if not found:
-            lead = self.engine.new_lead(ref.key, ref, at, event_id)
+            lead = self.engine.new_lead(self._keys.of(ref), ref, at, event_id)
             repo.add(lead)
         else:
             lead = min(found, key=lambda candidate: candidate.created_at)
@@ -187,16 +199,23 @@ class ScoringHandler:
         payload = LeadIdentified(lead_key=key, identities=sorted(names), occurred_at=at)
         return EventEnvelope.wrap(
             payload,
-            id=f"identified:{key}:{','.join(sorted(names))}"[:250],
+            # The names are emails and record ids: in the payload, never in the id.
+            id=f"identified:{key}:{_digest(*sorted(names))}",
             source="/lockstep/scoring",
             subject=key,
             time=at,
         )
 
-    def _envelope(self, t: Transition) -> EventEnvelope:
+    def _envelope(self, t: Transition, lead: Lead | None) -> EventEnvelope:
+        # Who the lead is travels in payload fields (SLA names the person in its alerts), never in the id or key.
+        attributes = lead.attributes if lead else {}
+        name = " ".join(str(attributes[n]) for n in ("first_name", "last_name") if attributes.get(n)) or None
         payload = LifecycleTransitioned(
             lead_key=t.lead_key,
-            email=None,
+            email=lead.email if lead else None,
+            name=name,
+            company=attributes.get("company"),
+            record_url=attributes.get("record_url"),
             from_stage=t.from_stage,
             to_stage=t.to_stage,
             reason=t.reason,
@@ -211,8 +230,13 @@ class ScoringHandler:
         )
         return EventEnvelope.wrap(
             payload,
-            id=f"lifecycle:{t.event_id}:{t.lead_key}:{t.from_stage}->{t.to_stage}",
+            id=f"lifecycle:{_digest(str(t.event_id), t.lead_key, str(t.from_stage), t.to_stage)}",
             source="/lockstep/scoring",
             subject=t.lead_key,
             time=t.occurred_at,
         )
+
+
+def _digest(*parts: str) -> str:
+    """A stable id part from parts that may be long or personal (a sender's event id, a lead's names)."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]

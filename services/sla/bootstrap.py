@@ -84,7 +84,7 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notif
     runtime.add_consumer(
         group=GROUP,
         topics=list(inputs),
-        handler=SlaHandler(book, desk, metrics),
+        handler=SlaHandler(book, desk, settings.lead_keys(), metrics),
         processed=ProcessedEvents(processed_events),
         outbox=box,
         wanted=WANTED,

@@ -9,6 +9,9 @@ names, its open timers look back at the touches by them too. When scoring merges
 announces B's names under A; once B is left with no names, B is gone, and its open timers go to A
 (or are cancelled where A already runs one of that policy) so they do not alert for a dead key.
 
+Names (identities: `email:...`, `<source>:<record id>`) are only ever matched here, never shown, so
+they are kept as their keyed hashes (shared/events/keys.py): no email in the SLA's tables for that.
+
 A batch is handled set-wise: everything its events could read is loaded first (see
 `SlaRepository`), the events are applied in order against that state, and the changes are
 written at the end. Order within the batch still matters (a touch then the stage change, an
@@ -31,6 +34,7 @@ from shared.events import (
     AlertRaised,
     EventEnvelope,
     LeadIdentified,
+    LeadKeys,
     LifecycleTransitioned,
     OpportunityChanged,
     SalesDispositioned,
@@ -58,9 +62,10 @@ def _starts_loop_check(t: LifecycleTransitioned) -> bool:
 
 
 class SlaHandler:
-    def __init__(self, book: PolicyBook, desk: AlertDesk, metrics: SlaMetrics | None = None) -> None:
+    def __init__(self, book: PolicyBook, desk: AlertDesk, keys: LeadKeys, metrics: SlaMetrics | None = None) -> None:
         self.book = book
         self.desk = desk
+        self._keys = keys
         self._metrics = metrics
 
     async def __call__(self, session: AsyncSession, envelopes: list[EventEnvelope]) -> None:
@@ -81,12 +86,13 @@ class SlaHandler:
         if loops:
             await self.desk.raise_many(session, loops)
 
-    @staticmethod
-    def _read(envelope: EventEnvelope) -> Item | None:
+    def _read(self, envelope: EventEnvelope) -> Item | None:
         if envelope.type == LifecycleTransitioned.event_type:
             return envelope.id, LifecycleTransitioned.model_validate(envelope.data), None
         if envelope.type == LeadIdentified.event_type:
-            return envelope.id, LeadIdentified.model_validate(envelope.data), None
+            identified = LeadIdentified.model_validate(envelope.data)
+            hashed = [self._keys.identity(name) for name in identified.identities]
+            return envelope.id, identified.model_copy(update={"identities": hashed}), None
         if envelope.type in _TOUCHES:
             payload = envelope.payload()
             if isinstance(payload, _TOUCH_EVENTS) and payload.lead is not None:
@@ -97,7 +103,7 @@ class SlaHandler:
         """Load whatever any event of the batch could read, whatever the order they come in."""
         transitions = [(event_id, e) for event_id, e, _ in batch if isinstance(e, LifecycleTransitioned)]
         identified = [e for _, e, _ in batch if isinstance(e, LeadIdentified)]
-        touched = {name for _, e, _ in batch if isinstance(e, _TOUCH_EVENTS) and e.lead for name in e.lead.identities()}
+        touched = {name for _, e, _ in batch if isinstance(e, _TOUCH_EVENTS) for name in self._names(e)}
         starting = [t for _, t in transitions if self.book.starting_on(t.to_stage)]
         starting_leads = {t.lead_key for t in starting}
         announced = {name for e in identified for name in e.identities}
@@ -221,9 +227,7 @@ class SlaHandler:
         kind: str,
         payload: SalesTouched | SalesDispositioned | OpportunityChanged,
     ) -> None:
-        if payload.lead is None:  # _read keeps only the touches that name their lead
-            return
-        names = payload.lead.identities()
+        names = self._names(payload)
         at = payload.occurred_at
         rep = getattr(payload, "rep", None)
         repo.touch(names, kind, rep, at, event_id)
@@ -237,6 +241,11 @@ class SlaHandler:
             if policy.touch_by_owner and timer.owner is not None and rep != timer.owner:
                 continue
             self._meet(repo, timer, at, kind)
+
+    def _names(self, payload: SalesTouched | SalesDispositioned | OpportunityChanged) -> list[str]:
+        """The names a touch came by, as the SLA keeps them: keyed hashes (none: `_read` keeps only
+        the touches that name their lead)."""
+        return [self._keys.identity(name) for name in payload.lead.identities()] if payload.lead else []
 
     def _meet(self, repo: SlaRepository, timer: Timer, at: datetime, by: str) -> None:
         calendar = self.book.calendars.get(timer.calendar)

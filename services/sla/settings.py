@@ -41,11 +41,6 @@ class SlaSettings(ContractSettings):
     scoring_key: SecretStr | None = Field(
         None, description="A viewer key the dashboard's funnel calls scoring with (the funnel is unavailable without)"
     )
-    secret_key: SecretStr | None = Field(
-        None,
-        validate_default=True,
-        description="Deployment secret that signs dashboard sessions (required; at least 32 characters)",
-    )
     session_ttl: timedelta = Field(
         timedelta(hours=12),
         ge=timedelta(minutes=1),
@@ -59,19 +54,6 @@ class SlaSettings(ContractSettings):
         from services.sla.notify import parse_targets
 
         parse_targets(value)  # raises ValueError with a one-line message
-        return value
-
-    @field_validator("secret_key")
-    @classmethod
-    def _secret_key(cls, value: SecretStr | None) -> SecretStr:
-        # No default and no way around it: a secret known from the source would let anyone forge sessions.
-        if value is None or not value.get_secret_value().strip():
-            raise ValueError(
-                "required: a random secret of at least 32 characters, e.g. from"
-                " `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'` (make run keeps one in var/)"
-            )
-        if len(value.get_secret_value().strip()) < 32:
-            raise ValueError("too short: use at least 32 random characters")
         return value
 
     @field_validator("scoring_key")

@@ -10,7 +10,9 @@ from shared.events.catalog import (
     ContactDeleted,
     ContactMerged,
     ContactUpserted,
+    LeadErased,
     LeadIdentified,
+    LeadLabel,
     LeadRef,
     LifecycleTransitioned,
     OpportunityChanged,
@@ -19,7 +21,7 @@ from shared.events.catalog import (
     SourceEvent,
 )
 from shared.events.envelope import EventEnvelope, MalformedEvent
-from shared.events.keys import lead_key, normalize_email
+from shared.events.keys import LeadKeys, normalize_email
 
 __all__ = [
     "ACTIVITY_KINDS",
@@ -32,7 +34,10 @@ __all__ = [
     "ContactMerged",
     "ContactUpserted",
     "EventEnvelope",
+    "LeadErased",
     "LeadIdentified",
+    "LeadKeys",
+    "LeadLabel",
     "LeadRef",
     "LifecycleTransitioned",
     "MalformedEvent",
@@ -40,6 +45,5 @@ __all__ = [
     "SalesDispositioned",
     "SalesTouched",
     "SourceEvent",
-    "lead_key",
     "normalize_email",
 ]

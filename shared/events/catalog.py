@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from shared.events.keys import lead_key, normalize_email
+from shared.events.keys import normalize_email
 
 EVENT_TYPES: dict[str, type[CanonicalEvent]] = {}
 
@@ -77,10 +77,6 @@ class LeadRef(_Model):
             raise ValueError("a lead needs an email or a record_id")
         return self
 
-    @property
-    def key(self) -> str:
-        return lead_key(email=self.email, source=self.source, record_id=self.record_id)
-
     def identities(self) -> list[str]:
         """Every name this reference knows the person by (`email:...`, `<source>:<record id>`):
         what scoring joins leads on and publishes in `lead.identified`, and SLA matches touches by."""
@@ -114,6 +110,9 @@ class ContactAttributes(_Model):
     owner: str | None = Field(None, description="Owning rep's id in the source system")
     lead_source: str | None = None
     campaign: str | None = None
+    record_url: str | None = Field(
+        None, max_length=2000, description="The record in the source system (a HubSpot or Salesforce page)"
+    )
     custom: dict[str, Scalar] = Field(default_factory=dict, description="Source properties without a canonical name")
 
 
@@ -186,8 +185,9 @@ class OpportunityChanged(CanonicalEvent):
     occurred_at: AwareDatetime
 
     @property
-    def key(self) -> str:
-        return self.lead.key if self.lead else f"{self.source}:opportunity:{self.opportunity_id}"
+    def deal_key(self) -> str:
+        """The Kafka key of a deal event that names no lead: the deal's own id (no personal data)."""
+        return f"{self.source}:opportunity:{self.opportunity_id}"
 
 
 # What sources report through the door; all but an opportunity's name their lead.
@@ -213,8 +213,11 @@ SOURCE_EVENTS: tuple[type[SourceEvent], ...] = (
 
 class LifecycleTransitioned(CanonicalEvent):
     event_type: ClassVar[str] = "lockstep.lifecycle.transitioned.v1"
-    lead_key: str = Field(min_length=1)
+    lead_key: str = Field(min_length=1, description="The lead's opaque key (a keyed hash, never an email)")
     email: str | None = None
+    name: str | None = Field(None, description="The person's name as the sources give it, for alerts")
+    company: str | None = None
+    record_url: str | None = Field(None, description="The person's record in the source system, for alerts")
     from_stage: str | None = Field(None, description="None when the lead is first seen")
     to_stage: str
     reason: str = Field(description="The rule or disposition that caused the change")
@@ -239,6 +242,27 @@ class LeadIdentified(CanonicalEvent):
     occurred_at: AwareDatetime
 
 
+class LeadErased(CanonicalEvent):
+    """A person's personal data was erased (a CRM deletion, `lockstep erase`, the admin API), published
+    by scoring on `<prefix>lifecycle` once its own tables are clean: every consumer erases what it holds
+    of `lead_key` too. What stays is anonymous history, kept under `anonymous_key`, a random key no
+    email or record id leads back to, so counts and timings do not change."""
+
+    event_type: ClassVar[str] = "lockstep.lead.erased.v1"
+    lead_key: str = Field(min_length=1)
+    anonymous_key: str = Field(min_length=1)
+    occurred_at: AwareDatetime
+
+
+class LeadLabel(_Model):
+    """How a person reads the lead an alert is about."""
+
+    name: str | None = None
+    company: str | None = None
+    record_url: str | None = Field(None, description="The person's record in the source system")
+    email: str | None = Field(None, description="Only in webhooks to targets configured with include_email")
+
+
 class AlertRaised(CanonicalEvent):
     event_type: ClassVar[str] = "lockstep.alert.raised.v1"
     alert_id: str
@@ -252,4 +276,5 @@ class AlertRaised(CanonicalEvent):
     due_at: AwareDatetime | None = None
     raised_at: AwareDatetime
     message: str
+    lead: LeadLabel | None = Field(None, description="Who the lead is, as the message names them")
     details: dict[str, Any] = Field(default_factory=dict)

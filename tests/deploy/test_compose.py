@@ -30,7 +30,8 @@ def test_docker_compose_file_is_valid():
 
 def test_the_stack_takes_its_secrets_from_the_environment_and_will_not_start_without():
     compose = yaml.safe_load(_config(SECRETS).stdout)["services"]
-    assert compose["sla"]["environment"]["LOCKSTEP_SECRET_KEY"] == SECRETS["LOCKSTEP_SECRET_KEY"]
+    for service in ("migrate", "ingest", "scoring", "sla"):  # lead keys: every service derives them from it
+        assert compose[service]["environment"]["LOCKSTEP_SECRET_KEY"] == SECRETS["LOCKSTEP_SECRET_KEY"], service
     assert compose["keys"]["environment"]["LOCKSTEP_ADMIN_KEY"] == SECRETS["LOCKSTEP_ADMIN_KEY"]
     assert compose["keys"]["command"] == ["keys", "bootstrap-admin"]
     for missing in SECRETS:

@@ -43,6 +43,7 @@ from shared.webhooks.signing import standard_webhooks_headers
 from tests.services.ingest.fake_door import HOST, new_door
 from tests.services.ingest.sources import factories
 from tests.services.ingest.sources.factories import NOW, NOW_MS
+from tests.support.keys import TEST_KEYS
 
 EXAMPLES = settings(
     max_examples=40,
@@ -160,8 +161,10 @@ class Stores:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         contract = load_contract(DEFAULT_CONTRACT)
-        self.scoring = ScoringHandler(LifecycleEngine(contract), Outbox(scoring_outbox), "t.lifecycle")
-        self.sla = SlaHandler(PolicyBook(contract), AlertDesk(Outbox(sla_outbox), "t.alerts", self._no_delivery))
+        self.scoring = ScoringHandler(LifecycleEngine(contract), Outbox(scoring_outbox), "t.lifecycle", TEST_KEYS)
+        self.sla = SlaHandler(
+            PolicyBook(contract), AlertDesk(Outbox(sla_outbox), "t.alerts", self._no_delivery), TEST_KEYS
+        )
         self.sessions: async_sessionmaker[AsyncSession] | None = None
 
     @staticmethod

@@ -22,6 +22,7 @@ from shared.events import (
     LeadRef,
     SalesDispositioned,
 )
+from tests.support.keys import TEST_KEYS, key_of
 
 ADA = LeadRef(source="hubspot", record_id="501", email="ada@acme.io")
 BOB = LeadRef(source="pipedrive", record_id="77", email="bob@beta.io")
@@ -74,7 +75,7 @@ async def publish(bootstrap: str, topic: str, events: list, partitions: int = 2)
             OutgoingRecord.event(
                 topic,
                 EventEnvelope.wrap(
-                    e, id=f"test:{uuid.uuid4().hex}", source="/tests", subject=e.lead.key, time=e.occurred_at
+                    e, id=f"test:{uuid.uuid4().hex}", source="/tests", subject=TEST_KEYS.of(e.lead), time=e.occurred_at
                 ),
             )
             for e in events
@@ -88,7 +89,7 @@ async def wait_for_story(scoring: httpx.AsyncClient, timeout_s: float = 60) -> N
     """Until the scoring service (its API behind `scoring`) has every lead of the story in its final stage."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
-        stages = {lead: (await scoring.get(f"/leads/{lead}")).json().get("stage") for lead in OUTCOME}
+        stages = {lead: (await scoring.get(f"/leads/{key_of(lead)}")).json().get("stage") for lead in OUTCOME}
         if stages == OUTCOME:
             return
         assert asyncio.get_running_loop().time() < deadline, f"scoring did not take the story: {stages}"

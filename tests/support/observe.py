@@ -45,7 +45,7 @@ async def lead(scoring: httpx.AsyncClient, email: str) -> dict[str, Any] | None:
     """Scoring's explanation of the lead known by `email` (its key may be another identity, e.g.
     `hubspot:1001` when the CRM created the contact before it knew the address); None while unknown."""
     try:
-        found = (await scoring.get("/leads", params={"email": email})).json()["leads"]
+        found = (await scoring.post("/leads/search", json={"email": email})).json()["leads"]
         if len(found) != 1:
             return None
         response = await scoring.get(f"/leads/{found[0]['key']}")

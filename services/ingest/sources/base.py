@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from fastapi.responses import Response
 
-from shared.events import OpportunityChanged, SourceEvent
+from shared.events import LeadKeys, OpportunityChanged, SourceEvent
 
 
 class Unauthorized(Exception):
@@ -43,11 +43,13 @@ class Draft:
     event_id: str
     payload: SourceEvent
 
-    @property
-    def key(self) -> str:
-        if isinstance(self.payload, OpportunityChanged):
-            return self.payload.key
-        return self.payload.lead.key
+    def record_key(self, keys: LeadKeys) -> str:
+        """The Kafka record key and CloudEvents subject: the lead's opaque key, or a deal's own id
+        for a deal event that names no lead."""
+        if isinstance(self.payload, OpportunityChanged) and self.payload.lead is None:
+            return self.payload.deal_key
+        assert self.payload.lead is not None  # every other source event names its lead
+        return keys.of(self.payload.lead)
 
     @property
     def occurred_at(self) -> datetime:

@@ -23,8 +23,10 @@ from services.ingest.sources.base import (
     SourceAdapter,
     Unauthorized,
     json_body,
+    stable_id,
 )
 from shared.events.catalog import SOURCE_EVENTS, SourceEvent, current_versions
+from shared.events.keys import remove_emails
 
 # The types a sender may send: what sources report, not what Lockstep's services decide.
 INBOUND_TYPES = {model.event_type: model for model in SOURCE_EVENTS}
@@ -101,5 +103,7 @@ class Generic(SourceAdapter):
             if own is not None and (not isinstance(own, str) or not own or len(own) > 200):
                 raise BadPayload(f"{where}id: expected a non-empty string of at most 200 characters")
             event_id = f"generic:{own}" if own else f"generic:{delivery}:{index}"
+            if remove_emails(event_id) != event_id:  # ids travel in headers and logs: no address in them
+                event_id = f"generic:{stable_id(event_id)}"
             result.drafts.append(Draft(event_id, payload))
         return result

@@ -61,6 +61,13 @@ def _contact(object_id: int | None, email: str | None = None) -> LeadRef:
     return LeadRef(source="hubspot", record_id=str(object_id), email=normalize_email(email))
 
 
+def _record_url(event: HubSpotEvent) -> str | None:
+    """The contact's page in HubSpot (object type 0-1 is the contact), for alerts to link to."""
+    if event.portalId is None or event.objectId is None:
+        return None
+    return f"https://app.hubspot.com/contacts/{event.portalId}/record/0-1/{event.objectId}"
+
+
 def _deal_id(object_id: int | None) -> str:
     if object_id is None:
         raise BadPayload("deal event without objectId")
@@ -72,7 +79,8 @@ def map_event(event: HubSpotEvent, mapping: HubSpotMapping, result: ParseResult,
     when = millis_to_datetime(event.occurredAt)
     add = result.drafts.append
     if kind == "contact.creation":
-        add(Draft(_event_id(event), ContactUpserted(lead=_contact(event.objectId), occurred_at=when)))
+        linked = ContactAttributes(record_url=_record_url(event))
+        add(Draft(_event_id(event), ContactUpserted(lead=_contact(event.objectId), occurred_at=when, attributes=linked)))
     elif kind == "contact.propertyChange":
         _map_contact_property(event, mapping, result, at)
     elif kind in ("contact.deletion", "contact.privacyDeletion"):
@@ -110,7 +118,8 @@ def _map_contact_property(event: HubSpotEvent, mapping: HubSpotMapping, result: 
     lead = _contact(event.objectId)
     if name == "email":
         lead = _contact(event.objectId, value)
-        result.drafts.append(Draft(_event_id(event), ContactUpserted(lead=lead, occurred_at=when)))
+        linked = ContactAttributes(record_url=_record_url(event))
+        result.drafts.append(Draft(_event_id(event), ContactUpserted(lead=lead, occurred_at=when, attributes=linked)))
         return
     if name == mapping.lead_status_property and value:
         channel = mapping.lead_status.touches.get(value)
@@ -145,7 +154,7 @@ def _map_contact_property(event: HubSpotEvent, mapping: HubSpotMapping, result: 
                     f"no touch or disposition was recorded (the value is kept as custom.{name})",
                 )
             )
-    attributes: dict[str, Any] = {}
+    attributes: dict[str, Any] = {"record_url": _record_url(event)}
     if name == mapping.owner_property:
         attributes["owner"] = value
     elif name in mapping.properties:

@@ -86,6 +86,15 @@ def _primary_email(person: dict[str, Any]) -> str | None:
     return normalize_email(entries[0]["value"]) if entries else None
 
 
+def _person_url(meta: Meta) -> str | None:
+    """The person's page in Pipedrive, for alerts to link to: only on a Pipedrive host."""
+    host = (meta.model_extra or {}).get("host")  # the company's own: acme.pipedrive.com
+    host = host.strip().lower() if isinstance(host, str) else ""
+    if not host.endswith(".pipedrive.com") or not all(c.isalnum() or c in ".-" for c in host):
+        return None
+    return f"https://{host}/person/{meta.entity_id}"
+
+
 def _person(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) -> None:
     meta, data, previous = webhook.meta, webhook.data or {}, webhook.previous or {}
     when = _timestamp(meta.timestamp)
@@ -106,6 +115,7 @@ def _person(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) ->
         first_name=first if isinstance(first, str) and first else None,
         last_name=last if isinstance(last, str) and last else None,
         owner=_id(data.get("owner_id")),
+        record_url=_person_url(meta),
     )
     result.drafts.append(
         Draft(f"{event_id}:contact", ContactUpserted(lead=lead, occurred_at=when, attributes=attributes))

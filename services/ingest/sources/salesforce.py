@@ -7,6 +7,7 @@ both work) and, when configured, when `?token=` matches.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree
@@ -59,6 +60,7 @@ class Salesforce(SourceAdapter):
         if org[:15] not in self._orgs:
             raise Unauthorized(f"organization {org[:15]!r} is not in LOCKSTEP_SALESFORCE_ORG_IDS")
         mapping = self._mapping
+        instance = _instance(notifications)
         result = ParseResult(drafts=[])
         items = notifications.findall(f"{{{OUTBOUND}}}Notification")
         if not items:
@@ -79,7 +81,7 @@ class Salesforce(SourceAdapter):
             event_id = f"salesforce:{org[:15]}:{notification_id}"
             at = f"Notification[{index}].sObject"
             if kind in ("Lead", "Contact"):
-                map_person(event_id, fields, mapping, result, at)
+                map_person(event_id, fields, mapping, result, at, instance)
             elif kind == "Task":
                 map_task(event_id, fields, mapping, result, at)
             elif kind == "Opportunity":
@@ -108,6 +110,20 @@ def _notifications(body: bytes) -> Element:
     if notifications is None:
         raise BadPayload("SOAP Body has no notifications element (http://soap.sforce.com/2005/09/outbound)")
     return notifications
+
+
+def _instance(notifications: Element) -> str | None:
+    """The org's base URL (`https://acme.my.salesforce.com`) from the message's API endpoints, where
+    record pages live: only a Salesforce host, since alerts show it as a link."""
+    for name in ("EnterpriseUrl", "PartnerUrl"):
+        try:
+            parts = urlsplit(_text(notifications, name) or "")
+            host = parts.hostname or ""
+        except ValueError:
+            continue
+        if parts.scheme == "https" and host.endswith((".salesforce.com", ".force.com")):
+            return f"https://{host}"
+    return None
 
 
 def _text(element: Element, name: str) -> str | None:

@@ -16,6 +16,7 @@ from services.ingest.sources.base import (
 )
 from shared.events import (
     ContactAttributes,
+    ContactDeleted,
     ContactUpserted,
     LeadRef,
     OpportunityChanged,
@@ -50,10 +51,21 @@ def _when(fields: dict[str, str]) -> datetime:
     return datetime.now(UTC)
 
 
-def map_person(event_id: str, fields: dict[str, str], mapping: SalesforceMapping, result: ParseResult, at: str) -> None:
+def map_person(
+    event_id: str,
+    fields: dict[str, str],
+    mapping: SalesforceMapping,
+    result: ParseResult,
+    at: str,
+    instance: str | None,
+) -> None:
+    """`instance`: the org's base URL, where the person's record page is (None: unknown)."""
     lead = LeadRef(source="salesforce", record_id=fields["Id"], email=normalize_email(fields.get("Email")))
     when = _when(fields)
-    attributes: dict[str, Any] = {}
+    if any(fields.get(name, "").lower() == "true" for name in mapping.deletion_fields):
+        result.drafts.append(Draft(f"{event_id}:deleted", ContactDeleted(lead=lead, occurred_at=when)))
+        return
+    attributes: dict[str, Any] = {"record_url": f"{instance}/{fields['Id']}" if instance else None}
     for name, target in _ATTRIBUTES.items():
         if fields.get(name):
             attributes[target] = _int(fields[name]) if target == "employees" else fields[name]

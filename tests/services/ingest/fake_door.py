@@ -23,6 +23,7 @@ from services.ingest.sources.base import SourceAdapter
 from shared.bus import OutgoingRecord, Topics
 from tests.services.ingest.sources import factories
 from tests.services.ingest.sources.factories import NOW_S
+from tests.support.keys import TEST_KEYS
 
 LIMIT = 2048
 HOST = "hooks.example.com"
@@ -164,6 +165,7 @@ def new_door() -> Door:
         Topics("t."),
         recent,  # type: ignore[arg-type]  # a fake of RecentRequests' record
         DoorMetrics(registry),
+        TEST_KEYS,
         max_body_bytes=LIMIT,
         clock=lambda: NOW_S,
     )

@@ -23,6 +23,7 @@ from shared.events import (
     SourceEvent,
 )
 from tests.support.infra import REPO
+from tests.support.keys import TEST_KEYS
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -40,7 +41,7 @@ def _history() -> list[EventEnvelope]:
         if i % 2 == 0:
             payloads.append(SalesDispositioned(lead=ref, disposition="qualified", occurred_at=T0 + timedelta(hours=3)))
         out += [
-            EventEnvelope.wrap(p, id=f"h:{i}:{n}", source="/t", subject=ref.key, time=p.occurred_at)
+            EventEnvelope.wrap(p, id=f"h:{i}:{n}", source="/t", subject=TEST_KEYS.of(ref), time=p.occurred_at)
             for n, p in enumerate(payloads)
         ]
     return out
@@ -50,7 +51,7 @@ async def test_backtest_shows_both_contracts_side_by_side(tmp_path):
     database = f"sqlite+aiosqlite:///{tmp_path}/scoring.db"
     engine = create_engine(database)
     await upgrade(engine, MIGRATIONS)
-    handler = ScoringHandler(LifecycleEngine(load_contract(DEFAULT_CONTRACT)), Outbox(outbox), "lifecycle")
+    handler = ScoringHandler(LifecycleEngine(load_contract(DEFAULT_CONTRACT)), Outbox(outbox), "lifecycle", TEST_KEYS)
     async with session_factory(engine)() as session, session.begin():
         await handler(session, _history())
     await engine.dispose()

@@ -6,6 +6,7 @@ from contract import load_contract
 from contract.settings import DEFAULT_CONTRACT
 from services.scoring.domain.engine import LifecycleEngine
 from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, LeadRef, SalesDispositioned
+from tests.support.keys import TEST_KEYS
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ENGINE = LifecycleEngine(load_contract(DEFAULT_CONTRACT))
@@ -13,7 +14,7 @@ ENGINE = LifecycleEngine(load_contract(DEFAULT_CONTRACT))
 
 def _lead(email="ada@acme.io", **attributes):
     ref = LeadRef(source="hubspot", record_id="1", email=email)
-    lead = ENGINE.new_lead(ref.key, ref, T0, "e0")
+    lead = ENGINE.new_lead(TEST_KEYS.of(ref), ref, T0, "e0")
     ENGINE.apply(lead, ContactUpserted(lead=ref, occurred_at=T0, attributes=ContactAttributes(**attributes)), "e1")
     return lead, ref
 

@@ -23,6 +23,7 @@ from shared.bus.single_statement import SingleStatementBatch
 from shared.db import Outbox, ProcessedEvents, create_engine, session_factory
 from shared.db.migrations import upgrade
 from shared.events import EventEnvelope, LifecycleTransitioned
+from tests.support.keys import TEST_KEYS, key_of
 
 T0 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
 ORG = "00Do0000000e0vQEAQ"
@@ -39,7 +40,11 @@ def _events(source: str, body: bytes) -> list[EventEnvelope]:
     drafts = ADAPTERS[source].parse(request).drafts
     return [
         EventEnvelope.wrap(
-            d.payload, id=d.event_id, source=f"/lockstep/ingest/{source}", subject=d.key, time=d.occurred_at
+            d.payload,
+            id=d.event_id,
+            source=f"/lockstep/ingest/{source}",
+            subject=d.record_key(TEST_KEYS),
+            time=d.occurred_at,
         )
         for d in drafts
     ]
@@ -100,7 +105,7 @@ async def scoring_db(database_url):
 
 async def test_one_lead_walks_every_stage_across_sources_with_a_rejection_loop(scoring_db, way):
     engine = LifecycleEngine(load_contract(DEFAULT_CONTRACT))
-    handler = ScoringHandler(engine, Outbox(outbox), "lockstep.lifecycle")
+    handler = ScoringHandler(engine, Outbox(outbox), "lockstep.lifecycle", TEST_KEYS)
     lead_sf = {"Id": "00Q1N00000bS2eOUAS", "Email": "ADA@acme.io", "Company": "Acme", "Title": "VP Marketing"}
     steps = [
         _hubspot(wire.hubspot_event(1, "contact.creation", 501, _ms(T0))),
@@ -144,7 +149,7 @@ async def test_one_lead_walks_every_stage_across_sources_with_a_rejection_loop(s
     async with scoring_db() as session:
         rows = (await session.execute(select(outbox).order_by(outbox.c.id))).all()
         published = [EventEnvelope.from_record([(n, v.encode()) for n, v in r.headers], r.value) for r in rows]
-        detail = await queries.lead_detail(session, engine, "hubspot:501")
+        detail = await queries.lead_detail(session, engine, key_of(source="hubspot", record_id="501"))
 
     assert [(h.from_stage, h.to_stage) for h in detail.history] == [
         (None, "subscriber"),
@@ -184,13 +189,15 @@ async def test_one_lead_walks_every_stage_across_sources_with_a_rejection_loop(s
     identified = [e.data["identities"] for e in published if e.type == "lockstep.lead.identified.v1"]
     assert sorted(i for batch in identified for i in batch) == sorted(detail.identities)
     assert [(t.from_stage, t.to_stage) for t in transitions] == [(h.from_stage, h.to_stage) for h in detail.history]
-    assert all(t.contract_version == "2026.1" and t.lead_key == "hubspot:501" for t in transitions)
+    assert all(
+        t.contract_version == "2026.1" and t.lead_key == key_of(source="hubspot", record_id="501") for t in transitions
+    )
     assert transitions[3].occurred_at == T0 + timedelta(hours=2)  # the time it happened in the source system
 
 
 async def test_a_deal_won_before_its_contact_is_known_applies_once_linked(scoring_db, way):
     engine = LifecycleEngine(load_contract(DEFAULT_CONTRACT))
-    handler = ScoringHandler(engine, Outbox(outbox), "lockstep.lifecycle")
+    handler = ScoringHandler(engine, Outbox(outbox), "lockstep.lifecycle", TEST_KEYS)
     won = _hubspot(wire.hubspot_property_change(10, 7781, "dealstage", "closedwon", _ms(T0), deal=True))
     link = _hubspot(
         wire.hubspot_event(
@@ -206,13 +213,13 @@ async def test_a_deal_won_before_its_contact_is_known_applies_once_linked(scorin
     for batch in (won, link):
         await _handle(scoring_db, handler, batch, way)
     async with scoring_db() as session:
-        detail = await queries.lead_detail(session, engine, "hubspot:900")
+        detail = await queries.lead_detail(session, engine, key_of(source="hubspot", record_id="900"))
     assert [h.to_stage for h in detail.history] == ["subscriber", "opportunity", "customer"]
 
 
 async def test_two_leads_that_turn_out_to_be_one_person_merge_with_the_union_of_their_history(scoring_db, way):
     engine = LifecycleEngine(load_contract(DEFAULT_CONTRACT))
-    handler = ScoringHandler(engine, Outbox(outbox), "lockstep.lifecycle")
+    handler = ScoringHandler(engine, Outbox(outbox), "lockstep.lifecycle", TEST_KEYS)
     batches = [
         _hubspot(wire.hubspot_event(20, "contact.creation", 777, _ms(T0))),  # known to HubSpot by record id only
         _marketo("Request Demo", T0 + timedelta(hours=1)),  # known to Marketo by email: becomes an MQL
@@ -226,9 +233,9 @@ async def test_two_leads_that_turn_out_to_be_one_person_merge_with_the_union_of_
     if way == "one-statement" and scoring_db.kw["bind"].dialect.name == "postgresql":
         assert ways == [True, True, False]  # the merge re-keys stored rows: the fast path leaves it to a transaction
     async with scoring_db() as session:
-        survivor = await queries.lead_detail(session, engine, "hubspot:777")
+        survivor = await queries.lead_detail(session, engine, key_of(source="hubspot", record_id="777"))
         page = await queries.lead_page(session, engine, stage=None, owner=None, since=None, cursor=None, limit=10)
-    assert [lead.key for lead in page.leads] == ["hubspot:777"]  # one lead left
+    assert [lead.key for lead in page.leads] == [key_of(source="hubspot", record_id="777")]  # one lead left
     assert set(survivor.identities) == {"hubspot:777", "email:ada@acme.io", "marketo:318581"}
     assert survivor.stage == "mql" and [p.rule for p in survivor.engagement] == ["demo_request"]
     reasons = [h.reason for h in survivor.history]

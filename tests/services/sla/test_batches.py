@@ -16,6 +16,7 @@ from services.sla.tables import alerts, identities, loop_history, metadata, outb
 from shared.events import LeadIdentified, LeadRef, LifecycleTransitioned, SalesTouched
 from tests.services.sla import test_scenarios
 from tests.services.sla.test_scenarios import T0, Harness, contract
+from tests.support.keys import TEST_KEYS
 
 harness = test_scenarios.harness  # the same fixture: a fresh database per backend, a Harness per contract
 
@@ -191,7 +192,7 @@ async def test_one_batch_leaves_what_one_event_at_a_time_leaves(harness):
     for batched in (False, True):
         h = harness(book)
         registry = CollectorRegistry()
-        h.handler = SlaHandler(book, h.handler.desk, SlaMetrics(registry))
+        h.handler = SlaHandler(book, h.handler.desk, TEST_KEYS, SlaMetrics(registry))
         async with h.sessions() as session, session.begin():
             for table in reversed(metadata.sorted_tables):
                 await session.execute(delete(table))

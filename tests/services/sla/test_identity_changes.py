@@ -18,6 +18,7 @@ from shared.events import LeadIdentified, LifecycleTransitioned
 from tests.services.sla import test_scenarios
 from tests.services.sla.test_batches import _outcome, entered, identified, timer_of, touched
 from tests.services.sla.test_scenarios import T0, Harness, contract
+from tests.support.keys import TEST_KEYS
 
 harness = test_scenarios.harness  # a fresh database per backend, a Harness per contract
 delivery = pytest.mark.parametrize("batched", [False, True], ids=["one_by_one", "one_batch"])
@@ -163,7 +164,7 @@ async def test_a_merged_lead_with_a_twin_timer_has_its_own_cancelled_and_alerts_
     async with h.sessions() as session:
         assert (
             dict((await session.execute(select(identities.c.identity, identities.c.lead_key))).all())[
-                "email:bob@acme.io"
+                TEST_KEYS.identity("email:bob@acme.io")  # names are kept as their keyed hashes
             ]
             == ADA
         )

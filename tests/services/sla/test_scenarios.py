@@ -18,6 +18,7 @@ from services.sla.tables import alerts, outbox, timers
 from shared.db import Outbox, create_engine, is_postgres, session_factory
 from shared.db.migrations import upgrade
 from shared.events import EventEnvelope, LeadIdentified, LeadRef, LifecycleTransitioned, SalesTouched
+from tests.support.keys import TEST_KEYS
 
 NY, BERLIN = ZoneInfo("America/New_York"), ZoneInfo("Europe/Berlin")
 T0 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # a Monday
@@ -47,7 +48,7 @@ class Harness:
         self.sessions = sessions
         self.clock = Clock(T0)
         desk = AlertDesk(Outbox(outbox), "lockstep.alerts", self._no_delivery)
-        self.handler = SlaHandler(book, desk)
+        self.handler = SlaHandler(book, desk, TEST_KEYS)
         self.scanner = TimerScanner(
             sessions, book, desk, postgres=postgres, input_complete_until=self._input_complete, clock=self.clock
         )
@@ -69,7 +70,7 @@ class Harness:
         envelopes = []
         for payload in payloads:
             self.n += 1
-            subject = getattr(payload, "lead_key", None) or payload.lead.key
+            subject = getattr(payload, "lead_key", None) or TEST_KEYS.of(payload.lead)
             envelopes.append(
                 EventEnvelope.wrap(payload, id=f"e{self.n}", source="/tests", subject=subject, time=payload.occurred_at)
             )

@@ -4,7 +4,8 @@ import orjson
 import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
 
-from shared.events import ActivityRecorded, ContactUpserted, EventEnvelope, LeadRef, MalformedEvent, lead_key
+from shared.events import ActivityRecorded, ContactUpserted, EventEnvelope, LeadRef, MalformedEvent
+from tests.support.keys import TEST_KEYS
 
 
 def _activity() -> ActivityRecorded:
@@ -18,7 +19,9 @@ def _activity() -> ActivityRecorded:
 
 def _envelope() -> EventEnvelope:
     payload = _activity()
-    return EventEnvelope.wrap(payload, id="hubspot:abc-1", source="/lockstep/ingest/hubspot", subject=payload.lead.key)
+    return EventEnvelope.wrap(
+        payload, id="hubspot:abc-1", source="/lockstep/ingest/hubspot", subject=TEST_KEYS.of(payload.lead)
+    )
 
 
 def test_binary_mode_headers_parse_with_the_official_cloudevents_sdk():
@@ -28,7 +31,7 @@ def test_binary_mode_headers_parse_with_the_official_cloudevents_sdk():
     assert event.get_id() == "hubspot:abc-1"
     assert event.get_type() == "lockstep.activity.recorded.v1"
     assert event.get_source() == "/lockstep/ingest/hubspot"
-    assert event.get_subject() == "ada@example.com"
+    assert event.get_subject() == TEST_KEYS.lead_key(email="ada@example.com", source="hubspot", record_id=None)
     assert event.get_specversion() == "1.0"
     assert event.get_datacontenttype() == "application/json"
     assert event.get_data()["kind"] == "demo_request"
@@ -86,13 +89,6 @@ def test_unknown_type_and_invalid_payload_are_malformed():
         bad.payload()
 
 
-def test_lead_key_prefers_normalized_email_then_source_record():
-    assert lead_key(email="  Ada@Example.COM ", source="hubspot", record_id="1") == "ada@example.com"
-    assert lead_key(email="not-an-email", source="salesforce", record_id="00Q1") == "salesforce:00Q1"
-    with pytest.raises(ValueError):
-        lead_key(email=None, source="marketo", record_id=None)
-
-
 def test_lead_ref_rejects_unnormalized_email_and_anonymous_leads():
     with pytest.raises(ValueError):
         LeadRef(source="hubspot", email="Ada@Example.com")
@@ -104,7 +100,11 @@ def test_the_fast_encoder_writes_exactly_what_the_envelope_writes():
     from shared.events.envelope import encode_event
 
     payload = _activity()
-    envelope = EventEnvelope.wrap(payload, id="x:1", source="/s", subject=payload.lead.key, time=payload.occurred_at)
-    headers, value = encode_event(payload, id="x:1", source="/s", subject=payload.lead.key, time=payload.occurred_at)
+    envelope = EventEnvelope.wrap(
+        payload, id="x:1", source="/s", subject=TEST_KEYS.of(payload.lead), time=payload.occurred_at
+    )
+    headers, value = encode_event(
+        payload, id="x:1", source="/s", subject=TEST_KEYS.of(payload.lead), time=payload.occurred_at
+    )
     assert headers == envelope.headers()
     assert orjson.loads(value) == orjson.loads(envelope.body())

@@ -15,6 +15,7 @@ from shared.events import EVENT_TYPES
 from shared.events.catalog import current_versions
 from shared.webhooks.signing import standard_webhooks_headers, standard_webhooks_signature
 from tests.services.ingest.sources.factories import GENERIC_SECRET, GENERIC_URL, NOW, generic, ids, request, types
+from tests.support.keys import TEST_KEYS, key_of
 
 MSG_ID = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
 LEAD = {"source": "zoominfo", "record_id": "zi-88121", "email": "ada@analytical.example"}
@@ -244,7 +245,10 @@ def test_keys_follow_the_lead():
     result = parse(
         [ACTIVITY, {"type": "lockstep.opportunity.changed.v1", "data": EVENTS["lockstep.opportunity.changed.v1"]}]
     )
-    assert [d.key for d in result.drafts] == ["ada@analytical.example", "chargebee:opportunity:sub_123"]
+    assert [d.record_key(TEST_KEYS) for d in result.drafts] == [
+        key_of("ada@analytical.example"),
+        "chargebee:opportunity:sub_123",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -301,3 +305,11 @@ def test_malformed_bodies_are_bad_payloads(payload, message):
 def test_body_that_is_not_json_is_a_bad_payload():
     with pytest.raises(BadPayload, match="not JSON"):
         generic().parse(signed(b"type=lockstep.activity.recorded.v1"))
+
+
+def test_a_sender_id_holding_an_email_address_becomes_its_hash():
+    first = parse({**ACTIVITY, "id": "signup-ada@analytical.example"}).drafts[0]
+    again = parse({**ACTIVITY, "id": "signup-ada@analytical.example"}).drafts[0]
+    assert "@" not in first.event_id and first.event_id.startswith("generic:")
+    assert first.event_id == again.event_id, "the same id every time: redeliveries stay recognizable"
+    assert parse({**ACTIVITY, "id": "plain-id"}).drafts[0].event_id == "generic:plain-id"

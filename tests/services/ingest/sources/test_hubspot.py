@@ -25,6 +25,7 @@ from tests.services.ingest.sources.factories import (
     request,
     types,
 )
+from tests.support.keys import TEST_KEYS, key_of
 
 # HubSpot's documentation sample, verbatim.
 DOC_SAMPLE = b"""[
@@ -342,7 +343,9 @@ def test_documentation_sample_maps_to_contact_events():
     assert changed.payload.attributes.custom == {"lifecyclestage": "subscriber"}
     assert changed.payload.occurred_at == datetime(2016, 5, 2, 19, 11, 47, 945000, tzinfo=UTC)
     assert created.event_id == "hubspot:33:22:3816279480"
-    assert created.payload.lead.record_id == "1246978" and created.key == "hubspot:1246978"
+    assert created.payload.lead.record_id == "1246978" and created.record_key(TEST_KEYS) == key_of(
+        source="hubspot", record_id="1246978"
+    )
     assert result.ignored == 0 and result.unmapped == []
 
 
@@ -406,13 +409,15 @@ def test_email_property_change_upserts_the_contact_with_the_normalized_email():
     draft = one(result, "lockstep.contact.upserted.v1")
     assert draft.payload.lead.email == "ada.lovelace@example.com"
     assert draft.payload.lead.record_id == "65059681032"
-    assert draft.key == "ada.lovelace@example.com"
+    assert draft.record_key(TEST_KEYS) == key_of("ada.lovelace@example.com")
     assert len(result.drafts) == 1
 
 
 def test_email_change_to_something_that_is_not_an_address_keeps_the_record_id():
     draft = one(parse(prop("email", "REDACTED")), "lockstep.contact.upserted.v1")
-    assert draft.payload.lead.email is None and draft.key == "hubspot:65059681032"
+    assert draft.payload.lead.email is None and draft.record_key(TEST_KEYS) == key_of(
+        source="hubspot", record_id="65059681032"
+    )
 
 
 @pytest.mark.parametrize(
@@ -435,7 +440,9 @@ def test_email_change_to_something_that_is_not_an_address_keeps_the_record_id():
 def test_contact_properties_map_to_canonical_attributes(name, value, attributes):
     draft = one(parse(prop(name, value)), "lockstep.contact.upserted.v1")
     dumped = draft.payload.attributes.model_dump(exclude_defaults=True)
-    assert dumped == {k: v for k, v in attributes.items() if v is not None}
+    # Every contact update links to the contact's page, for alerts (object type 0-1: contacts).
+    link = {"record_url": "https://app.hubspot.com/contacts/62515/record/0-1/65059681032"}
+    assert dumped == {k: v for k, v in attributes.items() if v is not None} | link
     assert draft.event_id == "hubspot:62515:2190345:4242424242:attributes"
 
 
@@ -473,7 +480,7 @@ def test_contact_deletion(kind):
 def test_deal_creation():
     draft = one(parse(event("deal.creation", objectId=9001)), "lockstep.opportunity.changed.v1")
     assert draft.payload.change == "created" and draft.payload.opportunity_id == "9001" and draft.payload.lead is None
-    assert draft.key == "hubspot:opportunity:9001"
+    assert draft.record_key(TEST_KEYS) == "hubspot:opportunity:9001"
 
 
 @pytest.mark.parametrize(
@@ -536,7 +543,7 @@ def test_contact_to_deal_association_links_with_the_same_id_from_both_sides():
         and first.payload.opportunity_id == "9001"
         and first.payload.lead.record_id == "65059681032"
     )
-    assert first.key == "hubspot:65059681032"
+    assert first.record_key(TEST_KEYS) == key_of(source="hubspot", record_id="65059681032")
 
 
 def test_removed_and_unrelated_associations_are_ignored():
@@ -626,3 +633,14 @@ def test_deal_event_without_object_id_is_a_bad_payload_not_an_opportunity_named_
 def test_empty_array_is_accepted_with_nothing_to_do():
     result = hubspot().parse(signed(b"[]"))
     assert result.drafts == [] and result.ignored == 0
+
+
+def test_a_created_contact_links_to_its_page_in_the_portal():
+    draft = one(parse(event("contact.creation", objectId=501)), "lockstep.contact.upserted.v1")
+    assert draft.payload.attributes.record_url == "https://app.hubspot.com/contacts/62515/record/0-1/501"
+
+
+def test_a_contact_event_without_a_portal_has_no_link():
+    item = {k: v for k, v in event("contact.creation", objectId=501).items() if k != "portalId"}
+    draft = one(parse(item), "lockstep.contact.upserted.v1")
+    assert draft.payload.attributes.record_url is None

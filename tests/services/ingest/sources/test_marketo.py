@@ -12,6 +12,7 @@ from services.ingest.sources.base import BadPayload, Unauthorized
 from services.simulator.signing import marketo_headers
 from shared.events import ACTIVITY_KINDS
 from tests.services.ingest.sources.factories import MARKETO_TOKEN, MARKETO_URL, ids, marketo, one, request, types
+from tests.support.keys import TEST_KEYS, key_of
 
 # What Marketo renders from the template (each value a token: {{lead.Id}}, {{lead.Email Address}},
 # {{trigger.Trigger Name}}, {{system.dateTime}}, {{lead.First Name}}, ..., {{campaign.name}}, {{trigger.Name}}).
@@ -117,7 +118,7 @@ def test_form_fill_upserts_the_contact_and_records_the_activity():
     assert activity.payload.properties == {"activityType": "Fill Out Form"}
     assert contact.event_id.startswith("marketo:") and contact.event_id.endswith(":contact")
     assert activity.event_id == contact.event_id.replace(":contact", ":activity")
-    assert activity.key == "ada.lovelace@analytical.example"
+    assert activity.record_key(TEST_KEYS) == key_of("ada.lovelace@analytical.example")
     assert result.unmapped == []
 
 
@@ -244,7 +245,9 @@ def test_unusable_employee_counts_are_left_out(employees):
 
 def test_no_email_is_keyed_by_the_lead_id():
     contact = one(parse({**CALL, "email": ""}), "lockstep.contact.upserted.v1")
-    assert contact.payload.lead.email is None and contact.key == "marketo:318592"
+    assert contact.payload.lead.email is None and contact.record_key(TEST_KEYS) == key_of(
+        source="marketo", record_id="318592"
+    )
 
 
 def test_a_list_of_calls():

@@ -23,6 +23,7 @@ from tests.services.ingest.sources.factories import (
     request,
     types,
 )
+from tests.support.keys import TEST_KEYS, key_of
 
 AUTH = basic_auth(PIPEDRIVE_USER, PIPEDRIVE_PASSWORD)
 
@@ -399,7 +400,9 @@ def test_deal_won():
         "EUR",
         "42",
     )
-    assert payload.lead.record_id == "1234" and draft.key == "pipedrive:1234"
+    assert payload.lead.record_id == "1234" and draft.record_key(TEST_KEYS) == key_of(
+        source="pipedrive", record_id="1234"
+    )
 
 
 @pytest.mark.parametrize(
@@ -468,3 +471,13 @@ def test_v1_payload_asks_for_a_version_2_webhook():
 def test_malformed_bodies_are_bad_payloads(payload, message):
     with pytest.raises(BadPayload, match=message):
         pipedrive().parse(pd_request(payload))
+
+
+def test_a_person_links_to_their_page_on_the_company_host():
+    draft = one(parse(PERSON_CHANGE), "lockstep.contact.upserted.v1")
+    host = PERSON_CHANGE["meta"]["host"]
+    assert host.endswith(".pipedrive.com")
+    assert draft.payload.attributes.record_url == f"https://{host}/person/1234"
+    elsewhere = copy.deepcopy(PERSON_CHANGE)
+    elsewhere["meta"]["host"] = "evil.example"
+    assert one(parse(elsewhere), "lockstep.contact.upserted.v1").payload.attributes.record_url is None

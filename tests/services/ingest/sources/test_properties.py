@@ -52,6 +52,7 @@ from tests.services.ingest.sources.factories import (
     request,
     salesforce,
 )
+from tests.support.keys import TEST_KEYS
 
 FAST = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -164,7 +165,8 @@ def check_result(result: ParseResult) -> None:
     assert all(isinstance(u.field, str) and isinstance(u.value, str) for u in result.unmapped)
     for draft in result.drafts:
         assert isinstance(draft.event_id, str) and draft.event_id
-        assert isinstance(draft.key, str) and draft.key
+        key = draft.record_key(TEST_KEYS)
+        assert isinstance(key, str) and key and "@" not in key
         assert draft.occurred_at.tzinfo is not None
         assert (
             type(draft.payload).model_validate_json(draft.payload.model_dump_json()).event_type

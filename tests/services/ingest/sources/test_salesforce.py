@@ -20,6 +20,7 @@ from tests.services.ingest.sources.factories import (
     salesforce,
     types,
 )
+from tests.support.keys import TEST_KEYS, key_of
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND = "http://soap.sforce.com/2005/09/outbound"
@@ -256,7 +257,7 @@ def test_lead_closed_not_converted_is_a_rejection():
     )
     assert disposition.payload.rep == "0055e000003XyZaAAK" and disposition.payload.occurred_at == WHEN
     assert disposition.event_id == "salesforce:00Do0000000e0vQ:04l5e000000AbCdAAK:disposition"
-    assert disposition.key == "ada@analytical.example"
+    assert disposition.record_key(TEST_KEYS) == key_of("ada@analytical.example")
 
 
 def test_rejection_reason_comes_from_the_configured_field():
@@ -440,7 +441,7 @@ def test_opportunity_changes(changes, change):
 def test_opportunity_without_contact_is_keyed_by_the_opportunity():
     fields = {k: v for k, v in OPPORTUNITY.items() if k != "ContactId"}
     draft = one(parse(envelope("Opportunity", ("04l5e000000OpPyAAK", fields))), "lockstep.opportunity.changed.v1")
-    assert draft.payload.lead is None and draft.key == "salesforce:opportunity:0065e00000LmNoPAAV"
+    assert draft.payload.lead is None and draft.record_key(TEST_KEYS) == "salesforce:opportunity:0065e00000LmNoPAAV"
 
 
 def test_other_objects_are_ignored():
@@ -495,3 +496,26 @@ def test_notification_without_record_id_is_a_bad_payload():
 def test_bad_timestamp_is_a_bad_payload():
     with pytest.raises(BadPayload, match="LastModifiedDate"):
         parse(envelope("Lead", ("04l5e000000AbCdAAK", {**LEAD, "LastModifiedDate": "yesterday"})))
+
+
+def test_a_person_links_to_their_record_on_the_org_instance():
+    draft = one(parse(envelope("Lead", ("04l5e000000AbCdAAK", LEAD))), "lockstep.contact.upserted.v1")
+    assert draft.payload.attributes.record_url == f"https://acme.my.salesforce.com/{LEAD['Id']}"
+
+
+def test_an_instance_that_is_not_salesforce_gives_no_link():
+    body = envelope("Lead", ("04l5e000000AbCdAAK", LEAD)).replace(b"acme.my.salesforce.com", b"evil.example")
+    draft = one(parse(body), "lockstep.contact.upserted.v1")
+    assert draft.payload.attributes.record_url is None
+
+
+@pytest.mark.parametrize("field", ["IsDeleted", "Forget__c"])
+def test_a_deleted_or_forgotten_person_is_a_contact_deletion_and_nothing_else(field):
+    mapping = SalesforceMapping(deletion_fields=["IsDeleted", "Forget__c"])
+    result = parse(envelope("Lead", ("04l5e000000AbCdAAK", {**LEAD, field: "true"})), mapping=mapping)
+    draft = one(result, "lockstep.contact.deleted.v1")
+    assert types(result) == ["lockstep.contact.deleted.v1"]
+    assert draft.payload.lead.record_id == LEAD["Id"] and draft.payload.lead.email == "ada@analytical.example"
+    assert draft.event_id == "salesforce:00Do0000000e0vQ:04l5e000000AbCdAAK:deleted"
+    kept = parse(envelope("Lead", ("04l5e000000AbCdAAK", {**LEAD, field: "false"})), mapping=mapping)
+    assert "lockstep.contact.deleted.v1" not in types(kept)
