@@ -51,12 +51,14 @@ def _serve(args: argparse.Namespace) -> int:
     # X-Forwarded-For/-Proto only from the proxies named: from anyone else they would let a client
     # pick its own address (the failed-authentication limit is per address) or claim HTTPS.
     proxies = (settings.trusted_proxies or "").strip()
+    # log_config=None: uvicorn's own lines go through the one format (shared/logs.py), addresses removed.
     uvicorn.run(
         app,
         host=args.host or settings.host,
         port=port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        log_config=None,
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,
     )

@@ -33,6 +33,7 @@ from shared.bus.progress import PartitionProgress
 from shared.bus.single_statement import SingleStatementBatch
 from shared.db.idempotency import ProcessedEvents
 from shared.events.envelope import EventEnvelope, MalformedEvent
+from shared.logs import error_text
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +255,7 @@ class ConsumerRunner:
         except Abandoned:
             raise
         except Exception as exc:
-            log.info("%s: batch of %d failed (%s); isolating", self.name, len(parsed), exc)
+            log.info("%s: batch of %d failed (%s); isolating", self.name, len(parsed), error_text(exc))
         for record, envelope in parsed:
             await self._failures.apply_alone(record, envelope, functools.partial(self._apply, [(record, envelope)]))
 

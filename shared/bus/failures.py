@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import traceback
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +25,7 @@ from shared.bus.producer import BusUnavailable, EventProducer
 from shared.db.engine import database_unavailable
 from shared.db.idempotency import ProcessedEvents
 from shared.events.envelope import EventEnvelope, MalformedEvent
+from shared.logs import error_text
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,9 @@ class FailurePolicy:
                     raise
                 if self._stopping.is_set():
                     raise Abandoned() from exc
-                log.warning("%s: infrastructure unavailable (%s); retrying in %.1fs", self._name, exc, backoff)
+                log.warning(
+                    "%s: infrastructure unavailable (%s); retrying in %.1fs", self._name, error_text(exc), backoff
+                )
                 await self.pause(backoff)
                 backoff = min(backoff * 2, 10)
 
@@ -116,13 +118,14 @@ class FailurePolicy:
                     await self.deadletter(record, envelope, exc, attempts)
                     return
                 self._on_retry()
-                log.warning("%s: event %s failed (attempt %d): %s", self._name, envelope.id, attempts, exc)
+                log.warning("%s: event %s failed (attempt %d): %s", self._name, envelope.id, attempts, error_text(exc))
                 await self.pause(self._backoff_s * 2 ** (attempts - 1))
 
     async def deadletter(
         self, record: ConsumerRecord, envelope: EventEnvelope | None, exc: BaseException, attempts: int
     ) -> None:
-        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        # What the record's dead letter and the log say: no parameter values (other leads' data), no address.
+        detail = error_text(exc)
         outgoing = deadletter_record(
             self._deadletter_topic,
             record,

@@ -23,7 +23,12 @@ from shared.db.sqlite_inline import inline_connector
 AnyRow = Row[*tuple[Any, ...]]
 
 # JSON columns (lead attributes, transition details, outbox headers) are written on every event.
-_JSON = {"json_serializer": lambda value: orjson.dumps(value).decode(), "json_deserializer": orjson.loads}
+# hide_parameters: an error's text otherwise lists the statement's parameters, which are leads' data.
+_JSON = {
+    "json_serializer": lambda value: orjson.dumps(value).decode(),
+    "json_deserializer": orjson.loads,
+    "hide_parameters": True,
+}
 
 
 def database_unavailable(exc: BaseException) -> bool:

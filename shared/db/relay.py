@@ -33,6 +33,7 @@ from shared.bus.producer import BusUnavailable, EventProducer, OutgoingRecord
 from shared.db.engine import AnyRow
 from shared.db.keyed_statements import KeyedStatement
 from shared.db.outbox import Outbox
+from shared.logs import error_text
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ class OutboxRelay:
             try:
                 await end()
             except Exception as exc:
-                log.debug("outbox relay: closing its connection: %s", exc)
+                log.debug("outbox relay: closing its connection: %s", error_text(exc))
 
     async def _relay_sqlite(self) -> int:
         async with self._sessions() as session:
@@ -174,7 +175,7 @@ class OutboxRelay:
                     pass
                 backoff = 0.1
             except BusUnavailable as exc:
-                log.warning("outbox relay: %s; retrying in %.1fs", exc, backoff)
+                log.warning("outbox relay: %s; retrying in %.1fs", error_text(exc), backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
@@ -195,6 +196,6 @@ class OutboxRelay:
             while await self.relay_once():  # the last read (no rows) deletes what was acknowledged
                 pass
         except Exception as exc:  # rows stay in the table and go out with the next leader
-            log.warning("outbox relay could not drain on stop: %s", exc)
+            log.warning("outbox relay could not drain on stop: %s", error_text(exc))
         async with self._busy:
             await self._step_down()

@@ -22,6 +22,7 @@ from services.sla.notify.targets import USER_AGENT, Clock, WebhookTarget, system
 from services.sla.notify.wire import render_request
 from services.sla.tables import deliveries
 from shared.db.engine import AnyRow, execute_on_cursor
+from shared.events.keys import remove_emails
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class _Outcome:
     ok: bool
-    error: str | None = None
+    error: str | None = None  # kept with the delivery: what the receiver said (addresses removed)
     retry_after_s: float | None = None
     final: bool = False  # no point retrying (the target is no longer configured)
 
@@ -164,7 +165,8 @@ class AlertNotifier:
             return _Outcome(False, _describe(exc))
         if 200 <= response.status_code < 300:
             return _Outcome(True)
-        snippet = " ".join(response.text.split())[:200]
+        # A receiver may echo what it was sent (a lead's name, an address for include_email targets).
+        snippet = remove_emails(" ".join(response.text.split()))[:200]
         retry_after = _retry_after(response) if response.status_code in (429, 503) else None
         return _Outcome(False, f"HTTP {response.status_code}" + (f": {snippet}" if snippet else ""), retry_after)
 
@@ -211,7 +213,7 @@ class AlertNotifier:
                             row.target,
                             row.alert_id,
                             attempts,
-                            outcome.error,
+                            _headline(outcome.error),
                         )
                     elif event == "retried":
                         log.info(
@@ -219,7 +221,7 @@ class AlertNotifier:
                             row.target,
                             row.alert_id,
                             attempts,
-                            outcome.error,
+                            _headline(outcome.error),
                         )
         for event, target in counted:  # after the commit, so the counters never run ahead of the table
             getattr(self.metrics, event).labels(target).inc()
@@ -277,8 +279,14 @@ class AlertNotifier:
 
 
 def _describe(exc: BaseException) -> str:
-    detail = str(exc).strip()
+    detail = remove_emails(str(exc).strip())
     return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+def _headline(error: str | None) -> str:
+    """What a log line says of a failed attempt: `HTTP 503` or the exception's class, not the
+    receiver's words (kept with the delivery for `lockstep alerts deliveries`)."""
+    return (error or "").split(":", 1)[0]
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -1,6 +1,7 @@
 """The consumer runner against the real broker and both databases: dead letters, duplicates, outbox."""
 
 import asyncio
+import logging
 import uuid
 from datetime import UTC, datetime
 
@@ -167,3 +168,55 @@ async def test_events_of_unwanted_types_are_passed_over_unrecorded(kit, kafka_bo
     async with sessions() as session:
         recorded = set((await session.execute(select(processed_table.c.event_id))).scalars())
     assert recorded == {"wanted-1", "wanted-2"}  # nothing written for the event passed over
+
+
+async def test_a_failing_statement_dead_letters_and_logs_without_the_batchs_data(kit, kafka_bootstrap, caplog):
+    """A statement failing inside a batch names no parameter of it (other leads' addresses among them),
+    neither in the log at any level nor in the dead letter's headers."""
+    topics, engine, producer = kit
+    sessions = session_factory(engine)
+    others = ["grace@navy.example", "alan@bletchley.example"]
+
+    async def handler(session, envelopes):  # type: ignore[no-untyped-def]
+        # The whole batch's rows in one statement, as the services write; the poison repeats a key.
+        rows = [{"event_id": e.data["email"]} for e in envelopes]
+        rows += [{"event_id": e.data["email"]} for e in envelopes if e.data.get("poison")]
+        await session.execute(insert(handled), rows)
+
+    runner = ConsumerRunner(
+        name="unit",
+        bootstrap=kafka_bootstrap,
+        group_id=f"g-{uuid.uuid4().hex[:8]}",
+        topics=[topics["events"]],
+        handler=handler,
+        sessions=sessions,
+        processed=ProcessedEvents(processed_table),
+        producer=producer,
+        deadletter_topic=topics["deadletter"],
+        max_retries=1,
+        retry_backoff_ms=10,
+    )
+    events = [_event(f"e-{n}", email=email) for n, email in enumerate(others)]
+    events.append(_event("e-poison", email="ada@analytical.example", poison=True))
+    await producer.send_many([OutgoingRecord.event(topics["events"], e) for e in events])
+    caplog.set_level(
+        logging.WARNING, logger="aiokafka"
+    )  # as the services log (shared/logs.py): its DEBUG dumps records
+    caplog.set_level(logging.DEBUG)  # last: it sets the capturing handler's level too
+    task = asyncio.create_task(runner.run())
+
+    async def settled() -> bool:
+        return runner.stats.deadlettered == 1 and runner.stats.handled == 2
+
+    await _wait(settled)
+    runner.stop()
+    await asyncio.wait_for(task, 30)
+    [dead] = await read_topic(kafka_bootstrap, topics["deadletter"], expect=1)
+    headers = dict(dead.headers)
+    assert headers["lockstep_error_type"] == b"IntegrityError"
+    assert headers["lockstep_error"].startswith(b"IntegrityError: ")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "dead-lettered" in logged and "isolating" in logged
+    for address in [*others, "ada@analytical.example"]:
+        assert address.encode() not in b"".join(v for k, v in dead.headers if k.startswith("lockstep_")), address
+        assert address not in logged, address
