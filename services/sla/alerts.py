@@ -1,4 +1,9 @@
-"""Raising an alert: once per alert id, in the database, on `<prefix>alerts` and to the webhook targets."""
+"""Raising an alert: once per alert id, in the database, on `<prefix>alerts` and to the webhook targets.
+
+An alert names the lead as a person would (`who`): their name and company, with a link to the CRM
+record when the source gave one (`LeadLabel`); never by their email, which goes only to webhook
+targets configured with include_email (notify/delivery.py).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.sla.tables import alerts
 from shared.bus import OutgoingRecord
 from shared.db.outbox import Outbox
-from shared.events import AlertRaised, EventEnvelope
+from shared.events import AlertRaised, EventEnvelope, LeadLabel
+
+
+def label_of(name: str | None, company: str | None, record_url: str | None) -> LeadLabel | None:
+    """Who the lead is, as the latest stage change named them; None when nothing is known."""
+    if not (name or company or record_url):
+        return None
+    return LeadLabel(name=name or None, company=company or None, record_url=record_url or None)
+
+
+def who(label: LeadLabel | None, lead_key: str) -> str:
+    """`Ada Lovelace (Analytical Engines)`, `a lead at Analytical Engines`, or the opaque key when
+    nothing else is known: what an alert's message calls the lead."""
+    name, company = (label.name, label.company) if label else (None, None)
+    if name and company:
+        return f"{name} ({company})"
+    if name:
+        return name
+    if company:
+        return f"a lead at {company}"
+    return f"lead {lead_key}"
+
 
 # Queues an alert's outbound webhooks (its payload: AlertRaised as JSON) in the caller's transaction.
 Deliver = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
@@ -62,6 +88,7 @@ class AlertDesk:
                     "due_at": a.due_at,
                     "raised_at": a.raised_at,
                     "message": a.message[:1000],
+                    "lead": a.lead.model_dump(exclude_none=True) if a.lead else None,
                     "details": a.details,
                     "status": "open",
                 }

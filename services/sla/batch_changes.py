@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, update
+from sqlalchemy import and_, bindparam, case, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.sla.tables import alerts, identities, loop_history, timers, touches
+from services.sla.tables import alerts, identities, leads, loop_history, timers, touches
 from shared.db.bulk_writes import CombinedWrite
 from shared.db.times import as_utc
 
@@ -61,6 +61,7 @@ class BatchChanges:
     moved: list[Timer] = field(default_factory=list)  # stored timers now of another lead
     new_loops: list[dict[str, Any]] = field(default_factory=list)
     loops_merged: list[tuple[str, str]] = field(default_factory=list)  # (absorbed, survivor), in merge order
+    labels: dict[str, dict[str, Any]] = field(default_factory=dict)  # lead key -> who the lead is, as last named
 
     async def write(self, s: AsyncSession) -> None:
         # What is appended or upserted goes last, in one statement on PostgreSQL (shared/db/bulk_writes.py:
@@ -136,8 +137,11 @@ class BatchChanges:
                 [{"b_lead": x.lead_key, "b_like": f"{x.timer_key}:%", "b_at": at} for x, at in ended],
             )
         for absorbed, survivor in self.loops_merged:  # in order: a chain of merges ends at the last survivor
+            await _merge_label(s, absorbed, survivor)
+            self.labels.pop(absorbed, None)
             await s.execute(update(loop_history).where(loop_history.c.lead_key == absorbed).values(lead_key=survivor))
         writes.append(loop_history, self.new_loops)
+        writes.upsert(leads, list(self.labels.values()), key="lead_key")
         await writes.write(s)
 
 
@@ -155,3 +159,13 @@ def _stored_row(timer: Timer) -> dict[str, Any]:
     elif timer.cancelled_at is not None:
         row.update(status="cancelled", next_tier=None, next_due_at=None)
     return row
+
+
+async def _merge_label(s: AsyncSession, absorbed: str, survivor: str) -> None:
+    """Who the absorbed lead was names the survivor when nothing else does; what stays under the
+    absorbed key is a pointer to the survivor, so that erasing the person reaches its alerts too."""
+    named = leads.alias("named")
+    survivor_named = select(named.c.lead_key).where(named.c.lead_key == survivor).exists()
+    await s.execute(update(leads).where(leads.c.lead_key == absorbed, ~survivor_named).values(lead_key=survivor))
+    await s.execute(delete(leads).where(leads.c.lead_key == absorbed))
+    await s.execute(insert(leads).values(lead_key=absorbed, merged_into=survivor, updated_at=datetime.now(UTC)))

@@ -84,7 +84,10 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notif
     runtime.add_consumer(
         group=GROUP,
         topics=list(inputs),
-        handler=SlaHandler(book, desk, settings.lead_keys(), metrics),
+        # The email is kept only when a target asks for it (include_email).
+        handler=SlaHandler(
+            book, desk, settings.lead_keys(), metrics, keep_emails=any(t.include_email for t in targets)
+        ),
         processed=ProcessedEvents(processed_events),
         outbox=box,
         wanted=WANTED,

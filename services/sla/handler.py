@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract.sla import Policy
-from services.sla.alerts import AlertDesk
+from services.sla.alerts import AlertDesk, label_of, who
 from services.sla.batch_changes import Timer
 from services.sla.metrics import SlaMetrics
 from services.sla.policies import PolicyBook, event_kind
@@ -62,11 +62,22 @@ def _starts_loop_check(t: LifecycleTransitioned) -> bool:
 
 
 class SlaHandler:
-    def __init__(self, book: PolicyBook, desk: AlertDesk, keys: LeadKeys, metrics: SlaMetrics | None = None) -> None:
+    def __init__(
+        self,
+        book: PolicyBook,
+        desk: AlertDesk,
+        keys: LeadKeys,
+        metrics: SlaMetrics | None = None,
+        *,
+        keep_emails: bool = False,
+    ) -> None:
+        """`keep_emails`: whether a webhook target wants the lead's email (include_email); else the
+        SLA keeps none."""
         self.book = book
         self.desk = desk
         self._keys = keys
         self._metrics = metrics
+        self._keep_emails = keep_emails
 
     async def __call__(self, session: AsyncSession, envelopes: list[EventEnvelope]) -> None:
         batch = [item for item in map(self._read, envelopes) if item is not None]
@@ -140,6 +151,9 @@ class SlaHandler:
         self, repo: SlaRepository, event_id: str, t: LifecycleTransitioned, loops: list[AlertRaised]
     ) -> None:
         at = t.occurred_at
+        label = label_of(t.name, t.company, t.record_url)
+        if label is not None or (self._keep_emails and t.email):
+            repo.label(t.lead_key, label, t.email if self._keep_emails else None)
         # Leaving a stage meets the timers it started: the lead was dealt with.
         for timer in repo.open_timers([t.lead_key]):
             policy = self.book.policy(timer.policy)
@@ -274,6 +288,7 @@ class SlaHandler:
         requalified = [h.rule for h in history if h.kind == "mql"]
         reasons = [{"reason": h.reason or "(no reason given)", "at": h.occurred_at.isoformat()} for h in rejections]
         # Raised with the batch's writes (`raise_many`), once per alert id however often the batch asks.
+        label = label_of(t.name, t.company, t.record_url)
         loops.append(
             AlertRaised(
                 alert_id=f"loop:{t.lead_key}:{event_id}",
@@ -284,9 +299,10 @@ class SlaHandler:
                 team=self.book.team_of(t.owner),
                 raised_at=t.occurred_at,
                 message=(
-                    f"{t.lead_key} re-qualified as MQL after {len(rejections)} rejections in {rule.window.days} days:"
-                    " fix the definition, not the lead"
+                    f"{who(label, t.lead_key)} re-qualified as MQL after {len(rejections)} rejections in"
+                    f" {rule.window.days} days: fix the definition, not the lead"
                 ),
+                lead=label,
                 details={"rejections": reasons, "requalified_by": requalified, "window_days": rule.window.days},
             )
         )

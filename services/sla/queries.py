@@ -32,6 +32,7 @@ def alert_json(row: AnyRow) -> dict[str, Any]:
         "due_at": _iso(row.due_at),
         "raised_at": _iso(row.raised_at),
         "message": row.message,
+        "lead": row.lead,  # name, company and CRM link; never the email
         "details": row.details,
         "status": row.status,
         "acked_at": _iso(row.acked_at),

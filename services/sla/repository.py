@@ -22,6 +22,7 @@ from services.sla.tables import identities, loop_history, timers, touches
 from shared.db.engine import is_postgres_session
 from shared.db.keyed_statements import KeyedStatement
 from shared.db.times import as_utc as _aware
+from shared.events import LeadLabel
 
 # The reads and deletes of every batch, built once (shared/db/keyed_statements.py).
 _i, _t, _to, _h = identities.c, timers.c, touches.c, loop_history.c
@@ -223,6 +224,17 @@ class SlaRepository:
             if row["lead_key"] == absorbed:
                 row["lead_key"] = survivor
         self._changes.loops_merged.append((absorbed, survivor))
+
+    def label(self, lead_key: str, label: LeadLabel | None, email: str | None) -> None:
+        """Who the lead is, as its latest stage change names them (the batch's last one is written)."""
+        self._changes.labels[lead_key] = {
+            "lead_key": lead_key,
+            "name": (label.name or "")[:300] or None if label else None,
+            "company": (label.company or "")[:300] or None if label else None,
+            "record_url": (label.record_url or "")[:2000] or None if label else None,
+            "email": email,
+            "updated_at": datetime.now(UTC),
+        }
 
     def loop_history(self, lead_key: str, since: datetime) -> list[LoopEntry]:
         return sorted(

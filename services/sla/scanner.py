@@ -24,10 +24,10 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contract.durations import format_duration
-from services.sla.alerts import AlertDesk
+from services.sla.alerts import AlertDesk, label_of, who
 from services.sla.metrics import SlaMetrics
 from services.sla.policies import TIER_ALERTS, PolicyBook
-from services.sla.tables import alerts, timers
+from services.sla.tables import alerts, leads, timers
 from shared.db.engine import AnyRow
 from shared.db.times import as_utc as _aware
 from shared.events import AlertRaised
@@ -93,14 +93,16 @@ class TimerScanner:
             cutoff = await self.cutoff(session, now)
             if cutoff is None:
                 return 0
+            # With who the lead is, for the alert to name them.
             query = (
-                select(timers)
+                select(timers, leads.c.name, leads.c.company, leads.c.record_url)
+                .outerjoin(leads, leads.c.lead_key == timers.c.lead_key)
                 .where(timers.c.status.in_(_FIRING), timers.c.next_due_at <= cutoff)
                 .order_by(timers.c.next_due_at)
                 .limit(self._batch)
             )
             if self._postgres:
-                query = query.with_for_update(skip_locked=True)
+                query = query.with_for_update(skip_locked=True, of=timers)
             due = (await session.execute(query)).all()
             raised: list[AlertRaised] = []
             settled: list[str] = []
@@ -149,6 +151,7 @@ class TimerScanner:
         kind, severity = TIER_ALERTS[tier]
         # "4h on the default calendar": the contract's own words, not 240.0 business minutes.
         target = f"{format_duration(timedelta(seconds=timer.target_s))} on the {timer.calendar} calendar"
+        label = label_of(timer.name, timer.company, timer.record_url)
         if self._metrics:
             self._metrics.fired(tier, (now - due_at).total_seconds())
         return AlertRaised(
@@ -163,9 +166,10 @@ class TimerScanner:
             due_at=due_at,
             raised_at=now,
             message=(
-                f"{timer.policy}: {timer.lead_key} {'escalated' if escalated else tier}"
+                f"{timer.policy}: {who(label, timer.lead_key)} {'escalated' if escalated else tier}"
                 f" ({target}, owner {timer.owner or 'unassigned'})"
             ),
+            lead=label,
             details={
                 "started_at": _aware(timer.started_at).isoformat(),
                 "due": timer.due,

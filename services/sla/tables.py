@@ -53,6 +53,7 @@ alerts = Table(
     Column("due_at", DateTime(timezone=True), nullable=True),
     Column("raised_at", DateTime(timezone=True), nullable=False),
     Column("message", String(1000), nullable=False),
+    Column("lead", JSON, nullable=True),  # the name, company and CRM link the message names (an erasure drops it)
     Column("details", JSON, nullable=False),
     Column("status", String(16), nullable=False),  # open | acked | resolved
     Column("acked_at", DateTime(timezone=True), nullable=True),
@@ -63,7 +64,23 @@ alerts = Table(
     Index("ix_sla_alerts_lead", "lead_key"),
 )
 
-# Every identity a lead is known by (from lifecycle events), so a touch keyed by any of them finds its timers.
+# Who each lead is, as the latest stage change names them: what alerts call the person. The email only
+# when a webhook target asks for it (include_email); an erasure deletes the row. A lead merged into
+# another keeps only `merged_into`, so that erasing the person finds the alerts raised under its key.
+leads = Table(
+    "sla_leads",
+    metadata,
+    Column("lead_key", String(320), primary_key=True),
+    Column("name", String(300), nullable=True),
+    Column("company", String(300), nullable=True),
+    Column("record_url", String(2000), nullable=True),
+    Column("email", String(320), nullable=True),
+    Column("merged_into", String(320), nullable=True, index=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every identity a lead is known by (from lifecycle events), so a touch keyed by any of them finds its timers;
+# kept as their keyed hashes (shared/events/keys.py), since they are only ever matched.
 identities = Table(
     "sla_identities",
     metadata,

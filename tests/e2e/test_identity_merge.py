@@ -16,6 +16,7 @@ import pytest
 
 from tests.support import observe
 from tests.support.access import bearer, issue_key
+from tests.support.keys import key_of
 from tests.support.observe import eventually
 from tests.support.stack import pipeline_env, pipeline_in_process
 from tests.support.webhooks import Vendors, deliver
@@ -70,7 +71,9 @@ async def test_a_call_logged_by_email_counts_for_a_lead_merged_from_two_records(
         )
 
         merged = await observe.lead(scoring, DEE)
-        assert merged is not None and merged["key"] == "hubspot:4004", "the older record survives"
+        assert merged is not None and merged["key"] == key_of(source="hubspot", record_id="4004"), (
+            "the older record survives"
+        )
         expected = {(merged["key"], "mql_first_touch", kind): 1 for kind in TIERS}
         raised = await eventually(
             lambda: observe.alerts(sla), lambda found: len(found) >= len(expected), what="nobody called: alerts"

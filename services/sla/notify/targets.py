@@ -56,6 +56,9 @@ class WebhookTarget(BaseModel):
         None, repr=False, description="whsec_<base64>: sign requests with the Standard Webhooks scheme"
     )
     kinds: list[AlertKind] | None = Field(None, description="Alert kinds to send; every kind when absent")
+    include_email: bool = Field(
+        False, description="Send the lead's email with each alert (name, company and CRM link are always sent)"
+    )
 
     @field_validator("url")
     @classmethod
@@ -119,7 +122,8 @@ def parse_targets(text: str) -> list[WebhookTarget]:
     for i, item in enumerate(raw):
         where = f"{SETTING}[{i}]"
         if not isinstance(item, dict):
-            raise ValueError(f"{where} must be an object with name, url, format, secret, kinds; got {_json_kind(item)}")
+            fields = "name, url, format, secret, kinds, include_email"
+            raise ValueError(f"{where} must be an object with {fields}; got {_json_kind(item)}")
         if isinstance(item.get("name"), str):
             where += f" ({item['name']})"
         try:
@@ -148,7 +152,7 @@ def _explain(exc: ValidationError) -> str:
         if error["type"] == "missing":
             message = "is required"
         elif error["type"] == "extra_forbidden":
-            message = "is not a known field (name, url, format, secret, kinds)"
+            message = "is not a known field (name, url, format, secret, kinds, include_email)"
         elif error["type"] == "string_pattern_mismatch":
             message = "may only contain a-z, 0-9, _ and -"
         if message.startswith(field + " "):  # our own validators name the field already

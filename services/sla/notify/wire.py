@@ -51,7 +51,8 @@ def slack_message(payload: dict) -> dict:
     """A Slack incoming-webhook message: a one-line `text` (notifications, fallbacks) and one mrkdwn section."""
     kind = str(payload.get("kind", "alert"))
     severity = str(payload.get("severity", "info"))
-    lead = str(payload.get("lead_key", "?"))
+    label = payload.get("lead") if isinstance(payload.get("lead"), dict) else {}
+    lead = _who(label, str(payload.get("lead_key", "?")))
     policy = payload.get("policy")
     owner = payload.get("owner") or "unassigned"
     if payload.get("team"):
@@ -64,7 +65,7 @@ def slack_message(payload: dict) -> dict:
     )
     lines = [
         f"{_EMOJI.get(severity, '')} *{_esc(title)}* · `{_esc(kind)}` · severity *{_esc(severity)}*",
-        f"*Lead:* `{_esc(lead)}`",
+        f"*Lead:* {_lead_line(label, lead)}",
         f"*Policy:* {_esc(policy or '-')}    *Owner:* {_esc(owner)}"
         + (f"    *Escalate to:* {_esc(payload['escalate_to'])}" if payload.get("escalate_to") else ""),
         f"*Due:* {_slack_time(payload.get('due_at'))}    *Raised:* {_slack_time(payload.get('raised_at'))}",
@@ -83,6 +84,26 @@ def slack_message(payload: dict) -> dict:
             },
         ],
     }
+
+
+def _who(label: dict, lead_key: str) -> str:
+    """As services/sla/alerts.py `who` names the lead: name (company), or the opaque key."""
+    name, company = label.get("name"), label.get("company")
+    if name and company:
+        return f"{name} ({company})"
+    return str(name or (f"a lead at {company}" if company else f"lead {lead_key}"))
+
+
+def _lead_line(label: dict, who: str) -> str:
+    """The lead, linked to their CRM record when there is one, with their email when the target asked for it."""
+    url = label.get("record_url")
+    line = f"<{_link(url)}|{_esc(who)}>" if isinstance(url, str) and url.startswith("https://") else _esc(who)
+    return line + (f" · {_esc(label['email'])}" if label.get("email") else "")
+
+
+def _link(url: str) -> str:
+    """A URL inside Slack's <url|text>: its control characters escaped, no `|` or `>` to end it early."""
+    return _esc(url).replace("|", "%7C")
 
 
 def _esc(value: object) -> str:

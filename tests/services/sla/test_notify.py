@@ -19,10 +19,11 @@ from standardwebhooks import Webhook
 
 from services.simulator.signing import new_standard_webhooks_secret
 from services.sla.notify import AlertNotifier, WebhookTarget, enqueue, parse_targets
-from services.sla.tables import deliveries, metadata
+from services.sla.tables import deliveries, leads, metadata
 from shared.db import create_engine, session_factory
-from shared.events import AlertRaised
+from shared.events import AlertRaised, LeadLabel
 from shared.events.catalog import AlertKind, AlertSeverity
+from tests.support.keys import key_of
 from tests.support.receiver import Receiver
 
 SECRET = new_standard_webhooks_secret(b"sla-notify-tests")
@@ -79,11 +80,12 @@ def _alert(
         "loop.detected": "warning",
     }
     severity = severities[kind]
+    lead = key_of(f"ada{n}@acme.io")
     alert = AlertRaised(
-        alert_id=f"mql-follow-up:email:ada{n}@acme.io:evt-{n}:{kind.split('.')[1]}",
+        alert_id=f"mql-follow-up:{lead}:evt-{n}:{kind.split('.')[1]}",
         kind=kind,
         severity=severity,
-        lead_key=f"email:ada{n}@acme.io",
+        lead_key=lead,
         policy="mql-follow-up" if kind.startswith("sla.") else None,
         owner="rep-7",
         team="emea",
@@ -91,7 +93,12 @@ def _alert(
         due_at=raised_at - timedelta(minutes=1) if kind.startswith("sla.") else None,
         raised_at=raised_at,
         message=message
-        or f"mql-follow-up: email:ada{n}@acme.io {kind.split('.')[1]} (60 business minutes target, owner rep-7)",
+        or f"mql-follow-up: Ada Lovelace (Analytical Engines) {kind.split('.')[1]} (1h on the emea calendar, owner 7)",
+        lead=LeadLabel(
+            name="Ada Lovelace",
+            company="Analytical Engines",
+            record_url=f"https://app.hubspot.com/contacts/7/record/0-1/{n}",
+        ),
         details={"calendar": "emea-business", "contract_version": "v1"},
     )
     return alert.model_dump(mode="json", exclude_none=True)
@@ -185,14 +192,19 @@ async def test_slack_format_is_an_incoming_webhook_message(receiver: Receiver, s
     body = request.json()
     assert set(body) == {"text", "blocks"}
     text = body["text"]
-    assert "\n" not in text and "SLA escalated" in text and "critical" in text and "email:ada1@acme.io" in text
+    assert (
+        "\n" not in text
+        and "SLA escalated" in text
+        and "critical" in text
+        and "Ada Lovelace (Analytical Engines)" in text
+    )
     section = body["blocks"][0]
     assert section["type"] == "section" and section["text"]["type"] == "mrkdwn"
     mrkdwn = section["text"]["text"]
     for expected in (
         "sla.escalated",
         "critical",
-        "email:ada1@acme.io",
+        "*Lead:* <https://app.hubspot.com/contacts/7/record/0-1/1|Ada Lovelace (Analytical Engines)>",
         "mql-follow-up",
         "rep-7 (emea)",
         "manager-emea",
@@ -201,6 +213,7 @@ async def test_slack_format_is_an_incoming_webhook_message(receiver: Receiver, s
     ):
         assert expected in mrkdwn, expected
     assert "no touch yet &lt;b&gt; &amp; counting" in mrkdwn  # Slack's control characters are escaped
+    assert "ada1@acme.io" not in request.body.decode(), "no email unless the target asks for it"
     assert all(block["type"] in ("section", "context") for block in body["blocks"])
     [row] = await _rows(sessions)
     assert row.status == "sent"
@@ -472,3 +485,38 @@ def test_parse_targets_rejects_bad_input_in_one_line(targets, message: str) -> N
 def test_parse_targets_names_a_json_syntax_error() -> None:
     with pytest.raises(ValueError, match=r"^LOCKSTEP_ALERT_WEBHOOKS is not valid JSON: .* at line 1 column \d+$"):
         parse_targets('[{"name": "ops",]')
+
+
+async def test_only_a_target_configured_with_include_email_gets_the_leads_email(receiver: Receiver, sessions) -> None:  # type: ignore[no-untyped-def]
+    crm = _target(receiver, "crm", include_email=True)
+    slack = _target(receiver, "slack", format="slack")
+    ops = _target(receiver, "ops")
+    payload = _alert()
+    async with sessions() as session, session.begin():
+        await session.execute(
+            leads.insert().values(
+                lead_key=payload["lead_key"], name="Ada Lovelace", email="ada1@acme.io", updated_at=datetime.now(UTC)
+            )
+        )
+    await _queue(sessions, [crm, slack, ops], payload)
+    assert await AlertNotifier(sessions, [crm, slack, ops], postgres=False).deliver_once() == 3
+    [to_crm] = receiver.requests("crm")
+    assert to_crm.json()["data"]["lead"] == {**payload["lead"], "email": "ada1@acme.io"}
+    for name in ("slack", "ops"):
+        [request] = receiver.requests(name)
+        assert "ada1@acme.io" not in request.body.decode(), name
+    assert receiver.requests("ops")[0].json()["data"]["lead"]["name"] == "Ada Lovelace"
+    stored = {row.target: row.payload for row in await _rows(sessions)}
+    assert "email" in stored["crm"]["lead"] and "email" not in stored["ops"]["lead"], "what is kept, too"
+
+
+def test_a_target_may_ask_for_the_email_and_does_not_by_default() -> None:
+    [plain, with_email] = parse_targets(
+        json.dumps(
+            [
+                {"name": "ops", "url": "https://h.example.com"},
+                {"name": "crm", "url": "https://c.example.com", "include_email": True},
+            ]
+        )
+    )
+    assert not plain.include_email and with_email.include_email

@@ -14,7 +14,7 @@ from services.sla.handler import SlaHandler
 from services.sla.migrations import MIGRATIONS
 from services.sla.policies import PolicyBook
 from services.sla.scanner import TimerScanner
-from services.sla.tables import alerts, outbox, timers
+from services.sla.tables import alerts, leads, outbox, timers
 from shared.db import Outbox, create_engine, is_postgres, session_factory
 from shared.db.migrations import upgrade
 from shared.events import EventEnvelope, LeadIdentified, LeadRef, LifecycleTransitioned, SalesTouched
@@ -84,10 +84,12 @@ class Harness:
         lead: str = "ada@acme.io",
         owner: str | None = "rep-1",
         reason: str = "mql:hand_raiser",
+        who: dict | None = None,  # name, company, record_url, email: who the lead is
         **details,
     ) -> None:
         await self.send(
             LifecycleTransitioned(
+                **(who or {}),
                 lead_key=lead,
                 from_stage="lead",
                 to_stage=stage,
@@ -243,6 +245,52 @@ async def test_a_rejection_loop_raises_one_alert_with_every_reason_and_rule(harn
     details = loops[0].details
     assert [r["reason"] for r in details["rejections"]] == ["no budget", "wrong persona"]
     assert details["requalified_by"] == ["mql:hand_raiser", "mql:fit_and_engagement", "mql:hand_raiser"]
+
+
+ADA_WHO = {
+    "name": "Ada Lovelace",
+    "company": "Analytical Engines",
+    "record_url": "https://app.hubspot.com/contacts/7/record/0-1/501",
+    "email": "ada@acme.io",
+}
+
+
+async def test_alerts_name_the_lead_by_name_and_company_with_a_link_and_never_by_email(harness):
+    h = harness(PolicyBook(contract()))
+    lead = TEST_KEYS.lead_key(email="ada@acme.io", source="hubspot", record_id=None)
+    await h.enter("mql", T0, lead=lead, who=ADA_WHO)
+    assert await h.scan_at(T0 + timedelta(hours=5)) == ["sla.warning", "sla.breached"]
+    for alert in await h.alerts():
+        assert alert.message.startswith("mql_first_touch: Ada Lovelace (Analytical Engines) "), alert.message
+        assert alert.lead == {k: v for k, v in ADA_WHO.items() if k != "email"}
+        assert "ada@acme.io" not in alert.message and lead not in alert.message
+    # A later stage change names them anew (the latest name is the one alerts use).
+    await h.enter("mql", T0 + timedelta(days=1), lead=lead, who={**ADA_WHO, "company": "Difference Engines"})
+    await h.scan_at(T0 + timedelta(days=1, hours=3, minutes=30))
+    assert (await h.alerts())[-1].message.startswith("mql_first_touch: Ada Lovelace (Difference Engines) warning")
+    async with h.sessions() as session:
+        row = (await session.execute(select(leads))).one()
+    assert row.email is None, "no target asked for the email: none is kept"
+
+
+async def test_a_lead_nobody_named_is_called_by_its_opaque_key(harness):
+    h = harness(PolicyBook(contract()))
+    lead = TEST_KEYS.lead_key(email=None, source="hubspot", record_id="501")
+    await h.enter("mql", T0, lead=lead)
+    await h.scan_at(T0 + timedelta(hours=3, minutes=30))
+    [alert] = await h.alerts()
+    assert alert.message.startswith(f"mql_first_touch: lead {lead} warning") and alert.lead is None
+
+
+async def test_a_rejection_loop_alert_names_the_lead(harness):
+    h = harness(PolicyBook(contract()))
+    for n in range(2):
+        await h.enter("mql", T0 + timedelta(days=10 * n), who=ADA_WHO)
+        await h.enter("recycled", T0 + timedelta(days=10 * n + 1), reason="disposition:rejected", who=ADA_WHO)
+    await h.enter("mql", T0 + timedelta(days=25), who=ADA_WHO)
+    [loop] = [a for a in await h.alerts() if a.kind == "loop.detected"]
+    assert loop.message.startswith("Ada Lovelace (Analytical Engines) re-qualified as MQL after 2 rejections")
+    assert loop.lead["record_url"] == ADA_WHO["record_url"]
 
 
 async def test_rejections_outside_the_window_are_no_loop(harness):

@@ -36,6 +36,18 @@ function windowStart() {
 
 // --- the live alert feed -------------------------------------------------------------------
 
+// The lead as the alert names them, linked to their CRM record when the source gave one.
+function leadOf(alert) {
+  const label = alert.lead ?? {};
+  const name = label.name ?? (label.company ? `a lead at ${label.company}` : alert.lead_key);
+  if (!label.record_url || !label.record_url.startsWith("https://")) return element("span", "lead", name);
+  const link = element("a", "lead", name);
+  link.href = label.record_url;
+  link.rel = "noopener noreferrer";
+  link.target = "_blank";
+  return link;
+}
+
 function alertCard(alert, via) {
   const card = element("li", "alert");
   card.dataset.id = alert.id;
@@ -45,7 +57,7 @@ function alertCard(alert, via) {
   const head = element("div", "alert-head");
   head.append(element("span", "kind", alert.kind), element("span", "severity", alert.severity), element("time", "raised", clock(alert.raised_at)));
   const meta = element("p", "meta");
-  meta.append(element("span", "policy", alert.policy ?? "–"), element("span", "owner", alert.owner ?? "unassigned"), element("span", "lead", alert.lead_key));
+  meta.append(element("span", "policy", alert.policy ?? "–"), element("span", "owner", alert.owner ?? "unassigned"), leadOf(alert));
   const actions = element("div", "actions");
   const ack = element("button", "ack", "Ack");
   const resolve = element("button", "resolve", "Resolve");
