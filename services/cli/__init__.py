@@ -13,6 +13,7 @@ lockstep replay raw --source S --since TIME --until TIME [--dry-run]
 lockstep alerts deliveries [--failed] [--limit N]
 lockstep alerts redeliver (--id N | --all-failed) [--target NAME]
 lockstep keys create --name NAME --role viewer|operator|admin | list | revoke NAME | bootstrap-admin | generate
+lockstep erase --email ADDRESS
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sys
 from contract import ContractError
 from services.cli.alerts import add_alerts
 from services.cli.contract_tools import add_backtest, add_contract, add_events
+from services.cli.erase import add_erase
 from services.cli.errors import CliError, CliUnavailable
 from services.cli.keys import add_keys
 from services.cli.replay import add_replay
@@ -48,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_replay,
         add_alerts,
         add_keys,
+        add_erase,
     ):
         add(commands)
     return parser

@@ -6,6 +6,7 @@ from services.scoring.bootstrap import bootstrap
 from services.scoring.endpoints import router
 from services.scoring.settings import ScoringSettings
 from shared.settings import load_settings
+from shared.web import audit
 from shared.web.app import create_service_app
 
 
@@ -15,5 +16,5 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
         title="Lockstep scoring",
         description="The lifecycle contract applied: lead scores with their reasons, stage changes, the funnel.",
         start=lambda: bootstrap(settings),
-        routers=[router],
+        routers=[router, audit.router],
     )

@@ -10,8 +10,10 @@ from services.scoring.handler import ScoringHandler
 from services.scoring.metrics import ScoringMetrics
 from services.scoring.migrations import MIGRATIONS
 from services.scoring.settings import ScoringSettings
-from services.scoring.tables import outbox, processed_events
+from services.scoring.tables import audit, outbox, processed_events
 from shared.db import Outbox, ProcessedEvents
+from shared.db.audit import AuditTrail
+from shared.events import LeadKeys
 from shared.runtime import ServiceHandle, open_runtime
 
 GROUP = "scoring"  # consumer group <prefix>scoring
@@ -20,15 +22,16 @@ GROUP = "scoring"  # consumer group <prefix>scoring
 @dataclass
 class ScoringService(ServiceHandle):
     engine: LifecycleEngine
+    keys: LeadKeys  # what an erasure request is keyed by (POST /leads/erase)
+    audit: AuditTrail  # who asked for an erasure
 
 
 async def bootstrap(settings: ScoringSettings) -> ScoringService:
     engine = LifecycleEngine(load_contract(settings.contract))
     runtime = await open_runtime("scoring", settings, migrations=MIGRATIONS)
     box = Outbox(outbox)
-    handler = ScoringHandler(
-        engine, box, runtime.topics.lifecycle, settings.lead_keys(), ScoringMetrics(runtime.registry)
-    )
+    keys = settings.lead_keys()
+    handler = ScoringHandler(engine, box, runtime.topics.lifecycle, keys, ScoringMetrics(runtime.registry))
     runtime.add_consumer(
         group=GROUP,
         topics=[runtime.topics.events],
@@ -36,4 +39,4 @@ async def bootstrap(settings: ScoringSettings) -> ScoringService:
         processed=ProcessedEvents(processed_events),
         outbox=box,
     )
-    return ScoringService(runtime, engine)
+    return ScoringService(runtime, engine, keys, AuditTrail(audit))

@@ -11,8 +11,10 @@ from pydantic import BaseModel, Field
 
 from services.scoring import queries
 from services.scoring.domain.engine import LifecycleEngine
+from services.scoring.erasure import erasure_request
 from services.scoring.schemas import LeadDetail, LeadPage
-from shared.web.access import Operator, Viewer
+from shared.bus import BusUnavailable
+from shared.web.access import Admin, Operator, Viewer
 from shared.web.params import Instant
 from shared.web.problems import Problem
 from shared.web.sessions import DatabaseSession
@@ -55,6 +57,31 @@ async def get_lead(caller: Operator, lead_key: str, session: DatabaseSession, en
 )
 async def search_leads(caller: Operator, query: EmailQuery, session: DatabaseSession, engine: EngineDep) -> LeadPage:
     return await queries.lead_by_email(session, engine, query.email)
+
+
+@router.post(
+    "/leads/erase",
+    status_code=202,
+    summary="Erase a person: their personal data leaves every service; anonymous history stays",
+    responses={503: {"description": "Kafka is unavailable; retry"}},
+)
+async def erase_person(caller: Admin, query: EmailQuery, request: Request) -> dict:
+    """Accepted once Kafka holds the request: scoring applies it after the person's earlier events,
+    then publishes `lead.erased` for the other services. Repeating it is harmless (docs/privacy.md).
+    The audit trail names the key and the request's id, not the person."""
+    service = request.app.state.service
+    try:
+        record = erasure_request(service.runtime.topics.events, service.keys, query.email)
+    except ValueError as exc:
+        raise Problem(400, str(exc)) from None
+    try:
+        await service.runtime.producer.send(record)
+    except BusUnavailable:
+        raise Problem(503, "Kafka is unavailable; retry later", headers={"Retry-After": "5"}) from None
+    erasure = dict(record.headers)["ce_id"].decode()
+    async with service.runtime.sessions() as session, session.begin():
+        await service.audit.record(session, caller.name, "lead.erase", erasure)
+    return {"status": "accepted", "request": erasure}
 
 
 @router.get("/leads", response_model=LeadPage, summary="A page of leads by stage, owner and time")

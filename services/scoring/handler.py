@@ -3,6 +3,10 @@
 The consumer runner owns the transaction and the idempotency record; this loads the
 leads the batch touches, lets the engine apply each event in order, writes what changed,
 and puts every stage change in the outbox (published to `<prefix>lifecycle` after commit).
+
+A `contact.deleted` erases the person (erasure.py). The batch is applied in parts that each end
+at one, so the erasure sees everything sent before it, and what is sent after it about the same
+person starts a new lead, tied to nothing erased.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.domain.lead import Lead, Transition
+from services.scoring.erasure import erase_lead
 from services.scoring.metrics import ScoringMetrics
 from services.scoring.repository import LeadRepository
 from shared.bus import OutgoingRecord
@@ -47,6 +52,7 @@ class _Batch:
     ignored: list[tuple[str, str]]
     metrics: ScoringMetrics | None
     fresh: list[Transition] = field(default_factory=list)
+    erasing: list[str] = field(default_factory=list)  # lead keys to erase once the batch is written
 
     def observe(self) -> None:
         """Count what the batch did, once its writes landed."""
@@ -70,15 +76,27 @@ class ScoringHandler:
         self._metrics = metrics
 
     async def __call__(self, session: AsyncSession, envelopes: list[EventEnvelope]) -> None:
-        batch = await self._apply_all(session, envelopes)
-        if batch is None:
-            return
-        # What the batch writes (leads, identities, contributions, the event log, the outbox) goes
-        # in one statement on PostgreSQL: shared/db/bulk_writes.py, CombinedWrite.
-        writes = CombinedWrite()
-        await self._write_into(batch, writes)
-        await writes.write(session)
-        batch.observe()
+        for part in _up_to_each_erasure(envelopes):
+            batch = await self._apply_all(session, part)
+            if batch is None:
+                continue
+            # What the batch writes (leads, identities, contributions, the event log, the outbox) goes
+            # in one statement on PostgreSQL: shared/db/bulk_writes.py, CombinedWrite.
+            writes = CombinedWrite()
+            await self._write_into(batch, writes)
+            await writes.write(session)
+            batch.observe()
+            await self._erase(session, batch.erasing, at=batch.earliest)
+
+    async def _erase(self, session: AsyncSession, lead_keys: list[str], at: datetime) -> None:
+        """Erase each lead from the tables, then tell the other services (`lead.erased`, after commit)."""
+        for lead_key in lead_keys:
+            erased = await erase_lead(session, lead_key)
+            if erased is not None:
+                envelope = EventEnvelope.wrap(
+                    erased, id=f"erased:{lead_key}", source="/lockstep/scoring", subject=lead_key, time=at
+                )
+                await self._outbox.add_records(session, [OutgoingRecord.event(self._topic, envelope, key=lead_key)])
 
     async def in_one_statement(
         self, session: AsyncSession, envelopes: list[EventEnvelope], writes: CombinedWrite
@@ -86,7 +104,9 @@ class ScoringHandler:
         """The consumer's fast path (shared/bus/single_statement.py): read and apply, and put every
         write in `writes`, which the runner sends as one statement. Returns what to do once it
         landed, or None when this batch needs the transactional path: a merge re-keys stored rows
-        first."""
+        first, an erasure rewrites them after."""
+        if any(envelope.type == ContactDeleted.event_type for envelope in envelopes):
+            return None
         batch = await self._apply_all(session, envelopes)
         if batch is None:
             return lambda: None
@@ -116,11 +136,18 @@ class ScoringHandler:
         earliest = min(p.occurred_at for _, p in items)
         longest = self.engine.rules.longest_cap
         await repo.preload(refs, opportunity_keys, earliest - longest if longest else None)
+        erasing: list[str] = []
         for envelope, payload in items:
-            self._apply(repo, envelope, payload)
-            repo.log_event(envelope.id, envelope.type, payload.occurred_at, envelope.data)
+            if isinstance(payload, ContactDeleted):
+                found = [lead.key for lead in repo.lead_for(payload.lead)]
+                erasing += found
+                lead_key = found[0] if found else None  # an unknown person: nothing to erase, nothing to log
+            else:
+                lead_key = self._apply(repo, envelope, payload)
+            if lead_key is not None or not isinstance(payload, ContactDeleted):
+                repo.log_event(envelope.id, envelope.type, payload.occurred_at, envelope.data, lead_key)
         ignored, self.engine.ignored = self.engine.ignored, []
-        return _Batch(repo, items, earliest, ignored, self._metrics)
+        return _Batch(repo, items, earliest, ignored, self._metrics, erasing=erasing)
 
     async def _write_into(self, batch: _Batch, writes: CombinedWrite) -> None:
         batch.fresh = await batch.repo.flush(writes)
@@ -150,7 +177,8 @@ class ScoringHandler:
         repo.remember(ref, lead)
         return lead
 
-    def _apply(self, repo: LeadRepository, envelope: EventEnvelope, payload: SourceEvent) -> None:
+    def _apply(self, repo: LeadRepository, envelope: EventEnvelope, payload: SourceEvent) -> str | None:
+        """Apply one event; return whose it is (the lead's key), None for a deal of nobody known yet."""
         event_id = envelope.id
         if isinstance(payload, ContactMerged):
             survivor = self._resolve(repo, payload.lead, payload.occurred_at, event_id)
@@ -160,14 +188,14 @@ class ScoringHandler:
                         self.engine.merge(survivor, other, payload.occurred_at, event_id)
                         repo.absorb(other, survivor)
                 repo.remember(ref, survivor)
-            return
+            return survivor.key
         if isinstance(payload, OpportunityChanged):
-            self._opportunity(repo, payload, event_id)
-            return
+            return self._opportunity(repo, payload, event_id)
         lead = self._resolve(repo, payload.lead, payload.occurred_at, event_id)
         self.engine.apply(lead, payload, event_id)
+        return lead.key
 
-    def _opportunity(self, repo: LeadRepository, event: OpportunityChanged, event_id: str) -> None:
+    def _opportunity(self, repo: LeadRepository, event: OpportunityChanged, event_id: str) -> str | None:
         key = f"{event.source}:{event.opportunity_id}"
         row = repo.opportunities.setdefault(
             key, {"opportunity": key, "lead_key": None, "status": "open", "stage": None, "amount": None}
@@ -183,7 +211,7 @@ class ScoringHandler:
         elif row["lead_key"]:
             lead = repo.leads.get(row["lead_key"])
         if lead is None:
-            return  # whose deal it is arrives later (a HubSpot association): the status waits in the row
+            return None  # whose deal it is arrives later (a HubSpot association): the status waits in the row
         lead.dirty = True
         self.engine.apply(lead, event, event_id)
         # A deal that closed before we knew whose it was: apply its outcome now that we do.
@@ -193,6 +221,7 @@ class ScoringHandler:
                 event.model_copy(update={"change": "closed_won" if row["status"] == "won" else "closed_lost"}),
                 event_id,
             )
+        return lead.key
 
     @staticmethod
     def _identified(key: str, names: list[str], at: datetime) -> EventEnvelope:
@@ -240,3 +269,13 @@ class ScoringHandler:
 def _digest(*parts: str) -> str:
     """A stable id part from parts that may be long or personal (a sender's event id, a lead's names)."""
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def _up_to_each_erasure(envelopes: list[EventEnvelope]) -> list[list[EventEnvelope]]:
+    """The batch in parts that each end at an erasure request (`contact.deleted`), in order."""
+    parts: list[list[EventEnvelope]] = [[]]
+    for envelope in envelopes:
+        parts[-1].append(envelope)
+        if envelope.type == ContactDeleted.event_type:
+            parts.append([])
+    return [part for part in parts if part]

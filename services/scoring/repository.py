@@ -180,8 +180,12 @@ class LeadRepository:
         """Whether this batch merged leads (the absorbed lead's stored rows are re-keyed at flush)."""
         return bool(self._absorbed)
 
-    def log_event(self, event_id: str, event_type: str, occurred_at: datetime, data: dict) -> None:
-        self._events.append({"event_id": event_id, "type": event_type, "occurred_at": occurred_at, "data": data})
+    def log_event(
+        self, event_id: str, event_type: str, occurred_at: datetime, data: dict, lead_key: str | None
+    ) -> None:
+        self._events.append(
+            {"event_id": event_id, "type": event_type, "occurred_at": occurred_at, "data": data, "lead_key": lead_key}
+        )
 
     def new_identities(self) -> dict[str, list[str]]:
         """Lead key -> identities learned in this unit of work."""
@@ -204,7 +208,7 @@ class LeadRepository:
             ).scalars():
                 self._new_identities.setdefault(identity, survivor)
             await s.execute(delete(leads).where(leads.c.key == absorbed))
-            for table in (identities, contributions, transitions, opportunities):
+            for table in (identities, contributions, transitions, opportunities, event_log):
                 await s.execute(update(table).where(table.c.lead_key == absorbed).values(lead_key=survivor))
         live = [lead for lead in self.leads.values() if lead.key not in self._absorbed]
         writes.update(leads, [_lead_values(lead, now) for lead in live if lead.dirty and not lead.is_new], key="key")
@@ -234,6 +238,8 @@ class LeadRepository:
         for t in fresh:
             t.lead_key = self._absorbed.get(t.lead_key, t.lead_key)
         writes.append(transitions, [self._transition_row(t, now) for t in fresh])
+        for row in self._events:  # logged under a lead this batch then merged into another
+            row["lead_key"] = self._absorbed.get(row["lead_key"], row["lead_key"])
         writes.append(event_log, self._events)
         return fresh
 

@@ -2,11 +2,13 @@
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table
 
+from shared.db.audit import audit_table
 from shared.db.tables import AutoId, outbox_table, processed_events_table
 
 metadata = MetaData()
 processed_events = processed_events_table(metadata, "scoring")
 outbox = outbox_table(metadata, "scoring")
+audit = audit_table(metadata, "scoring")  # who asked for an erasure (the key's name and the request's id)
 
 leads = Table(
     "scoring_leads",
@@ -89,6 +91,7 @@ opportunities = Table(
 )
 
 # The canonical events applied, in order: the history a backtest replays under another contract.
+# lead_key: whose event it is (none for a deal nobody is linked to yet), so an erasure finds them.
 event_log = Table(
     "scoring_event_log",
     metadata,
@@ -97,5 +100,6 @@ event_log = Table(
     Column("type", String(128), nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("data", JSON, nullable=False),
+    Column("lead_key", String(320), nullable=True, index=True),
     Index("ix_scoring_event_log_time", "occurred_at"),
 )

@@ -27,12 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contract.sla import Policy
 from services.sla.alerts import AlertDesk, label_of, who
 from services.sla.batch_changes import Timer
+from services.sla.erasure import erase_lead
 from services.sla.metrics import SlaMetrics
 from services.sla.policies import PolicyBook, event_kind
 from services.sla.repository import SlaRepository
 from shared.events import (
     AlertRaised,
     EventEnvelope,
+    LeadErased,
     LeadIdentified,
     LeadKeys,
     LifecycleTransitioned,
@@ -43,9 +45,9 @@ from shared.events import (
 
 _TOUCH_EVENTS = (SalesTouched, SalesDispositioned, OpportunityChanged)
 _TOUCHES = tuple(model.event_type for model in _TOUCH_EVENTS)
-# What the SLA acts on: stage changes, identities and sales activity. The rest of the events topic
+# What the SLA acts on: stage changes, identities, erasures and sales activity. The rest of the events topic
 # (engagement, contact updates) is passed over by the consumer without an idempotency row.
-WANTED = frozenset((LifecycleTransitioned.event_type, LeadIdentified.event_type, *_TOUCHES))
+WANTED = frozenset((LifecycleTransitioned.event_type, LeadIdentified.event_type, LeadErased.event_type, *_TOUCHES))
 
 # (event id, payload, touch kind for touches and dispositions, else None)
 Item = tuple[
@@ -80,6 +82,19 @@ class SlaHandler:
         self._keep_emails = keep_emails
 
     async def __call__(self, session: AsyncSession, envelopes: list[EventEnvelope]) -> None:
+        # An erasure (`lead.erased`) rewrites stored rows: what came before it is written first, and
+        # what comes after it about the person is applied to what it left.
+        part: list[EventEnvelope] = []
+        for envelope in envelopes:
+            if envelope.type == LeadErased.event_type:
+                await self._handle(session, part)
+                await erase_lead(session, LeadErased.model_validate(envelope.data))
+                part = []
+            else:
+                part.append(envelope)
+        await self._handle(session, part)
+
+    async def _handle(self, session: AsyncSession, envelopes: list[EventEnvelope]) -> None:
         batch = [item for item in map(self._read, envelopes) if item is not None]
         if not batch:
             return

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -60,6 +61,7 @@ def test_event_schemas_check_passes_on_the_committed_schemas():
         (("replay", "raw", "--source", "marketo", "--since", "2h", "--until", "soon"), "--until: not an ISO 8601"),
         (("alerts", "redeliver", "--all-failed", "--target", "ops"), "--target: unknown target 'ops'"),
         (("alerts", "deliveries", "--limit", "0"), "--limit: must be at least 1"),
+        (("erase", "--email", "not an address"), "--email: not an email address"),
     ],
 )
 def test_operator_commands_refuse_bad_input_in_one_line(args, message):
@@ -75,3 +77,24 @@ def test_an_unreachable_broker_is_one_line_and_exit_code_1():
     assert result.returncode == 1
     assert result.stderr.startswith("lockstep: Kafka (LOCKSTEP_KAFKA_BOOTSTRAP) did not answer: KafkaConnectionError")
     assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_without_a_deployment_secret_a_command_says_so_in_one_line():
+    env = {k: v for k, v in os.environ.items() if k != "LOCKSTEP_SECRET_KEY"}
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", "erase", "--email", "ada@acme.io"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 2 and result.stderr.startswith("lockstep: LOCKSTEP_SECRET_KEY: required")
+    assert result.stderr.count("\n") == 1 and "ada@acme.io" not in result.stderr + result.stdout
+
+
+def test_an_erasure_nobody_can_take_is_one_line_and_exit_code_1():
+    result = _lockstep("erase", "--email", "ada@acme.io", env={"LOCKSTEP_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
+    assert result.returncode == 1 and result.stderr.startswith(
+        "lockstep: Kafka (LOCKSTEP_KAFKA_BOOTSTRAP) did not answer"
+    )
+    assert result.stderr.count("\n") == 1 and "ada@acme.io" not in result.stderr, result.stderr

@@ -17,7 +17,6 @@ from services.scoring.domain.lead import Contribution, Lead, Transition
 from services.scoring.domain.rules import ScoringRules
 from shared.events import (
     ActivityRecorded,
-    ContactDeleted,
     ContactUpserted,
     LeadRef,
     OpportunityChanged,
@@ -75,8 +74,6 @@ class LifecycleEngine:
                 lead.owner = payload.rep
         elif isinstance(payload, OpportunityChanged):
             self._opportunity(lead, payload.change, payload.occurred_at, event_id, payload.opportunity_id)
-        elif isinstance(payload, ContactDeleted):
-            lead.deleted = True
 
     # -- events ----------------------------------------------------------------------------
 

@@ -158,3 +158,41 @@ async def test_events_in_stage_changes_out_and_the_api_explains_them(kafka_boots
         "mql",
         "sal",
     ]
+
+
+async def test_an_operator_erases_a_person_over_the_api(kafka_bootstrap, topic_prefix, database_url):
+    settings = ScoringSettings(
+        kafka_bootstrap=kafka_bootstrap, database_url=database_url, topic_prefix=topic_prefix, topic_partitions=3
+    )
+    await ensure_topics(kafka_bootstrap, [f"{topic_prefix}events"], partitions=3, replication_factor=1)
+    ada = LeadRef(source="hubspot", record_id="501", email="ada@acme.io")
+    producer = EventProducer(kafka_bootstrap)
+    await producer.start()
+    attributes = ContactAttributes(first_name="Ada", last_name="Lovelace", company="Acme")
+    await producer.send(
+        OutgoingRecord.event(
+            f"{topic_prefix}events", _envelope(ContactUpserted(lead=ada, occurred_at=T0, attributes=attributes), 0)
+        )
+    )
+    await producer.stop()
+    async with running(create_app(settings), "http://scoring") as client:
+        await _wait_for(client, f"/leads/{key_of('ada@acme.io')}", lambda body: body["attributes"].get("company"))
+        for body in ({"email": "not an address"}, {}, {"email": 5}):
+            refused = await client.post("/leads/erase", json=body)
+            assert refused.status_code in (400, 422) and refused.headers["content-type"] == "application/problem+json"
+        accepted = await client.post("/leads/erase", json={"email": "ADA@acme.io"})
+        assert accepted.status_code == 202 and accepted.json()["status"] == "accepted", accepted.text
+        assert "@" not in accepted.json()["request"]
+        deadline = asyncio.get_running_loop().time() + 30
+        while (await client.post("/leads/search", json={"email": "ada@acme.io"})).json()["leads"]:
+            assert asyncio.get_running_loop().time() < deadline, "the erasure was not applied"
+            await asyncio.sleep(0.2)
+        assert (await client.get(f"/leads/{key_of('ada@acme.io')}")).status_code == 404
+        [erased] = (await client.get("/leads")).json()["leads"]
+        assert erased["email"] is None and erased["stage"] == "lead" and erased["key"] != key_of("ada@acme.io")
+    lifecycle = [
+        EventEnvelope.from_record(r.headers, r.value)
+        for r in await read_topic(kafka_bootstrap, f"{topic_prefix}lifecycle", expect=3)
+    ]
+    [notice] = [e for e in lifecycle if e.type == "lockstep.lead.erased.v1"]
+    assert notice.data["lead_key"] == key_of("ada@acme.io") and notice.data["anonymous_key"] == erased["key"]

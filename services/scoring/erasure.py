@@ -1,0 +1,141 @@
+"""Erasing a person from scoring's tables, and asking for it.
+
+A request is a `contact.deleted` event on the events topic, whoever makes it: a CRM deletion (HubSpot
+`contact.deletion` and `contact.privacyDeletion`, a Salesforce deletion field, a Pipedrive delete), or
+an operator (`lockstep erase`, `POST /leads/erase`, both through `erasure_request`). Scoring applies it
+in order with the person's other events (handler.py) and then `erase_lead` takes out of every table
+what says who the person was: the email, name, title, company, phone, CRM link, free text, the
+identities. What they did stays, anonymous, under a random key (shared/erasure.py): stage changes,
+score contributions, deals, the event log a backtest replays, so /funnel counts do not change. Then
+`lead.erased` tells the other services to do the same with theirs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scoring.tables import contributions, event_log, identities, leads, opportunities, transitions
+from shared.bus import EventProducer, OutgoingRecord, Topics
+from shared.erasure import anonymous_key, redactor
+from shared.events import ContactDeleted, EventEnvelope, LeadErased, LeadKeys, LeadRef, normalize_email
+from shared.settings import LockstepSettings
+
+SOURCE = "lockstep"  # the LeadRef source of an operator's request
+# Attributes that say who the person is; the rest (industry, size, country, owner, lead source, campaign)
+# describes the account and the funnel, and stays. Custom properties are free text: they go too.
+PERSONAL = ("first_name", "last_name", "title", "company", "phone", "record_url")
+# Free text about the person, in events and stage changes: dropped (a task's subject, an activity's
+# properties) or redacted (a rep's reason, a page address). Other values (ids, times, picklist values) stay.
+_DROPPED = ("subject", "properties")
+_FREE_TEXT = ("reason", "disposition_reason", "last_rejection_reason", "outcome", "asset", "lost_reason")
+
+
+def erasure_request(topic: str, keys: LeadKeys, email: str, now: datetime | None = None) -> OutgoingRecord:
+    """The `contact.deleted` record asking to erase whoever `email` belongs to (ValueError: not an address).
+    Keyed like the person's own events, so it is applied after what was sent before it."""
+    normalized = normalize_email(email)
+    if normalized is None:
+        raise ValueError("email: not an email address")
+    ref = LeadRef(source=SOURCE, email=normalized)
+    at = now or datetime.now(UTC)
+    key = keys.of(ref)
+    envelope = EventEnvelope.wrap(
+        ContactDeleted(lead=ref, occurred_at=at),
+        id=f"lockstep:erase:{uuid.uuid4().hex}",
+        source="/lockstep/erasure",
+        subject=key,
+        time=at,
+    )
+    return OutgoingRecord.event(topic, envelope, key=key)
+
+
+async def request_erasure(settings: LockstepSettings, email: str) -> str:
+    """`lockstep erase`: put the request on the events topic and wait for Kafka's acknowledgement;
+    return the request's id. ValueError: not an address; BusUnavailable: Kafka did not take it."""
+    record = erasure_request(Topics(settings.topic_prefix).events, settings.lead_keys(), email)
+    producer = EventProducer(settings.kafka_bootstrap, client_id="lockstep-erase")
+    await producer.start()
+    try:
+        await producer.send(record)
+    finally:
+        await producer.stop()
+    return dict(record.headers)["ce_id"].decode()
+
+
+async def erase_lead(session: AsyncSession, lead_key: str) -> LeadErased | None:
+    """Erase the person behind `lead_key` from scoring's tables, in the caller's transaction; the
+    `lead.erased` to publish, or None when there is no such lead (erased already: nothing to do)."""
+    row = (await session.execute(select(leads).where(leads.c.key == lead_key))).first()
+    if row is None:
+        return None
+    hidden = anonymous_key()
+    attributes = dict(row.attributes)
+    redact = redactor(
+        [
+            row.email,
+            *(str(attributes[n]) for n in PERSONAL if attributes.get(n)),
+            " ".join(str(attributes[n]) for n in ("first_name", "last_name") if attributes.get(n)),
+        ]
+    )
+    await session.execute(delete(identities).where(identities.c.lead_key == lead_key))
+    await session.execute(
+        update(leads)
+        .where(leads.c.key == lead_key)
+        .values(
+            key=hidden,
+            email=None,
+            attributes=_anonymous(attributes),
+            attribute_times=_anonymous(dict(row.attribute_times)),
+            rejection_reason=redact(row.rejection_reason) if row.rejection_reason else None,
+            deleted=True,
+        )
+    )
+    for table in (contributions, opportunities):
+        await session.execute(update(table).where(table.c.lead_key == lead_key).values(lead_key=hidden))
+    for change in (
+        await session.execute(select(transitions.c.id, transitions.c.details).where(transitions.c.lead_key == lead_key))
+    ).all():
+        await session.execute(
+            update(transitions)
+            .where(transitions.c.id == change.id)
+            .values(lead_key=hidden, details=_scrubbed(dict(change.details), redact, hidden))
+        )
+    for logged in (
+        await session.execute(select(event_log.c.seq, event_log.c.data).where(event_log.c.lead_key == lead_key))
+    ).all():
+        await session.execute(
+            update(event_log)
+            .where(event_log.c.seq == logged.seq)
+            .values(lead_key=hidden, data=_scrubbed(dict(logged.data), redact, hidden))
+        )
+    return LeadErased(lead_key=lead_key, anonymous_key=hidden, occurred_at=datetime.now(UTC))
+
+
+def _anonymous(attributes: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attributes.items() if k not in PERSONAL and not k.startswith("custom") and k != "email"}
+
+
+def _scrubbed(value: dict[str, Any], redact, hidden: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """An event's data or a stage change's details without the person: their references become the
+    anonymous key's, their attributes the anonymous ones, free text redacted or dropped."""
+    out: dict[str, Any] = {}
+    for name, item in value.items():
+        if name in _DROPPED or name == "merged" and isinstance(item, str):
+            continue  # a merge's absorbed lead key: a keyed hash of the person's other address
+        if name in ("lead", "merged"):  # a contact.merged folds the person's records into one: all theirs
+            erased_ref = {"source": "erased", "record_id": hidden}
+            out[name] = [erased_ref] if isinstance(item, list) else erased_ref if isinstance(item, dict) else item
+        elif name == "attributes" and isinstance(item, dict):
+            out[name] = _anonymous(item)
+        elif name in _FREE_TEXT and isinstance(item, str):
+            out[name] = redact(item)
+        elif name == "rejections" and isinstance(item, list):
+            out[name] = [_scrubbed(r, redact, hidden) if isinstance(r, dict) else r for r in item]
+        else:
+            out[name] = item
+    return out
