@@ -218,7 +218,12 @@ async def _wait_for_topics(settings: LockstepSettings, topics: Topics) -> None:
                 topics.all(),
                 partitions=settings.topic_partitions,
                 replication_factor=settings.topic_replication_factor,
-                shapes=topics.shapes(),
+                shapes={
+                    **topics.shapes(),
+                    **topics.retention(
+                        raw_ms=settings.raw_retention_ms, deadletter_ms=settings.deadletter_retention_ms
+                    ),
+                },
             )
             return
         except (KafkaError, OSError) as exc:

@@ -19,6 +19,8 @@ from shared.events.keys import LeadKeys
 ENV_PREFIX = "LOCKSTEP_"
 
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]{0,200}$")
+_DURATION = re.compile(r"^([0-9]{1,6})(m|h|d|w)$")
+_UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _HOST_PORT = re.compile(r"^[^\s,:]+:\d{1,5}$")
 
 
@@ -79,6 +81,16 @@ class LockstepSettings(BaseSettings):
         description="Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto are believed"
         " (none by default)",
     )
+    raw_retention: str = Field(
+        "7d",
+        description=(
+            "How long the raw topic keeps webhook bodies, personal data included (30m, 12h, 7d, 2w);"
+            " set when the topic is created"
+        ),
+    )
+    deadletter_retention: str = Field(
+        "30d", description="How long the dead-letter topic keeps records (30m, 12h, 7d, 2w); set when it is created"
+    )
     secret_key: SecretStr | None = Field(
         None,
         validate_default=True,
@@ -131,6 +143,22 @@ class LockstepSettings(BaseSettings):
             return None  # an empty variable (as compose passes an unset one) means unset
         return value
 
+    @field_validator("raw_retention", "deadletter_retention")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not _DURATION.match(value) or duration_ms(value) < 60_000 or duration_ms(value) > 3650 * 86_400_000:
+            raise ValueError("expected a duration from 1m to 3650d: a number and m, h, d or w, e.g. 7d")
+        return value
+
+    @property
+    def raw_retention_ms(self) -> int:
+        return duration_ms(self.raw_retention)
+
+    @property
+    def deadletter_retention_ms(self) -> int:
+        return duration_ms(self.deadletter_retention)
+
     @field_validator("secret_key")
     @classmethod
     def _secret_key(cls, value: SecretStr | None) -> SecretStr:
@@ -152,6 +180,14 @@ class LockstepSettings(BaseSettings):
 
     def database_url_for(self, service: str) -> str:
         return self.database_url.replace("{service}", service)
+
+
+def duration_ms(text: str) -> int:
+    """`7d` -> 604800000: a retention setting as Kafka's retention.ms."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"not a duration: {text!r}")
+    return int(match[1]) * _UNIT_S[match[2]] * 1000
 
 
 S = TypeVar("S", bound=BaseSettings)

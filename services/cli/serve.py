@@ -98,14 +98,15 @@ def _topics_create(args: argparse.Namespace) -> int:
     from shared.bus.topics import Topics, ensure_topics
 
     settings = load_settings(LockstepSettings)
-    topics = Topics(settings.topic_prefix).all()
+    topics = Topics(settings.topic_prefix)
+    retention = topics.retention(raw_ms=settings.raw_retention_ms, deadletter_ms=settings.deadletter_retention_ms)
     created = asyncio.run(
         ensure_topics(
             settings.kafka_bootstrap,
-            topics,
+            topics.all(),
             partitions=settings.topic_partitions,
             replication_factor=settings.topic_replication_factor,
-            shapes=Topics(settings.topic_prefix).shapes(),
+            shapes={**topics.shapes(), **retention},
         )
     )
     print(f"created: {', '.join(created) or 'none (all exist)'}")

@@ -64,11 +64,21 @@ class Topics:
             self.keys: TopicShape(partitions=1, config={"cleanup.policy": "compact"}),
         }
 
+    def retention(self, *, raw_ms: int, deadletter_ms: int) -> dict[str, TopicShape]:
+        """The raw webhook bodies and the dead letters hold personal data nobody consumes: they are
+        kept for a bounded time (LOCKSTEP_RAW_RETENTION, LOCKSTEP_DEADLETTER_RETENTION)."""
+        return {
+            self.raw: TopicShape(config={"retention.ms": str(raw_ms)}),
+            self.deadletter: TopicShape(config={"retention.ms": str(deadletter_ms)}),
+        }
+
 
 @dataclass(frozen=True)
 class TopicShape:
+    """How a topic is created when it is not like the others."""
+
     partitions: int | None = None  # None: LOCKSTEP_TOPIC_PARTITIONS
-    config: Mapping[str, str] = field(default_factory=dict)
+    config: Mapping[str, str] = field(default_factory=dict)  # topic configs, e.g. retention.ms
 
 
 async def ensure_topics(
@@ -79,8 +89,8 @@ async def ensure_topics(
     replication_factor: int,
     shapes: Mapping[str, TopicShape] | None = None,
 ) -> list[str]:
-    """Create the topics that do not exist yet (`shapes`: those that differ from `partitions`
-    and the broker's defaults); return the names created.
+    """Create the topics that do not exist yet (`shapes`: those that differ from `partitions` and
+    the broker's defaults); return the names created. A topic that exists is left as it is.
 
     Safe to run from every replica at once: a topic another replica just created
     counts as success.
