@@ -105,10 +105,11 @@ class Vendors:
         headers, body = wire.pipedrive_request(self.creds.pipedrive_user, self.creds.pipedrive_password, hook)
         return Webhook("pipedrive", "/webhooks/pipedrive", lambda base_url, now: (headers, body))
 
-    def generic(self, event_type: str, data: dict[str, Any]) -> Webhook:
-        """One canonical event under Standard Webhooks; the webhook-id stays across attempts."""
+    def generic(self, event_type: str, data: dict[str, Any], *, own_id: str | None = None) -> Webhook:
+        """One canonical event under Standard Webhooks; the webhook-id stays across attempts.
+        `own_id`: the sender's own id of the event (the `id` field)."""
         message_id = f"msg_{uuid.uuid4().hex}"
-        event = {"type": f"lockstep.{event_type}.v1", "data": data}
+        event = {"type": f"lockstep.{event_type}.v1", "data": data, **({"id": own_id} if own_id else {})}
 
         def sign(base_url: str, now: datetime) -> tuple[dict[str, str], bytes]:
             return wire.generic_request(self.creds.generic_secret, message_id, event, int(now.timestamp()))
