@@ -40,16 +40,7 @@ class EmailQuery(BaseModel):
     email: str = Field(min_length=1, max_length=320, description="Matched trimmed and case-insensitively")
 
 
-@router.get(
-    "/leads/{lead_key}",
-    response_model=LeadDetail,
-    summary="A lead, its scores and why",
-    responses={404: {"description": "Unknown lead"}},
-)
-async def get_lead(caller: Operator, lead_key: str, session: DatabaseSession, engine: EngineDep) -> LeadDetail:
-    return await queries.lead_detail(session, engine, lead_key)
-
-
+# Before /leads/{lead_key}: a path like /leads/search is these routes' (a 405 names their method).
 @router.post(
     "/leads/search",
     response_model=LeadPage,
@@ -82,6 +73,16 @@ async def erase_person(caller: Admin, query: EmailQuery, request: Request) -> di
     async with service.runtime.sessions() as session, session.begin():
         await service.audit.record(session, caller.name, "lead.erase", erasure)
     return {"status": "accepted", "request": erasure}
+
+
+@router.get(
+    "/leads/{lead_key}",
+    response_model=LeadDetail,
+    summary="A lead, its scores and why",
+    responses={404: {"description": "Unknown lead"}},
+)
+async def get_lead(caller: Operator, lead_key: str, session: DatabaseSession, engine: EngineDep) -> LeadDetail:
+    return await queries.lead_detail(session, engine, lead_key)
 
 
 @router.get("/leads", response_model=LeadPage, summary="A page of leads by stage, owner and time")

@@ -27,6 +27,7 @@ from shared.bus import OutgoingRecord
 from shared.db.bulk_writes import CombinedWrite
 from shared.db.outbox import Outbox
 from shared.events import (
+    ContactDeleted,
     ContactMerged,
     EventEnvelope,
     LeadIdentified,

@@ -18,6 +18,7 @@ from sqlalchemy import MetaData, select
 from services.simulator.contracts import with_first_touch
 from shared.db import create_engine
 from tests.support import observe
+from tests.support.access import bearer, issue_key
 from tests.support.infra import REPO
 from tests.support.observe import eventually
 from tests.support.privacy_day import ADA, BOB, CYD, hand_raise, morning, rejection, send
@@ -25,7 +26,6 @@ from tests.support.stack import SERVICES, pipeline_env, pipeline_in_process, set
 from tests.support.webhooks import Vendors
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-ADMIN = "erasure-test-admin-token-0123456789"
 # Her follow-up is due 12 s after she asks for a demo: breached before the erasure, escalated (24 s) after it.
 FIRST_TOUCH = "12s"
 
@@ -57,7 +57,9 @@ async def _tables(env: dict[str, str]) -> dict[str, str]:
     return dumped
 
 
-async def _answers(scoring: httpx.AsyncClient, sla: httpx.AsyncClient, door: httpx.AsyncClient) -> dict[str, str]:
+async def _answers(
+    scoring: httpx.AsyncClient, sla: httpx.AsyncClient, door: httpx.AsyncClient, admin: str
+) -> dict[str, str]:
     """What the APIs answer about everyone: leads (each in detail), alerts, reports, the door's log."""
     answers = {}
     page = (await scoring.get("/leads", params={"limit": 500})).json()
@@ -69,13 +71,13 @@ async def _answers(scoring: httpx.AsyncClient, sla: httpx.AsyncClient, door: htt
     for path in ("/sla/timers/open", "/sla/compliance"):
         answers[path] = (await sla.get(path)).text
     answers["/funnel"] = (await scoring.get("/funnel")).text
-    recent = await door.get("/webhooks/recent", params={"limit": 500}, headers={"Authorization": f"Bearer {ADMIN}"})
+    recent = await door.get("/webhooks/recent", params={"limit": 500}, headers=bearer(admin))
     assert recent.status_code == 200
     answers["/webhooks/recent"] = recent.text
     return answers
 
 
-async def _counts(scoring: httpx.AsyncClient, sla: httpx.AsyncClient, window: dict[str, str]) -> dict:  # type: ignore[type-arg]
+async def _counts(scoring: httpx.AsyncClient, sla: httpx.AsyncClient, window: dict[str, str]) -> dict:
     return {
         "funnel": (await scoring.get("/funnel", params={**window, "group_by": "source"})).json(),
         **{
@@ -90,15 +92,16 @@ async def test_after_lockstep_erase_nothing_holds_the_person_and_every_count_sta
 ):
     contract = tmp_path / "contract.yaml"
     contract.write_text(with_first_touch(FIRST_TOUCH, version="2026.1-erasure"))
-    env = pipeline_env(kafka_bootstrap, topic_prefix, database_url, contract, admin_token=ADMIN)
+    env = pipeline_env(kafka_bootstrap, topic_prefix, database_url, contract)
+    admin = await issue_key(kafka_bootstrap, topic_prefix, "admin")  # sees everything, the door's log included
     vendors = Vendors()
     start = datetime.now(UTC)
     window = {"from": (start - timedelta(days=1)).isoformat(), "to": (start + timedelta(days=1)).isoformat()}
     async with (
         pipeline_in_process(env) as urls,
         httpx.AsyncClient(base_url=urls["ingest"], timeout=30) as door,
-        httpx.AsyncClient(base_url=urls["scoring"], timeout=30) as scoring,
-        httpx.AsyncClient(base_url=urls["sla"], timeout=30) as sla,
+        httpx.AsyncClient(base_url=urls["scoring"], timeout=30, headers=bearer(admin)) as scoring,
+        httpx.AsyncClient(base_url=urls["sla"], timeout=30, headers=bearer(admin)) as sla,
     ):
         await send(door, morning(vendors, start - timedelta(minutes=30)))
         await eventually(
@@ -109,10 +112,14 @@ async def test_after_lockstep_erase_nothing_holds_the_person_and_every_count_sta
         await send(door, [hand_raise(vendors, ADA)])
         for n in range(2):
             await send(door, [hand_raise(vendors, CYD, n)])
-            await eventually(lambda: observe.lead(scoring, CYD.email), lambda v: v and v["stage"] == "mql", what="MQL")
+            await eventually(
+                lambda: observe.lead(scoring, CYD.email), lambda v: bool(v and v["stage"] == "mql"), what="MQL"
+            )
             await send(door, [rejection(vendors, n)])
             await eventually(
-                lambda: observe.lead(scoring, CYD.email), lambda v: v and v["stage"] == "recycled", what="rejected"
+                lambda: observe.lead(scoring, CYD.email),
+                lambda v: bool(v and v["stage"] == "recycled"),
+                what="rejected",
             )
         await send(door, [hand_raise(vendors, CYD, 2)])
         alerts = await eventually(
@@ -141,7 +148,7 @@ async def test_after_lockstep_erase_nothing_holds_the_person_and_every_count_sta
         assert ADA.email not in result.stdout and result.stdout.startswith("erasure of a***@analytical.example")
 
         async def gone() -> dict[str, str]:
-            return {**await _tables(env), **await _answers(scoring, sla, door)}
+            return {**await _tables(env), **await _answers(scoring, sla, door, admin)}
 
         await eventually(
             gone, lambda found: not any(_hers(text) for text in found.values()), what="her data gone", timeout_s=60

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer
 
 from shared.bus import EventProducer, OutgoingRecord
 from tests.support import observe
+from tests.support.access import bearer, issue_key
 from tests.support.observe import eventually
 from tests.support.privacy_day import ADA, CYD, PEOPLE, hand_raise, morning, rejection, send
 from tests.support.receiver import Receiver
@@ -35,14 +36,14 @@ def _leaks(text: str) -> list[str]:
     return [address for address in ADDRESSES if address in lowered]
 
 
-async def _every_record(bootstrap: str, prefix: str) -> list:  # type: ignore[type-arg]
+async def _every_record(bootstrap: str, prefix: str) -> list:
     """Every record of every topic of the pipeline, from the start."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     try:
         topics = sorted(t for t in await consumer.topics() if t.startswith(prefix))
         consumer.subscribe(topics)
-        found: list = []  # type: ignore[type-arg]
+        found: list = []
         quiet = 0
         while quiet < 8:  # two seconds without a record: the end of every topic
             batches = await consumer.getmany(timeout_ms=250)
@@ -90,14 +91,15 @@ async def test_a_scripted_day_puts_no_address_in_logs_keys_headers_ids_alerts_or
         alert_webhooks=orjson.dumps(targets).decode(),
     )
     vendors = Vendors()
+    key = await issue_key(kafka_bootstrap, topic_prefix, "operator")
     (tmp_path / "logs").mkdir()
     try:
         async with pipeline_processes(env, tmp_path / "logs") as services:
             urls = {name: process.base_url for name, process in services.items()}
             async with (
                 httpx.AsyncClient(base_url=urls["ingest"], timeout=30) as door,
-                httpx.AsyncClient(base_url=urls["scoring"], timeout=30) as scoring,
-                httpx.AsyncClient(base_url=urls["sla"], timeout=30) as sla,
+                httpx.AsyncClient(base_url=urls["scoring"], timeout=30, headers=bearer(key)) as scoring,
+                httpx.AsyncClient(base_url=urls["sla"], timeout=30, headers=bearer(key)) as sla,
             ):
                 await send(door, morning(vendors, datetime.now(UTC) - timedelta(minutes=30)))
                 await eventually(
@@ -109,12 +111,14 @@ async def test_a_scripted_day_puts_no_address_in_logs_keys_headers_ids_alerts_or
                 for n in range(2):  # Cyd: an MQL, rejected, twice; the third hand-raise is a loop
                     await send(door, [hand_raise(vendors, CYD, n)])
                     await eventually(
-                        lambda: observe.lead(scoring, CYD.email), lambda v: v and v["stage"] == "mql", what="Cyd's MQL"
+                        lambda: observe.lead(scoring, CYD.email),
+                        lambda v: bool(v and v["stage"] == "mql"),
+                        what="Cyd's MQL",
                     )
                     await send(door, [rejection(vendors, n)])
                     await eventually(
                         lambda: observe.lead(scoring, CYD.email),
-                        lambda v: v and v["stage"] == "recycled",
+                        lambda v: bool(v and v["stage"] == "recycled"),
                         what="Cyd rejected",
                     )
                 await send(door, [hand_raise(vendors, CYD, 2)])
@@ -147,9 +151,8 @@ async def test_a_scripted_day_puts_no_address_in_logs_keys_headers_ids_alerts_or
     for name, text in logs.items():
         assert _leaks(text) == [], f"{name}'s log: " + next(line for line in text.splitlines() if _leaks(line))
     dead = [r for r in records if r.topic == f"{topic_prefix}deadletter"]
-    assert dead and all(
-        r.topic.removeprefix(topic_prefix) in ("events", "lifecycle", "alerts", "deadletter", "raw") for r in records
-    )
+    every_topic = {"events", "lifecycle", "alerts", "deadletter", "raw", "keys"}
+    assert dead and {r.topic.removeprefix(topic_prefix) for r in records} == every_topic, "every topic searched"
     for record in records:
         assert _leaks((record.key or b"").decode("utf-8", "replace")) == [], (record.topic, record.key)
         for name, value in record.headers or ():

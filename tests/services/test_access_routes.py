@@ -54,6 +54,9 @@ ROLES = {
         ("GET", "/funnel"): V,
         ("GET", "/leads"): OP,
         ("GET", "/leads/{lead_key}"): OP,
+        ("POST", "/leads/search"): OP,  # an email in the body, never in a URL
+        ("POST", "/leads/erase"): A,
+        ("GET", "/audit"): A,
     },
     "sla": {
         ("GET", "/openapi.json"): V,

@@ -80,7 +80,9 @@ def map_event(event: HubSpotEvent, mapping: HubSpotMapping, result: ParseResult,
     add = result.drafts.append
     if kind == "contact.creation":
         linked = ContactAttributes(record_url=_record_url(event))
-        add(Draft(_event_id(event), ContactUpserted(lead=_contact(event.objectId), occurred_at=when, attributes=linked)))
+        add(
+            Draft(_event_id(event), ContactUpserted(lead=_contact(event.objectId), occurred_at=when, attributes=linked))
+        )
     elif kind == "contact.propertyChange":
         _map_contact_property(event, mapping, result, at)
     elif kind in ("contact.deletion", "contact.privacyDeletion"):

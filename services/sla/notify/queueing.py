@@ -20,8 +20,8 @@ async def enqueue(
 
     The payload names the lead by name, company and CRM link; a target configured with include_email
     gets the lead's email too (`lead.email`), and only such a target. A row is due at once: at `now`
-    when given, else at the earlier of the alert's `raised_at` and the wall clock, which is due under the notifier's clock whether that is the system
-    clock or a test's clock that the alert was raised by.
+    when given, else at the earlier of the alert's `raised_at` and the wall clock, which is due under
+    the notifier's clock whether that is the system clock or a test's clock that the alert was raised by.
     """
     wanted = [t for t in targets if t.wants(alert_payload.get("kind"))]
     if not wanted:

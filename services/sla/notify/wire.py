@@ -51,7 +51,8 @@ def slack_message(payload: dict) -> dict:
     """A Slack incoming-webhook message: a one-line `text` (notifications, fallbacks) and one mrkdwn section."""
     kind = str(payload.get("kind", "alert"))
     severity = str(payload.get("severity", "info"))
-    label = payload.get("lead") if isinstance(payload.get("lead"), dict) else {}
+    given = payload.get("lead")
+    label: dict[str, Any] = given if isinstance(given, dict) else {}
     lead = _who(label, str(payload.get("lead_key", "?")))
     policy = payload.get("policy")
     owner = payload.get("owner") or "unassigned"
@@ -86,7 +87,7 @@ def slack_message(payload: dict) -> dict:
     }
 
 
-def _who(label: dict, lead_key: str) -> str:
+def _who(label: dict[str, Any], lead_key: str) -> str:
     """As services/sla/alerts.py `who` names the lead: name (company), or the opaque key."""
     name, company = label.get("name"), label.get("company")
     if name and company:
@@ -94,7 +95,7 @@ def _who(label: dict, lead_key: str) -> str:
     return str(name or (f"a lead at {company}" if company else f"lead {lead_key}"))
 
 
-def _lead_line(label: dict, who: str) -> str:
+def _lead_line(label: dict[str, Any], who: str) -> str:
     """The lead, linked to their CRM record when there is one, with their email when the target asked for it."""
     url = label.get("record_url")
     line = f"<{_link(url)}|{_esc(who)}>" if isinstance(url, str) and url.startswith("https://") else _esc(who)

@@ -40,7 +40,7 @@ BOB = LeadRef(source="hubspot", record_id="502", email="bob@beta.io")
 ADA_SAYS = ("ada@acme.io", "Lovelace", "Ada", "Analytical Engines", "+44 20 7946 0000", "app.hubspot.com/contacts/7")
 
 
-def _story() -> list:  # type: ignore[type-arg]
+def _story() -> list:
     ada = ContactAttributes(
         first_name="Ada",
         last_name="Lovelace",
@@ -69,7 +69,7 @@ def _story() -> list:  # type: ignore[type-arg]
     ]
 
 
-def _envelopes(payloads: list, name: str = "story") -> list[EventEnvelope]:  # type: ignore[type-arg]
+def _envelopes(payloads: list, name: str = "story") -> list[EventEnvelope]:
     return [
         EventEnvelope.wrap(p, id=f"{name}:{n}", source="/tests", subject=TEST_KEYS.of(p.lead), time=p.occurred_at)
         for n, p in enumerate(payloads)
@@ -81,7 +81,7 @@ def _request(email: str) -> EventEnvelope:
     return EventEnvelope.from_record(record.headers, record.value)
 
 
-async def _dump(sessions) -> str:  # type: ignore[no-untyped-def]
+async def _dump(sessions) -> str:
     """Every value of every row of every table, as text."""
     rows = []
     async with sessions() as session:
@@ -90,12 +90,12 @@ async def _dump(sessions) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(rows)
 
 
-async def _funnel(sessions, engine: LifecycleEngine) -> dict:  # type: ignore[no-untyped-def,type-arg]
+async def _funnel(sessions, engine: LifecycleEngine) -> dict:
     async with sessions() as session:
         return await queries.funnel_report(session, engine, T0 - timedelta(days=1), T0 + timedelta(days=2), "source")
 
 
-def _counts(funnel: dict) -> dict:  # type: ignore[type-arg]
+def _counts(funnel: dict) -> dict:
     """The report with each rejection reason's text left out (a reason may have named the person)."""
     return {
         group: {**report, "rejection_reasons": [r["count"] for r in report["rejection_reasons"]]}
@@ -104,7 +104,7 @@ def _counts(funnel: dict) -> dict:  # type: ignore[type-arg]
 
 
 @pytest.fixture
-async def scoring_db(database_url):  # type: ignore[no-untyped-def]
+async def scoring_db(database_url):
     engine = create_engine(database_url)
     await upgrade(engine, MIGRATIONS)
     yield session_factory(engine)

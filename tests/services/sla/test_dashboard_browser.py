@@ -23,6 +23,7 @@ from shared.bus import EventProducer, OutgoingRecord
 from tests.support.access import bearer, issue_key
 from tests.support.funnel_story import fresh_mql, publish, story, wait_for_story
 from tests.support.infra import REPO
+from tests.support.keys import key_of
 from tests.support.servers import spawn_service
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -123,7 +124,7 @@ async def test_an_alert_arrives_live_and_is_acknowledged_from_the_page(kafka_boo
                 node,
                 str(BROWSER / "dashboard.mjs"),
                 sla.base_url,
-                LIVE_LEAD,
+                key_of(LIVE_LEAD),  # the lead's opaque key, as the page's cards carry it
                 str(SCREENSHOT),
                 chromium,
                 cwd=BROWSER,
@@ -155,12 +156,14 @@ async def test_an_alert_arrives_live_and_is_acknowledged_from_the_page(kafka_boo
 
             alerts = {a["id"]: a for a in (await sla_api.get("/alerts", params={"limit": 500})).json()["alerts"]}
             acked, resolved = alerts[done["acked"]], alerts[done["resolved"]]
-            assert (acked["lead_key"], acked["kind"], acked["status"]) == (LIVE_LEAD, "sla.warning", "acked") and acked[
-                "acked_at"
-            ]
+            assert (acked["lead_key"], acked["kind"], acked["status"]) == (
+                key_of(LIVE_LEAD),
+                "sla.warning",
+                "acked",
+            ) and acked["acked_at"]
             assert acked["acked_by"] == "ops-erin" and resolved["resolved_by"] == "ops-erin"
             assert (resolved["lead_key"], resolved["kind"], resolved["status"]) == (
-                LIVE_LEAD,
+                key_of(LIVE_LEAD),
                 "sla.escalated",
                 "resolved",
             ) and resolved["resolved_at"]

@@ -39,7 +39,7 @@ TARGETS = [WebhookTarget(name="crm", url="https://crm.example.com/hook", include
 def _with_webhooks(h: Harness) -> Harness:
     """The harness's handler and scanner raising alerts to a webhook target that wants the email."""
 
-    async def deliver(session, payload) -> None:  # type: ignore[no-untyped-def]
+    async def deliver(session, payload) -> None:
         await enqueue(session, TARGETS, payload)
 
     desk = AlertDesk(Outbox(outbox), "t.alerts", deliver)
@@ -57,7 +57,7 @@ async def _dump(h: Harness) -> str:
     return "\n".join(rows)
 
 
-async def _compliance(h: Harness) -> dict:  # type: ignore[type-arg]
+async def _compliance(h: Harness) -> dict:
     async with h.sessions() as session:
         return {
             by: await queries.compliance(
@@ -67,7 +67,7 @@ async def _compliance(h: Harness) -> dict:  # type: ignore[type-arg]
         }
 
 
-async def _timings(h: Harness) -> list[tuple]:  # type: ignore[type-arg]
+async def _timings(h: Harness) -> list[tuple]:
     return [(a.kind, a.severity, a.policy, a.owner, a.due_at, a.raised_at, a.status) for a in await h.alerts()]
 
 

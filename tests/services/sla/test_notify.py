@@ -487,7 +487,7 @@ def test_parse_targets_names_a_json_syntax_error() -> None:
         parse_targets('[{"name": "ops",]')
 
 
-async def test_only_a_target_configured_with_include_email_gets_the_leads_email(receiver: Receiver, sessions) -> None:  # type: ignore[no-untyped-def]
+async def test_only_a_target_configured_with_include_email_gets_the_leads_email(receiver: Receiver, sessions) -> None:
     crm = _target(receiver, "crm", include_email=True)
     slack = _target(receiver, "slack", format="slack")
     ops = _target(receiver, "ops")

@@ -177,7 +177,7 @@ async def test_a_failing_statement_dead_letters_and_logs_without_the_batchs_data
     sessions = session_factory(engine)
     others = ["grace@navy.example", "alan@bletchley.example"]
 
-    async def handler(session, envelopes):  # type: ignore[no-untyped-def]
+    async def handler(session, envelopes):
         # The whole batch's rows in one statement, as the services write; the poison repeats a key.
         rows = [{"event_id": e.data["email"]} for e in envelopes]
         rows += [{"event_id": e.data["email"]} for e in envelopes if e.data.get("poison")]
