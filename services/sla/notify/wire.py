@@ -88,11 +88,12 @@ def slack_message(payload: dict) -> dict:
 
 
 def _who(label: dict[str, Any], lead_key: str) -> str:
-    """As services/sla/alerts.py `who` names the lead: name (company), or the opaque key."""
+    """As services/sla/alerts.py `who` names the lead: name (company); else the key it is filed under
+    (a lead's opaque key, `pipeline` for the pipeline's own alerts)."""
     name, company = label.get("name"), label.get("company")
     if name and company:
         return f"{name} ({company})"
-    return str(name or (f"a lead at {company}" if company else f"lead {lead_key}"))
+    return str(name or (f"a lead at {company}" if company else lead_key))
 
 
 def _lead_line(label: dict[str, Any], who: str) -> str:

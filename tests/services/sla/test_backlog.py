@@ -33,6 +33,7 @@ from shared.events import (
     LifecycleTransitioned,
     SalesTouched,
 )
+from tests.support.keys import TEST_KEYS
 from tests.support.observe import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -67,7 +68,7 @@ def _backlog(topic: str, at: datetime) -> list[OutgoingRecord]:
         for n in range(BACKLOG_TOUCHES)
     ]
     events = [e for pair in zip(imported[: len(worked)], worked, strict=True) for e in pair] + imported[len(worked) :]
-    return [_record(topic, e, e.lead.key, at) for e in events]
+    return [_record(topic, e, TEST_KEYS.of(e.lead), at) for e in events]
 
 
 def _mqls(topic: str, at: datetime) -> list[OutgoingRecord]:
@@ -103,7 +104,7 @@ def _touches(topic: str, at: datetime) -> list[OutgoingRecord]:
                 rep="rep-1",
                 occurred_at=at,
             ),
-            touch.lead.key,
+            TEST_KEYS.of(touch.lead),
             at,
         )
         for n in range(LEADS)

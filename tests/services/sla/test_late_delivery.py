@@ -24,6 +24,7 @@ from services.sla.settings import SlaSettings
 from services.sla.tables import alerts, timers
 from shared.bus import EventProducer, OutgoingRecord, Topics, ensure_topics
 from shared.events import EventEnvelope, LeadIdentified, LeadRef, LifecycleTransitioned, SalesTouched
+from tests.support.keys import TEST_KEYS
 from tests.support.observe import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -56,7 +57,7 @@ def _mql(topic: str, lead: str, at: datetime) -> list[OutgoingRecord]:
 
 def _touch(topic: str, lead: str, at: datetime) -> OutgoingRecord:
     touch = SalesTouched(lead=LeadRef(source="hubspot", email=lead), channel="call", rep="rep-1", occurred_at=at)
-    return _record(topic, touch, touch.lead.key)
+    return _record(topic, touch, TEST_KEYS.of(touch.lead))
 
 
 async def test_late_deliveries_count_by_event_time_within_the_grace(

@@ -1,14 +1,14 @@
 """sla: who each lead is, for alerts to name them (sla_leads, with what a merged lead was merged into),
 and the name an alert was raised with.
 
-Revision ID: sla_0004
+Revision ID: sla_0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "sla_0004"
-down_revision = "sla_0003"
+revision = "sla_0005"
+down_revision = "sla_0004"
 branch_labels = None
 depends_on = None
 
