@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from services.scoring import queries
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.erasure import erasure_request
 from services.scoring.schemas import LeadDetail, LeadPage
 from shared.bus import BusUnavailable
+from shared.events.text import unstorable
 from shared.web.access import Admin, Operator, Viewer
 from shared.web.params import Instant
 from shared.web.problems import Problem
@@ -38,6 +39,15 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
 
 class EmailQuery(BaseModel):
     email: str = Field(min_length=1, max_length=320, description="Matched trimmed and case-insensitively")
+
+    @field_validator("email")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        # A NUL or a lone surrogate no address holds, and PostgreSQL cannot even compare: a 400, not a 500.
+        problem = unstorable(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 # Before /leads/{lead_key}: a path like /leads/search is these routes' (a 405 names their method).

@@ -129,7 +129,7 @@ async def test_events_in_stage_changes_out_and_the_api_explains_them(kafka_boots
                 bad.text,
             )
         assert (await client.get(f"/leads/{key_of('nobody@nowhere.io')}")).status_code == 404
-        for body in ({}, {"email": ""}, {"email": "x" * 321}, {"email": 7}):
+        for body in ({}, {"email": ""}, {"email": "x" * 321}, {"email": 7}, {"email": "ada\x00@acme.io"}):
             bad = await client.post("/leads/search", json=body)
             assert bad.status_code == 422 or bad.status_code == 400, (body, bad.text)
             assert bad.headers["content-type"] == "application/problem+json"
