@@ -172,8 +172,13 @@ async def test_touches_behind_a_backlog_of_20000_events_meet_their_sla(
 
         # One alert to ops for the whole episode, resolved once caught up (lag under half the threshold).
         assert await eventually(lag_alerts, lambda found: [s for _, s in found] == ["resolved"], what="the lag episode")
-        lag = service.registry.get_sample_value("lockstep_sla_watermark_lag_seconds")
-        assert lag is not None and lag < 1
+        # The gauge follows the catch-up: back under the episode's end (half the threshold). Polled, since
+        # one stalled scheduler tick on a loaded machine can lift a single reading for a moment.
+        await eventually(
+            lambda: service.registry.get_sample_value("lockstep_sla_watermark_lag_seconds"),
+            lambda lag: lag is not None and lag < settings.sla_lag_alert_s / 2,
+            what="the lag gauge back under half the threshold",
+        )
 
         async with sessions() as session:
             raised = (
