@@ -41,7 +41,9 @@ class SlaSettings(ContractSettings):
         description="Base http(s) URL of the scoring service, where the dashboard's funnel comes from",
     )
     scoring_key: SecretStr | None = Field(
-        None, description="A viewer key the dashboard's funnel calls scoring with (the funnel is unavailable without)"
+        None,
+        description="A viewer key the dashboard's funnel calls scoring with (the funnel is unavailable without)",
+        json_schema_extra={"outbound": True},
     )
     session_ttl: timedelta = Field(
         timedelta(hours=12),

@@ -101,7 +101,11 @@ def _allowed(field: FieldInfo) -> str:
 def _meaning(field: FieldInfo) -> str:
     text = (field.description or "").replace("|", "\\|")
     secret = field.annotation is SecretStr or SecretStr in getattr(field.annotation, "__args__", ())
-    return text + ("; a secret, never logged and compared in constant time" if secret else "")
+    if not secret:
+        return text
+    # A credential Lockstep sends (json_schema_extra={"outbound": True}) is never compared here.
+    outbound = isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("outbound") is True
+    return text + ("; a secret, never logged" if outbound else "; a secret, never logged and compared in constant time")
 
 
 def _title(cls: type[BaseSettings]) -> str:
