@@ -75,8 +75,8 @@ lint: install
 	$(BIN)/lint-imports --no-cache --no-logo
 
 # Lint first: a finding fails the run before Kafka starts or any test runs.
-# PostgreSQL is started by the suite itself (tests/conftest.py), the first time a test needs it, when
-# deploy/postgres/pg.sh can provide it; LOCKSTEP_REQUIRE_POSTGRES=1 (CI) makes it mandatory.
+# PostgreSQL is started by the suite itself (tests/conftest.py, deploy/postgres/pg.sh), the first time a
+# test needs it; one that cannot be had is an error, never a skip.
 test: install lint tools $(BROWSER_STAMP) kafka-up
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -2,10 +2,9 @@
 
 The broker is the one `deploy/kafka/kafka.sh` provisions; PostgreSQL is the one
 `deploy/postgres/pg.sh` provides (or LOCKSTEP_TEST_POSTGRES_URL). Tests that take a
-`database_url` run once per available backend (tests/support/postgres.py decides which without
-starting anything); PostgreSQL is started the first time a test needs it, so a run that needs
-none starts none. With LOCKSTEP_REQUIRE_POSTGRES=1 (CI) a missing PostgreSQL is an error, never
-a skip.
+`database_url` run on SQLite and on PostgreSQL, always both; PostgreSQL is started the first time
+a test needs it, so a run that needs none starts none, and one that cannot be had is an error,
+never a skip.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import pytest
 from tests.support.infra import REPO, broker_answers, create_pg_database, drop_pg_database
 from tests.support.kafka import delete_topics
 from tests.support.keys import TEST_SECRET_KEY
-from tests.support.postgres import backends, postgres_required, start_postgres
+from tests.support.postgres import BACKENDS, start_postgres
 
 KAFKA_BOOTSTRAP = os.environ.get("LOCKSTEP_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 _TREE = pytest.StashKey[dict[str, str] | None]()
@@ -83,7 +82,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
-        available = list(backends())
+        available = list(BACKENDS)
         if metafunc.definition.get_closest_marker("postgres_only"):
             available = [b for b in available if b == "postgres"]
         metafunc.parametrize("backend", available)
@@ -96,9 +95,7 @@ def postgres_admin_url() -> str:
     pytest keeps a session fixture's failure too, so a server that cannot start is tried once."""
     url, why = start_postgres()
     if url is None:
-        if postgres_required():
-            pytest.fail(f"PostgreSQL is required (LOCKSTEP_REQUIRE_POSTGRES) but pg.sh up failed: {why}")
-        pytest.skip(f"no PostgreSQL: {why}")
+        pytest.fail(f"PostgreSQL is required but deploy/postgres/pg.sh up failed: {why}")
     return url
 
 

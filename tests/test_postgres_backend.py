@@ -1,5 +1,5 @@
-"""The PostgreSQL backend of the test suite: decided without starting a server, started only
-when a test needs it, and, when LOCKSTEP_REQUIRE_POSTGRES=1, an error if it cannot be had.
+"""The PostgreSQL backend of the test suite: always part of the run, started only when a test
+needs it, and an error (never a skip) where it cannot be had.
 
 Each case runs an inner pytest session with the suite's own fixtures (tests/conftest.py) and a
 stand-in for deploy/postgres/pg.sh that logs its calls, so the case sees what the suite would do
@@ -18,7 +18,6 @@ from tests.support.infra import REPO
 STAND_IN = """#!/usr/bin/env bash
 echo "$1" >>"{log}"
 case "$1" in
-  available) exit {available} ;;
   up) echo "pg.sh: no server on this machine" >&2; exit 1 ;;
 esac
 """
@@ -40,17 +39,15 @@ def test_needs_no_database():
 """
 
 
-def _session(tmp_path: Path, *, available: bool, require: bool, only: str = "") -> tuple[str, list[str]]:
+def _session(tmp_path: Path, *, only: str = "") -> tuple[str, list[str]]:
     log = tmp_path / "calls.log"
     pg_sh = tmp_path / "pg.sh"
-    pg_sh.write_text(STAND_IN.format(log=log, available=0 if available else 1))
+    pg_sh.write_text(STAND_IN.format(log=log))
     pg_sh.chmod(0o755)
     (tmp_path / "stand_in_pg.py").write_text(PLUGIN.format(pg_sh=str(pg_sh)))
     (tmp_path / "test_inner.py").write_text(TESTS)
-    env = {k: v for k, v in os.environ.items() if k not in ("LOCKSTEP_TEST_POSTGRES_URL", "LOCKSTEP_REQUIRE_POSTGRES")}
+    env = {k: v for k, v in os.environ.items() if k != "LOCKSTEP_TEST_POSTGRES_URL"}
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(REPO)])
-    if require:
-        env["LOCKSTEP_REQUIRE_POSTGRES"] = "1"
     target = str(tmp_path / "test_inner.py") + (f"::{only}" if only else "")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-c", str(REPO / "pyproject.toml"), "-p", "no:cacheprovider"]
@@ -65,26 +62,14 @@ def _session(tmp_path: Path, *, available: bool, require: bool, only: str = "") 
     return result.stdout + result.stderr, calls
 
 
-def test_without_postgresql_only_the_sqlite_half_runs(tmp_path):
-    output, calls = _session(tmp_path, available=False, require=False)
-    assert "3 passed" in output and "postgres" not in output.replace("pg.sh", ""), output
-    assert "up" not in calls
-
-
 def test_a_run_that_needs_no_database_starts_none(tmp_path):
-    output, calls = _session(tmp_path, available=True, require=False, only="test_needs_no_database")
+    output, calls = _session(tmp_path, only="test_needs_no_database")
     assert "1 passed" in output, output
     assert "up" not in calls
 
 
-def test_a_server_that_cannot_start_is_tried_once_and_its_tests_skipped(tmp_path):
-    output, calls = _session(tmp_path, available=True, require=False)
-    assert "3 passed, 2 skipped" in output and "no server on this machine" in output, output
-    assert calls.count("up") == 1
-
-
-def test_when_postgresql_is_required_its_absence_is_an_error_never_a_skip(tmp_path):
-    output, calls = _session(tmp_path, available=False, require=True)
+def test_a_postgresql_that_cannot_start_is_tried_once_and_an_error_never_a_skip(tmp_path):
+    output, calls = _session(tmp_path)
     assert "3 passed, 2 errors" in output and "skipped" not in output, output
     assert "PostgreSQL is required" in output and "no server on this machine" in output, output
     assert calls.count("up") == 1

@@ -33,7 +33,7 @@ from shared.webhooks.signing import standard_webhooks_headers
 from tests.e2e import fuzz_stack
 from tests.e2e.fuzz_stack import LEAD_EMAILS, Service, Stack
 from tests.support.infra import create_pg_database, drop_pg_database
-from tests.support.postgres import backends
+from tests.support.postgres import BACKENDS
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -133,7 +133,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # the stack starts once for all operations. PostgreSQL matters here: it refuses values
     # (NUL in text, out-of-range times) that SQLite takes without a word.
     if "fuzz_backend" in metafunc.fixturenames:
-        metafunc.parametrize("fuzz_backend", backends(), scope="module")
+        metafunc.parametrize("fuzz_backend", BACKENDS, scope="module")
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,13 @@
-"""Which database backends this test run has, decided without starting a server.
+"""The database backends of every test run: SQLite and PostgreSQL, always both.
 
-`deploy/postgres/pg.sh available` answers whether `pg.sh up` could provide PostgreSQL (a URL in
-LOCKSTEP_TEST_POSTGRES_URL, an installed server, or root to install one) in a few milliseconds, so
-collecting a SQLite-only test file never starts a database. The server itself is started by the
-`postgres_admin_url` fixture (tests/conftest.py), the first time a PostgreSQL-backed test runs.
+A run never quietly loses its PostgreSQL half: a server that cannot be provided is an error in
+every test that needs it. The server itself is started by the `postgres_admin_url` fixture
+(tests/conftest.py) the first time a PostgreSQL-backed test runs, so a run that needs none starts
+none.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 import subprocess
 
 from tests.support.infra import REPO
@@ -17,17 +15,7 @@ from tests.support.infra import REPO
 PG_SH = REPO / "deploy" / "postgres" / "pg.sh"
 
 
-def postgres_required() -> bool:
-    """LOCKSTEP_REQUIRE_POSTGRES=1 (CI): a missing PostgreSQL is an error, never a skip."""
-    return bool(os.environ.get("LOCKSTEP_REQUIRE_POSTGRES"))
-
-
-@functools.cache
-def backends() -> tuple[str, ...]:
-    # When PostgreSQL is required the backend is always there, so its absence fails the tests that need it.
-    if postgres_required() or subprocess.run([str(PG_SH), "available"], capture_output=True).returncode == 0:
-        return ("sqlite", "postgres")
-    return ("sqlite",)
+BACKENDS = ("sqlite", "postgres")
 
 
 def start_postgres() -> tuple[str | None, str]:
