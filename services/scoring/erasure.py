@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scoring.domain.lead import full_name
 from services.scoring.tables import contributions, event_log, identities, leads, opportunities, transitions
 from shared.bus import EventProducer, OutgoingRecord, Topics
 from shared.erasure import anonymous_key, redactor
@@ -79,7 +80,7 @@ async def erase_lead(session: AsyncSession, lead_key: str) -> LeadErased | None:
         [
             row.email,
             *(str(attributes[n]) for n in PERSONAL if attributes.get(n)),
-            " ".join(str(attributes[n]) for n in ("first_name", "last_name") if attributes.get(n)),
+            full_name(attributes),
         ]
     )
     await session.execute(delete(identities).where(identities.c.lead_key == lead_key))
@@ -97,22 +98,17 @@ async def erase_lead(session: AsyncSession, lead_key: str) -> LeadErased | None:
     )
     for table in (contributions, opportunities):
         await session.execute(update(table).where(table.c.lead_key == lead_key).values(lead_key=hidden))
-    for change in (
-        await session.execute(select(transitions.c.id, transitions.c.details).where(transitions.c.lead_key == lead_key))
-    ).all():
-        await session.execute(
-            update(transitions)
-            .where(transitions.c.id == change.id)
-            .values(lead_key=hidden, details=_scrubbed(dict(change.details), redact, hidden))
-        )
-    for logged in (
-        await session.execute(select(event_log.c.seq, event_log.c.data).where(event_log.c.lead_key == lead_key))
-    ).all():
-        await session.execute(
-            update(event_log)
-            .where(event_log.c.seq == logged.seq)
-            .values(lead_key=hidden, data=_scrubbed(dict(logged.data), redact, hidden))
-        )
+    # Stage changes and the event log keep their rows under the anonymous key, their texts scrubbed.
+    for table, row_id, data in (
+        (transitions, transitions.c.id, transitions.c.details),
+        (event_log, event_log.c.seq, event_log.c.data),
+    ):
+        for kept in (await session.execute(select(row_id, data).where(table.c.lead_key == lead_key))).all():
+            await session.execute(
+                update(table)
+                .where(row_id == kept[0])
+                .values({"lead_key": hidden, data.key: _scrubbed(dict(kept[1]), redact, hidden)})
+            )
     return LeadErased(lead_key=lead_key, anonymous_key=hidden, occurred_at=datetime.now(UTC))
 
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.engine import LifecycleEngine
-from services.scoring.domain.lead import Lead, Transition
+from services.scoring.domain.lead import Lead, Transition, full_name
 from services.scoring.erasure import erase_lead
 from services.scoring.metrics import ScoringMetrics
 from services.scoring.repository import LeadRepository
@@ -239,11 +239,10 @@ class ScoringHandler:
     def _envelope(self, t: Transition, lead: Lead | None) -> EventEnvelope:
         # Who the lead is travels in payload fields (SLA names the person in its alerts), never in the id or key.
         attributes = lead.attributes if lead else {}
-        name = " ".join(str(attributes[n]) for n in ("first_name", "last_name") if attributes.get(n)) or None
         payload = LifecycleTransitioned(
             lead_key=t.lead_key,
             email=lead.email if lead else None,
-            name=name,
+            name=full_name(attributes),
             company=attributes.get("company"),
             record_url=attributes.get("record_url"),
             from_stage=t.from_stage,

@@ -33,6 +33,11 @@ class Transition:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def full_name(attributes: dict[str, Any]) -> str | None:
+    """The person's name as the CRM gave it (first and last), or None when it gave none."""
+    return " ".join(str(attributes[n]) for n in ("first_name", "last_name") if attributes.get(n)) or None
+
+
 @dataclass
 class Lead:
     key: str
