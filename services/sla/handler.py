@@ -25,9 +25,10 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract.sla import Policy
-from services.sla.alerts import AlertDesk, label_of, who
+from services.sla.alerts import AlertDesk, label_of
 from services.sla.batch_changes import Timer
 from services.sla.erasure import erase_lead
+from services.sla.loops import record_loop_step, starts_loop_check
 from services.sla.metrics import SlaMetrics
 from services.sla.policies import PolicyBook, event_kind
 from services.sla.repository import SlaRepository
@@ -57,10 +58,6 @@ Item = tuple[
 
 def _timer_key(policy: Policy, lead_key: str, event_id: str) -> str:
     return f"{policy.name}:{lead_key}:{event_id}"[:600]
-
-
-def _starts_loop_check(t: LifecycleTransitioned) -> bool:
-    return t.to_stage == "mql" or t.reason == "disposition:rejected"
 
 
 class SlaHandler:
@@ -152,7 +149,7 @@ class SlaHandler:
         names = {name for lead in starting_leads | learning | losing for name in repo.names_of(lead)} | announced
         since = [t.occurred_at for t in starting] + [timer.started_at for timer in repo.open_timers(learning | losing)]
         await repo.load_touches(names, min(since, default=None))
-        looping = [(event_id, t) for event_id, t in transitions if _starts_loop_check(t)]
+        looping = [(event_id, t) for event_id, t in transitions if starts_loop_check(t)]
         mqls = [t for _, t in looping if t.to_stage == "mql"]
         window = self.book.sla.rejection_loop.window
         # A lead losing its names may be merged into an MQL's lead in this batch: its history counts too.
@@ -176,8 +173,10 @@ class SlaHandler:
                 self._meet(repo, timer, at, f"stage:{t.to_stage}")
         for policy in self.book.starting_on(t.to_stage):
             self._start(repo, event_id, t, policy)
-        if _starts_loop_check(t):
-            self._loop(repo, event_id, t, loops)
+        if starts_loop_check(t):
+            loop = record_loop_step(repo, self.book, event_id, t)
+            if loop is not None:
+                loops.append(loop)
 
     def _start(self, repo: SlaRepository, event_id: str, t: LifecycleTransitioned, policy: Policy) -> None:
         key = _timer_key(policy, t.lead_key, event_id)
@@ -282,42 +281,3 @@ class SlaHandler:
         if self._metrics and business is not None:
             self._metrics.follow_up.labels(timer.policy).observe(business)
         repo.meet(timer, at, by, business)  # also resolves the timer's alerts when written
-
-    def _loop(self, repo: SlaRepository, event_id: str, t: LifecycleTransitioned, loops: list[AlertRaised]) -> None:
-        kind = "mql" if t.to_stage == "mql" else "rejected"
-        repo.record_loop(
-            t.lead_key,
-            event_id,
-            kind,
-            t.occurred_at,
-            (t.details.get("disposition_reason") or "")[:500] or None,
-            t.reason[:200],
-        )
-        if kind != "mql":
-            return
-        rule = self.book.sla.rejection_loop
-        history = repo.loop_history(t.lead_key, t.occurred_at - rule.window)
-        rejections = [h for h in history if h.kind == "rejected"]
-        if len(rejections) < rule.count:
-            return
-        requalified = [h.rule for h in history if h.kind == "mql"]
-        reasons = [{"reason": h.reason or "(no reason given)", "at": h.occurred_at.isoformat()} for h in rejections]
-        # Raised with the batch's writes (`raise_many`), once per alert id however often the batch asks.
-        label = label_of(t.name, t.company, t.record_url)
-        loops.append(
-            AlertRaised(
-                alert_id=f"loop:{t.lead_key}:{event_id}",
-                kind="loop.detected",
-                severity="warning",
-                lead_key=t.lead_key,
-                owner=t.owner,
-                team=self.book.team_of(t.owner),
-                raised_at=t.occurred_at,
-                message=(
-                    f"{who(label, t.lead_key)} re-qualified as MQL after {len(rejections)} rejections in"
-                    f" {rule.window.days} days: fix the definition, not the lead"
-                ),
-                lead=label,
-                details={"rejections": reasons, "requalified_by": requalified, "window_days": rule.window.days},
-            )
-        )
