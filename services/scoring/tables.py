@@ -32,6 +32,10 @@ leads = Table(
     Column("activities_since_mql", Integer, nullable=False),
     Column("rejection_reason", String(500), nullable=True),
     Column("deleted", Boolean, nullable=False),
+    # What the scorecard groups by, kept as columns so a report groups in SQL, not over JSON.
+    Column("lead_source", String(128), nullable=True),  # the channel the lead came through (attributes)
+    Column("mql_rule", String(128), nullable=True),  # the rule that last qualified it
+    Column("first_entered", JSON, nullable=True),  # stage -> ISO time of its first entry (see milestones)
     Index("ix_scoring_leads_stage_key", "stage", "key"),
 )
 
@@ -68,6 +72,8 @@ transitions = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("event_id", String(255), nullable=True),
     Column("contract_version", String(64), nullable=False),
+    Column("from_entered_at", DateTime(timezone=True), nullable=True),  # when the stay in from_stage began
+    Column("reason_code", String(64), nullable=True),  # the agreed code of a rejection or disqualification
     Column("fit_score", Integer, nullable=False),
     Column("fit_grade", String(1), nullable=False),
     Column("engagement_score", Integer, nullable=False),
@@ -88,6 +94,56 @@ opportunities = Table(
     Column("stage", String(128), nullable=True),
     Column("amount", Float, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("currency", String(3), nullable=True),  # ISO 4217, as the source gave it
+    Column("opened_at", DateTime(timezone=True), nullable=True),  # created in the source
+    Column("closed_at", DateTime(timezone=True), nullable=True),  # its close date, once won or lost
+    Column("lost_reason_code", String(64), nullable=True),  # the agreed code (contract reason_codes.lost)
+    Column("lost_reason", String(500), nullable=True),  # the source's own words, beside the code
+    Index("ix_scoring_opportunities_opened", "opened_at"),
+    Index("ix_scoring_opportunities_closed", "status", "closed_at"),
+)
+
+# The first entry of each lead into each stage: the cohorts of conversion rates (docs/scorecard.md)
+# are read from here by index, never by scanning every stage change. Written once per lead and stage.
+milestones = Table(
+    "scoring_milestones",
+    metadata,
+    Column("lead_key", String(320), primary_key=True),
+    Column("stage", String(32), primary_key=True),
+    Column("first_at", DateTime(timezone=True), nullable=False),
+    Index("ix_scoring_milestones_stage_time", "stage", "first_at"),
+)
+
+# Every touch of a lead, marketing (an activity) or sales: what attribution credits and what
+# "touches before MQL" counts. No personal data: campaign, asset and channel describe the marketing.
+touches = Table(
+    "scoring_touches",
+    metadata,
+    Column("event_id", String(255), primary_key=True),
+    Column("lead_key", String(320), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(32), nullable=False),  # an activity kind, or "sales"
+    Column("marketing", Boolean, nullable=False),
+    Column("campaign", String(256), nullable=True),
+    Column("asset", String(256), nullable=True),
+    Column("channel", String(128), nullable=True),  # the lead_source it came through
+    Index("ix_scoring_touches_lead_time", "lead_key", "occurred_at"),
+)
+
+# First-touch follow-up timers as the SLA service decided them (`lockstep.followup.decided.v1`):
+# the scorecard's SLA targets. One row per timer, its latest decision.
+followups = Table(
+    "scoring_followups",
+    metadata,
+    Column("timer_id", String(255), primary_key=True),
+    Column("lead_key", String(320), nullable=False, index=True),
+    Column("policy", String(128), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),  # met | breached | cancelled
+    Column("in_time", Boolean, nullable=True),  # met before its breach: counts toward attainment
+    Column("business_s_to_met", Float, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_scoring_followups_policy_start", "policy", "started_at"),
 )
 
 # The canonical events applied, in order: the history a backtest replays under another contract.

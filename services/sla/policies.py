@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from contract import Contract
+from contract.calendar import BusinessCalendar
 from contract.sla import Policy
-from services.sla.domain.calendar import BusinessCalendar
 from shared.events.catalog import AlertKind, AlertSeverity
 
 TIERS = ("warning", "breached", "escalated")

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract.calendar import BusinessCalendar
 from contract.sla import Calendar, Holidays, Sla
-from services.sla.domain.calendar import BusinessCalendar
 
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")

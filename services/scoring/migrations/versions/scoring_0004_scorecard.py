@@ -1,0 +1,223 @@
+"""scoring: the scorecard's facts. Each lead's first entry into each stage (milestones), every touch,
+deals' currency, dates and lost reason, stage changes' stay start and reason code, first-touch
+follow-ups as the SLA decided them, and the columns reports group by. Filled from what is stored:
+milestones and stays from the stage changes, touches from the event log, groups from the leads.
+
+Revision ID: scoring_0004
+"""
+
+import json
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "scoring_0004"
+down_revision = "scoring_0003"
+branch_labels = None
+depends_on = None
+
+TZ = sa.DateTime(timezone=True)
+_CHUNK = 5000
+# The activity kinds that are a marketing touch (services/scoring/domain/attribution.py), as of this revision.
+_MARKETING = {
+    "email_open",
+    "email_click",
+    "page_view",
+    "form_submit",
+    "content_download",
+    "webinar_attended",
+    "demo_request",
+}
+_ACTIVITY = "lockstep.activity.recorded.v1"
+_SALES = "lockstep.sales.touched.v1"
+_DEAL = "lockstep.opportunity.changed.v1"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("scoring_leads") as batch:
+        batch.add_column(sa.Column("lead_source", sa.String(128), nullable=True))
+        batch.add_column(sa.Column("mql_rule", sa.String(128), nullable=True))
+        batch.add_column(sa.Column("first_entered", sa.JSON, nullable=True))
+    with op.batch_alter_table("scoring_transitions") as batch:
+        batch.add_column(sa.Column("from_entered_at", TZ, nullable=True))
+        batch.add_column(sa.Column("reason_code", sa.String(64), nullable=True))
+    with op.batch_alter_table("scoring_opportunities") as batch:
+        batch.add_column(sa.Column("currency", sa.String(3), nullable=True))
+        batch.add_column(sa.Column("opened_at", TZ, nullable=True))
+        batch.add_column(sa.Column("closed_at", TZ, nullable=True))
+        batch.add_column(sa.Column("lost_reason_code", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("lost_reason", sa.String(500), nullable=True))
+    op.create_index("ix_scoring_opportunities_opened", "scoring_opportunities", ["opened_at"])
+    op.create_index("ix_scoring_opportunities_closed", "scoring_opportunities", ["status", "closed_at"])
+    op.create_table(
+        "scoring_milestones",
+        sa.Column("lead_key", sa.String(320), primary_key=True),
+        sa.Column("stage", sa.String(32), primary_key=True),
+        sa.Column("first_at", TZ, nullable=False),
+    )
+    op.create_index("ix_scoring_milestones_stage_time", "scoring_milestones", ["stage", "first_at"])
+    op.create_table(
+        "scoring_touches",
+        sa.Column("event_id", sa.String(255), primary_key=True),
+        sa.Column("lead_key", sa.String(320), nullable=False),
+        sa.Column("occurred_at", TZ, nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("marketing", sa.Boolean, nullable=False),
+        sa.Column("campaign", sa.String(256), nullable=True),
+        sa.Column("asset", sa.String(256), nullable=True),
+        sa.Column("channel", sa.String(128), nullable=True),
+    )
+    op.create_index("ix_scoring_touches_lead_time", "scoring_touches", ["lead_key", "occurred_at"])
+    op.create_table(
+        "scoring_followups",
+        sa.Column("timer_id", sa.String(255), primary_key=True),
+        sa.Column("lead_key", sa.String(320), nullable=False),
+        sa.Column("policy", sa.String(128), nullable=False),
+        sa.Column("started_at", TZ, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("in_time", sa.Boolean, nullable=True),
+        sa.Column("business_s_to_met", sa.Float, nullable=True),
+        sa.Column("updated_at", TZ, nullable=False),
+    )
+    op.create_index("ix_scoring_followups_lead_key", "scoring_followups", ["lead_key"])
+    op.create_index("ix_scoring_followups_policy_start", "scoring_followups", ["policy", "started_at"])
+    _fill()
+
+
+def _fill() -> None:
+    bind = op.get_bind()
+    bind.execute(
+        sa.text(
+            "INSERT INTO scoring_milestones (lead_key, stage, first_at) "
+            "SELECT lead_key, to_stage, min(occurred_at) FROM scoring_transitions GROUP BY lead_key, to_stage"
+        )
+    )
+    # Stage changes are written in each lead's time order, so the one before (by id) began the stay.
+    bind.execute(
+        sa.text(
+            "UPDATE scoring_transitions SET from_entered_at = (SELECT p.occurred_at FROM scoring_transitions p "
+            "WHERE p.lead_key = scoring_transitions.lead_key AND p.id < scoring_transitions.id "
+            "ORDER BY p.id DESC LIMIT 1) WHERE from_stage IS NOT NULL"
+        )
+    )
+    bind.execute(
+        sa.text(
+            "UPDATE scoring_leads SET mql_rule = (SELECT substr(t.reason, 5) FROM scoring_transitions t "
+            "WHERE t.lead_key = scoring_leads.key AND t.to_stage = 'mql' AND t.reason LIKE 'mql:%' "
+            "ORDER BY t.occurred_at DESC, t.id DESC LIMIT 1)"
+        )
+    )
+    leads = sa.table(
+        "scoring_leads",
+        sa.column("key", sa.String),
+        sa.column("attributes", sa.JSON),
+        sa.column("lead_source", sa.String),
+        sa.column("first_entered", sa.JSON),
+    )
+    firsts: dict[str, dict[str, str]] = defaultdict(dict)
+    for key, stage, first_at in bind.execute(sa.text("SELECT lead_key, stage, first_at FROM scoring_milestones")):
+        firsts[key][stage] = _iso(first_at)
+    sources: dict[str, str | None] = {}
+    for key, attributes in bind.execute(sa.select(leads.c.key, leads.c.attributes)):
+        sources[key] = (attributes or {}).get("lead_source")
+    update = (
+        sa.update(leads)
+        .where(leads.c.key == sa.bindparam("b_key"))
+        .values(lead_source=sa.bindparam("b_source"), first_entered=sa.bindparam("b_first"))
+    )
+    rows = [{"b_key": k, "b_source": s, "b_first": firsts.get(k, {})} for k, s in sources.items()]
+    for start in range(0, len(rows), _CHUNK):
+        bind.execute(update, rows[start : start + _CHUNK])
+    _fill_touches(bind, sources)
+    _fill_deals(bind)
+
+
+def _fill_touches(bind: sa.Connection, sources: dict[str, str | None]) -> None:
+    log = sa.table(
+        "scoring_event_log",
+        sa.column("event_id", sa.String),
+        sa.column("type", sa.String),
+        sa.column("occurred_at", TZ),
+        sa.column("data", sa.JSON),
+        sa.column("lead_key", sa.String),
+    )
+    touches = sa.table(
+        "scoring_touches",
+        *(sa.column(c) for c in ("event_id", "lead_key", "occurred_at", "kind", "marketing")),
+        *(sa.column(c) for c in ("campaign", "asset", "channel")),
+    )
+    query = sa.select(log.c.event_id, log.c.type, log.c.occurred_at, log.c.data, log.c.lead_key).where(
+        log.c.type.in_([_ACTIVITY, _SALES]), log.c.lead_key.is_not(None)
+    )
+    batch: list[dict] = []
+    for event_id, kind, occurred_at, data, lead_key in bind.execute(query):
+        data = data or {}
+        activity = data.get("kind") if kind == _ACTIVITY else "sales"
+        properties = data.get("properties") or {}
+        batch.append(
+            {
+                "event_id": event_id,
+                "lead_key": lead_key,
+                "occurred_at": occurred_at,
+                "kind": str(activity)[:32],
+                "marketing": activity in _MARKETING,
+                "campaign": data.get("campaign"),
+                "asset": data.get("asset"),
+                "channel": (properties.get("lead_source") or sources.get(lead_key)) if kind == _ACTIVITY else None,
+            }
+        )
+        if len(batch) >= _CHUNK:
+            bind.execute(sa.insert(touches), batch)
+            batch = []
+    if batch:
+        bind.execute(sa.insert(touches), batch)
+
+
+def _fill_deals(bind: sa.Connection) -> None:
+    """Deals' currency and dates from their logged events: opened at the first, closed at the last close."""
+    deals: dict[str, dict] = {}
+    query = sa.text("SELECT occurred_at, data FROM scoring_event_log WHERE type = :t ORDER BY seq")
+    for occurred_at, data in bind.execute(query, {"t": _DEAL}):
+        data = data if isinstance(data, dict) else json.loads(data)
+        deal = deals.setdefault(f"{data.get('source')}:{data.get('opportunity_id')}", {"b_opened": occurred_at})
+        deal["b_currency"] = data.get("currency") or deal.get("b_currency")
+        change = data.get("change")
+        if change in ("closed_won", "closed_lost"):
+            deal["b_closed"] = occurred_at
+        elif change == "reopened":
+            deal["b_closed"] = None
+    update = sa.text(
+        "UPDATE scoring_opportunities SET opened_at = :b_opened, closed_at = :b_closed, currency = :b_currency "
+        "WHERE opportunity = :b_key"
+    )
+    rows = [
+        {"b_key": key, "b_opened": d["b_opened"], "b_closed": d.get("b_closed"), "b_currency": d.get("b_currency")}
+        for key, d in deals.items()
+    ]
+    for start in range(0, len(rows), _CHUNK):
+        bind.execute(update, rows[start : start + _CHUNK])
+
+
+def _iso(value: datetime | str) -> str:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+def downgrade() -> None:
+    op.drop_table("scoring_followups")
+    op.drop_table("scoring_touches")
+    op.drop_table("scoring_milestones")
+    op.drop_index("ix_scoring_opportunities_closed", "scoring_opportunities")
+    op.drop_index("ix_scoring_opportunities_opened", "scoring_opportunities")
+    with op.batch_alter_table("scoring_opportunities") as batch:
+        for name in ("lost_reason", "lost_reason_code", "closed_at", "opened_at", "currency"):
+            batch.drop_column(name)
+    with op.batch_alter_table("scoring_transitions") as batch:
+        batch.drop_column("reason_code")
+        batch.drop_column("from_entered_at")
+    with op.batch_alter_table("scoring_leads") as batch:
+        for name in ("first_entered", "mql_rule", "lead_source"):
+            batch.drop_column(name)
