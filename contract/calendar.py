@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 import holidays as holidays_package
 
-from contract.sla import Calendar
+from contract.sla import Calendar, Sla
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -239,3 +239,14 @@ class BusinessCalendar:
             else:
                 lo = mid
         return hi * _SECOND
+
+
+REPORTING_CALENDAR = "default"
+
+
+def reporting_calendar(sla: Sla) -> BusinessCalendar:
+    """The calendar reports read time on: the contract's `default` one, else the first it defines.
+    Its zone is the reporting time zone (months start at its midnight); its hours are the business
+    days a report counts (docs/scorecard.md)."""
+    calendars = sla.calendars or Sla().calendars  # none defined: the built-in one, UTC around the clock
+    return BusinessCalendar(calendars.get(REPORTING_CALENDAR) or next(iter(calendars.values())))

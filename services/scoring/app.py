@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from services.scoring.bootstrap import bootstrap
 from services.scoring.endpoints import router
+from services.scoring.reports import routes as reports
 from services.scoring.settings import ScoringSettings
 from shared.settings import load_settings
 from shared.web import audit
@@ -14,7 +15,9 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
     settings = settings or load_settings(ScoringSettings)
     return create_service_app(
         title="Lockstep scoring",
-        description="The lifecycle contract applied: lead scores with their reasons, stage changes, the funnel.",
+        description=(
+            "The lifecycle contract applied: lead scores with their reasons, stage changes, the funnel, the scorecard."
+        ),
         start=lambda: bootstrap(settings),
-        routers=[router, audit.router],
+        routers=[router, reports.router, audit.router],
     )

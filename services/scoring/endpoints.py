@@ -1,10 +1,10 @@
-"""HTTP endpoints of the scoring service: leads and why (operator: personal data), the contract and
-the funnel (viewer: aggregates)."""
+"""HTTP endpoints of the scoring service: leads and why (operator: personal data) and the contract
+(viewer). The reports (viewer: aggregates) are in reports/routes.py."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, field_validator
@@ -117,19 +117,3 @@ async def list_leads(
 @router.get("/contract", summary="The active lifecycle contract, definitions included")
 async def get_contract(caller: Viewer, engine: EngineDep) -> dict:
     return engine.contract.model_dump(mode="json", by_alias=True)
-
-
-@router.get("/funnel", summary="Stage entries, conversions, time in stage and rejection reasons")
-async def get_funnel(
-    caller: Viewer,
-    session: DatabaseSession,
-    engine: EngineDep,
-    from_: Annotated[Instant | None, Query(alias="from")] = None,
-    to: Annotated[Instant | None, Query()] = None,
-    group_by: Annotated[Literal["source", "owner", "campaign"] | None, Query()] = None,
-) -> dict:
-    end = _aware(to, "to") or datetime.now(UTC)
-    start = _aware(from_, "from") or end - timedelta(days=90)
-    if start >= end:
-        raise Problem(400, "from must be before to")
-    return await queries.funnel_report(session, engine, start, end, group_by)

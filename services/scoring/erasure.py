@@ -6,7 +6,8 @@ an operator (`lockstep erase`, `POST /leads/erase`, both through `erasure_reques
 in order with the person's other events (handler.py) and then `erase_lead` takes out of every table
 what says who the person was: the email, name, title, company, phone, CRM link, free text, the
 identities. What they did stays, anonymous, under a random key (shared/erasure.py): stage changes,
-score contributions, deals, the event log a backtest replays, so /funnel counts do not change. Then
+score contributions, first entries, touches (without their asset), follow-ups, deals, the event log
+a backtest replays, so report counts do not change. Then
 `lead.erased` tells the other services to do the same with theirs.
 """
 
@@ -20,7 +21,17 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.lead import full_name
-from services.scoring.tables import contributions, event_log, identities, leads, opportunities, transitions
+from services.scoring.tables import (
+    contributions,
+    event_log,
+    followups,
+    identities,
+    leads,
+    milestones,
+    opportunities,
+    touches,
+    transitions,
+)
 from shared.bus import EventProducer, OutgoingRecord, Topics
 from shared.erasure import anonymous_key, redactor
 from shared.events import ContactDeleted, EventEnvelope, LeadErased, LeadKeys, LeadRef, normalize_email
@@ -96,8 +107,10 @@ async def erase_lead(session: AsyncSession, lead_key: str) -> LeadErased | None:
             deleted=True,
         )
     )
-    for table in (contributions, opportunities):
+    for table in (contributions, opportunities, milestones, followups):
         await session.execute(update(table).where(table.c.lead_key == lead_key).values(lead_key=hidden))
+    # A touch's asset may be a page address that names the person: it goes; campaign and channel stay.
+    await session.execute(update(touches).where(touches.c.lead_key == lead_key).values(lead_key=hidden, asset=None))
     # Stage changes and the event log keep their rows under the anonymous key, their texts scrubbed.
     for table, row_id, data in (
         (transitions, transitions.c.id, transitions.c.details),

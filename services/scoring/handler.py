@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scoring.domain.attribution import MARKETING_TOUCH_KINDS, SALES_TOUCH
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.domain.lead import Lead, Transition, full_name
 from services.scoring.erasure import erase_lead
@@ -27,6 +28,7 @@ from shared.bus import OutgoingRecord
 from shared.db.bulk_writes import CombinedWrite
 from shared.db.outbox import Outbox
 from shared.events import (
+    ActivityRecorded,
     ContactDeleted,
     ContactMerged,
     EventEnvelope,
@@ -35,6 +37,7 @@ from shared.events import (
     LeadRef,
     LifecycleTransitioned,
     OpportunityChanged,
+    SalesTouched,
     SourceEvent,
 )
 from shared.events.catalog import SOURCE_EVENTS
@@ -194,6 +197,13 @@ class ScoringHandler:
             return self._opportunity(repo, payload, event_id)
         lead = self._resolve(repo, payload.lead, payload.occurred_at, event_id)
         self.engine.apply(lead, payload, event_id)
+        if isinstance(payload, ActivityRecorded):
+            channel = payload.properties.get("lead_source") or lead.attributes.get("lead_source")
+            marketing = payload.kind in MARKETING_TOUCH_KINDS
+            facts = {"campaign": payload.campaign, "asset": payload.asset, "channel": channel}
+            repo.touch(lead, event_id, payload.occurred_at, payload.kind, marketing, **facts)
+        elif isinstance(payload, SalesTouched):
+            repo.touch(lead, event_id, payload.occurred_at, SALES_TOUCH, False)
         return lead.key
 
     def _opportunity(self, repo: LeadRepository, event: OpportunityChanged, event_id: str) -> str | None:

@@ -1,4 +1,4 @@
-"""Read side of the scoring API: leads with their explanation, lists, and the funnel."""
+"""Read side of the scoring API: leads with their explanation, and lists (reports: reports/)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.engine import LifecycleEngine
-from services.scoring.domain.funnel import StageChange, funnel
 from services.scoring.repository import _row_to_lead
 from services.scoring.schemas import EngagementPart, FitPart, LeadDetail, LeadPage, LeadSummary, StageChangeOut
 from services.scoring.tables import contributions, identities, leads, transitions
@@ -128,45 +127,3 @@ async def lead_page(
     now = datetime.now(UTC)
     page = [_summary(row, engine, now) for row in rows[:limit]]
     return LeadPage(leads=page, next_cursor=encode_cursor(page[-1].key) if len(rows) > limit else None)
-
-
-async def funnel_report(
-    session: AsyncSession, engine: LifecycleEngine, start: datetime, end: datetime, group_by: str | None
-) -> dict:
-    t = transitions
-    touched = select(t.c.lead_key).where(t.c.occurred_at >= start, t.c.occurred_at < end).distinct()
-    query = (
-        select(
-            t.c.lead_key,
-            t.c.from_stage,
-            t.c.to_stage,
-            t.c.reason,
-            t.c.occurred_at,
-            t.c.source,
-            t.c.owner,
-            t.c.campaign,
-            t.c.details,
-        )
-        .where(t.c.lead_key.in_(touched))
-        .order_by(t.c.occurred_at, t.c.id)
-    )
-    rows = (await session.execute(query)).all()
-    changes = [
-        StageChange(
-            r.lead_key,
-            r.from_stage,
-            r.to_stage,
-            r.reason,
-            _aware(r.occurred_at),
-            getattr(r, group_by) if group_by else None,
-            r.details,
-        )
-        for r in rows
-    ]
-    return {
-        "from": start,
-        "to": end,
-        "group_by": group_by,
-        "contract_version": engine.version,
-        "groups": funnel(changes, start, end, list(engine.contract.stages)),
-    }

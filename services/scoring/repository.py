@@ -15,7 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.lead import Contribution, Lead, Transition
 from services.scoring.snapshot import ContributionRow, read_snapshot
-from services.scoring.tables import contributions, event_log, identities, leads, opportunities, transitions
+from services.scoring.tables import (
+    contributions,
+    event_log,
+    followups,
+    identities,
+    leads,
+    milestones,
+    opportunities,
+    touches,
+    transitions,
+)
 from shared.db.bulk_writes import CombinedWrite
 from shared.db.engine import AnyRow, is_postgres_session
 from shared.db.keyed_statements import KeyedStatement
@@ -39,6 +49,8 @@ _CONTRIBUTIONS = KeyedStatement(
     ),
 )
 
+
+_FACTS = ("campaign", "asset", "channel")
 
 # A leads row, read by column name: SQLAlchemy's Row (SQLite) or the snapshot's LeadRow (PostgreSQL),
 # whose fields are the table's columns, known only when it is built: Any to the type checker.
@@ -66,6 +78,8 @@ def _row_to_lead(row: LeadRecord) -> Lead:
         activities_since_mql=row.activities_since_mql,
         rejection_reason=row.rejection_reason,
         deleted=row.deleted,
+        mql_rule=row.mql_rule,
+        first_entered={stage: _aware(datetime.fromisoformat(at)) for stage, at in (row.first_entered or {}).items()},
     )
 
 
@@ -90,7 +104,14 @@ def _lead_values(lead: Lead, now: datetime) -> dict:
         "activities_since_mql": lead.activities_since_mql,
         "rejection_reason": (lead.rejection_reason or "")[:500] or None,
         "deleted": lead.deleted,
+        "lead_source": _text(lead.attributes.get("lead_source"), 128),
+        "mql_rule": lead.mql_rule,
+        "first_entered": {stage: at.astimezone(UTC).isoformat() for stage, at in lead.first_entered.items()},
     }
+
+
+def _text(value: Any, limit: int) -> str | None:
+    return str(value)[:limit] if value not in (None, "") else None
 
 
 class LeadRepository:
@@ -103,6 +124,7 @@ class LeadRepository:
         self._new_identities: dict[str, str] = {}
         self._absorbed: dict[str, str] = {}  # absorbed lead key -> survivor key
         self._events: list[dict] = []
+        self._touches: list[dict] = []
         self.transitions: list[Transition] = []
 
     async def preload(
@@ -187,6 +209,11 @@ class LeadRepository:
             {"event_id": event_id, "type": event_type, "occurred_at": occurred_at, "data": data, "lead_key": lead_key}
         )
 
+    def touch(self, lead: Lead, event_id: str, at: datetime, kind: str, marketing: bool, **facts: Any) -> None:
+        """Keep a touch of the lead (campaign, asset, channel: no personal data) for the scorecard."""
+        row = {"event_id": event_id, "lead_key": lead.key, "occurred_at": at, "kind": kind, "marketing": marketing}
+        self._touches.append(row | {name: _text(facts.get(name), 256 if name != "channel" else 128) for name in _FACTS})
+
     def new_identities(self) -> dict[str, list[str]]:
         """Lead key -> identities learned in this unit of work."""
         by_lead: dict[str, list[str]] = {}
@@ -208,8 +235,12 @@ class LeadRepository:
             ).scalars():
                 self._new_identities.setdefault(identity, survivor)
             await s.execute(delete(leads).where(leads.c.key == absorbed))
-            for table in (identities, contributions, transitions, opportunities, event_log):
+            for table in (identities, contributions, transitions, opportunities, event_log, touches, followups):
                 await s.execute(update(table).where(table.c.lead_key == absorbed).values(lead_key=survivor))
+            # The survivor's first entries are the earlier of both (engine.merge): written again whole.
+            await s.execute(delete(milestones).where(milestones.c.lead_key.in_([absorbed, survivor])))
+            if survivor in self.leads:
+                self.leads[survivor].new_milestones.update(self.leads[survivor].first_entered)
         live = [lead for lead in self.leads.values() if lead.key not in self._absorbed]
         writes.update(leads, [_lead_values(lead, now) for lead in live if lead.dirty and not lead.is_new], key="key")
         writes.append(leads, [_lead_values(lead, now) for lead in live if lead.is_new])
@@ -238,9 +269,18 @@ class LeadRepository:
         for t in fresh:
             t.lead_key = self._absorbed.get(t.lead_key, t.lead_key)
         writes.append(transitions, [self._transition_row(t, now) for t in fresh])
-        for row in self._events:  # logged under a lead this batch then merged into another
+        writes.append(
+            milestones,
+            [
+                {"lead_key": lead.key, "stage": stage, "first_at": lead.first_entered[stage]}
+                for lead in live
+                for stage in sorted(lead.new_milestones)
+            ],
+        )
+        for row in self._events + self._touches:  # under a lead this batch then merged into another
             row["lead_key"] = self._absorbed.get(row["lead_key"], row["lead_key"])
         writes.append(event_log, self._events)
+        writes.append(touches, self._touches)
         return fresh
 
     def _transition_row(self, t: Transition, now: datetime) -> dict:
@@ -253,6 +293,8 @@ class LeadRepository:
             "recorded_at": now,
             "event_id": t.event_id,
             "contract_version": self.version,
+            "from_entered_at": t.from_entered_at,
+            "stay_business_s": t.stay_business_s,
             "fit_score": t.fit_score,
             "fit_grade": t.fit_grade,
             "engagement_score": t.engagement_score,

@@ -73,6 +73,7 @@ transitions = Table(
     Column("event_id", String(255), nullable=True),
     Column("contract_version", String(64), nullable=False),
     Column("from_entered_at", DateTime(timezone=True), nullable=True),  # when the stay in from_stage began
+    Column("stay_business_s", Float, nullable=True),  # that stay in business seconds (reporting calendar)
     Column("reason_code", String(64), nullable=True),  # the agreed code of a rejection or disqualification
     Column("fit_score", Integer, nullable=False),
     Column("fit_grade", String(1), nullable=False),

@@ -52,6 +52,7 @@ ROLES = {
         ("GET", "/openapi.json"): V,
         ("GET", "/contract"): V,
         ("GET", "/funnel"): V,
+        ("GET", "/scorecard"): V,
         ("GET", "/leads"): OP,
         ("GET", "/leads/{lead_key}"): OP,
         ("POST", "/leads/search"): OP,  # an email in the body, never in a URL

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contract import Contract
+from contract.calendar import reporting_calendar
 from contract.lifecycle import RecycledBy
 from services.scoring.domain.lead import Contribution, Lead, Transition
 from services.scoring.domain.rules import ScoringRules
@@ -38,6 +39,7 @@ class LifecycleEngine:
         self.version = contract.version
         self.initial = contract.initial_stage
         self._order = {name: i for i, name in enumerate(contract.stages)}
+        self.calendar = reporting_calendar(contract.sla)
         self.ignored: list[tuple[str, str]] = []  # (what, stage) the contract gave no move for: a metric, not an error
 
     # -- leads -----------------------------------------------------------------------------
@@ -210,6 +212,7 @@ class LifecycleEngine:
             }
             if self._move(lead, MQL, f"mql:{rule.name}", at, event_id, details):
                 lead.activities_since_mql = 0
+                lead.mql_rule = rule.name
             return
 
     def _recycle(self, lead: Lead, cause: RecycledBy, at: datetime, event_id: str | None) -> None:
@@ -246,6 +249,7 @@ class LifecycleEngine:
         details.setdefault("source", lead.source)
         if lead.campaign:
             details.setdefault("campaign", lead.campaign)
+        lead.entered(to, at)  # every move is built here, so every first entry is noted here
         return Transition(
             lead.key,
             from_stage,
@@ -258,6 +262,9 @@ class LifecycleEngine:
             self.engagement(lead, at),
             lead.owner,
             details,
+            from_entered_at=lead.stage_entered_at if from_stage is not None else None,
+            # Business time is measured as the stay ends, in the contract in force: reports only read it.
+            stay_business_s=self.calendar.elapsed(lead.stage_entered_at, at).total_seconds() if from_stage else None,
         )
 
     # -- identity --------------------------------------------------------------------------
@@ -277,6 +284,9 @@ class LifecycleEngine:
         survivor.email = survivor.email or absorbed.email
         survivor.owner = survivor.owner or absorbed.owner
         survivor.campaign = survivor.campaign or absorbed.campaign
+        survivor.mql_rule = survivor.mql_rule or absorbed.mql_rule
+        for stage, at_first in absorbed.first_entered.items():
+            survivor.entered(stage, at_first)
         anchor = max(t for t in (survivor.engagement_at, absorbed.engagement_at, at) if t is not None)
         survivor.engagement_value = self.rules.decay(
             survivor.engagement_value, survivor.engagement_at, anchor

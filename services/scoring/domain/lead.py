@@ -31,6 +31,8 @@ class Transition:
     engagement_score: int
     owner: str | None
     details: dict[str, Any] = field(default_factory=dict)
+    from_entered_at: datetime | None = None  # when the stay in from_stage began: the stay's length in reports
+    stay_business_s: float | None = None  # that stay in business seconds of the reporting calendar
 
 
 def full_name(attributes: dict[str, Any]) -> str | None:
@@ -59,10 +61,20 @@ class Lead:
     activities_since_mql: int = 0
     rejection_reason: str | None = None
     deleted: bool = False
+    mql_rule: str | None = None  # the MQL rule that last qualified the lead: reports group by it
+    # Each stage's first entry: the cohort a lead belongs to in conversion rates (docs/scorecard.md).
+    first_entered: dict[str, datetime] = field(default_factory=dict)
     # Engagement contributions the engine may need (cap windows, explanations); loaded by the repository.
     contributions: list[Contribution] = field(default_factory=list)
     # What this unit of work changed, for the repository to write and the outbox to publish.
     new_contributions: list[Contribution] = field(default_factory=list)
     new_transitions: list[Transition] = field(default_factory=list)
+    new_milestones: set[str] = field(default_factory=set)  # stages first entered in this unit of work
     is_new: bool = False
     dirty: bool = False
+
+    def entered(self, stage: str, at: datetime) -> None:
+        """Note an entry into `stage`; only the first one is a milestone."""
+        if stage not in self.first_entered or at < self.first_entered[stage]:
+            self.first_entered[stage] = at
+            self.new_milestones.add(stage)

@@ -130,3 +130,19 @@ def trailing(period: Period, days: int = TRAILING_DAYS) -> Period:
     the reverse waterfall's average deal size and rates come from."""
     # Aware arithmetic within one zone moves the wall clock: local midnight stays local midnight across DST.
     return Period(period.start - timedelta(days=days), period.start)
+
+
+def lookback_period(
+    zone: ZoneInfo, now: datetime, days: int, month: str | None = None, from_: str | None = None, to: str | None = None
+) -> Period:
+    """Like `report_period`, but nothing given is the last `days` days up to now, `from` alone runs
+    until now and `to` alone goes back `days` days: how /funnel has always read its window."""
+    if month is not None or (from_ is not None and to is not None):
+        return report_period(zone, now, month, from_, to)
+    if from_ is not None:
+        start = _moment(from_, "from", zone)
+        if start >= now:
+            raise PeriodError("from", f"from ({from_}) must be before now, or give to as well")
+        return Period(start, now)
+    end = _moment(to, "to", zone) if to is not None else now
+    return Period(end - timedelta(days=days), end)

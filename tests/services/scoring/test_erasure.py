@@ -12,12 +12,13 @@ from sqlalchemy import delete, select
 
 from contract import load_contract
 from contract.settings import DEFAULT_CONTRACT
-from services.scoring import queries
 from services.scoring.backtest import load_history, replay
 from services.scoring.domain.engine import LifecycleEngine
+from services.scoring.domain.periods import Period
 from services.scoring.erasure import erasure_request
 from services.scoring.handler import ScoringHandler
 from services.scoring.migrations import MIGRATIONS
+from services.scoring.reports.funnel import funnel_report
 from services.scoring.tables import leads, metadata, outbox, transitions
 from shared.db import Outbox, create_engine, session_factory
 from shared.db.migrations import upgrade
@@ -92,7 +93,8 @@ async def _dump(sessions) -> str:
 
 async def _funnel(sessions, engine: LifecycleEngine) -> dict:
     async with sessions() as session:
-        return await queries.funnel_report(session, engine, T0 - timedelta(days=1), T0 + timedelta(days=2), "source")
+        period = Period(T0 - timedelta(days=1), T0 + timedelta(days=2))
+        return await funnel_report(session, engine.contract, period, "source")
 
 
 def _counts(funnel: dict) -> dict:
@@ -141,8 +143,13 @@ async def test_an_erasure_leaves_no_trace_of_who_and_every_count_of_what(scoring
     assert "bob@beta.io" in kept and "Beta" in kept, "nobody else is touched"
     after = await _funnel(scoring_db, engine)
     assert _counts(after) == _counts(before), "the funnel counts the same"
-    # A rejection reason that named her is kept, without her name.
-    assert [r["reason"] for g in after["groups"].values() for r in g["rejection_reasons"]] == ["[erased] has no budget"]
+    # A rejection reason that named her is kept, without her name; reports show only its agreed code.
+    assert [r["reason"] for g in after["groups"].values() for r in g["rejection_reasons"]] == ["(uncoded)"]
+    async with scoring_db() as session:
+        rejected = (
+            await session.execute(select(transitions).where(transitions.c.reason == "disposition:rejected"))
+        ).one()
+    assert rejected.details["disposition_reason"] == "[erased] has no budget"
     async with scoring_db() as session:
         [erased] = (await session.execute(select(outbox))).all()
         anonymous = (await session.execute(select(leads).where(leads.c.deleted))).one()

@@ -153,7 +153,7 @@ async def test_the_funnel_is_scorings_own_answer_and_a_problem_once_scoring_is_g
                     assert proxied.status_code == original.status_code == 200
                     assert proxied.json() == original.json()
                 by_owner = (await client.get("/dashboard/funnel", params={**window, "group_by": "owner"})).json()
-                assert by_owner["groups"]["rep-2"]["rejection_reasons"] == [{"reason": "no budget", "count": 1}]
+                assert by_owner["groups"]["rep-2"]["rejection_reasons"] == [{"reason": "(uncoded)", "count": 1}]
                 assert (await client.get("/dashboard/funnel")).json()["groups"]["all"]["entered"][
                     "mql"
                 ] == 2  # scoring's default window

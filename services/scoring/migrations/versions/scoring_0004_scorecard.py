@@ -42,6 +42,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("first_entered", sa.JSON, nullable=True))
     with op.batch_alter_table("scoring_transitions") as batch:
         batch.add_column(sa.Column("from_entered_at", TZ, nullable=True))
+        batch.add_column(sa.Column("stay_business_s", sa.Float, nullable=True))
         batch.add_column(sa.Column("reason_code", sa.String(64), nullable=True))
     with op.batch_alter_table("scoring_opportunities") as batch:
         batch.add_column(sa.Column("currency", sa.String(3), nullable=True))
@@ -217,6 +218,7 @@ def downgrade() -> None:
             batch.drop_column(name)
     with op.batch_alter_table("scoring_transitions") as batch:
         batch.drop_column("reason_code")
+        batch.drop_column("stay_business_s")
         batch.drop_column("from_entered_at")
     with op.batch_alter_table("scoring_leads") as batch:
         for name in ("first_entered", "mql_rule", "lead_source"):

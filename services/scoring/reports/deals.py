@@ -1,0 +1,148 @@
+"""Deals and touches as reports read them: pipeline created, deals won with their leads' touches,
+and the reasons leads and deals were turned down.
+
+Amounts are kept as the source sent them; a report counts in the contract's reporting currency
+only. A deal whose source names no currency is in the reporting currency: a CRM that keeps one
+currency (a HubSpot portal without multi-currency, a Salesforce org without it) sends none.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
+
+from services.scoring.domain.attribution import Touch
+from services.scoring.reports.facts import DISPOSITIONS
+from services.scoring.tables import leads, milestones, opportunities, touches, transitions
+from shared.db.engine import is_postgres_session
+from shared.db.keyed_statements import key_chunks, key_in
+from shared.db.times import as_utc
+
+o, ld, m, tc, t = opportunities.c, leads.c, milestones.c, touches.c, transitions.c
+
+
+@dataclass(frozen=True)
+class Money:
+    """Deals and their sum in the reporting currency; deals in another currency are counted apart."""
+
+    deals: int = 0
+    amount: Decimal = Decimal(0)
+    other_currency: int = 0
+
+
+def amount_in(currency: str | None, reporting: str | None, amount: float | None) -> Decimal | None:
+    """A deal's amount in the reporting currency, None when it is in another one (or has none)."""
+    if amount is None or (currency and reporting and currency.upper() != reporting.upper()):
+        return None
+    return Decimal(str(amount))
+
+
+def in_reporting_currency(currency: str | None, reporting: str | None) -> bool:
+    return not (currency and reporting and currency.upper() != reporting.upper())
+
+
+async def pipeline_created(session: AsyncSession, start: datetime, end: datetime, reporting: str | None) -> Money:
+    """Opportunities created in the window, and their amounts."""
+    query = select(o.currency, o.amount).where(o.opened_at >= start, o.opened_at < end)
+    deals, total, other = 0, Decimal(0), 0
+    for currency, amount in await session.execute(query):
+        deals += 1
+        if not in_reporting_currency(currency, reporting):
+            other += 1
+        elif amount is not None:
+            total += Decimal(str(amount))
+    return Money(deals, total, other)
+
+
+@dataclass(frozen=True)
+class WonDeal:
+    opportunity: str
+    lead_key: str | None
+    amount: Decimal | None  # in the reporting currency; None in another one
+    in_reporting_currency: bool
+    opened_at: datetime | None
+    closed_at: datetime
+    lead_created_at: datetime | None  # the lead's first event: where the sales cycle starts
+    lead_entered_lead: datetime | None  # its first entry into `lead`: w_shaped's lead-creation touch
+
+
+async def won_deals(session: AsyncSession, start: datetime, end: datetime, reporting: str | None) -> list[WonDeal]:
+    """Deals whose won close date falls in the window, with what attribution and cycle time need."""
+    query = (
+        select(o.opportunity, o.lead_key, o.amount, o.currency, o.opened_at, o.closed_at, ld.created_at, m.first_at)
+        .select_from(opportunities)
+        .outerjoin(leads, ld.key == o.lead_key)
+        .outerjoin(milestones, and_(m.lead_key == o.lead_key, m.stage == "lead"))
+        .where(o.status == "won", o.closed_at >= start, o.closed_at < end)
+        .order_by(o.closed_at, o.opportunity)
+    )
+    return [
+        WonDeal(
+            opportunity=row.opportunity,
+            lead_key=row.lead_key,
+            amount=amount_in(row.currency, reporting, row.amount),
+            in_reporting_currency=in_reporting_currency(row.currency, reporting),
+            opened_at=as_utc(row.opened_at),
+            closed_at=as_utc(row.closed_at),
+            lead_created_at=as_utc(row.created_at),
+            lead_entered_lead=as_utc(row.first_at),
+        )
+        for row in await session.execute(query)
+    ]
+
+
+async def touches_of(session: AsyncSession, lead_keys: list[str]) -> dict[str, list[Touch]]:
+    """Every touch of these leads, marketing and sales, oldest first."""
+    found: dict[str, list[Touch]] = defaultdict(list)
+    postgres = await is_postgres_session(session)
+    query = (
+        select(tc.lead_key, tc.event_id, tc.occurred_at, tc.kind, tc.campaign, tc.channel)
+        .where(key_in(tc.lead_key, postgres))
+        .order_by(tc.occurred_at, tc.event_id)
+    )
+    for chunk in key_chunks(sorted(set(lead_keys)), postgres):
+        for row in await session.execute(query, {"key_values": chunk}):
+            found[row.lead_key].append(
+                Touch(row.event_id, as_utc(row.occurred_at), row.kind, row.campaign, row.channel)
+            )
+    return found
+
+
+@dataclass(frozen=True)
+class ReasonCount:
+    kind: str  # rejected | disqualified | lost
+    code: str | None  # None: a reason nobody mapped to an agreed code, or none given
+    lead_source: str | None
+    campaign: str | None
+    mql_rule: str | None
+    count: int
+
+
+async def reasons(session: AsyncSession, start: datetime, end: datetime) -> list[ReasonCount]:
+    """Rejections and disqualifications in the window, and deals lost in it, by code and by the
+    lead's source, campaign and qualifying rule: the lead-quality feedback loop."""
+    dims: list[ColumnElement] = [ld.lead_source, ld.campaign, ld.mql_rule]
+    turned_down = (
+        select(t.reason, t.reason_code, *dims, func.count())
+        .join(leads, ld.key == t.lead_key)
+        .where(t.reason.in_(list(DISPOSITIONS)), t.occurred_at >= start, t.occurred_at < end)
+        .group_by(t.reason, t.reason_code, *dims)
+    )
+    found = [
+        ReasonCount(DISPOSITIONS[reason], code, *rest) for reason, code, *rest in await session.execute(turned_down)
+    ]
+    lost = (
+        select(o.lost_reason_code, *dims, func.count())
+        .select_from(opportunities)
+        .outerjoin(leads, ld.key == o.lead_key)
+        .where(o.status == "lost", o.closed_at >= start, o.closed_at < end)
+        .group_by(o.lost_reason_code, *dims)
+    )
+    found += [ReasonCount("lost", code, *rest) for code, *rest in await session.execute(lost)]
+    return found

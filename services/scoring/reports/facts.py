@@ -1,0 +1,194 @@
+"""SQL aggregates over scoring's fact tables: the counts every report is made of.
+
+Each function reads one definition of docs/scorecard.md for a window `[start, end)`, per group,
+through an index on time (stage changes, first entries, deals), so a report costs what its
+window holds, not what all history holds. The database counts and ranks; Python only shapes the
+answer. Groups are read from the lead as it is now (reports.groups).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, literal, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement, Select
+
+from services.scoring.tables import leads, milestones, touches, transitions
+from shared.db.engine import is_postgres_session
+
+ACCEPTED = ("sal", "sql", "opportunity")  # an MQL's next decisive move, accepted
+REJECTED = ("recycled", "disqualified")  # ... or sent back
+DISPOSITIONS = {"disposition:rejected": "rejected", "disposition:disqualified": "disqualified"}
+
+t, m, ld = transitions.c, milestones.c, leads.c
+
+
+def _grouped(query: Select, group: ColumnElement | None, lead_key: ColumnElement) -> Select:
+    """`query` with the group's value as its first column (every row in one group when None)."""
+    if group is None:
+        return query.add_columns(literal("all").label("g"))
+    return query.add_columns(group.label("g")).join(leads, ld.key == lead_key)
+
+
+async def entries(
+    session: AsyncSession, start: datetime, end: datetime, group: ColumnElement | None
+) -> dict[str, Counter[str]]:
+    """Every entry into each stage in the window (a recycled lead that qualifies again counts again)."""
+    query = _grouped(select(t.to_stage, func.count()), group, t.lead_key)
+    query = query.where(t.occurred_at >= start, t.occurred_at < end).group_by(t.to_stage, "g")
+    found: dict[str, Counter[str]] = defaultdict(Counter)
+    for stage, n, g in await session.execute(query):
+        found[_name(g)][stage] += n
+    return found
+
+
+async def unique_entries(session: AsyncSession, stage: str, start: datetime, end: datetime) -> int:
+    """The leads that entered `stage` in the window, each once."""
+    query = select(func.count(func.distinct(t.lead_key))).where(
+        t.to_stage == stage, t.occurred_at >= start, t.occurred_at < end
+    )
+    return int(await session.scalar(query) or 0)
+
+
+@dataclass
+class CohortCounts:
+    size: int = 0
+    converted: dict[str, int] = field(default_factory=dict)
+
+
+async def cohorts(
+    session: AsyncSession, stage: str, later: list[str], start: datetime, end: datetime, group: ColumnElement | None
+) -> dict[str, CohortCounts]:
+    """The leads whose first entry into `stage` fell in the window, and how many of them entered
+    each of `later` at any time since (their first entry there at or after this one)."""
+    reached: list[ColumnElement] = []
+    for n, target in enumerate(later):
+        b = milestones.alias(f"b{n}")
+        converted = exists().where(b.c.lead_key == m.lead_key, b.c.stage == target, b.c.first_at >= m.first_at)
+        reached.append(func.sum(case((converted, 1), else_=0)).label(f"c{n}"))
+    query = _grouped(select(func.count(), *reached), group, m.lead_key)
+    query = query.where(m.stage == stage, m.first_at >= start, m.first_at < end).group_by("g")
+    found: dict[str, CohortCounts] = {}
+    for row in await session.execute(query):
+        size, *counts, g = row
+        found[_name(g)] = CohortCounts(size, {b: int(c or 0) for b, c in zip(later, counts, strict=True)})
+    return found
+
+
+async def acceptance(
+    session: AsyncSession, start: datetime, end: datetime, group: ColumnElement | None
+) -> dict[str, Counter[str]]:
+    """Each MQL entry in the window by its next decisive move: accepted, rejected or undecided."""
+    n = transitions.alias("n")
+    after = or_(n.c.occurred_at > t.occurred_at, and_(n.c.occurred_at == t.occurred_at, n.c.id > t.id))
+    next_move = (
+        select(n.c.to_stage)
+        .where(n.c.lead_key == t.lead_key, after, n.c.to_stage.in_(ACCEPTED + REJECTED))
+        .order_by(n.c.occurred_at, n.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    query = _grouped(select(next_move.label("next")), group, t.lead_key)
+    query = query.where(t.to_stage == "mql", t.occurred_at >= start, t.occurred_at < end)
+    found: dict[str, Counter[str]] = defaultdict(Counter)
+    for next_stage, g in await session.execute(query):
+        verdict = "accepted" if next_stage in ACCEPTED else "rejected" if next_stage in REJECTED else "undecided"
+        found[_name(g)][verdict] += 1
+    return found
+
+
+async def touches_before(
+    session: AsyncSession, stage: str, start: datetime, end: datetime, group: ColumnElement | None
+) -> dict[str, list[int]]:
+    """For each lead whose first entry into `stage` fell in the window: its marketing touches up to then."""
+    tc = touches.c
+    counted = (
+        select(func.count())
+        .where(tc.lead_key == m.lead_key, tc.marketing == true(), tc.occurred_at <= m.first_at)
+        .scalar_subquery()
+    )
+    query = _grouped(select(counted), group, m.lead_key)
+    query = query.where(m.stage == stage, m.first_at >= start, m.first_at < end)
+    found: dict[str, list[int]] = defaultdict(list)
+    for n, g in await session.execute(query):
+        found[_name(g)].append(int(n))
+    return found
+
+
+@dataclass
+class StayFigures:
+    """Stays in one stage, in seconds: calendar time, and business time of the reporting calendar."""
+
+    count: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # "median", "p90"
+    business_seconds: dict[str, float] = field(default_factory=dict)
+
+
+async def stays(
+    session: AsyncSession, start: datetime, end: datetime, group: ColumnElement | None
+) -> dict[str, dict[str, StayFigures]]:
+    """Every stay in a stage that ended in the window: its median and p90, in calendar and business
+    seconds, ranked in the database (nearest rank, as domain/percentiles.py defines it)."""
+    found: dict[str, dict[str, StayFigures]] = defaultdict(dict)
+    calendar = _seconds(t.occurred_at, t.from_entered_at, await is_postgres_session(session))
+    for measure, value in (("seconds", calendar), ("business_seconds", t.stay_business_s)):
+        for g, stage, n, figures in await _ranked(session, value, group, start, end):
+            stay = found[g].setdefault(stage, StayFigures())
+            stay.count = max(stay.count, n)
+            getattr(stay, measure).update(figures)
+    return found
+
+
+async def _ranked(
+    session: AsyncSession, value: ColumnElement, group: ColumnElement | None, start: datetime, end: datetime
+) -> list[tuple[str, str, int, dict[str, float]]]:
+    """(group, stage, stays, {median, p90}) of `value` over the stays ended in the window."""
+    inner = _grouped(select(t.from_stage.label("stage"), value.label("v")), group, t.lead_key)
+    inner = inner.where(t.occurred_at >= start, t.occurred_at < end, t.from_stage.is_not(None), value.is_not(None))
+    s = inner.subquery()
+    ranked = select(
+        s.c.g,
+        s.c.stage,
+        s.c.v,
+        func.row_number().over(partition_by=[s.c.g, s.c.stage], order_by=s.c.v).label("rn"),
+        func.count().over(partition_by=[s.c.g, s.c.stage]).label("n"),
+    ).subquery()
+    n = ranked.c.n
+    median_rank, p90_rank = (n + 1) // 2, (9 * n + 9) // 10  # ceil(p/100 * n), in whole numbers
+    query = select(ranked.c.g, ranked.c.stage, n, ranked.c.rn, ranked.c.v).where(
+        or_(ranked.c.rn == median_rank, ranked.c.rn == p90_rank)
+    )
+    out: dict[tuple[str, str], tuple[int, dict[str, float]]] = {}
+    for g, stage, count, rn, v in await session.execute(query):
+        _, figures = out.setdefault((_name(g), stage), (count, {}))
+        if rn == (count + 1) // 2:
+            figures["median"] = float(v)
+        if rn == (9 * count + 9) // 10:
+            figures["p90"] = float(v)
+    return [(g, stage, count, figures) for (g, stage), (count, figures) in out.items()]
+
+
+def _seconds(later: Any, earlier: Any, postgres: bool) -> ColumnElement:
+    if postgres:
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def _name(value: Any) -> str:
+    return "(none)" if value is None else str(value)
+
+
+async def rejections(
+    session: AsyncSession, start: datetime, end: datetime, group: ColumnElement | None
+) -> dict[str, Counter[str]]:
+    """Sales' rejections in the window by agreed reason code ("(uncoded)": none agreed for it)."""
+    query = _grouped(select(t.reason_code, func.count()), group, t.lead_key)
+    query = query.where(t.reason == "disposition:rejected", t.occurred_at >= start, t.occurred_at < end)
+    found: dict[str, Counter[str]] = defaultdict(Counter)
+    for code, n, g in await session.execute(query.group_by(t.reason_code, "g")):
+        found[_name(g)][code or "(uncoded)"] += n
+    return found

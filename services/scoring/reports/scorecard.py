@@ -1,0 +1,162 @@
+"""`GET /scorecard`: the monthly review both teams read, in one answer the report and the
+scorecard page can be drawn from alone. Every number's definition: docs/scorecard.md.
+
+Sections: the targets (actual, target, attainment, owner, three months of trend), cohort
+conversions with their size and age, MQL acceptance, the sales cycle (overall and per stage),
+marketing touches before lead and MQL, revenue credited under an attribution model, the leads
+needed for the month's quota, and the reasons leads and deals were turned down.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contract import Contract
+from contract.calendar import BusinessCalendar
+from services.scoring.domain.percentiles import median, p90
+from services.scoring.domain.periods import Period, previous_months, trailing
+from services.scoring.domain.waterfall import Cohort, WaterfallInputs, reverse_waterfall
+from services.scoring.reports import deals, facts
+from services.scoring.reports.revenue import revenue, sales_cycle
+from services.scoring.reports.targets import target_rows
+
+# The cohort conversions the scorecard shows (docs/scorecard.md "Cohort conversion").
+RATES = [("mql", "sal"), ("mql", "sql"), ("sql", "won"), ("lead", "won")]
+
+
+async def scorecard_report(
+    session: AsyncSession,
+    contract: Contract,
+    calendar: BusinessCalendar,
+    period: Period,
+    model: str,
+    now: datetime,
+) -> dict[str, Any]:
+    start, end = period.start, period.end
+    won_stage = contract.handoff.opportunity.closed_won
+    currency = contract.targets.currency
+    trend = previous_months(period.month, calendar.zone) if period.month else []
+    won = await deals.won_deals(session, start, end, currency)
+    touches = await deals.touches_of(session, [d.lead_key for d in won if d.lead_key])
+    stays = (await facts.stays(session, start, end, None)).get("all", {})
+    return {
+        "period": {"from": start, "to": end, "month": period.month, "time_zone": str(calendar.zone)},
+        "contract_version": contract.version,
+        "currency": currency,
+        "targets": await target_rows(session, contract, period, calendar.zone, trend),
+        "conversion": await _conversions(session, period, won_stage, now),
+        "sales_cycle": {
+            **sales_cycle(won, calendar),
+            "per_stage": {
+                stage: {
+                    "stays": stay.count,
+                    "calendar_days": _days(stay.seconds, 86400.0),
+                    "business_days": _days(stay.business_seconds, calendar.working_day_seconds),
+                }
+                for stage, stay in sorted(stays.items())
+            },
+        },
+        "touches": {
+            "before_lead": _spread(await facts.touches_before(session, "lead", start, end, None)),
+            "before_mql": _spread(await facts.touches_before(session, "mql", start, end, None)),
+        },
+        "revenue": revenue(won, touches, model).report(),
+        "leads_needed": await _leads_needed(session, contract, period, won_stage),
+        "reasons": _reasons(await deals.reasons(session, start, end), contract),
+    }
+
+
+async def _conversions(session: AsyncSession, period: Period, won_stage: str, now: datetime) -> list[dict[str, Any]]:
+    found = []
+    for a, b in RATES:
+        target = won_stage if b == "won" else b
+        cohort = (await facts.cohorts(session, a, [target], period.start, period.end, None)).get("all")
+        size, converted = (cohort.size, cohort.converted[target]) if cohort else (0, 0)
+        found.append(
+            {
+                "from": a,
+                "to": b,
+                "cohort": size,
+                "converted": converted,
+                "rate": round(converted / size, 4) if size else None,
+                # A young cohort has had little time to convert: its age is shown beside its rate.
+                "age_days": {
+                    "youngest": max(0, (now - period.end).days),
+                    "oldest": max(0, (now - period.start).days),
+                },
+            }
+        )
+    return found
+
+
+async def _leads_needed(session: AsyncSession, contract: Contract, period: Period, won_stage: str) -> dict[str, Any]:
+    """The reverse waterfall from the month's quota, with every input beside it."""
+    before = trailing(period)
+    won = await deals.won_deals(session, before.start, before.end, contract.targets.currency)
+    counted = [d for d in won if d.in_reporting_currency]
+
+    async def cohort(a: str, b: str) -> Cohort:
+        found = (await facts.cohorts(session, a, [b], before.start, before.end, None)).get("all")
+        return Cohort(a, "won" if b == won_stage else b, found.size if found else 0, found.converted[b] if found else 0)
+
+    inputs = WaterfallInputs(
+        quota=contract.targets.quota_for(period.month) if period.month else None,
+        won_deals=len(counted),
+        won_amount=sum((d.amount for d in counted if d.amount is not None), start=Decimal(0)),
+        won_deals_other_currency=len(won) - len(counted),
+        sql_to_won=await cohort("sql", won_stage),
+        mql_to_sql=await cohort("mql", "sql"),
+        lead_to_mql=await cohort("lead", "mql"),
+    )
+    return {
+        "month": period.month,
+        "trailing": {"from": before.start, "to": before.end},
+        **reverse_waterfall(inputs).report(),
+    }
+
+
+def _reasons(found: list[deals.ReasonCount], contract: Contract) -> dict[str, Any]:
+    """Per kind (rejected, disqualified, lost): counts by agreed code, and by code within each lead
+    source, campaign and qualifying MQL rule. A reason nobody mapped shows as code null, uncoded."""
+    out: dict[str, Any] = {}
+    for kind in ("rejected", "disqualified", "lost"):
+        labels = getattr(contract.reason_codes, kind)
+        rows = [r for r in found if r.kind == kind]
+        by_code: Counter[str | None] = Counter()
+        by: dict[str, Counter[tuple[str | None, str | None]]] = defaultdict(Counter)
+        for r in rows:
+            by_code[r.code] += r.count
+            for dimension in ("lead_source", "campaign", "mql_rule"):
+                by[dimension][(getattr(r, dimension), r.code)] += r.count
+        out[kind] = {
+            "total": sum(by_code.values()),
+            "by_code": [
+                {"code": code, "label": labels.get(code, "(uncoded)") if code else "(uncoded)", "count": n}
+                for code, n in _ranked(by_code)
+            ],
+            **{
+                f"by_{dimension}": [
+                    {dimension: value, "code": code, "count": n} for (value, code), n in _ranked(by[dimension])
+                ]
+                for dimension in ("lead_source", "campaign", "mql_rule")
+            },
+        }
+    return out
+
+
+def _ranked(counts: Counter) -> list[tuple[Any, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+
+
+def _days(seconds: dict[str, float], day: float) -> dict[str, float | None]:
+    return {k: round(seconds[k] / day, 2) if k in seconds else None for k in ("median", "p90")}
+
+
+def _spread(by_group: dict[str, list[int]]) -> dict[str, Any]:
+    values = by_group.get("all", [])
+    return {"leads": len(values), "median": median(values), "p90": p90(values)}
