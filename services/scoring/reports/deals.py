@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from services.scoring.domain.attribution import Touch
-from services.scoring.reports.facts import DISPOSITIONS
+from services.scoring.reports.facts import DISPOSITIONS, utc
 from services.scoring.tables import leads, milestones, opportunities, touches, transitions
 from shared.db.engine import is_postgres_session
 from shared.db.keyed_statements import key_chunks, key_in
@@ -49,6 +49,7 @@ def in_reporting_currency(currency: str | None, reporting: str | None) -> bool:
 
 async def pipeline_created(session: AsyncSession, start: datetime, end: datetime, reporting: str | None) -> Money:
     """Opportunities created in the window, and their amounts."""
+    start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
     query = select(o.currency, o.amount).where(o.opened_at >= start, o.opened_at < end)
     deals, total, other = 0, Decimal(0), 0
     for currency, amount in await session.execute(query):
@@ -74,6 +75,7 @@ class WonDeal:
 
 async def won_deals(session: AsyncSession, start: datetime, end: datetime, reporting: str | None) -> list[WonDeal]:
     """Deals whose won close date falls in the window, with what attribution and cycle time need."""
+    start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
     query = (
         select(o.opportunity, o.lead_key, o.amount, o.currency, o.opened_at, o.closed_at, ld.created_at, m.first_at)
         .select_from(opportunities)
@@ -127,6 +129,7 @@ class ReasonCount:
 async def reasons(session: AsyncSession, start: datetime, end: datetime) -> list[ReasonCount]:
     """Rejections and disqualifications in the window, and deals lost in it, by code and by the
     lead's source, campaign and qualifying rule: the lead-quality feedback loop."""
+    start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
     dims: list[ColumnElement] = [ld.lead_source, ld.campaign, ld.mql_rule]
     turned_down = (
         select(t.reason, t.reason_code, *dims, func.count())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, literal, or_, select, true
@@ -38,6 +38,7 @@ async def entries(
     session: AsyncSession, start: datetime, end: datetime, group: ColumnElement | None
 ) -> dict[str, Counter[str]]:
     """Every entry into each stage in the window (a recycled lead that qualifies again counts again)."""
+    start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
     query = _grouped(select(t.to_stage, func.count()), group, t.lead_key)
     query = query.where(t.occurred_at >= start, t.occurred_at < end).group_by(t.to_stage, "g")
     found: dict[str, Counter[str]] = defaultdict(Counter)
@@ -48,6 +49,7 @@ async def entries(
 
 async def unique_entries(session: AsyncSession, stage: str, start: datetime, end: datetime) -> int:
     """The leads that entered `stage` in the window, each once."""
+    start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
     query = select(func.count(func.distinct(t.lead_key))).where(
         t.to_stage == stage, t.occurred_at >= start, t.occurred_at < end
     )
@@ -65,6 +67,7 @@ async def cohorts(
 ) -> dict[str, CohortCounts]:
     """The leads whose first entry into `stage` fell in the window, and how many of them entered
     each of `later` at any time since (their first entry there at or after this one)."""
+    start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
     reached: list[ColumnElement] = []
     for n, target in enumerate(later):
         b = milestones.alias(f"b{n}")
@@ -83,6 +86,7 @@ async def acceptance(
     session: AsyncSession, start: datetime, end: datetime, group: ColumnElement | None
 ) -> dict[str, Counter[str]]:
     """Each MQL entry in the window by its next decisive move: accepted, rejected or undecided."""
+    start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
     n = transitions.alias("n")
     after = or_(n.c.occurred_at > t.occurred_at, and_(n.c.occurred_at == t.occurred_at, n.c.id > t.id))
     next_move = (
@@ -105,6 +109,7 @@ async def touches_before(
     session: AsyncSession, stage: str, start: datetime, end: datetime, group: ColumnElement | None
 ) -> dict[str, list[int]]:
     """For each lead whose first entry into `stage` fell in the window: its marketing touches up to then."""
+    start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
     tc = touches.c
     counted = (
         select(func.count())
@@ -133,6 +138,7 @@ async def stays(
 ) -> dict[str, dict[str, StayFigures]]:
     """Every stay in a stage that ended in the window: its median and p90, in calendar and business
     seconds, ranked in the database (nearest rank, as domain/percentiles.py defines it)."""
+    start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
     found: dict[str, dict[str, StayFigures]] = defaultdict(dict)
     calendar = _seconds(t.occurred_at, t.from_entered_at, await is_postgres_session(session))
     for measure, value in (("seconds", calendar), ("business_seconds", t.stay_business_s)):
@@ -147,6 +153,7 @@ async def _ranked(
     session: AsyncSession, value: ColumnElement, group: ColumnElement | None, start: datetime, end: datetime
 ) -> list[tuple[str, str, int, dict[str, float]]]:
     """(group, stage, stays, {median, p90}) of `value` over the stays ended in the window."""
+    start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
     inner = _grouped(select(t.from_stage.label("stage"), value.label("v")), group, t.lead_key)
     inner = inner.where(t.occurred_at >= start, t.occurred_at < end, t.from_stage.is_not(None), value.is_not(None))
     s = inner.subquery()
@@ -186,9 +193,16 @@ async def rejections(
     session: AsyncSession, start: datetime, end: datetime, group: ColumnElement | None
 ) -> dict[str, Counter[str]]:
     """Sales' rejections in the window by agreed reason code ("(uncoded)": none agreed for it)."""
+    start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
     query = _grouped(select(t.reason_code, func.count()), group, t.lead_key)
     query = query.where(t.reason == "disposition:rejected", t.occurred_at >= start, t.occurred_at < end)
     found: dict[str, Counter[str]] = defaultdict(Counter)
     for code, n, g in await session.execute(query.group_by(t.reason_code, "g")):
         found[_name(g)][code or "(uncoded)"] += n
     return found
+
+
+def utc(moment: datetime) -> datetime:
+    """A bound as UTC: SQLite keeps times as UTC wall-clock text and compares them as text, so a
+    bound on another zone's clock would be read as UTC and miss by the zone's offset."""
+    return moment.astimezone(UTC)

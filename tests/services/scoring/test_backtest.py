@@ -74,6 +74,11 @@ async def test_backtest_shows_both_contracts_side_by_side(tmp_path):
     assert lines["reached mql"][-3:] == ["6", "0", "-6"]  # without the hand-raiser rule nobody qualifies
     assert lines["reached sql"][-3:] == ["3", "0", "-3"]
     assert lines["MQL -> SQL"][-2:] == ["50.0%", "-"]
+    # Both contracts' attainment of the history's latest month (New York: the evening of 30 September).
+    assert "targets of 2026-09 (actual / target, attainment):" in result.stdout
+    targets = {line.split()[0]: " ".join(line.split()[1:]) for line in result.stdout.splitlines() if line[:2] == "  "}
+    assert targets["mqls_created"] == "6 / 400, 2% 0 / 400, 0%", result.stdout
+    assert targets["sqls"] == "3 / 120, 2% 0 / 120, 0%"
 
 
 def test_backtest_rejects_a_broken_candidate_with_file_and_line(tmp_path):
