@@ -7,11 +7,16 @@ defaults are each vendor's out-of-the-box values.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Annotated
 
-from contract.reasons import ReasonMapping
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from contract.reasons import REASON_KINDS, ReasonMapping
 from contract.zones import TimeZoneName
 from shared.events.catalog import ActivityKind, Disposition, TouchChannel
+
+# A Salesforce field's API name: letters, digits and underscores, a custom one ending in __c.
+FieldName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,254}$")]
 
 
 class _Section(BaseModel):
@@ -76,7 +81,8 @@ class SalesforceMapping(_Section):
     )
     rejection_reason_field: str | None = Field(None, description="e.g. a custom Rejection_Reason__c field on Lead")
     reason_codes: ReasonMapping = Field(
-        default_factory=ReasonMapping, description="Lead status or rejection reason value -> agreed reason code"
+        default_factory=ReasonMapping,
+        description="Lead status, rejection reason or lost reason value -> agreed reason code",
     )
     task_channels: dict[str, TouchChannel] = {
         "Call": "call",
@@ -88,6 +94,13 @@ class SalesforceMapping(_Section):
     touch_only_completed_tasks: bool = True
     opportunity_won_stages: list[str] = ["Closed Won"]
     opportunity_lost_stages: list[str] = ["Closed Lost"]
+    lost_reason_field: FieldName | None = Field(
+        "Loss_Reason__c",
+        description=(
+            "The Opportunity field holding why a deal was lost (Salesforce has no standard one: a custom"
+            " picklist or text field, added to the Opportunity outbound message); null: none"
+        ),
+    )
     deletion_fields: list[str] = Field(
         default_factory=lambda: ["IsDeleted"],
         description=(
@@ -147,6 +160,15 @@ class SourceMappings(_Section):
     salesforce: SalesforceMapping = SalesforceMapping()
     marketo: MarketoMapping = MarketoMapping()
     pipedrive: PipedriveMapping = PipedriveMapping()
+
+    def reason_code(self, source: str, kind: str, *values: str | None) -> str | None:
+        """The agreed code of a `kind` of reason (rejected, disqualified, lost) that `source` maps the first
+        of `values` it knows to. None when nobody mapped them, or for a source whose reasons the contract
+        does not map (Marketo, a generic sender): such a reason stays uncoded."""
+        if source not in REASON_SOURCES or kind not in REASON_KINDS:
+            return None
+        mapping: ReasonMapping = getattr(self, source).reason_codes
+        return next((code for value in values if (code := mapping.code_for(kind, value))), None)
 
     @model_validator(mode="after")
     def _no_empty_keys(self) -> SourceMappings:

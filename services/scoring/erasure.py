@@ -14,6 +14,7 @@ a backtest replays, so report counts do not change. Then
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,14 +104,24 @@ async def erase_lead(session: AsyncSession, lead_key: str) -> LeadErased | None:
             email=None,
             attributes=_anonymous(attributes),
             attribute_times=_anonymous(dict(row.attribute_times)),
-            rejection_reason=redact(row.rejection_reason) if row.rejection_reason else None,
+            rejection_reason=_redacted(row.rejection_reason, redact),
             deleted=True,
         )
     )
-    for table in (contributions, opportunities, milestones, followups):
+    for table in (contributions, milestones, followups):
         await session.execute(update(table).where(table.c.lead_key == lead_key).values(lead_key=hidden))
     # A touch's asset may be a page address that names the person: it goes; campaign and channel stay.
     await session.execute(update(touches).where(touches.c.lead_key == lead_key).values(lead_key=hidden, asset=None))
+    # Deals stay (amounts, dates, codes); why one was lost is the rep's words, which may name the person.
+    deals = opportunities.c
+    for deal, reason in (
+        await session.execute(select(deals.opportunity, deals.lost_reason).where(deals.lead_key == lead_key))
+    ).all():
+        await session.execute(
+            update(opportunities)
+            .where(deals.opportunity == deal)
+            .values(lead_key=hidden, lost_reason=_redacted(reason, redact))
+        )
     # Stage changes and the event log keep their rows under the anonymous key, their texts scrubbed.
     for table, row_id, data in (
         (transitions, transitions.c.id, transitions.c.details),
@@ -123,6 +134,11 @@ async def erase_lead(session: AsyncSession, lead_key: str) -> LeadErased | None:
                 .values({"lead_key": hidden, data.key: _scrubbed(dict(kept[1]), redact, hidden)})
             )
     return LeadErased(lead_key=lead_key, anonymous_key=hidden, occurred_at=datetime.now(UTC))
+
+
+def _redacted(text: str | None, redact: Callable[[str], str]) -> str | None:
+    """A kept text without the person, cut to its column's 500 characters (a redaction can lengthen it)."""
+    return redact(text)[:500] if text else None
 
 
 def _anonymous(attributes: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scoring.deals import new_deal, record_facts
 from services.scoring.domain.attribution import MARKETING_TOUCH_KINDS, SALES_TOUCH
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.domain.lead import Lead, Transition, full_name
@@ -208,13 +209,13 @@ class ScoringHandler:
 
     def _opportunity(self, repo: LeadRepository, event: OpportunityChanged, event_id: str) -> str | None:
         key = f"{event.source}:{event.opportunity_id}"
-        row = repo.opportunities.setdefault(
-            key, {"opportunity": key, "lead_key": None, "status": "open", "stage": None, "amount": None}
-        )
+        row = repo.opportunities.setdefault(key, new_deal(key))
         row["_dirty"] = True
+        was = row["status"]
         row["status"] = _STATUS.get(event.change, row["status"])
         row["stage"] = event.stage or row["stage"]
         row["amount"] = event.amount if event.amount is not None else row["amount"]
+        record_facts(row, event, was, self.engine.contract.sources)
         lead = None
         if event.lead is not None:
             lead = self._resolve(repo, event.lead, event.occurred_at, event_id)

@@ -301,6 +301,7 @@ class LeadRepository:
             "owner": t.owner,
             "source": t.details.get("source"),
             "campaign": t.details.get("campaign"),
+            "reason_code": t.details.get("reason_code"),
             "details": t.details,
         }
 

@@ -179,10 +179,28 @@ class OpportunityChanged(CanonicalEvent):
     change: OpportunityChange
     stage: str | None = None
     amount: float | None = None
-    currency: str | None = None
+    currency: str | None = Field(None, description="ISO 4217 code of the amount's currency, as the source states it")
     owner: str | None = None
-    lost_reason: str | None = None
+    lost_reason: str | None = Field(
+        None, description="Why the deal was lost, in the source's words (a picklist value or a rep's text)"
+    )
+    opened_at: AwareDatetime | None = Field(
+        None, description="When the deal or opportunity was created in the source (absent: the source did not say)"
+    )
+    closed_at: AwareDatetime | None = Field(
+        None,
+        description=(
+            "Its close date as the source states it (an open deal's is the expected one); a date without a time"
+            " is midnight UTC of that date"
+        ),
+    )
     occurred_at: AwareDatetime
+
+    @property
+    def currency_code(self) -> str | None:
+        """`currency` as an upper-case ISO 4217 code; None when it is none (absent, or not three letters)."""
+        code = (self.currency or "").strip().upper()
+        return code if len(code) == 3 and code.isascii() and code.isalpha() else None
 
     @property
     def deal_key(self) -> str:

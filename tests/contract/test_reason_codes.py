@@ -112,3 +112,20 @@ def test_each_bad_reason_code_names_file_and_line(text, expected):
     with pytest.raises(ContractError) as info:
         parse_contract(text, "c.yaml")
     assert expected in str(info.value)
+
+
+def test_the_salesforce_lost_reason_field_is_a_field_name():
+    assert load_contract(DEFAULT_CONTRACT).sources.salesforce.lost_reason_field == "Loss_Reason__c"
+    assert (
+        parse_contract(
+            _broken("  salesforce:\n", "  salesforce:\n    lost_reason_field: null\n")
+        ).sources.salesforce.lost_reason_field
+        is None
+    )
+    text = _broken("  salesforce:\n", "  salesforce:\n    lost_reason_field: Loss Reason\n")
+    with pytest.raises(ContractError) as info:
+        parse_contract(text, "c.yaml")
+    assert (
+        f"c.yaml:{_line('  salesforce:') + 1}: sources.salesforce.lost_reason_field: String should match pattern"
+        in str(info.value)
+    )

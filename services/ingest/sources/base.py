@@ -110,6 +110,20 @@ def millis_to_datetime(value: int | float) -> datetime:
     return datetime.fromtimestamp(value / 1000, UTC)
 
 
+def record_time(value: object) -> datetime | None:
+    """A date, or date and time, that a record states (a deal's creation or close date), in UTC: ISO 8601
+    or `YYYY-MM-DD HH:MM:SS`, read as UTC without an offset; a date alone is midnight UTC of that date.
+    None when it is none of these: a record's odd value is left out rather than refusing the whole
+    webhook, as an unreadable amount is (the sender would retry it forever)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date, or an offset that pushes it past year 1 or 9999
+        return None
+
+
 def stable_id(*parts: object) -> str:
     """A deterministic id for senders that give none: the same delivery gives the same id."""
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]

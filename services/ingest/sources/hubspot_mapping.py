@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +16,7 @@ from services.ingest.sources.base import (
     ParseResult,
     Unmapped,
     millis_to_datetime,
+    record_time,
 )
 from shared.events import (
     ContactAttributes,
@@ -29,6 +31,8 @@ from shared.events import (
 from shared.events.catalog import OpportunityChange
 from shared.events.keys import normalize_email
 
+_LAST_MILLIS = 253402300799999  # 9999-12-31T23:59:59.999Z, the last moment a datetime holds
+
 
 class HubSpotEvent(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
@@ -36,7 +40,7 @@ class HubSpotEvent(BaseModel):
     eventId: int
     subscriptionId: int | None = None
     portalId: int | None = None
-    occurredAt: int = Field(ge=0, le=253402300799999)  # epoch ms, at most 9999-12-31T23:59:59.999Z
+    occurredAt: int = Field(ge=0, le=_LAST_MILLIS)  # epoch ms, at most 9999-12-31T23:59:59.999Z
     subscriptionType: str = Field(validation_alias="subscriptionType")
     objectId: int | None = None
     propertyName: str | None = None
@@ -104,7 +108,11 @@ def map_event(event: HubSpotEvent, mapping: HubSpotMapping, result: ParseResult,
             Draft(
                 _event_id(event),
                 OpportunityChanged(
-                    source="hubspot", opportunity_id=_deal_id(event.objectId), change="created", occurred_at=when
+                    source="hubspot",
+                    opportunity_id=_deal_id(event.objectId),
+                    change="created",
+                    opened_at=when,  # the creation event happens when the deal is created
+                    occurred_at=when,
                 ),
             )
         )
@@ -194,6 +202,13 @@ def _map_deal_property(event: HubSpotEvent, mapping: HubSpotMapping, result: Par
     elif name == "amount":
         amount = _as_float(value)
         result.drafts.append(Draft(_event_id(event), changed(change="amount_changed", amount=amount)))
+    elif name == "deal_currency_code" and value:
+        result.drafts.append(Draft(_event_id(event), changed(change="amount_changed", currency=value.strip())))
+    elif name == "createdate":
+        result.drafts.append(Draft(_event_id(event), changed(change="stage_changed", opened_at=_as_time(value))))
+    elif name == "closedate":
+        # While the deal is open this is the date the rep expects it to close; scoring keeps it once closed.
+        result.drafts.append(Draft(_event_id(event), changed(change="stage_changed", closed_at=_as_time(value))))
     elif name == mapping.owner_property:
         result.drafts.append(Draft(_event_id(event), changed(change="stage_changed", owner=value)))
     elif name == mapping.deal_lost_reason_property and value:
@@ -235,6 +250,17 @@ def _as_int(value: str | None) -> int | None:
     except (ValueError, OverflowError):
         return None
     return number if number is None or number >= 0 else None
+
+
+def _as_time(value: str | None) -> datetime | None:
+    """A date property: epoch milliseconds as webhooks send it (a date-only property is midnight UTC of
+    its date), or ISO 8601 as the v3 API writes it; None when it is neither."""
+    if value is not None and value.isascii() and value.isdigit():
+        try:
+            return millis_to_datetime(int(value)) if int(value) <= _LAST_MILLIS else None
+        except (ValueError, OverflowError, OSError):
+            return None
+    return record_time(value)
 
 
 def _as_float(value: str | None) -> float | None:

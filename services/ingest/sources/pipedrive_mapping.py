@@ -15,6 +15,7 @@ from services.ingest.sources.base import (
     Draft,
     ParseResult,
     Unmapped,
+    record_time,
 )
 from shared.events import (
     ContactAttributes,
@@ -256,6 +257,9 @@ def _deal(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) -> N
     )
     currency = data.get("currency") if isinstance(data.get("currency"), str) else None
     lost_reason = data.get("lost_reason") if isinstance(data.get("lost_reason"), str) else None
+    # close_time is when a deal was won or lost; won_time and lost_time say the same for the outcome it had.
+    outcome_time = {"won": "won_time", "lost": "lost_time"}.get(status if isinstance(status, str) else "")
+    closed_at = record_time(data.get(outcome_time)) if outcome_time else None
     result.drafts.append(
         Draft(
             f"pipedrive:{meta.id}:deal",
@@ -269,6 +273,8 @@ def _deal(webhook: Webhook, mapping: PipedriveMapping, result: ParseResult) -> N
                 currency=currency,
                 owner=_id(data.get("owner_id")),
                 lost_reason=lost_reason,
+                opened_at=record_time(data.get("add_time")),
+                closed_at=closed_at or record_time(data.get("close_time")),
                 occurred_at=_timestamp(meta.timestamp),
             ),
         )

@@ -13,6 +13,7 @@ from services.ingest.sources.base import (
     Draft,
     ParseResult,
     Unmapped,
+    record_time,
 )
 from shared.events import (
     ContactAttributes,
@@ -194,7 +195,13 @@ def map_opportunity(event_id: str, fields: dict[str, str], mapping: SalesforceMa
                 change=change,
                 stage=stage,
                 amount=amount,
+                # Only multi-currency orgs have CurrencyIsoCode; elsewhere every amount is in the org's currency.
+                currency=fields.get("CurrencyIsoCode") or None,
                 owner=fields.get("OwnerId"),
+                # Salesforce has no standard loss reason: the contract names the org's field for it.
+                lost_reason=(fields.get(mapping.lost_reason_field) or None) if mapping.lost_reason_field else None,
+                opened_at=record_time(fields.get("CreatedDate")),
+                closed_at=record_time(fields.get("CloseDate")),  # an xsd:date: midnight UTC of that date
                 occurred_at=_when(fields),
             ),
         )

@@ -151,6 +151,10 @@ class LifecycleEngine:
             "disposition_reason": event.reason,
             "rep": event.rep,
             "source_status": event.source_status,
+            # A rejection's or disqualification's agreed code: of its reason, else of the status that said it.
+            "reason_code": self.contract.sources.reason_code(
+                event.lead.source, event.disposition, event.reason, event.source_status
+            ),
         }
         if (
             self._move(lead, rule.to, f"disposition:{event.disposition}", event.occurred_at, event_id, details)

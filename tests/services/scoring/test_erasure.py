@@ -19,7 +19,7 @@ from services.scoring.erasure import erasure_request
 from services.scoring.handler import ScoringHandler
 from services.scoring.migrations import MIGRATIONS
 from services.scoring.reports.funnel import funnel_report
-from services.scoring.tables import leads, metadata, outbox, transitions
+from services.scoring.tables import leads, metadata, opportunities, outbox, transitions
 from shared.db import Outbox, create_engine, session_factory
 from shared.db.migrations import upgrade
 from shared.events import (
@@ -29,6 +29,7 @@ from shared.events import (
     ContactUpserted,
     EventEnvelope,
     LeadRef,
+    OpportunityChanged,
     SalesDispositioned,
 )
 from tests.support.keys import TEST_KEYS, key_of
@@ -182,6 +183,36 @@ async def test_an_erasure_leaves_no_trace_of_who_and_every_count_of_what(scoring
     (tmp_path / "after").mkdir()
     replayed = await replay(engine.contract, history, tmp_path / "after", TEST_KEYS)
     assert replayed.reached["subscriber"] == backtest_before.reached["subscriber"] == 2
+
+
+async def test_an_erasure_redacts_why_her_deal_was_lost_and_keeps_the_deal(scoring_db):
+    engine = LifecycleEngine(load_contract(DEFAULT_CONTRACT))
+    handler = ScoringHandler(engine, Outbox(outbox), "t.lifecycle", TEST_KEYS)
+    # The rep's words name her; long enough that the redaction's "[erased]" would overflow the column.
+    words = "Lovelace went with a competitor. " + "Ada " * 110
+    deal = OpportunityChanged(
+        lead=ADA,
+        source="pipedrive",
+        opportunity_id="746",
+        change="closed_lost",
+        amount=500.0,
+        currency="EUR",
+        lost_reason=words,
+        opened_at=T0,
+        occurred_at=T0 + timedelta(days=3),
+    )
+    async with scoring_db() as session, session.begin():
+        await handler(session, _envelopes([*_story(), deal]))
+        await session.execute(delete(outbox))  # as the relay does once Kafka has the records
+        await handler(session, [_request("ada@acme.io")])
+    async with scoring_db() as session:
+        kept = (await session.execute(select(opportunities))).one()
+        anonymous = (await session.execute(select(leads.c.key).where(leads.c.deleted))).scalar_one()
+    assert kept.lead_key == anonymous, "her deal stays, anonymous"
+    assert (kept.status, kept.amount, kept.currency) == ("lost", 500.0, "EUR")
+    assert kept.lost_reason.startswith("[erased] went with a competitor. [erased] [erased]")
+    assert "Ada" not in kept.lost_reason and "Lovelace" not in kept.lost_reason and len(kept.lost_reason) == 500
+    assert "Lovelace" not in await _dump(scoring_db), "nor in the deal's logged events"
 
 
 async def test_what_comes_after_an_erasure_starts_a_new_lead_tied_to_nothing_erased(scoring_db):

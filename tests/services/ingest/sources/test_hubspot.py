@@ -481,6 +481,7 @@ def test_deal_creation():
     draft = one(parse(event("deal.creation", objectId=9001)), "lockstep.opportunity.changed.v1")
     assert draft.payload.change == "created" and draft.payload.opportunity_id == "9001" and draft.payload.lead is None
     assert draft.record_key(TEST_KEYS) == "hubspot:opportunity:9001"
+    assert draft.payload.opened_at == OCCURRED, "the creation event happens when the deal is created"
 
 
 @pytest.mark.parametrize(
@@ -498,6 +499,20 @@ def test_deal_creation():
             "Went with a competitor",
             {"change": "closed_lost", "lost_reason": "Went with a competitor"},
         ),
+        ("deal_currency_code", "EUR", {"change": "amount_changed", "currency": "EUR", "amount": None}),
+        # Date properties come as epoch milliseconds; a date-only one is midnight UTC of its date.
+        ("closedate", "1795996800000", {"change": "stage_changed", "closed_at": datetime(2026, 11, 30, tzinfo=UTC)}),
+        (
+            "createdate",
+            "1790842500123",
+            {"change": "stage_changed", "opened_at": datetime(2026, 10, 1, 8, 15, 0, 123000, tzinfo=UTC)},
+        ),
+        ("closedate", "2026-11-30T00:00:00Z", {"closed_at": datetime(2026, 11, 30, tzinfo=UTC)}),
+        # An unreadable date is left out, as an unreadable amount is: the change still comes through.
+        ("closedate", "next quarter", {"change": "stage_changed", "closed_at": None}),
+        ("createdate", "9" * 40, {"change": "stage_changed", "opened_at": None}),
+        ("closedate", "", {"change": "stage_changed", "closed_at": None}),
+        ("amount", "a lot", {"change": "amount_changed", "amount": None}),
     ],
 )
 def test_deal_property_changes(name, value, expected):

@@ -426,6 +426,36 @@ def test_deal_changes(action, data, previous, change):
         assert draft.payload.lost_reason == "Price"
 
 
+def test_a_deal_carries_when_it_was_added_and_closed():
+    won = {**DEAL, "add_time": "2026-01-15T08:00:00Z", "close_time": "2026-03-01T10:20:00Z"}
+    payload = one(parse({**DEAL_WON, "data": won}), "lockstep.opportunity.changed.v1").payload
+    assert payload.opened_at == datetime(2026, 1, 15, 8, 0, tzinfo=UTC)
+    assert payload.closed_at == datetime(2026, 3, 1, 10, 20, tzinfo=UTC)
+    # The API's other form, `YYYY-MM-DD HH:MM:SS` in UTC; a lost deal's close is its lost_time.
+    lost = {
+        **DEAL,
+        "status": "lost",
+        "lost_reason": "Price",
+        "add_time": "2026-01-15 08:00:00",
+        "won_time": None,
+        "lost_time": "2026-03-02 16:45:00",
+    }
+    payload = one(
+        parse({"meta": meta("change", "deal", "746"), "data": lost, "previous": {"status": "open"}}),
+        "lockstep.opportunity.changed.v1",
+    ).payload
+    assert (payload.change, payload.lost_reason, payload.currency) == ("closed_lost", "Price", "EUR")
+    assert payload.opened_at == datetime(2026, 1, 15, 8, 0, tzinfo=UTC)
+    assert payload.closed_at == datetime(2026, 3, 2, 16, 45, tzinfo=UTC)
+
+
+def test_unreadable_deal_values_are_left_out_and_the_change_still_comes():
+    odd = {**DEAL, "add_time": "sometime", "won_time": "2026-13-45", "close_time": 17, "value": "a lot", "currency": 5}
+    payload = one(parse({**DEAL_WON, "data": odd}), "lockstep.opportunity.changed.v1").payload
+    assert payload.change == "closed_won"
+    assert (payload.opened_at, payload.closed_at, payload.amount, payload.currency) == (None, None, None, None)
+
+
 def test_deal_edits_lockstep_does_not_track_are_ignored():
     result = parse(
         {"meta": meta("change", "deal", "746"), "data": {**DEAL, "status": "open"}, "previous": {"title": "Old title"}}

@@ -200,6 +200,9 @@ HS_PROPERTIES = [
     "amount",
     "closed_lost_reason",
     "dealname",
+    "deal_currency_code",
+    "closedate",
+    "createdate",
 ]
 HS_VALUES = [
     "BAD_TIMING",
@@ -217,6 +220,9 @@ HS_VALUES = [
     "-1",
     "Ada@Example.com",
     "",
+    "1795996800000",
+    "2026-11-30",
+    "0001-01-01T00:00:00+01:00",
 ]
 object_ids = st.integers(min_value=0, max_value=2**63 - 1)
 hubspot_event = st.fixed_dictionaries(
@@ -326,11 +332,14 @@ SF_FIELDS = sorted(
         "ContactId",
         "SystemModstamp",
         "Rejection_Reason__c",
+        "Loss_Reason__c",
+        "CurrencyIsoCode",
     }
 )
 SF_VALUES = [
     "Closed - Not Converted", "Working - Contacted", "Closed - Converted", "Completed", "Call", "Meeting", "Task",
     "true", "false", "Closed Won", "Closed Lost", "2026-11-02T09:30:00.000Z", "2026-11-02", "250", "1e400", "nan",
+    "EUR", "0001-01-01T00:00:00+01:00",
     "-1", "Ada@Example.com", "",
 ]  # fmt: skip
 xml_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=60)  # includes characters XML forbids
@@ -430,6 +439,10 @@ PD_FIELDS: dict[str, st.SearchStrategy] = {
     "value": st.one_of(st.integers(-(2**70), 2**70), st.floats()),
     "currency": st.sampled_from(["EUR", "USD"]),
     "lost_reason": st.text(max_size=10),
+    "add_time": timestamps,
+    "close_time": timestamps,
+    "won_time": timestamps,
+    "lost_time": timestamps,
     "type": st.sampled_from(["call", "meeting", "email", "lunch", "task"]),
     "done": st.booleans(),
     "marked_as_done_time": timestamps,

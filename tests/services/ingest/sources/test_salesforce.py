@@ -438,6 +438,45 @@ def test_opportunity_changes(changes, change):
     assert draft.payload.stage == {**OPPORTUNITY, **changes}["StageName"]
 
 
+def test_opportunity_carries_its_currency_dates_and_lost_reason():
+    lost = {**OPPORTUNITY, "StageName": "Closed Lost", "IsWon": "false", "CurrencyIsoCode": "EUR"}
+    draft = one(
+        parse(envelope("Opportunity", ("04l5e000000OpPyAAK", {**lost, "Loss_Reason__c": "Price"}))),
+        "lockstep.opportunity.changed.v1",
+    )
+    payload = draft.payload
+    assert (payload.change, payload.amount, payload.currency, payload.lost_reason) == (
+        "closed_lost",
+        12000.0,
+        "EUR",
+        "Price",
+    )
+    assert payload.opened_at == datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
+    # CloseDate is an xsd:date: midnight UTC of that date.
+    assert payload.closed_at == datetime(2026, 11, 30, tzinfo=UTC)
+    # A single-currency org sends no CurrencyIsoCode: the currency is not stated.
+    won = one(parse(envelope("Opportunity", ("04l5e000000OpPyAAK", OPPORTUNITY))), "lockstep.opportunity.changed.v1")
+    assert won.payload.currency is None and won.payload.lost_reason is None
+
+
+def test_the_lost_reason_comes_from_the_field_the_contract_names():
+    fields = {**OPPORTUNITY, "Loss_Reason__c": "Price", "Why_Lost__c": "Chose a competitor"}
+    message = envelope("Opportunity", ("04l5e000000OpPyAAK", fields))
+    for field, expected in (("Why_Lost__c", "Chose a competitor"), (None, None), ("Missing__c", None)):
+        mapping = SalesforceMapping(lost_reason_field=field)
+        draft = one(parse(message, mapping=mapping), "lockstep.opportunity.changed.v1")
+        assert draft.payload.lost_reason == expected, field
+
+
+def test_unreadable_opportunity_values_are_left_out_and_the_change_still_comes():
+    fields = {**OPPORTUNITY, "Amount": "n/a", "CloseDate": "30/11/2026", "CreatedDate": "yesterday"}
+    draft = one(parse(envelope("Opportunity", ("04l5e000000OpPyAAK", fields))), "lockstep.opportunity.changed.v1")
+    payload = draft.payload
+    assert payload.change == "closed_won"
+    assert (payload.amount, payload.closed_at, payload.opened_at) == (None, None, None)
+    assert payload.occurred_at == WHEN
+
+
 def test_opportunity_without_contact_is_keyed_by_the_opportunity():
     fields = {k: v for k, v in OPPORTUNITY.items() if k != "ContactId"}
     draft = one(parse(envelope("Opportunity", ("04l5e000000OpPyAAK", fields))), "lockstep.opportunity.changed.v1")
