@@ -61,6 +61,9 @@ def test_the_shipped_contract_maps_only_agreed_codes():
     contract = load_contract(DEFAULT_CONTRACT)
     assert contract.reason_codes.rejected and contract.reason_codes.disqualified and contract.reason_codes.lost
     assert contract.sources.hubspot.reason_codes.code_for("rejected", "BAD_TIMING") in contract.reason_codes.rejected
+    # Salesforce's loss reasons come from the Opportunity field lost_reason_field names.
+    assert contract.sources.reason_code("salesforce", "lost", "Missing feature") == "product_gap"
+    assert contract.sources.reason_code("marketo", "lost", "Price") is None, "a source whose reasons nobody maps"
 
 
 def _broken(old: str, new: str) -> str:

@@ -31,8 +31,6 @@ from shared.events import (
 from shared.events.catalog import OpportunityChange
 from shared.events.keys import normalize_email
 
-_LAST_MILLIS = 253402300799999  # 9999-12-31T23:59:59.999Z, the last moment a datetime holds
-
 
 class HubSpotEvent(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
@@ -40,7 +38,7 @@ class HubSpotEvent(BaseModel):
     eventId: int
     subscriptionId: int | None = None
     portalId: int | None = None
-    occurredAt: int = Field(ge=0, le=_LAST_MILLIS)  # epoch ms, at most 9999-12-31T23:59:59.999Z
+    occurredAt: int = Field(ge=0, le=253402300799999)  # epoch ms, at most 9999-12-31T23:59:59.999Z
     subscriptionType: str = Field(validation_alias="subscriptionType")
     objectId: int | None = None
     propertyName: str | None = None
@@ -257,8 +255,8 @@ def _as_time(value: str | None) -> datetime | None:
     its date), or ISO 8601 as the v3 API writes it; None when it is neither."""
     if value is not None and value.isascii() and value.isdigit():
         try:
-            return millis_to_datetime(int(value)) if int(value) <= _LAST_MILLIS else None
-        except (ValueError, OverflowError, OSError):
+            return millis_to_datetime(int(value))
+        except (ValueError, OverflowError, OSError):  # past what a datetime holds
             return None
     return record_time(value)
 

@@ -34,6 +34,7 @@ from shared.events import (
 )
 from tests.support.apps import running
 from tests.support.keys import TEST_KEYS, key_of
+from tests.support.observe import read_events
 
 T0 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
@@ -276,6 +277,8 @@ async def test_a_redelivered_batch_changes_nothing(kafka_bootstrap, topic_prefix
     finally:
         await producer.stop()
         await db.dispose()
+    refused = await read_events(kafka_bootstrap, f"{topic_prefix}deadletter", lambda found: True)
+    assert refused == [], "the copies were skipped, not refused"
     [deal] = before[0]
     assert "EUR" in deal and "price" in deal and before[1] and len(before[2]) == len(story)
     assert after[0] == before[0], "the deal's row, updated_at included, was not written again"

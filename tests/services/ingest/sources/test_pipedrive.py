@@ -427,10 +427,10 @@ def test_deal_changes(action, data, previous, change):
 
 
 def test_a_deal_carries_when_it_was_added_and_closed():
-    won = {**DEAL, "add_time": "2026-01-15T08:00:00Z", "close_time": "2026-03-01T10:20:00Z"}
+    won = {**DEAL, "add_time": "2026-01-15T08:00:00Z", "won_time": "2026-03-01T12:20:00+02:00"}
     payload = one(parse({**DEAL_WON, "data": won}), "lockstep.opportunity.changed.v1").payload
     assert payload.opened_at == datetime(2026, 1, 15, 8, 0, tzinfo=UTC)
-    assert payload.closed_at == datetime(2026, 3, 1, 10, 20, tzinfo=UTC)
+    assert payload.closed_at == datetime(2026, 3, 1, 10, 20, tzinfo=UTC) and payload.closed_at.tzinfo == UTC
     # The API's other form, `YYYY-MM-DD HH:MM:SS` in UTC; a lost deal's close is its lost_time.
     lost = {
         **DEAL,
@@ -450,7 +450,14 @@ def test_a_deal_carries_when_it_was_added_and_closed():
 
 
 def test_unreadable_deal_values_are_left_out_and_the_change_still_comes():
-    odd = {**DEAL, "add_time": "sometime", "won_time": "2026-13-45", "close_time": 17, "value": "a lot", "currency": 5}
+    odd = {
+        **DEAL,
+        "add_time": "0001-01-01T00:00:00+01:00",  # before the first moment a datetime holds, in UTC
+        "won_time": "2026-13-45",
+        "close_time": 17,
+        "value": "a lot",
+        "currency": 5,
+    }
     payload = one(parse({**DEAL_WON, "data": odd}), "lockstep.opportunity.changed.v1").payload
     assert payload.change == "closed_won"
     assert (payload.opened_at, payload.closed_at, payload.amount, payload.currency) == (None, None, None, None)
