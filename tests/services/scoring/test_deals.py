@@ -32,6 +32,7 @@ from shared.events import (
     OpportunityChanged,
     SalesDispositioned,
 )
+from shared.events.catalog import OpportunityChange
 from tests.support.apps import running
 from tests.support.keys import TEST_KEYS, key_of
 from tests.support.observe import read_events
@@ -91,7 +92,9 @@ def _subject(payload) -> str:
     )
 
 
-def _deal(change: str, at: datetime, deal: str = "9001", source: str = "hubspot", **facts) -> OpportunityChanged:
+def _deal(
+    change: OpportunityChange, at: datetime, deal: str = "9001", source: str = "hubspot", **facts
+) -> OpportunityChanged:
     return OpportunityChanged(source=source, opportunity_id=deal, change=change, occurred_at=at, **facts)
 
 
