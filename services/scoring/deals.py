@@ -14,7 +14,9 @@ Salesforce message repeats every field): under the rules below, an event applied
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from contract.sources import SourceMappings
 from shared.db.times import as_utc
@@ -41,9 +43,12 @@ def new_deal(key: str) -> dict[str, Any]:
     }
 
 
-def record_facts(deal: dict[str, Any], event: OpportunityChanged, was: str, sources: SourceMappings) -> None:
+def record_facts(
+    deal: dict[str, Any], event: OpportunityChanged, was: str, sources: SourceMappings, zone: ZoneInfo
+) -> None:
     """Fold `event` into the deal's row, whose status it already set; `was`: the status before it.
-    `sources`: the contract's, which map each source's lost reasons onto the agreed codes."""
+    `sources`: the contract's, which map each source's lost reasons onto the agreed codes; `zone`:
+    the reporting clock, on which a close date given as a date alone falls."""
     deal["currency"] = event.currency_code or deal["currency"]
     opened = event.opened_at or event.occurred_at
     held = as_utc(deal["opened_at"])
@@ -52,7 +57,7 @@ def record_facts(deal: dict[str, Any], event: OpportunityChanged, was: str, sour
     if status not in _CLOSED:
         deal["closed_at"] = None
     elif event.closed_at is not None:
-        deal["closed_at"] = event.closed_at
+        deal["closed_at"] = on_its_date(event.closed_at, zone)
     elif event.change in _CLOSING and (was != status or deal["closed_at"] is None):
         deal["closed_at"] = event.occurred_at
     if status != "lost":
@@ -60,3 +65,14 @@ def record_facts(deal: dict[str, Any], event: OpportunityChanged, was: str, sour
     elif event.lost_reason and event.lost_reason.strip():
         deal["lost_reason"] = event.lost_reason.strip()[:REASON_LENGTH]
         deal["lost_reason_code"] = sources.reason_code(event.source, "lost", event.lost_reason)
+
+
+def on_its_date(moment: datetime, zone: ZoneInfo) -> datetime:
+    """A close date the source gave as a date alone arrives as midnight UTC (ingest reads dates so,
+    and HubSpot keeps date properties so). Read on the reporting clock, midnight UTC is the evening
+    before in the Americas, and a deal closed on 1 December would count in November: such a date
+    becomes midnight of that date on the reporting clock."""
+    utc = moment.astimezone(UTC)
+    if utc.time() != time(0):
+        return moment
+    return datetime.combine(utc.date(), time(0), tzinfo=zone).astimezone(UTC)  # SQLite keeps UTC wall clocks

@@ -215,7 +215,7 @@ class ScoringHandler:
         row["status"] = _STATUS.get(event.change, row["status"])
         row["stage"] = event.stage or row["stage"]
         row["amount"] = event.amount if event.amount is not None else row["amount"]
-        record_facts(row, event, was, self.engine.contract.sources)
+        record_facts(row, event, was, self.engine.contract.sources, self.engine.calendar.zone)
         lead = None
         if event.lead is not None:
             lead = self._resolve(repo, event.lead, event.occurred_at, event_id)

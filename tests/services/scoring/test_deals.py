@@ -119,7 +119,8 @@ async def test_a_deal_keeps_currency_dates_and_the_agreed_code_of_its_lost_reaso
     }
     # The close date the rep states wins over when the closing was recorded (a date: midnight UTC).
     await scoring.apply(_deal("stage_changed", T0 + 6 * DAY, closed_at=datetime(2026, 11, 6, tzinfo=UTC)))
-    assert (await scoring.deal("hubspot:9001"))["closed_at"] == datetime(2026, 11, 6, tzinfo=UTC)
+    # A date alone (midnight UTC) is that date on the reporting clock: New York's midnight, 05:00 UTC.
+    assert (await scoring.deal("hubspot:9001"))["closed_at"] == datetime(2026, 11, 6, 5, tzinfo=UTC)
 
     await scoring.apply(_deal("reopened", T0 + 8 * DAY))
     reopened = await scoring.deal("hubspot:9001")

@@ -57,6 +57,7 @@ from shared.events import (
     SalesDispositioned,
     SalesTouched,
 )
+from shared.events.catalog import ActivityKind, Disposition, OpportunityChange
 from tests.support.keys import TEST_KEYS
 
 NOW = datetime(2026, 12, 10, 0, 0, tzinfo=UTC)
@@ -71,7 +72,7 @@ def ref(n: int) -> LeadRef:
     return LeadRef(source="hubspot", record_id=str(100 + n), email=f"person{n}@company{n}.io")
 
 
-def touch(n: int, kind: str, when: datetime, campaign: tuple[str, str] | None = None) -> ActivityRecorded:
+def touch(n: int, kind: ActivityKind, when: datetime, campaign: tuple[str, str] | None = None) -> ActivityRecorded:
     if campaign is None:
         return ActivityRecorded(lead=ref(n), kind=kind, occurred_at=when)
     return ActivityRecorded(
@@ -79,11 +80,11 @@ def touch(n: int, kind: str, when: datetime, campaign: tuple[str, str] | None = 
     )
 
 
-def decide(n: int, disposition: str, when: datetime, reason: str | None = None) -> SalesDispositioned:
+def decide(n: int, disposition: Disposition, when: datetime, reason: str | None = None) -> SalesDispositioned:
     return SalesDispositioned(lead=ref(n), disposition=disposition, reason=reason, occurred_at=when)
 
 
-def deal(n: int, name: str, change: str, when: datetime, **facts) -> OpportunityChanged:
+def deal(n: int, name: str, change: OpportunityChange, when: datetime, **facts) -> OpportunityChanged:
     return OpportunityChanged(
         lead=ref(n), source="hubspot", opportunity_id=name, change=change, occurred_at=when, **facts
     )

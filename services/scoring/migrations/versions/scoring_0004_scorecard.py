@@ -183,7 +183,9 @@ def _fill_deals(bind: sa.Connection) -> None:
     for occurred_at, data in bind.execute(query, {"t": _DEAL}):
         data = data if isinstance(data, dict) else json.loads(data)
         deal = deals.setdefault(f"{data.get('source')}:{data.get('opportunity_id')}", {"b_opened": occurred_at})
-        deal["b_currency"] = data.get("currency") or deal.get("b_currency")
+        currency = str(data.get("currency") or "").strip().upper()
+        if len(currency) == 3 and currency.isalpha():  # an ISO 4217 code; anything else is left out
+            deal["b_currency"] = currency
         change = data.get("change")
         if change in ("closed_won", "closed_lost"):
             deal["b_closed"] = occurred_at
