@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.engine import LifecycleEngine
-from services.scoring.repository import _row_to_lead
+from services.scoring.lead_rows import lead_from_row
 from services.scoring.schemas import EngagementPart, FitPart, LeadDetail, LeadPage, LeadSummary, StageChangeOut
 from services.scoring.tables import contributions, identities, leads, transitions
 from shared.db.engine import AnyRow
@@ -18,7 +18,7 @@ from shared.web.problems import Problem
 
 
 def _summary(row: AnyRow, engine: LifecycleEngine, now: datetime) -> LeadSummary:
-    lead = _row_to_lead(row)
+    lead = lead_from_row(row)
     return LeadSummary(
         key=lead.key,
         email=lead.email,
@@ -37,7 +37,7 @@ async def lead_detail(session: AsyncSession, engine: LifecycleEngine, key: str) 
     if row is None:
         raise Problem(404, f"no lead {key!r}")
     now = datetime.now(UTC)
-    lead = _row_to_lead(row)
+    lead = lead_from_row(row)
     names = (
         (
             await session.execute(

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.lead import Contribution, Lead, Transition
+from services.scoring.lead_rows import LeadRecord, lead_from_row, lead_row, short_text
 from services.scoring.snapshot import ContributionRow, read_snapshot
 from services.scoring.tables import (
     contributions,
@@ -50,68 +51,7 @@ _CONTRIBUTIONS = KeyedStatement(
 )
 
 
-_FACTS = ("campaign", "asset", "channel")
-
-# A leads row, read by column name: SQLAlchemy's Row (SQLite) or the snapshot's LeadRow (PostgreSQL),
-# whose fields are the table's columns, known only when it is built: Any to the type checker.
-LeadRecord = Any
 ContributionRecord = AnyRow | ContributionRow
-
-
-def _row_to_lead(row: LeadRecord) -> Lead:
-    return Lead(
-        key=row.key,
-        stage=row.stage,
-        stage_entered_at=_aware(row.stage_entered_at),
-        created_at=_aware(row.created_at),
-        source=row.source,
-        email=row.email,
-        owner=row.owner,
-        campaign=row.campaign,
-        attributes=dict(row.attributes),
-        attribute_times=dict(row.attribute_times),
-        fit_score=row.fit_score,
-        fit_grade=row.fit_grade,
-        fit_detail=[tuple(x) for x in row.fit_detail],
-        engagement_value=row.engagement_value,
-        engagement_at=_aware(row.engagement_at),
-        activities_since_mql=row.activities_since_mql,
-        rejection_reason=row.rejection_reason,
-        deleted=row.deleted,
-        mql_rule=row.mql_rule,
-        first_entered={stage: _aware(datetime.fromisoformat(at)) for stage, at in (row.first_entered or {}).items()},
-    )
-
-
-def _lead_values(lead: Lead, now: datetime) -> dict:
-    return {
-        "key": lead.key,
-        "email": lead.email,
-        "stage": lead.stage,
-        "stage_entered_at": lead.stage_entered_at,
-        "created_at": lead.created_at,
-        "updated_at": now,
-        "source": lead.source,
-        "owner": lead.owner,
-        "campaign": lead.campaign,
-        "attributes": lead.attributes,
-        "attribute_times": lead.attribute_times,
-        "fit_score": lead.fit_score,
-        "fit_grade": lead.fit_grade,
-        "fit_detail": [list(x) for x in lead.fit_detail],
-        "engagement_value": lead.engagement_value,
-        "engagement_at": lead.engagement_at,
-        "activities_since_mql": lead.activities_since_mql,
-        "rejection_reason": (lead.rejection_reason or "")[:500] or None,
-        "deleted": lead.deleted,
-        "lead_source": _text(lead.attributes.get("lead_source"), 128),
-        "mql_rule": lead.mql_rule,
-        "first_entered": {stage: at.astimezone(UTC).isoformat() for stage, at in lead.first_entered.items()},
-    }
-
-
-def _text(value: Any, limit: int) -> str | None:
-    return str(value)[:limit] if value not in (None, "") else None
 
 
 class LeadRepository:
@@ -158,7 +98,7 @@ class LeadRepository:
     ) -> None:
         self.identity.update(known)
         self.opportunities.update((deal["opportunity"], deal) for deal in deals)
-        self.leads.update((row.key, _row_to_lead(row)) for row in lead_rows)
+        self.leads.update((row.key, lead_from_row(row)) for row in lead_rows)
         for row in recent:  # oldest first
             if row.lead_key in self.leads:
                 self.leads[row.lead_key].contributions.append(
@@ -212,7 +152,8 @@ class LeadRepository:
     def touch(self, lead: Lead, event_id: str, at: datetime, kind: str, marketing: bool, **facts: Any) -> None:
         """Keep a touch of the lead (campaign, asset, channel: no personal data) for the scorecard."""
         row = {"event_id": event_id, "lead_key": lead.key, "occurred_at": at, "kind": kind, "marketing": marketing}
-        self._touches.append(row | {name: _text(facts.get(name), 256 if name != "channel" else 128) for name in _FACTS})
+        limits = {"campaign": 256, "asset": 256, "channel": 128}  # the columns' lengths
+        self._touches.append(row | {name: short_text(facts.get(name), limit) for name, limit in limits.items()})
 
     def new_identities(self) -> dict[str, list[str]]:
         """Lead key -> identities learned in this unit of work."""
@@ -242,8 +183,8 @@ class LeadRepository:
             if survivor in self.leads:
                 self.leads[survivor].new_milestones.update(self.leads[survivor].first_entered)
         live = [lead for lead in self.leads.values() if lead.key not in self._absorbed]
-        writes.update(leads, [_lead_values(lead, now) for lead in live if lead.dirty and not lead.is_new], key="key")
-        writes.append(leads, [_lead_values(lead, now) for lead in live if lead.is_new])
+        writes.update(leads, [lead_row(lead, now) for lead in live if lead.dirty and not lead.is_new], key="key")
+        writes.append(leads, [lead_row(lead, now) for lead in live if lead.is_new])
         writes.upsert(opportunities, self._opportunity_rows(now), key="opportunity")
         writes.upsert(
             identities,
