@@ -6,7 +6,6 @@ milestones and stays from the stage changes, touches from the event log, groups 
 Revision ID: scoring_0004
 """
 
-import json
 from collections import defaultdict
 from datetime import UTC, datetime
 
@@ -33,6 +32,7 @@ _MARKETING = {
 _ACTIVITY = "lockstep.activity.recorded.v1"
 _SALES = "lockstep.sales.touched.v1"
 _DEAL = "lockstep.opportunity.changed.v1"
+_STATUS = {"closed_won": "won", "closed_lost": "lost", "reopened": "open", "created": "open"}  # as the handler
 
 
 def upgrade() -> None:
@@ -122,7 +122,7 @@ def _fill() -> None:
         firsts[key][stage] = _iso(first_at)
     sources: dict[str, str | None] = {}
     for key, attributes in bind.execute(sa.select(leads.c.key, leads.c.attributes)):
-        sources[key] = (attributes or {}).get("lead_source")
+        sources[key] = _text((attributes or {}).get("lead_source"), 128)
     update = (
         sa.update(leads)
         .where(leads.c.key == sa.bindparam("b_key"))
@@ -157,6 +157,7 @@ def _fill_touches(bind: sa.Connection, sources: dict[str, str | None]) -> None:
         data = data or {}
         activity = data.get("kind") if kind == _ACTIVITY else "sales"
         properties = data.get("properties") or {}
+        channel = _text(properties.get("lead_source"), 128) or sources.get(lead_key)  # as the handler chooses it
         batch.append(
             {
                 "event_id": event_id,
@@ -164,9 +165,9 @@ def _fill_touches(bind: sa.Connection, sources: dict[str, str | None]) -> None:
                 "occurred_at": occurred_at,
                 "kind": str(activity)[:32],
                 "marketing": activity in _MARKETING,
-                "campaign": data.get("campaign"),
-                "asset": data.get("asset"),
-                "channel": (properties.get("lead_source") or sources.get(lead_key)) if kind == _ACTIVITY else None,
+                "campaign": _text(data.get("campaign"), 256),
+                "asset": _text(data.get("asset"), 256),
+                "channel": channel if kind == _ACTIVITY else None,
             }
         )
         if len(batch) >= _CHUNK:
@@ -177,30 +178,55 @@ def _fill_touches(bind: sa.Connection, sources: dict[str, str | None]) -> None:
 
 
 def _fill_deals(bind: sa.Connection) -> None:
-    """Deals' currency and dates from their logged events: opened at the first, closed at the last close."""
-    deals: dict[str, dict] = {}
-    query = sa.text("SELECT occurred_at, data FROM scoring_event_log WHERE type = :t ORDER BY seq")
-    for occurred_at, data in bind.execute(query, {"t": _DEAL}):
-        data = data if isinstance(data, dict) else json.loads(data)
-        deal = deals.setdefault(f"{data.get('source')}:{data.get('opportunity_id')}", {"b_opened": occurred_at})
-        currency = str(data.get("currency") or "").strip().upper()
-        if len(currency) == 3 and currency.isalpha():  # an ISO 4217 code; anything else is left out
-            deal["b_currency"] = currency
-        change = data.get("change")
-        if change in ("closed_won", "closed_lost"):
-            deal["b_closed"] = occurred_at
-        elif change == "reopened":
-            deal["b_closed"] = None
-    update = sa.text(
-        "UPDATE scoring_opportunities SET opened_at = :b_opened, closed_at = :b_closed, currency = :b_currency "
-        "WHERE opportunity = :b_key"
+    """Deals' currency and dates from their logged events, folded as services/scoring/deals.py folds them
+    (events of this revision state no dates of their own): opened at the earliest event, closed when the
+    event that closed it happened (a close sent again does not move it), no close date while open."""
+    log = sa.table(
+        "scoring_event_log",
+        sa.column("seq"),
+        sa.column("type"),
+        sa.column("occurred_at", TZ),
+        sa.column("data", sa.JSON),
     )
-    rows = [
-        {"b_key": key, "b_opened": d["b_opened"], "b_closed": d.get("b_closed"), "b_currency": d.get("b_currency")}
-        for key, d in deals.items()
-    ]
+    query = sa.select(log.c.occurred_at, log.c.data).where(log.c.type == _DEAL).order_by(log.c.seq)
+    deals: dict[str, dict] = {}
+    for occurred_at, data in bind.execute(query):
+        deal = deals.setdefault(
+            f"{data.get('source')}:{data.get('opportunity_id')}",
+            {"b_opened": occurred_at, "b_closed": None, "b_currency": None, "status": "open"},
+        )
+        deal["b_opened"] = min(deal["b_opened"], occurred_at)
+        currency = str(data.get("currency") or "").strip().upper()
+        if len(currency) == 3 and currency.isascii() and currency.isalpha():  # an ISO 4217 code; else left out
+            deal["b_currency"] = currency
+        change, was = data.get("change"), deal["status"]
+        deal["status"] = _STATUS.get(change, was)
+        if deal["status"] == "open":
+            deal["b_closed"] = None
+        elif change in ("closed_won", "closed_lost") and (was != deal["status"] or deal["b_closed"] is None):
+            deal["b_closed"] = occurred_at
+    deal_rows = sa.table(
+        "scoring_opportunities",
+        sa.column("opportunity", sa.String),
+        sa.column("opened_at", TZ),
+        sa.column("closed_at", TZ),
+        sa.column("currency", sa.String),
+    )
+    update = (
+        sa.update(deal_rows)
+        .where(deal_rows.c.opportunity == sa.bindparam("b_key"))
+        .values(
+            opened_at=sa.bindparam("b_opened"), closed_at=sa.bindparam("b_closed"), currency=sa.bindparam("b_currency")
+        )
+    )
+    rows = [{"b_key": key, **{k: v for k, v in d.items() if k != "status"}} for key, d in deals.items()]
     for start in range(0, len(rows), _CHUNK):
         bind.execute(update, rows[start : start + _CHUNK])
+
+
+def _text(value: object, limit: int) -> str | None:
+    """A value for a text column as the handler writes it (repository.py): cut to the column, empty as none."""
+    return str(value)[:limit] if value not in (None, "") else None
 
 
 def _iso(value: datetime | str) -> str:
