@@ -225,7 +225,8 @@ def _fill_deals(bind: sa.Connection) -> None:
 
 
 def _text(value: object, limit: int) -> str | None:
-    """A value for a text column as the handler writes it (repository.py): cut to the column, empty as none."""
+    """A value for a text column as the handler writes it (lead_rows.short_text, frozen here): cut to the
+    column, empty as none."""
     return str(value)[:limit] if value not in (None, "") else None
 
 
