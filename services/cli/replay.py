@@ -51,6 +51,7 @@ def add_replay(commands: Commands) -> None:
 
 def _replay_deadletter(args: argparse.Namespace) -> int:
     from services.scoring.bootstrap import GROUP as SCORING
+    from services.scoring.followups import GROUP as SCORING_FOLLOWUPS
     from services.scoring.tables import processed_events as scoring_processed
     from services.sla.bootstrap import GROUP as SLA
     from services.sla.tables import processed_events as sla_processed
@@ -79,6 +80,7 @@ def _replay_deadletter(args: argparse.Namespace) -> int:
     # Each consumer group's idempotency record is in its own service's database.
     release = {
         f"{settings.topic_prefix}{SCORING}": releaser("scoring", scoring_processed),
+        f"{settings.topic_prefix}{SCORING_FOLLOWUPS}": releaser("scoring", scoring_processed),
         f"{settings.topic_prefix}{SLA}": releaser("sla", sla_processed),
     }
     report = operate(lambda: replay_deadletter_command(settings, choice, dry_run=args.dry_run, release=release))

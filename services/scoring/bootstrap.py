@@ -1,10 +1,12 @@
-"""Wires the scoring service: the contract, the engine, the events consumer and its outbox."""
+"""Wires the scoring service: the contract, the engine, the events consumer and its outbox, and the
+consumer of the SLA's follow-up decisions (followups.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from contract import load_contract
+from services.scoring import followups
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.handler import ScoringHandler
 from services.scoring.metrics import ScoringMetrics
@@ -38,5 +40,15 @@ async def bootstrap(settings: ScoringSettings) -> ScoringService:
         handler=handler,
         processed=ProcessedEvents(processed_events),
         outbox=box,
+    )
+    # A group of its own on the alerts topic: a backlog of stage changes never holds up the SLA's
+    # decisions, nor the reverse. It publishes nothing.
+    runtime.add_consumer(
+        group=followups.GROUP,
+        topics=[runtime.topics.alerts],
+        handler=followups.FollowUpDecisions(),
+        processed=ProcessedEvents(processed_events),
+        outbox=None,
+        wanted=followups.WANTED,
     )
     return ScoringService(runtime, engine, keys, AuditTrail(audit))

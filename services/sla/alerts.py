@@ -1,4 +1,5 @@
 """Raising an alert: once per alert id, in the database, on `<prefix>alerts` and to the webhook targets.
+The timers' decisions for the scorecard (followups.py) go out on the same topic, in the same outbox writes.
 
 An alert names the lead as a person would (`who`): their name and company, with a link to the CRM
 record when the source gave one (`LeadLabel`); never by their email, which goes only to webhook
@@ -13,10 +14,12 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.sla import followups
 from services.sla.tables import alerts
 from shared.bus import OutgoingRecord
+from shared.db.bulk_writes import CombinedWrite
 from shared.db.outbox import Outbox
-from shared.events import AlertRaised, EventEnvelope, LeadLabel
+from shared.events import AlertRaised, EventEnvelope, FollowUpDecided, LeadLabel
 
 
 def label_of(name: str | None, company: str | None, record_url: str | None) -> LeadLabel | None:
@@ -60,8 +63,16 @@ class AlertDesk:
         """False when this alert was raised before (one alert per timer per tier, one per loop)."""
         return await self.raise_many(session, [alert]) == 1
 
-    async def raise_many(self, session: AsyncSession, batch: list[AlertRaised]) -> int:
-        """Raise the alerts not raised before, in bulk (a scan pass may fire thousands); return how many."""
+    def publish_decided(self, writes: CombinedWrite, decided: list[FollowUpDecided]) -> None:
+        """Put timers' decisions in the outbox with the caller's other writes (the handler's batch)."""
+        self._outbox.append_to(writes, followups.records(self._topic, decided))
+
+    async def raise_many(
+        self, session: AsyncSession, batch: list[AlertRaised], decided: list[FollowUpDecided] | None = None
+    ) -> int:
+        """Raise the alerts not raised before, in bulk (a scan pass may fire thousands); return how many.
+        `decided`: timers' decisions published with them, in the same outbox write."""
+        decisions = followups.records(self._topic, decided or [])
         seen: set[str] = set()
         for start in range(0, len(batch), 500):
             ids = [a.alert_id for a in batch[start : start + 500]]
@@ -72,6 +83,7 @@ class AlertDesk:
                 seen.add(alert.alert_id)
                 fresh.append(alert)
         if not fresh:
+            await self._outbox.add_records(session, decisions)
             return 0
         await session.execute(
             insert(alerts),
@@ -105,7 +117,7 @@ class AlertDesk:
             )
             for a in fresh
         ]
-        await self._outbox.add_records(session, records)
+        await self._outbox.add_records(session, records + decisions)
         for alert in fresh:
             await self._deliver(session, alert.model_dump(mode="json", exclude_none=True))
             self._on_raised(alert)

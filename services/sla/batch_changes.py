@@ -3,6 +3,7 @@ statements for the whole batch (see repository.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,8 @@ class Timer:
     met: dict[str, Any] | None = None  # met_at, met_by, business_s_to_met once a touch or a move met it
     cancelled_at: datetime | None = None  # its lead was merged into one with a timer of the same policy
     stored_lead_key: str | None = None  # whose it is in the database (its alerts carry that key)
+    breach_due: datetime | None = None  # its breach tier's due time: met after it is met late
+    breached: bool = False  # the scanner fired its breach: never met in time, whenever met
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ class BatchChanges:
     loops_merged: list[tuple[str, str]] = field(default_factory=list)  # (absorbed, survivor), in merge order
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)  # lead key -> who the lead is, as last named
 
-    async def write(self, s: AsyncSession) -> None:
+    async def write(self, s: AsyncSession, publish: Callable[[CombinedWrite], None] | None = None) -> None:
+        """`publish` adds what the batch publishes (outbox rows) to the appends written last."""
         # What is appended or upserted goes last, in one statement on PostgreSQL (shared/db/bulk_writes.py:
         # CombinedWrite): nothing below reads it, and the updates below touch stored rows only.
         writes = CombinedWrite()
@@ -142,6 +146,8 @@ class BatchChanges:
             await s.execute(update(loop_history).where(loop_history.c.lead_key == absorbed).values(lead_key=survivor))
         writes.append(loop_history, self.new_loops)
         writes.upsert(leads, list(self.labels.values()), key="lead_key")
+        if publish is not None:
+            publish(writes)
         await writes.write(s)
 
 

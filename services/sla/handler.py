@@ -105,7 +105,8 @@ class SlaHandler:
                 self._identify(repo, event)
             elif kind is not None:
                 self._touch(repo, event_id, kind, event)
-        await repo.flush()
+        decided = repo.decisions()
+        await repo.flush(lambda writes: self.desk.publish_decided(writes, decided))
         if loops:
             await self.desk.raise_many(session, loops)
 

@@ -10,19 +10,21 @@ set-wise statements instead of several per event.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.sla import followups
 from services.sla.batch_changes import BatchChanges, LoopEntry, Timer, Touch
 from services.sla.tables import identities, loop_history, timers, touches
+from shared.db.bulk_writes import CombinedWrite
 from shared.db.engine import is_postgres_session
 from shared.db.keyed_statements import KeyedStatement
 from shared.db.times import as_utc as _aware
-from shared.events import LeadLabel
+from shared.events import FollowUpDecided, LeadLabel
 
 # The reads and deletes of every batch, built once (shared/db/keyed_statements.py).
 _i, _t, _to, _h = identities.c, timers.c, touches.c, loop_history.c
@@ -30,9 +32,9 @@ _NAMES_BY_IDENTITY = KeyedStatement(_i.identity, lambda matching: select(_i.iden
 _NAMES_BY_LEAD = KeyedStatement(_i.lead_key, lambda matching: select(_i.identity, _i.lead_key).where(matching))
 _OPEN_TIMERS = KeyedStatement(
     _t.lead_key,
-    lambda matching: select(_t.id, _t.timer_key, _t.lead_key, _t.policy, _t.owner, _t.calendar, _t.started_at).where(
-        matching, _t.status == "open"
-    ),
+    lambda matching: select(
+        _t.id, _t.timer_key, _t.lead_key, _t.policy, _t.owner, _t.calendar, _t.started_at, _t.due, _t.breached
+    ).where(matching, _t.status == "open"),
 )
 _TIMER_KEYS = KeyedStatement(_t.timer_key, lambda matching: select(_t.timer_key).where(matching))
 _TOUCHES = KeyedStatement(
@@ -53,6 +55,10 @@ _LOOP_EVENTS = KeyedStatement(_h.event_id, lambda matching: select(_h.event_id).
 def _utc(value: datetime) -> datetime:
     """As the database hands it back (UTC), so an in-batch value reads the same as a stored one."""
     return _aware(value).astimezone(UTC)
+
+
+def _breach_due(due: dict[str, str]) -> datetime | None:
+    return datetime.fromisoformat(due["breached"]) if "breached" in due else None
 
 
 class SlaRepository:
@@ -97,6 +103,8 @@ class SlaRepository:
                 _utc(row.started_at),
                 id=row.id,
                 stored_lead_key=row.lead_key,
+                breach_due=_breach_due(row.due),
+                breached=bool(row.breached),
             )
             self._open[row.lead_key].append(timer)
             self._timer_keys.add(row.timer_key)
@@ -165,6 +173,7 @@ class SlaRepository:
             row["calendar"],
             _utc(row["started_at"]),
             row=row,
+            breach_due=_breach_due(row["due"]),
         )
         self._timer_keys.add(timer.timer_key)
         self._open[timer.lead_key].append(timer)
@@ -243,5 +252,11 @@ class SlaRepository:
 
     # -- writing ------------------------------------------------------------------------------
 
-    async def flush(self) -> None:
-        await self._changes.write(self.session)
+    def decisions(self) -> list[FollowUpDecided]:
+        """What became of the timers this batch met or cancelled, for the scorecard (followups.py)."""
+        changes = self._changes
+        return [followups.met(t, met) for t, met in changes.met] + [followups.cancelled(t) for t in changes.cancelled]
+
+    async def flush(self, publish: Callable[[CombinedWrite], None] | None = None) -> None:
+        """`publish`: adds what the batch publishes to its writes (batch_changes.py)."""
+        await self._changes.write(self.session, publish)

@@ -24,13 +24,14 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contract.durations import format_duration
+from services.sla import followups
 from services.sla.alerts import AlertDesk, label_of, who
 from services.sla.metrics import SlaMetrics
 from services.sla.policies import TIER_ALERTS, PolicyBook
 from services.sla.tables import alerts, leads, timers
 from shared.db.engine import AnyRow
 from shared.db.times import as_utc as _aware
-from shared.events import AlertRaised
+from shared.events import AlertRaised, FollowUpDecided
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -106,8 +107,9 @@ class TimerScanner:
             due = (await session.execute(query)).all()
             raised: list[AlertRaised] = []
             settled: list[str] = []
-            moves = [self._fire(timer, cutoff, now, raised, settled) for timer in due]
-            await self._desk.raise_many(session, raised)
+            decided: list[FollowUpDecided] = []
+            moves = [self._fire(timer, cutoff, now, raised, settled, decided) for timer in due]
+            await self._desk.raise_many(session, raised, decided)
             if settled:
                 await session.execute(
                     update(alerts)
@@ -128,10 +130,17 @@ class TimerScanner:
         return len(due)
 
     def _fire(
-        self, timer: AnyRow, cutoff: datetime, now: datetime, raised: list[AlertRaised], settled: list[str]
+        self,
+        timer: AnyRow,
+        cutoff: datetime,
+        now: datetime,
+        raised: list[AlertRaised],
+        settled: list[str],
+        decided: list[FollowUpDecided],
     ) -> dict[str, Any]:
         """The alerts of every tier of this timer due by `cutoff` (several, after downtime), and where it
-        moves. A met timer only gets the tiers due before it was met, into `settled` as well."""
+        moves. A met timer only gets the tiers due before it was met, into `settled` as well. An open
+        timer's first breach is its `breached` decision (a met one's was its `met`: followups.py)."""
         tier, due_at, breached = timer.next_tier, _aware(timer.next_due_at), timer.breached
         met_at = _aware(timer.met_at) if timer.status == "met" else None
         while tier is not None and due_at is not None and due_at <= cutoff and (met_at is None or due_at < met_at):
@@ -139,7 +148,12 @@ class TimerScanner:
             raised.append(alert)
             if met_at is not None:
                 settled.append(alert.alert_id)
-            breached = 1 if tier in ("breached", "escalated") else breached
+            if tier in ("breached", "escalated"):
+                if not breached and met_at is None:
+                    decided.append(
+                        followups.breached(timer.timer_key, timer.lead_key, timer.policy, timer.started_at, due_at)
+                    )
+                breached = 1
             tier, next_due = self._book.next_tier(timer.due, tier)
             due_at = datetime.fromisoformat(next_due) if next_due else None
         if met_at is not None and (due_at is None or due_at >= met_at):

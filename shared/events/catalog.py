@@ -32,6 +32,7 @@ TouchChannel = Literal["call", "email", "meeting", "sms", "social", "other"]
 Disposition = Literal["accepted", "rejected", "qualified", "disqualified"]
 AlertKind = Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected", "pipeline.lagging"]
 AlertSeverity = Literal["info", "warning", "critical"]
+FollowUpStatus = Literal["met", "breached", "cancelled"]
 OpportunityChange = Literal[
     "created", "linked", "stage_changed", "amount_changed", "closed_won", "closed_lost", "reopened"
 ]
@@ -296,3 +297,29 @@ class AlertRaised(CanonicalEvent):
     message: str
     lead: LeadLabel | None = Field(None, description="Who the lead is, as the message names them")
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+class FollowUpDecided(CanonicalEvent):
+    """What became of a follow-up timer, published by the SLA on `<prefix>alerts` for the scorecard
+    (scoring keeps them): met (in time or late), breached (past its breach due time, not met yet), or
+    cancelled (a duplicate of the merged lead's own timer: counted nowhere, as in /sla/compliance).
+
+    A timer has at most two decisions, `breached` and then `met` or `cancelled`: the last one is its
+    outcome, except that a timer once breached is never in time, whichever order they arrive in."""
+
+    event_type: ClassVar[str] = "lockstep.followup.decided.v1"
+    timer_id: str = Field(min_length=1, max_length=255, description="The timer's opaque id (no personal data)")
+    lead_key: str = Field(
+        min_length=1, max_length=320, description="Whose timer it is, as the SLA knew it when deciding"
+    )
+    policy: str = Field(min_length=1, max_length=128, description="The SLA policy (sla.policies) it measures")
+    started_at: AwareDatetime = Field(description="When the timer started: the stage change that started it")
+    status: FollowUpStatus
+    in_time: bool | None = Field(
+        None,
+        description="Met by its breach due time, never breached; false once breached or met late; null if cancelled",
+    )
+    business_seconds_to_met: float | None = Field(
+        None, ge=0, description="Business seconds from start to met, in the timer's calendar; only when met"
+    )
+    occurred_at: AwareDatetime = Field(description="When it was decided: met, the breach due time, or cancelled")

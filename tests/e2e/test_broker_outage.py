@@ -99,9 +99,9 @@ async def test_webhooks_during_a_broker_outage_are_refused_retried_and_take_effe
             assert observe.tiers(await observe.alerts(sla)) == expected
 
         on_topic = await observe.read_events(
-            broker.bootstrap, f"{topic_prefix}alerts", lambda found: len(observe.once_each(found)) >= len(expected)
+            broker.bootstrap, f"{topic_prefix}alerts", lambda found: len(observe.alerts_raised(found)) >= len(expected)
         )
-        assert observe.tiers([event.data for event in observe.once_each(on_topic)]) == expected
+        assert observe.tiers([event.data for event in observe.alerts_raised(on_topic)]) == expected
         assert await observe.read_events(broker.bootstrap, f"{topic_prefix}deadletter", lambda found: True) == [], (
             "no event failed (a redelivery is skipped, not refused)"
         )

@@ -103,9 +103,9 @@ async def test_scoring_and_sla_killed_mid_run_process_every_event_once_and_raise
         assert changes[keys[plan.email]] == history, f"{plan.email}: the topic and the history agree"
         assert len(set(history)) == len(history), f"{plan.email}: a stage change was made twice"
     on_topic = await observe.read_events(
-        kafka_bootstrap, f"{topic_prefix}alerts", lambda found: len(observe.once_each(found)) >= len(expected)
+        kafka_bootstrap, f"{topic_prefix}alerts", lambda found: len(observe.alerts_raised(found)) >= len(expected)
     )
-    assert observe.tiers([event.data for event in observe.once_each(on_topic)]) == expected, (
+    assert observe.tiers([event.data for event in observe.alerts_raised(on_topic)]) == expected, (
         "one alert id per lead, policy and tier on the topic"
     )
     assert await observe.read_events(kafka_bootstrap, f"{topic_prefix}deadletter", lambda found: True) == [], (

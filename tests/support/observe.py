@@ -16,7 +16,7 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from shared.events import EventEnvelope
+from shared.events import AlertRaised, EventEnvelope
 
 T = TypeVar("T")
 
@@ -166,6 +166,12 @@ def once_each(events: list[EventEnvelope]) -> list[EventEnvelope]:
             seen.add(event.id)
             unique.append(event)
     return unique
+
+
+def alerts_raised(events: list[EventEnvelope]) -> list[EventEnvelope]:
+    """The alerts among the records of `<prefix>alerts`, once each: the topic also carries each
+    follow-up timer's decision for the scorecard (`followup.decided`)."""
+    return [event for event in once_each(events) if event.type == AlertRaised.event_type]
 
 
 def stage_changes(lifecycle: list[EventEnvelope]) -> dict[str, list[tuple[str | None, str, str]]]:

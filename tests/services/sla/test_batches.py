@@ -125,7 +125,10 @@ async def test_a_rejection_loop_within_one_batch_raises_one_alert(harness):
     assert loops[0].details["requalified_by"] == ["mql:hand_raiser", "mql:fit_and_engagement", "mql:hand_raiser"]
     async with h.sessions() as session:
         assert len((await session.execute(select(loop_history))).all()) == 5
-        assert (await session.execute(select(outbox.c.topic))).scalars().all() == ["lockstep.alerts"]
+        published = [(r.topic, dict(r.headers)["ce_type"]) for r in await session.execute(select(outbox))]
+    assert [p for p in published if p[1] == "lockstep.alert.raised.v1"] == [
+        ("lockstep.alerts", "lockstep.alert.raised.v1")
+    ]
 
 
 async def test_touch_by_owner_in_one_batch(harness):

@@ -44,10 +44,10 @@ class Clock:
 
 
 class Harness:
-    def __init__(self, sessions, book: PolicyBook, postgres: bool) -> None:
+    def __init__(self, sessions, book: PolicyBook, postgres: bool, alerts_topic: str = "lockstep.alerts") -> None:
         self.sessions = sessions
         self.clock = Clock(T0)
-        desk = AlertDesk(Outbox(outbox), "lockstep.alerts", self._no_delivery)
+        desk = AlertDesk(Outbox(outbox), alerts_topic, self._no_delivery)
         self.handler = SlaHandler(book, desk, TEST_KEYS)
         self.scanner = TimerScanner(
             sessions, book, desk, postgres=postgres, input_complete_until=self._input_complete, clock=self.clock
@@ -174,8 +174,10 @@ async def test_warning_then_breach_then_escalation_each_once(harness):
     escalated = [a for a in await h.alerts() if a.policy == "mql_first_touch"][-1]
     assert escalated.severity == "critical" and escalated.owner == "rep-1" and escalated.policy == "mql_first_touch"
     async with h.sessions() as session:
-        published = (await session.execute(select(outbox.c.topic))).scalars().all()
-    assert published.count("lockstep.alerts") == len(await h.alerts())
+        published = [(r.topic, dict(r.headers)["ce_type"]) for r in await session.execute(select(outbox))]
+    assert published.count(("lockstep.alerts", "lockstep.alert.raised.v1")) == len(await h.alerts())
+    # Beside them, each timer's breach, once (followups.py): the first touch's and the accept-or-reject's.
+    assert published.count(("lockstep.alerts", "lockstep.followup.decided.v1")) == 2
 
 
 async def test_a_service_that_was_down_fires_every_overdue_tier_once(harness):
