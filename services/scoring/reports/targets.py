@@ -22,6 +22,7 @@ from contract import Contract
 from contract.targets import TARGET_KINDS, MonthTarget
 from services.scoring.domain.attainment import attainment
 from services.scoring.domain.periods import Period, month_period
+from services.scoring.followups import follow_up_attainment
 from services.scoring.reports import deals, facts
 from services.scoring.reports.revenue import revenue
 
@@ -68,8 +69,26 @@ async def actuals(session: AsyncSession, contract: Contract, period: Period) -> 
 
 
 async def _followup_actuals(session: AsyncSession, signed: dict[str, MonthTarget], period: Period) -> dict[str, Actual]:
-    """The SLA targets, from the follow-up timers the SLA service decided (scoring_followups)."""
-    return {}  # TODO(#15): wired once the SLA service publishes its follow-up decisions
+    """The SLA targets, from the follow-up timers the SLA service decided (scoring_followups): of the
+    named policy's timers started in the period, attainment and the median business time to met."""
+    found: dict[str, Actual] = {}
+    for name in ("first_touch_sla_attainment", "median_time_to_first_touch"):
+        target = signed.get(name)
+        if target is None or target.policy is None:
+            continue
+        figures = await follow_up_attainment(session, target.policy, period.start, period.end)
+        details = {
+            "policy": figures.policy,
+            "decided": figures.decided,
+            "met_in_time": figures.met_in_time,
+            "breached": figures.breached,
+        }
+        if name == "first_touch_sla_attainment":
+            found[name] = Actual(figures.attainment, details)
+        else:
+            waited = figures.median_business_s_to_met
+            found[name] = Actual(None if waited is None else timedelta(seconds=waited), details)
+    return found
 
 
 async def target_rows(

@@ -40,6 +40,7 @@ from contract import load_contract
 from contract.settings import DEFAULT_CONTRACT
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.domain.periods import month_period
+from services.scoring.followups import FollowUpDecisions
 from services.scoring.handler import ScoringHandler
 from services.scoring.migrations import MIGRATIONS
 from services.scoring.reports.funnel import funnel_report
@@ -52,6 +53,7 @@ from shared.events import (
     ContactAttributes,
     ContactUpserted,
     EventEnvelope,
+    FollowUpDecided,
     LeadRef,
     OpportunityChanged,
     SalesDispositioned,
@@ -146,6 +148,34 @@ def story() -> list:
     ]
 
 
+def first_touches() -> list[FollowUpDecided]:
+    """The SLA's decisions on the MQL first-touch timers (business seconds of its calendar):
+    Nov: L9 3h, L2 1h and L3 2h in time; L4 breached; L8 breached, then met late after 6h.
+    Oct: L1 in time after 30 minutes."""
+
+    def decided(n: int, started: datetime, status: str, seconds: float | None = None) -> FollowUpDecided:
+        return FollowUpDecided(
+            timer_id=f"timer-{n}",
+            lead_key=TEST_KEYS.of(ref(n)),
+            policy="mql_first_touch",
+            started_at=started,
+            status=status,  # type: ignore[arg-type]
+            in_time=None if status == "cancelled" else status == "met" and n != 8,
+            business_seconds_to_met=seconds,
+            occurred_at=started + timedelta(days=1),
+        )
+
+    return [
+        decided(1, at(10, 5), "met", 1800),
+        decided(9, at(11, 2), "met", 3 * 3600),
+        decided(2, at(11, 3), "met", 3600),
+        decided(3, at(11, 5), "met", 2 * 3600),
+        decided(4, at(11, 9), "breached"),
+        decided(8, at(11, 17), "breached"),
+        decided(8, at(11, 17), "met", 6 * 3600),
+    ]
+
+
 def story_contract(tmp_path: Path):
     text = yaml.safe_load(Path(DEFAULT_CONTRACT).read_text())
     text["sla"]["calendars"]["default"] = {
@@ -163,6 +193,8 @@ def story_contract(tmp_path: Path):
             "pipeline_created": {"owner": "sales", "target": 10000},
             "revenue_won": {"owner": "sales", "target": 25000},
             "marketing_sourced_share": {"owner": "marketing", "target": "50%"},
+            "first_touch_sla_attainment": {"owner": "sales", "target": "80%", "policy": "mql_first_touch"},
+            "median_time_to_first_touch": {"owner": "sales", "target": "2h", "policy": "mql_first_touch"},
         },
         "overrides": {"2026-10": {"mqls_created": 3}},
     }
@@ -183,6 +215,12 @@ async def told(database_url, tmp_path: Path):
         envelope = EventEnvelope.wrap(payload, id=f"story:{n}", source="/tests", subject="s", time=payload.occurred_at)
         async with sessions() as session, session.begin():
             await handler(session, [envelope])
+    decisions = [
+        EventEnvelope.wrap(d, id=f"decided:{n}", source="/tests", subject="s", time=d.occurred_at)
+        for n, d in enumerate(first_touches())
+    ]
+    async with sessions() as session, session.begin():
+        await FollowUpDecisions()(session, decisions)
     yield sessions, engine
     await database.dispose()
 
@@ -214,6 +252,8 @@ async def test_every_target_with_its_trend(told):
         "pipeline_created",
         "revenue_won",
         "marketing_sourced_share",
+        "first_touch_sla_attainment",
+        "median_time_to_first_touch",
     ]
     months = ["2026-08", "2026-09", "2026-10"]
     expected = {
@@ -257,6 +297,20 @@ async def test_every_target_with_its_trend(told):
             _row(0.5, 0.6, 1.2, True),
             {"marketing_sourced_deals": 1, "deals": 3, "other_currency": 1},
             [_row(0.5, None, None, None), _row(0.5, None, None, None), _row(0.5, 1.0, 2.0, True)],
+        ),
+        # Nov: L9, L2, L3 in time; L4 and L8 (met late) breached. Oct: L1 in time.
+        "first_touch_sla_attainment": (
+            "sales",
+            _row(0.8, 0.6, 0.75, False),
+            {"policy": "mql_first_touch", "decided": 5, "met_in_time": 3, "breached": 2},
+            [_row(0.8, None, None, None), _row(0.8, None, None, None), _row(0.8, 1.0, 1.25, True)],
+        ),
+        # Met after 1h, 2h, 3h, 6h: the median (nearest rank) is 2h, on a 2h target. Oct: 30 minutes.
+        "median_time_to_first_touch": (
+            "sales",
+            _row(7200.0, 7200.0, 1.0, True),
+            {"policy": "mql_first_touch", "decided": 5, "met_in_time": 3, "breached": 2},
+            [_row(7200.0, None, None, None), _row(7200.0, None, None, None), _row(7200.0, 1800.0, 4.0, True)],
         ),
     }
     for name, (owner, now, details, trend) in expected.items():

@@ -116,12 +116,26 @@ async def test_events_in_stage_changes_out_and_the_api_explains_them(kafka_boots
         mql_to_sal = next(c for c in funnel["groups"]["rep-2"]["conversion"] if c["from"] == "mql" and c["to"] == "sal")
         assert mql_to_sal == {"from": "mql", "to": "sal", "leads": 1, "converted": 1, "rate": 1.0}
 
-        for path, params in (
-            ("/leads", {"stage": "nowhere"}),
-            ("/leads", {"cursor": "%%%"}),
-            ("/funnel", {"from": "yesterday"}),
-            ("/funnel", {"group_by": "mood"}),
-            ("/leads", {"limit": 0}),
+        card = await client.get("/scorecard", params={"month": T0.strftime("%Y-%m"), "model": "linear"})
+        assert card.status_code == 200, card.text
+        assert card.json()["revenue"]["model"] == "linear"
+        assert [row["name"] for row in card.json()["targets"]][:2] == ["mqls_created", "mql_acceptance_rate"]
+
+        # Each mistake is a 400 problem that names the parameter it is in.
+        for path, params, named in (
+            ("/leads", {"stage": "nowhere"}, "stage"),
+            ("/leads", {"cursor": "%%%"}, "cursor"),
+            ("/funnel", {"from": "yesterday"}, "from"),
+            ("/funnel", {"group_by": "mood"}, "group_by"),
+            ("/leads", {"limit": 0}, "limit"),
+            ("/scorecard", {"month": "2026-13"}, "month"),
+            ("/scorecard", {"month": "November"}, "month"),
+            ("/scorecard", {"from": "2026-01", "to": "2029-02"}, "to"),
+            ("/scorecard", {"from": "2026-11-05", "to": "2026-11-01"}, "to"),
+            ("/scorecard", {"from": "2026-11"}, "to"),
+            ("/scorecard", {"month": "2026-11", "from": "2026-11"}, "month"),
+            ("/scorecard", {"model": "u_shaped"}, "model"),
+            ("/funnel", {"month": "2026-1"}, "month"),
         ):
             bad = await client.get(path, params=params)
             assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json", (
@@ -129,6 +143,7 @@ async def test_events_in_stage_changes_out_and_the_api_explains_them(kafka_boots
                 params,
                 bad.text,
             )
+            assert named in bad.json()["detail"], (params, bad.json()["detail"])
         assert (await client.get(f"/leads/{key_of('nobody@nowhere.io')}")).status_code == 404
         for body in ({}, {"email": ""}, {"email": "x" * 321}, {"email": 7}, {"email": "ada\x00@acme.io"}):
             bad = await client.post("/leads/search", json=body)
