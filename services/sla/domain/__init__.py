@@ -1,1 +1,0 @@
-"""The SLA domain: business calendars. Pure logic: no database, no Kafka."""
