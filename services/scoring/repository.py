@@ -210,13 +210,19 @@ class LeadRepository:
         for t in fresh:
             t.lead_key = self._absorbed.get(t.lead_key, t.lead_key)
         writes.append(transitions, [self._transition_row(t, now) for t in fresh])
-        writes.append(
+        writes.upsert(
             milestones,
             [
-                {"lead_key": lead.key, "stage": stage, "first_at": lead.first_entered[stage]}
+                {
+                    "lead_key": lead.key,
+                    "stage": stage,
+                    "first_at": lead.first_entered[stage],
+                    "reached": lead.reached(stage),
+                }
                 for lead in live
                 for stage in sorted(lead.new_milestones)
             ],
+            key=("lead_key", "stage"),
         )
         for row in self._events + self._touches:  # under a lead this batch then merged into another
             row["lead_key"] = self._absorbed.get(row["lead_key"], row["lead_key"])
@@ -235,6 +241,7 @@ class LeadRepository:
             "event_id": t.event_id,
             "contract_version": self.version,
             "from_entered_at": t.from_entered_at,
+            "stay_s": t.stay_s,
             "stay_business_s": t.stay_business_s,
             "fit_score": t.fit_score,
             "fit_grade": t.fit_grade,

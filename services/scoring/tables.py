@@ -73,6 +73,7 @@ transitions = Table(
     Column("event_id", String(255), nullable=True),
     Column("contract_version", String(64), nullable=False),
     Column("from_entered_at", DateTime(timezone=True), nullable=True),  # when the stay in from_stage began
+    Column("stay_s", Float, nullable=True),  # that stay in seconds: reports rank it without date arithmetic
     Column("stay_business_s", Float, nullable=True),  # that stay in business seconds (reporting calendar)
     Column("reason_code", String(64), nullable=True),  # the agreed code of a rejection or disqualification
     Column("fit_score", Integer, nullable=False),
@@ -82,7 +83,8 @@ transitions = Table(
     Column("source", String(64), nullable=True),
     Column("campaign", String(256), nullable=True),
     Column("details", JSON, nullable=False),
-    Index("ix_scoring_transitions_time", "occurred_at"),
+    Index("ix_scoring_transitions_time", "occurred_at", "to_stage"),  # entries counted from the index alone
+    Index("ix_scoring_transitions_left", "from_stage", "from_entered_at"),  # moves out of a stage by its entry
 )
 
 # Deals and opportunities; lead_key stays empty until the source says whose it is.
@@ -112,7 +114,10 @@ milestones = Table(
     Column("lead_key", String(320), primary_key=True),
     Column("stage", String(32), primary_key=True),
     Column("first_at", DateTime(timezone=True), nullable=False),
-    Index("ix_scoring_milestones_stage_time", "stage", "first_at"),
+    # "|mql|sal|": the stages first entered at or after this one, so a cohort's conversions are counted
+    # by reading its rows in the index, without looking each member's later stages up.
+    Column("reached", String(400), nullable=False),
+    Index("ix_scoring_milestones_stage_time", "stage", "first_at", "reached"),
 )
 
 # Every touch of a lead, marketing (an activity) or sales: what attribution credits and what
@@ -128,7 +133,7 @@ touches = Table(
     Column("campaign", String(256), nullable=True),
     Column("asset", String(256), nullable=True),
     Column("channel", String(128), nullable=True),  # the lead_source it came through
-    Index("ix_scoring_touches_lead_time", "lead_key", "occurred_at"),
+    Index("ix_scoring_touches_lead_time", "lead_key", "marketing", "occurred_at"),  # counted from the index
 )
 
 # First-touch follow-up timers as the SLA service decided them (`lockstep.followup.decided.v1`):

@@ -33,6 +33,7 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
+Key = str | tuple[str, ...]  # the column, or columns, a row is found by
 _PG = _asyncpg_dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves dialect constructors unannotated
 
 # Above this many rows COPY's second round trip is cheaper than executemany's per-row work.
@@ -104,7 +105,7 @@ class CombinedWrite:
     more than COPY_FROM_ROWS rows takes COPY). On SQLite, in-process, each part is an executemany."""
 
     def __init__(self) -> None:
-        self._parts: list[tuple[str, Table, list[dict[str, Any]], str | None]] = []
+        self._parts: list[tuple[str, Table, list[dict[str, Any]], Key | None]] = []
 
     def append(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         """Insert `rows`, numbered in their order (an outbox's ids are the order it is relayed in)."""
@@ -116,8 +117,9 @@ class CombinedWrite:
         if rows:
             self._parts.append(("update", table, list(rows), key))
 
-    def upsert(self, table: Table, rows: Sequence[dict[str, Any]], key: str) -> None:
-        """Insert `rows`; where one with the same `key` (unique) is stored, set it to the row's values."""
+    def upsert(self, table: Table, rows: Sequence[dict[str, Any]], key: Key) -> None:
+        """Insert `rows`; where one with the same `key` (unique: a column, or the columns of a composite
+        primary key) is stored, set it to the row's values."""
         if rows:
             self._parts.append(("upsert", table, list(rows), key))
 
@@ -131,6 +133,7 @@ class CombinedWrite:
                 assert key is not None  # updates and upserts are keyed
                 statement = _sqlite_statement(kind, table, tuple(rows[0]), key)
                 if kind == "update":
+                    assert isinstance(key, str)  # updates are keyed by one column
                     # The key's parameter needs a name of its own: SQLAlchemy reserves the columns' names for SET.
                     keyed = [{**{c: v for c, v in row.items() if c != key}, "b_key": row[key]} for row in rows]
                     await session.execute(statement, keyed)
@@ -163,7 +166,7 @@ class Conflict(Exception):
     """A write met rows it did not expect (another process got there first)."""
 
 
-def _pg_statement(parts: list[tuple[str, Table, list[dict[str, Any]], str | None]]) -> tuple[str, list[list[Any]]]:
+def _pg_statement(parts: list[tuple[str, Table, list[dict[str, Any]], Key | None]]) -> tuple[str, list[list[Any]]]:
     ctes, arguments = [], []
     for n, (kind, table, rows, key) in enumerate(parts):
         columns = list(rows[0])
@@ -176,12 +179,13 @@ def _pg_statement(parts: list[tuple[str, Table, list[dict[str, Any]], str | None
     return f"WITH {', '.join(ctes)} SELECT 1", arguments
 
 
-def _pg_part(kind: str, table: Table, columns: list[str], arrays: str, key: str | None) -> str:
+def _pg_part(kind: str, table: Table, columns: list[str], arrays: str, key: Key | None) -> str:
     names = ", ".join(map(_quoted, columns))
-    others = [_quoted(c) for c in columns if c != key]
+    keys = _columns(key)
+    others = [_quoted(c) for c in columns if c not in keys]
     rows = f"unnest({arrays})"
     if kind == "update":
-        assert key is not None
+        assert isinstance(key, str)  # updates are keyed by one column
         assignments = ", ".join(f"{c} = u.{c}" for c in others)
         match = f"t.{_quoted(key)} = u.{_quoted(key)}"
         return f"UPDATE {_qualified(table)} AS t SET {assignments} FROM {rows} AS u({names}) WHERE {match}"
@@ -190,15 +194,17 @@ def _pg_part(kind: str, table: Table, columns: list[str], arrays: str, key: str 
     insert = f"INSERT INTO {_qualified(table)} ({names}) SELECT {names} FROM {numbered}"
     if kind == "upsert":
         assert key is not None
-        insert += f" ON CONFLICT ({_quoted(key)}) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in others)
+        conflict = ", ".join(map(_quoted, keys))
+        insert += f" ON CONFLICT ({conflict}) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in others)
     return insert
 
 
 @functools.cache
-def _sqlite_statement(kind: str, table: Table, columns: tuple[str, ...], key: str) -> Executable:
+def _sqlite_statement(kind: str, table: Table, columns: tuple[str, ...], key: Key) -> Executable:
     """The executemany form of an update or upsert part, built once per table and columns."""
-    others = [c for c in columns if c != key]
+    others = [c for c in columns if c not in _columns(key)]
     if kind == "update":
+        assert isinstance(key, str)  # updates are keyed by one column
         where = table.c[key] == bindparam("b_key")
         return (
             update(table)
@@ -207,7 +213,13 @@ def _sqlite_statement(kind: str, table: Table, columns: tuple[str, ...], key: st
             .execution_options(synchronize_session=False)
         )
     statement = sqlite_insert(table)
-    return statement.on_conflict_do_update(index_elements=[key], set_={c: statement.excluded[c] for c in others})
+    return statement.on_conflict_do_update(
+        index_elements=list(_columns(key)), set_={c: statement.excluded[c] for c in others}
+    )
+
+
+def _columns(key: Key | None) -> tuple[str, ...]:
+    return () if key is None else (key,) if isinstance(key, str) else key
 
 
 @functools.cache

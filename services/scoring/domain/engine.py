@@ -267,6 +267,7 @@ class LifecycleEngine:
             lead.owner,
             details,
             from_entered_at=lead.stage_entered_at if from_stage is not None else None,
+            stay_s=(at - lead.stage_entered_at).total_seconds() if from_stage else None,
             # Business time is measured as the stay ends, in the contract in force: reports only read it.
             stay_business_s=self.calendar.elapsed(lead.stage_entered_at, at).total_seconds() if from_stage else None,
         )

@@ -32,6 +32,7 @@ class Transition:
     owner: str | None
     details: dict[str, Any] = field(default_factory=dict)
     from_entered_at: datetime | None = None  # when the stay in from_stage began: the stay's length in reports
+    stay_s: float | None = None  # that stay in seconds
     stay_business_s: float | None = None  # that stay in business seconds of the reporting calendar
 
 
@@ -74,7 +75,15 @@ class Lead:
     dirty: bool = False
 
     def entered(self, stage: str, at: datetime) -> None:
-        """Note an entry into `stage`; only the first one is a milestone."""
+        """Note an entry into `stage`; only the first one is a milestone, and it marks every earlier
+        milestone as having reached this stage (their rows are written again: `reached`)."""
         if stage not in self.first_entered or at < self.first_entered[stage]:
             self.first_entered[stage] = at
-            self.new_milestones.add(stage)
+            self.new_milestones.update(s for s, first in self.first_entered.items() if first <= at)
+
+    def reached(self, stage: str) -> str:
+        """The stages first entered at or after `stage`'s first entry, as "|mql|sal|": what a cohort
+        of `stage` converted to (docs/scorecard.md), read by reports with LIKE '%|sal|%'."""
+        since = self.first_entered[stage]
+        later = sorted(s for s, first in self.first_entered.items() if s != stage and first >= since)
+        return "|" + "".join(f"{s}|" for s in later)

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select, true
+from sqlalchemy import case, func, literal, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
 from services.scoring.tables import leads, milestones, touches, transitions
-from shared.db.engine import is_postgres_session
 
 ACCEPTED = ("sal", "sql", "opportunity")  # an MQL's next decisive move, accepted
 REJECTED = ("recycled", "disqualified")  # ... or sent back
@@ -66,13 +65,12 @@ async def cohorts(
     session: AsyncSession, stage: str, later: list[str], start: datetime, end: datetime, group: ColumnElement | None
 ) -> dict[str, CohortCounts]:
     """The leads whose first entry into `stage` fell in the window, and how many of them entered
-    each of `later` at any time since (their first entry there at or after this one)."""
+    each of `later` at any time since (their first entry there at or after this one): each member's
+    milestone row says which stages it reached, so the cohort is one read of an index range."""
     start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
-    reached: list[ColumnElement] = []
-    for n, target in enumerate(later):
-        b = milestones.alias(f"b{n}")
-        converted = exists().where(b.c.lead_key == m.lead_key, b.c.stage == target, b.c.first_at >= m.first_at)
-        reached.append(func.sum(case((converted, 1), else_=0)).label(f"c{n}"))
+    reached = [
+        func.sum(case((m.reached.like(f"%|{target}|%"), 1), else_=0)).label(f"c{n}") for n, target in enumerate(later)
+    ]
     query = _grouped(select(func.count(), *reached), group, m.lead_key)
     query = query.where(m.stage == stage, m.first_at >= start, m.first_at < end).group_by("g")
     found: dict[str, CohortCounts] = {}
@@ -85,23 +83,18 @@ async def cohorts(
 async def acceptance(
     session: AsyncSession, start: datetime, end: datetime, group: ColumnElement | None
 ) -> dict[str, Counter[str]]:
-    """Each MQL entry in the window by its next decisive move: accepted, rejected or undecided."""
+    """Each MQL entry in the window by its next decisive move: accepted, rejected or undecided. A
+    lead leaves MQL only by a decision (every stage after MQL is one), so the move out of each
+    entry is its verdict, found by the entry's time on the move (`from_entered_at`)."""
     start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
-    n = transitions.alias("n")
-    after = or_(n.c.occurred_at > t.occurred_at, and_(n.c.occurred_at == t.occurred_at, n.c.id > t.id))
-    next_move = (
-        select(n.c.to_stage)
-        .where(n.c.lead_key == t.lead_key, after, n.c.to_stage.in_(ACCEPTED + REJECTED))
-        .order_by(n.c.occurred_at, n.c.id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    query = _grouped(select(next_move.label("next")), group, t.lead_key)
-    query = query.where(t.to_stage == "mql", t.occurred_at >= start, t.occurred_at < end)
+    query = _grouped(select(t.to_stage, func.count()), group, t.lead_key)
+    query = query.where(t.from_stage == "mql", t.from_entered_at >= start, t.from_entered_at < end)
     found: dict[str, Counter[str]] = defaultdict(Counter)
-    for next_stage, g in await session.execute(query):
+    for next_stage, n, g in await session.execute(query.group_by(t.to_stage, "g")):
         verdict = "accepted" if next_stage in ACCEPTED else "rejected" if next_stage in REJECTED else "undecided"
-        found[_name(g)][verdict] += 1
+        found[_name(g)][verdict] += n
+    for g, stages in (await entries(session, start, end, group)).items():
+        found[g]["undecided"] += stages.get("mql", 0) - sum(found[g].values())
     return found
 
 
@@ -140,8 +133,7 @@ async def stays(
     seconds, ranked in the database (nearest rank, as domain/percentiles.py defines it)."""
     start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
     found: dict[str, dict[str, StayFigures]] = defaultdict(dict)
-    calendar = _seconds(t.occurred_at, t.from_entered_at, await is_postgres_session(session))
-    for measure, value in (("seconds", calendar), ("business_seconds", t.stay_business_s)):
+    for measure, value in (("seconds", t.stay_s), ("business_seconds", t.stay_business_s)):
         for g, stage, n, figures in await _ranked(session, value, group, start, end):
             stay = found[g].setdefault(stage, StayFigures())
             stay.count = max(stay.count, n)
@@ -177,12 +169,6 @@ async def _ranked(
         if rn == (9 * count + 9) // 10:
             figures["p90"] = float(v)
     return [(g, stage, count, figures) for (g, stage), (count, figures) in out.items()]
-
-
-def _seconds(later: Any, earlier: Any, postgres: bool) -> ColumnElement:
-    if postgres:
-        return func.extract("epoch", later - earlier)
-    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
 def _name(value: Any) -> str:

@@ -210,9 +210,15 @@ def _stays_began(changes: list) -> list[tuple[str, datetime | None]]:
 async def _facts(sessions: async_sessionmaker[AsyncSession]) -> dict:
     """What the scorecard reads, as plain values (SQLite hands times back without their zone)."""
     async with sessions() as session:
-        stones = await session.execute(select(milestones).order_by(milestones.c.lead_key, milestones.c.first_at))
+        stones = await session.execute(
+            select(milestones.c.lead_key, milestones.c.stage, milestones.c.first_at, milestones.c.reached).order_by(
+                milestones.c.lead_key, milestones.c.first_at
+            )
+        )
         changes = await session.execute(
-            select(transitions.c.lead_key, transitions.c.to_stage, transitions.c.from_entered_at).order_by(
+            select(
+                transitions.c.lead_key, transitions.c.to_stage, transitions.c.from_entered_at, transitions.c.stay_s
+            ).order_by(
                 transitions.c.lead_key, transitions.c.occurred_at, transitions.c.id
             )
         )
@@ -230,17 +236,33 @@ async def _facts(sessions: async_sessionmaker[AsyncSession]) -> dict:
         )
         facts: dict[str, Any] = {
             "milestones": {key: {} for key in (A, B)},
+            "reached": {key: {} for key in (A, B)},
             "stays": {key: [] for key in (A, B)},
+            "stay_seconds": {key: [] for key in (A, B)},
             "leads": {key: (rule, source, first) for key, rule, source, first in groups},
             # lead_key, occurred_at, kind, marketing, campaign, asset, channel
             "touches": {row.event_id: (row.lead_key, as_utc(row.occurred_at), *row[3:]) for row in touched},
             "deals": {deal: (currency, as_utc(opened), as_utc(closed)) for deal, currency, opened, closed in deals},
         }
-    for key, stage, first_at in stones:
+    for key, stage, first_at, reached in stones:
         facts["milestones"][key][stage] = as_utc(first_at)
-    for key, stage, began in changes:
+        facts["reached"][key][stage] = reached
+    for key, stage, began, seconds in changes:
         facts["stays"][key].append((stage, as_utc(began)))
+        facts["stay_seconds"][key].append(seconds)
     return facts
+
+
+def _reached(firsts: dict[str, datetime]) -> dict[str, str]:
+    """Per first entry, the stages first entered at or after it, as "|a|b|" (domain/lead.py)."""
+    return {
+        stage: "|" + "".join(f"{s}|" for s in sorted(s for s, at in firsts.items() if s != stage and at >= first))
+        for stage, first in firsts.items()
+    }
+
+
+def _stay_seconds(changes: list) -> list[float | None]:
+    return [(at - changes[n - 1][3]).total_seconds() if n else None for n, (_, _, _, at) in enumerate(changes)]
 
 
 async def test_the_upgrade_fills_the_scorecard_from_history_and_the_handler_carries_on(database_url):
@@ -258,6 +280,9 @@ async def test_the_upgrade_fills_the_scorecard_from_history_and_the_handler_carr
         # The first entries, not the latest: Ada qualified and was recycled twice.
         assert ada_firsts["mql"] == T0 + 2 * HOUR and ada_firsts["recycled"] == T0 + 3 * HOUR
         assert filled["stays"] == {A: _stays_began(ADA_CHANGES), B: _stays_began(BOB_CHANGES)}
+        assert filled["stay_seconds"] == {A: _stay_seconds(ADA_CHANGES), B: _stay_seconds(BOB_CHANGES)}
+        assert filled["reached"] == {A: _reached(ada_firsts), B: _reached(bob_firsts)}
+        assert filled["reached"][A]["mql"] == "|opportunity|recycled|"  # what her MQL cohort converted to
         assert filled["leads"] == {
             A: ("hand_raiser", "paid_search", {stage: at.isoformat() for stage, at in ada_firsts.items()}),
             B: (None, None, {stage: at.isoformat() for stage, at in bob_firsts.items()}),
@@ -289,6 +314,8 @@ async def test_the_upgrade_fills_the_scorecard_from_history_and_the_handler_carr
             await session.execute(delete(outbox))
         after = await _facts(sessions)
         assert after["milestones"] == {A: ada_firsts | {"customer": T0 + 8 * DAY}, B: bob_firsts}
+        # Every earlier first entry of Ada's now reached customer; Bob's are as they were.
+        assert after["reached"] == {A: _reached(after["milestones"][A]), B: _reached(bob_firsts)}
         assert after["leads"][A] == (
             "hand_raiser",
             "paid_search",

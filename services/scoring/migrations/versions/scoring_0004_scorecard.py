@@ -42,6 +42,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("first_entered", sa.JSON, nullable=True))
     with op.batch_alter_table("scoring_transitions") as batch:
         batch.add_column(sa.Column("from_entered_at", TZ, nullable=True))
+        batch.add_column(sa.Column("stay_s", sa.Float, nullable=True))
         batch.add_column(sa.Column("stay_business_s", sa.Float, nullable=True))
         batch.add_column(sa.Column("reason_code", sa.String(64), nullable=True))
     with op.batch_alter_table("scoring_opportunities") as batch:
@@ -50,6 +51,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("closed_at", TZ, nullable=True))
         batch.add_column(sa.Column("lost_reason_code", sa.String(64), nullable=True))
         batch.add_column(sa.Column("lost_reason", sa.String(500), nullable=True))
+    op.drop_index("ix_scoring_transitions_time", "scoring_transitions")
+    op.create_index("ix_scoring_transitions_time", "scoring_transitions", ["occurred_at", "to_stage"])
+    op.create_index("ix_scoring_transitions_left", "scoring_transitions", ["from_stage", "from_entered_at"])
     op.create_index("ix_scoring_opportunities_opened", "scoring_opportunities", ["opened_at"])
     op.create_index("ix_scoring_opportunities_closed", "scoring_opportunities", ["status", "closed_at"])
     op.create_table(
@@ -57,8 +61,9 @@ def upgrade() -> None:
         sa.Column("lead_key", sa.String(320), primary_key=True),
         sa.Column("stage", sa.String(32), primary_key=True),
         sa.Column("first_at", TZ, nullable=False),
+        sa.Column("reached", sa.String(400), nullable=False),
     )
-    op.create_index("ix_scoring_milestones_stage_time", "scoring_milestones", ["stage", "first_at"])
+    op.create_index("ix_scoring_milestones_stage_time", "scoring_milestones", ["stage", "first_at", "reached"])
     op.create_table(
         "scoring_touches",
         sa.Column("event_id", sa.String(255), primary_key=True),
@@ -70,7 +75,7 @@ def upgrade() -> None:
         sa.Column("asset", sa.String(256), nullable=True),
         sa.Column("channel", sa.String(128), nullable=True),
     )
-    op.create_index("ix_scoring_touches_lead_time", "scoring_touches", ["lead_key", "occurred_at"])
+    op.create_index("ix_scoring_touches_lead_time", "scoring_touches", ["lead_key", "marketing", "occurred_at"])
     op.create_table(
         "scoring_followups",
         sa.Column("timer_id", sa.String(255), primary_key=True),
@@ -91,8 +96,8 @@ def _fill() -> None:
     bind = op.get_bind()
     bind.execute(
         sa.text(
-            "INSERT INTO scoring_milestones (lead_key, stage, first_at) "
-            "SELECT lead_key, to_stage, min(occurred_at) FROM scoring_transitions GROUP BY lead_key, to_stage"
+            "INSERT INTO scoring_milestones (lead_key, stage, first_at, reached) "
+            "SELECT lead_key, to_stage, min(occurred_at), '' FROM scoring_transitions GROUP BY lead_key, to_stage"
         )
     )
     # Stage changes are written in each lead's time order, so the one before (by id) began the stay.
@@ -103,6 +108,7 @@ def _fill() -> None:
             "ORDER BY p.id DESC LIMIT 1) WHERE from_stage IS NOT NULL"
         )
     )
+    _fill_stays(bind)
     bind.execute(
         sa.text(
             "UPDATE scoring_leads SET mql_rule = (SELECT substr(t.reason, 5) FROM scoring_transitions t "
@@ -131,6 +137,14 @@ def _fill() -> None:
     rows = [{"b_key": k, "b_source": s, "b_first": firsts.get(k, {})} for k, s in sources.items()]
     for start in range(0, len(rows), _CHUNK):
         bind.execute(update, rows[start : start + _CHUNK])
+    reached = sa.text("UPDATE scoring_milestones SET reached = :b_reached WHERE lead_key = :b_key AND stage = :b_stage")
+    marks = [
+        {"b_key": key, "b_stage": stage, "b_reached": _reached(stages, stage)}
+        for key, stages in firsts.items()
+        for stage in stages
+    ]
+    for start in range(0, len(marks), _CHUNK):
+        bind.execute(reached, marks[start : start + _CHUNK])
     _fill_touches(bind, sources)
     _fill_deals(bind)
 
@@ -230,6 +244,36 @@ def _text(value: object, limit: int) -> str | None:
     return str(value)[:limit] if value not in (None, "") else None
 
 
+def _fill_stays(bind: sa.Connection) -> None:
+    """Each stay's length in seconds, computed here exactly (SQLite's julianday is not to the microsecond)."""
+    changes = sa.table(
+        "scoring_transitions", sa.column("id"), sa.column("occurred_at", TZ), sa.column("from_entered_at", TZ)
+    )
+    stays = [
+        {"b_id": id_, "b_s": (_aware(left) - _aware(began)).total_seconds()}
+        for id_, left, began in bind.execute(
+            sa.select(changes.c.id, changes.c.occurred_at, changes.c.from_entered_at).where(
+                changes.c.from_entered_at.is_not(None)
+            )
+        )
+    ]
+    update = sa.text("UPDATE scoring_transitions SET stay_s = :b_s WHERE id = :b_id")
+    for start in range(0, len(stays), _CHUNK):
+        bind.execute(update, stays[start : start + _CHUNK])
+
+
+def _aware(value: datetime | str) -> datetime:
+    value = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _reached(firsts: dict[str, str], stage: str) -> str:
+    """As the handler marks it (domain/lead.py): the stages first entered at or after `stage`."""
+    since = datetime.fromisoformat(firsts[stage])
+    later = sorted(s for s, at in firsts.items() if s != stage and datetime.fromisoformat(at) >= since)
+    return "|" + "".join(f"{s}|" for s in later)
+
+
 def _iso(value: datetime | str) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -240,6 +284,9 @@ def downgrade() -> None:
     op.drop_table("scoring_followups")
     op.drop_table("scoring_touches")
     op.drop_table("scoring_milestones")
+    op.drop_index("ix_scoring_transitions_left", "scoring_transitions")
+    op.drop_index("ix_scoring_transitions_time", "scoring_transitions")
+    op.create_index("ix_scoring_transitions_time", "scoring_transitions", ["occurred_at"])
     op.drop_index("ix_scoring_opportunities_closed", "scoring_opportunities")
     op.drop_index("ix_scoring_opportunities_opened", "scoring_opportunities")
     with op.batch_alter_table("scoring_opportunities") as batch:
@@ -248,6 +295,7 @@ def downgrade() -> None:
     with op.batch_alter_table("scoring_transitions") as batch:
         batch.drop_column("reason_code")
         batch.drop_column("stay_business_s")
+        batch.drop_column("stay_s")
         batch.drop_column("from_entered_at")
     with op.batch_alter_table("scoring_leads") as batch:
         for name in ("first_entered", "mql_rule", "lead_source"):
