@@ -48,7 +48,7 @@ async def scorecard_report(
         "period": {"from": start, "to": end, "month": period.month, "time_zone": str(calendar.zone)},
         "contract_version": contract.version,
         "currency": currency,
-        "targets": await target_rows(session, contract, period, calendar.zone, trend),
+        "targets": await target_rows(session, contract, period, calendar.zone, trend, won),
         "conversion": await _conversions(session, period, won_stage, now),
         "sales_cycle": {
             **sales_cycle(won, calendar),
@@ -73,10 +73,14 @@ async def scorecard_report(
 
 async def _conversions(session: AsyncSession, period: Period, won_stage: str, now: datetime) -> list[dict[str, Any]]:
     found = []
+    cohorts: dict[str, facts.CohortCounts] = {}
+    for a in dict.fromkeys(a for a, _ in RATES):  # one read per cohort, for all it converted to
+        later = [won_stage if b == "won" else b for x, b in RATES if x == a]
+        cohorts[a] = (await facts.cohorts(session, a, later, period.start, period.end, None)).get(
+            "all", facts.CohortCounts(0, dict.fromkeys(later, 0))
+        )
     for a, b in RATES:
-        target = won_stage if b == "won" else b
-        cohort = (await facts.cohorts(session, a, [target], period.start, period.end, None)).get("all")
-        size, converted = (cohort.size, cohort.converted[target]) if cohort else (0, 0)
+        size, converted = cohorts[a].size, cohorts[a].converted[won_stage if b == "won" else b]
         found.append(
             {
                 "from": a,

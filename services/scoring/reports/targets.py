@@ -35,8 +35,11 @@ class Actual:
     details: dict[str, Any]
 
 
-async def actuals(session: AsyncSession, contract: Contract, period: Period) -> dict[str, Actual]:
-    """Every target's actual over `period`, with the counts it is made of."""
+async def actuals(
+    session: AsyncSession, contract: Contract, period: Period, won: list[deals.WonDeal] | None = None
+) -> dict[str, Actual]:
+    """Every target's actual over `period`, with the counts it is made of; `won`: the period's won
+    deals when the caller has them already."""
     start, end = period.start, period.end
     currency = contract.targets.currency
     signed = {t.name: t for t in contract.targets.for_month(period.month or _month_of(period.start))}
@@ -56,7 +59,7 @@ async def actuals(session: AsyncSession, contract: Contract, period: Period) -> 
     found["pipeline_created"] = Actual(
         pipeline.amount, {"deals": pipeline.deals, "other_currency": pipeline.other_currency}
     )
-    won = await deals.won_deals(session, start, end, currency)
+    won = won if won is not None else await deals.won_deals(session, start, end, currency)
     touches = await deals.touches_of(session, [d.lead_key for d in won if d.lead_key])
     credited = revenue(won, touches, contract.attribution.default_model)
     won_counts = {"deals": credited.deals, "other_currency": credited.other_currency}
@@ -92,9 +95,14 @@ async def _followup_actuals(session: AsyncSession, signed: dict[str, MonthTarget
 
 
 async def target_rows(
-    session: AsyncSession, contract: Contract, period: Period, zone: ZoneInfo, trend: list[Period]
+    session: AsyncSession,
+    contract: Contract,
+    period: Period,
+    zone: ZoneInfo,
+    trend: list[Period],
+    won: list[deals.WonDeal] | None = None,
 ) -> list[dict[str, Any]]:
-    now = await actuals(session, contract, period)
+    now = await actuals(session, contract, period, won)
     before = [(p, await actuals(session, contract, p)) for p in trend]
     rows = []
     for name, kind in TARGET_KINDS.items():
