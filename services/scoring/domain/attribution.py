@@ -59,7 +59,6 @@ class DealCredit:
     shares: list[Fraction]  # one per touch, adding up to 1 (none when no touch counts)
     campaigns: dict[str | None, Fraction] = field(default_factory=dict)  # money per campaign (None: no campaign)
     channels: dict[str | None, Fraction] = field(default_factory=dict)  # money per channel (None: no channel)
-    marketing_sourced: bool = False
     marketing_influenced: bool = False
 
 
@@ -125,7 +124,6 @@ def attribute(deal: Deal, touches: Iterable[Touch], model: str) -> DealCredit:
         shares=split,
         campaigns=dict(campaigns),
         channels=dict(channels),
-        marketing_sourced=bool(every) and every[0].is_marketing,
         marketing_influenced=any(
             t.is_marketing and (deal.closed_at is None or t.occurred_at <= deal.closed_at) for t in every
         ),

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from services.scoring.domain.attribution import Touch
+from services.scoring.domain.attribution import SALES_TOUCH, Touch
 from services.scoring.reports.facts import DISPOSITIONS, utc
 from services.scoring.tables import leads, milestones, opportunities, touches, transitions
 from shared.db.engine import is_postgres_session
@@ -71,13 +71,33 @@ class WonDeal:
     closed_at: datetime
     lead_created_at: datetime | None  # the lead's first event: where the sales cycle starts
     lead_entered_lead: datetime | None  # its first entry into `lead`: w_shaped's lead-creation touch
+    marketing_sourced: bool  # the lead's first touch (marketing or sales) was a marketing one
 
 
 async def won_deals(session: AsyncSession, start: datetime, end: datetime, reporting: str | None) -> list[WonDeal]:
     """Deals whose won close date falls in the window, with what attribution and cycle time need."""
     start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
+    # Marketing-sourced: the first touch of any kind (a marketing activity or a rep's touch; an unsubscribe
+    # or a bounce touches nobody) was marketing's, ties in time broken by event id as attribution breaks them.
+    first_touch = (
+        select(tc.marketing)
+        .where(tc.lead_key == o.lead_key, or_(tc.marketing == true(), tc.kind == SALES_TOUCH))
+        .order_by(tc.occurred_at, tc.event_id)
+        .limit(1)
+        .scalar_subquery()
+    )
     query = (
-        select(o.opportunity, o.lead_key, o.amount, o.currency, o.opened_at, o.closed_at, ld.created_at, m.first_at)
+        select(
+            o.opportunity,
+            o.lead_key,
+            o.amount,
+            o.currency,
+            o.opened_at,
+            o.closed_at,
+            ld.created_at,
+            m.first_at,
+            first_touch.label("sourced"),
+        )
         .select_from(opportunities)
         .outerjoin(leads, ld.key == o.lead_key)
         .outerjoin(milestones, and_(m.lead_key == o.lead_key, m.stage == "lead"))
@@ -94,6 +114,7 @@ async def won_deals(session: AsyncSession, start: datetime, end: datetime, repor
             closed_at=as_utc(row.closed_at),
             lead_created_at=as_utc(row.created_at),
             lead_entered_lead=as_utc(row.first_at),
+            marketing_sourced=bool(row.sourced),
         )
         for row in await session.execute(query)
     ]

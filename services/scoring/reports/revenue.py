@@ -55,7 +55,9 @@ def credit(deal: WonDeal, touches: list[Touch], model: str) -> DealCredit:
     return attribute(Deal(deal.amount, opened, deal.closed_at, deal.lead_entered_lead), touches, model)
 
 
-def revenue(deals: list[WonDeal], touches: dict[str, list[Touch]], model: str) -> Revenue:
+def revenue(deals: list[WonDeal], touches: dict[str, list[Touch]] | None, model: str) -> Revenue:
+    """Revenue won and its marketing-sourced part; credited to campaigns and channels under `model`
+    when the deals' `touches` are given (None: the sums only, as the targets need them)."""
     found = Revenue(model)
     for deal in deals:
         found.deals += 1
@@ -64,9 +66,11 @@ def revenue(deals: list[WonDeal], touches: dict[str, list[Touch]], model: str) -
             continue
         amount = Fraction(deal.amount or Decimal(0))
         found.amount += amount
-        given = credit(deal, touches.get(deal.lead_key or "", []), model)
-        if given.marketing_sourced:
+        if deal.marketing_sourced:
             found.sourced.append(amount)
+        if touches is None:
+            continue
+        given = credit(deal, touches.get(deal.lead_key or "", []), model)
         if given.marketing_influenced:
             found.influenced.append(amount)
         if not given.touches:

@@ -60,8 +60,7 @@ async def actuals(
         pipeline.amount, {"deals": pipeline.deals, "other_currency": pipeline.other_currency}
     )
     won = won if won is not None else await deals.won_deals(session, start, end, currency)
-    touches = await deals.touches_of(session, [d.lead_key for d in won if d.lead_key])
-    credited = revenue(won, touches, contract.attribution.default_model)
+    credited = revenue(won, None, contract.attribution.default_model)
     won_counts = {"deals": credited.deals, "other_currency": credited.other_currency}
     found["revenue_won"] = Actual(credited.amount, won_counts)
     found["marketing_sourced_share"] = Actual(

@@ -218,9 +218,7 @@ async def _facts(sessions: async_sessionmaker[AsyncSession]) -> dict:
         changes = await session.execute(
             select(
                 transitions.c.lead_key, transitions.c.to_stage, transitions.c.from_entered_at, transitions.c.stay_s
-            ).order_by(
-                transitions.c.lead_key, transitions.c.occurred_at, transitions.c.id
-            )
+            ).order_by(transitions.c.lead_key, transitions.c.occurred_at, transitions.c.id)
         )
         groups = await session.execute(
             select(leads.c.key, leads.c.mql_rule, leads.c.lead_source, leads.c.first_entered)
