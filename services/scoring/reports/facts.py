@@ -130,45 +130,49 @@ async def stays(
     session: AsyncSession, start: datetime, end: datetime, group: ColumnElement | None
 ) -> dict[str, dict[str, StayFigures]]:
     """Every stay in a stage that ended in the window: its median and p90, in calendar and business
-    seconds, ranked in the database (nearest rank, as domain/percentiles.py defines it)."""
+    seconds, ranked in the database in one pass (nearest rank, as domain/percentiles.py defines it).
+    A stay recorded before business time was kept has none: it is ranked in calendar time only."""
     start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
+    inner = _grouped(
+        select(t.from_stage.label("stage"), t.stay_s.label("s"), t.stay_business_s.label("b")), group, t.lead_key
+    )
+    inner = inner.where(t.occurred_at >= start, t.occurred_at < end, t.from_stage.is_not(None), t.stay_s.is_not(None))
+    x = inner.subquery()
+    stay = [x.c.g, x.c.stage]
+    ranked = select(
+        x.c.g,
+        x.c.stage,
+        x.c.s,
+        x.c.b,
+        func.row_number().over(partition_by=stay, order_by=x.c.s).label("rs"),
+        func.row_number().over(partition_by=stay, order_by=x.c.b.nulls_last()).label("rb"),
+        func.count().over(partition_by=stay).label("n"),
+        func.count(x.c.b).over(partition_by=stay).label("nb"),
+    ).subquery()
+    r = ranked.c
+    query = select(r.g, r.stage, r.n, r.nb, r.rs, r.rb, r.s, r.b).where(
+        or_(r.rs.in_([_median_rank(r.n), _p90_rank(r.n)]), r.rb.in_([_median_rank(r.nb), _p90_rank(r.nb)]))
+    )
     found: dict[str, dict[str, StayFigures]] = defaultdict(dict)
-    for measure, value in (("seconds", t.stay_s), ("business_seconds", t.stay_business_s)):
-        for g, stage, n, figures in await _ranked(session, value, group, start, end):
-            stay = found[g].setdefault(stage, StayFigures())
-            stay.count = max(stay.count, n)
-            getattr(stay, measure).update(figures)
+    for g, stage, n, nb, rs, rb, seconds, business in await session.execute(query):
+        figures = found[_name(g)].setdefault(stage, StayFigures(count=n))
+        for rank, count, value, into in (
+            (rs, n, seconds, figures.seconds),
+            (rb, nb, business, figures.business_seconds),
+        ):
+            if rank == (count + 1) // 2 and value is not None:
+                into["median"] = float(value)
+            if rank == (9 * count + 9) // 10 and value is not None:
+                into["p90"] = float(value)
     return found
 
 
-async def _ranked(
-    session: AsyncSession, value: ColumnElement, group: ColumnElement | None, start: datetime, end: datetime
-) -> list[tuple[str, str, int, dict[str, float]]]:
-    """(group, stage, stays, {median, p90}) of `value` over the stays ended in the window."""
-    start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
-    inner = _grouped(select(t.from_stage.label("stage"), value.label("v")), group, t.lead_key)
-    inner = inner.where(t.occurred_at >= start, t.occurred_at < end, t.from_stage.is_not(None), value.is_not(None))
-    s = inner.subquery()
-    ranked = select(
-        s.c.g,
-        s.c.stage,
-        s.c.v,
-        func.row_number().over(partition_by=[s.c.g, s.c.stage], order_by=s.c.v).label("rn"),
-        func.count().over(partition_by=[s.c.g, s.c.stage]).label("n"),
-    ).subquery()
-    n = ranked.c.n
-    median_rank, p90_rank = (n + 1) // 2, (9 * n + 9) // 10  # ceil(p/100 * n), in whole numbers
-    query = select(ranked.c.g, ranked.c.stage, n, ranked.c.rn, ranked.c.v).where(
-        or_(ranked.c.rn == median_rank, ranked.c.rn == p90_rank)
-    )
-    out: dict[tuple[str, str], tuple[int, dict[str, float]]] = {}
-    for g, stage, count, rn, v in await session.execute(query):
-        _, figures = out.setdefault((_name(g), stage), (count, {}))
-        if rn == (count + 1) // 2:
-            figures["median"] = float(v)
-        if rn == (9 * count + 9) // 10:
-            figures["p90"] = float(v)
-    return [(g, stage, count, figures) for (g, stage), (count, figures) in out.items()]
+def _median_rank(n: Any) -> Any:
+    return (n + 1) // 2  # ceil(n / 2): nearest rank in whole numbers
+
+
+def _p90_rank(n: Any) -> Any:
+    return (9 * n + 9) // 10  # ceil(9n / 10)
 
 
 def _name(value: Any) -> str:
