@@ -58,9 +58,16 @@ def machine() -> str:
 
 
 class Server:
-    """A uvicorn process (one worker) and its peak resident memory while it runs."""
+    """A uvicorn process (one worker) and its peak resident memory while it runs (sampled every `sample_s`)."""
 
-    def __init__(self, target: str, port: int, env: dict[str, str] | None = None, factory: bool = False) -> None:
+    def __init__(
+        self,
+        target: str,
+        port: int,
+        env: dict[str, str] | None = None,
+        factory: bool = False,
+        sample_s: float = 0.2,
+    ) -> None:
         args = [
             sys.executable,
             "-m",
@@ -88,6 +95,7 @@ class Server:
             text=True,
         )
         self.peak_rss = 0
+        self.sample_s = sample_s
         self.cpu_s = 0.0  # CPU seconds used so far (sampled with the memory)
         self._watching = True
         threading.Thread(target=self._watch, daemon=True).start()
@@ -101,7 +109,7 @@ class Server:
                 self.cpu_s = times.user + times.system
             except psutil.Error:
                 return
-            time.sleep(0.2)
+            time.sleep(self.sample_s)
 
     def wait_ready(self, path: str = "/healthz", timeout_s: float = 90) -> None:
         deadline = time.monotonic() + timeout_s

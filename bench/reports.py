@@ -1,0 +1,189 @@
+"""The scoring service's reports at scale: /funnel by owner and /scorecard for a month, over 100k and
+1M leads of history, on PostgreSQL and SQLite (python -m bench.reports).
+
+The history is synthetic (bench/reports_data.py: 36 months up to the start of this month, about 3
+stage changes, 5 touches and 0.05 deals per lead, 100 owners) and kept between runs
+(bench/reports_store.py). A real scoring server (one uvicorn worker, the default contract) answers
+a viewer key's requests: after a warm-up, `--requests` rounds, each timing one
+`SELECT count(*) FROM scoring_transitions` from this process through the same driver (the
+baseline: reading every stage change once, as cheaply as the database can) and one request to
+each report. Reported: p50 and p99 of each, the report's p50 over the baseline's, and the server's
+peak resident memory while it answered (sampled from /proc), beside its memory before the first
+request. A report the server does not have yet is "not built"; one that takes longer than
+`--timeout` is reported as such and the server restarted, so that it does not hold up the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from bench.common import REPO, Headline, percentile, write_section
+from bench.reports_data import months_before
+from bench.reports_requests import NAMES, Report, Run, line, measure
+from bench.reports_store import postgres_history, sqlite_history
+from contract import load_contract
+from contract.settings import DEFAULT_CONTRACT
+
+TARGET = "< 500 ms at 1M leads, flat from 100k"
+
+
+def reporting_zone() -> ZoneInfo:
+    """Where months begin: the zone of the contract's default calendar (docs/scorecard.md)."""
+    return ZoneInfo(load_contract(DEFAULT_CONTRACT).sla.calendars["default"].timezone)
+
+
+def last_month(zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The last full month: [start, end), in UTC."""
+    now = datetime.now(zone)
+    end = datetime(now.year, now.month, 1, tzinfo=zone)
+    return months_before(end, 1).replace(tzinfo=zone).astimezone(UTC), end.astimezone(UTC)
+
+
+def reports(start: datetime, end: datetime, zone: ZoneInfo) -> list[Report]:
+    month = start.astimezone(zone).strftime("%Y-%m")
+    window = {"from": start.isoformat(), "to": end.isoformat(), "group_by": "owner"}
+    return [
+        Report("GET /funnel?group_by=owner (last month)", "/funnel", window),
+        Report(f"GET /scorecard?month={month}", "/scorecard", {"month": month}),
+    ]
+
+
+def _ms(values: list[float], q: float) -> str:
+    value = percentile(values, q)
+    return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
+
+
+def table(runs: list[Run]) -> list[str]:
+    lines = [
+        "| backend | leads | stage changes | touches | deals | endpoint | p50 | p99 | baseline p50 | ratio to "
+        "baseline | peak RSS (idle before) |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for run in runs:
+        c = run.made.counts
+        sizes = (
+            f"| {NAMES[run.backend]} | {c['scoring_leads']:,} | {c['scoring_transitions']:,} | "
+            f"{c['scoring_touches']:,} | {c['scoring_opportunities']:,}"
+        )
+        base = percentile(run.baseline_ms, 50)
+        memory = f"{run.peak_rss / 2**20:,.0f} MiB ({run.idle_rss / 2**20:,.0f})"
+        for report in run.reports:
+            if report.live:
+                ratio = f"{percentile(report.times_ms, 50) / base:.1f}x"
+                figures = f"{_ms(report.times_ms, 50)} | {_ms(report.times_ms, 99)}"
+            else:
+                ratio, figures = "-", f"{report.status} | -"
+            lines.append(f"{sizes} | {report.label} | {figures} | {_ms(run.baseline_ms, 50)} | {ratio} | {memory} |")
+    return lines
+
+
+def headlines(runs: list[Run]) -> list[Headline]:
+    out = []
+    for backend in dict.fromkeys(run.backend for run in runs):
+        mine = sorted((r for r in runs if r.backend == backend), key=lambda r: r.made.counts["scoring_leads"])
+        top = mine[-1]
+        leads = top.made.counts["scoring_leads"]
+        base = percentile(top.baseline_ms, 50)
+        for report in top.reports:
+            p50 = percentile(report.times_ms, 50)
+            out.append(
+                Headline(
+                    f"{report.path} p50 at {leads:,} leads ({NAMES[backend]})",
+                    f"{p50:,.0f} ms" if report.live else report.status,
+                    f"SELECT count(*) of stage changes {base:,.0f} ms",
+                    f"{p50 / base:.1f}x" if report.live else "-",
+                    TARGET,
+                )
+            )
+        if len(mine) > 1:
+            low = mine[0]
+            out.append(
+                Headline(
+                    f"scoring peak RSS serving reports, {leads:,} leads ({NAMES[backend]})",
+                    f"{top.peak_rss / 2**20:,.0f} MiB",
+                    f"{low.made.counts['scoring_leads']:,} leads {low.peak_rss / 2**20:,.0f} MiB",
+                    f"{top.peak_rss / max(low.peak_rss, 1):.1f}x",
+                    "flat as history grows",
+                )
+            )
+    return out
+
+
+def _size(value: str) -> int:
+    scale = {"k": 1_000, "m": 1_000_000}.get(value[-1].lower(), 1)
+    return int(float(value[:-1] if scale > 1 else value) * scale)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100k,1M", help="leads of history, comma-separated (100k, 1M, 2500)")
+    parser.add_argument("--backends", default="postgres,sqlite", help="postgres, sqlite or both")
+    parser.add_argument("--requests", type=int, default=30, help="measured rounds, after the warm-up")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--timeout", type=float, default=60, help="seconds a report may take before it counts as timed out"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--regenerate", action="store_true", help="make the histories again even when kept ones match")
+    parser.add_argument("--kafka", default=os.environ.get("LOCKSTEP_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    parser.add_argument("--postgres", metavar="ADMIN_URL", default=os.environ.get("LOCKSTEP_TEST_POSTGRES_URL"))
+    args = parser.parse_args()
+    sizes = [_size(s.strip()) for s in args.sizes.split(",") if s.strip()]
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = [b for b in backends if b not in NAMES]
+    if unknown or not backends:
+        parser.error(f"--backends: choose from postgres, sqlite (got {args.backends!r})")
+    if "postgres" in backends and not args.postgres:
+        up = subprocess.run([str(REPO / "deploy/postgres/pg.sh"), "up"], capture_output=True, text=True)
+        args.postgres = up.stdout.strip() or parser.error("--postgres: no PostgreSQL server (deploy/postgres/pg.sh up)")
+    zone = reporting_zone()
+    start, end = last_month(zone)
+    runs = []
+    for leads in sizes:
+        for backend in backends:
+            print(f"[{NAMES[backend]}, {leads:,} leads] history up to {end:%Y-%m-%d %H:%M} UTC", flush=True)
+            if backend == "postgres":
+                made = postgres_history(args.postgres, leads, args.seed, end, args.regenerate)
+            else:
+                made = sqlite_history(leads, args.seed, end, args.regenerate)
+            how = "kept from an earlier run, made" if made.reused else "made"
+            print(f"  {how} in {made.generated_s:,.0f} s: {made.counts}", flush=True)
+            run = Run(backend, made, reports(start, end, zone))
+            asyncio.run(measure(run, args.kafka, args.requests, args.warmup, args.timeout))
+            print(f"  {line(run)}; peak RSS {run.peak_rss / 2**20:,.0f} MiB", flush=True)
+            runs.append(run)
+    made_in = "; ".join(
+        f"{NAMES[r.backend]} {r.made.counts['scoring_leads']:,}: {r.made.generated_s:,.0f} s"
+        + (" (kept from an earlier run)" if r.made.reused else "")
+        for r in runs
+    )
+    command = f"python -m bench.reports --sizes {args.sizes} --backends {args.backends} --requests {args.requests}"
+    lines = [
+        "## Reports: /funnel by owner and /scorecard over 100k and 1M leads",
+        "",
+        f"`{command}` — a synthetic history of 36 months up to {end:%Y-%m-%d} (`bench/reports_data.py`: every lead "
+        "enters `lead`, about 30% become MQLs; 100 owners, 10 channels, 40 campaigns; deals mostly in USD, some in "
+        "EUR), written into the scoring schema its migrations make. One scoring server (uvicorn, one worker) answers "
+        f"a viewer key; after {args.warmup} warm-up rounds, {args.requests} rounds of: the baseline, one "
+        "`SELECT count(*) FROM scoring_transitions` timed from the benchmark through the same driver, then one "
+        f"request to each report for the last full month ({start:%Y-%m}). Ratio: the report's p50 over the "
+        "baseline's. Peak RSS: the server's resident memory while answering (sampled from /proc every 50 ms), its "
+        "memory before the first request in brackets.",
+        "",
+        *table(runs),
+        "",
+        f"Generating and loading each history: {made_in}.",
+        f"Target (issue 15): each report {TARGET}, and memory flat.",
+    ]
+    write_section("reports", "\n".join(lines), headlines(runs))
+    print("\n".join(table(runs)))
+    print(f"written to {REPO / 'docs' / 'benchmarks.md'}")
+
+
+if __name__ == "__main__":
+    main()
