@@ -9,6 +9,7 @@ import asyncio
 import itertools
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from bench.reports_store import Made, postgres_history, sqlite_history
 from contract import load_contract
 from contract.settings import DEFAULT_CONTRACT
 from services.scoring.tables import leads, milestones, opportunities, touches, transitions
-from shared.db.engine import create_engine
+from shared.db.engine import AnyRow, create_engine
 from shared.db.times import as_utc
 from tests.support.infra import drop_pg_database
 
@@ -42,7 +43,7 @@ def made(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
         asyncio.run(drop_pg_database(admin_url, name))
 
 
-async def _read(url: str) -> dict[str, list]:
+async def _read(url: str) -> dict[str, Sequence[AnyRow]]:
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
