@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from bench.common import REPO, Headline, percentile, write_section
 from bench.reports_data import months_before
-from bench.reports_requests import NAMES, Report, Run, line, measure
+from bench.reports_requests import NAMES, Plan, Report, Run, line, measure
 from bench.reports_store import postgres_history, sqlite_history
 from contract import load_contract
 from contract.settings import DEFAULT_CONTRACT
@@ -58,7 +58,8 @@ def _ms(values: list[float], q: float) -> str:
     return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
 
 
-def table(runs: list[Run]) -> list[str]:
+def table(runs: list[Run], requests: int) -> list[str]:
+    """The section's table; a report cut short by its time budget shows how many requests it got."""
     lines = [
         "| backend | leads | stage changes | touches | deals | endpoint | p50 | p99 | baseline p50 | ratio to "
         "baseline | peak RSS (idle before) |",
@@ -75,7 +76,9 @@ def table(runs: list[Run]) -> list[str]:
         for report in run.reports:
             if report.live:
                 ratio = f"{percentile(report.times_ms, 50) / base:.1f}x"
+                got = len(report.times_ms)
                 figures = f"{_ms(report.times_ms, 50)} | {_ms(report.times_ms, 99)}"
+                figures += f" (of {got} requests)" if got < requests else ""
             else:
                 ratio, figures = "-", f"{report.status} | -"
             lines.append(f"{sizes} | {report.label} | {figures} | {_ms(run.baseline_ms, 50)} | {ratio} | {memory} |")
@@ -124,6 +127,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="100k,1M", help="leads of history, comma-separated (100k, 1M, 2500)")
     parser.add_argument("--backends", default="postgres,sqlite", help="postgres, sqlite or both")
     parser.add_argument("--requests", type=int, default=30, help="measured rounds, after the warm-up")
+    parser.add_argument(
+        "--budget", type=float, default=300, help="seconds of measured requests per report, after which it stops"
+    )
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument(
         "--timeout", type=float, default=60, help="seconds a report may take before it counts as timed out"
@@ -143,6 +149,7 @@ def main() -> None:
         args.postgres = up.stdout.strip() or parser.error("--postgres: no PostgreSQL server (deploy/postgres/pg.sh up)")
     zone = reporting_zone()
     start, end = last_month(zone)
+    plan = Plan(args.requests, args.warmup, args.timeout, args.budget)
     runs = []
     for leads in sizes:
         for backend in backends:
@@ -154,7 +161,7 @@ def main() -> None:
             how = "kept from an earlier run, made" if made.reused else "made"
             print(f"  {how} in {made.generated_s:,.0f} s: {made.counts}", flush=True)
             run = Run(backend, made, reports(start, end, zone))
-            asyncio.run(measure(run, args.kafka, args.requests, args.warmup, args.timeout))
+            asyncio.run(measure(run, args.kafka, plan))
             print(f"  {line(run)}; peak RSS {run.peak_rss / 2**20:,.0f} MiB", flush=True)
             runs.append(run)
     made_in = "; ".join(
@@ -175,13 +182,13 @@ def main() -> None:
         "baseline's. Peak RSS: the server's resident memory while answering (sampled from /proc every 50 ms), its "
         "memory before the first request in brackets.",
         "",
-        *table(runs),
+        *table(runs, args.requests),
         "",
         f"Generating and loading each history: {made_in}.",
         f"Target (issue 15): each report {TARGET}, and memory flat.",
     ]
     write_section("reports", "\n".join(lines), headlines(runs))
-    print("\n".join(table(runs)))
+    print("\n".join(table(runs, args.requests)))
     print(f"written to {REPO / 'docs' / 'benchmarks.md'}")
 
 

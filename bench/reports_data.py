@@ -24,6 +24,7 @@ from typing import Any
 
 from bench.common import bench_keys
 from bench.reports_rows import RETIRED_RULE, Beyond, LeadLife, Rows, Vocabulary
+from contract.calendar import BusinessCalendar
 
 MONTHS = 36
 OWNERS = 100
@@ -98,7 +99,9 @@ class _Story:
         contract = v.contract
         self.hand_raiser = next(r for r in contract.scoring.mql if r.activity)
         self.fit_rule = next(r for r in contract.scoring.mql if not r.activity)
-        self.policy = next(p.name for p in contract.sla.policies if p.starts_on.stage == "mql")
+        policy = next(p for p in contract.sla.policies if p.starts_on.stage == "mql")
+        self.policy, self.policy_calendar = policy.name, BusinessCalendar(contract.sla.calendars[policy.calendar])
+        self.policy_target = timedelta(seconds=self.policy_calendar.target_seconds(policy.target))
         self.deals = 0
 
     def id(self) -> str:
@@ -161,15 +164,17 @@ class _Story:
         return t
 
     def follow_up(self, life: LeadLife, started: datetime) -> None:
-        """The first-touch timer the MQL started, as the SLA service decided it."""
-        rng, timer = self.rng, f"{life.key}:{self.policy}:{int(started.timestamp())}"
+        """The first-touch timer the MQL started, as the SLA service decided it: met by a sales touch,
+        in time or late, or breached with no touch."""
+        rng, timer, calendar = self.rng, f"{life.key}:{self.policy}:{int(started.timestamp())}", self.policy_calendar
+        due = calendar.add(started, self.policy_target)
         if rng.random() < 0.88:
-            wait = timedelta(hours=rng.lognormvariate(math.log(1.5), 1.0))
-            self.touch(life, started + wait, "sales")
-            business_s = wait.total_seconds() * 0.6  # about the business hours' share of the wait
-            life.follow_up(started + wait, timer, self.policy, started, "met", business_s <= 4 * 3600, business_s)
+            met = started + timedelta(hours=rng.lognormvariate(math.log(3), 1.2))
+            self.touch(life, met, "sales")
+            business_s = calendar.elapsed(started, met).total_seconds()
+            life.follow_up(met, timer, self.policy, started, "met", met <= due, business_s)
         else:
-            life.follow_up(started + timedelta(hours=6), timer, self.policy, started, "breached", False, None)
+            life.follow_up(due, timer, self.policy, started, "breached", False, None)
 
     def disposition(self, life: LeadLife, t: datetime, disposition: str) -> None:
         rng, to = self.rng, {"rejected": "recycled", "disqualified": "disqualified"}.get(disposition)
@@ -182,7 +187,7 @@ class _Story:
             text = codes[code]
         else:  # words nobody mapped to a code: reported as uncoded
             text = rng.choice(FREE_TEXT)
-        details = {"disposition": disposition, "disposition_reason": text, "rep": life.owner}
+        details = {"disposition": disposition, "disposition_reason": text, "rep": life.owner, "reason_code": code}
         life.move(t, to, f"disposition:{disposition}", self.id(), details, code)
         if disposition == "rejected":
             life.rejection = text

@@ -12,6 +12,7 @@ import httpx
 import psutil
 from pydantic import SecretStr
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import BENCH_SECRET_KEY, Server, drop_topics, free_port, percentile
 from bench.reports_store import Made
@@ -113,7 +114,17 @@ async def _get(client: httpx.AsyncClient, scoring: Scoring, report: Report, time
     return elapsed if report.live else None
 
 
-async def measure(run: Run, kafka: str, requests: int, warmup: int, timeout_s: float) -> None:
+@dataclass(frozen=True)
+class Plan:
+    """How many requests, and how long each report may take."""
+
+    requests: int = 30  # measured rounds, after the warm-up
+    warmup: int = 3
+    timeout_s: float = 60  # one request longer than this: the report is "timed out"
+    budget_s: float = 300  # a report's measured requests stop once together they took this long
+
+
+async def measure(run: Run, kafka: str, plan: Plan) -> None:
     prefix = f"benchreports{uuid.uuid4().hex[:6]}."
     try:
         token = await viewer_key(kafka, prefix)
@@ -125,20 +136,7 @@ async def measure(run: Run, kafka: str, requests: int, warmup: int, timeout_s: f
             for report in run.reports:
                 if report.path not in paths:
                     report.status = "not built"
-            count = text("SELECT count(*) FROM scoring_transitions")
-            for n in range(warmup + requests):
-                began = time.perf_counter()
-                async with engine.connect() as connection:
-                    await connection.scalar(count)
-                if n >= warmup:
-                    run.baseline_ms.append((time.perf_counter() - began) * 1000)
-                for report in run.reports:
-                    took = await _get(client, scoring, report, timeout_s) if report.live else None
-                    if took is not None and n >= warmup:
-                        report.times_ms.append(took)
-                if n + 1 == warmup or (n + 1 - warmup) % 10 == 0 and n >= warmup:
-                    done = "warm-up done" if n + 1 == warmup else f"{n + 1 - warmup}/{requests} rounds"
-                    print(f"  {done}; {line(run)}", flush=True)
+            await _rounds(run, engine, client, scoring, plan)
         finally:
             await client.aclose()
             await engine.dispose()
@@ -146,6 +144,29 @@ async def measure(run: Run, kafka: str, requests: int, warmup: int, timeout_s: f
         run.idle_rss, run.peak_rss = scoring.idle_rss, scoring.peak_rss
     finally:
         await drop_topics(kafka, prefix)
+
+
+async def _rounds(run: Run, engine: AsyncEngine, client: httpx.AsyncClient, scoring: Scoring, plan: Plan) -> None:
+    """Each round: the baseline once, then each report once, so that all see the same moments of a noisy machine."""
+    count = text("SELECT count(*) FROM scoring_transitions")
+    shown = time.monotonic()
+    for n in range(plan.warmup + plan.requests):
+        measured = n >= plan.warmup
+        began = time.perf_counter()
+        async with engine.connect() as connection:
+            await connection.scalar(count)
+        if measured:
+            run.baseline_ms.append((time.perf_counter() - began) * 1000)
+        for report in run.reports:
+            if report.live and sum(report.times_ms) < plan.budget_s * 1000:
+                took = await _get(client, scoring, report, plan.timeout_s)
+                if took is not None and measured:
+                    report.times_ms.append(took)
+        if n + 1 == plan.warmup:
+            print(f"  warm-up done ({plan.warmup} rounds)", flush=True)
+        elif measured and ((n + 1 - plan.warmup) % 10 == 0 or time.monotonic() - shown > 60):
+            shown = time.monotonic()
+            print(f"  {n + 1 - plan.warmup}/{plan.requests} rounds; {line(run)}", flush=True)
 
 
 def line(run: Run) -> str:

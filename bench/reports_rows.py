@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from contract import Contract
+from contract.calendar import BusinessCalendar, reporting_calendar
 from services.scoring.domain.rules import ScoringRules
 
 # Columns written, per table (services/scoring/tables.py); autoincremented ids are left to the database.
@@ -27,8 +28,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "attribute_times fit_score fit_grade fit_detail engagement_value engagement_at activities_since_mql "
         "rejection_reason deleted lead_source mql_rule first_entered",
         "scoring_identities": "identity lead_key",
-        "scoring_transitions": "lead_key from_stage to_stage reason occurred_at recorded_at event_id contract_version "
-        "from_entered_at reason_code fit_score fit_grade engagement_score owner source campaign details",
+        "scoring_transitions": "lead_key from_stage to_stage reason occurred_at recorded_at event_id "
+        "contract_version from_entered_at stay_business_s reason_code fit_score fit_grade engagement_score owner "
+        "source campaign details",
         "scoring_milestones": "lead_key stage first_at",
         "scoring_touches": "event_id lead_key occurred_at kind marketing campaign asset channel",
         "scoring_opportunities": "opportunity lead_key status stage amount updated_at currency opened_at closed_at "
@@ -47,6 +49,7 @@ class Vocabulary:
 
     contract: Contract
     rules: ScoringRules = field(init=False)
+    calendar: BusinessCalendar = field(init=False)  # the reporting calendar: stays in business time
     points: dict[str, int] = field(init=False)  # activity kind -> engagement points of its plain rule
 
     def __post_init__(self) -> None:
@@ -54,6 +57,7 @@ class Vocabulary:
         if missing:
             raise SystemExit(f"bench.reports: the contract has no stage {', '.join(missing)}; update the generator")
         self.rules = ScoringRules(self.contract.scoring)
+        self.calendar = reporting_calendar(self.contract.sla)
         self.points = {}
         for rule in self.contract.scoring.engagement:
             if rule.activity and not rule.where:
@@ -172,6 +176,7 @@ class LeadLife:
         score, grade, _ = self.fit
         version = self.v.version if reason.partition(":")[2] != RETIRED_RULE else "2025.1"
         started = self.stage_at if self.stage is not None else None
+        business_s = self.v.calendar.elapsed(self.stage_at, at).total_seconds() if started else None
         self.rows.at(
             at,
             "scoring_transitions",
@@ -185,6 +190,7 @@ class LeadLife:
                 event_id,
                 version,
                 started,
+                business_s,
                 code,
                 score,
                 grade,

@@ -62,7 +62,7 @@ def stamp(leads: int, seed: int, end: datetime) -> str:
     """What the data depends on: a change to any of it makes a new database."""
     scripts = REPO / "services" / "scoring" / "migrations" / "versions"
     parts = [Path(reports_data.__file__).read_bytes(), Path(reports_rows.__file__).read_bytes()]
-    parts += [p.name.encode() for p in sorted(scripts.glob("*.py"))]
+    parts += [p.read_bytes() for p in sorted(scripts.glob("*.py"))]
     # Lead keys depend on the deployment secret the benchmark runs with.
     parts.append(bench_keys().lead_key(email="stamp@bench.example", source="bench", record_id=None).encode())
     parts.append(f"{leads}:{seed}:{end.isoformat()}".encode())

@@ -20,6 +20,7 @@ from bench.reports_data import history
 from bench.reports_rows import Vocabulary
 from bench.reports_store import Made, postgres_history, sqlite_history
 from contract import load_contract
+from contract.calendar import reporting_calendar
 from contract.settings import DEFAULT_CONTRACT
 from services.scoring.tables import leads, milestones, opportunities, touches, transitions
 from shared.db.engine import AnyRow, create_engine
@@ -67,16 +68,19 @@ def test_the_history_keeps_scorings_invariants_in_the_requested_proportions(made
     assert 4.4 <= len(tables["scoring_touches"]) / count <= 5.6  # about 5M touches
     assert 0.035 <= len(tables["scoring_opportunities"]) / count <= 0.065  # about 50k deals
 
+    calendar = reporting_calendar(load_contract(DEFAULT_CONTRACT).sla)
     history_of: dict[str, list] = defaultdict(list)
     for change in tables["scoring_transitions"]:  # by id: the order scoring wrote them in
         history_of[change.lead_key].append(change)
     firsts: dict[tuple[str, str], datetime] = {}
     for key, changes in history_of.items():
-        assert changes[0].from_stage is None and changes[0].from_entered_at is None
+        assert (changes[0].from_stage, changes[0].from_entered_at, changes[0].stay_business_s) == (None, None, None)
         for before, after in itertools.pairwise(changes):
             assert as_utc(after.occurred_at) >= as_utc(before.occurred_at)
             assert after.from_stage == before.to_stage
             assert as_utc(after.from_entered_at) == as_utc(before.occurred_at)
+            stay = calendar.elapsed(as_utc(before.occurred_at), as_utc(after.occurred_at))
+            assert after.stay_business_s == pytest.approx(stay.total_seconds())
         for change in changes:
             firsts.setdefault((key, change.to_stage), as_utc(change.occurred_at))
     stored = {(m.lead_key, m.stage): as_utc(m.first_at) for m in tables["scoring_milestones"]}
