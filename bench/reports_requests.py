@@ -7,16 +7,18 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 import psutil
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import BENCH_SECRET_KEY, Server, drop_topics, free_port, percentile
 from bench.reports_store import Made
 from contract.settings import DEFAULT_CONTRACT
+from services.scoring.tables import transitions
 from shared.access.keys import Role
 from shared.access.manage import KeyStore
 from shared.db.engine import create_engine
@@ -44,10 +46,12 @@ class Report:
 class Run:
     backend: str
     made: Made
+    window: tuple[datetime, datetime]  # the month the reports are asked for, in UTC
     reports: list[Report]
     baseline_ms: list[float] = field(default_factory=list)
     idle_rss: int = 0
     peak_rss: int = 0
+    window_changes: int = 0  # stage changes in the month: what a report of it has to read at least
 
 
 async def viewer_key(kafka: str, prefix: str) -> str:
@@ -136,6 +140,10 @@ async def measure(run: Run, kafka: str, plan: Plan) -> None:
             for report in run.reports:
                 if report.path not in paths:
                     report.status = "not built"
+            start, end = run.window
+            in_window = select(func.count()).where(transitions.c.occurred_at >= start, transitions.c.occurred_at < end)
+            async with engine.connect() as connection:
+                run.window_changes = int(await connection.scalar(in_window) or 0)
             await _rounds(run, engine, client, scoring, plan)
         finally:
             await client.aclose()
