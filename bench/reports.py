@@ -174,12 +174,13 @@ def main() -> None:
     )
     command = f"python -m bench.reports --sizes {args.sizes} --backends {args.backends} --requests {args.requests}"
     lines = [
-        "## Reports: /funnel by owner and /scorecard over 100k and 1M leads",
+        "## Reports",
         "",
-        f"`{command}` — a synthetic history of 36 months up to {end:%Y-%m-%d} (`bench/reports_data.py`: every lead "
-        "enters `lead`, about 30% become MQLs; 100 owners, 10 channels, 40 campaigns; deals mostly in USD, some in "
-        "EUR), written into the scoring schema its migrations make. One scoring server (uvicorn, one worker) answers "
-        f"a viewer key; after {args.warmup} warm-up rounds, {args.requests} rounds of: the baseline, one "
+        f"`/funnel` grouped by owner and `/scorecard` for a month. `{command}` — a synthetic history of 36 "
+        f"months up to {end:%Y-%m-%d} (`bench/reports_data.py`: every lead enters `lead`, about 30% become "
+        "MQLs; 100 owners, 10 channels, 40 campaigns; deals mostly in USD, some in EUR), written into the scoring "
+        "schema its migrations make. One scoring server (uvicorn, one worker) answers a viewer key; after "
+        f"{args.warmup} warm-up rounds, {args.requests} rounds of: the baseline, one "
         "`SELECT count(*) FROM scoring_transitions` timed from the benchmark through the same driver, then one "
         f"request to each report for the last full month ({start:%Y-%m}). Ratio: the report's p50 over the "
         "baseline's. Peak RSS: the server's resident memory while answering (sampled from /proc every 50 ms), its "

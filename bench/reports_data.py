@@ -25,6 +25,7 @@ from typing import Any
 from bench.common import bench_keys
 from bench.reports_rows import RETIRED_RULE, Beyond, LeadLife, Rows, Vocabulary
 from contract.calendar import BusinessCalendar
+from services.sla.followups import timer_id
 
 MONTHS = 36
 OWNERS = 100
@@ -160,13 +161,14 @@ class _Story:
         }
         life.move(t, "mql", f"mql:{rule}", event_id, details, engagement_floor=40 + rng.randrange(30) if fit else 0)
         life.activities, life.mql_rule = 0, rule
-        self.follow_up(life, t)
+        self.follow_up(life, t, event_id)
         return t
 
-    def follow_up(self, life: LeadLife, started: datetime) -> None:
+    def follow_up(self, life: LeadLife, started: datetime, started_by: str) -> None:
         """The first-touch timer the MQL started, as the SLA service decided it: met by a sales touch,
         in time or late, or breached with no touch."""
-        rng, timer, calendar = self.rng, f"{life.key}:{self.policy}:{int(started.timestamp())}", self.policy_calendar
+        rng, calendar = self.rng, self.policy_calendar
+        timer = timer_id(f"{self.policy}:{life.key}:{started_by}", self.policy)
         due = calendar.add(started, self.policy_target)
         if rng.random() < 0.88:
             met = started + timedelta(hours=rng.lognormvariate(math.log(3), 1.2))
