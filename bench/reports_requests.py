@@ -83,7 +83,11 @@ class Scoring:
 
     def _start(self) -> Server:
         server = Server("services.scoring.app:create_app", free_port(), self.env, factory=True, sample_s=0.05)
-        server.wait_ready("/readyz", timeout_s=180)
+        try:
+            server.wait_ready("/readyz", timeout_s=180)
+        except RuntimeError:
+            server.stop()
+            raise
         server.peak_rss = 0  # from here on: while answering
         return server
 
@@ -107,6 +111,10 @@ async def _get(client: httpx.AsyncClient, scoring: Scoring, report: Report, time
         response = await client.get(scoring.base + report.path, params=report.params, timeout=timeout_s)
     except httpx.TimeoutException:
         report.status = f"timed out (> {timeout_s:g} s)"
+        scoring.restart()
+        return None
+    except httpx.TransportError as exc:  # the server went away mid-request
+        report.status = f"no answer ({type(exc).__name__})"
         scoring.restart()
         return None
     elapsed = (time.perf_counter() - began) * 1000
