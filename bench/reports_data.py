@@ -287,6 +287,7 @@ def history(
         )  # fmt: skip
         with contextlib.suppress(Beyond):  # the story reached `end`: the lead stays where it got to
             story.live(life)
+        life.milestones()
         rows.add("scoring_leads", life.lead_row())
         rows.add("scoring_identities", (f"email:{email}", key))
         rows.add("scoring_identities", (f"{crm}:{n}", key))

@@ -29,9 +29,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "rejection_reason deleted lead_source mql_rule first_entered",
         "scoring_identities": "identity lead_key",
         "scoring_transitions": "lead_key from_stage to_stage reason occurred_at recorded_at event_id "
-        "contract_version from_entered_at stay_business_s reason_code fit_score fit_grade engagement_score owner "
-        "source campaign details",
-        "scoring_milestones": "lead_key stage first_at",
+        "contract_version from_entered_at stay_s stay_business_s reason_code fit_score fit_grade engagement_score "
+        "owner source campaign details",
+        "scoring_milestones": "lead_key stage first_at reached",
         "scoring_touches": "event_id lead_key occurred_at kind marketing campaign asset channel",
         "scoring_opportunities": "opportunity lead_key status stage amount updated_at currency opened_at closed_at "
         "lost_reason_code lost_reason",
@@ -176,6 +176,7 @@ class LeadLife:
         score, grade, _ = self.fit
         version = self.v.version if reason.partition(":")[2] != RETIRED_RULE else "2025.1"
         started = self.stage_at if self.stage is not None else None
+        stay_s = (at - self.stage_at).total_seconds() if started else None
         business_s = self.v.calendar.elapsed(self.stage_at, at).total_seconds() if started else None
         self.rows.at(
             at,
@@ -190,6 +191,7 @@ class LeadLife:
                 event_id,
                 version,
                 started,
+                stay_s,
                 business_s,
                 code,
                 score,
@@ -203,7 +205,6 @@ class LeadLife:
         )
         if to not in self.first:
             self.first[to] = at
-            self.rows.at(at, "scoring_milestones", (self.key, to, at))
         self.stage, self.stage_at = to, at
 
     def follow_up(
@@ -220,6 +221,14 @@ class LeadLife:
         self.rows.at(
             started, "scoring_followups", (timer, self.key, policy, started, status, in_time, business_s, decided)
         )
+
+    def milestones(self) -> None:
+        """Each first entry, once the story is over: its row names every stage first entered at or after
+        it (`reached`), which scoring keeps up to date as the lead moves on (domain/lead.py)."""
+        for stage, since in self.first.items():
+            later = sorted(s for s, first in self.first.items() if s != stage and first >= since)
+            reached = "|" + "".join(f"{s}|" for s in later)
+            self.rows.at(since, "scoring_milestones", (self.key, stage, since, reached))
 
     def lead_row(self) -> tuple[Any, ...]:
         score, grade, detail = self.fit

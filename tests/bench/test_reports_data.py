@@ -22,6 +22,7 @@ from bench.reports_store import Made, postgres_history, sqlite_history
 from contract import load_contract
 from contract.calendar import reporting_calendar
 from contract.settings import DEFAULT_CONTRACT
+from services.scoring.domain.lead import Lead
 from services.scoring.tables import leads, milestones, opportunities, touches, transitions
 from shared.db.engine import AnyRow, create_engine
 from shared.db.times import as_utc
@@ -81,6 +82,7 @@ def test_the_history_keeps_scorings_invariants_in_the_requested_proportions(made
             assert as_utc(after.from_entered_at) == as_utc(before.occurred_at)
             stay = calendar.elapsed(as_utc(before.occurred_at), as_utc(after.occurred_at))
             assert after.stay_business_s == pytest.approx(stay.total_seconds())
+            assert after.stay_s == (as_utc(after.occurred_at) - as_utc(before.occurred_at)).total_seconds()
         for change in changes:
             firsts.setdefault((key, change.to_stage), as_utc(change.occurred_at))
     stored = {(m.lead_key, m.stage): as_utc(m.first_at) for m in tables["scoring_milestones"]}
@@ -98,6 +100,10 @@ def test_the_history_keeps_scorings_invariants_in_the_requested_proportions(made
         last = history_of[lead.key][-1]
         assert (lead.stage, as_utc(lead.stage_entered_at)) == (last.to_stage, as_utc(last.occurred_at))
         assert {s: datetime.fromisoformat(at) for s, at in lead.first_entered.items()} == by_lead[lead.key]
+    for row in tables["scoring_milestones"]:  # what each first entry went on to reach, as scoring marks it
+        firsts_of = by_lead[row.lead_key]
+        scored = Lead(row.lead_key, row.stage, row.first_at, row.first_at, "bench", first_entered=firsts_of)
+        assert row.reached == scored.reached(row.stage)
 
     codes = load_contract(DEFAULT_CONTRACT).reason_codes
     rejections = [t for t in tables["scoring_transitions"] if t.reason == "disposition:rejected"]
