@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import JSON, ColumnElement, Dialect, Executable, Table, bindparam, text, update
+from sqlalchemy import JSON, ColumnElement, Dialect, Table, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as _asyncpg_dialect
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.engine import is_postgres_session
@@ -70,28 +70,50 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
 
 
 async def _sqlite_insert(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    await _sqlite_write(session, "append", table, rows, None)
+
+
+async def _sqlite_write(
+    session: AsyncSession, kind: str, table: Table, rows: Sequence[dict[str, Any]], key: Key | None
+) -> None:
     """SQLite's executemany with the rows as plain tuples: SQLAlchemy's executemany builds and checks
     a parameter dict per row in Python, which was most of a consumer batch's write time. The values
     go through the same type processors SQLAlchemy would apply (times, JSON, booleans), so what is
     stored reads back the same; the connection's transaction (BEGIN IMMEDIATE) is already open."""
     connection = await session.connection()
-    columns = tuple(rows[0])
-    statement, processors = _sqlite_plan(table, columns, connection.dialect)
-    records = [
-        tuple(process(row[name]) if process else row[name] for name, process in zip(columns, processors, strict=True))
-        for row in rows
-    ]
+    statement, order, processors = _sqlite_plan(kind, table, tuple(rows[0]), key, connection.dialect)
+    pick = itemgetter(*order)
+    records = []
+    for row in rows:
+        values = list(pick(row)) if len(order) > 1 else [pick(row)]
+        for index, process in processors:
+            values[index] = process(values[index])
+        records.append(values)
     driver: Any = (await connection.get_raw_connection()).driver_connection
     await driver.executemany(statement, records)
 
 
 @functools.cache
-def _sqlite_plan(table: Table, columns: tuple[str, ...], dialect: Dialect) -> tuple[str, list[Any]]:
-    """The INSERT and each column's bind processor, built once per table, columns and dialect."""
-    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
-    placeholders = ", ".join("?" for _ in columns)
-    statement = f"INSERT INTO {_qualified(table)} ({', '.join(map(_quoted, columns))}) VALUES ({placeholders})"
-    return statement, processors
+def _sqlite_plan(
+    kind: str, table: Table, columns: tuple[str, ...], key: Key | None, dialect: Dialect
+) -> tuple[str, tuple[str, ...], list[tuple[int, Any]]]:
+    """A part's statement, the order its parameters take the row's values in, and the bind processor
+    of each value that has one: built once per kind, table, columns and dialect."""
+    keys = _columns(key)
+    others = [c for c in columns if c not in keys]
+    names = ", ".join(map(_quoted, columns))
+    if kind == "update":
+        assignments = ", ".join(f"{_quoted(c)} = ?" for c in others)
+        match = " AND ".join(f"{_quoted(k)} = ?" for k in keys)
+        statement, order = f"UPDATE {_qualified(table)} SET {assignments} WHERE {match}", (*others, *keys)
+    else:
+        statement = f"INSERT INTO {_qualified(table)} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+        if kind == "upsert":
+            updates = ", ".join(f"{_quoted(c)} = excluded.{_quoted(c)}" for c in others)
+            statement += f" ON CONFLICT ({', '.join(map(_quoted, keys))}) DO UPDATE SET {updates}"
+        order = columns
+    processors = [(i, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for i, name in enumerate(order)]
+    return statement, order, [(i, process) for i, process in processors if process is not None]
 
 
 class CombinedWrite:
@@ -127,18 +149,7 @@ class CombinedWrite:
         parts, self._parts = self._parts, []
         if not await is_postgres_session(session):
             for kind, table, rows, key in parts:
-                if kind == "append":
-                    await insert_rows(session, table, rows)
-                    continue
-                assert key is not None  # updates and upserts are keyed
-                statement = _sqlite_statement(kind, table, tuple(rows[0]), key)
-                if kind == "update":
-                    assert isinstance(key, str)  # updates are keyed by one column
-                    # The key's parameter needs a name of its own: SQLAlchemy reserves the columns' names for SET.
-                    keyed = [{**{c: v for c, v in row.items() if c != key}, "b_key": row[key]} for row in rows]
-                    await session.execute(statement, keyed)
-                else:
-                    await session.execute(statement, rows)
+                await _sqlite_write(session, kind, table, rows, key)
             return
         together = [part for part in parts if not (part[0] == "append" and len(part[2]) > COPY_FROM_ROWS)]
         for kind, table, rows, _ in parts:
@@ -197,25 +208,6 @@ def _pg_part(kind: str, table: Table, columns: list[str], arrays: str, key: Key 
         conflict = ", ".join(map(_quoted, keys))
         insert += f" ON CONFLICT ({conflict}) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in others)
     return insert
-
-
-@functools.cache
-def _sqlite_statement(kind: str, table: Table, columns: tuple[str, ...], key: Key) -> Executable:
-    """The executemany form of an update or upsert part, built once per table and columns."""
-    others = [c for c in columns if c not in _columns(key)]
-    if kind == "update":
-        assert isinstance(key, str)  # updates are keyed by one column
-        where = table.c[key] == bindparam("b_key")
-        return (
-            update(table)
-            .where(where)
-            .values({c: bindparam(c) for c in others})
-            .execution_options(synchronize_session=False)
-        )
-    statement = sqlite_insert(table)
-    return statement.on_conflict_do_update(
-        index_elements=list(_columns(key)), set_={c: statement.excluded[c] for c in others}
-    )
 
 
 def _columns(key: Key | None) -> tuple[str, ...]:
