@@ -112,18 +112,26 @@ def _longer(short: Report, whole: Report) -> str:
 
 
 def history_length(pairs: list[tuple[Run, Run]], month: str) -> list[str]:
-    """The sentences comparing each shortened history with the whole one, at the same monthly volume."""
+    """A sentence for each shortened history: each report's p50 behind its months, then behind the whole
+    history, on each backend, the month measured holding about as much."""
     lines = []
-    for short, whole in pairs:
-        figures = "; ".join(
-            f"{a.path} {_p50(b)} over {MONTHS} months against {_p50(a)} over {short.made.months} ({_longer(a, b)})"
-            for a, b in zip(short.reports, whole.reports, strict=True)
+    for leads, months in dict.fromkeys((short.made.leads, short.made.months) for short, _ in pairs):
+        mine = [(s, w) for s, w in pairs if (s.made.leads, s.made.months) == (leads, months)]
+        short, whole = mine[0]
+        moves = "; ".join(
+            f"{report.path} "
+            + ", ".join(
+                f"{_p50(s.reports[i])} → {_p50(w.reports[i])} ({_longer(s.reports[i], w.reports[i])}) on "
+                f"{NAMES[s.backend]}"
+                for s, w in mine
+            )
+            for i, report in enumerate(short.reports)
         )
         lines.append(
-            f"History length at the same monthly volume ({NAMES[short.backend]}): the last {short.made.months} "
-            f"months of the {short.made.leads:,}-lead history hold {short.made.counts['scoring_leads']:,} "
-            f"leads and {short.window_changes:,} stage changes in {month}, the whole {MONTHS} months "
-            f"{whole.window_changes:,}; p50 {figures}."
+            f"History length at the same monthly volume: the last {months} months of the {spell(leads, MONTHS)} "
+            f"history hold {short.made.counts['scoring_leads']:,} leads and {short.window_changes:,} stage changes "
+            f"in {month} (all {MONTHS} months: {whole.window_changes:,}), and with {MONTHS} months behind that "
+            f"month instead of {months}, p50 goes {moves}."
         )
     return lines
 
