@@ -3,14 +3,18 @@
 
 The history is synthetic (bench/reports_data.py: 36 months up to the start of this month, about 3
 stage changes, 5 touches and 0.05 deals per lead, 100 owners) and kept between runs
-(bench/reports_store.py). A real scoring server (one uvicorn worker, the default contract) answers
-a viewer key's requests: after a warm-up, `--requests` rounds, each timing one
-`SELECT count(*) FROM scoring_transitions` from this process through the same driver (the
-baseline: reading every stage change once, as cheaply as the database can) and one request to
-each report. Reported: p50 and p99 of each, the report's p50 over the baseline's, and the server's
-peak resident memory while it answered (sampled from /proc), beside its memory before the first
-request. A report the server does not have yet is "not built"; one that takes longer than
-`--timeout` is reported as such and the server restarted, so that it does not hold up the rest.
+(bench/reports_store.py). A size such as `1M:4mo` keeps only the last 4 months of the 1M history:
+the month measured holds about as much as at 1M, behind 4 months instead of 36, so that the two
+tell whether a report's cost follows its month or the whole history.
+
+A real scoring server (one uvicorn worker, the default contract) answers a viewer key's requests:
+after a warm-up, `--requests` rounds, each timing one `SELECT count(*) FROM scoring_transitions`
+from this process through the same driver (the baseline: reading every stage change once, as
+cheaply as the database can) and one request to each report. Reported: p50 and p99 of each, the
+report's p50 over the baseline's, and the server's peak resident memory while it answered
+(sampled from /proc), beside its memory before the first request. A report the server does not
+have yet is "not built"; one that takes longer than `--timeout` is reported as such and the server
+restarted, so that it does not hold up the rest.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bench.common import REPO, Headline, percentile, write_section
-from bench.reports_data import months_before
+from bench.reports_data import MONTHS, months_before
 from bench.reports_requests import NAMES, Plan, Report, Run, line, measure
 from bench.reports_store import postgres_history, sqlite_history
 from contract import load_contract
@@ -61,15 +65,15 @@ def _ms(values: list[float], q: float) -> str:
 def table(runs: list[Run], requests: int) -> list[str]:
     """The section's table; a report cut short by its time budget shows how many requests it got."""
     lines = [
-        "| backend | leads | stage changes | touches | deals | endpoint | p50 | p99 | baseline p50 | ratio to "
-        "baseline | peak RSS (idle before) |",
-        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| backend | history | leads | stage changes | touches | deals | endpoint | p50 | p99 | baseline p50 | "
+        "ratio to baseline | peak RSS (idle before) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in runs:
         c = run.made.counts
         sizes = (
-            f"| {NAMES[run.backend]} | {c['scoring_leads']:,} | {c['scoring_transitions']:,} | "
-            f"{c['scoring_touches']:,} | {c['scoring_opportunities']:,}"
+            f"| {NAMES[run.backend]} | {run.made.months} months | {c['scoring_leads']:,} | "
+            f"{c['scoring_transitions']:,} | {c['scoring_touches']:,} | {c['scoring_opportunities']:,}"
         )
         base = percentile(run.baseline_ms, 50)
         memory = f"{run.peak_rss / 2**20:,.0f} MiB ({run.idle_rss / 2**20:,.0f})"
@@ -85,8 +89,67 @@ def table(runs: list[Run], requests: int) -> list[str]:
     return lines
 
 
+def shortened(runs: list[Run]) -> list[tuple[Run, Run]]:
+    """Each run over the last months of a history, with the run over all of it (same backend, same leads)."""
+    full = {(r.backend, r.made.leads): r for r in runs if r.made.months == MONTHS}
+    pairs = []
+    for run in runs:
+        whole = full.get((run.backend, run.made.leads))
+        if run.made.months < MONTHS and whole is not None:
+            pairs.append((run, whole))
+    return pairs
+
+
+def _p50(report: Report) -> str:
+    return f"{percentile(report.times_ms, 50):,.0f} ms" if report.live else report.status
+
+
+def _longer(short: Report, whole: Report) -> str:
+    """How many times the report's p50 over the whole history is its p50 over the last months."""
+    if not (short.live and whole.live):
+        return "-"
+    return f"{percentile(whole.times_ms, 50) / percentile(short.times_ms, 50):.2f}x"
+
+
+def history_length(pairs: list[tuple[Run, Run]], month: str) -> list[str]:
+    """A sentence for each shortened history: each report's p50 behind its months, then behind the whole
+    history, on each backend, the month measured holding about as much."""
+    lines = []
+    for leads, months in dict.fromkeys((short.made.leads, short.made.months) for short, _ in pairs):
+        mine = [(s, w) for s, w in pairs if (s.made.leads, s.made.months) == (leads, months)]
+        short, whole = mine[0]
+        moves = "; ".join(
+            f"{report.path} "
+            + ", ".join(
+                f"{_p50(s.reports[i])} → {_p50(w.reports[i])} ({_longer(s.reports[i], w.reports[i])}) on "
+                f"{NAMES[s.backend]}"
+                for s, w in mine
+            )
+            for i, report in enumerate(short.reports)
+        )
+        lines.append(
+            f"History length at the same monthly volume: the last {months} months of the {spell(leads, MONTHS)} "
+            f"history hold {short.made.counts['scoring_leads']:,} leads and {short.window_changes:,} stage changes "
+            f"in {month} (all {MONTHS} months: {whole.window_changes:,}), and with {MONTHS} months behind that "
+            f"month instead of {months}, p50 goes {moves}."
+        )
+    return lines
+
+
 def headlines(runs: list[Run]) -> list[Headline]:
     out = []
+    for short, whole in shortened(runs):
+        for a, b in zip(short.reports, whole.reports, strict=True):
+            out.append(
+                Headline(
+                    f"{a.path} p50 at {short.made.leads:,} leads' monthly volume, {MONTHS} months of history "
+                    f"({NAMES[short.backend]})",
+                    _p50(b),
+                    f"{short.made.months} months {_p50(a)}",
+                    _longer(a, b),
+                    "flat as history grows",
+                )
+            )
     for backend in dict.fromkeys(run.backend for run in runs):
         mine = sorted((r for r in runs if r.backend == backend), key=lambda r: r.made.counts["scoring_leads"])
         top = mine[-1]
@@ -117,14 +180,48 @@ def headlines(runs: list[Run]) -> list[Headline]:
     return out
 
 
-def _size(value: str) -> int:
-    scale = {"k": 1_000, "m": 1_000_000}.get(value[-1].lower(), 1)
-    return int(float(value[:-1] if scale > 1 else value) * scale)
+def parse_sizes(value: str) -> list[tuple[int, int]]:
+    """`100k,1M:4mo` -> [(100_000, 36), (1_000_000, 4)]: leads of the whole history, and the months of it kept."""
+    out = []
+    for size in filter(None, (s.strip() for s in value.split(","))):
+        count, _, kept = size.partition(":")
+        scale = {"k": 1_000, "m": 1_000_000}.get(count[-1:].lower(), 1)
+        try:
+            leads = int(float(count[:-1] if scale > 1 else count) * scale)
+            months = int(kept.lower().removesuffix("mo")) if kept else MONTHS
+        except ValueError:
+            leads = months = 0
+        if leads < 1 or not 1 <= months <= MONTHS:
+            raise argparse.ArgumentTypeError(
+                f"{size!r}: leads such as 2500, 100k or 1M, and to keep only the last months of that history, "
+                f":<1 to {MONTHS}>mo (1M:4mo)"
+            )
+        out.append((leads, months))
+    if not out:
+        raise argparse.ArgumentTypeError("no size given")
+    return out
+
+
+def spell(leads: int, months: int) -> str:
+    """A size as --sizes takes it."""
+    count = next((f"{leads // n}{unit}" for n, unit in ((10**6, "M"), (1000, "k")) if leads % n == 0), str(leads))
+    return count if months == MONTHS else f"{count}:{months}mo"
+
+
+def _history(run: Run) -> str:
+    leads = f"{run.made.counts['scoring_leads']:,} leads"
+    return leads if run.made.months == MONTHS else f"{leads} ({spell(run.made.leads, run.made.months)})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="100k,1M", help="leads of history, comma-separated (100k, 1M, 2500)")
+    parser.add_argument(
+        "--sizes",
+        default="100k,1M,1M:4mo",
+        type=parse_sizes,
+        help=f"leads of {MONTHS} months of history, comma-separated (100k, 1M, 2500); 1M:4mo: only the last 4 "
+        "months of the 1M history, the same monthly volume behind a shorter history",
+    )
     parser.add_argument("--backends", default="postgres,sqlite", help="postgres, sqlite or both")
     parser.add_argument("--requests", type=int, default=30, help="measured rounds, after the warm-up")
     parser.add_argument(
@@ -139,7 +236,6 @@ def main() -> None:
     parser.add_argument("--kafka", default=os.environ.get("LOCKSTEP_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     parser.add_argument("--postgres", metavar="ADMIN_URL", default=os.environ.get("LOCKSTEP_TEST_POSTGRES_URL"))
     args = parser.parse_args()
-    sizes = [_size(s.strip()) for s in args.sizes.split(",") if s.strip()]
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = [b for b in backends if b not in NAMES]
     if unknown or not backends:
@@ -151,13 +247,14 @@ def main() -> None:
     start, end = last_month(zone)
     plan = Plan(args.requests, args.warmup, args.timeout, args.budget)
     runs = []
-    for leads in sizes:
+    for leads, months in args.sizes:
         for backend in backends:
-            print(f"[{NAMES[backend]}, {leads:,} leads] history up to {end:%Y-%m-%d %H:%M} UTC", flush=True)
+            shown = f"{leads:,} leads" + (f", its last {months} months" if months < MONTHS else "")
+            print(f"[{NAMES[backend]}, {shown}] history up to {end:%Y-%m-%d %H:%M} UTC", flush=True)
             if backend == "postgres":
-                made = postgres_history(args.postgres, leads, args.seed, end, args.regenerate)
+                made = postgres_history(args.postgres, leads, args.seed, end, args.regenerate, months=months)
             else:
-                made = sqlite_history(leads, args.seed, end, args.regenerate)
+                made = sqlite_history(leads, args.seed, end, args.regenerate, months=months)
             how = "kept from an earlier run, made" if made.reused else "made"
             print(f"  {how} in {made.generated_s:,.0f} s: {made.counts}", flush=True)
             run = Run(backend, made, (start, end), reports(start, end, zone))
@@ -165,14 +262,13 @@ def main() -> None:
             print(f"  {line(run)}; peak RSS {run.peak_rss / 2**20:,.0f} MiB", flush=True)
             runs.append(run)
     made_in = "; ".join(
-        f"{NAMES[r.backend]} {r.made.counts['scoring_leads']:,}: {r.made.generated_s:,.0f} s"
+        f"{NAMES[r.backend]} {_history(r)}: {r.made.generated_s:,.0f} s"
         + (" (kept from an earlier run)" if r.made.reused else "")
         for r in runs
     )
-    volumes = ", ".join(
-        f"{r.made.counts['scoring_leads']:,} leads {r.window_changes:,}" for r in runs if r.backend == runs[0].backend
-    )
-    command = f"python -m bench.reports --sizes {args.sizes} --backends {args.backends} --requests {args.requests}"
+    volumes = ", ".join(f"{_history(r)} {r.window_changes:,}" for r in runs if r.backend == runs[0].backend)
+    spelled = ",".join(spell(leads, months) for leads, months in args.sizes)
+    command = f"python -m bench.reports --sizes {spelled} --backends {args.backends} --requests {args.requests}"
     lines = [
         "## Reports",
         "",
@@ -188,9 +284,13 @@ def main() -> None:
         "",
         *table(runs, args.requests),
         "",
-        f"Stage changes in the month measured: {volumes}. Every size spreads its leads over the same 36 months, so "
-        "a month holds more as the leads grow: a report that costs what its month holds grows with it, and stays "
-        "flat only as history grows longer. The p99 of fewer than 100 requests is their slowest.",
+        f"Stage changes in the month measured: {volumes}. Every whole history spreads its leads over the same "
+        f"{MONTHS} months, so a month holds more as the leads grow, and a report that costs what its month holds "
+        "grows with it. A shortened one (`1M:4mo`) keeps only the last months of a whole one, the leads created in "
+        "them: its month holds about as much, behind a fraction of the history, so the pair tells whether a "
+        "report's cost grows with the history behind its month. The p99 of fewer than 100 requests is their "
+        "slowest.",
+        *history_length(shortened(runs), f"{start.astimezone(zone):%Y-%m}"),
         f"Generating and loading each history: {made_in}.",
         f"Target (issue 15): each report {TARGET}, and memory flat.",
     ]

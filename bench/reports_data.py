@@ -1,5 +1,7 @@
 """The synthetic history the reports benchmark reads: `leads` leads over 36 months, as scoring
-would have written them (bench/reports_rows.py keeps its invariants).
+would have written them (bench/reports_rows.py keeps its invariants). A shorter history keeps only
+the last months of that one: the same monthly volume, as a younger deployment of the same business
+would hold, so that what a report costs can be told apart from how long the history behind it is.
 
 Every lead enters `lead` (most after a few marketing touches, some at once from a CRM contact);
 about 30% become MQLs, the fitter grades more often; sales accepts, qualifies, rejects (with an
@@ -256,14 +258,20 @@ class _Story:
 
 
 def history(
-    leads: int, seed: int, end: datetime, v: Vocabulary, batch_rows: int = 50_000
+    leads: int, seed: int, end: datetime, v: Vocabulary, batch_rows: int = 50_000, months: int = MONTHS
 ) -> Iterator[dict[str, list[tuple[Any, ...]]]]:
-    """The rows, a batch at a time (table -> rows)."""
+    """The rows, a batch at a time (table -> rows): of the last `months` months only, when fewer than
+    all (the leads created in them; what came before, and the leads it brought, never happened)."""
+    if not 1 <= months <= MONTHS:
+        raise ValueError(f"months: from 1 to {MONTHS} (got {months})")
     rng = random.Random(seed)
     start = months_before(end, MONTHS)
     span_s = (end - start).total_seconds()
+    # The first lead created in the months kept: `created` below, solved for where they begin.
+    kept_from = (months_before(end, months) - start).total_seconds() / span_s
+    first = math.ceil(leads * ((1 + kept_from) ** 2 - 1) / 3)
     story, rows, keys, fits = _Story(v, rng, start, end), Rows(), bench_keys(), {}
-    for n in range(leads):
+    for n in range(first, leads):
         # Leads arrive twice as fast at the end as at the start: the inverse of that distribution.
         u = (n + rng.random()) / leads
         created = start + timedelta(seconds=span_s * (math.sqrt(1 + 3 * u) - 1))

@@ -8,8 +8,9 @@ is then vacuumed and analyzed, as its autovacuum would have done by the time any
 report; SQLite is not (the service never runs ANALYZE).
 
 Generating a million leads takes minutes, so each database is kept (SQLite: a file under
-var/bench/; PostgreSQL: a database per size) with a stamp of what made it: the generator's
-source, its parameters and the scoring schema's revision. A run whose stamp matches reuses it.
+var/bench/; PostgreSQL: a database per size, and per months kept when fewer than all) with a stamp
+of what made it: the generator's source, its parameters and the scoring schema's revision. A run
+whose stamp matches reuses it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlalchemy import JSON, Boolean, DateTime
 
 from bench import reports_data, reports_rows
 from bench.common import REPO, bench_keys
-from bench.reports_data import history
+from bench.reports_data import MONTHS, history
 from bench.reports_rows import COLUMNS, Vocabulary
 from contract import load_contract
 from contract.settings import DEFAULT_CONTRACT
@@ -56,16 +57,23 @@ class Made:
     counts: dict[str, int]  # table -> rows
     generated_s: float  # how long making it took (when it was made, if reused)
     reused: bool
+    leads: int  # of the whole history, which holds fewer when only its last months are kept
+    months: int  # of history: the last ones of the whole history, when fewer than all
 
 
-def stamp(leads: int, seed: int, end: datetime) -> str:
+def cache_name(leads: int, months: int) -> str:
+    """What a history is kept as: the full ones by their leads, as they always were."""
+    return f"{leads}" if months == MONTHS else f"{leads}-{months}mo"
+
+
+def stamp(leads: int, seed: int, end: datetime, months: int = MONTHS) -> str:
     """What the data depends on: a change to any of it makes a new database."""
     scripts = REPO / "services" / "scoring" / "migrations" / "versions"
     parts = [Path(reports_data.__file__).read_bytes(), Path(reports_rows.__file__).read_bytes()]
     parts += [p.read_bytes() for p in sorted(scripts.glob("*.py"))]
     # Lead keys depend on the deployment secret the benchmark runs with.
     parts.append(bench_keys().lead_key(email="stamp@bench.example", source="bench", record_id=None).encode())
-    parts.append(f"{leads}:{seed}:{end.isoformat()}".encode())
+    parts.append(f"{leads}:{seed}:{end.isoformat()}:{months}".encode())
     return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
 
 
@@ -100,16 +108,18 @@ async def _migrate(url: str) -> None:
         await engine.dispose()
 
 
-def _batches(leads: int, seed: int, end: datetime, counts: dict[str, int]) -> Iterator[dict[str, list[tuple]]]:
+def _batches(
+    leads: int, seed: int, end: datetime, months: int, counts: dict[str, int]
+) -> Iterator[dict[str, list[tuple]]]:
     started, made = time.monotonic(), 0
     vocabulary = Vocabulary(load_contract(DEFAULT_CONTRACT))
-    for batch in history(leads, seed, end, vocabulary):
+    for batch in history(leads, seed, end, vocabulary, months=months):
         for table, rows in batch.items():
             counts[table] = counts.get(table, 0) + len(rows)
         made_now = counts.get("scoring_leads", 0)
-        if made_now - made >= max(leads // 10, 1) or made_now == leads:
+        if made_now - made >= max(leads // 10, 1):
             made = made_now
-            print(f"  {made:,}/{leads:,} leads generated, {time.monotonic() - started:.0f} s", flush=True)
+            print(f"  {made:,} leads generated, {time.monotonic() - started:.0f} s", flush=True)
         yield batch
 
 
@@ -118,15 +128,17 @@ def _insert(table: str) -> str:
     return f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(COLUMNS[table]))})"
 
 
-def sqlite_history(leads: int, seed: int, end: datetime, regenerate: bool = False, folder: Path = CACHE) -> Made:
-    path = folder / f"reports-{leads}.db"
+def sqlite_history(
+    leads: int, seed: int, end: datetime, regenerate: bool = False, folder: Path = CACHE, months: int = MONTHS
+) -> Made:
+    path = folder / f"reports-{cache_name(leads, months)}.db"
     label = path.with_suffix(".json")
     url = f"sqlite+aiosqlite:///{path}"
-    want = stamp(leads, seed, end)
+    want = stamp(leads, seed, end, months)
     if not regenerate and path.exists() and label.exists():
         saved = json.loads(label.read_text())
         if saved.get("stamp") == want:
-            return Made(url, saved["counts"], saved["generated_s"], reused=True)
+            return Made(url, saved["counts"], saved["generated_s"], reused=True, leads=leads, months=months)
     label.unlink(missing_ok=True)
     for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         leftover.unlink(missing_ok=True)
@@ -146,7 +158,7 @@ def sqlite_history(leads: int, seed: int, end: datetime, regenerate: bool = Fals
         for name, _ in indexes:
             db.execute(f'DROP INDEX "{name}"')
         converters = {table: _converters(table, "sqlite") for table in TABLES}
-        for batch in _batches(leads, seed, end, counts):
+        for batch in _batches(leads, seed, end, months, counts):
             db.execute("BEGIN")
             for table, rows in batch.items():
                 db.executemany(_insert(table), _records(rows, converters[table]))
@@ -157,23 +169,32 @@ def sqlite_history(leads: int, seed: int, end: datetime, regenerate: bool = Fals
         db.execute("PRAGMA journal_mode=WAL")
     finally:
         db.close()
-    made = Made(url, counts, time.monotonic() - started, reused=False)
+    made = Made(url, counts, time.monotonic() - started, reused=False, leads=leads, months=months)
     label.write_text(json.dumps({"stamp": want, "counts": counts, "generated_s": made.generated_s}) + "\n")
     return made
 
 
 def postgres_history(
-    admin_url: str, leads: int, seed: int, end: datetime, regenerate: bool = False, name: str | None = None
+    admin_url: str,
+    leads: int,
+    seed: int,
+    end: datetime,
+    regenerate: bool = False,
+    name: str | None = None,
+    months: int = MONTHS,
 ) -> Made:
-    """The history in the database `name` (bench_reports_<leads> unless given) of this server."""
-    return asyncio.run(_postgres(admin_url, leads, seed, end, regenerate, name or f"bench_reports_{leads}"))
+    """The history in the database `name` (bench_reports_<leads>[_<months>mo] unless given) of this server."""
+    name = name or f"bench_reports_{cache_name(leads, months).replace('-', '_')}"
+    return asyncio.run(_postgres(admin_url, leads, seed, end, months, regenerate, name))
 
 
-async def _postgres(admin_url: str, leads: int, seed: int, end: datetime, regenerate: bool, name: str) -> Made:
+async def _postgres(
+    admin_url: str, leads: int, seed: int, end: datetime, months: int, regenerate: bool, name: str
+) -> Made:
     dsn = admin_url.replace("postgresql+asyncpg://", "postgresql://")
     target = dsn.rsplit("/", 1)[0] + f"/{name}"
     url = target.replace("postgresql://", "postgresql+asyncpg://")
-    want = stamp(leads, seed, end)
+    want = stamp(leads, seed, end, months)
     admin = await asyncpg.connect(dsn)
     try:
         comment = await admin.fetchval(
@@ -181,7 +202,7 @@ async def _postgres(admin_url: str, leads: int, seed: int, end: datetime, regene
         )
         saved = json.loads(comment) if comment else {}
         if not regenerate and saved.get("stamp") == want:
-            return Made(url, saved["counts"], saved["generated_s"], reused=True)
+            return Made(url, saved["counts"], saved["generated_s"], reused=True, leads=leads, months=months)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -195,7 +216,7 @@ async def _postgres(admin_url: str, leads: int, seed: int, end: datetime, regene
         for index in indexes:
             await db.execute(f'DROP INDEX "{index["indexname"]}"')
         converters = {table: _converters(table, "postgres") for table in TABLES}
-        batches = _batches(leads, seed, end, counts)
+        batches = _batches(leads, seed, end, months, counts)
         # The next batch is generated (in a thread) while the server takes the previous one.
         upcoming = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
         while (batch := await upcoming) is not None:
@@ -211,7 +232,7 @@ async def _postgres(admin_url: str, leads: int, seed: int, end: datetime, regene
             await db.execute(f"VACUUM ANALYZE {table}")
     finally:
         await db.close()
-    made = Made(url, counts, time.monotonic() - started, reused=False)
+    made = Made(url, counts, time.monotonic() - started, reused=False, leads=leads, months=months)
     admin = await asyncpg.connect(dsn)
     try:
         label = json.dumps({"stamp": want, "counts": counts, "generated_s": made.generated_s})

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bench.reports_data import history
+from bench.reports_data import history, months_before
 from bench.reports_rows import Vocabulary
 from bench.reports_store import Made, postgres_history, sqlite_history
 from contract import load_contract
@@ -131,3 +131,36 @@ def test_the_same_seed_makes_the_same_history_and_a_kept_one_is_reused(tmp_path:
     again = sqlite_history(300, 3, END, folder=tmp_path)
     assert (first.reused, again.reused, again.counts) == (False, True, first.counts)
     assert not sqlite_history(300, 3, datetime(2026, 12, 1, 5, tzinfo=UTC), folder=tmp_path).reused
+
+
+def _lead_starts_and_changes(batches) -> tuple[list[datetime], list[datetime]]:
+    created, changed = [], []
+    for batch in batches:
+        created += [row[4] for row in batch.get("scoring_leads", [])]  # created_at
+        changed += [row[4] for row in batch.get("scoring_transitions", [])]  # occurred_at
+    return created, changed
+
+
+def test_a_shortened_history_is_the_last_months_of_the_whole_one_at_the_same_pace(tmp_path: Path):
+    vocabulary = Vocabulary(load_contract(DEFAULT_CONTRACT))
+    kept_from, month = months_before(END, 4), months_before(END, 1)
+    whole_created, whole_changed = _lead_starts_and_changes(history(6_000, 7, END, vocabulary))
+    created, changed = _lead_starts_and_changes(history(6_000, 7, END, vocabulary, months=4))
+    assert min(created) >= kept_from and min(changed) >= kept_from, "nothing from before the months kept"
+    # The same leads arrive in those months as in the whole history's (its first one may fall either side).
+    assert 0 <= sum(at >= kept_from for at in whole_created) - len(created) <= 1
+    assert len(created) < 0.2 * len(whole_created)
+    # So the month measured holds about as many stage changes, behind a ninth of the months.
+    in_month = sum(at >= month for at in changed)
+    whole_in_month = sum(at >= month for at in whole_changed)
+    assert 0.9 * whole_in_month <= in_month <= 1.1 * whole_in_month
+    for months in (0, 37):
+        with pytest.raises(ValueError, match="months"):
+            next(history(10, 7, END, vocabulary, months=months))
+
+    whole = sqlite_history(300, 3, END, folder=tmp_path)
+    short = sqlite_history(300, 3, END, folder=tmp_path, months=4)
+    assert not short.reused and short.url != whole.url, "kept apart from the whole history"
+    assert (short.leads, short.months, whole.months) == (300, 4, 36)
+    assert short.counts["scoring_leads"] < whole.counts["scoring_leads"] == 300
+    assert sqlite_history(300, 3, END, folder=tmp_path, months=4).reused
