@@ -57,7 +57,8 @@ def render_monthly_page(document: Mapping[str, Any]) -> str:
         " currency, deals in another currency are counted and left out of sums. A dash is a figure that"
         " cannot be known yet.</p>",
     ]
-    title = f"Monthly review: {written(document['period'].get('month'), 'month')}"
+    month = document["period"].get("month")
+    title = f"Monthly review: {written(month, 'month')}" if month else "Review of a window"
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
