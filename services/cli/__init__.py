@@ -7,6 +7,7 @@ lockstep contract check FILE
 lockstep events schemas [--check] [--dir DIR]
 lockstep simulate [--rate 200] [--duration 60] [--sources ...] [--seed 7] [--time-scale 0.05] [--url URL]
 lockstep backtest --contract NEW.yaml [--since TIME] [--database URL]
+lockstep report --month YYYY-MM [--out FILE] [--model first_touch|last_touch|linear|w_shaped]
 lockstep topics create
 lockstep replay deadletter [--topic T] [--since TIME] [--id ID] [--dry-run]
 lockstep replay raw --source S --since TIME --until TIME [--dry-run]
@@ -28,6 +29,7 @@ from services.cli.erase import add_erase
 from services.cli.errors import CliError, CliUnavailable
 from services.cli.keys import add_keys
 from services.cli.replay import add_replay
+from services.cli.report import add_report
 from services.cli.serve import SERVICES, add_db, add_serve, add_topics, service_migrations
 from services.cli.simulate import add_simulate
 from shared.settings import SettingsError
@@ -46,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_events,
         add_simulate,
         add_backtest,
+        add_report,
         add_topics,
         add_replay,
         add_alerts,

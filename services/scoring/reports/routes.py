@@ -17,7 +17,7 @@ from services.scoring.domain.periods import PeriodError, lookback_period, report
 from services.scoring.endpoints import EngineDep
 from services.scoring.reports.funnel import funnel_report
 from services.scoring.reports.groups import GroupBy
-from services.scoring.reports.scorecard import scorecard_report
+from services.scoring.reports.scorecard import scorecard_document, scorecard_report
 from shared.web.access import Viewer
 from shared.web.problems import Problem
 from shared.web.sessions import DatabaseSession
@@ -70,4 +70,5 @@ async def get_scorecard(
     except PeriodError as exc:
         raise _problem(exc) from None
     chosen = model or engine.contract.attribution.default_model
-    return await scorecard_report(session, engine.contract, engine.calendar, period, chosen, datetime.now(UTC))
+    report = await scorecard_report(session, engine.contract, engine.calendar, period, chosen, datetime.now(UTC))
+    return scorecard_document(report)

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract import Contract
@@ -69,6 +70,13 @@ async def scorecard_report(
         "leads_needed": await _leads_needed(session, contract, period, won_stage),
         "reasons": _reasons(await deals.reasons(session, start, end), contract),
     }
+
+
+def scorecard_document(report: dict[str, Any]) -> dict[str, Any]:
+    """The report as JSON values, exactly as `GET /scorecard` answers it (times as ISO 8601 text):
+    the one document the API, the monthly page and its tests all read."""
+    document: dict[str, Any] = TypeAdapter(dict[str, Any]).dump_python(report, mode="json")
+    return document
 
 
 async def _conversions(session: AsyncSession, period: Period, won_stage: str, now: datetime) -> list[dict[str, Any]]:
