@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from contract import Contract
 from contract.calendar import BusinessCalendar
 from contract.sla import Policy
-from shared.events.catalog import AlertKind, AlertSeverity
+from shared.events.published import AlertKind, AlertSeverity
 
 TIERS = ("warning", "breached", "escalated")
 # Each tier's alert: its kind and its severity.

@@ -4,18 +4,12 @@ from shared.events.catalog import (
     ACTIVITY_KINDS,
     EVENT_TYPES,
     ActivityRecorded,
-    AlertRaised,
     CanonicalEvent,
     ContactAttributes,
     ContactDeleted,
     ContactMerged,
     ContactUpserted,
-    FollowUpDecided,
-    LeadErased,
-    LeadIdentified,
-    LeadLabel,
     LeadRef,
-    LifecycleTransitioned,
     OpportunityChanged,
     SalesDispositioned,
     SalesTouched,
@@ -23,6 +17,14 @@ from shared.events.catalog import (
 )
 from shared.events.envelope import EventEnvelope, MalformedEvent
 from shared.events.keys import LeadKeys, normalize_email
+from shared.events.published import (
+    AlertRaised,
+    FollowUpDecided,
+    LeadErased,
+    LeadIdentified,
+    LeadLabel,
+    LifecycleTransitioned,
+)
 
 __all__ = [
     "ACTIVITY_KINDS",

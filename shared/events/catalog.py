@@ -30,9 +30,6 @@ ActivityKind = Literal[
 ACTIVITY_KINDS: tuple[str, ...] = get_args(ActivityKind)
 TouchChannel = Literal["call", "email", "meeting", "sms", "social", "other"]
 Disposition = Literal["accepted", "rejected", "qualified", "disqualified"]
-AlertKind = Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected", "pipeline.lagging"]
-AlertSeverity = Literal["info", "warning", "critical"]
-FollowUpStatus = Literal["met", "breached", "cancelled"]
 OpportunityChange = Literal[
     "created", "linked", "stage_changed", "amount_changed", "closed_won", "closed_lost", "reopened"
 ]
@@ -228,98 +225,3 @@ SOURCE_EVENTS: tuple[type[SourceEvent], ...] = (
     SalesDispositioned,
     OpportunityChanged,
 )
-
-
-class LifecycleTransitioned(CanonicalEvent):
-    event_type: ClassVar[str] = "lockstep.lifecycle.transitioned.v1"
-    lead_key: str = Field(min_length=1, description="The lead's opaque key (a keyed hash, never an email)")
-    email: str | None = None
-    name: str | None = Field(None, description="The person's name as the sources give it, for alerts")
-    company: str | None = None
-    record_url: str | None = Field(None, description="The person's record in the source system, for alerts")
-    from_stage: str | None = Field(None, description="None when the lead is first seen")
-    to_stage: str
-    reason: str = Field(description="The rule or disposition that caused the change")
-    fit_score: int
-    fit_grade: str
-    engagement_score: int
-    owner: str | None = None
-    team: str | None = None
-    contract_version: str
-    occurred_at: AwareDatetime = Field(description="When it happened in the source system")
-    caused_by: str | None = Field(None, description="CloudEvents id of the event that caused it")
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
-class LeadIdentified(CanonicalEvent):
-    """New ways a lead is known by (`email:...`, `<source>:<record id>`), published by scoring on
-    `<prefix>lifecycle` so other services can match source events to the lead key."""
-
-    event_type: ClassVar[str] = "lockstep.lead.identified.v1"
-    lead_key: str = Field(min_length=1)
-    identities: list[str] = Field(min_length=1)
-    occurred_at: AwareDatetime
-
-
-class LeadErased(CanonicalEvent):
-    """A person's personal data was erased (a CRM deletion, `lockstep erase`, the admin API), published
-    by scoring on `<prefix>lifecycle` once its own tables are clean: every consumer erases what it holds
-    of `lead_key` too. What stays is anonymous history, kept under `anonymous_key`, a random key no
-    email or record id leads back to, so counts and timings do not change."""
-
-    event_type: ClassVar[str] = "lockstep.lead.erased.v1"
-    lead_key: str = Field(min_length=1)
-    anonymous_key: str = Field(min_length=1)
-    occurred_at: AwareDatetime
-
-
-class LeadLabel(_Model):
-    """How a person reads the lead an alert is about."""
-
-    name: str | None = None
-    company: str | None = None
-    record_url: str | None = Field(None, description="The person's record in the source system")
-    email: str | None = Field(None, description="Only in webhooks to targets configured with include_email")
-
-
-class AlertRaised(CanonicalEvent):
-    event_type: ClassVar[str] = "lockstep.alert.raised.v1"
-    alert_id: str
-    kind: AlertKind
-    severity: AlertSeverity
-    lead_key: str
-    policy: str | None = None
-    owner: str | None = None
-    team: str | None = None
-    escalate_to: str | None = None
-    due_at: AwareDatetime | None = None
-    raised_at: AwareDatetime
-    message: str
-    lead: LeadLabel | None = Field(None, description="Who the lead is, as the message names them")
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
-class FollowUpDecided(CanonicalEvent):
-    """What became of a follow-up timer, published by the SLA on `<prefix>alerts` for the scorecard
-    (scoring keeps them): met (in time or late), breached (past its breach due time, not met yet), or
-    cancelled (a duplicate of the merged lead's own timer: counted nowhere, as in /sla/compliance).
-
-    A timer has at most two decisions, `breached` and then `met` or `cancelled`: the last one is its
-    outcome, except that a timer once breached is never in time, whichever order they arrive in."""
-
-    event_type: ClassVar[str] = "lockstep.followup.decided.v1"
-    timer_id: str = Field(min_length=1, max_length=255, description="The timer's opaque id (no personal data)")
-    lead_key: str = Field(
-        min_length=1, max_length=320, description="Whose timer it is, as the SLA knew it when deciding"
-    )
-    policy: str = Field(min_length=1, max_length=128, description="The SLA policy (sla.policies) it measures")
-    started_at: AwareDatetime = Field(description="When the timer started: the stage change that started it")
-    status: FollowUpStatus
-    in_time: bool | None = Field(
-        None,
-        description="Met by its breach due time, never breached; false once breached or met late; null if cancelled",
-    )
-    business_seconds_to_met: float | None = Field(
-        None, ge=0, description="Business seconds from start to met, in the timer's calendar; only when met"
-    )
-    occurred_at: AwareDatetime = Field(description="When it was decided: met, the breach due time, or cancelled")

@@ -22,7 +22,7 @@ from services.sla.notify import AlertNotifier, WebhookTarget, enqueue, parse_tar
 from services.sla.tables import deliveries, leads, metadata
 from shared.db import create_engine, session_factory
 from shared.events import AlertRaised, LeadLabel
-from shared.events.catalog import AlertKind, AlertSeverity
+from shared.events.published import AlertKind, AlertSeverity
 from tests.support.keys import key_of
 from tests.support.receiver import Receiver
 
