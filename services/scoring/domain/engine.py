@@ -196,28 +196,18 @@ class LifecycleEngine:
     def _maybe_mql(self, lead: Lead, at: datetime, event_id: str | None, activity: str | None) -> None:
         if MQL not in self.contract.stages[lead.stage].next or lead.deleted:
             return
-        engagement = self.engagement(lead, at)
-        for rule in self.contract.scoring.mql:
-            if rule.activity is not None and rule.activity != activity:
-                continue
-            if rule.business_email and not self.rules.business_email(lead.email):
-                continue
-            if rule.grade_at_least is not None and not self.rules.grade_at_least(lead.fit_grade, rule.grade_at_least):
-                continue
-            if rule.fit_at_least is not None and lead.fit_score < rule.fit_at_least:
-                continue
-            if rule.engagement_at_least is not None and engagement < rule.engagement_at_least:
-                continue
-            details = {
-                "rule": rule.name,
-                "activities_before_mql": lead.activities_since_mql,
-                "recycled_before": lead.stage == "recycled",
-                "last_rejection_reason": lead.rejection_reason,
-            }
-            if self._move(lead, MQL, f"mql:{rule.name}", at, event_id, details):
-                lead.activities_since_mql = 0
-                lead.mql_rule = rule.name
+        rule = self.rules.qualifying_rule(lead, self.engagement(lead, at), activity)
+        if rule is None:
             return
+        details = {
+            "rule": rule.name,
+            "activities_before_mql": lead.activities_since_mql,
+            "recycled_before": lead.stage == "recycled",
+            "last_rejection_reason": lead.rejection_reason,
+        }
+        if self._move(lead, MQL, f"mql:{rule.name}", at, event_id, details):
+            lead.activities_since_mql = 0
+            lead.mql_rule = rule.name
 
     def _recycle(self, lead: Lead, cause: RecycledBy, at: datetime, event_id: str | None) -> None:
         policy = self.contract.handoff.recycling.get(cause)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from contract.scoring import EngagementRule, FitRule, Scoring, grade_rank
+from contract.scoring import EngagementRule, FitRule, MqlRule, Scoring, grade_rank
+from services.scoring.domain.lead import Lead
 from shared.events import ActivityRecorded
 
 
@@ -101,3 +102,19 @@ class ScoringRules:
     @staticmethod
     def grade_at_least(grade: str, required: str) -> bool:
         return grade_rank(grade) <= grade_rank(required)
+
+    def qualifying_rule(self, lead: Lead, engagement: float, activity: str | None) -> MqlRule | None:
+        """The first of the contract's MQL rules the lead meets now (`activity`: what it just did)."""
+        for rule in self.scoring.mql:
+            if rule.activity is not None and rule.activity != activity:
+                continue
+            if rule.business_email and not self.business_email(lead.email):
+                continue
+            if rule.grade_at_least is not None and not self.grade_at_least(lead.fit_grade, rule.grade_at_least):
+                continue
+            if rule.fit_at_least is not None and lead.fit_score < rule.fit_at_least:
+                continue
+            if rule.engagement_at_least is not None and engagement < rule.engagement_at_least:
+                continue
+            return rule
+        return None

@@ -81,11 +81,16 @@ async def cohorts(
 
 
 async def acceptance(
-    session: AsyncSession, start: datetime, end: datetime, group: ColumnElement | None
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    group: ColumnElement | None,
+    entered: dict[str, Counter[str]],
 ) -> dict[str, Counter[str]]:
     """Each MQL entry in the window by its next decisive move: accepted, rejected or undecided. A
     lead leaves MQL only by a decision (every stage after MQL is one), so the move out of each
-    entry is its verdict, found by the entry's time on the move (`from_entered_at`)."""
+    entry is its verdict, found by the entry's time on the move (`from_entered_at`). `entered`: the
+    window's entries, as `entries` counts them, for the undecided."""
     start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
     query = _grouped(select(t.to_stage, func.count()), group, t.lead_key)
     query = query.where(t.from_stage == "mql", t.from_entered_at >= start, t.from_entered_at < end)
@@ -93,7 +98,7 @@ async def acceptance(
     for next_stage, n, g in await session.execute(query.group_by(t.to_stage, "g")):
         verdict = "accepted" if next_stage in ACCEPTED else "rejected" if next_stage in REJECTED else "undecided"
         found[_name(g)][verdict] += n
-    for g, stages in (await entries(session, start, end, group)).items():
+    for g, stages in entered.items():
         found[g]["undecided"] += stages.get("mql", 0) - sum(found[g].values())
     return found
 

@@ -49,7 +49,7 @@ async def actuals(
         unique = bool(signed.get(name) and signed[name].unique)
         count = await facts.unique_entries(session, stage, start, end) if unique else entered.get(stage, 0)
         found[name] = Actual(count, {"entries": entered.get(stage, 0), "unique": unique})
-    verdicts = (await facts.acceptance(session, start, end, None)).get("all", Counter())
+    verdicts = (await facts.acceptance(session, start, end, None, {"all": entered})).get("all", Counter())
     accepted, rejected = verdicts.get("accepted", 0), verdicts.get("rejected", 0)
     rate = Fraction(accepted, accepted + rejected) if accepted + rejected else None
     found["mql_acceptance_rate"] = Actual(
