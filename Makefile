@@ -5,6 +5,10 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# The suite runs in this many worker processes (pytest-xdist), a test file per worker at a time: most
+# tests wait on the broker, the databases and service processes, not on a core. Capped so a large CI
+# machine does not start dozens of service processes against one broker.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; [ $$n -lt 2 ] && n=2; echo $$n)
 # The local broker's port; tests follow it.
 export LOCKSTEP_KAFKA_PORT ?= 9092
 export LOCKSTEP_TEST_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(LOCKSTEP_KAFKA_PORT)
@@ -78,7 +82,7 @@ lint: install
 # PostgreSQL is started by the suite itself (tests/conftest.py, deploy/postgres/pg.sh), the first time a
 # test needs it; one that cannot be had is an error, never a skip.
 test: install lint tools $(BROWSER_STAMP) kafka-up
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Tests save screenshots under var/screenshots (ignored); updating the documented one is this deliberate step.
 screenshots: install tools $(BROWSER_STAMP) kafka-up

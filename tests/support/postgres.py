@@ -8,6 +8,7 @@ none.
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 
 from tests.support.infra import REPO
@@ -20,7 +21,12 @@ BACKENDS = ("sqlite", "postgres")
 
 def start_postgres() -> tuple[str | None, str]:
     """`pg.sh up`: the admin URL, or None and why not."""
-    result = subprocess.run([str(PG_SH), "up"], capture_output=True, text=True)
+    # Test workers (pytest -n) start together: one of them starts the server, the others find it up.
+    lock = REPO / "var" / "pg-up.lock"
+    lock.parent.mkdir(exist_ok=True)
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        result = subprocess.run([str(PG_SH), "up"], capture_output=True, text=True)
     url = result.stdout.strip()
     if result.returncode == 0 and url:
         return url, ""
