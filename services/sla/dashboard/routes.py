@@ -1,6 +1,7 @@
-"""The dashboard's endpoints: the page, its static files, and the funnel fetched from scoring.
+"""The dashboard's endpoints: its two pages (the ops dashboard, the scorecard), their static files,
+and the funnel fetched from scoring.
 
-The page is plain HTML, CSS and JavaScript served from `static/` (no build step, nothing from
+Each page is plain HTML, CSS and JavaScript served from `static/` (no build step, nothing from
 a CDN); every URL it fetches is relative, so it works behind a proxy that mounts the service
 under a path. The page and its files are open (they hold no data: the page signs in first,
 services/sla/dashboard/session.py); everything they fetch needs the session.
@@ -8,9 +9,11 @@ services/sla/dashboard/session.py); everything they fetch needs the session.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 
@@ -26,6 +29,11 @@ ASSETS = {
     "dashboard.js": "text/javascript",
     "charts.js": "text/javascript",
     "session.js": "text/javascript",
+    "scorecard.css": "text/css",
+    "scorecard.js": "text/javascript",
+    "scorecard-figures.js": "text/javascript",
+    "scorecard-targets.js": "text/javascript",
+    "scorecard-panels.js": "text/javascript",
     "favicon.svg": "image/svg+xml",
 }
 # The page must always come from this service: no framing, no third-party fetches.
@@ -40,6 +48,11 @@ PAGE_HEADERS = {
 @router.get("/dashboard", include_in_schema=False)
 async def dashboard_page() -> FileResponse:
     return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+
+@router.get("/dashboard/scorecard", include_in_schema=False)
+async def scorecard_page() -> FileResponse:
+    return FileResponse(STATIC / "scorecard.html", media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
 
 @router.get("/dashboard/static/{name}", include_in_schema=False)
@@ -82,8 +95,14 @@ async def dashboard_funnel(
     # Scoring validates the query and owns its meaning: the values pass through untouched, so
     # the two services can never disagree on what a funnel query is.
     params = {name: value for name, value in (("from", from_), ("to", to), ("group_by", group_by)) if value is not None}
+    return await relayed(request.app.state.service.scoring.funnel(params))
+
+
+async def relayed(asked: Awaitable[httpx.Response]) -> Response:
+    """Scoring's answer as it came (a report, or its 400 problem), or a problem of our own when
+    scoring cannot give one: 503 when it is unreachable or slow, 502 when it failed."""
     try:
-        answer = await request.app.state.service.scoring.funnel(params)
+        answer = await asked
     except ScoringUnavailable as exc:
         headers = {"Retry-After": "5"} if exc.status == 503 else None
         raise Problem(

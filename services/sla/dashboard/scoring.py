@@ -1,4 +1,4 @@
-"""The scoring service as the dashboard reads it: its funnel, over one pooled HTTP client.
+"""The scoring service as the dashboard reads it: its funnel and its scorecard, over one pooled HTTP client.
 
 The client is opened by the SLA bootstrap and closed with the runtime, so connections are
 reused across page refreshes and nothing is opened at import time. It calls with a viewer key
@@ -33,12 +33,17 @@ class ScoringClient:
 
     async def funnel(self, params: dict[str, str]) -> httpx.Response:
         """Scoring's `GET /funnel` answer as it came: a report, or its 400 problem for a query it refuses."""
+        return await self._report("/funnel", "the funnel", params)
+
+    async def scorecard(self, params: dict[str, str]) -> httpx.Response:
+        """Scoring's `GET /scorecard` answer as it came: the month's document, or its 400 problem."""
+        return await self._report("/scorecard", "the scorecard", params)
+
+    async def _report(self, path: str, what: str, params: dict[str, str]) -> httpx.Response:
         if not self._keyed:
-            raise ScoringUnavailable(
-                503, "the funnel needs LOCKSTEP_SCORING_KEY (a viewer key for the scoring service)"
-            )
+            raise ScoringUnavailable(503, f"{what} needs LOCKSTEP_SCORING_KEY (a viewer key for the scoring service)")
         try:
-            answer = await self._http.get("/funnel", params=params)
+            answer = await self._http.get(path, params=params)
         except httpx.TimeoutException:
             raise ScoringUnavailable(503, "the scoring service (LOCKSTEP_SCORING_URL) did not answer in time") from None
         except httpx.TransportError:
@@ -59,7 +64,7 @@ class ScoringClient:
         raise ScoringUnavailable(
             502,
             f"the scoring service (LOCKSTEP_SCORING_URL) answered {answer.status_code}"
-            f" {media_type or 'without a content type'} to GET /funnel",
+            f" {media_type or 'without a content type'} to GET {path}",
         )
 
     async def close(self) -> None:
