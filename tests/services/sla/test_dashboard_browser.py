@@ -11,7 +11,6 @@ var/screenshots/dashboard.png, which git ignores, so a test run leaves the tree 
 
 import asyncio
 import os
-import shutil
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -21,25 +20,15 @@ import pytest
 from services.simulator.contracts import with_first_touch
 from shared.bus import EventProducer, OutgoingRecord
 from tests.support.access import bearer, issue_key
+from tests.support.browser import BROWSER, browser_tools
 from tests.support.funnel_story import fresh_mql, publish, story, wait_for_story
 from tests.support.infra import REPO
 from tests.support.keys import key_of
 from tests.support.servers import spawn_service
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-BROWSER = REPO / "tests" / "browser"
 SCREENSHOT = REPO / "var" / "screenshots" / "dashboard.png"
 LIVE_LEAD = "erin@epsilon.io"
-
-
-def _browser_tools() -> tuple[str, str]:
-    node, chromium = shutil.which("node"), shutil.which("chromium")
-    # A missing browser is a broken set-up, never a reason to skip: `make test` provides both.
-    assert chromium, "chromium is missing: `make test` installs it (deploy/tools.sh)"
-    assert node and (BROWSER / "node_modules" / "playwright-core").is_dir(), (
-        "playwright-core is missing: `make test` runs `npm ci` in tests/browser"
-    )
-    return node, chromium
 
 
 def _contract(tmp_path) -> str:
@@ -75,7 +64,7 @@ async def _line(stream: asyncio.StreamReader) -> dict:
 
 
 async def test_an_alert_arrives_live_and_is_acknowledged_from_the_page(kafka_bootstrap, topic_prefix, tmp_path):
-    node, chromium = _browser_tools()
+    node, chromium = browser_tools()
     env = {
         "LOCKSTEP_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "LOCKSTEP_TOPIC_PREFIX": topic_prefix,
