@@ -23,7 +23,8 @@ help:
 	@echo "make lint       ruff (lint and format check), mypy and the import contracts"
 	@echo "make test       set up, lint, start Kafka and PostgreSQL, run the whole suite"
 	@echo "make demo       the stack and the traffic simulator, then the funnel and SLA compliance"
-	@echo "make screenshots  run the dashboard's browser test and update docs/dashboard.png"
+	@echo "make screenshots  run the browser tests and update docs/dashboard.png and docs/scorecard.png"
+	@echo "                  (one of them: make screenshots SCREENSHOTS=scorecard)"
 	@echo "make docs       rewrite the generated parts of docs/ (event schemas, configuration tables)"
 	@echo "make kafka-up | kafka-down | pg-up | pg-down | migrate | schemas | bench"
 
@@ -84,11 +85,13 @@ lint: install
 test: install lint tools $(BROWSER_STAMP) kafka-up
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-# Tests save screenshots under var/screenshots (ignored); updating the documented one is this deliberate step.
+# Tests save screenshots under var/screenshots (ignored); updating the documented ones is this deliberate
+# step: each page's browser test (tests/services/sla/test_<page>_browser.py), then its screenshot copied.
+SCREENSHOTS ?= dashboard scorecard
 screenshots: install tools $(BROWSER_STAMP) kafka-up
-	rm -f var/screenshots/dashboard.png
-	$(BIN)/pytest -q -p no:cacheprovider tests/services/sla/test_dashboard_browser.py
-	cp var/screenshots/dashboard.png docs/dashboard.png
+	rm -f $(SCREENSHOTS:%=var/screenshots/%.png)
+	$(BIN)/pytest -q -p no:cacheprovider $(SCREENSHOTS:%=tests/services/sla/test_%_browser.py)
+	$(foreach page,$(SCREENSHOTS),cp var/screenshots/$(page).png docs/$(page).png;)
 
 # The stack plus the simulator for DEMO_SECONDS (60), then the funnel and SLA compliance.
 demo: install kafka-up migrate

@@ -38,11 +38,13 @@ class SlaSettings(ContractSettings):
     )
     scoring_url: str = Field(
         "http://127.0.0.1:8002",
-        description="Base http(s) URL of the scoring service, where the dashboard's funnel comes from",
+        description="Base http(s) URL of the scoring service: the dashboard's funnel and the scorecard page's data",
     )
     scoring_key: SecretStr | None = Field(
         None,
-        description="A viewer key the dashboard's funnel calls scoring with (the funnel is unavailable without)",
+        description=(
+            "A viewer key the dashboard's funnel and the scorecard page call scoring with (neither works without)"
+        ),
         json_schema_extra={"outbound": True},
     )
     session_ttl: timedelta = Field(

@@ -32,7 +32,7 @@ V, OP, A = Role.VIEWER, Role.OPERATOR, Role.ADMIN
 S = TypeVar("S", bound=LockstepSettings)
 
 # The only routes without a key: probes, Prometheus (its own token), the vendors' webhooks (their
-# own signatures), and the dashboard's page, files and sign-in (they hold no data).
+# own signatures), and the dashboard's pages, files and sign-in (they hold no data).
 EXEMPT = {
     "ingest": {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("POST", "/webhooks/{source}")},
     "scoring": {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")},
@@ -41,6 +41,7 @@ EXEMPT = {
         ("GET", "/readyz"),
         ("GET", "/metrics"),
         ("GET", "/dashboard"),
+        ("GET", "/dashboard/scorecard"),
         ("GET", "/dashboard/static/{name}"),
         ("POST", "/dashboard/session"),
     },
@@ -64,6 +65,7 @@ ROLES = {
         ("GET", "/sla/compliance"): V,
         ("GET", "/sla/timers/open"): V,
         ("GET", "/dashboard/funnel"): V,
+        ("GET", "/dashboard/scorecard/data"): V,  # scoring's scorecard: aggregates, no personal data
         ("GET", "/dashboard/deadletters"): V,  # counts, topics and error types: no records, no keys
         ("GET", "/dashboard/lag"): V,  # topics, partitions, times and replicas (host:pid): no lead's data
         ("GET", "/dashboard/session"): V,
