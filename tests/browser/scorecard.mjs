@@ -2,10 +2,10 @@
 //
 //   LOCKSTEP_TEST_KEY=lsk_... node scorecard.mjs <sla base url> <month> <another model> <screenshot path> <chromium path>
 //
-// Signs in by pasting the (viewer) key, notes the month and model the page opens on, picks <month>,
-// reads every figure drawn, saves the screenshot, switches to <another model> and reads them again,
-// then follows the links to the ops dashboard and back. Prints one JSON object on stdout:
-//   {opened: {month, model}, drawn: {month, model, figures, stray}, switched: {...}, links: {...}, problems}
+// Signs in by pasting the (viewer) key and reads every figure drawn for the month and model the page
+// opens on; picks <month>, reads them again and saves the screenshot; switches to <another model> and
+// reads them again; then follows the links to the ops dashboard and back. Prints one JSON object:
+//   {opened: {month, model, figures, stray, ...}, drawn: {...}, switched: {...}, links: {...}, problems}
 // A figure is an element with data-metric: its path in the /scorecard document, its unit, and its text
 // (or, for a chart mark, its data-value and its length). `stray` is every number on screen that is no
 // figure. Any failure: a message on stderr and exit status 1. Waits are generous; nothing is timed.
@@ -78,7 +78,7 @@ try {
 
   await page.locator('#card[data-state="ready"]').waitFor(WAIT);
   const card = page.locator("#card");
-  const opened = { month: await card.getAttribute("data-month"), model: await card.getAttribute("data-model") };
+  const opened = await drawn(page, { month: await card.getAttribute("data-month") });
 
   await page.locator("#month").fill(month);
   const first = await drawn(page, { month, model: opened.model });
