@@ -90,6 +90,7 @@ class BusinessCalendar:
         self._closed = frozenset(config.closed)
         self._holidays = config.holidays
         self._years: dict[int, _Year] = {}
+        self._shut_days: dict[int, frozenset[date]] = {}
 
     @classmethod
     def from_config(cls, cfg: Calendar) -> BusinessCalendar:
@@ -119,6 +120,11 @@ class BusinessCalendar:
         return amount * _LITERAL[unit]
 
     # -- questions -------------------------------------------------------------------------
+
+    def is_working_day(self, day: date) -> bool:
+        """Whether the calendar opens on `day`, a date on its own clock: one of its weekdays, neither a
+        public holiday nor a closed date. What "the first business day of a month" counts."""
+        return day.weekday() in self.weekdays and day not in self._shut(day.year)
 
     def is_open(self, at: datetime) -> bool:
         point = _micros(at)
@@ -187,7 +193,7 @@ class BusinessCalendar:
     def _build(self, y: int) -> _Year:
         if not 1 <= y <= _LAST_YEAR:
             raise OverflowError(f"year {y} is outside the calendar's range")
-        shut = self._closed | self._public_holidays(y)
+        shut = self._shut(y)
         starts: list[int] = []
         ends: list[int] = []
         before: list[int] = []
@@ -207,6 +213,13 @@ class BusinessCalendar:
                     through.append(total)
             day += one
         return _Year(starts, ends, before, through, total)
+
+    def _shut(self, y: int) -> frozenset[date]:
+        """Year `y`'s closed dates and public holidays."""
+        found = self._shut_days.get(y)
+        if found is None:
+            found = self._shut_days[y] = self._closed | self._public_holidays(y)
+        return found
 
     def _public_holidays(self, y: int) -> frozenset[date]:
         if self._holidays is None:

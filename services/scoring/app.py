@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from services.scoring.bootstrap import bootstrap
 from services.scoring.endpoints import router
 from services.scoring.reports import routes as reports
+from services.scoring.reports.monthly import routes as monthly
 from services.scoring.settings import ScoringSettings
 from shared.settings import load_settings
 from shared.web import audit
@@ -16,8 +17,9 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
     return create_service_app(
         title="Lockstep scoring",
         description=(
-            "The lifecycle contract applied: lead scores with their reasons, stage changes, the funnel, the scorecard."
+            "The lifecycle contract applied: lead scores with their reasons, stage changes, the funnel, the scorecard,"
+            " the monthly reviews."
         ),
         start=lambda: bootstrap(settings),
-        routers=[router, reports.router, audit.router],
+        routers=[router, reports.router, monthly.router, audit.router],
     )

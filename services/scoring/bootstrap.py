@@ -1,9 +1,11 @@
-"""Wires the scoring service: the contract, the engine, the events consumer and its outbox, and the
-consumer of the SLA's follow-up decisions (followups.py)."""
+"""Wires the scoring service: the contract, the engine, the events consumer and its outbox, the
+consumer of the SLA's follow-up decisions (followups.py), and the monthly reviews produced once each
+month (reports/monthly/producer.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from contract import load_contract
 from services.scoring import followups
@@ -11,8 +13,10 @@ from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.handler import ScoringHandler
 from services.scoring.metrics import ScoringMetrics
 from services.scoring.migrations import MIGRATIONS
+from services.scoring.reports.monthly.producer import Clock, MonthlyReports, system_clock
 from services.scoring.settings import ScoringSettings
 from services.scoring.tables import audit, outbox, processed_events
+from shared.bus.group_offsets import processed_before
 from shared.db import Outbox, ProcessedEvents
 from shared.db.audit import AuditTrail
 from shared.events import LeadKeys
@@ -26,9 +30,14 @@ class ScoringService(ServiceHandle):
     engine: LifecycleEngine
     keys: LeadKeys  # what an erasure request is keyed by (POST /leads/erase)
     audit: AuditTrail  # who asked for an erasure
+    reports: MonthlyReports
 
 
-async def bootstrap(settings: ScoringSettings) -> ScoringService:
+async def bootstrap(
+    settings: ScoringSettings, clock: Clock = system_clock, *, report_check_s: float = 60.0
+) -> ScoringService:
+    """`clock`: what the monthly reviews read the date from; `report_check_s`: how often they look
+    whether a month's review is due (a check that finds it stored reads one row)."""
     engine = LifecycleEngine(load_contract(settings.contract))
     runtime = await open_runtime("scoring", settings, migrations=MIGRATIONS)
     box = Outbox(outbox)
@@ -51,4 +60,26 @@ async def bootstrap(settings: ScoringSettings) -> ScoringService:
         outbox=None,
         wanted=followups.WANTED,
     )
-    return ScoringService(runtime, engine, keys, AuditTrail(audit))
+    # The month's input is complete once both groups have processed what Kafka had before it ended.
+    inputs = [(f"{settings.topic_prefix}{GROUP}", [runtime.topics.events])]
+    inputs.append((f"{settings.topic_prefix}{followups.GROUP}", [runtime.topics.alerts]))
+
+    async def input_complete(before: datetime) -> bool:
+        for group, topics in inputs:
+            if not await processed_before(settings.kafka_bootstrap, group, topics, before):
+                return False
+        return True
+
+    reports = MonthlyReports(
+        runtime.sessions,
+        engine,
+        box,
+        runtime.topics.alerts,
+        input_complete=input_complete,
+        clock=clock,
+        interval_s=report_check_s,
+        after_commit=runtime.committed,
+    )
+    runtime.spawn("monthly-reports", reports.run())
+    runtime.closers.append(reports.stop)
+    return ScoringService(runtime, engine, keys, AuditTrail(audit), reports)

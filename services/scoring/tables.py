@@ -1,6 +1,6 @@
 """Tables owned by the scoring service."""
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text
 
 from shared.db.audit import audit_table
 from shared.db.tables import AutoId, outbox_table, processed_events_table
@@ -164,4 +164,25 @@ event_log = Table(
     Column("data", JSON, nullable=False),
     Column("lead_key", String(320), nullable=True, index=True),
     Index("ix_scoring_event_log_time", "occurred_at"),
+)
+
+# The monthly review of each finished month, produced once on the first business day after it
+# (reports/monthly/producer.py) and served as it was then: the /scorecard document and its page.
+reports = Table(
+    "scoring_reports",
+    metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM: one report per month, whoever produces it
+    Column("document", JSON, nullable=False),  # the /scorecard document of the month, as GET /scorecard answers
+    Column("html", Text, nullable=False),  # the page rendered from it
+    Column("produced_at", DateTime(timezone=True), nullable=False),
+    Column("contract_version", String(64), nullable=False),
+)
+
+# Since when the monthly reviews are produced: the first check's time, written once. A month that
+# ended before it is never produced automatically (a first deployment does not report history).
+report_schedule = Table(
+    "scoring_report_schedule",
+    metadata,
+    Column("schedule", String(32), primary_key=True),  # "monthly"
+    Column("since", DateTime(timezone=True), nullable=False),
 )

@@ -29,7 +29,7 @@ def _consumer(bootstrap: str, client_id: str) -> AIOKafkaConsumer:
     )
 
 
-async def _partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicPartition]:
+async def topic_partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicPartition]:
     # The admin client asks for this topic's metadata without creating it (a consumer's request might).
     [described] = await admin.describe_topics([topic])
     partitions = sorted(p["partition"] for p in described["partitions"])
@@ -38,7 +38,7 @@ async def _partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicParti
     return [TopicPartition(topic, p) for p in partitions]
 
 
-async def _open(bootstrap: str, client_id: str) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+async def open_reader(bootstrap: str, client_id: str) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id)
     await admin.start()
     consumer = _consumer(bootstrap, client_id)
@@ -56,9 +56,9 @@ async def scan_topic(
     """Every record of `topic` whose Kafka timestamp is at or after `since` (all when None), up to the
     end offsets read when the scan began; partition by partition in order, partitions interleaved.
     Use with `contextlib.aclosing` when the loop may stop early."""
-    admin, consumer = await _open(bootstrap, client_id)
+    admin, consumer = await open_reader(bootstrap, client_id)
     try:
-        partitions = await _partitions(admin, topic)
+        partitions = await topic_partitions(admin, topic)
         consumer.assign(partitions)
         end = await consumer.end_offsets(partitions)
         if since is None:
@@ -111,9 +111,9 @@ class TopicTail:
 
     async def _read(self, topic: str, latest: int) -> tuple[int, list[ConsumerRecord]]:
         if self._clients is None:
-            self._clients = await _open(self._bootstrap, self._client_id)
+            self._clients = await open_reader(self._bootstrap, self._client_id)
         admin, consumer = self._clients
-        partitions = await _partitions(admin, topic)
+        partitions = await topic_partitions(admin, topic)
         consumer.assign(partitions)
         first = await consumer.beginning_offsets(partitions)
         end = await consumer.end_offsets(partitions)

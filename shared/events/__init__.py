@@ -24,6 +24,9 @@ from shared.events.published import (
     LeadIdentified,
     LeadLabel,
     LifecycleTransitioned,
+    ReportFigures,
+    ReportPublished,
+    ReportTarget,
 )
 
 __all__ = [
@@ -46,6 +49,9 @@ __all__ = [
     "LifecycleTransitioned",
     "MalformedEvent",
     "OpportunityChanged",
+    "ReportFigures",
+    "ReportPublished",
+    "ReportTarget",
     "SalesDispositioned",
     "SalesTouched",
     "SourceEvent",

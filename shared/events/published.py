@@ -1,5 +1,5 @@
-"""The events Lockstep's own services publish: scoring's stage changes, identities and erasures, the
-SLA service's alerts and follow-up decisions. What sources report through the door is catalog.py's;
+"""The events Lockstep's own services publish: scoring's stage changes, identities, erasures and monthly
+reports, the SLA service's alerts and follow-up decisions. What sources report through the door is catalog.py's;
 both register their types in catalog.EVENT_TYPES, so an envelope of either reads the same way."""
 
 from __future__ import annotations
@@ -108,3 +108,48 @@ class FollowUpDecided(CanonicalEvent):
         None, ge=0, description="Business seconds from start to met, in the timer's calendar; only when met"
     )
     occurred_at: AwareDatetime = Field(description="When it was decided: met, the breach due time, or cancelled")
+
+
+class ReportFigures(_Model):
+    """A target's numbers written as the monthly page prints them (`20,000`, `60%`, `2h 30m`, `–` for
+    none), so that every message about the report reads the same as the page."""
+
+    target: str
+    actual: str
+    attainment: str
+
+
+class ReportTarget(_Model):
+    """One target both teams signed, for the month: a team owns it, never a person."""
+
+    name: str = Field(min_length=1, max_length=64, description="The target's name in the contract (targets.monthly)")
+    label: str = Field(min_length=1, max_length=200, description="As the report names it: `MQLs created`")
+    owner: str = Field(min_length=1, max_length=32, description="The team that owns it: marketing, sales or both")
+    unit: Literal["count", "rate", "money", "duration"] = Field(
+        description="count; rate (a fraction of one); money (the report's currency); duration (seconds)"
+    )
+    better: Literal["higher", "lower"]
+    target: int | float | None = Field(None, description="The month's target; null when none is agreed for it")
+    actual: int | float | None = Field(None, description="The month's actual; null when it cannot be known")
+    attainment: float | None = Field(None, description="Actual as a share of the target (1.0 on target)")
+    met: bool | None = None
+    shown: ReportFigures
+
+
+class ReportPublished(CanonicalEvent):
+    """A month's review was produced and stored, published by scoring on `<prefix>alerts` once per
+    month (the event id is `report:<month>`) on the first business day of the month after, in the
+    reporting calendar's time zone. The SLA service sends its summary to the webhook targets; the whole
+    report is served by scoring at `path`. It names no person."""
+
+    event_type: ClassVar[str] = "lockstep.report.published.v1"
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="The month reported, YYYY-MM")
+    title: str = Field(min_length=1, max_length=150, description="`Monthly review: November 2026`")
+    path: str = Field(min_length=1, max_length=64, description="Where scoring serves the page: `/reports/2026-11`")
+    starts_at: AwareDatetime = Field(description="The month's first instant on the reporting clock")
+    ends_at: AwareDatetime = Field(description="The next month's first instant (excluded)")
+    time_zone: str = Field(min_length=1, max_length=64, description="The reporting calendar's time zone")
+    currency: str = Field(min_length=3, max_length=3, description="The reporting currency of money targets")
+    contract_version: str = Field(min_length=1, max_length=64)
+    targets: list[ReportTarget] = Field(description="Every agreed target, in the order the report shows them")
+    produced_at: AwareDatetime = Field(description="When the report was produced: later events are not in it")
