@@ -1,5 +1,6 @@
 """Wires the SLA service: policies and calendars, the consumer and its watermarks, the timer scanner,
-the lag watch, outbound webhooks, and the dashboard's client of the scoring service."""
+the lag watch, outbound webhooks (alerts, and the monthly review's summary: reports.py), and the
+dashboard's client of the scoring service."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract import load_contract
+from services.sla import reports
 from services.sla.alerts import AlertDesk
 from services.sla.dashboard import DeadLetterPanel, ScoringClient
 from services.sla.handler import WANTED, SlaHandler
@@ -92,6 +94,15 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notif
         outbox=box,
         wanted=WANTED,
         progress=progress,
+    )
+    # The monthly review's summary, from scoring on <prefix>alerts, in a group of its own (reports.py).
+    runtime.add_consumer(
+        group=reports.GROUP,
+        topics=[runtime.topics.alerts],
+        handler=reports.ReportSummaries(targets),
+        processed=ProcessedEvents(processed_events),
+        outbox=None,
+        wanted=reports.WANTED,
     )
     publisher = WatermarkPublisher(
         runtime.sessions, progress, clock=clock, interval_s=min(0.1, settings.scan_interval_s)

@@ -4,6 +4,7 @@ from sqlalchemy import JSON, Column, DateTime, Float, Index, Integer, MetaData, 
 
 from shared.db.audit import audit_table
 from shared.db.tables import AutoId, outbox_table, processed_events_table
+from shared.events import AlertRaised
 
 metadata = MetaData()
 processed_events = processed_events_table(metadata, "sla")
@@ -115,20 +116,24 @@ loop_history = Table(
     Index("ix_sla_loop_history_lead_time", "lead_key", "occurred_at"),
 )
 
-# Outbound alert webhooks, one row per alert and target: retried with backoff, never blocking the consumer.
+# Outbound webhooks, one row per event and target: retried with backoff, never blocking the consumer.
+# An alert's, or a monthly review's summary (event_type says which; alert_id holds the review's
+# event id, `report:2026-11`). Unique per event and target: a repeated event queues nothing more.
 deliveries = Table(
     "sla_deliveries",
     metadata,
     Column("id", AutoId, primary_key=True, autoincrement=True),
     Column("alert_id", String(700), nullable=False),
     Column("target", String(64), nullable=False),  # name of the configured target
-    Column("payload", JSON, nullable=False),  # the alert.raised data, as published
+    Column("payload", JSON, nullable=False),  # the alert.raised (or report.published) data, as published
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("status", String(16), nullable=False),  # pending | sent | failed
     Column("last_error", String(500), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("event_type", String(128), nullable=False, server_default=AlertRaised.event_type),
     Index("ix_sla_deliveries_due", "status", "next_attempt_at"),
+    Index("ux_sla_deliveries_event_target", "alert_id", "target", unique=True),
 )
 
 # How far the SLA consumer has processed each partition of its input topics, in Kafka time

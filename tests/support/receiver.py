@@ -1,6 +1,6 @@
 """A webhook receiver for tests of outbound webhooks: a Starlette app served by uvicorn on
 127.0.0.1 in a thread of its own. It records every request and can be told to answer a target's
-first N requests with 500."""
+first N requests with 500, and to answer again."""
 
 from __future__ import annotations
 
@@ -68,6 +68,11 @@ class Receiver:
     def fail_first(self, target: str, n: int) -> None:
         with self._lock:
             self._failures[target] = n
+
+    def recover(self, target: str) -> None:
+        """The target answers again: its failures still to come are forgotten."""
+        with self._lock:
+            self._failures.pop(target, None)
 
     def reset(self) -> None:
         with self._lock:

@@ -1,5 +1,5 @@
-"""Durable delivery of alert webhooks: the rows queued in the alert's transaction (queueing.py) are
-sent in the background with backoff (`AlertNotifier`)."""
+"""Durable delivery of webhooks: the rows queued in the alert's transaction, or the monthly review's
+(queueing.py), are sent in the background with backoff (`AlertNotifier`; schedules in retries.py)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.sla.notify.metrics import NotifierMetrics
+from services.sla.notify.retries import REPORT_RETRIES, RetrySchedule, retry_after_s
 from services.sla.notify.targets import USER_AGENT, Clock, WebhookTarget, system_clock, to_utc
 from services.sla.notify.wire import render_request
 from services.sla.tables import deliveries
 from shared.db.engine import AnyRow, execute_on_cursor
+from shared.events import AlertRaised, ReportPublished
 from shared.events.keys import remove_emails
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,9 @@ class _Outcome:
 
 
 class AlertNotifier:
-    """Background task sending queued alert webhooks: `run()` until `stop()`, `wake()` when rows were queued."""
+    """Background task sending queued webhooks: `run()` until `stop()`, `wake()` when rows were queued.
+    `max_attempts`, `base_backoff_s` and `max_backoff_s` are the alerts' schedule; `report_retries`
+    the monthly review's."""
 
     def __init__(
         self,
@@ -56,16 +60,14 @@ class AlertNotifier:
         poll_interval_s: float = 1.0,
         lease_s: float | None = None,
         rng: random.Random | None = None,
+        report_retries: RetrySchedule = REPORT_RETRIES,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
         self._sessions = sessions
         self._targets = {t.name: t for t in targets}
         self._postgres = postgres
         self._clock = clock
-        self._max_attempts = max_attempts
-        self._base_backoff_s = base_backoff_s
-        self._max_backoff_s = max_backoff_s
+        self._alert_retries = RetrySchedule(max_attempts, base_backoff_s, max_backoff_s)
+        self._retries = {AlertRaised.event_type: self._alert_retries, ReportPublished.event_type: report_retries}
         self._jitter = jitter
         self._timeout_s = timeout_s
         self._batch_size = batch_size
@@ -89,13 +91,14 @@ class AlertNotifier:
     def wake(self) -> None:
         self._wake.set()
 
-    def backoff_s(self, attempts: int, retry_after_s: float | None = None) -> float:
-        """Delay before attempt `attempts + 1`: base * 2^(attempts-1), capped, plus up to `jitter` of itself."""
-        delay = min(self._max_backoff_s, self._base_backoff_s * 2.0 ** max(0, attempts - 1))
-        delay *= 1 + self._rng.uniform(0, self._jitter)
-        if retry_after_s is not None:  # the receiver asked for more time (429/503 Retry-After)
-            delay = max(delay, min(retry_after_s, self._max_backoff_s))
-        return delay
+    def retries_of(self, event_type: str) -> RetrySchedule:
+        """The schedule of a delivery of `event_type`: the alerts' unless it is a monthly review's."""
+        return self._retries.get(event_type, self._alert_retries)
+
+    def backoff_s(self, attempts: int, retry_after_s: float | None = None, event_type: str | None = None) -> float:
+        """Delay before attempt `attempts + 1` of a delivery of `event_type` (an alert's when None)."""
+        schedule = self.retries_of(event_type) if event_type else self._alert_retries
+        return schedule.delay_s(attempts, self._rng, self._jitter, retry_after_s)
 
     def _now(self) -> datetime:
         return to_utc(self._clock())  # stored in UTC: SQLite keeps a datetime's fields, not its offset
@@ -136,7 +139,7 @@ class AlertNotifier:
         d = deliveries
         async with self._sessions() as session, session.begin():
             query = (
-                select(d.c.id, d.c.alert_id, d.c.target, d.c.payload, d.c.attempts)
+                select(d.c.id, d.c.alert_id, d.c.target, d.c.payload, d.c.attempts, d.c.event_type)
                 .where(d.c.status == "pending", d.c.next_attempt_at <= now)
                 .order_by(d.c.next_attempt_at, d.c.id)
                 .limit(self._batch_size)
@@ -157,7 +160,7 @@ class AlertNotifier:
         if target is None:
             return _Outcome(False, f"target {row.target!r} is no longer configured", final=True)
         try:
-            body, headers = render_request(target, row.payload, self._now())
+            body, headers = render_request(target, row.event_type, row.alert_id, row.payload, self._now())
             # httpx's timeouts are per phase; this bounds the whole request.
             async with asyncio.timeout(self._timeout_s * 3):
                 response = await client.post(target.url, content=body, headers=headers)
@@ -167,7 +170,7 @@ class AlertNotifier:
             return _Outcome(True)
         # A receiver may echo what it was sent (a lead's name, an address for include_email targets).
         snippet = remove_emails(" ".join(response.text.split()))[:200]
-        retry_after = _retry_after(response) if response.status_code in (429, 503) else None
+        retry_after = retry_after_s(response) if response.status_code in (429, 503) else None
         return _Outcome(False, f"HTTP {response.status_code}" + (f": {snippet}" if snippet else ""), retry_after)
 
     async def _record(self, results: list[tuple[AnyRow, _Outcome]], lease_until: datetime) -> None:
@@ -177,10 +180,11 @@ class AlertNotifier:
         async with self._sessions() as session, session.begin():
             for row, outcome in results:
                 attempts = row.attempts + 1
+                schedule = self.retries_of(row.event_type)
                 if outcome.ok:
                     values: dict[str, Any] = {"status": "sent", "attempts": attempts, "updated_at": now}
                     event = "sent"
-                elif outcome.final or attempts >= self._max_attempts:
+                elif outcome.final or attempts >= schedule.max_attempts:
                     values = {
                         "status": "failed",
                         "attempts": attempts,
@@ -189,7 +193,8 @@ class AlertNotifier:
                     }
                     event = "failed"
                 else:
-                    retry_at = now + timedelta(seconds=self.backoff_s(attempts, outcome.retry_after_s))
+                    delay = schedule.delay_s(attempts, self._rng, self._jitter, outcome.retry_after_s)
+                    retry_at = now + timedelta(seconds=delay)
                     values = {
                         "attempts": attempts,
                         "last_error": (outcome.error or "")[:500],
@@ -209,7 +214,7 @@ class AlertNotifier:
                     counted.append((event, row.target))
                     if event == "failed":
                         log.warning(
-                            "alert webhook to %s for %s failed for good after %d attempts: %s",
+                            "webhook to %s for %s failed for good after %d attempts: %s",
                             row.target,
                             row.alert_id,
                             attempts,
@@ -217,7 +222,7 @@ class AlertNotifier:
                         )
                     elif event == "retried":
                         log.info(
-                            "alert webhook to %s for %s failed (attempt %d): %s; retrying",
+                            "webhook to %s for %s failed (attempt %d): %s; retrying",
                             row.target,
                             row.alert_id,
                             attempts,
@@ -287,11 +292,3 @@ def _headline(error: str | None) -> str:
     """What a log line says of a failed attempt: `HTTP 503` or the exception's class, not the
     receiver's words (kept with the delivery for `lockstep alerts deliveries`)."""
     return (error or "").split(":", 1)[0]
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None  # the HTTP-date form: fall back to our own backoff

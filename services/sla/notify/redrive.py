@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.sla.notify.targets import parse_targets, parse_when, to_utc
+from services.sla.notify.targets import REPORT_KIND, parse_targets, parse_when, to_utc
 from services.sla.settings import SlaSettings
 from services.sla.tables import deliveries
 from shared.db import create_engine, session_factory
 from shared.db.engine import AnyRow
+from shared.events import ReportPublished
 from shared.events.keys import mask_emails
 
 
@@ -55,13 +56,14 @@ def _iso(value: datetime) -> str:
 
 def _delivery(row: AnyRow) -> Delivery:
     payload = row.payload if isinstance(row.payload, dict) else {}
+    review = row.event_type == ReportPublished.event_type  # a monthly review's summary: produced, not raised
     return Delivery(
         id=row.id,
         target=row.target,
         status=row.status,
         attempts=row.attempts,
-        kind=str(payload.get("kind", "?")),
-        raised_at=parse_when(payload.get("raised_at")),
+        kind=REPORT_KIND if review else str(payload.get("kind", "?")),
+        raised_at=parse_when(payload.get("produced_at" if review else "raised_at")),
         updated_at=row.updated_at,
         last_error=row.last_error,
     )

@@ -1,4 +1,5 @@
-"""Where alerts go: the configured webhook targets, read from LOCKSTEP_ALERT_WEBHOOKS."""
+"""Where alerts go, and the monthly review's summary: the configured webhook targets, read from
+LOCKSTEP_ALERT_WEBHOOKS."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ ALERT_KINDS: tuple[str, ...] = get_args(AlertKind)
 assert set(ALERT_KINDS) == set(get_args(AlertRaised.model_fields["kind"].annotation)), (
     "AlertKind out of step with AlertRaised.kind"
 )
+
+# What a target may ask for beside alerts: the summary of each month's review (lockstep.report.published.v1).
+REPORT_KIND = "report.published"
+DeliveryKind = Literal[
+    "sla.warning", "sla.breached", "sla.escalated", "loop.detected", "pipeline.lagging", "report.published"
+]
+assert get_args(DeliveryKind) == (*ALERT_KINDS, REPORT_KIND), "DeliveryKind out of step with AlertKind"
 
 EVENT_TYPE = AlertRaised.event_type  # "lockstep.alert.raised.v1"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -55,7 +63,9 @@ class WebhookTarget(BaseModel):
     secret: str | None = Field(
         None, repr=False, description="whsec_<base64>: sign requests with the Standard Webhooks scheme"
     )
-    kinds: list[AlertKind] | None = Field(None, description="Alert kinds to send; every kind when absent")
+    kinds: list[DeliveryKind] | None = Field(
+        None, description="Alert kinds to send, and report.published for the monthly review; every kind when absent"
+    )
     include_email: bool = Field(
         False, description="Send the lead's email with each alert (name, company and CRM link are always sent)"
     )

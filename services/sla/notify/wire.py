@@ -1,4 +1,5 @@
-"""What goes on the wire: the Standard Webhooks body and the Slack message, signed."""
+"""What goes on the wire: the Standard Webhooks body and the Slack message, signed. An alert's are
+here; a monthly review's summary is summary.py's."""
 
 from __future__ import annotations
 
@@ -7,25 +8,33 @@ from typing import Any
 
 import orjson
 
+from services.sla.notify import slack, summary
+from services.sla.notify.slack import escape as _esc
 from services.sla.notify.targets import EVENT_TYPE, USER_AGENT, WebhookTarget, parse_when
+from shared.events import ReportPublished
 from shared.webhooks.signing import standard_webhooks_headers
 
 # -- what goes on the wire -----------------------------------------------------------------------------------------
 
 
-def webhook_id(alert_id: str, target: str) -> str:
-    """The `webhook-id`: the same for every attempt of one alert to one target."""
-    return f"{alert_id}:{target}"
+def webhook_id(event_id: str, target: str) -> str:
+    """The `webhook-id`: the same for every attempt of one alert (or one review) to one target."""
+    return f"{event_id}:{target}"
 
 
-def render_request(target: WebhookTarget, payload: dict, when: datetime) -> tuple[bytes, dict[str, str]]:
-    """The body and headers of one request; `when` is the signature's timestamp."""
-    body = orjson.dumps(slack_message(payload) if target.format == "slack" else standard_body(payload))
+def render_request(
+    target: WebhookTarget, event_type: str, event_id: str, payload: dict, when: datetime
+) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one request of a delivery of `event_type` (an alert's, or a monthly
+    review's), `event_id` the alert's or the review's id; `when` is the signature's timestamp."""
+    if event_type == ReportPublished.event_type:
+        message = summary.slack_message(payload) if target.format == "slack" else summary.standard_body(payload)
+    else:
+        message = slack_message(payload) if target.format == "slack" else standard_body(payload)
+    body = orjson.dumps(message)
     headers = {"content-type": "application/json", "user-agent": USER_AGENT}
     if target.secret:
-        headers.update(
-            standard_webhooks_headers(target.secret, webhook_id(str(payload.get("alert_id")), target.name), body, when)
-        )
+        headers.update(standard_webhooks_headers(target.secret, webhook_id(event_id, target.name), body, when))
     return body, headers
 
 
@@ -72,17 +81,11 @@ def slack_message(payload: dict) -> dict:
         f"*Due:* {_slack_time(payload.get('due_at'))}    *Raised:* {_slack_time(payload.get('raised_at'))}",
         "> " + _esc(str(payload.get("message", ""))).replace("\n", "\n> "),
     ]
-    section = "\n".join(lines)
-    if len(section) > 3000:  # Slack's limit for a section's text
-        section = section[:2999] + "…"
     return {
         "text": " ".join(text.split())[:300],
         "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": section}},
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": f"alert `{_esc(str(payload.get('alert_id', '')))[:200]}`"}],
-            },
+            slack.section("\n".join(lines)),
+            slack.context(f"alert `{_esc(str(payload.get('alert_id', '')))[:200]}`"),
         ],
     }
 
@@ -106,11 +109,6 @@ def _lead_line(label: dict[str, Any], who: str) -> str:
 def _link(url: str) -> str:
     """A URL inside Slack's <url|text>: its control characters escaped, no `|` or `>` to end it early."""
     return _esc(url).replace("|", "%7C")
-
-
-def _esc(value: object) -> str:
-    """Slack's three control characters in mrkdwn text."""
-    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _slack_time(value: Any) -> str:
