@@ -54,6 +54,8 @@ ROLES = {
         ("GET", "/contract"): V,
         ("GET", "/funnel"): V,
         ("GET", "/scorecard"): V,
+        ("GET", "/reports"): V,  # the stored monthly reviews: aggregates, no personal data
+        ("GET", "/reports/{month}"): V,
         ("GET", "/leads"): OP,
         ("GET", "/leads/{lead_key}"): OP,
         ("POST", "/leads/search"): OP,  # an email in the body, never in a URL
@@ -77,7 +79,13 @@ ROLES = {
         ("GET", "/audit"): A,
     },
 }
-PATH_VALUES = {"{source}": "generic", "{lead_key}": "someone", "{alert_id}": "1", "{name}": "dashboard.css"}
+PATH_VALUES = {
+    "{source}": "generic",
+    "{lead_key}": "someone",
+    "{alert_id}": "1",
+    "{name}": "dashboard.css",
+    "{month}": "2026-11",
+}
 MALFORMED = [
     b"",
     b"Basic dXNlcjpwYXNzd29yZA==",
