@@ -1,0 +1,1 @@
+"""One adapter per CRM, each a `CrmWriter` (../vendor.py) over the vendor's own client."""
