@@ -11,6 +11,7 @@ from contract.scoring import Scoring
 from contract.sla import Sla
 from contract.sources import REASON_SOURCES, SourceMappings
 from contract.targets import Targets
+from contract.writeback import Writeback
 
 
 class Contract(BaseModel):
@@ -25,6 +26,7 @@ class Contract(BaseModel):
     reason_codes: ReasonCodes = Field(default_factory=ReasonCodes)
     targets: Targets = Targets()
     attribution: Attribution = Attribution()
+    writeback: Writeback = Writeback()
 
     def problems(self) -> list[Problem]:
         """Checks across sections (each with the path it concerns), run by the loader."""
@@ -37,6 +39,7 @@ class Contract(BaseModel):
         for source in REASON_SOURCES:
             problems += reason_mapping_problems(self.reason_codes, source, getattr(self.sources, source).reason_codes)
         problems += self.targets.problems({policy.name for policy in self.sla.policies})
+        problems += self.writeback.problems(list(self.stages))
         return problems
 
     @property

@@ -32,6 +32,10 @@ from services.scoring.tables import (
     opportunities,
     touches,
     transitions,
+    writeback_dead,
+    writeback_leads,
+    writeback_queue,
+    writeback_written,
 )
 from shared.bus import EventProducer, OutgoingRecord, Topics
 from shared.erasure import anonymous_key, redactor
@@ -96,6 +100,9 @@ async def erase_lead(session: AsyncSession, lead_key: str) -> LeadErased | None:
         ]
     )
     await session.execute(delete(identities).where(identities.c.lead_key == lead_key))
+    # Nothing more is written to the person's CRM records, and what was is forgotten with them.
+    for table in (writeback_leads, writeback_queue, writeback_written, writeback_dead):
+        await session.execute(delete(table).where(table.c.lead_key == lead_key))
     await session.execute(
         update(leads)
         .where(leads.c.key == lead_key)

@@ -25,6 +25,7 @@ from services.scoring.domain.lead import Lead, Transition, full_name
 from services.scoring.erasure import erase_lead
 from services.scoring.metrics import ScoringMetrics
 from services.scoring.repository import LeadRepository
+from services.scoring.writeback.outgoing import WritebackQueue
 from shared.bus import OutgoingRecord
 from shared.db.bulk_writes import CombinedWrite
 from shared.db.outbox import Outbox
@@ -58,6 +59,7 @@ class _Batch:
     metrics: ScoringMetrics | None
     fresh: list[Transition] = field(default_factory=list)
     erasing: list[str] = field(default_factory=list)  # lead keys to erase once the batch is written
+    restoring: dict[str, set[str]] = field(default_factory=dict)  # lead key -> CRMs where a person edited our fields
 
     def observe(self) -> None:
         """Count what the batch did, once its writes landed."""
@@ -73,8 +75,10 @@ class ScoringHandler:
         lifecycle_topic: str,
         keys: LeadKeys,
         metrics: ScoringMetrics | None = None,
+        writeback: WritebackQueue | None = None,
     ) -> None:
         self.engine = engine
+        self.writeback = writeback  # what the CRMs should show, queued with the lead (writeback/outgoing.py)
         self._keys = keys
         self._outbox = outbox
         self._topic = lifecycle_topic
@@ -142,20 +146,32 @@ class ScoringHandler:
         longest = self.engine.rules.longest_cap
         await repo.preload(refs, opportunity_keys, earliest - longest if longest else None)
         erasing: list[str] = []
+        restoring: dict[str, set[str]] = {}
+        screened = await self.writeback.screen(session, items) if self.writeback else None
         for envelope, payload in items:
+            kept = screened.payloads.get(envelope.id, payload) if screened else payload
             if isinstance(payload, ContactDeleted):
                 found = [lead.key for lead in repo.lead_for(payload.lead)]
                 erasing += found
                 lead_key = found[0] if found else None  # an unknown person: nothing to erase, nothing to log
+            elif kept is None and payload.lead is not None:  # only our own write-back coming back: not acted on
+                lead_key = next((lead.key for lead in repo.lead_for(payload.lead)), None)
             else:
-                lead_key = self._apply(repo, envelope, payload)
+                lead_key = self._apply(repo, envelope, kept or payload)
+                if screened and envelope.id in screened.edits and lead_key and payload.lead:
+                    restoring.setdefault(lead_key, set()).add(payload.lead.source)
             if lead_key is not None or not isinstance(payload, ContactDeleted):
                 repo.log_event(envelope.id, envelope.type, payload.occurred_at, envelope.data, lead_key)
         ignored, self.engine.ignored = self.engine.ignored, []
-        return _Batch(repo, items, earliest, ignored, self._metrics, erasing=erasing)
+        return _Batch(repo, items, earliest, ignored, self._metrics, erasing=erasing, restoring=restoring)
 
     async def _write_into(self, batch: _Batch, writes: CombinedWrite) -> None:
         batch.fresh = await batch.repo.flush(writes)
+        if self.writeback is not None:
+            repo = batch.repo
+            await self.writeback.queue(
+                repo.session, repo.leads.values(), repo.new_identities(), writes, batch.restoring
+            )
         # Identities first: a consumer matching source events to leads learns them before it needs them.
         records = [
             OutgoingRecord.event(self._topic, self._identified(key, names, batch.earliest), key=key)

@@ -26,6 +26,10 @@ from services.scoring.tables import (
     opportunities,
     touches,
     transitions,
+    writeback_dead,
+    writeback_leads,
+    writeback_queue,
+    writeback_written,
 )
 from shared.db.bulk_writes import CombinedWrite
 from shared.db.engine import AnyRow, is_postgres_session
@@ -178,6 +182,10 @@ class LeadRepository:
             await s.execute(delete(leads).where(leads.c.key == absorbed))
             for table in (identities, contributions, transitions, opportunities, event_log, touches, followups):
                 await s.execute(update(table).where(table.c.lead_key == absorbed).values(lead_key=survivor))
+            for table in (writeback_queue, writeback_written, writeback_dead):
+                await s.execute(update(table).where(table.c.lead_key == absorbed).values(lead_key=survivor))
+            # What the CRMs were last sent for either lead no longer holds: every record is written again.
+            await s.execute(delete(writeback_leads).where(writeback_leads.c.lead_key.in_([absorbed, survivor])))
             # The survivor's first entries are the earlier of both (engine.merge): written again whole.
             await s.execute(delete(milestones).where(milestones.c.lead_key.in_([absorbed, survivor])))
             if survivor in self.leads:
