@@ -7,6 +7,7 @@ from services.scoring.endpoints import router
 from services.scoring.reports import routes as reports
 from services.scoring.reports.monthly import routes as monthly
 from services.scoring.settings import ScoringSettings
+from services.scoring.writeback import status as writeback
 from shared.settings import load_settings
 from shared.web import audit
 from shared.web.app import create_service_app
@@ -21,5 +22,5 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
             " the monthly reviews."
         ),
         start=lambda: bootstrap(settings),
-        routers=[router, reports.router, monthly.router, audit.router],
+        routers=[router, reports.router, monthly.router, writeback.router, audit.router],
     )

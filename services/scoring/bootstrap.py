@@ -1,6 +1,7 @@
 """Wires the scoring service: the contract, the engine, the events consumer and its outbox, the
-consumer of the SLA's follow-up decisions (followups.py), and the monthly reviews produced once each
-month (reports/monthly/producer.py)."""
+consumer of the SLA's follow-up decisions (followups.py), the monthly reviews produced once each
+month (reports/monthly/producer.py), and write-back to the CRMs the contract enables (writeback/:
+the queue the consumer fills, the writer that empties it)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from services.scoring.migrations import MIGRATIONS
 from services.scoring.reports.monthly.producer import Clock, MonthlyReports, system_clock
 from services.scoring.settings import ScoringSettings
 from services.scoring.tables import audit, outbox, processed_events
+from services.scoring.writeback.setup import start_writeback, writeback_targets
+from services.scoring.writeback.writer import WritebackWriter
 from shared.bus.group_offsets import processed_before
 from shared.db import Outbox, ProcessedEvents
 from shared.db.audit import AuditTrail
@@ -31,6 +34,7 @@ class ScoringService(ServiceHandle):
     keys: LeadKeys  # what an erasure request is keyed by (POST /leads/erase)
     audit: AuditTrail  # who asked for an erasure
     reports: MonthlyReports
+    writeback: WritebackWriter | None = None  # None: the contract writes to no CRM
 
 
 async def bootstrap(
@@ -39,10 +43,14 @@ async def bootstrap(
     """`clock`: what the monthly reviews read the date from; `report_check_s`: how often they look
     whether a month's review is due (a check that finds it stored reads one row)."""
     engine = LifecycleEngine(load_contract(settings.contract))
+    targets = writeback_targets(engine.contract.writeback, settings)  # before connecting: a missing token stops here
     runtime = await open_runtime("scoring", settings, migrations=MIGRATIONS)
     box = Outbox(outbox)
     keys = settings.lead_keys()
-    handler = ScoringHandler(engine, box, runtime.topics.lifecycle, keys, ScoringMetrics(runtime.registry))
+    writer, queue = start_writeback(runtime, engine, settings, targets)
+    handler = ScoringHandler(
+        engine, box, runtime.topics.lifecycle, keys, ScoringMetrics(runtime.registry), writeback=queue
+    )
     runtime.add_consumer(
         group=GROUP,
         topics=[runtime.topics.events],
@@ -82,4 +90,4 @@ async def bootstrap(
     )
     runtime.spawn("monthly-reports", reports.run())
     runtime.closers.append(reports.stop)
-    return ScoringService(runtime, engine, keys, AuditTrail(audit), reports)
+    return ScoringService(runtime, engine, keys, AuditTrail(audit), reports, writer)

@@ -73,8 +73,14 @@ def queue_row(
 class WritebackQueue:
     """The handler's side of write-back: decides which leads' records to queue, in its transaction."""
 
-    def __init__(self, engine: LifecycleEngine, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        engine: LifecycleEngine,
+        clock: Callable[[], datetime] | None = None,
+        on_screened: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.engine = engine
+        self._on_screened = on_screened  # metrics: (echoes, edits) of each screened batch
         self._clock = clock or (lambda: datetime.now(UTC))
         self.queued = 0  # records queued by this process (a metric)
         self.echoes = 0  # fields of CRM webhooks recognised as our own writes
@@ -158,6 +164,8 @@ class WritebackQueue:
         for envelope_id, fields in screened.edits.items():
             self.edits += len(fields)
             log.info("write-back: a person changed %s in a CRM (event %s)", ", ".join(fields), envelope_id)
+        if self._on_screened is not None:
+            self._on_screened(screened.echoes, sum(len(fields) for fields in screened.edits.values()))
         if writeback.manual_edits == "keep":
             screened.edits = {}
         return screened
