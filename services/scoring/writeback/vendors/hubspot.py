@@ -7,7 +7,8 @@ What HubSpot answers, and what each answer means for the records of the call:
   in `context.ids`; a missing contact (deleted, merged away) is OBJECT_NOT_FOUND. Refused for good.
 - 400 VALIDATION_ERROR: the whole call is refused, for a field or a value of any one contact. A
   call of one contact is that contact's fault (dead-lettered); a larger one is split in halves and
-  each written again, so one bad record does not take the 99 others with it.
+  each written again, so one bad value does not take the 99 others with it. A property the account
+  lacks is every record's: all are dead-lettered at once, with the property named.
 - 401/403: the token (or its scopes) is wrong: nobody's fault but the configuration's, so every
   record waits, with the error for the operator to see.
 - 429: the account's window is used up. Retry-After when given, else HubSpot's ten-second window
@@ -62,6 +63,17 @@ def _error_text(status: int, body: Any) -> str:
     return remove_emails(" ".join(part for part in (str(status), category, message) if part))[:300]
 
 
+def _about_properties(body: Any) -> bool:
+    """Whether a refusal names properties (one the account lacks): every record of the call has them."""
+    if isinstance(body, (bytes, str)):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return False
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return any(isinstance(e, dict) and "propertyName" in (e.get("context") or {}) for e in errors or [])
+
+
 class HubSpotWriter:
     """A `CrmWriter` (../vendor.py) over HubSpot's contacts batch API."""
 
@@ -93,7 +105,7 @@ class HubSpotWriter:
         if status in (200, 201, 207):
             return self._per_record(updates, body)
         error = _error_text(status, body)
-        if status in _PERMANENT and len(updates) > 1:
+        if status in _PERMANENT and len(updates) > 1 and not _about_properties(body):
             half = len(updates) // 2  # find the record at fault: each half on its own
             first = self._write(updates[:half])
             if any(o.status == "retry" and o.retry_after_s for o in first):

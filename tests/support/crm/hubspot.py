@@ -1,0 +1,271 @@
+"""A fake HubSpot for write-back tests: the CRM v3 contacts batch update, served over real HTTP on
+127.0.0.1 by uvicorn in a thread of its own, so the official client (`hubspot-api-client`) calls it
+as it calls HubSpot.
+
+What it implements, as HubSpot documents it:
+- Bearer authentication: another token or none is a 401 (category INVALID_AUTHENTICATION).
+- POST /crm/v3/objects/contacts/batch/update: at most 100 inputs (more: 400 VALIDATION_ERROR); a
+  property the account does not have fails the whole call with 400 VALIDATION_ERROR naming it;
+  unknown or deleted contacts are refused in a 207 multi-status (OBJECT_NOT_FOUND, `context.ids`)
+  while the others are updated; otherwise 200 with every contact.
+- The burst window: at most `burst` calls in any `window_s` seconds; past it a 429
+  (RATE_LIMIT, policy TEN_SECONDLY_ROLLING) with Retry-After. `throttle(seconds)` answers 429 to
+  everything for a while. Every answer carries the X-HubSpot-RateLimit-* headers.
+- propertyChange webhooks back to ingest for every property a call changed (`echoes()`), which
+  tests post signed as HubSpot signs them (tests/support/webhooks.py).
+
+`changes` logs every property value a call actually changed (a write of the same value changes
+nothing, as in HubSpot): what tests count to see that each write took effect once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+DEFAULT_PROPERTIES = frozenset(
+    {
+        "lockstep_stage",
+        "lockstep_fit_grade",
+        "lockstep_fit_score",
+        "lockstep_engagement",
+        "lockstep_mql_reason",
+        "hubspot_owner_id",
+        "firstname",
+        "lastname",
+        "email",
+        "hs_lead_status",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    contact_id: str
+    name: str
+    old: str | None
+    new: str
+    at: datetime
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+class FakeHubSpot:
+    def __init__(
+        self,
+        token: str = "pat-na1-test-token",
+        *,
+        burst: int = 100,
+        window_s: float = 10.0,
+        daily: int = 250_000,
+        properties: frozenset[str] = DEFAULT_PROPERTIES,
+        delay_s: float = 0.0,
+    ) -> None:
+        self.token = token
+        self.burst = burst
+        self.window_s = window_s
+        self.daily = daily
+        self.properties = set(properties)
+        self.delay_s = delay_s  # each update waits this long after applying, before answering
+        self.contacts: dict[str, dict[str, str]] = {}
+        self.changes: list[Change] = []
+        self.calls: list[tuple[float, int]] = []  # (time, HTTP status) of every update call
+        self._window: deque[float] = deque()
+        self._used_today = 0
+        self._throttled_until = 0.0
+        self._unsent: list[Change] = []
+        self._lock = threading.Lock()
+        app = Starlette(routes=[Route("/crm/v3/objects/contacts/batch/update", self._update, methods=["POST"])])
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        )
+        self._thread = threading.Thread(target=self._server.run, name="fake-hubspot", daemon=True)
+
+    # -- running --------------------------------------------------------------------------------
+
+    def start(self) -> FakeHubSpot:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            assert self._thread.is_alive() and time.monotonic() < deadline, "fake HubSpot did not start"
+            time.sleep(0.01)
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- the account ----------------------------------------------------------------------------
+
+    def add_contacts(self, *ids: int | str) -> None:
+        with self._lock:
+            for contact_id in ids:
+                self.contacts.setdefault(str(contact_id), {})
+
+    def delete_contact(self, contact_id: int | str) -> None:
+        with self._lock:
+            self.contacts.pop(str(contact_id), None)
+
+    def edit(self, contact_id: int | str, name: str, value: str) -> Change:
+        """A person changes a property in HubSpot (its webhook is among the next `echoes()`)."""
+        with self._lock:
+            return self._apply(str(contact_id), name, value)
+
+    def throttle(self, seconds: float) -> None:
+        """Answer every call with 429 for `seconds` from now."""
+        with self._lock:
+            self._throttled_until = time.monotonic() + seconds
+
+    def value(self, contact_id: int | str, name: str) -> str | None:
+        with self._lock:
+            return self.contacts.get(str(contact_id), {}).get(name)
+
+    def echoes(self) -> list[Change]:
+        """The property changes whose webhooks have not been taken yet (each once)."""
+        with self._lock:
+            taken, self._unsent = self._unsent, []
+            return taken
+
+    def statuses(self) -> list[int]:
+        with self._lock:
+            return [status for _, status in self.calls]
+
+    # -- the API --------------------------------------------------------------------------------
+
+    def _apply(self, contact_id: str, name: str, value: str) -> Change:
+        properties = self.contacts[contact_id]
+        change = Change(contact_id, name, properties.get(name), value, datetime.now(UTC))
+        if properties.get(name) != value:
+            properties[name] = value
+            self.changes.append(change)
+            self._unsent.append(change)
+        return change
+
+    def _limits(self, now: float) -> dict[str, str]:
+        return {
+            "X-HubSpot-RateLimit-Daily": str(self.daily),
+            "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, self.daily - self._used_today)),
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.window_s * 1000)),
+            "X-HubSpot-RateLimit-Max": str(self.burst),
+            "X-HubSpot-RateLimit-Remaining": str(max(0, self.burst - len(self._window))),
+        }
+
+    @staticmethod
+    def _error(status: int, category: str, message: str, headers: dict[str, str], **more: object) -> Response:
+        body = {"status": "error", "message": message, "correlationId": str(uuid.uuid4()), "category": category}
+        return JSONResponse({**body, **more}, status_code=status, headers=headers)
+
+    async def _update(self, request: Request) -> Response:
+        raw = await request.body()
+        with self._lock:
+            response = self._answer(request.headers.get("authorization", ""), raw)
+            self.calls.append((time.monotonic(), response.status_code))
+        if self.delay_s and response.status_code in (200, 207):
+            await asyncio.sleep(self.delay_s)  # applied already: an answer that never comes if the caller dies now
+        return response
+
+    def _answer(self, authorization: str, raw: bytes) -> Response:
+        now = time.monotonic()
+        while self._window and self._window[0] <= now - self.window_s:
+            self._window.popleft()
+        if authorization != f"Bearer {self.token}":
+            return self._error(
+                401,
+                "INVALID_AUTHENTICATION",
+                "Authentication credentials not found. This API supports OAuth 2.0 authentication.",
+                {},
+            )
+        if now < self._throttled_until or len(self._window) >= self.burst:
+            wait = max(self._throttled_until - now, (self._window[0] + self.window_s - now) if self._window else 0)
+            headers = {**self._limits(now), "Retry-After": str(max(1, round(wait + 0.5)))}
+            return self._error(
+                429,
+                "RATE_LIMITS",
+                "You have reached your ten_secondly_rolling limit.",
+                headers,
+                errorType="RATE_LIMIT",
+                policyName="TEN_SECONDLY_ROLLING",
+            )
+        self._window.append(now)
+        self._used_today += 1
+        headers = self._limits(now)
+        try:
+            inputs = json.loads(raw)["inputs"]
+            assert isinstance(inputs, list) and all(isinstance(i, dict) and "id" in i for i in inputs)
+        except (ValueError, KeyError, TypeError, AssertionError):
+            return self._error(400, "VALIDATION_ERROR", "Invalid input JSON on line 1", headers)
+        if len(inputs) > 100:
+            return self._error(400, "VALIDATION_ERROR", "Batch input limit is 100, got " + str(len(inputs)), headers)
+        unknown = sorted({name for i in inputs for name in (i.get("properties") or {}) if name not in self.properties})
+        if unknown:
+            return self._error(
+                400,
+                "VALIDATION_ERROR",
+                "Property values were not valid: " + ", ".join(f'Property "{n}" does not exist' for n in unknown),
+                headers,
+                errors=[
+                    {
+                        "message": f'Property "{n}" does not exist',
+                        "code": "PROPERTY_DOESNT_EXIST",
+                        "context": {"propertyName": [n]},
+                    }
+                    for n in unknown
+                ],
+            )
+        started = _now_iso()
+        results, missing = [], []
+        for item in inputs:
+            contact_id = str(item["id"])
+            if contact_id not in self.contacts:
+                missing.append(contact_id)
+                continue
+            for name, value in (item.get("properties") or {}).items():
+                self._apply(contact_id, name, "" if value is None else str(value))
+            results.append(
+                {
+                    "id": contact_id,
+                    "properties": dict(self.contacts[contact_id]),
+                    "createdAt": started,
+                    "updatedAt": _now_iso(),
+                    "archived": False,
+                }
+            )
+        body: dict[str, object] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": _now_iso(),
+        }
+        if not missing:
+            return JSONResponse(body, headers=headers)
+        body["numErrors"] = 1
+        body["errors"] = [
+            {
+                "status": "error",
+                "category": "OBJECT_NOT_FOUND",
+                "message": (
+                    "Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid."
+                ),
+                "context": {"ids": missing},
+            }
+        ]
+        return JSONResponse(body, status_code=207, headers=headers)
