@@ -216,15 +216,16 @@ writeback_queue = Table(
     Index("ix_scoring_writeback_queue_due", "source", "not_before", "queued_at"),
 )
 
-# What the CRM acknowledged, per record and field: its webhook about the same value is our echo.
+# What the CRM acknowledged, per record, field and value, within the echo window: its webhook about
+# any of these values is our echo (two writes in a row: the first one's webhook may come after the second).
 writeback_written = Table(
     "scoring_writeback_written",
     metadata,
     Column("source", String(32), primary_key=True),
     Column("record_id", String(255), primary_key=True),
     Column("field", String(255), primary_key=True),
+    Column("value", String(500), primary_key=True),  # as the CRM sends it back: text, "" for none
     Column("lead_key", String(320), nullable=False, index=True),
-    Column("value", String(500), nullable=True),  # as the CRM sends it back: text
     Column("written_at", DateTime(timezone=True), nullable=False),
 )
 

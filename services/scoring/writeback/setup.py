@@ -54,6 +54,7 @@ def start_writeback(
         postgres=is_postgres(runtime.engine),
         poll_interval_s=settings.writeback_poll_interval_s,
         on_settled=metrics.settled,
+        echo_window=engine.contract.writeback.echo_window,
     )
     runtime.on_commit(writer.wake)
     runtime.spawn("writeback", writer.run())

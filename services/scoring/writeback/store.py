@@ -33,6 +33,10 @@ _AGAIN = (
 _FORGIVEN = delete(writeback_dead).where(
     and_(writeback_dead.c.source == bindparam("s"), writeback_dead.c.record_id == bindparam("r"))
 )
+w = writeback_written.c
+_FORGOTTEN = delete(writeback_written).where(  # written before the echo window: no echo of it is coming
+    and_(w.source == bindparam("s"), w.record_id == bindparam("r"), w.written_at < bindparam("before"))
+)
 
 
 async def due(session: AsyncSession, source: str, limit: int, now: datetime) -> list[Row]:
@@ -63,28 +67,34 @@ def backoff(attempts: int, base_s: float = 1.0, cap_s: float = 300.0) -> float:
 
 
 async def settle(
-    session: AsyncSession, rows: Sequence[Row], outcomes: Sequence[WriteOutcome], now: datetime
+    session: AsyncSession,
+    rows: Sequence[Row],
+    outcomes: Sequence[WriteOutcome],
+    now: datetime,
+    echo_window: timedelta = timedelta(days=1),
 ) -> Settled:
     """Apply a batch's outcomes to its rows, in the caller's transaction. A row the CRM said nothing
-    about is tried again: a write's effect is the same when repeated."""
+    about is tried again: a write's effect is the same when repeated. What was written to a record
+    before `echo_window` is forgotten as the record is written again."""
     by_id = {outcome.record_id: outcome for outcome in outcomes}
     settled = Settled()
     done, again, forgiven = [], [], []
     dead: list[dict[str, Any]] = []
-    written: dict[tuple[str, str, str], dict[str, Any]] = {}
+    written: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for row in rows:
         match = {"s": row.source, "r": row.record_id, "v": row.version}
         outcome = by_id.get(row.record_id) or WriteOutcome(row.record_id, "retry", "no answer for this record")
         if outcome.status == "ok":
             done.append(match)
-            forgiven.append(match)
+            forgiven.append({**match, "before": now - echo_window})
             for field, value in dict(row.fields).items():
-                written[(row.source, row.record_id, field)] = {
+                text = as_sent_back(value)[:500]
+                written[(row.source, row.record_id, field, text)] = {
                     "source": row.source,
                     "record_id": row.record_id,
                     "field": field,
+                    "value": text,
                     "lead_key": row.lead_key,
-                    "value": as_sent_back(value)[:500],
                     "written_at": now,
                 }
             settled.done += 1
@@ -107,11 +117,11 @@ async def settle(
             wait = outcome.retry_after_s if outcome.retry_after_s is not None else backoff(row.attempts)
             again.append({**match, "later": now + timedelta(seconds=wait), "error": (outcome.error or "")[:500]})
             settled.retried += 1
-    for statement, parameters in ((_DONE, done), (_AGAIN, again), (_FORGIVEN, forgiven)):
+    for statement, parameters in ((_DONE, done), (_AGAIN, again), (_FORGIVEN, forgiven), (_FORGOTTEN, forgiven)):
         if parameters:
             await session.execute(statement, parameters)
     writes = CombinedWrite()
-    writes.upsert(writeback_written, list(written.values()), key=("source", "record_id", "field"))
+    writes.upsert(writeback_written, list(written.values()), key=("source", "record_id", "field", "value"))
     writes.upsert(writeback_dead, dead, key=("source", "record_id"))
     await writes.write(session)
     return settled

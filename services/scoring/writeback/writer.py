@@ -20,7 +20,7 @@ import logging
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -59,6 +59,7 @@ class WritebackWriter:
         clock: Callable[[], datetime] = utc_now,
         poll_interval_s: float = 1.0,
         on_settled: Callable[[str, Settled], None] | None = None,
+        echo_window: timedelta = timedelta(days=1),
     ) -> None:
         self._sessions = sessions
         self._engine: AsyncEngine = sessions.kw["bind"]
@@ -70,6 +71,7 @@ class WritebackWriter:
         self._stopping = asyncio.Event()
         self._leader: AsyncConnection | None = None
         self._on_settled = on_settled  # metrics
+        self._echo_window = echo_window  # how long what was written is remembered (the contract's)
 
     @property
     def leading(self) -> bool:
@@ -113,7 +115,7 @@ class WritebackWriter:
         if errors:
             target.last_error = errors[-1]
         async with self._sessions() as session, session.begin():
-            settled = await settle(session, rows, outcomes, sent)
+            settled = await settle(session, rows, outcomes, sent, self._echo_window)
         target.totals.done += settled.done
         target.totals.retried += settled.retried
         target.totals.dead += settled.dead

@@ -29,11 +29,14 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.support.webhooks import Vendors, deliver
 
 DEFAULT_PROPERTIES = frozenset(
     {
@@ -87,6 +90,7 @@ class FakeHubSpot:
         self._window: deque[float] = deque()
         self._used_today = 0
         self._throttled_until = 0.0
+        self._retry_after_s: float | None = None
         self._unsent: list[Change] = []
         self._lock = threading.Lock()
         app = Starlette(routes=[Route("/crm/v3/objects/contacts/batch/update", self._update, methods=["POST"])])
@@ -130,10 +134,12 @@ class FakeHubSpot:
         with self._lock:
             return self._apply(str(contact_id), name, value)
 
-    def throttle(self, seconds: float) -> None:
-        """Answer every call with 429 for `seconds` from now."""
+    def throttle(self, seconds: float, retry_after_s: float | None = None) -> None:
+        """Answer every call with 429 for `seconds` from now, saying to retry after `retry_after_s`
+        (by default: when the throttling ends)."""
         with self._lock:
             self._throttled_until = time.monotonic() + seconds
+            self._retry_after_s = retry_after_s
 
     def value(self, contact_id: int | str, name: str) -> str | None:
         with self._lock:
@@ -196,6 +202,8 @@ class FakeHubSpot:
             )
         if now < self._throttled_until or len(self._window) >= self.burst:
             wait = max(self._throttled_until - now, (self._window[0] + self.window_s - now) if self._window else 0)
+            if now < self._throttled_until and self._retry_after_s is not None:
+                wait = self._retry_after_s
             headers = {**self._limits(now), "Retry-After": str(max(1, round(wait + 0.5)))}
             return self._error(
                 429,
@@ -269,3 +277,13 @@ class FakeHubSpot:
             }
         ]
         return JSONResponse(body, status_code=207, headers=headers)
+
+
+async def post_webhooks(door: httpx.AsyncClient, changes: list[Change]) -> list[int]:
+    """POST HubSpot's propertyChange webhooks for `changes` to ingest (`door`), one request per change in
+    the order they happened, signed with v3 as HubSpot signs them; returns each request's final status."""
+    vendors = Vendors()
+    return [
+        (await deliver(door, vendors.hubspot(int(change.contact_id), {change.name: change.new}))).status
+        for change in changes
+    ]

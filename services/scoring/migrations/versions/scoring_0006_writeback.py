@@ -42,8 +42,8 @@ def upgrade() -> None:
         sa.Column("source", sa.String(32), primary_key=True),
         sa.Column("record_id", sa.String(255), primary_key=True),
         sa.Column("field", sa.String(255), primary_key=True),
+        sa.Column("value", sa.String(500), primary_key=True),
         sa.Column("lead_key", sa.String(320), nullable=False),
-        sa.Column("value", sa.String(500), nullable=True),
         sa.Column("written_at", TZ, nullable=False),
     )
     op.create_index("ix_scoring_writeback_written_lead_key", "scoring_writeback_written", ["lead_key"])
