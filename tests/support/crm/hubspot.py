@@ -172,7 +172,9 @@ class FakeHubSpot:
             "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, self.daily - self._used_today)),
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.window_s * 1000)),
             "X-HubSpot-RateLimit-Max": str(self.burst),
-            "X-HubSpot-RateLimit-Remaining": str(max(0, self.burst - len(self._window))),
+            "X-HubSpot-RateLimit-Remaining": str(
+                0 if now < self._throttled_until else max(0, self.burst - len(self._window))
+            ),
         }
 
     @staticmethod
