@@ -15,6 +15,7 @@ lockstep alerts deliveries [--failed] [--limit N]
 lockstep alerts redeliver (--id N | --all-failed) [--target NAME]
 lockstep keys create --name NAME --role viewer|operator|admin | list | revoke NAME | bootstrap-admin | generate
 lockstep erase --email ADDRESS
+lockstep writeback resync --source hubspot [--since TIME] | deadletters [--source S] [--limit N] [--retry]
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from services.cli.replay import add_replay
 from services.cli.report import add_report
 from services.cli.serve import SERVICES, add_db, add_serve, add_topics, service_migrations
 from services.cli.simulate import add_simulate
+from services.cli.writeback import add_writeback
 from shared.settings import SettingsError
 
 __all__ = ["SERVICES", "build_parser", "main", "service_migrations"]
@@ -54,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_alerts,
         add_keys,
         add_erase,
+        add_writeback,
     ):
         add(commands)
     return parser
