@@ -15,7 +15,9 @@ What it implements, as HubSpot documents it:
   tests post signed as HubSpot signs them (tests/support/webhooks.py).
 
 `changes` logs every property value a call actually changed (a write of the same value changes
-nothing, as in HubSpot): what tests count to see that each write took effect once.
+nothing, as in HubSpot): what tests count to see that each write took effect once. `delay_s` holds an
+answer after applying (a caller killed then never hears of it); `hold_s` holds a call before applying,
+and one whose caller is gone by then changes nothing (the request was lost in flight).
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ class FakeHubSpot:
         self.daily = daily
         self.properties = set(properties)
         self.delay_s = delay_s  # each update waits this long after applying, before answering
+        self.hold_s = 0.0  # each update waits this long before applying: a caller gone by then changes nothing
+        self.holding = 0  # updates being held now
         self.contacts: dict[str, dict[str, str]] = {}
         self.changes: list[Change] = []
         self.calls: list[tuple[float, int]] = []  # (time, HTTP status) of every update call
@@ -184,6 +188,17 @@ class FakeHubSpot:
 
     async def _update(self, request: Request) -> Response:
         raw = await request.body()
+        if self.hold_s:
+            self.holding += 1
+            try:
+                deadline = time.monotonic() + self.hold_s
+                while time.monotonic() < deadline:
+                    if await request.is_disconnected():  # the caller died with its request in flight
+                        self.calls.append((time.monotonic(), 499))
+                        return Response(status_code=499)
+                    await asyncio.sleep(0.05)
+            finally:
+                self.holding -= 1
         with self._lock:
             response = self._answer(request.headers.get("authorization", ""), raw)
             self.calls.append((time.monotonic(), response.status_code))
