@@ -61,6 +61,7 @@ ROLES = {
         ("POST", "/leads/search"): OP,  # an email in the body, never in a URL
         ("POST", "/leads/erase"): A,
         ("GET", "/audit"): A,
+        ("GET", "/writeback/status"): OP,  # write-back queues and errors: record ids, no personal data
     },
     "sla": {
         ("GET", "/openapi.json"): V,
