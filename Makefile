@@ -105,6 +105,7 @@ bench: install kafka-up
 	$(BIN)/python -m bench.sla
 	$(BIN)/python -m bench.e2e
 	$(BIN)/python -m bench.e2e --postgres "$$(deploy/postgres/pg.sh up)"
+	$(BIN)/python -m bench.writeback
 	$(BIN)/python -m bench.reports --postgres "$$(deploy/postgres/pg.sh up)"
 
 clean:

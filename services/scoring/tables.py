@@ -213,7 +213,7 @@ writeback_queue = Table(
     Column("attempts", Integer, nullable=False),
     Column("not_before", DateTime(timezone=True), nullable=True),  # a retry's earliest time
     Column("last_error", String(500), nullable=True),
-    Index("ix_scoring_writeback_queue_due", "source", "not_before", "queued_at"),
+    Index("ix_scoring_writeback_queue_due", "source", "queued_at", "record_id"),  # oldest first, no sort
 )
 
 # What the CRM acknowledged, per record, field and value, within the echo window: its webhook about

@@ -33,7 +33,7 @@ async def _state(scoring_url: str, key: str) -> dict:
             page = (await scoring.get("/leads", params={"limit": 500})).json()["leads"]
         except (httpx.TransportError, KeyError, ValueError):
             return {}
-    hubspot = next((t for t in status if t["source"] == "hubspot"), {})
+    hubspot: dict = next((t for t in status if t["source"] == "hubspot"), {})
     return {"pending": hubspot.get("pending"), "graded": sum(1 for lead in page if lead["fit_grade"] == "A")}
 
 

@@ -15,6 +15,10 @@ from services.scoring.writeback.vendor import Allowance
 
 
 class Pacer:
+    # Past a window's edge by this share of it: the vendor counts a call when it arrives, a few
+    # milliseconds after it left, so a call sent right at the edge may still land in the old window.
+    MARGIN = 0.02
+
     def __init__(self, limit: int, window_s: float) -> None:
         if limit < 1 or window_s <= 0:
             raise ValueError("a rate window needs at least one call per positive number of seconds")
@@ -42,11 +46,11 @@ class Pacer:
             and allowance.limit / allowance.window_s < limit / window
         ):
             limit, window = allowance.limit, allowance.window_s
-        while self._sent and self._sent[0] <= at - window:
+        while self._sent and self._sent[0] <= at - window * (1 + self.MARGIN):
             self._sent.popleft()
         wait = max(0.0, self._held_until - at)
         if len(self._sent) >= limit:
-            wait = max(wait, self._sent[len(self._sent) - limit] + window - at)
+            wait = max(wait, self._sent[len(self._sent) - limit] + window * (1 + self.MARGIN) - at)
         return wait
 
     def observed(self, at: float, allowance: Allowance) -> None:

@@ -99,6 +99,7 @@ class WritebackWriter:
             rows = await due(session, writer.source, writer.max_batch, now)
         if not rows:
             return 0
+        started = self._clock()  # the vendor counts a call when it arrives: its window starts here
         try:
             outcomes = await writer.write([as_update(row) for row in rows])
         except Exception as exc:  # an adapter's bug or an unforeseen failure: nothing is lost, all wait
@@ -106,7 +107,7 @@ class WritebackWriter:
             outcomes = [WriteOutcome(row.record_id, "retry", f"writer error: {error_text(exc)}"[:300]) for row in rows]
         sent = self._clock()
         target.calls += 1
-        target.pacer.sent(sent.timestamp())
+        target.pacer.sent(started.timestamp())
         target.pacer.observed(sent.timestamp(), writer.allowance())
         waits = [o.retry_after_s for o in outcomes if o.status == "retry" and o.retry_after_s]
         if waits:

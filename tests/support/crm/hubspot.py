@@ -8,7 +8,8 @@ What it implements, as HubSpot documents it:
   property the account does not have fails the whole call with 400 VALIDATION_ERROR naming it;
   unknown or deleted contacts are refused in a 207 multi-status (OBJECT_NOT_FOUND, `context.ids`)
   while the others are updated; otherwise 200 with every contact.
-- The burst window: at most `burst` calls in any `window_s` seconds; past it a 429
+- The burst window: at most `burst` calls in any `window_s` seconds (and, with `per_second`, at
+  most that many in any second, HubSpot's secondly limit); past it a 429
   (RATE_LIMIT, policy TEN_SECONDLY_ROLLING) with Retry-After. `throttle(seconds)` answers 429 to
   everything for a while. Every answer carries the X-HubSpot-RateLimit-* headers.
 - propertyChange webhooks back to ingest for every property a call changed (`echoes()`), which
@@ -79,10 +80,13 @@ class FakeHubSpot:
         daily: int = 250_000,
         properties: frozenset[str] = DEFAULT_PROPERTIES,
         delay_s: float = 0.0,
+        per_second: int | None = None,
+        port: int = 0,
     ) -> None:
         self.token = token
         self.burst = burst
         self.window_s = window_s
+        self.per_second = per_second  # also at most this many calls in any second (HubSpot's secondly limit)
         self.daily = daily
         self.properties = set(properties)
         self.delay_s = delay_s  # each update waits this long after applying, before answering
@@ -97,9 +101,14 @@ class FakeHubSpot:
         self._retry_after_s: float | None = None
         self._unsent: list[Change] = []
         self._lock = threading.Lock()
-        app = Starlette(routes=[Route("/crm/v3/objects/contacts/batch/update", self._update, methods=["POST"])])
+        app = Starlette(
+            routes=[
+                Route("/crm/v3/objects/contacts/batch/update", self._update, methods=["POST"]),
+                Route("/_fake/stats", self._stats, methods=["GET"]),  # the fake's own: for a run in another process
+            ]
+        )
         self._server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
         )
         self._thread = threading.Thread(target=self._server.run, name="fake-hubspot", daemon=True)
 
@@ -161,6 +170,10 @@ class FakeHubSpot:
 
     # -- the API --------------------------------------------------------------------------------
 
+    async def _stats(self, request: Request) -> Response:
+        with self._lock:
+            return JSONResponse({"statuses": [status for _, status in self.calls], "changes": len(self.changes)})
+
     def _apply(self, contact_id: str, name: str, value: str) -> Change:
         properties = self.contacts[contact_id]
         change = Change(contact_id, name, properties.get(name), value, datetime.now(UTC))
@@ -216,6 +229,17 @@ class FakeHubSpot:
                 "INVALID_AUTHENTICATION",
                 "Authentication credentials not found. This API supports OAuth 2.0 authentication.",
                 {},
+            )
+        last_second = [at for at in self._window if at > now - 1.0] if self.per_second else []
+        if self.per_second and len(last_second) >= self.per_second:
+            headers = {**self._limits(now), "Retry-After": "1"}
+            return self._error(
+                429,
+                "RATE_LIMITS",
+                "You have reached your secondly limit.",
+                headers,
+                errorType="RATE_LIMIT",
+                policyName="SECONDLY",
             )
         if now < self._throttled_until or len(self._window) >= self.burst:
             wait = max(self._throttled_until - now, (self._window[0] + self.window_s - now) if self._window else 0)
@@ -304,3 +328,31 @@ async def post_webhooks(door: httpx.AsyncClient, changes: list[Change]) -> list[
         (await deliver(door, vendors.hubspot(int(change.contact_id), {change.name: change.new}))).status
         for change in changes
     ]
+
+
+def main() -> None:
+    """`python -m tests.support.crm.hubspot --port P --contacts N ...`: the fake in a process of its own
+    (a benchmark's: HubSpot is not in the writer's process), serving until it is stopped."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--contacts", type=int, required=True)
+    parser.add_argument("--burst", type=int, default=100)
+    parser.add_argument("--window-s", type=float, default=10.0)
+    parser.add_argument("--per-second", type=int)
+    args = parser.parse_args()
+    fake = FakeHubSpot(args.token, burst=args.burst, window_s=args.window_s, per_second=args.per_second, port=args.port)
+    fake.add_contacts(*range(1, args.contacts + 1))
+    fake.start()
+    print("ready", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -36,7 +36,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.String(500), nullable=True),
     )
     op.create_index("ix_scoring_writeback_queue_lead_key", "scoring_writeback_queue", ["lead_key"])
-    op.create_index("ix_scoring_writeback_queue_due", "scoring_writeback_queue", ["source", "not_before", "queued_at"])
+    op.create_index("ix_scoring_writeback_queue_due", "scoring_writeback_queue", ["source", "queued_at", "record_id"])
     op.create_table(
         "scoring_writeback_written",
         sa.Column("source", sa.String(32), primary_key=True),

@@ -101,9 +101,9 @@ def test_the_pacer_keeps_to_the_window_the_vendors_figures_and_its_requests_to_w
     for at in (0.0, 1.0, 2.0):
         assert pacer.wait_s(at) == 0
         pacer.sent(at)
-    assert pacer.wait_s(2.5) == pytest.approx(7.5), "the fourth call waits for the first to leave the window"
-    assert pacer.wait_s(10.0) == 0
-    assert pacer.wait_s(10.0, Allowance(None, 1, 10.0, None)) == pytest.approx(2.0), "the vendor's lower limit wins"
+    assert pacer.wait_s(2.5) == pytest.approx(7.7), "the fourth call waits for the first to leave the window (+2%)"
+    assert pacer.wait_s(10.2) == 0
+    assert pacer.wait_s(10.2, Allowance(None, 1, 10.0, None)) == pytest.approx(2.0), "the vendor's lower limit wins"
     pacer.hold(10.0, 30)  # 429, Retry-After: 30
     assert pacer.wait_s(20.0) == pytest.approx(20.0)
     pacer.observed(40.0, Allowance(0, 100, 10.0, None))  # nothing left in the vendor's window
