@@ -10,8 +10,13 @@ from datetime import timedelta
 
 import pytest
 
-from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, LeadRef
-from tests.services.scoring.writeback.support import now, open_scoring
+from contract import load_contract
+from contract.settings import DEFAULT_CONTRACT
+from services.scoring.settings import ScoringSettings
+from services.scoring.writeback.setup import writeback_targets
+from shared.events import ActivityRecorded, ContactAttributes, ContactDeleted, ContactUpserted, LeadRef
+from shared.settings import SettingsError
+from tests.services.scoring.writeback.support import now, open_scoring, writeback_contract
 from tests.support.crm.hubspot import FakeHubSpot
 from tests.support.keys import TEST_KEYS
 
@@ -170,3 +175,36 @@ async def test_an_old_write_is_no_longer_taken_for_an_echo(database_url, hubspot
         await writer.stop()
     finally:
         await scoring.engine.dispose()
+
+
+@pytest.mark.postgres_only
+async def test_one_writer_writes_at_a_time_and_another_takes_over_when_it_stops(scoring, hubspot, backend):
+    await scoring.apply(_contact(ADA))
+    first, second = scoring.writer(TOKEN, hubspot.url), scoring.writer(TOKEN, hubspot.url)
+    assert await first.write_once() == 1
+    await scoring.apply(_demo(ADA))
+    assert await second.write_once() == 0, "the first one leads: the second waits"
+    assert await scoring.pending() != {}
+    await first.stop()  # its connection, and the lock with it, is gone
+    assert await second.write_once() == 1
+    assert hubspot.value(501, "lockstep_stage") == "marketingqualifiedlead"
+    await second.stop()
+
+
+async def test_an_erased_persons_pending_writes_and_memory_go_with_them(scoring, hubspot):
+    await scoring.apply(_contact(ADA), _contact(BEN))
+    writer = scoring.writer(TOKEN, hubspot.url)
+    await writer.write_once()
+    await scoring.apply(_demo(ADA))
+    await scoring.apply(ContactDeleted(lead=ADA, occurred_at=now()))
+    assert await scoring.pending() == {}, "nothing more is written to an erased person's records"
+    assert {record for record, _ in await scoring.written()} == {"502"}
+    await writer.stop()
+
+
+def test_a_crm_enabled_without_its_token_stops_the_service_naming_the_variable():
+    with pytest.raises(SettingsError, match="LOCKSTEP_HUBSPOT_ACCESS_TOKEN: required"):
+        writeback_targets(writeback_contract().writeback, ScoringSettings())
+    [target] = writeback_targets(writeback_contract().writeback, ScoringSettings(hubspot_access_token="pat-x"))
+    assert target.writer.source == "hubspot" and target.pacer.limit == 100
+    assert writeback_targets(load_contract(DEFAULT_CONTRACT).writeback, ScoringSettings()) == [], "off by default"
