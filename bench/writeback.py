@@ -113,7 +113,7 @@ def main() -> None:
         [
             sys.executable,
             "-m",
-            "tests.support.crm.hubspot",
+            "tests.support.crm.hubspot_outside",
             "--port",
             str(port),
             "--token",

@@ -15,7 +15,8 @@ import pytest
 
 from services.simulator.contracts import with_first_touch
 from tests.support.access import bearer, issue_key
-from tests.support.crm.hubspot import FakeHubSpot, post_webhooks
+from tests.support.crm.hubspot import FakeHubSpot
+from tests.support.crm.hubspot_outside import post_webhooks
 from tests.support.observe import eventually
 from tests.support.stack import pipeline_env, pipeline_in_process
 from tests.support.webhooks import Vendors, deliver

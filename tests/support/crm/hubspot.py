@@ -13,7 +13,7 @@ What it implements, as HubSpot documents it:
   (RATE_LIMIT, policy TEN_SECONDLY_ROLLING) with Retry-After. `throttle(seconds)` answers 429 to
   everything for a while. Every answer carries the X-HubSpot-RateLimit-* headers.
 - propertyChange webhooks back to ingest for every property a call changed (`echoes()`), which
-  tests post signed as HubSpot signs them (tests/support/webhooks.py).
+  tests post signed as HubSpot signs them (hubspot_outside.py).
 
 `changes` logs every property value a call actually changed (a write of the same value changes
 nothing, as in HubSpot): what tests count to see that each write took effect once. `delay_s` holds an
@@ -32,14 +32,11 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-
-from tests.support.webhooks import Vendors, deliver
 
 DEFAULT_PROPERTIES = frozenset(
     {
@@ -318,41 +315,3 @@ class FakeHubSpot:
             }
         ]
         return JSONResponse(body, status_code=207, headers=headers)
-
-
-async def post_webhooks(door: httpx.AsyncClient, changes: list[Change]) -> list[int]:
-    """POST HubSpot's propertyChange webhooks for `changes` to ingest (`door`), one request per change in
-    the order they happened, signed with v3 as HubSpot signs them; returns each request's final status."""
-    vendors = Vendors()
-    return [
-        (await deliver(door, vendors.hubspot(int(change.contact_id), {change.name: change.new}))).status
-        for change in changes
-    ]
-
-
-def main() -> None:
-    """`python -m tests.support.crm.hubspot --port P --contacts N ...`: the fake in a process of its own
-    (a benchmark's: HubSpot is not in the writer's process), serving until it is stopped."""
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--token", required=True)
-    parser.add_argument("--contacts", type=int, required=True)
-    parser.add_argument("--burst", type=int, default=100)
-    parser.add_argument("--window-s", type=float, default=10.0)
-    parser.add_argument("--per-second", type=int)
-    args = parser.parse_args()
-    fake = FakeHubSpot(args.token, burst=args.burst, window_s=args.window_s, per_second=args.per_second, port=args.port)
-    fake.add_contacts(*range(1, args.contacts + 1))
-    fake.start()
-    print("ready", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        fake.stop()
-
-
-if __name__ == "__main__":
-    main()
