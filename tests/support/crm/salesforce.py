@@ -5,7 +5,8 @@ Implements, in the documented shapes, the endpoints write-back uses:
   form or as HTTP Basic) and the JWT bearer grant (an RS256 assertion with iss, sub, aud and exp,
   checked against the connected app's certificate key); 400 {"error", "error_description"} otherwise.
 - PATCH /services/data/vXX.X/composite/sobjects: sObject Collections update, up to 200 records,
-  allOrNone false, one SaveResult per record in order ({"id", "success", "errors"}); a field the
+  allOrNone false, one SaveResult per record in order ({"id", "success", "errors"}), at most ten
+  runs of one sObject type (chunks) a request; a field the
   object does not have fails the whole request (400 INVALID_FIELD), a deleted record fails alone
   (ENTITY_IS_DELETED).
 - PATCH /services/data/vXX.X/sobjects/{type}/{id}: the single-record update, 204, or 404 NOT_FOUND
@@ -190,6 +191,14 @@ class FakeSalesforce(FakeCrmServer):
                 )
             if body.get("allOrNone") is not False:
                 return _errors(400, "INVALID_FIELD", "write-back expects allOrNone false", self._limit_info())
+            types = [(r.get("attributes") or {}).get("type") for r in records]
+            if 1 + sum(a != b for a, b in zip(types, types[1:], strict=False)) > 10:
+                return _errors(
+                    400,
+                    "EXCEEDED_MAX_TYPES_LIMIT",
+                    "Cannot have more than 10 chunks in a single operation",
+                    self._limit_info(),
+                )
             for record in records:
                 sobject = (record.get("attributes") or {}).get("type")
                 if sobject not in self.fields:

@@ -87,6 +87,20 @@ async def test_each_record_fails_alone_and_outcomes_keep_the_callers_order(org, 
     assert org.calls == 1
 
 
+async def test_leads_and_contacts_mixed_in_a_batch_travel_as_two_chunks(org, writers):
+    leads = [f"00Q5e00000Lead{n:04d}" for n in range(11)]
+    contacts = [f"0035e00000Cont{n:04d}" for n in range(11)]
+    for lead, contact in zip(leads, contacts, strict=True):
+        org.add_record("Lead", lead)
+        org.add_record("Contact", contact)
+    mixed = [u for pair in zip(leads, contacts, strict=True) for u in (_update(pair[0]), _update(pair[1], "Contact"))]
+    outcomes = await _writer(org, writers).write(mixed)
+    # 22 alternating records would be 22 chunks, over Salesforce's 10 a request.
+    assert [o.status for o in outcomes] == ["ok"] * 22
+    assert [o.record_id for o in outcomes] == [u.record_id for u in mixed]
+    assert org.calls == 1 and len(org.applied()) == 22
+
+
 async def test_a_field_the_org_does_not_have_fails_the_batch_permanently(org, writers):
     outcomes = await _writer(org, writers).write([_update(LEAD, Lockstep_Score__c=3), _update(CONTACT, "Contact")])
     assert {o.status for o in outcomes} == {"failed"}
