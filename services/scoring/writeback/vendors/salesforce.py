@@ -76,7 +76,11 @@ class SalesforceWriter:
         if self._usage is None:
             return Allowance(remaining=None, limit=None, window_s=DAY_S, resets_in_s=None)
         used, limit = self._usage
-        return Allowance(remaining=max(limit - used, 0), limit=limit, window_s=DAY_S, resets_in_s=None)
+        remaining = max(limit - used, 0)
+        # The allowance is a rolling 24 hours: no moment resets it. Spent, it is tried again after the
+        # configured wait, the one REQUEST_LIMIT_EXCEEDED answers get.
+        resets_in = self._settings.salesforce_limit_retry_s if remaining == 0 else None
+        return Allowance(remaining=remaining, limit=limit, window_s=DAY_S, resets_in_s=resets_in)
 
     async def write(self, updates: Sequence[RecordUpdate]) -> list[WriteOutcome]:
         if len(updates) > self.max_batch:

@@ -118,7 +118,7 @@ async def test_past_the_daily_allowance_the_batch_waits_for_the_configured_time(
     assert [(o.status, o.retry_after_s) for o in refused] == [("retry", 600), ("retry", 600)]
     assert refused[0].error == "REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded."
     # The 403's own header is read too: nothing left of the day's allowance.
-    assert (writer.allowance().remaining, writer.allowance().limit) == (0, 2)
+    assert (writer.allowance().remaining, writer.allowance().limit, writer.allowance().resets_in_s) == (0, 2, 600)
     assert len(org.applied()) == 2
 
 
