@@ -1,12 +1,14 @@
 """Settings of the scoring service: the common `LOCKSTEP_*` ones and the contract's path plus its own
-(the CRMs written back to: their credentials and rate windows)."""
+(the CRMs written back to: their credentials and rate windows; Salesforce's, Pipedrive's and Marketo's kept
+beside their adapters)."""
 
 from pydantic import Field, SecretStr, field_validator
 
 from contract.settings import ContractSettings
+from services.scoring.writeback.vendors.credentials import MarketoSettings, PipedriveSettings, SalesforceSettings
 
 
-class ScoringSettings(ContractSettings):
+class ScoringSettings(ContractSettings, SalesforceSettings, PipedriveSettings, MarketoSettings):
     hubspot_access_token: SecretStr | None = Field(
         None,
         description=(

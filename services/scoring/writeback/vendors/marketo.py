@@ -60,7 +60,7 @@ class MarketoWriter:
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        assert settings.marketo_client_secret is not None, "build only when settings.marketo_configured"
+        assert settings.marketo_base_url and settings.marketo_client_secret, "build only when marketo_configured"
         self._settings = settings
         self._clock = clock
         self._client = httpx.AsyncClient(base_url=settings.marketo_base_url, timeout=_TIMEOUT_S, transport=transport)
@@ -158,7 +158,7 @@ class MarketoWriter:
         assert s.marketo_client_secret is not None
         form = {
             "grant_type": "client_credentials",
-            "client_id": s.marketo_client_id,
+            "client_id": s.marketo_client_id or "",
             "client_secret": s.marketo_client_secret.get_secret_value(),
         }
         try:

@@ -62,6 +62,7 @@ class SalesforceWriter:
         clock: Callable[[], float] = time.time,
     ) -> None:
         """`verify` is requests' TLS setting (a CA bundle path for a private CA); `clock` signs JWTs."""
+        assert settings.salesforce_configured, "build only when salesforce_configured"
         self._settings = settings
         self._clock = clock
         # Given with every request: requests lets REQUESTS_CA_BUNDLE override a session's own setting.
@@ -177,7 +178,7 @@ class SalesforceWriter:
             assert s.salesforce_client_secret is not None  # the settings require one or the other
             form = {
                 "grant_type": "client_credentials",
-                "client_id": s.salesforce_client_id,
+                "client_id": s.salesforce_client_id or "",
                 "client_secret": s.salesforce_client_secret.get_secret_value(),
             }
         try:

@@ -12,7 +12,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from services.scoring.writeback.vendor import RecordUpdate
 from services.scoring.writeback.vendors.credentials import SalesforceSettings
 from services.scoring.writeback.vendors.salesforce import SalesforceWriter
-from shared.settings import SettingsError, load_settings
 from tests.support.crm.salesforce import FakeSalesforce
 
 LEAD, CONTACT, GONE = "00Q5e00000AbCdEFGH", "0035e00000AbCdEFGH", "00Q5e00000ZzZzZzZZ"
@@ -184,15 +183,3 @@ async def test_secrets_and_tokens_stay_out_of_logs_and_errors(org, writers, capl
     for secret in (SECRET, token):
         assert secret not in logged
         assert not any(secret in (o.error or "") for o in outcomes)
-
-
-def test_settings_name_what_is_missing(monkeypatch):
-    monkeypatch.setenv("LOCKSTEP_SALESFORCE_LOGIN_URL", "https://acme.my.salesforce.com")
-    monkeypatch.setenv("LOCKSTEP_SALESFORCE_CLIENT_ID", "3MVG9")
-    with pytest.raises(SettingsError, match="LOCKSTEP_SALESFORCE_LOGIN_URL: needs LOCKSTEP_SALESFORCE_CLIENT_SECRET"):
-        load_settings(SalesforceSettings)
-    monkeypatch.setenv("LOCKSTEP_SALESFORCE_CLIENT_SECRET", "s3cr3t-value")
-    settings = load_settings(SalesforceSettings)
-    assert settings.salesforce_configured and "s3cr3t-value" not in repr(settings)
-    monkeypatch.delenv("LOCKSTEP_SALESFORCE_LOGIN_URL")
-    assert not load_settings(SalesforceSettings).salesforce_configured
