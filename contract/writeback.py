@@ -23,8 +23,8 @@ from contract.lifecycle import Problem
 WrittenValue = Literal["stage", "fit_grade", "fit_score", "engagement", "mql_reason", "owner"]
 WRITTEN_VALUES: tuple[WrittenValue, ...] = get_args(WrittenValue)
 # A CRM field's API name: HubSpot property names, Salesforce API names (Lockstep_Stage__c), Pipedrive's
-# 40-character custom field keys, Marketo REST names.
-CrmField = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,254}$")]
+# 40-character custom field keys (hex: they may start with a digit), Marketo REST names.
+CrmField = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_]{0,254}$")]
 # What is written unless `write:` says otherwise. The owner is left out: a lead's owner is a user id of
 # the CRM it came from, and writing it to another CRM (or back to its own) only makes sense once the
 # admin says so (routing assigns reps with a user id per CRM).

@@ -11,6 +11,7 @@ from services.scoring.writeback.vendors.credentials import MarketoSettings, Pipe
 class ScoringSettings(ContractSettings, SalesforceSettings, PipedriveSettings, MarketoSettings):
     hubspot_access_token: SecretStr | None = Field(
         None,
+        json_schema_extra={"outbound": True},  # sent to HubSpot, never compared here
         description=(
             "Write-back to HubSpot: a private app's access token (scope crm.objects.contacts.write), needed when"
             " the contract enables writeback.hubspot"

@@ -18,6 +18,10 @@ class Pacer:
     # Past a window's edge by this share of it: the vendor counts a call when it arrives, a few
     # milliseconds after it left, so a call sent right at the edge may still land in the old window.
     MARGIN = 0.02
+    # Below this share of a vendor's allowance left (Salesforce's daily one, read from Sforce-Limit-Info),
+    # calls are spread at the allowance's average rate instead of spending the rest at full speed: the
+    # allowance is shared with the organisation's other integrations, which must not find it spent.
+    RESERVE = 0.1
 
     def __init__(self, limit: int, window_s: float) -> None:
         if limit < 1 or window_s <= 0:
@@ -26,10 +30,12 @@ class Pacer:
         self.window_s = window_s
         self._sent: deque[float] = deque()
         self._held_until = 0.0
+        self._last: float | None = None  # the latest call, kept past the window for the reserve's pace
 
     def sent(self, at: float) -> None:
         """A call went out at `at`."""
         self._sent.append(at)
+        self._last = at if self._last is None else max(self._last, at)
 
     def hold(self, at: float, seconds: float) -> None:
         """The vendor asked for `seconds` of quiet from `at` on (Retry-After, or its window's reset)."""
@@ -49,6 +55,9 @@ class Pacer:
         while self._sent and self._sent[0] <= at - window * (1 + self.MARGIN):
             self._sent.popleft()
         wait = max(0.0, self._held_until - at)
+        if self._last is not None and allowance and _running_low(allowance, self.RESERVE):
+            assert allowance.limit and allowance.window_s
+            wait = max(wait, self._last + allowance.window_s / allowance.limit - at)
         if len(self._sent) >= limit:
             wait = max(wait, self._sent[len(self._sent) - limit] + window * (1 + self.MARGIN) - at)
         return wait
@@ -59,3 +68,12 @@ class Pacer:
             self.hold(
                 at, allowance.resets_in_s if allowance.resets_in_s is not None else allowance.window_s or self.window_s
             )
+
+
+def _running_low(allowance: Allowance, reserve: float) -> bool:
+    return bool(
+        allowance.limit
+        and allowance.window_s
+        and allowance.remaining is not None
+        and allowance.remaining <= reserve * allowance.limit
+    )

@@ -30,8 +30,45 @@ def _hubspot(settings: ScoringSettings) -> tuple[CrmWriter, Pacer]:
     return writer, Pacer(settings.hubspot_burst, settings.hubspot_burst_window_s)
 
 
-# Each source's adapter and its window, from settings.
-VENDORS: dict[str, Callable[[ScoringSettings], tuple[CrmWriter, Pacer]]] = {"hubspot": _hubspot}
+def _salesforce(settings: ScoringSettings) -> tuple[CrmWriter, Pacer]:
+    if not settings.salesforce_configured:
+        raise SettingsError(
+            "LOCKSTEP_SALESFORCE_LOGIN_URL: required with its credentials, the contract enables writeback.salesforce"
+        )
+    from services.scoring.writeback.vendors.salesforce import SalesforceWriter
+
+    # Salesforce documents a daily allowance, no per-second rate: a modest steady pace, and the
+    # pacer's reserve slows it further as the allowance runs low (Sforce-Limit-Info).
+    return SalesforceWriter(settings), Pacer(10, 1.0)
+
+
+def _pipedrive(settings: ScoringSettings) -> tuple[CrmWriter, Pacer]:
+    if not settings.pipedrive_configured:
+        raise SettingsError("LOCKSTEP_PIPEDRIVE_API_TOKEN: required, the contract enables writeback.pipedrive")
+    from services.scoring.writeback.vendors.pipedrive import PipedriveWriter
+
+    # One call per person: the adapter keeps its calls inside the window its headers report.
+    return PipedriveWriter(settings), Pacer(20, 2.0)
+
+
+def _marketo(settings: ScoringSettings) -> tuple[CrmWriter, Pacer]:
+    if not settings.marketo_configured:
+        raise SettingsError(
+            "LOCKSTEP_MARKETO_BASE_URL: required with its credentials, the contract enables writeback.marketo"
+        )
+    from services.scoring.writeback.vendors.marketo import RATE_LIMIT, RATE_WINDOW_S, MarketoWriter
+
+    return MarketoWriter(settings), Pacer(RATE_LIMIT, RATE_WINDOW_S)
+
+
+# Each source's adapter and its window, from settings. The vendors' clients are imported only for a
+# source the contract enables.
+VENDORS: dict[str, Callable[[ScoringSettings], tuple[CrmWriter, Pacer]]] = {
+    "hubspot": _hubspot,
+    "salesforce": _salesforce,
+    "pipedrive": _pipedrive,
+    "marketo": _marketo,
+}
 
 
 def start_writeback(

@@ -108,3 +108,21 @@ def test_the_pacer_keeps_to_the_window_the_vendors_figures_and_its_requests_to_w
     assert pacer.wait_s(20.0) == pytest.approx(20.0)
     pacer.observed(40.0, Allowance(0, 100, 10.0, None))  # nothing left in the vendor's window
     assert pacer.wait_s(40.0) == pytest.approx(10.0)
+
+
+def test_the_pacer_spreads_the_last_tenth_of_a_daily_allowance_at_its_average_rate():
+    """Salesforce's daily allowance is shared with the org's other integrations: near its end the
+    writer slows to the allowance's average pace instead of spending the rest at full speed."""
+    pacer = Pacer(limit=10, window_s=1.0)
+    day = 86_400.0
+    plenty, low = Allowance(5_000, 15_000, day, None), Allowance(1_500, 15_000, day, None)
+    pacer.sent(0.0)
+    assert pacer.wait_s(3.0, plenty) == 0, "a third of the day left: the short window alone"
+    assert pacer.wait_s(3.0, low) == pytest.approx(day / 15_000 - 3.0), "a tenth left: one call per 5.76 s"
+    assert pacer.wait_s(6.0, low) == 0
+
+
+def test_pipedrive_custom_field_keys_may_start_with_a_digit():
+    key = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
+    contract = _contract(f"writeback:\n  pipedrive: {{enabled: true, write: [stage], fields: {{stage: {key}}}}}\n")
+    assert contract.writeback.field_names("pipedrive")["stage"] == key

@@ -56,3 +56,32 @@ def test_pipedrive_is_configured_by_its_token_and_a_blank_one_is_none(monkeypatc
     settings = load_settings(ScoringSettings)
     assert settings.pipedrive_configured and settings.pipedrive_base_url == "https://acme.pipedrive.com"
     assert "0123456789abcdef" not in repr(settings)
+
+
+def test_each_enabled_crm_gets_its_adapter_or_start_up_names_the_missing_variable(monkeypatch):
+    from contract import parse_contract
+    from contract.settings import DEFAULT_CONTRACT
+    from services.scoring.writeback.setup import writeback_targets
+
+    contract = parse_contract(
+        DEFAULT_CONTRACT.read_text()
+        + "writeback:\n  salesforce: {enabled: true}\n"
+        + "  pipedrive: {enabled: true, write: [stage], fields: {stage: 0a1b2c3d4e5f60718293a4b5c6d7e8f901234567}}\n"
+        + "  marketo: {enabled: true}\n",
+        "c.yaml",
+    )
+    with pytest.raises(SettingsError, match="^LOCKSTEP_SALESFORCE_LOGIN_URL: required"):
+        writeback_targets(contract.writeback, load_settings(ScoringSettings))
+    monkeypatch.setenv("LOCKSTEP_SALESFORCE_LOGIN_URL", "https://acme.my.salesforce.com")
+    monkeypatch.setenv("LOCKSTEP_SALESFORCE_CLIENT_ID", "3MVG9")
+    monkeypatch.setenv("LOCKSTEP_SALESFORCE_CLIENT_SECRET", "s3cr3t-value")
+    with pytest.raises(SettingsError, match="^LOCKSTEP_PIPEDRIVE_API_TOKEN: required"):
+        writeback_targets(contract.writeback, load_settings(ScoringSettings))
+    monkeypatch.setenv("LOCKSTEP_PIPEDRIVE_API_TOKEN", "0123456789abcdef")
+    with pytest.raises(SettingsError, match="^LOCKSTEP_MARKETO_BASE_URL: required"):
+        writeback_targets(contract.writeback, load_settings(ScoringSettings))
+    monkeypatch.setenv("LOCKSTEP_MARKETO_BASE_URL", "https://123-ABC-456.mktorest.com")
+    monkeypatch.setenv("LOCKSTEP_MARKETO_CLIENT_ID", "0f1e2d3c")
+    monkeypatch.setenv("LOCKSTEP_MARKETO_CLIENT_SECRET", "m4rk3to-secret")
+    targets = writeback_targets(contract.writeback, load_settings(ScoringSettings))
+    assert sorted(t.writer.source for t in targets) == ["marketo", "pipedrive", "salesforce"]
