@@ -62,6 +62,7 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notif
         clock=clock,
         registry=runtime.registry,
         poll_interval_s=notifier_poll_s,
+        dashboard_url=settings.dashboard_url,
     )
     # Alerts queue their webhooks in the transaction that raises them, whether the consumer's (a
     # rejection loop) or the scanner's (a timer due): every commit wakes the notifier and the relay.

@@ -47,6 +47,13 @@ class SlaSettings(ContractSettings):
         ),
         json_schema_extra={"outbound": True},
     )
+    dashboard_url: str | None = Field(
+        None,
+        description=(
+            "Public base URL people open this service's pages at (https://lockstep.example.com); when set, the"
+            " monthly review's Slack message links to the scorecard page of its month"
+        ),
+    )
     session_ttl: timedelta = Field(
         timedelta(hours=12),
         ge=timedelta(minutes=1),
@@ -66,6 +73,13 @@ class SlaSettings(ContractSettings):
     @classmethod
     def _scoring_key(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("dashboard_url")
+    @classmethod
+    def _dashboard_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return cls._scoring_url(value)
 
     @field_validator("scoring_url")
     @classmethod

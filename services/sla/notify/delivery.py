@@ -61,8 +61,10 @@ class AlertNotifier:
         lease_s: float | None = None,
         rng: random.Random | None = None,
         report_retries: RetrySchedule = REPORT_RETRIES,
+        dashboard_url: str | None = None,
     ) -> None:
         self._sessions = sessions
+        self._dashboard_url = dashboard_url  # where a review's Slack message links to (None: no link)
         self._targets = {t.name: t for t in targets}
         self._postgres = postgres
         self._clock = clock
@@ -160,7 +162,9 @@ class AlertNotifier:
         if target is None:
             return _Outcome(False, f"target {row.target!r} is no longer configured", final=True)
         try:
-            body, headers = render_request(target, row.event_type, row.alert_id, row.payload, self._now())
+            body, headers = render_request(
+                target, row.event_type, row.alert_id, row.payload, self._now(), dashboard_url=self._dashboard_url
+            )
             # httpx's timeouts are per phase; this bounds the whole request.
             async with asyncio.timeout(self._timeout_s * 3):
                 response = await client.post(target.url, content=body, headers=headers)

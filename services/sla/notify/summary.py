@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
+from urllib.parse import urlencode
 
 from services.sla.notify import slack
 from services.sla.notify.slack import escape
@@ -32,8 +33,10 @@ def standard_body(payload: dict[str, Any]) -> dict[str, Any]:
     return {"type": ReportPublished.event_type, "timestamp": timestamp, "data": payload}
 
 
-def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
-    """A Slack incoming-webhook message: a one-line `text` (the notification) and the blocks."""
+def slack_message(payload: dict[str, Any], *, dashboard_url: str | None = None) -> dict[str, Any]:
+    """A Slack incoming-webhook message: a one-line `text` (the notification) and the blocks. With
+    `dashboard_url` (LOCKSTEP_DASHBOARD_URL), a link to the month's scorecard page, which people open in
+    a browser and sign in to: the stored page itself needs a key, which a click cannot send."""
     title = str(payload.get("title") or f"Monthly review: {payload.get('month')}")
     targets = [t for t in payload.get("targets") or [] if isinstance(t, dict)]
     met = sum(1 for t in targets if t.get("met") is True)
@@ -48,6 +51,9 @@ def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
         f" · contract {escape(payload.get('contract_version', '-'))}"
         f" · months on the {escape(payload.get('time_zone', 'UTC'))} clock"
     )
+    if dashboard_url:
+        page = f"{dashboard_url}/dashboard/scorecard?{urlencode({'month': str(payload.get('month', ''))})}"
+        where = f"<{escape(page)}|Open the scorecard for {escape(payload.get('month', ''))}> · " + where
     blocks = [slack.header(title), slack.section(f"*{escape(counted)}*"), *sections, slack.context(where)]
     if len(blocks) > slack.MAX_BLOCKS:  # keep the header, the count and the context: drop teams past the limit
         blocks = blocks[: slack.MAX_BLOCKS - 1] + blocks[-1:]

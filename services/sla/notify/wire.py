@@ -23,12 +23,23 @@ def webhook_id(event_id: str, target: str) -> str:
 
 
 def render_request(
-    target: WebhookTarget, event_type: str, event_id: str, payload: dict, when: datetime
+    target: WebhookTarget,
+    event_type: str,
+    event_id: str,
+    payload: dict,
+    when: datetime,
+    *,
+    dashboard_url: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """The body and headers of one request of a delivery of `event_type` (an alert's, or a monthly
-    review's), `event_id` the alert's or the review's id; `when` is the signature's timestamp."""
+    review's), `event_id` the alert's or the review's id; `when` is the signature's timestamp;
+    `dashboard_url` where a review's Slack message links to its scorecard page."""
     if event_type == ReportPublished.event_type:
-        message = summary.slack_message(payload) if target.format == "slack" else summary.standard_body(payload)
+        message = (
+            summary.slack_message(payload, dashboard_url=dashboard_url)
+            if target.format == "slack"
+            else summary.standard_body(payload)
+        )
     else:
         message = slack_message(payload) if target.format == "slack" else standard_body(payload)
     body = orjson.dumps(message)

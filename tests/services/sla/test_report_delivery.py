@@ -59,6 +59,7 @@ async def test_a_target_down_for_an_hour_gets_the_summary_once_it_is_back(
         topic_partitions=2,
         contract=tmp_path / "story.yaml",
         alert_webhooks=json.dumps(targets),
+        dashboard_url="https://lockstep.example.com",
     )
     clock = FakeClock(datetime(2026, 11, 20, 9, tzinfo=UTC))
     verify_on(clock, monkeypatch)
@@ -119,6 +120,8 @@ async def test_a_target_down_for_an_hour_gets_the_summary_once_it_is_back(
         slack = json.loads(message.body)
         assert set(slack) == {"text", "blocks"} and slack["blocks"][0]["type"] == "header"
         assert slack["text"].startswith("Monthly review: November 2026: ")
+        link = "<https://lockstep.example.com/dashboard/scorecard?month=2026-11|"
+        assert slack["blocks"][-1]["elements"][0]["text"].startswith(link), "LOCKSTEP_DASHBOARD_URL reached the sender"
         assert not receiver.requests("pager"), "a target that asked for breaches only gets no review"
 
         # The event again, as a relay resending after a crash would send it: nothing more goes out.

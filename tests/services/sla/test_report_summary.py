@@ -86,6 +86,15 @@ def test_the_slack_summary_lists_each_target_by_team_within_slacks_limits() -> N
     assert where["type"] == "mrkdwn" and "`/reports/2026-11`" in where["text"] and "2026.1" in where["text"]
 
 
+def test_with_a_dashboard_url_the_slack_summary_links_to_the_months_scorecard_page() -> None:
+    [where] = slack_message(review(NOVEMBER))["blocks"][-1]["elements"]
+    assert "<http" not in where["text"], "no link unless LOCKSTEP_DASHBOARD_URL says where people open the pages"
+    [where] = slack_message(review(NOVEMBER), dashboard_url="https://lockstep.example.com")["blocks"][-1]["elements"]
+    assert where["text"].startswith(
+        "<https://lockstep.example.com/dashboard/scorecard?month=2026-11|Open the scorecard for 2026-11> · "
+    )
+
+
 def test_a_summary_of_any_size_stays_within_slacks_limits() -> None:
     many = [
         target(
