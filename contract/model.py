@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contract.attribution import Attribution
 from contract.lifecycle import Handoff, Problem, Stage, stage_graph_problems
 from contract.reasons import ReasonCodes, reason_mapping_problems
+from contract.routing import Routing
 from contract.scoring import Scoring
 from contract.sla import Sla
 from contract.sources import REASON_SOURCES, SourceMappings
@@ -27,6 +28,7 @@ class Contract(BaseModel):
     targets: Targets = Targets()
     attribution: Attribution = Attribution()
     writeback: Writeback = Writeback()
+    routing: Routing = Routing()
 
     def problems(self) -> list[Problem]:
         """Checks across sections (each with the path it concerns), run by the loader."""
@@ -40,6 +42,10 @@ class Contract(BaseModel):
             problems += reason_mapping_problems(self.reason_codes, source, getattr(self.sources, source).reason_codes)
         problems += self.targets.problems({policy.name for policy in self.sla.policies})
         problems += self.writeback.problems(list(self.stages))
+        problems += self.routing.problems(self.sla)
+        for index, policy in enumerate(self.sla.policies):
+            if "reassign" in policy.tiers.actions.values() and not self.routing.enabled:
+                problems.append((("sla", "policies", index, "tiers"), "action reassign needs routing teams"))
         return problems
 
     @property

@@ -59,16 +59,47 @@ class Calendar(_Section):
         return value
 
 
+TierName = Literal["warning", "breached", "escalated"]
+TierAction = Literal["reassign"]
+
+
 class Tiers(_Section):
+    """When each tier fires, as a share of the target. A tier may also act: `breached: {at: 1.0,
+    action: reassign}` moves the lead to the next available rep of its team (contract/routing.py)."""
+
     warning: float | None = Field(0.75, gt=0)
     breached: float = Field(1.0, gt=0)
     escalated: float | None = Field(2.0, gt=0)
+    actions: dict[TierName, TierAction] = Field(default_factory=dict, description="What a tier does besides alerting")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _acting_tiers(cls, data: object) -> object:
+        """`breached: {at: 1.0, action: reassign}` is `breached: 1.0` with an action."""
+        if not isinstance(data, dict):
+            return data
+        data, actions = dict(data), dict(data.get("actions") or {})
+        for tier in ("warning", "breached", "escalated"):
+            value = data.get(tier)
+            if isinstance(value, dict):
+                unknown = set(value) - {"at", "action"}
+                if unknown or "at" not in value:
+                    raise ValueError(f"{tier}: expected a share of the target, or {{at: <share>, action: reassign}}")
+                data[tier] = value["at"]
+                if value.get("action") is not None:
+                    actions[tier] = value["action"]
+        if actions:
+            data["actions"] = actions
+        return data
 
     @model_validator(mode="after")
     def _ordered(self) -> Tiers:
         values = [v for v in (self.warning, self.breached, self.escalated) if v is not None]
         if values != sorted(values) or len(set(values)) != len(values):
             raise ValueError("tiers must rise: warning < breached < escalated")
+        for tier in self.actions:
+            if getattr(self, tier) is None:
+                raise ValueError(f"{tier}: an action on a tier that is off")
         return self
 
 

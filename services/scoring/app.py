@@ -6,6 +6,7 @@ from services.scoring.bootstrap import bootstrap
 from services.scoring.endpoints import router
 from services.scoring.reports import routes as reports
 from services.scoring.reports.monthly import routes as monthly
+from services.scoring.routing import routes as routing
 from services.scoring.settings import ScoringSettings
 from services.scoring.writeback import status as writeback
 from shared.settings import load_settings
@@ -22,5 +23,5 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
             " the monthly reviews."
         ),
         start=lambda: bootstrap(settings),
-        routers=[router, reports.router, monthly.router, writeback.router, audit.router],
+        routers=[router, reports.router, monthly.router, writeback.router, routing.router, audit.router],
     )

@@ -5,6 +5,7 @@ the queue the consumer fills, the writer that empties it)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,8 @@ from services.scoring.handler import ScoringHandler
 from services.scoring.metrics import ScoringMetrics
 from services.scoring.migrations import MIGRATIONS
 from services.scoring.reports.monthly.producer import Clock, MonthlyReports, system_clock
+from services.scoring.routing.assigner import system_clock as system_clock_utc
+from services.scoring.routing.setup import RoutingParts, start_routing
 from services.scoring.settings import ScoringSettings
 from services.scoring.tables import audit, outbox, processed_events
 from services.scoring.writeback.setup import start_writeback, writeback_targets
@@ -35,21 +38,34 @@ class ScoringService(ServiceHandle):
     audit: AuditTrail  # who asked for an erasure
     reports: MonthlyReports
     writeback: WritebackWriter | None = None  # None: the contract writes to no CRM
+    routing: RoutingParts | None = None  # None: the contract routes no leads
 
 
 async def bootstrap(
-    settings: ScoringSettings, clock: Clock = system_clock, *, report_check_s: float = 60.0
+    settings: ScoringSettings,
+    clock: Clock = system_clock,
+    *,
+    report_check_s: float = 60.0,
+    routing_clock: Callable[[], datetime] | None = None,
 ) -> ScoringService:
     """`clock`: what the monthly reviews read the date from; `report_check_s`: how often they look
-    whether a month's review is due (a check that finds it stored reads one row)."""
+    whether a month's review is due (a check that finds it stored reads one row); `routing_clock`: what
+    routing reads the time from (reps' hours, caps, waits)."""
     engine = LifecycleEngine(load_contract(settings.contract))
     targets = writeback_targets(engine.contract.writeback, settings)  # before connecting: a missing token stops here
     runtime = await open_runtime("scoring", settings, migrations=MIGRATIONS)
     box = Outbox(outbox)
     keys = settings.lead_keys()
     writer, queue = start_writeback(runtime, engine, settings, targets)
+    routing = start_routing(runtime, engine, box, queue, clock=routing_clock or system_clock_utc)
     handler = ScoringHandler(
-        engine, box, runtime.topics.lifecycle, keys, ScoringMetrics(runtime.registry), writeback=queue
+        engine,
+        box,
+        runtime.topics.lifecycle,
+        keys,
+        ScoringMetrics(runtime.registry),
+        writeback=queue,
+        routing=routing.assignments if routing else None,
     )
     runtime.add_consumer(
         group=GROUP,
@@ -90,4 +106,4 @@ async def bootstrap(
     )
     runtime.spawn("monthly-reports", reports.run())
     runtime.closers.append(reports.stop)
-    return ScoringService(runtime, engine, keys, AuditTrail(audit), reports, writer)
+    return ScoringService(runtime, engine, keys, AuditTrail(audit), reports, writer, routing)

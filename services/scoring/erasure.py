@@ -30,6 +30,7 @@ from services.scoring.tables import (
     leads,
     milestones,
     opportunities,
+    routing_queue,
     touches,
     transitions,
     writeback_dead,
@@ -101,7 +102,7 @@ async def erase_lead(session: AsyncSession, lead_key: str) -> LeadErased | None:
     )
     await session.execute(delete(identities).where(identities.c.lead_key == lead_key))
     # Nothing more is written to the person's CRM records, and what was is forgotten with them.
-    for table in (writeback_leads, writeback_queue, writeback_written, writeback_dead):
+    for table in (writeback_leads, writeback_queue, writeback_written, writeback_dead, routing_queue):
         await session.execute(delete(table).where(table.c.lead_key == lead_key))
     await session.execute(
         update(leads)

@@ -11,20 +11,21 @@ person starts a new lead, tied to nothing erased.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scoring import announcements
 from services.scoring.deals import new_deal, record_facts
 from services.scoring.domain.attribution import MARKETING_TOUCH_KINDS, SALES_TOUCH
 from services.scoring.domain.engine import LifecycleEngine
-from services.scoring.domain.lead import Lead, Transition, full_name
+from services.scoring.domain.lead import Lead, Transition
 from services.scoring.erasure import erase_lead
 from services.scoring.metrics import ScoringMetrics
 from services.scoring.repository import LeadRepository
+from services.scoring.routing.assignments import Assignments
 from services.scoring.writeback.outgoing import WritebackQueue
 from shared.bus import OutgoingRecord
 from shared.db.bulk_writes import CombinedWrite
@@ -34,10 +35,8 @@ from shared.events import (
     ContactDeleted,
     ContactMerged,
     EventEnvelope,
-    LeadIdentified,
     LeadKeys,
     LeadRef,
-    LifecycleTransitioned,
     OpportunityChanged,
     SalesTouched,
     SourceEvent,
@@ -76,8 +75,10 @@ class ScoringHandler:
         keys: LeadKeys,
         metrics: ScoringMetrics | None = None,
         writeback: WritebackQueue | None = None,
+        routing: Assignments | None = None,
     ) -> None:
         self.engine = engine
+        self.routing = routing  # new MQLs without an active owner given a rep (routing/assignments.py)
         self.writeback = writeback  # what the CRMs should show, queued with the lead (writeback/outgoing.py)
         self._keys = keys
         self._outbox = outbox
@@ -92,7 +93,11 @@ class ScoringHandler:
             # What the batch writes (leads, identities, contributions, the event log, the outbox) goes
             # in one statement on PostgreSQL: shared/db/bulk_writes.py, CombinedWrite.
             writes = CombinedWrite()
+            # Before the lead is written: the owner it gets is in its row and in what the CRMs are sent.
+            routed = await self.routing.route(session, batch.repo.leads.values()) if self.routing else None
             await self._write_into(batch, writes)
+            if routed is not None:
+                routed.write_into(writes, self._outbox)
             await writes.write(session)
             batch.observe()
             await self._erase(session, batch.erasing, at=batch.earliest)
@@ -121,6 +126,8 @@ class ScoringHandler:
             return lambda: None
         if batch.repo.merges:
             return None
+        if self.routing is not None and self.routing.wanted(batch.repo.leads.values()):
+            return None  # taking a team's turn locks its row: a transaction's work
         await self._write_into(batch, writes)
         return batch.observe
 
@@ -174,12 +181,15 @@ class ScoringHandler:
             )
         # Identities first: a consumer matching source events to leads learns them before it needs them.
         records = [
-            OutgoingRecord.event(self._topic, self._identified(key, names, batch.earliest), key=key)
+            OutgoingRecord.event(self._topic, announcements.identified(key, names, batch.earliest), key=key)
             for key, names in batch.repo.new_identities().items()
         ]
         leads = batch.repo.leads
+        version = self.engine.version
         records += [
-            OutgoingRecord.event(self._topic, self._envelope(t, leads.get(t.lead_key)), key=t.lead_key)
+            OutgoingRecord.event(
+                self._topic, announcements.transitioned(t, leads.get(t.lead_key), version), key=t.lead_key
+            )
             for t in batch.fresh
         ]
         self._outbox.append_to(writes, records)
@@ -250,52 +260,6 @@ class ScoringHandler:
                 event_id,
             )
         return lead.key
-
-    @staticmethod
-    def _identified(key: str, names: list[str], at: datetime) -> EventEnvelope:
-        payload = LeadIdentified(lead_key=key, identities=sorted(names), occurred_at=at)
-        return EventEnvelope.wrap(
-            payload,
-            # The names are emails and record ids: in the payload, never in the id.
-            id=f"identified:{key}:{_digest(*sorted(names))}",
-            source="/lockstep/scoring",
-            subject=key,
-            time=at,
-        )
-
-    def _envelope(self, t: Transition, lead: Lead | None) -> EventEnvelope:
-        # Who the lead is travels in payload fields (SLA names the person in its alerts), never in the id or key.
-        attributes = lead.attributes if lead else {}
-        payload = LifecycleTransitioned(
-            lead_key=t.lead_key,
-            email=lead.email if lead else None,
-            name=full_name(attributes),
-            company=attributes.get("company"),
-            record_url=attributes.get("record_url"),
-            from_stage=t.from_stage,
-            to_stage=t.to_stage,
-            reason=t.reason,
-            fit_score=t.fit_score,
-            fit_grade=t.fit_grade,
-            engagement_score=t.engagement_score,
-            owner=t.owner,
-            contract_version=self.engine.version,
-            occurred_at=t.occurred_at,
-            caused_by=t.event_id,
-            details=t.details,
-        )
-        return EventEnvelope.wrap(
-            payload,
-            id=f"lifecycle:{_digest(str(t.event_id), t.lead_key, str(t.from_stage), t.to_stage)}",
-            source="/lockstep/scoring",
-            subject=t.lead_key,
-            time=t.occurred_at,
-        )
-
-
-def _digest(*parts: str) -> str:
-    """A stable id part from parts that may be long or personal (a sender's event id, a lead's names)."""
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
 def _up_to_each_erasure(envelopes: list[EventEnvelope]) -> list[list[EventEnvelope]]:

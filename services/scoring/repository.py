@@ -24,6 +24,7 @@ from services.scoring.tables import (
     leads,
     milestones,
     opportunities,
+    routing_queue,
     touches,
     transitions,
     writeback_dead,
@@ -184,6 +185,8 @@ class LeadRepository:
                 await s.execute(update(table).where(table.c.lead_key == absorbed).values(lead_key=survivor))
             for table in (writeback_queue, writeback_written, writeback_dead):
                 await s.execute(update(table).where(table.c.lead_key == absorbed).values(lead_key=survivor))
+            # The survivor is routed on its own account: the absorbed lead no longer waits for a rep.
+            await s.execute(delete(routing_queue).where(routing_queue.c.lead_key == absorbed))
             # What the CRMs were last sent for either lead no longer holds: every record is written again.
             await s.execute(delete(writeback_leads).where(writeback_leads.c.lead_key.in_([absorbed, survivor])))
             # The survivor's first entries are the earlier of both (engine.merge): written again whole.

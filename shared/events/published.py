@@ -10,7 +10,16 @@ from pydantic import AwareDatetime, Field
 
 from shared.events.catalog import CanonicalEvent, _Model
 
-AlertKind = Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected", "pipeline.lagging"]
+AlertKind = Literal[
+    "sla.warning",
+    "sla.breached",
+    "sla.escalated",
+    "sla.reassigned",
+    "loop.detected",
+    "pipeline.lagging",
+    "routing.waiting",
+]
+AssignReason = Literal["routed", "reassigned", "queued-then-routed"]
 AlertSeverity = Literal["info", "warning", "critical"]
 FollowUpStatus = Literal["met", "breached", "cancelled"]
 
@@ -55,6 +64,48 @@ class LeadErased(CanonicalEvent):
     event_type: ClassVar[str] = "lockstep.lead.erased.v1"
     lead_key: str = Field(min_length=1)
     anonymous_key: str = Field(min_length=1)
+    occurred_at: AwareDatetime
+
+
+class LeadAssigned(CanonicalEvent):
+    """A rep was given a lead by routing, published by scoring on `<prefix>lifecycle` (keyed by the
+    lead's key) in the transaction that changed the owner. Reps are named by their handles only
+    (contract/routing.py), never by an email. The SLA moves the lead's open follow-up timers to the
+    rep; a reassignment closes the breached timer and starts a new one for the new owner."""
+
+    event_type: ClassVar[str] = "lockstep.lead.assigned.v1"
+    lead_key: str = Field(min_length=1)
+    team: str = Field(min_length=1, description="The routing team (routing.teams)")
+    rep: str = Field(min_length=1, description="The rep's handle (rep_ana)")
+    previous_owner: str | None = Field(None, description="Whom the lead had before: a rep's handle or a CRM user id")
+    reason: AssignReason
+    policy: str | None = Field(None, description="A reassignment: the SLA policy whose breach asked for it")
+    timer_id: str | None = Field(None, description="A reassignment: the timer that breached")
+    occurred_at: AwareDatetime
+
+
+class ReassignRequested(CanonicalEvent):
+    """An SLA tier with `action: reassign` fired: the SLA asks scoring, on `<prefix>alerts` (keyed by
+    the lead's key), to move the lead to the next available rep of its team."""
+
+    event_type: ClassVar[str] = "lockstep.lead.reassign_requested.v1"
+    lead_key: str = Field(min_length=1)
+    policy: str = Field(min_length=1)
+    timer_id: str = Field(min_length=1, max_length=255)
+    tier: str = Field(min_length=1)
+    owner: str | None = Field(None, description="Who had the lead when the tier fired")
+    occurred_at: AwareDatetime
+
+
+class LeadWaiting(CanonicalEvent):
+    """A lead has waited for a rep longer than `routing.waiting_alert_after` (nobody of its team was
+    available), published once per wait by scoring on `<prefix>lifecycle`; the SLA raises
+    `routing.waiting` for it, resolved when the lead is assigned."""
+
+    event_type: ClassVar[str] = "lockstep.lead.waiting.v1"
+    lead_key: str = Field(min_length=1)
+    team: str = Field(min_length=1)
+    queued_at: AwareDatetime
     occurred_at: AwareDatetime
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contract.routing import Routing
 from contract.writeback import Writeback
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.domain.lead import Lead
@@ -53,9 +54,15 @@ def records_of(names: Iterable[str], sources: Iterable[str]) -> list[tuple[str, 
 
 
 def queue_row(
-    writeback: Writeback, source: str, record_id: str, lead_key: str, values: Values, at: datetime
+    writeback: Writeback,
+    source: str,
+    record_id: str,
+    lead_key: str,
+    values: Values,
+    at: datetime,
+    routing: Routing | None = None,
 ) -> dict[str, Any]:
-    update = record_update(writeback, source, record_id, values)
+    update = record_update(writeback, source, record_id, values, routing)
     return {
         "source": source,
         "record_id": record_id,
@@ -148,7 +155,9 @@ class WritebackQueue:
         queued = {}
         for key, (values, to) in changed.items():
             for source, record_id in records_of(names[key], to):
-                queued[(source, record_id)] = queue_row(writeback, source, record_id, key, values, at)
+                queued[(source, record_id)] = queue_row(
+                    writeback, source, record_id, key, values, at, self.engine.contract.routing
+                )
         writes.upsert(writeback_leads, states, key="lead_key")
         writes.upsert(writeback_queue, list(queued.values()), key=("source", "record_id"))
         self.queued += len(queued)

@@ -54,7 +54,9 @@ async def resync(
             pending, states = [], []
             for identity, key in records:
                 values = lead_values(engine, found[key], now)
-                pending.append(queue_row(writeback, source, identity.split(":", 1)[1], key, values, now))
+                pending.append(
+                    queue_row(writeback, source, identity.split(":", 1)[1], key, values, now, engine.contract.routing)
+                )
                 states.append({"lead_key": key, "written": values, "engagement_at": now})
             writes.upsert(writeback_queue, pending, key=("source", "record_id"))
             writes.upsert(writeback_leads, list({s["lead_key"]: s for s in states}.values()), key="lead_key")

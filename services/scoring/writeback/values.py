@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from contract.routing import Routing
 from contract.writeback import Writeback
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.domain.lead import Lead
@@ -61,14 +62,24 @@ def record_type(source: str, record_id: str) -> str:
     return {"hubspot": "contact", "pipedrive": "person", "marketo": "lead"}[source]
 
 
-def record_update(writeback: Writeback, source: str, record_id: str, values: Values) -> RecordUpdate:
-    """`values` as `source` is written: its field names, only the values it writes, stages mapped."""
+def record_update(
+    writeback: Writeback, source: str, record_id: str, values: Values, routing: Routing | None = None
+) -> RecordUpdate:
+    """`values` as `source` is written: its field names, only the values it writes, stages mapped, and
+    an owner who is a rep of `routing` written as that CRM's user id for them (left out where the rep
+    has none: clearing a record's owner is not ours to do)."""
     section = getattr(writeback, source)
     fields: dict[str, Any] = {}
     for name, field in writeback.field_names(source).items():
         value = values.get(name)
         if name == "stage" and value is not None:
             value = section.stages.get(value, value)
+        if name == "owner" and value is not None and routing is not None:
+            rep = routing.reps().get(value)
+            if rep is not None:
+                value = rep[1].crm_ids.get(source)
+                if value is None:
+                    continue
         fields[field] = value
     return RecordUpdate(record_type(source, record_id), record_id, fields)
 
