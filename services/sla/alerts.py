@@ -63,6 +63,14 @@ class AlertDesk:
         """False when this alert was raised before (one alert per timer per tier, one per loop)."""
         return await self.raise_many(session, [alert]) == 1
 
+    @property
+    def topic(self) -> str:
+        return self._topic
+
+    async def request(self, session: AsyncSession, records: list[OutgoingRecord]) -> None:
+        """Put requests to other services (routing.py's reassignments) in the outbox, in the caller's transaction."""
+        await self._outbox.add_records(session, records)
+
     def publish_decided(self, writes: CombinedWrite, decided: list[FollowUpDecided]) -> None:
         """Put timers' decisions in the outbox with the caller's other writes (the handler's batch)."""
         self._outbox.append_to(writes, followups.records(self._topic, decided))

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract.sla import Policy
+from services.sla import routing
 from services.sla.alerts import AlertDesk, label_of
 from services.sla.batch_changes import Timer
 from services.sla.erasure import erase_lead
@@ -48,7 +49,9 @@ _TOUCH_EVENTS = (SalesTouched, SalesDispositioned, OpportunityChanged)
 _TOUCHES = tuple(model.event_type for model in _TOUCH_EVENTS)
 # What the SLA acts on: stage changes, identities, erasures and sales activity. The rest of the events topic
 # (engagement, contact updates) is passed over by the consumer without an idempotency row.
-WANTED = frozenset((LifecycleTransitioned.event_type, LeadIdentified.event_type, LeadErased.event_type, *_TOUCHES))
+WANTED = frozenset(
+    (LifecycleTransitioned.event_type, LeadIdentified.event_type, LeadErased.event_type, *_TOUCHES, *routing.WANTED)
+)
 
 # (event id, payload, touch kind for touches and dispositions, else None)
 Item = tuple[
@@ -74,6 +77,7 @@ class SlaHandler:
         SLA keeps none."""
         self.book = book
         self.desk = desk
+        self.routing = routing.RoutingFollower(book, desk)  # lead.assigned, lead.waiting (routing.py)
         self._keys = keys
         self._metrics = metrics
         self._keep_emails = keep_emails
@@ -92,6 +96,11 @@ class SlaHandler:
         await self._handle(session, part)
 
     async def _handle(self, session: AsyncSession, envelopes: list[EventEnvelope]) -> None:
+        await self._handle_timers(session, envelopes)
+        # After the batch's timers are written: a lead's assignment follows the stage change that started them.
+        await self.routing.apply(session, [e for e in envelopes if e.type in routing.WANTED])
+
+    async def _handle_timers(self, session: AsyncSession, envelopes: list[EventEnvelope]) -> None:
         batch = [item for item in map(self._read, envelopes) if item is not None]
         if not batch:
             return

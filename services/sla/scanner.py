@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,9 @@ from services.sla import followups
 from services.sla.alerts import AlertDesk, label_of, who
 from services.sla.metrics import SlaMetrics
 from services.sla.policies import TIER_ALERTS, PolicyBook
+from services.sla.routing import reassign_request
 from services.sla.tables import alerts, leads, timers
+from shared.bus import OutgoingRecord
 from shared.db.engine import AnyRow
 from shared.db.times import as_utc as _aware
 from shared.events import AlertRaised, FollowUpDecided
@@ -110,6 +112,7 @@ class TimerScanner:
             decided: list[FollowUpDecided] = []
             moves = [self._fire(timer, cutoff, now, raised, settled, decided) for timer in due]
             await self._desk.raise_many(session, raised, decided)
+            await self._desk.request(session, self._reassignments(due, moves, now))
             if settled:
                 await session.execute(
                     update(alerts)
@@ -159,6 +162,20 @@ class TimerScanner:
         if met_at is not None and (due_at is None or due_at >= met_at):
             tier, due_at = None, None  # met in time for the rest
         return {"b_id": timer.id, "b_tier": tier, "b_due": due_at, "b_breached": breached}
+
+    def _reassignments(self, due: Sequence[AnyRow], moves: list[dict[str, Any]], now: datetime) -> list[OutgoingRecord]:
+        """Open timers a tier acting `reassign` fired for in this pass, with the tier (routing.py)."""
+        requests = []
+        for timer, move in zip(due, moves, strict=True):
+            policy = self._book.policy(timer.policy)
+            if policy is None or timer.status != "open":
+                continue
+            fired = [t for t in ("warning", "breached", "escalated") if t in timer.due]
+            passed = fired[fired.index(timer.next_tier) : fired.index(move["b_tier"]) if move["b_tier"] else None]
+            for tier, action in policy.tiers.actions.items():
+                if action == "reassign" and tier in passed:
+                    requests.append(reassign_request(timer, tier, now, self._desk.topic))
+        return requests
 
     def _alert(self, timer: AnyRow, tier: str, due_at: datetime, now: datetime) -> AlertRaised:
         escalated = tier == "escalated"

@@ -29,7 +29,7 @@ timers = Table(
     Column("due", JSON, nullable=False),  # tier -> ISO due time, fixed when the timer starts
     Column("next_tier", String(16), nullable=True),
     Column("next_due_at", DateTime(timezone=True), nullable=True),
-    Column("status", String(16), nullable=False),  # open | met | cancelled
+    Column("status", String(16), nullable=False),  # open | met | cancelled | reassigned (routing.py)
     Column("met_at", DateTime(timezone=True), nullable=True),
     Column("met_by", String(200), nullable=True),
     Column("business_s_to_met", Float, nullable=True),

@@ -19,7 +19,15 @@ from shared.events import AlertRaised
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-AlertKind = Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected", "pipeline.lagging"]
+AlertKind = Literal[
+    "sla.warning",
+    "sla.breached",
+    "sla.escalated",
+    "sla.reassigned",
+    "loop.detected",
+    "pipeline.lagging",
+    "routing.waiting",
+]
 ALERT_KINDS: tuple[str, ...] = get_args(AlertKind)
 assert set(ALERT_KINDS) == set(get_args(AlertRaised.model_fields["kind"].annotation)), (
     "AlertKind out of step with AlertRaised.kind"
@@ -28,7 +36,14 @@ assert set(ALERT_KINDS) == set(get_args(AlertRaised.model_fields["kind"].annotat
 # What a target may ask for beside alerts: the summary of each month's review (lockstep.report.published.v1).
 REPORT_KIND = "report.published"
 DeliveryKind = Literal[
-    "sla.warning", "sla.breached", "sla.escalated", "loop.detected", "pipeline.lagging", "report.published"
+    "sla.warning",
+    "sla.breached",
+    "sla.escalated",
+    "sla.reassigned",
+    "loop.detected",
+    "pipeline.lagging",
+    "routing.waiting",
+    "report.published",
 ]
 assert get_args(DeliveryKind) == (*ALERT_KINDS, REPORT_KIND), "DeliveryKind out of step with AlertKind"
 
