@@ -131,3 +131,11 @@ async def open_scoring(database_url: str, contract: Contract | None = None) -> S
     handler = ScoringHandler(lifecycle, box, "t.lifecycle", TEST_KEYS, writeback=queue, routing=assignments)
     sessions = session_factory(engine)
     return Scoring(engine, sessions, handler, assignments, RoutingQueue(sessions, assignments, queue), clock)
+
+
+async def published(sessions: async_sessionmaker[AsyncSession], table, event_type: str) -> list[EventEnvelope]:
+    """The envelopes of `event_type` in a service's outbox `table`, in the order they were put there."""
+    async with sessions() as session:
+        rows = (await session.execute(select(table).order_by(table.c.id))).all()
+    envelopes = [EventEnvelope.from_record([(k, v.encode()) for k, v in row.headers], row.value) for row in rows]
+    return [envelope for envelope in envelopes if envelope.type == event_type]
