@@ -62,6 +62,7 @@ ROLES = {
         ("POST", "/leads/erase"): A,
         ("GET", "/audit"): A,
         ("GET", "/writeback/status"): OP,  # write-back queues and errors: record ids, no personal data
+        ("GET", "/routing/queue"): OP,  # lead keys waiting for a rep: opaque, but leads
     },
     "sla": {
         ("GET", "/openapi.json"): V,
