@@ -118,3 +118,17 @@ def test_every_command_is_in_the_command_line_reference():
     text = _text(REPO / "docs" / "operations.md")
     for command in _commands(build_parser(), "lockstep"):
         assert command in text, f"docs/operations.md does not list `{command}`"
+
+
+def test_the_readmes_contract_examples_are_accepted_by_the_contract_parser():
+    """The README's `targets:` and `writeback:`/`routing:` blocks, added to the default contract, load."""
+    from contract import parse_contract
+    from contract.settings import DEFAULT_CONTRACT
+
+    import yaml
+
+    blocks = re.findall(r"```yaml\n(.*?)```", _text(README), flags=re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        contract = {**yaml.safe_load(DEFAULT_CONTRACT.read_text()), **yaml.safe_load(block)}  # the block's sections win
+        parse_contract(yaml.safe_dump(contract, sort_keys=False), "README.md")
