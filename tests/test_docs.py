@@ -122,10 +122,10 @@ def test_every_command_is_in_the_command_line_reference():
 
 def test_the_readmes_contract_examples_are_accepted_by_the_contract_parser():
     """The README's `targets:` and `writeback:`/`routing:` blocks, added to the default contract, load."""
+    import yaml
+
     from contract import parse_contract
     from contract.settings import DEFAULT_CONTRACT
-
-    import yaml
 
     blocks = re.findall(r"```yaml\n(.*?)```", _text(README), flags=re.S)
     assert len(blocks) >= 2
