@@ -114,6 +114,7 @@ async def erase_lead(session: AsyncSession, lead_key: str) -> LeadErased | None:
             attribute_times=_anonymous(dict(row.attribute_times)),
             rejection_reason=_redacted(row.rejection_reason, redact),
             deleted=True,
+            version=leads.c.version + 1,
         )
     )
     for table in (contributions, milestones, followups):

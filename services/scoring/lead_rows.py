@@ -35,6 +35,7 @@ def lead_from_row(row: LeadRecord) -> Lead:
         deleted=row.deleted,
         mql_rule=row.mql_rule,
         first_entered={stage: _aware(datetime.fromisoformat(at)) for stage, at in (row.first_entered or {}).items()},
+        version=row.version,
     )
 
 
@@ -62,6 +63,7 @@ def lead_row(lead: Lead, now: datetime) -> dict:
         "lead_source": short_text(lead.attributes.get("lead_source"), 128),
         "mql_rule": lead.mql_rule,
         "first_entered": {stage: at.astimezone(UTC).isoformat() for stage, at in lead.first_entered.items()},
+        "version": lead.version,  # as read: an update checks it and writes the next (repository.py)
     }
 
 

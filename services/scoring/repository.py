@@ -32,8 +32,8 @@ from services.scoring.tables import (
     writeback_queue,
     writeback_written,
 )
-from shared.db.bulk_writes import CombinedWrite
-from shared.db.engine import AnyRow, is_postgres_session
+from shared.db.bulk_writes import CombinedWrite, Stale
+from shared.db.engine import AnyRow, execute_on_cursor, is_postgres_session
 from shared.db.keyed_statements import KeyedStatement
 from shared.db.times import as_utc as _aware
 from shared.events import LeadRef
@@ -68,6 +68,7 @@ class LeadRepository:
         self.opportunities: dict[str, dict] = {}
         self._new_identities: dict[str, str] = {}
         self._absorbed: dict[str, str] = {}  # absorbed lead key -> survivor key
+        self._read_versions: dict[str, int] = {}  # absorbed lead key -> its row's version when read
         self._events: list[dict] = []
         self._touches: list[dict] = []
         self.transitions: list[Transition] = []
@@ -131,6 +132,8 @@ class LeadRepository:
 
     def absorb(self, absorbed: Lead, survivor: Lead) -> None:
         self._absorbed[absorbed.key] = survivor.key
+        if not absorbed.is_new:
+            self._read_versions[absorbed.key] = absorbed.version
         for target, key in list(self._absorbed.items()):
             if key == absorbed.key:
                 self._absorbed[target] = survivor.key
@@ -180,7 +183,11 @@ class LeadRepository:
                 await s.execute(select(identities.c.identity).where(identities.c.lead_key == absorbed))
             ).scalars():
                 self._new_identities.setdefault(identity, survivor)
-            await s.execute(delete(leads).where(leads.c.key == absorbed))
+            if absorbed in self._read_versions:
+                read = self._read_versions[absorbed]
+                gone = await execute_on_cursor(s, delete(leads).where(leads.c.key == absorbed, leads.c.version == read))
+                if gone.rowcount != 1:  # assigned since this batch read it: read both again
+                    raise Stale(f"lead {absorbed} changed since it was read")
             for table in (identities, contributions, transitions, opportunities, event_log, touches, followups):
                 await s.execute(update(table).where(table.c.lead_key == absorbed).values(lead_key=survivor))
             for table in (writeback_queue, writeback_written, writeback_dead):
@@ -194,7 +201,9 @@ class LeadRepository:
             if survivor in self.leads:
                 self.leads[survivor].new_milestones.update(self.leads[survivor].first_entered)
         live = [lead for lead in self.leads.values() if lead.key not in self._absorbed]
-        writes.update(leads, [lead_row(lead, now) for lead in live if lead.dirty and not lead.is_new], key="key")
+        # Only as read: the routing queue or a reassignment may have given a lead its owner since (Stale).
+        changed = [lead_row(lead, now) for lead in live if lead.dirty and not lead.is_new]
+        writes.update_unchanged(leads, changed, key="key", version="version")
         writes.append(leads, [lead_row(lead, now) for lead in live if lead.is_new])
         writes.upsert(opportunities, self._opportunity_rows(now), key="opportunity")
         writes.upsert(

@@ -36,6 +36,9 @@ leads = Table(
     Column("lead_source", String(128), nullable=True),  # the channel the lead came through (attributes)
     Column("mql_rule", String(128), nullable=True),  # the rule that last qualified it
     Column("first_entered", JSON, nullable=True),  # stage -> ISO time of its first entry (see milestones)
+    # Bumped by every write of the row; a batch writes a lead only if it is still the version it read
+    # (repository.py), so an owner set by the routing queue or a reassignment in between is not undone.
+    Column("version", BigInteger, nullable=False, server_default="0"),
     Index("ix_scoring_leads_stage_key", "stage", "key"),
 )
 

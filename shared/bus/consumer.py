@@ -8,6 +8,8 @@ For every poll (records of one or more partitions, each in its order) the runner
    done; done offsets go to Kafka lazily (polling.PendingOffsetCommits: at most every
    `commit_interval_ms`, when idle, before partitions are given up, and at stop).
 
+A handler that finds a row it read changed before its write (`Stale`, shared/db/bulk_writes.py) has
+written nothing: the batch is applied again at once, from fresh reads, up to STALE_ATTEMPTS times.
 When the batch transaction fails, its records are applied one by one, so one poison event
 cannot hold back the others; how each failure is retried or dead-lettered is failures.py's.
 """
@@ -31,11 +33,15 @@ from shared.bus.polling import Batch, PendingOffsetCommits, Prefetcher, WaitForB
 from shared.bus.producer import EventProducer
 from shared.bus.progress import PartitionProgress
 from shared.bus.single_statement import SingleStatementBatch
+from shared.db.bulk_writes import Stale
 from shared.db.idempotency import ProcessedEvents
 from shared.events.envelope import EventEnvelope, MalformedEvent
 from shared.logs import error_text
 
 log = logging.getLogger(__name__)
+
+# A batch that keeps meeting rows changed under it goes the failure path (one record at a time) after this.
+STALE_ATTEMPTS = 5
 
 # Handlers take the batch's new events at once (in partition order), so they can load and write in bulk.
 EventHandler = Callable[[AsyncSession, list[EventEnvelope]], Awaitable[None]]
@@ -49,6 +55,7 @@ class ConsumerStats:
     retries: int = 0
     skipped: int = 0  # records of types the handler does not act on
     single_statement: int = 0  # batches written in one statement, no transaction (single_statement.py)
+    stale: int = 0  # batches applied again because a row they read was changed meanwhile (bulk_writes.Stale)
 
 
 class ConsumerRunner:
@@ -269,6 +276,22 @@ class ConsumerRunner:
             self.stats.single_statement += 1
             self._after_commit()
             return
+        for attempt in range(1, STALE_ATTEMPTS + 1):
+            try:
+                fresh = await self._in_transaction(items, rows)
+                break
+            except Stale:
+                # Another writer changed a row the handler read (scoring: a lead given its owner by the
+                # routing queue); nothing was written, so the batch is applied again from fresh reads.
+                if attempt == STALE_ATTEMPTS:
+                    raise
+                self.stats.stale += 1
+        self.stats.handled += len(fresh)
+        self.stats.duplicates += len(items) - len(fresh)
+        self._after_commit()
+
+    async def _in_transaction(self, items: list[tuple[object, EventEnvelope]], rows: list[dict]) -> list[EventEnvelope]:
+        """Claim the batch's event ids and hand the fresh events to the handler, in one transaction."""
         async with self._sessions() as session, session.begin():
             claimed = await self._processed.claim(session, rows)
             fresh = []
@@ -278,9 +301,7 @@ class ConsumerRunner:
                     fresh.append(envelope)
             if fresh:
                 await self._handler(session, fresh)
-        self.stats.handled += len(fresh)
-        self.stats.duplicates += len(items) - len(fresh)
-        self._after_commit()
+        return fresh
 
     def _retried(self) -> None:
         self.stats.retries += 1

@@ -90,7 +90,9 @@ async def _sqlite_write(
             values[index] = process(values[index])
         records.append(values)
     driver: Any = (await connection.get_raw_connection()).driver_connection
-    await driver.executemany(statement, records)
+    cursor = await driver.executemany(statement, records)
+    if kind == "guarded" and cursor.rowcount != len(records):
+        raise Stale(f"{table.name}: {len(records) - cursor.rowcount} row(s) changed since they were read")
 
 
 @functools.cache
@@ -102,7 +104,14 @@ def _sqlite_plan(
     keys = _columns(key)
     others = [c for c in columns if c not in keys]
     names = ", ".join(map(_quoted, columns))
-    if kind == "update":
+    if kind == "guarded":  # key: (the key column, the version column)
+        found, version = keys
+        assignments = ", ".join(f"{_quoted(c)} = ?" for c in others if c != version)
+        bump = f"{_quoted(version)} = {_quoted(version)} + 1"
+        match = f"{_quoted(found)} = ? AND {_quoted(version)} = ?"
+        statement = f"UPDATE {_qualified(table)} SET {assignments}, {bump} WHERE {match}"
+        order = (*[c for c in others if c != version], found, version)
+    elif kind == "update":
         assignments = ", ".join(f"{_quoted(c)} = ?" for c in others)
         match = " AND ".join(f"{_quoted(k)} = ?" for k in keys)
         statement, order = f"UPDATE {_qualified(table)} SET {assignments} WHERE {match}", (*others, *keys)
@@ -139,6 +148,13 @@ class CombinedWrite:
         if rows:
             self._parts.append(("update", table, list(rows), key))
 
+    def update_unchanged(self, table: Table, rows: Sequence[dict[str, Any]], key: str, version: str) -> None:
+        """Like `update`, but only rows whose stored `version` column still holds the row's `version` (the
+        one read), which goes up by one. If any stored row moved on since it was read (another writer got
+        there first), nothing of the whole write lands and it raises `Stale`: the caller reads again."""
+        if rows:
+            self._parts.append(("guarded", table, list(rows), (key, version)))
+
     def upsert(self, table: Table, rows: Sequence[dict[str, Any]], key: Key) -> None:
         """Insert `rows`; where one with the same `key` (unique: a column, or the columns of a composite
         primary key) is stored, set it to the row's values."""
@@ -157,7 +173,11 @@ class CombinedWrite:
                 await insert_rows(session, table, rows)
         if together:
             sql, arguments = _pg_statement(together)
-            await (await _driver_in_transaction(session)).execute(sql, *arguments)
+            try:
+                await (await _driver_in_transaction(session)).execute(sql, *arguments)
+            except asyncpg.exceptions.InvalidTextRepresentationError as exc:
+                _raise_if_stale(exc)
+                raise
 
     async def write_alone(self, session: AsyncSession) -> None:
         """PostgreSQL, a session in autocommit: everything as one statement, which commits by itself,
@@ -171,14 +191,31 @@ class CombinedWrite:
             await driver.execute(sql, *arguments)
         except asyncpg.exceptions.IntegrityConstraintViolationError as exc:
             raise Conflict(str(exc)) from exc
+        except asyncpg.exceptions.InvalidTextRepresentationError as exc:
+            _raise_if_stale(exc)
+            raise
 
 
 class Conflict(Exception):
     """A write met rows it did not expect (another process got there first)."""
 
 
+class Stale(Conflict):
+    """Rows read for an `update_unchanged` were changed by another writer before it: read them again."""
+
+
+# How PostgreSQL fails the whole statement when a guarded update missed rows: a SELECT over its CTE
+# casts this text to an integer, the one way a plain statement can raise (the error names it).
+_STALE_MARK = "lockstep: rows changed since read"
+
+
+def _raise_if_stale(exc: Exception) -> None:
+    if _STALE_MARK in str(exc):
+        raise Stale(_STALE_MARK) from exc
+
+
 def _pg_statement(parts: list[tuple[str, Table, list[dict[str, Any]], Key | None]]) -> tuple[str, list[list[Any]]]:
-    ctes, arguments = [], []
+    ctes, arguments, checks = [], [], []
     for n, (kind, table, rows, key) in enumerate(parts):
         columns = list(rows[0])
         arrays = []
@@ -187,7 +224,13 @@ def _pg_statement(parts: list[tuple[str, Table, list[dict[str, Any]], Key | None
             arguments.append([encode(row[name]) if encode else row[name] for row in rows])
             arrays.append(f"${len(arguments)}::{pg_array_type(table.c[name])}")
         ctes.append(f"w{n} AS ({_pg_part(kind, table, columns, ', '.join(arrays), key)})")
-    return f"WITH {', '.join(ctes)} SELECT 1", arguments
+        if kind == "guarded":
+            checks.append(f"(SELECT count(*) FROM w{n}) = {len(rows)}")
+    if not checks:
+        return f"WITH {', '.join(ctes)} SELECT 1", arguments
+    # Not constant, so evaluated when run: the cast fails, and the statement with it, if a row was missed.
+    verdict = f"CAST(CASE WHEN {' AND '.join(checks)} THEN '1' ELSE '{_STALE_MARK}' END AS integer)"
+    return f"WITH {', '.join(ctes)} SELECT {verdict}", arguments
 
 
 def _pg_part(kind: str, table: Table, columns: list[str], arrays: str, key: Key | None) -> str:
@@ -195,6 +238,14 @@ def _pg_part(kind: str, table: Table, columns: list[str], arrays: str, key: Key 
     keys = _columns(key)
     others = [_quoted(c) for c in columns if c not in keys]
     rows = f"unnest({arrays})"
+    if kind == "guarded":
+        found, version = (_quoted(c) for c in keys)
+        assignments = ", ".join(f"{c} = u.{c}" for c in others if c != version)
+        bump = f"{version} = t.{version} + 1"
+        return (
+            f"UPDATE {_qualified(table)} AS t SET {assignments}, {bump} FROM {rows} AS u({names})"
+            f" WHERE t.{found} = u.{found} AND t.{version} = u.{version} RETURNING 1"
+        )
     if kind == "update":
         assert isinstance(key, str)  # updates are keyed by one column
         assignments = ", ".join(f"{c} = u.{c}" for c in others)

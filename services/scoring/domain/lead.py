@@ -73,6 +73,7 @@ class Lead:
     new_milestones: set[str] = field(default_factory=set)  # stages first entered in this unit of work
     is_new: bool = False
     dirty: bool = False
+    version: int = 0  # the stored row's version when read (see tables.leads): what its write expects
 
     def entered(self, stage: str, at: datetime) -> None:
         """Note an entry into `stage`; only the first one is a milestone, and it marks every earlier

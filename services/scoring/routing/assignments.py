@@ -110,7 +110,7 @@ class Assignments:
         if postgres:
             statement = statement.order_by(leads.c.key).with_for_update()
         stored = {row.key: lead_from_row(row) for row in (await session.execute(statement)).all()}
-        live = [t for t in turns if t.wanted.lead_key in stored and not stored[t.wanted.lead_key].deleted]
+        live = [t for t in turns if self._still_wanted(t, stored)]
         decisions = await self.router.decide(session, [t.wanted for t in live], at)
         done, changed, records, waiting = [], [], [], []
         for turn, decision in zip(live, decisions, strict=True):
@@ -119,7 +119,10 @@ class Assignments:
                 waiting.append(_waiting(turn.wanted, turn.reason, at))
                 continue
             lead.owner, lead.dirty = decision.rep.id, True
-            await session.execute(update(leads).where(leads.c.key == lead.key).values(owner=lead.owner))
+            # A new version: a consumer batch that read the lead before this must read it again (repository.py).
+            await session.execute(
+                update(leads).where(leads.c.key == lead.key).values(owner=lead.owner, version=leads.c.version + 1)
+            )
             records.append(
                 self._record(turn.wanted, decision.rep.id, turn.reason, turn.cause, at, turn.policy, turn.timer_id)
             )
@@ -143,6 +146,14 @@ class Assignments:
         await writes.write(session)
         self.assigned += len(done)
         return done
+
+    def _still_wanted(self, turn: Turn, stored: dict[str, Lead]) -> bool:
+        """Whether the lead, as locked now, still wants this turn: not erased, and not given to an active rep
+        since the turn was asked for (a person set its owner in the CRM): that owner is kept."""
+        lead = stored.get(turn.wanted.lead_key)
+        if lead is None or lead.deleted:
+            return False
+        return lead.owner == turn.wanted.previous_owner or self.router.needs_rep(lead.owner)
 
     def _record(
         self,
