@@ -130,6 +130,12 @@ class Routing(_Section):
                 return rep
         return None
 
+    def rep_of_user(self, source: str, user_id: str | None) -> Rep | None:
+        """The rep whose user id in `source`'s CRM is `user_id` (a touch or a record names reps so)."""
+        if not user_id:
+            return None
+        return next((rep for _, rep in self.reps().values() if rep.crm_ids.get(source) == user_id), None)
+
     def problems(self, sla: Sla) -> list[Problem]:
         found: list[Problem] = []
         if not self.teams:

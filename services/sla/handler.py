@@ -254,7 +254,8 @@ class SlaHandler:
         if not names or not kinds:
             return
         for touch in repo.touches_since(names, kinds, timer.started_at):
-            if not policy.touch_by_owner or timer.owner is None or touch.rep == timer.owner:
+            # Stored touches keep the user id as sent, not its CRM: any CRM's id of the owner counts.
+            if not policy.touch_by_owner or timer.owner is None or self.book.by_owner(timer.owner, touch.rep, None):
                 self._meet(repo, timer, touch.occurred_at, touch.kind)
                 return
 
@@ -276,7 +277,8 @@ class SlaHandler:
             policy = self.book.policy(timer.policy)
             if policy is None or not self.book.met_by_event(policy, kind) or timer.started_at > at:
                 continue
-            if policy.touch_by_owner and timer.owner is not None and rep != timer.owner:
+            source = payload.lead.source if payload.lead else None
+            if policy.touch_by_owner and timer.owner is not None and not self.book.by_owner(timer.owner, rep, source):
                 continue
             self._meet(repo, timer, at, kind)
 

@@ -39,7 +39,9 @@ class PolicyBook:
         self.contract = contract
         self.sla = contract.sla
         self.calendars = {name: BusinessCalendar.from_config(cfg) for name, cfg in self.sla.calendars.items()}
-        self._team_of = {member: name for name, team in self.sla.teams.items() for member in team.members}
+        self.routing = contract.routing
+        # Members may be listed by CRM user id or, for routed reps, by handle: both name the same person.
+        self._team_of = {self.person(member): name for name, team in self.sla.teams.items() for member in team.members}
 
     def starting_on(self, stage: str) -> list[Policy]:
         return [p for p in self.sla.policies if p.starts_on.stage == stage]
@@ -48,7 +50,22 @@ class PolicyBook:
         return next((p for p in self.sla.policies if p.name == name), None)
 
     def team_of(self, owner: str | None) -> str | None:
-        return self._team_of.get(owner) if owner else None
+        return self._team_of.get(self.person(owner) or "") if owner else None
+
+    def person(self, owner: str | None, source: str | None = None) -> str | None:
+        """Who `owner` is, as owners are compared: a routed rep's handle (rep_ana) when `owner` is that
+        handle or one of the rep's CRM user ids (`source`'s, when known: a touch says where it came from);
+        anyone else as the CRM names them. Timers of routed leads hold handles; touches carry user ids."""
+        if not owner:
+            return None
+        rep = self.routing.rep_of_user(source, owner) if source else self.routing.rep_for_owner(owner)
+        if rep is None and source and any(r.id == owner for _, r in self.routing.reps().values()):
+            return owner  # a handle, whatever the source
+        return rep.id if rep else owner
+
+    def by_owner(self, timer_owner: str | None, rep: str | None, source: str | None) -> bool:
+        """Whether a touch by `rep` (a user id of `source`'s CRM) is the timer's owner's own."""
+        return rep is not None and self.person(timer_owner) == self.person(rep, source)
 
     def plan(self, policy: Policy, owner: str | None, started_at: datetime) -> TimerPlan:
         team = self.team_of(owner)
