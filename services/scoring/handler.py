@@ -94,7 +94,11 @@ class ScoringHandler:
             # in one statement on PostgreSQL: shared/db/bulk_writes.py, CombinedWrite.
             writes = CombinedWrite()
             # Before the lead is written: the owner it gets is in its row and in what the CRMs are sent.
-            routed = await self.routing.route(session, batch.repo.leads.values()) if self.routing else None
+            routed = (
+                await self.routing.route(session, batch.repo.leads.values(), batch.repo.survivors)
+                if self.routing
+                else None
+            )
             await self._write_into(batch, writes)
             if routed is not None:
                 routed.write_into(writes, self._outbox)
@@ -204,7 +208,7 @@ class ScoringHandler:
             for other in found:
                 if other is not lead:  # the same person under two leads: merge them
                     self.engine.merge(lead, other, at, event_id)
-                    repo.absorb(other, lead)
+                    repo.absorb(other, lead, event_id)
         repo.remember(ref, lead)
         return lead
 
@@ -217,7 +221,7 @@ class ScoringHandler:
                 for other in repo.lead_for(ref):
                     if other is not survivor:
                         self.engine.merge(survivor, other, payload.occurred_at, event_id)
-                        repo.absorb(other, survivor)
+                        repo.absorb(other, survivor, event_id)
                 repo.remember(ref, survivor)
             return survivor.key
         if isinstance(payload, OpportunityChanged):

@@ -69,6 +69,7 @@ class LeadRepository:
         self._new_identities: dict[str, str] = {}
         self._absorbed: dict[str, str] = {}  # absorbed lead key -> survivor key
         self._read_versions: dict[str, int] = {}  # absorbed lead key -> its row's version when read
+        self.survivors: dict[str, str] = {}  # lead key -> the event that last merged another lead into it
         self._events: list[dict] = []
         self._touches: list[dict] = []
         self.transitions: list[Transition] = []
@@ -130,8 +131,10 @@ class LeadRepository:
                 self.identity[identity] = lead.key
                 self._new_identities[identity] = lead.key
 
-    def absorb(self, absorbed: Lead, survivor: Lead) -> None:
+    def absorb(self, absorbed: Lead, survivor: Lead, event_id: str) -> None:
         self._absorbed[absorbed.key] = survivor.key
+        self.survivors.pop(absorbed.key, None)
+        self.survivors[survivor.key] = event_id
         if not absorbed.is_new:
             self._read_versions[absorbed.key] = absorbed.version
         for target, key in list(self._absorbed.items()):

@@ -8,7 +8,7 @@ lead whose team has nobody available waits in `scoring_routing_queue` (queue.py 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -61,21 +61,32 @@ class Assignments:
         self.topic = lifecycle_topic
         self.assigned = 0  # leads given a rep by this process (a metric)
 
-    def wanted(self, batch_leads: Iterable[Lead]) -> list[Lead]:
-        """The leads of a batch that became MQLs in it and have no active owner."""
+    def wanted(self, batch_leads: Iterable[Lead], survivors: Mapping[str, str] | None = None) -> list[Lead]:
+        """The MQLs of a batch without an active owner that became MQLs in it, or survived a merge in it
+        (`survivors`: lead key -> the merge's event id): a merge may leave an MQL with nobody's owner, or
+        with the absorbed lead's inactive one."""
         return [
             lead
             for lead in batch_leads
             if not lead.deleted
-            and any(t.to_stage == MQL for t in lead.new_transitions)
+            and (any(t.to_stage == MQL for t in lead.new_transitions) or lead.key in (survivors or {}))
             and lead.stage == MQL
             and self.router.needs_rep(lead.owner)
         ]
 
-    async def route(self, session: AsyncSession, batch_leads: Iterable[Lead]) -> Routed:
-        """Give each new MQL of the batch a rep (in memory: the batch writes the lead), or a place in the queue."""
+    async def route(
+        self, session: AsyncSession, batch_leads: Iterable[Lead], survivors: Mapping[str, str] | None = None
+    ) -> Routed:
+        """Give each new MQL of the batch, and each MQL a merge left without an active owner, a rep (in
+        memory: the batch writes the lead), or a place in the queue."""
         routed = Routed()
-        found = self.wanted(batch_leads)
+        found = self.wanted(batch_leads, survivors)
+        if found and survivors:
+            # A survivor waiting already keeps its place: the queue serves it, oldest first.
+            keys = [lead.key for lead in found if lead.key in survivors]
+            q = routing_queue.c
+            queued = set((await session.execute(select(q.lead_key).where(q.lead_key.in_(keys)))).scalars())
+            found = [lead for lead in found if lead.key not in queued]
         if not found:
             return routed
         at = self.router.clock()
@@ -90,7 +101,8 @@ class Assignments:
                 routed.waiting.append(_waiting(wanted, "routed", at))
                 continue
             lead.owner, lead.dirty = decision.rep.id, True
-            cause = next(str(t.event_id) for t in lead.new_transitions if t.to_stage == MQL)
+            became = [str(t.event_id) for t in lead.new_transitions if t.to_stage == MQL]
+            cause = became[0] if became else (survivors or {})[lead.key]
             routed.records.append(self._record(wanted, decision.rep.id, "routed", cause, at))
         self.assigned += len(routed.records)
         return routed

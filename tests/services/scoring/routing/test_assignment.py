@@ -9,7 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, LeadAssigned, LeadRef, LeadWaiting
+from shared.events import (
+    ActivityRecorded,
+    ContactAttributes,
+    ContactMerged,
+    ContactUpserted,
+    LeadAssigned,
+    LeadRef,
+    LeadWaiting,
+)
 from tests.services.scoring.routing.support import open_scoring
 from tests.support.keys import TEST_KEYS
 
@@ -97,3 +105,27 @@ async def test_an_empty_team_queues_oldest_first_until_a_rep_is_in(scoring):
     owners = await scoring.owners()
     assert [owners[k] for k in keys] == ["rep_ana", "rep_ana", "rep_bo"], "oldest first, in the rotation's order"
     assert await scoring.waiting() == []
+
+
+async def test_a_merge_that_leaves_an_mql_without_an_active_owner_routes_it(scoring):
+    kept = await _mql(scoring, 1, owner="9002")  # Bo's: an active rep
+    assert (await scoring.owners())[kept] == "9002"
+    # The same person under a second HubSpot record, whose owner (set later) is nobody Lockstep routes to.
+    later = scoring.clock.now + timedelta(minutes=5)
+    other = LeadRef(source="hubspot", record_id="777", email="p1.other@acme.io")
+    await scoring.apply(
+        ContactUpserted(lead=other, occurred_at=later, attributes=FIT.model_copy(update={"owner": "7777"}))
+    )
+    await scoring.apply(ContactMerged(lead=_ref(1), merged=[other], occurred_at=later))
+    owners = await scoring.owners()
+    assert TEST_KEYS.of(other) not in owners, "absorbed"
+    assert owners[kept] == "rep_ana", "the merged MQL's owner is nobody active: it is routed"
+    last = (await scoring.outbox(LeadAssigned.event_type))[-1]
+    assert (last["lead_key"], last["rep"], last["previous_owner"], last["reason"]) == (
+        kept,
+        "rep_ana",
+        "7777",
+        "routed",
+    )
+    writes = await scoring.owner_writes()
+    assert writes["501"] == writes["777"] == "9001", "both CRM records are given Ana, as HubSpot knows her"
