@@ -108,6 +108,7 @@ def _row(d: FollowUpDecided, lead_key: str, now: datetime) -> dict[str, Any]:
         "status": d.status,
         "in_time": d.in_time,
         "business_s_to_met": d.business_seconds_to_met,
+        "reassigned": d.reassigned,
         "updated_at": now,
     }
 
@@ -116,7 +117,9 @@ def _row(d: FollowUpDecided, lead_key: str, now: datetime) -> dict[str, Any]:
 class FollowUpAttainment:
     """A policy's timers started in a window, as /sla/compliance counts them.
 
-    `decided`: met in time or breached; cancelled timers count nowhere, and timers still open and not
+    One decision per lead's entry into the policy's stage: a reassigned lead counts once, breached, by the
+    timer of the owner who let it lapse; the new owner's timer counts nowhere here (per owner, it is in
+    /sla/compliance). `decided`: met in time or breached; cancelled timers count nowhere, and timers still open and not
     yet breached are not known here (the SLA decides a breach once its due time has passed and its
     input is complete, so an open timer counts from then on). `attainment`: met in time / decided,
     None when nothing is decided. The median is nearest-rank (domain/percentiles.py) over every met
@@ -135,7 +138,15 @@ async def follow_up_attainment(
 ) -> FollowUpAttainment:
     """First-touch SLA attainment and median time to first touch of `policy`'s timers started in [start, end)."""
     f = followups.c
-    window = and_(f.policy == policy, f.started_at >= _utc(start), f.started_at < _utc(end), f.status != "cancelled")
+    # Each lead's follow-up once: a timer a reassignment started for the new owner is not the lead's first
+    # touch (its first timer, breached, decided that), whatever became of it.
+    window = and_(
+        f.policy == policy,
+        f.started_at >= _utc(start),
+        f.started_at < _utc(end),
+        f.status != "cancelled",
+        f.reassigned.is_(False),
+    )
     met_in_time = and_(f.status == "met", f.in_time.is_(True))
     breached = or_(f.status == "breached", and_(f.status == "met", f.in_time.is_(False)))
     counts = (

@@ -1,6 +1,20 @@
 """Tables owned by the scoring service."""
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    false,
+)
 
 from shared.db.audit import audit_table
 from shared.db.tables import AutoId, outbox_table, processed_events_table
@@ -152,6 +166,8 @@ followups = Table(
     Column("in_time", Boolean, nullable=True),  # met before its breach: counts toward attainment
     Column("business_s_to_met", Float, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Started for a new owner by a reassignment: the lead's first touch is its first timer's (followups.py).
+    Column("reassigned", Boolean, nullable=False, server_default=false()),
     Index("ix_scoring_followups_policy_start", "policy", "started_at"),
 )
 

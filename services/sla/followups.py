@@ -41,6 +41,13 @@ def timer_id(timer_key: str, policy: str) -> str:
     return "fu_" + base64.b32encode(digest).decode().lower()[:26]
 
 
+def after_reassignment(timer_key: str, policy: str) -> bool:
+    """Whether the timer was started for a new owner by a reassignment: only then does a `lead.assigned`
+    (its id `assigned:...`) start a timer (routing.py), and the starting event's id ends the timer key."""
+    _, _, started_by = timer_key.removeprefix(f"{policy}:").partition(":")
+    return started_by.startswith("assigned:")
+
+
 def met(timer: Timer, met: dict[str, Any]) -> FollowUpDecided:
     met_at = as_utc(met["met_at"])
     late = timer.breached or (timer.breach_due is not None and met_at > timer.breach_due)
@@ -52,6 +59,7 @@ def met(timer: Timer, met: dict[str, Any]) -> FollowUpDecided:
         status="met",
         in_time=not late,
         business_seconds_to_met=met["business_s_to_met"],
+        reassigned=after_reassignment(timer.timer_key, timer.policy),
         occurred_at=met_at,
     )
 
@@ -64,6 +72,7 @@ def cancelled(timer: Timer) -> FollowUpDecided:
         policy=timer.policy,
         started_at=timer.started_at,
         status="cancelled",
+        reassigned=after_reassignment(timer.timer_key, timer.policy),
         occurred_at=timer.cancelled_at,
     )
 
@@ -77,6 +86,7 @@ def breached(timer_key: str, lead_key: str, policy: str, started_at: datetime, d
         started_at=as_utc(started_at),
         status="breached",
         in_time=False,
+        reassigned=after_reassignment(timer_key, policy),
         occurred_at=due_at,
     )
 

@@ -158,6 +158,13 @@ class FollowUpDecided(CanonicalEvent):
     business_seconds_to_met: float | None = Field(
         None, ge=0, description="Business seconds from start to met, in the timer's calendar; only when met"
     )
+    reassigned: bool = Field(
+        False,
+        description=(
+            "Started for a new owner when a breach reassigned the lead: the lead's own follow-up was decided by"
+            " the timer it replaced (the scorecard counts that one)"
+        ),
+    )
     occurred_at: AwareDatetime = Field(description="When it was decided: met, the breach due time, or cancelled")
 
 

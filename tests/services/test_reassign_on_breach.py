@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from services.scoring.followups import FollowUpDecisions, follow_up_attainment
 from services.scoring.routing.reassign import Reassignments
 from services.scoring.tables import outbox as scoring_outbox
 from services.sla.alerts import AlertDesk
@@ -21,7 +22,15 @@ from services.sla.scanner import TimerScanner
 from services.sla.tables import alerts, outbox, timers
 from shared.db import Outbox, create_engine, is_postgres, session_factory
 from shared.db.migrations import upgrade
-from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, LeadRef
+from shared.events import (
+    ActivityRecorded,
+    ContactAttributes,
+    ContactUpserted,
+    EventEnvelope,
+    FollowUpDecided,
+    LeadRef,
+    SalesTouched,
+)
 from tests.services.scoring.routing.support import MONDAY_10, ROUTING, open_scoring, published, routing_contract
 from tests.support.keys import TEST_KEYS
 
@@ -130,6 +139,25 @@ async def test_a_breach_reassigns_the_lead_and_starts_a_new_timer_for_the_new_ow
                 )
                 == 2
             )
+
+        # Bo calls within his own target. The scorecard counts the lead's first touch once: breached, by
+        # Ana's timer; Bo's timer, marked as a reassignment's, counts nowhere there (per owner: /sla/compliance).
+        names = await published(scoring.sessions, scoring_outbox, "lockstep.lead.identified.v1")
+        call = SalesTouched(lead=ref, channel="call", rep="9002", occurred_at=scoring.clock.now + timedelta(minutes=30))
+        touch = EventEnvelope.wrap(call, id="bo-calls", source="/tests", subject=lead, time=call.occurred_at)
+        async with sessions() as session, session.begin():
+            await sla(session, [*names, touch])
+        assert [t.status for t in await _timers(sessions, lead)] == ["reassigned", "met"]
+        decided = await published(sessions, outbox, FollowUpDecided.event_type)
+        assert [(d.data["status"], d.data["in_time"], d.data["reassigned"]) for d in decided] == [
+            ("breached", False, False),
+            ("met", True, True),
+        ]
+        async with scoring.sessions() as session, session.begin():
+            await FollowUpDecisions()(session, decided)
+        async with scoring.sessions() as session:
+            week = await follow_up_attainment(session, "mql_first_touch", MONDAY_10, MONDAY_10 + timedelta(days=7))
+        assert (week.decided, week.met_in_time, week.breached, week.attainment) == (1, 0, 1, 0)
     finally:
         await scoring.engine.dispose()
 
@@ -154,3 +182,10 @@ async def _timer(sessions, lead: str):
                 .order_by(timers.c.id)
             )
         ).first()
+
+
+async def _timers(sessions, lead: str) -> list:
+    async with sessions() as session:
+        t = timers.c
+        statement = select(timers).where(t.lead_key == lead, t.policy == "mql_first_touch").order_by(t.id)
+        return list((await session.execute(statement)).all())
