@@ -57,7 +57,9 @@ async def bootstrap(
     box = Outbox(outbox)
     keys = settings.lead_keys()
     writer, queue = start_writeback(runtime, engine, settings, targets)
-    routing = start_routing(runtime, engine, box, queue, clock=routing_clock or system_clock_utc)
+    routing = start_routing(
+        runtime, engine, box, queue, clock=routing_clock or system_clock_utc, interval_s=settings.routing_queue_check_s
+    )
     handler = ScoringHandler(
         engine,
         box,

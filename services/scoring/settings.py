@@ -32,6 +32,16 @@ class ScoringSettings(ContractSettings, SalesforceSettings, PipedriveSettings, M
         1.0, gt=0, le=60, description="How often the write-back writer looks for due writes when nothing woke it"
     )
 
+    routing_queue_check_s: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description=(
+            "How often the routing queue is looked at: its leads wait at most this long once a rep of their team"
+            " can take them (back at work, a new day's cap); each look is one query when nobody can"
+        ),
+    )
+
     @field_validator("hubspot_access_token")
     @classmethod
     def _token(cls, value: SecretStr | None) -> SecretStr | None:

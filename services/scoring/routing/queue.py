@@ -1,8 +1,8 @@
 """The leads waiting for a rep: assigned oldest first once someone of their team is available.
 
-A background task of scoring looks every few seconds (and whenever the clock it is given says so in
-tests): a rep may have started work, come back from a day off, been made active, or a new working day
-may have reset their cap. Each pass is one transaction that takes the teams' turns like any other
+A background task of scoring looks every LOCKSTEP_ROUTING_QUEUE_CHECK_S seconds (5 by default): a rep
+may have started work, come back from a day off, been made active, or a new working day may have reset
+their cap. Each pass is one transaction that takes the teams' turns like any other
 assignment (assigner.py), so replicas running it at once assign every lead once and in order.
 
 A lead that waited longer than `routing.waiting_alert_after` is announced once (`lead.waiting` on
@@ -59,7 +59,7 @@ class RoutingQueue:
         self._sessions = sessions
         self._assignments = assignments
         self._writeback = writeback
-        self._interval_s = interval_s
+        self.interval_s = interval_s  # between looks (LOCKSTEP_ROUTING_QUEUE_CHECK_S)
         self._batch = batch
         self._metrics = metrics
         self._after_commit = after_commit or (lambda: None)
@@ -160,7 +160,7 @@ class RoutingQueue:
             except Exception:
                 log.exception("routing queue pass failed; retrying")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval_s)
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.interval_s)
 
     async def stop(self) -> None:
         self._stopping.set()

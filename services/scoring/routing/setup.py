@@ -29,9 +29,10 @@ def start_routing(
     writeback: WritebackQueue | None,
     *,
     clock: Clock = system_clock,
-    interval_s: float = 5.0,
+    interval_s: float,
 ) -> RoutingParts | None:
-    """None when the contract routes nothing (no `routing.teams`)."""
+    """None when the contract routes nothing (no `routing.teams`). `interval_s`: how often the queue's
+    task looks (LOCKSTEP_ROUTING_QUEUE_CHECK_S)."""
     if not engine.contract.routing.enabled:
         return None
     assignments = Assignments(Router(engine.contract, clock), outbox, runtime.topics.lifecycle)
