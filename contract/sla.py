@@ -131,7 +131,9 @@ class Policy(_Section):
 
 
 class Team(_Section):
-    members: list[str] = Field(default_factory=list, description="Owners: CRM user ids as the CRMs send them, or routing rep handles")
+    members: list[str] = Field(
+        default_factory=list, description="Owners: CRM user ids as the CRMs send them, or routing rep handles"
+    )
     calendar: str | None = Field(None, description="Overrides the policy's calendar for this team's leads")
     lead: str | None = Field(None, description="Team lead: where escalations go")
 
