@@ -72,7 +72,7 @@ async def test_a_queue_assignment_between_a_batchs_read_and_write_is_kept(
             await asyncio.wait(assigning, timeout=2)  # SQLite: waits for the batch's transaction instead
         await write_into(batch, writes)
 
-    scoring.handler._write_into = meanwhile  # type: ignore[method-assign]
+    scoring.handler._write_into = meanwhile
 
     topic = f"{topic_prefix}events"
     await ensure_topics(kafka_bootstrap, [topic, f"{topic_prefix}deadletter"], partitions=1, replication_factor=1)
