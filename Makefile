@@ -83,7 +83,8 @@ lint: install
 # PostgreSQL is started by the suite itself (tests/conftest.py, deploy/postgres/pg.sh), the first time a
 # test needs it; one that cannot be had is an error, never a skip.
 test: install lint tools $(BROWSER_STAMP) kafka-up
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not alone" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/pytest -m alone $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # Tests save screenshots under var/screenshots (ignored); updating the documented ones is this deliberate
 # step: each page's browser test (tests/services/sla/test_<page>_browser.py), then its screenshot copied.

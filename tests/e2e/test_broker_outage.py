@@ -22,7 +22,7 @@ from tests.support.stack import pipeline_env, pipeline_in_process
 from tests.support.traffic import Traffic, crowd
 from tests.support.webhooks import Vendors
 
-pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.alone]
 
 OUTAGE_S = 10
 

@@ -134,6 +134,10 @@ async def test_an_mql_is_written_its_echo_makes_no_second_write_and_a_reps_edit_
         assert hubspot.value(7001, "lockstep_stage") == "mql" and hubspot.echoes() == []
 
 
+# The waiting is the writer's and the pacer's, not the database's: the queue's own test of a used-up
+# window (tests/services/scoring/writeback/test_queue.py) covers both backends; through the whole
+# pipeline, thirty seconds on the production one.
+@pytest.mark.postgres_only
 async def test_thirty_seconds_of_429_are_waited_out_and_a_deleted_contact_is_dead_lettered(
     kafka_bootstrap, topic_prefix, database_url, writeback_contract, hubspot
 ):

@@ -14,7 +14,7 @@ from tests.support.broker import OwnBroker
 from tests.support.kafka import read_topic
 from tests.support.probe import consume_once_each as _consume_once_each
 
-pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.alone]
 
 
 def _request(n: int):

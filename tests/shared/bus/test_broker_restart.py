@@ -16,7 +16,7 @@ from shared.events import EventEnvelope
 from tests.support.broker import OwnBroker
 from tests.support.processes import spawn_module
 
-pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.alone]
 
 
 def _event(n: int) -> EventEnvelope:
