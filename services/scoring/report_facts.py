@@ -130,3 +130,12 @@ async def merge_milestones(session: AsyncSession, absorbed: str, survivor: str) 
     kept = exists().where(other.lead_key == survivor, other.stage == m.stage)
     await session.execute(delete(milestones).where(m.lead_key == absorbed, kept))
     await session.execute(update(milestones).where(m.lead_key == absorbed).values(lead_key=survivor))
+
+
+async def regroup(session: AsyncSession, changed: Iterable[Lead]) -> None:
+    """Leads given an owner outside a consumer's batch (the routing queue, a reassignment): their stored
+    facts follow them (tables.NOW), in the caller's transaction."""
+    for lead in changed:
+        now = dict(zip(GROUP_COLUMNS, group_values(lead), strict=True))
+        for table in (transitions, milestones):
+            await session.execute(update(table).where(table.c.lead_key == lead.key).values(**now))

@@ -208,7 +208,9 @@ followups = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # Started for a new owner by a reassignment: the lead's first touch is its first timer's (followups.py).
     Column("reassigned", Boolean, nullable=False, server_default=false()),
-    Index("ix_scoring_followups_window", "policy", "started_at", "status", "in_time", "business_s_to_met"),
+    Index(
+        "ix_scoring_followups_window", "policy", "started_at", "status", "in_time", "business_s_to_met", "reassigned"
+    ),
 )
 
 # Report counters per hour and per day (UTC), kept on write in the same transaction as the facts they

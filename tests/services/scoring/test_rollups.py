@@ -2,7 +2,7 @@
 them through everything that moves them: touches out of order, a rejection and a second MQL, a
 reassignment, a regrade, two kinds of merge, deals opened, changed, won, lost and reopened in two
 currencies, an erasure. At every step they equal what the upgrade computes from the facts alone
-(scoring_0005, run again from 0004), and a few are checked by hand. SQLite and PostgreSQL."""
+(scoring_0009, run again from 0008), and a few are checked by hand. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -138,18 +138,18 @@ async def _kept(sessions) -> dict[str, Any]:
         }
 
 
-def _to_0004(connection: Connection) -> None:
+def _to_0008(connection: Connection) -> None:
     config = alembic_config(MIGRATIONS)
     config.attributes["connection"] = connection
-    command.downgrade(config, "scoring_0004")
+    command.downgrade(config, "scoring_0008")
 
 
 async def _filled_again(database_url: str) -> dict[str, Any]:
-    """What the upgrade computes from the facts: the database taken back to 0004, then upgraded."""
+    """What the upgrade computes from the facts: the database taken back to 0008, then upgraded."""
     engine = create_engine(database_url)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(_to_0004)
+            await connection.run_sync(_to_0008)
         await upgrade(engine, MIGRATIONS)
         return await _kept(session_factory(engine))
     finally:

@@ -4,7 +4,7 @@ they are now; its grade and qualifying rule as they were); each first entry's co
 touches before it; each lead's touch count and whether its first touch was a marketing one; indexes
 a report reads a window through alone. Filled from what is stored, as the handler would have kept it.
 
-Revision ID: scoring_0005
+Revision ID: scoring_0009
 """
 
 from collections import defaultdict
@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-revision = "scoring_0005"
-down_revision = "scoring_0004"
+revision = "scoring_0009"
+down_revision = "scoring_0008"
 branch_labels = None
 depends_on = None
 
@@ -87,7 +87,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_scoring_followups_window",
         "scoring_followups",
-        ["policy", "started_at", "status", "in_time", "business_s_to_met"],
+        ["policy", "started_at", "status", "in_time", "business_s_to_met", "reassigned"],
     )
 
 
