@@ -3,9 +3,12 @@
 The schema is the scoring service's own, made by its migrations (what `lockstep db upgrade` runs);
 the rows come from bench/reports_data.py and go in by each backend's fastest honest path:
 PostgreSQL's COPY (asyncpg), SQLite's executemany in large transactions, with the secondary
-indexes dropped for the load and created again from their own definitions afterwards. PostgreSQL
-is then vacuumed and analyzed, as its autovacuum would have done by the time anyone reads a
-report; SQLite is not (the service never runs ANALYZE).
+indexes dropped for the load and created again from their own definitions afterwards. The rows
+are the facts as the scorecard's first revision kept them (scoring_0004); the rest of the schema
+is then upgraded as a deployment would be, its migrations filling what later revisions keep (the
+report counters, the groups each fact carries) from those facts. PostgreSQL is then vacuumed and
+analyzed, as its autovacuum would have done by the time anyone reads a report; SQLite is not (the
+service never runs ANALYZE).
 
 Generating a million leads takes minutes, so each database is kept (SQLite: a file under
 var/bench/; PostgreSQL: a database per size, and per months kept when fewer than all) with a stamp
@@ -43,6 +46,8 @@ from shared.db.migrations import upgrade
 
 CACHE = REPO / "var" / "bench"
 TABLES = list(COLUMNS)
+LOADED_AT = "scoring_0004"  # the revision whose tables the generated rows fill (bench/reports_rows.py)
+UPGRADED = ("scoring_rollups",)  # tables the upgrade fills
 PG_INDEXES = (
     "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY($1::text[]) "
     "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
@@ -100,10 +105,10 @@ def _records(rows: list[tuple[Any, ...]], convert: list[Callable[[Any], Any] | N
     return [tuple(v if c is None else c(v) for c, v in zip(convert, row, strict=True)) for row in rows]
 
 
-async def _migrate(url: str) -> None:
+async def _migrate(url: str, revision: str = "head") -> None:
     engine = create_engine(url)
     try:
-        await upgrade(engine, service_migrations()["scoring"])
+        await upgrade(engine, service_migrations()["scoring"], revision)
     finally:
         await engine.dispose()
 
@@ -143,7 +148,7 @@ def sqlite_history(
     for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         leftover.unlink(missing_ok=True)
     started = time.monotonic()
-    asyncio.run(_migrate(url))
+    asyncio.run(_migrate(url, LOADED_AT))
     counts: dict[str, int] = {}
     db = sqlite3.connect(path, isolation_level=None)
     try:
@@ -169,6 +174,8 @@ def sqlite_history(
         db.execute("PRAGMA journal_mode=WAL")
     finally:
         db.close()
+    print("  upgrading", flush=True)
+    asyncio.run(_migrate(url))
     made = Made(url, counts, time.monotonic() - started, reused=False, leads=leads, months=months)
     label.write_text(json.dumps({"stamp": want, "counts": counts, "generated_s": made.generated_s}) + "\n")
     return made
@@ -208,7 +215,7 @@ async def _postgres(
     finally:
         await admin.close()
     started = time.monotonic()
-    await _migrate(url)
+    await _migrate(url, LOADED_AT)
     counts: dict[str, int] = {}
     db = await asyncpg.connect(target)
     try:
@@ -225,10 +232,12 @@ async def _postgres(
                 await db.copy_records_to_table(
                     table, records=_records(rows, converters[table]), columns=list(COLUMNS[table])
                 )
-        print("  indexing, vacuuming and analyzing", flush=True)
+        print("  indexing and upgrading", flush=True)
         for index in indexes:
             await db.execute(index["indexdef"])
-        for table in TABLES:
+        await _migrate(url)
+        print("  vacuuming and analyzing", flush=True)
+        for table in (*TABLES, *UPGRADED):
             await db.execute(f"VACUUM ANALYZE {table}")
     finally:
         await db.close()

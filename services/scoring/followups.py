@@ -29,10 +29,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring.domain.percentiles import median
 from services.scoring.tables import followups, leads
 from shared.db.engine import is_postgres_session
 from shared.db.keyed_statements import KeyedStatement
+from shared.db.nearest_rank import nearest_ranks
 from shared.db.times import as_utc
 from shared.erasure import anonymous_key
 from shared.events import EventEnvelope, FollowUpDecided
@@ -133,6 +133,13 @@ class FollowUpAttainment:
     median_business_s_to_met: float | None
 
 
+def _first(ranks: list[Any] | None) -> float | None:
+    """The one percentile of the one column asked for; None when nothing was ranked (no row at all:
+    SQLite's aggregate cannot tell how many columns it would have had)."""
+    column = ranks[0] if ranks else None
+    return None if not column else float(column[0])
+
+
 async def follow_up_attainment(
     session: AsyncSession, policy: str, start: datetime, end: datetime
 ) -> FollowUpAttainment:
@@ -149,19 +156,16 @@ async def follow_up_attainment(
     )
     met_in_time = and_(f.status == "met", f.in_time.is_(True))
     breached = or_(f.status == "breached", and_(f.status == "met", f.in_time.is_(False)))
+    waited = case((f.status == "met", f.business_s_to_met), else_=None)  # every met timer, in time or late
     counts = (
         await session.execute(
             select(
                 func.coalesce(func.sum(case((met_in_time, 1), else_=0)), 0),
                 func.coalesce(func.sum(case((breached, 1), else_=0)), 0),
+                nearest_ranks(waited, percents=(50,)),
             ).where(window)
         )
     ).one()
-    times = (
-        await session.execute(
-            select(f.business_s_to_met).where(window, f.status == "met", f.business_s_to_met.is_not(None))
-        )
-    ).scalars()
     met, late = int(counts[0]), int(counts[1])
     return FollowUpAttainment(
         policy=policy,
@@ -169,5 +173,5 @@ async def follow_up_attainment(
         met_in_time=met,
         breached=late,
         attainment=Fraction(met, met + late) if met + late else None,
-        median_business_s_to_met=median(times),
+        median_business_s_to_met=_first(counts[2]),
     )

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.scoring.domain.lead import Lead
+from services.scoring.domain.touch_count import TouchCount
+from services.scoring.tables import NOW, group_names
 from shared.db.times import as_utc as _aware
 
 # A leads row, read by column name: SQLAlchemy's Row (SQLite) or the snapshot's LeadRow (PostgreSQL),
@@ -36,6 +38,7 @@ def lead_from_row(row: LeadRecord) -> Lead:
         mql_rule=row.mql_rule,
         first_entered={stage: _aware(datetime.fromisoformat(at)) for stage, at in (row.first_entered or {}).items()},
         version=row.version,
+        touches=TouchCount.from_stored(row.touch_count),
     )
 
 
@@ -64,7 +67,19 @@ def lead_row(lead: Lead, now: datetime) -> dict:
         "mql_rule": lead.mql_rule,
         "first_entered": {stage: at.astimezone(UTC).isoformat() for stage, at in lead.first_entered.items()},
         "version": lead.version,  # as read: an update checks it and writes the next (repository.py)
+        "marketing_sourced": lead.touches.first_marketing,
+        "touch_count": lead.touches.stored(),
     }
+
+
+GROUP_COLUMNS = tuple(group_names(NOW))
+
+
+def group_values(lead: Lead) -> tuple[str | None, ...]:
+    """What reports group the lead by as it is now: the `group_*` columns of its report facts that
+    follow it (tables.NOW, in GROUP_COLUMNS' order), the same values its own row holds."""
+    source = lead.attributes.get("lead_source")
+    return (lead.owner, short_text(source, 128) if source is not None else None, lead.campaign, lead.source)
 
 
 def short_text(value: Any, limit: int) -> str | None:

@@ -13,8 +13,10 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scoring.domain.attribution import SALES_TOUCH
 from services.scoring.domain.lead import Contribution, Lead, Transition
-from services.scoring.lead_rows import LeadRecord, lead_from_row, lead_row, short_text
+from services.scoring.lead_rows import GROUP_COLUMNS, LeadRecord, group_values, lead_from_row, lead_row, short_text
+from services.scoring.report_facts import ReportFacts, merge_milestones, write_milestones
 from services.scoring.snapshot import ContributionRow, read_snapshot
 from services.scoring.tables import (
     contributions,
@@ -22,7 +24,6 @@ from services.scoring.tables import (
     followups,
     identities,
     leads,
-    milestones,
     opportunities,
     routing_queue,
     touches,
@@ -73,6 +74,7 @@ class LeadRepository:
         self._events: list[dict] = []
         self._touches: list[dict] = []
         self.transitions: list[Transition] = []
+        self._reports = ReportFacts()
 
     async def preload(
         self, refs: Iterable[LeadRef], opportunity_keys: Iterable[str], contributions_since: datetime | None
@@ -106,6 +108,7 @@ class LeadRepository:
         self.identity.update(known)
         self.opportunities.update((deal["opportunity"], deal) for deal in deals)
         self.leads.update((row.key, lead_from_row(row)) for row in lead_rows)
+        self._reports.loaded(self.leads.values(), deals)
         for row in recent:  # oldest first
             if row.lead_key in self.leads:
                 self.leads[row.lead_key].contributions.append(
@@ -144,6 +147,7 @@ class LeadRepository:
             if key == absorbed.key:
                 self.identity[identity] = survivor.key
         self.leads.pop(absorbed.key, None)
+        survivor.absorb_touches(absorbed)
         # What the absorbed lead did in this batch is saved under the survivor.
         survivor.new_contributions += absorbed.new_contributions
         survivor.new_transitions = absorbed.new_transitions + survivor.new_transitions
@@ -165,6 +169,8 @@ class LeadRepository:
         row = {"event_id": event_id, "lead_key": lead.key, "occurred_at": at, "kind": kind, "marketing": marketing}
         limits = {"campaign": 256, "asset": 256, "channel": 128}  # the columns' lengths
         self._touches.append(row | {name: short_text(facts.get(name), limit) for name, limit in limits.items()})
+        if marketing or kind == SALES_TOUCH:  # an unsubscribe or a bounce touches nobody
+            lead.touched(at, event_id, marketing)
 
     def new_identities(self) -> dict[str, list[str]]:
         """Lead key -> identities learned in this unit of work."""
@@ -199,16 +205,25 @@ class LeadRepository:
             await s.execute(delete(routing_queue).where(routing_queue.c.lead_key == absorbed))
             # What the CRMs were last sent for either lead no longer holds: every record is written again.
             await s.execute(delete(writeback_leads).where(writeback_leads.c.lead_key.in_([absorbed, survivor])))
-            # The survivor's first entries are the earlier of both (engine.merge): written again whole.
-            await s.execute(delete(milestones).where(milestones.c.lead_key.in_([absorbed, survivor])))
+            # The survivor's first entries are the earlier of both (engine.merge), each row as it was.
+            await merge_milestones(s, absorbed, survivor)
             if survivor in self.leads:
                 self.leads[survivor].new_milestones.update(self.leads[survivor].first_entered)
         live = [lead for lead in self.leads.values() if lead.key not in self._absorbed]
+        for row in self._events + self._touches:  # under a lead this batch then merged into another
+            row["lead_key"] = self._absorbed.get(row["lead_key"], row["lead_key"])
+        await self._reports.count_touches(s, live, self._touches)
+        fresh = [t for lead in live for t in lead.new_transitions]
+        for t in fresh:
+            t.lead_key = self._absorbed.get(t.lead_key, t.lead_key)
+        deals = self._opportunity_rows(now)
+        groups = {lead.key: group_values(lead) for lead in live}
+        self._reports.write(writes, live, groups, self._absorbed, set(self._absorbed.values()), fresh, deals)
         # Only as read: the routing queue or a reassignment may have given a lead its owner since (Stale).
         changed = [lead_row(lead, now) for lead in live if lead.dirty and not lead.is_new]
         writes.update_unchanged(leads, changed, key="key", version="version")
         writes.append(leads, [lead_row(lead, now) for lead in live if lead.is_new])
-        writes.upsert(opportunities, self._opportunity_rows(now), key="opportunity")
+        writes.upsert(opportunities, deals, key="opportunity")
         writes.upsert(
             identities,
             [{"identity": i, "lead_key": self._absorbed.get(k, k)} for i, k in self._new_identities.items()],
@@ -229,26 +244,9 @@ class LeadRepository:
                 for c in lead.new_contributions
             ],
         )
-        fresh = [t for lead in live for t in lead.new_transitions]
-        for t in fresh:
-            t.lead_key = self._absorbed.get(t.lead_key, t.lead_key)
-        writes.append(transitions, [self._transition_row(t, now) for t in fresh])
-        writes.upsert(
-            milestones,
-            [
-                {
-                    "lead_key": lead.key,
-                    "stage": stage,
-                    "first_at": lead.first_entered[stage],
-                    "reached": lead.reached(stage),
-                }
-                for lead in live
-                for stage in sorted(lead.new_milestones)
-            ],
-            key=("lead_key", "stage"),
-        )
-        for row in self._events + self._touches:  # under a lead this batch then merged into another
-            row["lead_key"] = self._absorbed.get(row["lead_key"], row["lead_key"])
+        by_column = {key: dict(zip(GROUP_COLUMNS, groups[key], strict=True)) for key in {t.lead_key for t in fresh}}
+        writes.append(transitions, [self._transition_row(t, now) | by_column[t.lead_key] for t in fresh])
+        write_milestones(writes, live, groups, fresh)
         writes.append(event_log, self._events)
         writes.append(touches, self._touches)
         return fresh
@@ -274,6 +272,8 @@ class LeadRepository:
             "campaign": t.details.get("campaign"),
             "reason_code": t.details.get("reason_code"),
             "details": t.details,
+            "group_mql_rule": t.mql_rule,  # reports group a stage change by these as they were (tables.THEN)
+            "group_fit_grade": t.fit_grade,
         }
 
     def _opportunity_rows(self, now: datetime) -> list[dict]:

@@ -20,6 +20,25 @@ from shared.db.audit import audit_table
 from shared.db.tables import AutoId, outbox_table, processed_events_table
 
 metadata = MetaData()
+
+# What reports group a lead's facts by (services/scoring/reports/groups.py), carried by each report
+# fact so that a report groups a window's facts without looking each lead up. The lead as it is now
+# (NOW): kept current, its facts updated with it in the same transaction when one changes. The fact as
+# it was (THEN): the lead's grade, and the rule that had qualified it, when the fact happened.
+NOW = ("owner", "lead_source", "campaign", "source")
+THEN = ("mql_rule", "fit_grade")
+GROUPS = (*NOW, *THEN)
+_GROUP_LENGTHS = {"owner": 128, "lead_source": 128, "campaign": 256, "mql_rule": 128, "fit_grade": 1, "source": 64}
+
+
+def _group_columns() -> list[Column]:
+    return [Column(f"group_{name}", String(_GROUP_LENGTHS[name]), nullable=True) for name in GROUPS]
+
+
+def group_names(names: tuple[str, ...] = GROUPS) -> list[str]:
+    return [f"group_{name}" for name in names]
+
+
 processed_events = processed_events_table(metadata, "scoring")
 outbox = outbox_table(metadata, "scoring")
 audit = audit_table(metadata, "scoring")  # who asked for an erasure (the key's name and the request's id)
@@ -53,6 +72,12 @@ leads = Table(
     # Bumped by every write of the row; a batch writes a lead only if it is still the version it read
     # (repository.py), so an owner set by the routing queue or a reassignment in between is not undone.
     Column("version", BigInteger, nullable=False, server_default="0"),
+    # The lead's first touch (marketing or sales) was a marketing one: its deals are marketing-sourced.
+    # None before any touch.
+    Column("marketing_sourced", Boolean, nullable=True),
+    # How its touches are counted as they come (domain/lead.py TouchCount): marketing touches so far, the
+    # latest one's time, the first touch of any kind, and the marketing touches before each first entry.
+    Column("touch_count", JSON, nullable=True),
     Index("ix_scoring_leads_stage_key", "stage", "key"),
 )
 
@@ -100,8 +125,21 @@ transitions = Table(
     Column("source", String(64), nullable=True),
     Column("campaign", String(256), nullable=True),
     Column("details", JSON, nullable=False),
-    Index("ix_scoring_transitions_time", "occurred_at", "to_stage"),  # entries counted from the index alone
+    *_group_columns(),
+    # A window's stage changes, read from the index alone: entries, stays, reasons, per group.
+    Index(
+        "ix_scoring_transitions_window",
+        "occurred_at",
+        "to_stage",
+        "from_stage",
+        "reason",
+        "reason_code",
+        "stay_s",
+        "stay_business_s",
+        *group_names(),
+    ),
     Index("ix_scoring_transitions_left", "from_stage", "from_entered_at"),  # moves out of a stage by its entry
+    Index("ix_scoring_transitions_entries", "to_stage", "occurred_at", "lead_key"),  # who entered a stage, once
 )
 
 # Deals and opportunities; lead_key stays empty until the source says whose it is.
@@ -134,7 +172,9 @@ milestones = Table(
     # "|mql|sal|": the stages first entered at or after this one, so a cohort's conversions are counted
     # by reading its rows in the index, without looking each member's later stages up.
     Column("reached", String(400), nullable=False),
-    Index("ix_scoring_milestones_stage_time", "stage", "first_at", "reached"),
+    Column("touches", Integer, nullable=True),  # the lead's marketing touches up to this first entry
+    *_group_columns(),
+    Index("ix_scoring_milestones_window", "stage", "first_at", "reached", "touches", *group_names()),
 )
 
 # Every touch of a lead, marketing (an activity) or sales: what attribution credits and what
@@ -168,7 +208,25 @@ followups = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # Started for a new owner by a reassignment: the lead's first touch is its first timer's (followups.py).
     Column("reassigned", Boolean, nullable=False, server_default=false()),
-    Index("ix_scoring_followups_policy_start", "policy", "started_at"),
+    Index(
+        "ix_scoring_followups_window", "policy", "started_at", "status", "in_time", "business_s_to_met", "reassigned"
+    ),
+)
+
+# Report counters per hour and per day (UTC), kept on write in the same transaction as the facts they
+# count (services/scoring/rollups.py): a window of months or of 180 days is a few thousand rows of
+# sums, whatever the history behind it. `span`: 1 (an hour) or 24 (a day); `hour`: where the span
+# starts, in hours since 1970-01-01T00:00Z; `amount`: in millionths. Without a rowid on SQLite: the
+# rows of one measure are read in key order, and stored so.
+rollups = Table(
+    "scoring_rollups",
+    metadata,
+    Column("measure", String(160), primary_key=True),  # "entered:mql", "cohort:sql:customer", "won:USD"
+    Column("span", Integer, primary_key=True),
+    Column("hour", BigInteger, primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # The canonical events applied, in order: the history a backtest replays under another contract.

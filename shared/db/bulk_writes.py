@@ -117,9 +117,8 @@ def _sqlite_plan(
         statement, order = f"UPDATE {_qualified(table)} SET {assignments} WHERE {match}", (*others, *keys)
     else:
         statement = f"INSERT INTO {_qualified(table)} ({names}) VALUES ({', '.join('?' for _ in columns)})"
-        if kind == "upsert":
-            updates = ", ".join(f"{_quoted(c)} = excluded.{_quoted(c)}" for c in others)
-            statement += f" ON CONFLICT ({', '.join(map(_quoted, keys))}) DO UPDATE SET {updates}"
+        if kind in ("upsert", "add"):
+            statement += f" ON CONFLICT ({', '.join(map(_quoted, keys))}) DO UPDATE SET {_set(kind, table, others)}"
         order = columns
     processors = [(i, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for i, name in enumerate(order)]
     return statement, order, [(i, process) for i, process in processors if process is not None]
@@ -127,8 +126,8 @@ def _sqlite_plan(
 
 class CombinedWrite:
     """What a flush writes to several tables, sent together at `write()`: rows appended, rows
-    updated by key, rows upserted by key. There is no order between the parts, and no part sees
-    another's effect (on PostgreSQL they are one statement, one snapshot): what is written
+    updated by key, rows upserted by key, counters added to by key. There is no order between the
+    parts, and no part sees another's effect (on PostgreSQL they are one statement, one snapshot): what is written
     together must not depend on each other, nor touch the same row twice.
 
     On PostgreSQL the parts are one statement, a chain of CTEs over `unnest(<one array per column>)`:
@@ -160,6 +159,13 @@ class CombinedWrite:
         primary key) is stored, set it to the row's values."""
         if rows:
             self._parts.append(("upsert", table, list(rows), key))
+
+    def add(self, table: Table, rows: Sequence[dict[str, Any]], key: Key) -> None:
+        """Counters: insert `rows`; where one with the same `key` is stored, add the row's other values
+        to its own. Give the rows in one order of their keys in every writer, so that two writers
+        adding to the same rows lock them in the same order and never wait for each other in a cycle."""
+        if rows:
+            self._parts.append(("add", table, list(rows), key))
 
     async def write(self, session: AsyncSession) -> None:
         parts, self._parts = self._parts, []
@@ -254,11 +260,18 @@ def _pg_part(kind: str, table: Table, columns: list[str], arrays: str, key: Key 
     # In the rows' order (WITH ORDINALITY): ids are assigned as the rows are given.
     numbered = f"{rows} WITH ORDINALITY AS u({names}, _n) ORDER BY _n"
     insert = f"INSERT INTO {_qualified(table)} ({names}) SELECT {names} FROM {numbered}"
-    if kind == "upsert":
+    if kind in ("upsert", "add"):
         assert key is not None
         conflict = ", ".join(map(_quoted, keys))
-        insert += f" ON CONFLICT ({conflict}) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in others)
+        insert += f" ON CONFLICT ({conflict}) DO UPDATE SET {_set(kind, table, [c for c in columns if c not in keys])}"
     return insert
+
+
+def _set(kind: str, table: Table, columns: Sequence[str]) -> str:
+    """What a conflicting row becomes: the new values (upsert), or its own plus them (add)."""
+    if kind == "add":
+        return ", ".join(f"{_quoted(c)} = {_qualified(table)}.{_quoted(c)} + excluded.{_quoted(c)}" for c in columns)
+    return ", ".join(f"{_quoted(c)} = excluded.{_quoted(c)}" for c in columns)
 
 
 def _columns(key: Key | None) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from shared.db.nearest_rank import register as register_nearest_rank
 from shared.db.sqlite_inline import inline_connector
 
 # A result row of any columns, read by name.
@@ -93,7 +94,10 @@ def _sqlite_engine(url: str, database: str | None) -> AsyncEngine:
     # decisions"). Readers queue too: for concurrent readers and replicas there is PostgreSQL.
     # The connection runs its statements on the event loop's thread (sqlite_inline.py), which
     # saves two thread hand-offs per statement.
-    creator = inline_connector(database or ":memory:", timeout=30, isolation_level=None, check_same_thread=False)
+    # Reports rank in SQL (shared/db/nearest_rank.py): SQLite's connections get the aggregate it lacks.
+    creator = inline_connector(
+        database or ":memory:", register_nearest_rank, timeout=30, isolation_level=None, check_same_thread=False
+    )
     engine = create_async_engine(url, async_creator=creator, pool_size=1, max_overflow=0, **_JSON)
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -63,10 +63,19 @@ class InlineConnection(aiosqlite.Connection):
         self.stop()
 
 
-def inline_connector(database: str, **connect_args: Any) -> Callable[[], Awaitable[InlineConnection]]:
-    """An `async_creator` for create_async_engine."""
+def inline_connector(
+    database: str, prepare: Callable[[sqlite3.Connection], None] | None = None, **connect_args: Any
+) -> Callable[[], Awaitable[InlineConnection]]:
+    """An `async_creator` for create_async_engine; `prepare` is given each new connection (functions to
+    register, say) before its first statement."""
+
+    def connect() -> sqlite3.Connection:
+        connection: sqlite3.Connection = sqlite3.connect(database, **connect_args)
+        if prepare is not None:
+            prepare(connection)
+        return connection
 
     async def create() -> InlineConnection:
-        return await InlineConnection(lambda: sqlite3.connect(database, **connect_args), iter_chunk_size=64)
+        return await InlineConnection(connect, iter_chunk_size=64)
 
     return create

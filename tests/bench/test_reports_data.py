@@ -10,11 +10,12 @@ import itertools
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.reports_data import history, months_before
 from bench.reports_rows import Vocabulary
@@ -23,7 +24,8 @@ from contract import load_contract
 from contract.calendar import reporting_calendar
 from contract.settings import DEFAULT_CONTRACT
 from services.scoring.domain.lead import Lead
-from services.scoring.tables import leads, milestones, opportunities, touches, transitions
+from services.scoring.reports.rollup_reads import Total, counted, totals
+from services.scoring.tables import leads, milestones, opportunities, rollups, touches, transitions
 from shared.db.engine import AnyRow, create_engine
 from shared.db.times import as_utc
 from tests.support.infra import drop_pg_database
@@ -121,6 +123,28 @@ def test_the_history_keeps_scorings_invariants_in_the_requested_proportions(made
         if deal.status == "lost":
             assert deal.lost_reason
     assert all(t.lead_key in history_of for t in tables["scoring_touches"])
+
+    # Upgraded as a deployment would be: every fact under its lead's groups, the counters what the facts say.
+    groups = {lead.key: (lead.owner, lead.lead_source, lead.campaign) for lead in tables["scoring_leads"]}
+    for t in tables["scoring_transitions"]:
+        assert (t.group_owner, t.group_lead_source, t.group_campaign) == groups[t.lead_key]
+    kept, recounted = asyncio.run(_counters(made.url))
+    assert kept == recounted and kept["entered:lead"].count == entered["lead"]
+
+
+async def _counters(url: str) -> tuple[dict, dict]:
+    """Every counter over all the history, from the counters and from the facts."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            session = AsyncSession(bind=connection)
+            measures = sorted((await session.execute(select(rollups.c.measure).distinct())).scalars())
+            start, end = datetime(2000, 1, 1, tzinfo=UTC), END + timedelta(days=1)
+            kept = await totals(session, measures, start, end)
+            recounted = {m: Total(n, a) for m, n, a in await counted(session, measures, start, end) if n or a}
+            return kept, recounted
+    finally:
+        await engine.dispose()
 
 
 def test_the_same_seed_makes_the_same_history_and_a_kept_one_is_reused(tmp_path: Path):

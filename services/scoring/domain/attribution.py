@@ -116,8 +116,9 @@ def attribute(deal: Deal, touches: Iterable[Touch], model: str) -> DealCredit:
         amount = Fraction(deal.amount)
         for touch, share in zip(ordered, split, strict=True):
             if share:
-                campaigns[touch.campaign] += amount * share
-                channels[touch.channel] += amount * share
+                credit = amount * share
+                campaigns[touch.campaign] += credit
+                channels[touch.channel] += credit
     return DealCredit(
         model=model,
         touches=ordered,

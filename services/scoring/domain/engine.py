@@ -260,6 +260,7 @@ class LifecycleEngine:
             stay_s=(at - lead.stage_entered_at).total_seconds() if from_stage else None,
             # Business time is measured as the stay ends, in the contract in force: reports only read it.
             stay_business_s=self.calendar.elapsed(lead.stage_entered_at, at).total_seconds() if from_stage else None,
+            mql_rule=details.get("rule", lead.mql_rule),
         )
 
     # -- identity --------------------------------------------------------------------------

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from services.scoring.domain.touch_count import TouchCount
+
 
 @dataclass
 class Contribution:
@@ -34,6 +36,7 @@ class Transition:
     from_entered_at: datetime | None = None  # when the stay in from_stage began: the stay's length in reports
     stay_s: float | None = None  # that stay in seconds
     stay_business_s: float | None = None  # that stay in business seconds of the reporting calendar
+    mql_rule: str | None = None  # the MQL rule that had last qualified the lead then (an MQL's own: its rule)
 
 
 def full_name(attributes: dict[str, Any]) -> str | None:
@@ -65,6 +68,7 @@ class Lead:
     mql_rule: str | None = None  # the MQL rule that last qualified the lead: reports group by it
     # Each stage's first entry: the cohort a lead belongs to in conversion rates (docs/scorecard.md).
     first_entered: dict[str, datetime] = field(default_factory=dict)
+    touches: TouchCount = field(default_factory=TouchCount)  # counted as they come, for the scorecard
     # Engagement contributions the engine may need (cap windows, explanations); loaded by the repository.
     contributions: list[Contribution] = field(default_factory=list)
     # What this unit of work changed, for the repository to write and the outbox to publish.
@@ -81,6 +85,16 @@ class Lead:
         if stage not in self.first_entered or at < self.first_entered[stage]:
             self.first_entered[stage] = at
             self.new_milestones.update(s for s, first in self.first_entered.items() if first <= at)
+            self.touches.entered(stage, at, max(self.first_entered.values()))
+
+    def touched(self, at: datetime, event_id: str, marketing: bool) -> None:
+        """Count a touch: a marketing one counts toward every first entry at or after it."""
+        self.new_milestones |= self.touches.touched(at, event_id, marketing, self.first_entered)
+
+    def absorb_touches(self, other: Lead) -> None:
+        """The touches of a lead merged into this one: every first entry is counted again."""
+        self.touches.absorb(other.touches, set(self.first_entered))
+        self.new_milestones.update(self.first_entered)
 
     def reached(self, stage: str) -> str:
         """The stages first entered at or after `stage`'s first entry, as "|mql|sal|": what a cohort

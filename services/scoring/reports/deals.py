@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import BigInteger, and_, cast, false, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from services.scoring.domain.attribution import SALES_TOUCH, Touch
+from services.scoring.domain.attribution import Touch
 from services.scoring.reports.facts import DISPOSITIONS, utc
+from services.scoring.rollups import MICROS
 from services.scoring.tables import leads, milestones, opportunities, touches, transitions
 from shared.db.engine import is_postgres_session
 from shared.db.keyed_statements import key_chunks, key_in
@@ -77,15 +78,8 @@ class WonDeal:
 async def won_deals(session: AsyncSession, start: datetime, end: datetime, reporting: str | None) -> list[WonDeal]:
     """Deals whose won close date falls in the window, with what attribution and cycle time need."""
     start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
-    # Marketing-sourced: the first touch of any kind (a marketing activity or a rep's touch; an unsubscribe
-    # or a bounce touches nobody) was marketing's, ties in time broken by event id as attribution breaks them.
-    first_touch = (
-        select(tc.marketing)
-        .where(tc.lead_key == o.lead_key, or_(tc.marketing == true(), tc.kind == SALES_TOUCH))
-        .order_by(tc.occurred_at, tc.event_id)
-        .limit(1)
-        .scalar_subquery()
-    )
+    # Marketing-sourced: the lead's first touch of any kind (a marketing activity or a rep's touch; an
+    # unsubscribe or a bounce touches nobody) was marketing's, as scoring noted it (domain/touch_count.py).
     query = (
         select(
             o.opportunity,
@@ -96,7 +90,7 @@ async def won_deals(session: AsyncSession, start: datetime, end: datetime, repor
             o.closed_at,
             ld.created_at,
             m.first_at,
-            first_touch.label("sourced"),
+            ld.marketing_sourced.label("sourced"),
         )
         .select_from(opportunities)
         .outerjoin(leads, ld.key == o.lead_key)
@@ -120,13 +114,53 @@ async def won_deals(session: AsyncSession, start: datetime, end: datetime, repor
     ]
 
 
+@dataclass(frozen=True)
+class WonTotals:
+    """Deals won in a window as the targets read them: counted, summed in the reporting currency, and
+    the marketing-sourced part (docs/scorecard.md "Money"), exact to the millionth."""
+
+    deals: int
+    other_currency: int
+    amount: Decimal
+    sourced_deals: int  # of the deals in the reporting currency
+    sourced_amount: Decimal
+
+
+async def won_totals(session: AsyncSession, start: datetime, end: datetime, reporting: str | None) -> WonTotals:
+    """The sums of `won_deals`, added up in SQL: a month of trend needs no deal one by one."""
+    start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
+    currency = func.upper(o.currency)
+    sourced = func.coalesce(ld.marketing_sourced, false())
+    micros = func.sum(cast(func.round(o.amount * MICROS), BigInteger))
+    query = (
+        select(currency, sourced, func.count(), micros)
+        .select_from(opportunities)
+        .outerjoin(leads, ld.key == o.lead_key)
+        .where(o.status == "won", o.closed_at >= start, o.closed_at < end)
+        .group_by(currency, sourced)
+    )
+    deals = other = sourced_deals = 0
+    amount = sourced_amount = 0
+    for code, was_sourced, n, summed in await session.execute(query):
+        deals += n
+        if not in_reporting_currency(code, reporting):
+            other += n
+            continue
+        amount += int(summed or 0)
+        if was_sourced:
+            sourced_deals += n
+            sourced_amount += int(summed or 0)
+    return WonTotals(deals, other, Decimal(amount) / MICROS, sourced_deals, Decimal(sourced_amount) / MICROS)
+
+
 async def touches_of(session: AsyncSession, lead_keys: list[str]) -> dict[str, list[Touch]]:
-    """Every touch of these leads, marketing and sales, oldest first."""
+    """Every marketing touch of these leads, oldest first: all that attribution credits or counts as
+    influence (domain/attribution.py); a rep's touch does neither."""
     found: dict[str, list[Touch]] = defaultdict(list)
     postgres = await is_postgres_session(session)
     query = (
         select(tc.lead_key, tc.event_id, tc.occurred_at, tc.kind, tc.campaign, tc.channel)
-        .where(key_in(tc.lead_key, postgres))
+        .where(key_in(tc.lead_key, postgres), tc.marketing == true())
         .order_by(tc.occurred_at, tc.event_id)
     )
     for chunk in key_chunks(sorted(set(lead_keys)), postgres):
@@ -151,13 +185,14 @@ async def reasons(session: AsyncSession, start: datetime, end: datetime) -> list
     """Rejections and disqualifications in the window, and deals lost in it, by code and by the
     lead's source, campaign and qualifying rule: the lead-quality feedback loop."""
     start, end = utc(start), utc(end)  # SQLite compares stored UTC wall-clock text
-    dims: list[ColumnElement] = [ld.lead_source, ld.campaign, ld.mql_rule]
+    # The stage changes carry their lead's groups as it is now (reports/groups.py).
+    groups: list[ColumnElement] = [t.group_lead_source, t.group_campaign, t.group_mql_rule]
     turned_down = (
-        select(t.reason, t.reason_code, *dims, func.count())
-        .join(leads, ld.key == t.lead_key)
-        .where(t.reason.in_(list(DISPOSITIONS)), t.occurred_at >= start, t.occurred_at < end)
-        .group_by(t.reason, t.reason_code, *dims)
+        select(t.reason, t.reason_code, *groups, func.count())
+        .where(t.occurred_at >= start, t.occurred_at < end, t.reason.in_(list(DISPOSITIONS)))
+        .group_by(t.reason, t.reason_code, *groups)
     )
+    dims: list[ColumnElement] = [ld.lead_source, ld.campaign, ld.mql_rule]
     found = [
         ReasonCount(DISPOSITIONS[reason], code, *rest) for reason, code, *rest in await session.execute(turned_down)
     ]

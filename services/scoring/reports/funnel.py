@@ -12,7 +12,7 @@ from contract import Contract
 from services.scoring.domain.percentiles import median, p90
 from services.scoring.domain.periods import Period
 from services.scoring.reports import facts
-from services.scoring.reports.groups import group_column
+from services.scoring.reports.groups import Grouping
 
 # The waterfall steps reported as conversions (from -> to), when both stages exist.
 CONVERSIONS = [
@@ -29,7 +29,7 @@ CONVERSIONS = [
 
 async def funnel_report(session: AsyncSession, contract: Contract, period: Period, group_by: str | None) -> dict:
     stages = list(contract.stages)
-    group = group_column(group_by, contract)
+    group = Grouping(group_by, contract)
     entered = await facts.entries(session, period.start, period.end, group)
     cohorts: dict[str, dict[str, facts.CohortCounts]] = {}
     for stage in dict.fromkeys(a for a, b in CONVERSIONS if a in stages and b in stages):
@@ -40,7 +40,7 @@ async def funnel_report(session: AsyncSession, contract: Contract, period: Perio
     touches = await facts.touches_before(session, "mql", period.start, period.end, group)
     names = sorted(set(entered) | {g for found in cohorts.values() for g in found} | set(stays) | set(rejections))
     groups: dict[str, Any] = {}
-    for g in names or (["all"] if group is None else []):
+    for g in names or (["all"] if group_by is None else []):
         groups[g] = {
             "entered": {stage: entered[g][stage] if g in entered else 0 for stage in stages},
             "conversion": [_conversion(a, b, cohorts[a].get(g)) for a, b in CONVERSIONS if a in stages and b in stages],

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -24,6 +23,7 @@ from services.scoring.domain.periods import Period, previous_months, trailing
 from services.scoring.domain.waterfall import Cohort, WaterfallInputs, reverse_waterfall
 from services.scoring.reports import deals, facts
 from services.scoring.reports.revenue import revenue, sales_cycle
+from services.scoring.reports.rollup_reads import money, money_measures, totals
 from services.scoring.reports.targets import target_rows
 
 # The cohort conversions the scorecard shows (docs/scorecard.md "Cohort conversion").
@@ -49,7 +49,7 @@ async def scorecard_report(
         "period": {"from": start, "to": end, "month": period.month, "time_zone": str(calendar.zone)},
         "contract_version": contract.version,
         "currency": currency,
-        "targets": await target_rows(session, contract, period, calendar.zone, trend, won),
+        "targets": await target_rows(session, contract, period, calendar.zone, trend),
         "conversion": await _conversions(session, period, won_stage, now),
         "sales_cycle": {
             **sales_cycle(won, calendar),
@@ -79,16 +79,27 @@ def scorecard_document(report: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+async def _cohorts(
+    session: AsyncSession, pairs: list[tuple[str, str]], period: Period
+) -> dict[tuple[str, str], Cohort]:
+    """Each cohort of the window (its first entries into `a`) and how many of it went on to `b`, from
+    the counters (rollups.py): `cohort:<a>` and `cohort:<a>:<b>`."""
+    measures = [f"cohort:{a}" for a, _ in pairs] + [f"cohort:{a}:{b}" for a, b in pairs]
+    counted = await totals(session, measures, period.start, period.end)
+
+    def count(measure: str) -> int:
+        found = counted.get(measure)
+        return found.count if found else 0
+
+    return {(a, b): Cohort(a, b, count(f"cohort:{a}"), count(f"cohort:{a}:{b}")) for a, b in pairs}
+
+
 async def _conversions(session: AsyncSession, period: Period, won_stage: str, now: datetime) -> list[dict[str, Any]]:
+    pairs = [(a, won_stage if b == "won" else b) for a, b in RATES]
+    cohorts = await _cohorts(session, pairs, period)
     found = []
-    cohorts: dict[str, facts.CohortCounts] = {}
-    for a in dict.fromkeys(a for a, _ in RATES):  # one read per cohort, for all it converted to
-        later = [won_stage if b == "won" else b for x, b in RATES if x == a]
-        cohorts[a] = (await facts.cohorts(session, a, later, period.start, period.end, None)).get(
-            "all", facts.CohortCounts(0, dict.fromkeys(later, 0))
-        )
-    for a, b in RATES:
-        size, converted = cohorts[a].size, cohorts[a].converted[won_stage if b == "won" else b]
+    for (a, b), pair in zip(RATES, pairs, strict=True):
+        size, converted = cohorts[pair].size, cohorts[pair].converted
         found.append(
             {
                 "from": a,
@@ -109,21 +120,23 @@ async def _conversions(session: AsyncSession, period: Period, won_stage: str, no
 async def _leads_needed(session: AsyncSession, contract: Contract, period: Period, won_stage: str) -> dict[str, Any]:
     """The reverse waterfall from the month's quota, with every input beside it."""
     before = trailing(period)
-    won = await deals.won_deals(session, before.start, before.end, contract.targets.currency)
-    counted = [d for d in won if d.in_reporting_currency]
+    currency = contract.targets.currency
+    won = money(await totals(session, money_measures("won", currency), before.start, before.end), "won", currency)
+    pairs = [("sql", won_stage), ("mql", "sql"), ("lead", "mql")]
+    cohorts = await _cohorts(session, pairs, before)
 
-    async def cohort(a: str, b: str) -> Cohort:
-        found = (await facts.cohorts(session, a, [b], before.start, before.end, None)).get("all")
-        return Cohort(a, "won" if b == won_stage else b, found.size if found else 0, found.converted[b] if found else 0)
+    def cohort(a: str, b: str) -> Cohort:
+        found = cohorts[(a, b)]
+        return Cohort(a, "won" if b == won_stage else b, found.size, found.converted)
 
     inputs = WaterfallInputs(
         quota=contract.targets.quota_for(period.month) if period.month else None,
-        won_deals=len(counted),
-        won_amount=sum((d.amount for d in counted if d.amount is not None), start=Decimal(0)),
-        won_deals_other_currency=len(won) - len(counted),
-        sql_to_won=await cohort("sql", won_stage),
-        mql_to_sql=await cohort("mql", "sql"),
-        lead_to_mql=await cohort("lead", "mql"),
+        won_deals=won.deals - won.other_currency,
+        won_amount=won.amount,
+        won_deals_other_currency=won.other_currency,
+        sql_to_won=cohort("sql", won_stage),
+        mql_to_sql=cohort("mql", "sql"),
+        lead_to_mql=cohort("lead", "mql"),
     )
     return {
         "month": period.month,

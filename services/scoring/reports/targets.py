@@ -8,7 +8,6 @@ not whole months has actuals but no targets.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,9 +21,9 @@ from contract import Contract
 from contract.targets import TARGET_KINDS, MonthTarget
 from services.scoring.domain.attainment import attainment
 from services.scoring.domain.periods import Period, month_period
-from services.scoring.followups import follow_up_attainment
+from services.scoring.followups import FollowUpAttainment, follow_up_attainment
 from services.scoring.reports import deals, facts
-from services.scoring.reports.revenue import revenue
+from services.scoring.reports.rollup_reads import Total, money, money_measures, totals
 
 Value = int | Fraction | Decimal | timedelta
 
@@ -35,37 +34,35 @@ class Actual:
     details: dict[str, Any]
 
 
-async def actuals(
-    session: AsyncSession, contract: Contract, period: Period, won: list[deals.WonDeal] | None = None
-) -> dict[str, Actual]:
-    """Every target's actual over `period`, with the counts it is made of; `won`: the period's won
-    deals when the caller has them already."""
+async def actuals(session: AsyncSession, contract: Contract, period: Period) -> dict[str, Actual]:
+    """Every target's actual over `period`, with the counts it is made of."""
     start, end = period.start, period.end
     currency = contract.targets.currency
     signed = {t.name: t for t in contract.targets.for_month(period.month or _month_of(period.start))}
-    entered = (await facts.entries(session, start, end, None)).get("all", Counter())
+    stages = list(contract.stages)
+    measures = ["entered:mql", "entered:sql", *(f"left_mql:{s}" for s in stages), *money_measures("opened", currency)]
+    counted = await totals(session, measures, start, end)
     found: dict[str, Actual] = {}
     for name, stage in (("mqls_created", "mql"), ("sqls", "sql")):
         unique = bool(signed.get(name) and signed[name].unique)
-        count = await facts.unique_entries(session, stage, start, end) if unique else entered.get(stage, 0)
-        found[name] = Actual(count, {"entries": entered.get(stage, 0), "unique": unique})
-    verdicts = (await facts.acceptance(session, start, end, None, {"all": entered})).get("all", Counter())
-    accepted, rejected = verdicts.get("accepted", 0), verdicts.get("rejected", 0)
+        entries = _count(counted, f"entered:{stage}")
+        count = await facts.unique_entries(session, stage, start, end) if unique else entries
+        found[name] = Actual(count, {"entries": entries, "unique": unique})
+    # Each MQL entry's verdict is its next decisive move (docs/scorecard.md "Acceptance"), the move out of it.
+    accepted = sum(_count(counted, f"left_mql:{s}") for s in facts.ACCEPTED)
+    rejected = sum(_count(counted, f"left_mql:{s}") for s in facts.REJECTED)
+    undecided = _count(counted, "entered:mql") - accepted - rejected
     rate = Fraction(accepted, accepted + rejected) if accepted + rejected else None
-    found["mql_acceptance_rate"] = Actual(
-        rate, {"accepted": accepted, "rejected": rejected, "undecided": verdicts.get("undecided", 0)}
-    )
-    pipeline = await deals.pipeline_created(session, start, end, currency)
+    found["mql_acceptance_rate"] = Actual(rate, {"accepted": accepted, "rejected": rejected, "undecided": undecided})
+    pipeline = money(counted, "opened", currency)
     found["pipeline_created"] = Actual(
         pipeline.amount, {"deals": pipeline.deals, "other_currency": pipeline.other_currency}
     )
-    won = won if won is not None else await deals.won_deals(session, start, end, currency)
-    credited = revenue(won, None, contract.attribution.default_model)
-    won_counts = {"deals": credited.deals, "other_currency": credited.other_currency}
-    found["revenue_won"] = Actual(credited.amount, won_counts)
-    found["marketing_sourced_share"] = Actual(
-        credited.sourced_share, {"marketing_sourced_deals": len(credited.sourced), **won_counts}
-    )
+    won = await deals.won_totals(session, start, end, currency)
+    won_counts = {"deals": won.deals, "other_currency": won.other_currency}
+    found["revenue_won"] = Actual(won.amount, won_counts)
+    share = Fraction(won.sourced_amount) / Fraction(won.amount) if won.amount else None
+    found["marketing_sourced_share"] = Actual(share, {"marketing_sourced_deals": won.sourced_deals, **won_counts})
     found.update(await _followup_actuals(session, signed, period))
     return found
 
@@ -74,11 +71,14 @@ async def _followup_actuals(session: AsyncSession, signed: dict[str, MonthTarget
     """The SLA targets, from the follow-up timers the SLA service decided (scoring_followups): of the
     named policy's timers started in the period, attainment and the median business time to met."""
     found: dict[str, Actual] = {}
+    read: dict[str, FollowUpAttainment] = {}  # both targets usually name the same policy: read it once
     for name in ("first_touch_sla_attainment", "median_time_to_first_touch"):
         target = signed.get(name)
         if target is None or target.policy is None:
             continue
-        figures = await follow_up_attainment(session, target.policy, period.start, period.end)
+        if target.policy not in read:
+            read[target.policy] = await follow_up_attainment(session, target.policy, period.start, period.end)
+        figures = read[target.policy]
         details = {
             "policy": figures.policy,
             "decided": figures.decided,
@@ -99,9 +99,8 @@ async def target_rows(
     period: Period,
     zone: ZoneInfo,
     trend: list[Period],
-    won: list[deals.WonDeal] | None = None,
 ) -> list[dict[str, Any]]:
-    now = await actuals(session, contract, period, won)
+    now = await actuals(session, contract, period)
     before = [(p, await actuals(session, contract, p)) for p in trend]
     rows = []
     for name, kind in TARGET_KINDS.items():
@@ -161,6 +160,11 @@ def _whole_months(period: Period, zone: ZoneInfo) -> list[str]:
         months.append(month)
         at = whole.end
     return months if at == period.end else []
+
+
+def _count(counted: dict[str, Total], measure: str) -> int:
+    found = counted.get(measure)
+    return found.count if found else 0
 
 
 def _month_of(at: datetime) -> str:

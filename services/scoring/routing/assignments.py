@@ -20,6 +20,7 @@ from services.scoring import announcements
 from services.scoring.domain.engine import MQL
 from services.scoring.domain.lead import Lead
 from services.scoring.lead_rows import lead_from_row
+from services.scoring.report_facts import regroup
 from services.scoring.routing.assigner import Router, Wanted
 from services.scoring.tables import leads, routing_queue
 from services.scoring.writeback.outgoing import WritebackQueue
@@ -140,6 +141,7 @@ class Assignments:
             )
             changed.append(lead)
             done.append(turn)
+        await regroup(session, changed)  # reports group the lead's facts by its owner now
         gone = [t.wanted.lead_key for t in turns if t not in live] + [t.wanted.lead_key for t in done]
         if gone:
             await session.execute(delete(routing_queue).where(routing_queue.c.lead_key.in_(sorted(set(gone)))))

@@ -18,7 +18,15 @@ from services.scoring.migrations import MIGRATIONS
 from services.scoring.routing.assigner import Router
 from services.scoring.routing.assignments import Assignments
 from services.scoring.routing.queue import RoutingQueue
-from services.scoring.tables import leads, outbox, routing_counts, routing_queue, writeback_queue
+from services.scoring.tables import (
+    leads,
+    milestones,
+    outbox,
+    routing_counts,
+    routing_queue,
+    transitions,
+    writeback_queue,
+)
 from services.scoring.writeback.outgoing import WritebackQueue
 from shared.db import Outbox, create_engine, session_factory
 from shared.db.migrations import upgrade
@@ -103,6 +111,15 @@ class Scoring:
     async def owners(self) -> dict[str, str | None]:
         async with self.sessions() as session:
             return {row.key: row.owner for row in await session.execute(select(leads.c.key, leads.c.owner))}
+
+    async def reported_owners(self) -> dict[str, set[str | None]]:
+        """Lead key -> the owners its stage changes and first entries are reported under (group_owner)."""
+        found: dict[str, set[str | None]] = {}
+        async with self.sessions() as session:
+            for table in (transitions, milestones):
+                for key, owner in await session.execute(select(table.c.lead_key, table.c.group_owner)):
+                    found.setdefault(key, set()).add(owner)
+        return found
 
     async def waiting(self) -> list[str]:
         async with self.sessions() as session:

@@ -49,6 +49,8 @@ async def test_a_new_mql_goes_to_the_next_rep_with_the_owner_written_as_their_cr
     keys = [await _mql(scoring, n) for n in range(8)]
     owners = await scoring.owners()
     assert [owners[k] for k in keys] == ["rep_ana", "rep_ana", "rep_bo", "rep_ana"] * 2, "3:1, interleaved"
+    reported = await scoring.reported_owners()  # assigned in the MQL's own batch: its facts too
+    assert all(reported[k] == {owners[k]} for k in keys)
     writes = await scoring.owner_writes()
     assert writes["500"] == "9001" and writes["502"] == "9002", "each rep's HubSpot user id, not the handle"
     assigned = await scoring.outbox(LeadAssigned.event_type)
@@ -105,6 +107,8 @@ async def test_an_empty_team_queues_oldest_first_until_a_rep_is_in(scoring):
     owners = await scoring.owners()
     assert [owners[k] for k in keys] == ["rep_ana", "rep_ana", "rep_bo"], "oldest first, in the rotation's order"
     assert await scoring.waiting() == []
+    reported = await scoring.reported_owners()  # reports group their stage changes by the owner now
+    assert [reported[k] for k in keys] == [{"rep_ana"}, {"rep_ana"}, {"rep_bo"}]
 
 
 async def test_a_merge_that_leaves_an_mql_without_an_active_owner_routes_it(scoring):
