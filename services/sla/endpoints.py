@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sla import commands, queries
 from services.sla.tables import alerts
+from shared.events.published import AlertKind
 from shared.web.access import Caller, Operator, Viewer, guard
 from shared.web.params import MAX_ROW_ID, Instant, RowId, parse_row_id
 from shared.web.problems import Problem
 from shared.web.sessions import DatabaseSession
 
 router = APIRouter(tags=["sla"])
-AlertKind = Literal["sla.warning", "sla.breached", "sla.escalated", "loop.detected", "pipeline.lagging"]
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:

@@ -15,37 +15,16 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shared.events import AlertRaised
+from shared.events.published import AlertKind
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-AlertKind = Literal[
-    "sla.warning",
-    "sla.breached",
-    "sla.escalated",
-    "sla.reassigned",
-    "loop.detected",
-    "pipeline.lagging",
-    "routing.waiting",
-]
 ALERT_KINDS: tuple[str, ...] = get_args(AlertKind)
-assert set(ALERT_KINDS) == set(get_args(AlertRaised.model_fields["kind"].annotation)), (
-    "AlertKind out of step with AlertRaised.kind"
-)
 
 # What a target may ask for beside alerts: the summary of each month's review (lockstep.report.published.v1).
 REPORT_KIND = "report.published"
-DeliveryKind = Literal[
-    "sla.warning",
-    "sla.breached",
-    "sla.escalated",
-    "sla.reassigned",
-    "loop.detected",
-    "pipeline.lagging",
-    "routing.waiting",
-    "report.published",
-]
-assert get_args(DeliveryKind) == (*ALERT_KINDS, REPORT_KIND), "DeliveryKind out of step with AlertKind"
+DeliveryKind = Literal[AlertKind, "report.published"]
 
 EVENT_TYPE = AlertRaised.event_type  # "lockstep.alert.raised.v1"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
