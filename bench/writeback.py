@@ -32,9 +32,10 @@ from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.domain.lead import Lead
 from services.scoring.lead_rows import lead_row
 from services.scoring.migrations import MIGRATIONS
-from services.scoring.tables import identities, leads, writeback_queue
+from services.scoring.tables import identities, leads
 from services.scoring.writeback.pacing import Pacer
 from services.scoring.writeback.resync import resync
+from services.scoring.writeback.tables import writeback_queue
 from services.scoring.writeback.vendors.hubspot import HubSpotWriter
 from services.scoring.writeback.writer import Target, WritebackWriter
 from shared.db import create_engine, session_factory

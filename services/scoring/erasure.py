@@ -22,6 +22,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.lead import full_name
+from services.scoring.routing.tables import routing_queue
 from services.scoring.tables import (
     contributions,
     event_log,
@@ -30,14 +31,10 @@ from services.scoring.tables import (
     leads,
     milestones,
     opportunities,
-    routing_queue,
     touches,
     transitions,
-    writeback_dead,
-    writeback_leads,
-    writeback_queue,
-    writeback_written,
 )
+from services.scoring.writeback.tables import writeback_dead, writeback_leads, writeback_queue, writeback_written
 from shared.bus import EventProducer, OutgoingRecord, Topics
 from shared.erasure import anonymous_key, redactor
 from shared.events import ContactDeleted, EventEnvelope, LeadErased, LeadKeys, LeadRef, normalize_email

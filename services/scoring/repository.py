@@ -17,6 +17,7 @@ from services.scoring.domain.attribution import SALES_TOUCH
 from services.scoring.domain.lead import Contribution, Lead, Transition
 from services.scoring.lead_rows import GROUP_COLUMNS, LeadRecord, group_values, lead_from_row, lead_row, short_text
 from services.scoring.report_facts import ReportFacts, merge_milestones, write_milestones
+from services.scoring.routing.tables import routing_queue
 from services.scoring.snapshot import ContributionRow, read_snapshot
 from services.scoring.tables import (
     contributions,
@@ -25,14 +26,10 @@ from services.scoring.tables import (
     identities,
     leads,
     opportunities,
-    routing_queue,
     touches,
     transitions,
-    writeback_dead,
-    writeback_leads,
-    writeback_queue,
-    writeback_written,
 )
+from services.scoring.writeback.tables import writeback_dead, writeback_leads, writeback_queue, writeback_written
 from shared.db.bulk_writes import CombinedWrite, Stale
 from shared.db.engine import AnyRow, execute_on_cursor, is_postgres_session
 from shared.db.keyed_statements import KeyedStatement

@@ -9,17 +9,15 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     false,
 )
 
+from services.scoring.schema import metadata
 from shared.db.audit import audit_table
 from shared.db.tables import AutoId, outbox_table, processed_events_table
-
-metadata = MetaData()
 
 # What reports group a lead's facts by (services/scoring/reports/groups.py), carried by each report
 # fact so that a report groups a window's facts without looking each lead up. The lead as it is now
@@ -264,90 +262,7 @@ report_schedule = Table(
     Column("since", DateTime(timezone=True), nullable=False),
 )
 
-# Write-back (services/scoring/writeback/): what a lead's CRM records should show, on its way out.
-# The values last queued for each lead, in the contract's terms (stage, not the CRM's picklist value):
-# a lead's records are queued again only when these change.
-writeback_leads = Table(
-    "scoring_writeback_leads",
-    metadata,
-    Column("lead_key", String(320), primary_key=True),
-    Column("written", JSON, nullable=False),  # value name -> value
-    Column("engagement_at", DateTime(timezone=True), nullable=True),  # when the engagement was last queued
-)
-
-# One pending write per CRM record, coalesced: a newer change overwrites the fields and bumps the
-# version, so a write in flight with the older version does not take the newer values off the queue.
-writeback_queue = Table(
-    "scoring_writeback_queue",
-    metadata,
-    Column("source", String(32), primary_key=True),
-    Column("record_id", String(255), primary_key=True),
-    Column("record_type", String(32), nullable=False),
-    Column("lead_key", String(320), nullable=False, index=True),
-    Column("fields", JSON, nullable=False),  # CRM field name -> value
-    Column("version", BigInteger, nullable=False),  # a random token per change (see outgoing.py)
-    Column("queued_at", DateTime(timezone=True), nullable=False),  # waiting since (kept when coalesced)
-    Column("attempts", Integer, nullable=False),
-    Column("not_before", DateTime(timezone=True), nullable=True),  # a retry's earliest time
-    Column("last_error", String(500), nullable=True),
-    Index("ix_scoring_writeback_queue_due", "source", "queued_at", "record_id"),  # oldest first, no sort
-)
-
-# What the CRM acknowledged, per record, field and value, within the echo window: its webhook about
-# any of these values is our echo (two writes in a row: the first one's webhook may come after the second).
-writeback_written = Table(
-    "scoring_writeback_written",
-    metadata,
-    Column("source", String(32), primary_key=True),
-    Column("record_id", String(255), primary_key=True),
-    Column("field", String(255), primary_key=True),
-    Column("value", String(500), primary_key=True),  # as the CRM sends it back: text, "" for none
-    Column("lead_key", String(320), nullable=False, index=True),
-    Column("written_at", DateTime(timezone=True), nullable=False),
-)
-
-# Writes the CRM refused for good (a deleted record, a field it does not have), with its error:
-# kept for an operator (`lockstep writeback deadletters`), never retried unless the values change.
-writeback_dead = Table(
-    "scoring_writeback_dead",
-    metadata,
-    Column("source", String(32), primary_key=True),
-    Column("record_id", String(255), primary_key=True),
-    Column("record_type", String(32), nullable=False),
-    Column("lead_key", String(320), nullable=False, index=True),
-    Column("fields", JSON, nullable=False),
-    Column("error", String(500), nullable=True),
-    Column("attempts", Integer, nullable=False),
-    Column("failed_at", DateTime(timezone=True), nullable=False),
-)
-
-# Routing (services/scoring/routing/): each team's round-robin credits, locked FOR UPDATE by whoever
-# assigns one of its leads, so replicas take turns; the reps' counts per working day (guarded by
-# their team's row: a rep is in one team); the leads waiting for someone of their team to be available.
-routing_teams = Table(
-    "scoring_routing_teams",
-    metadata,
-    Column("team", String(64), primary_key=True),
-    Column("credits", JSON, nullable=False),  # rep id -> running credit (rotation.py)
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-
-routing_counts = Table(
-    "scoring_routing_counts",
-    metadata,
-    Column("rep", String(64), primary_key=True),
-    Column("day", String(10), primary_key=True),  # the rep's working day, on their clock (YYYY-MM-DD)
-    Column("assigned", Integer, nullable=False),
-)
-
-routing_queue = Table(
-    "scoring_routing_queue",
-    metadata,
-    Column("lead_key", String(320), primary_key=True),
-    Column("team", String(64), nullable=False),
-    Column("queued_at", DateTime(timezone=True), nullable=False),
-    Column("reason", String(16), nullable=False),  # routed or reassigned: what it was waiting for
-    Column("previous_owner", String(128), nullable=True),
-    Column("alerted_at", DateTime(timezone=True), nullable=True),  # when routing.waiting was raised
-    Index("ix_scoring_routing_queue_oldest", "team", "queued_at"),
-)
+# Kept beside the code that owns them, registered on the same metadata: imported here so that whoever
+# reads `metadata` (migrations, their tests) sees every scoring table.
+import services.scoring.routing.tables  # noqa: E402
+import services.scoring.writeback.tables  # noqa: E402, F401

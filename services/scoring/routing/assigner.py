@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contract import Contract
 from contract.routing import Rep
 from services.scoring.routing.rotation import Availability, pick
-from services.scoring.tables import routing_counts, routing_teams
+from services.scoring.routing.tables import routing_counts, routing_teams
 from shared.db.bulk_writes import CombinedWrite
 from shared.db.engine import is_postgres_session
 

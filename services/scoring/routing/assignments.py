@@ -22,7 +22,8 @@ from services.scoring.domain.lead import Lead
 from services.scoring.lead_rows import lead_from_row
 from services.scoring.report_facts import regroup
 from services.scoring.routing.assigner import Router, Wanted
-from services.scoring.tables import leads, routing_queue
+from services.scoring.routing.tables import routing_queue
+from services.scoring.tables import leads
 from services.scoring.writeback.outgoing import WritebackQueue
 from shared.bus import OutgoingRecord
 from shared.db.bulk_writes import CombinedWrite

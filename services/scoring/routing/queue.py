@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contract.routing import Routing
 from services.scoring.routing.assigner import Wanted
 from services.scoring.routing.assignments import Assignments, Turn
-from services.scoring.tables import routing_queue
+from services.scoring.routing.tables import routing_queue
 from services.scoring.writeback.outgoing import WritebackQueue
 from shared.bus import OutgoingRecord
 from shared.db.bulk_writes import CombinedWrite

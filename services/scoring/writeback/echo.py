@@ -24,7 +24,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract.writeback import Writeback
-from services.scoring.tables import writeback_queue, writeback_written
+from services.scoring.writeback.tables import writeback_queue, writeback_written
 from services.scoring.writeback.values import as_sent_back, same_value, written_fields
 from shared.db.times import as_utc
 from shared.events import ContactAttributes, ContactUpserted, EventEnvelope, SourceEvent

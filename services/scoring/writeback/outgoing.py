@@ -27,8 +27,9 @@ from contract.routing import Routing
 from contract.writeback import Writeback
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.domain.lead import Lead
-from services.scoring.tables import identities, writeback_leads, writeback_queue
+from services.scoring.tables import identities
 from services.scoring.writeback.echo import Screened, screen
+from services.scoring.writeback.tables import writeback_leads, writeback_queue
 from services.scoring.writeback.values import Values, changed_values, lead_values, record_update
 from shared.db.bulk_writes import CombinedWrite
 from shared.db.times import as_utc

@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.lead_rows import lead_from_row
-from services.scoring.tables import identities, leads, writeback_dead, writeback_leads, writeback_queue
+from services.scoring.tables import identities, leads
 from services.scoring.writeback.outgoing import change_token, queue_row
+from services.scoring.writeback.tables import writeback_dead, writeback_leads, writeback_queue
 from services.scoring.writeback.values import lead_values
 from shared.db.bulk_writes import CombinedWrite
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Row, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring.tables import writeback_dead, writeback_queue, writeback_written
+from services.scoring.writeback.tables import writeback_dead, writeback_queue, writeback_written
 from services.scoring.writeback.values import as_sent_back
 from services.scoring.writeback.vendor import RecordUpdate, WriteOutcome
 from shared.db.bulk_writes import CombinedWrite

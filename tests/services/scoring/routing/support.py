@@ -18,16 +18,10 @@ from services.scoring.migrations import MIGRATIONS
 from services.scoring.routing.assigner import Router
 from services.scoring.routing.assignments import Assignments
 from services.scoring.routing.queue import RoutingQueue
-from services.scoring.tables import (
-    leads,
-    milestones,
-    outbox,
-    routing_counts,
-    routing_queue,
-    transitions,
-    writeback_queue,
-)
+from services.scoring.routing.tables import routing_counts, routing_queue
+from services.scoring.tables import leads, milestones, outbox, transitions
 from services.scoring.writeback.outgoing import WritebackQueue
+from services.scoring.writeback.tables import writeback_queue
 from shared.db import Outbox, create_engine, session_factory
 from shared.db.migrations import upgrade
 from shared.events import EventEnvelope, SourceEvent

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from services.scoring.routing.rotation import pick
-from services.scoring.tables import routing_teams
+from services.scoring.routing.tables import routing_teams
 from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, LeadRef
 from tests.services.scoring.routing.support import open_scoring
 

@@ -16,9 +16,10 @@ from contract.settings import DEFAULT_CONTRACT
 from services.scoring.domain.engine import LifecycleEngine
 from services.scoring.handler import ScoringHandler
 from services.scoring.migrations import MIGRATIONS
-from services.scoring.tables import leads, outbox, writeback_dead, writeback_queue, writeback_written
+from services.scoring.tables import leads, outbox
 from services.scoring.writeback.outgoing import WritebackQueue
 from services.scoring.writeback.pacing import Pacer
+from services.scoring.writeback.tables import writeback_dead, writeback_queue, writeback_written
 from services.scoring.writeback.vendors.hubspot import HubSpotWriter
 from services.scoring.writeback.writer import Target, WritebackWriter
 from shared.db import Outbox, create_engine, session_factory
