@@ -21,7 +21,15 @@ from sqlalchemy import select
 from services.scoring.tables import leads, processed_events
 from shared.bus import ConsumerRunner, EventProducer, OutgoingRecord, ensure_topics
 from shared.db import ProcessedEvents
-from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, EventEnvelope, LeadRef
+from shared.events import (
+    ActivityRecorded,
+    ContactAttributes,
+    ContactMerged,
+    ContactUpserted,
+    EventEnvelope,
+    LeadAssigned,
+    LeadRef,
+)
 from tests.services.scoring.routing.support import MONDAY_10, open_scoring
 from tests.support.keys import TEST_KEYS
 
@@ -39,30 +47,8 @@ async def _wait(condition, timeout_s: float = 30) -> None:
         await asyncio.sleep(0.05)
 
 
-@pytest.mark.parametrize("with_routing", [False, True], ids=["alone", "beside-a-new-mql"])
-async def test_a_queue_assignment_between_a_batchs_read_and_write_is_kept(
-    database_url, kafka_bootstrap, topic_prefix, with_routing
-):
-    scoring = await open_scoring(database_url)
-    ref = LeadRef(source="hubspot", record_id="500", email="p0@acme.io")
-    key = TEST_KEYS.of(ref)
-    scoring.clock.now = SATURDAY
-    await scoring.apply(
-        ContactUpserted(lead=ref, occurred_at=SATURDAY, attributes=FIT),
-        ActivityRecorded(lead=ref, kind="demo_request", occurred_at=SATURDAY),
-    )
-    assert await scoring.waiting() == [key], "an MQL nobody can take yet"
-    scoring.clock.now = MONDAY_10
-
-    # The batch: an activity of the waiting lead (its row is written again), and maybe a US MQL (team na).
-    events = [ActivityRecorded(lead=ref, kind="webinar_attended", occurred_at=MONDAY_10)]
-    if with_routing:
-        us = LeadRef(source="hubspot", record_id="600", email="u0@acme.io")
-        events += [
-            ContactUpserted(lead=us, occurred_at=MONDAY_10, attributes=US),
-            ActivityRecorded(lead=us, kind="demo_request", occurred_at=MONDAY_10),
-        ]
-    # Between the batch's read and its write (the first time only), the queue's task assigns the lead.
+def _assign_between_read_and_write(scoring) -> list[asyncio.Task]:
+    """Between a batch's read and its write (the first time only), the queue's task assigns waiting leads."""
     write_into = scoring.handler._write_into
     assigning: list[asyncio.Task] = []
 
@@ -73,7 +59,11 @@ async def test_a_queue_assignment_between_a_batchs_read_and_write_is_kept(
         await write_into(batch, writes)
 
     scoring.handler._write_into = meanwhile
+    return assigning
 
+
+async def _consume(scoring, events, key: str, kafka_bootstrap: str, topic_prefix: str) -> ConsumerRunner:
+    """Send `events` (keyed by `key`) and let the real consumer runner apply them to `scoring`."""
     topic = f"{topic_prefix}events"
     await ensure_topics(kafka_bootstrap, [topic, f"{topic_prefix}deadletter"], partitions=1, replication_factor=1)
     producer = EventProducer(kafka_bootstrap)
@@ -104,11 +94,39 @@ async def test_a_queue_assignment_between_a_batchs_read_and_write_is_kept(
 
     try:
         await _wait(applied)
-        assert await asyncio.wait_for(assigning[0], 30) == 1, "the queue assigned the lead"
     finally:
         runner.stop()
         await asyncio.wait_for(task, 30)
         await producer.stop()
+    return runner
+
+
+@pytest.mark.parametrize("with_routing", [False, True], ids=["alone", "beside-a-new-mql"])
+async def test_a_queue_assignment_between_a_batchs_read_and_write_is_kept(
+    database_url, kafka_bootstrap, topic_prefix, with_routing
+):
+    scoring = await open_scoring(database_url)
+    ref = LeadRef(source="hubspot", record_id="500", email="p0@acme.io")
+    key = TEST_KEYS.of(ref)
+    scoring.clock.now = SATURDAY
+    await scoring.apply(
+        ContactUpserted(lead=ref, occurred_at=SATURDAY, attributes=FIT),
+        ActivityRecorded(lead=ref, kind="demo_request", occurred_at=SATURDAY),
+    )
+    assert await scoring.waiting() == [key], "an MQL nobody can take yet"
+    scoring.clock.now = MONDAY_10
+
+    # The batch: an activity of the waiting lead (its row is written again), and maybe a US MQL (team na).
+    events = [ActivityRecorded(lead=ref, kind="webinar_attended", occurred_at=MONDAY_10)]
+    if with_routing:
+        us = LeadRef(source="hubspot", record_id="600", email="u0@acme.io")
+        events += [
+            ContactUpserted(lead=us, occurred_at=MONDAY_10, attributes=US),
+            ActivityRecorded(lead=us, kind="demo_request", occurred_at=MONDAY_10),
+        ]
+    assigning = _assign_between_read_and_write(scoring)
+    runner = await _consume(scoring, events, key, kafka_bootstrap, topic_prefix)
+    assert await asyncio.wait_for(assigning[0], 30) == 1, "the queue assigned the lead"
 
     async with scoring.sessions() as session:
         row = (await session.execute(select(leads).where(leads.c.key == key))).one()
@@ -143,4 +161,42 @@ async def test_a_waiting_lead_a_person_gave_to_a_rep_in_the_crm_is_not_assigned_
     assert await scoring.queue.assign_once() == 0, "nothing to assign: Bo has it"
     assert (await scoring.owners())[key] == "9002"
     assert await scoring.waiting() == [], "and it no longer waits"
+    await scoring.engine.dispose()
+
+
+async def test_a_merge_does_not_delete_a_lead_assigned_since_the_batch_read_it(
+    database_url, kafka_bootstrap, topic_prefix
+):
+    """The absorbed lead's row is deleted only as read. Had the queue given it to Ana meanwhile, a blind
+    delete would drop her assignment, and the merged lead (an MQL with no owner, now of team na, whose
+    lock the queue does not wait for) would be routed a second time, to Cy."""
+    scoring = await open_scoring(database_url)
+    waiting = LeadRef(source="hubspot", record_id="500", email="p0@acme.io")
+    scoring.clock.now = SATURDAY
+    await scoring.apply(
+        ContactUpserted(lead=waiting, occurred_at=SATURDAY, attributes=FIT),
+        ActivityRecorded(lead=waiting, kind="demo_request", occurred_at=SATURDAY),
+    )
+    assert await scoring.waiting() == [TEST_KEYS.of(waiting)]
+    scoring.clock.now = MONDAY_10
+    # The same person under a second record, no owner, since moved to the US (the merged lead is team na's).
+    kept = LeadRef(source="hubspot", record_id="501", email="p0.work@acme.io")
+    await scoring.apply(ContactUpserted(lead=kept, occurred_at=MONDAY_10, attributes=US))
+    key = TEST_KEYS.of(kept)
+
+    assigning = _assign_between_read_and_write(scoring)
+    merge = ContactMerged(lead=kept, merged=[waiting], occurred_at=MONDAY_10)
+    runner = await _consume(scoring, [merge], key, kafka_bootstrap, topic_prefix)
+    await asyncio.wait_for(assigning[0], 30)
+
+    owners = await scoring.owners()
+    assert TEST_KEYS.of(waiting) not in owners, "absorbed"
+    assigned = [e["rep"] for e in await scoring.outbox(LeadAssigned.event_type)]
+    assert assigned == [owners[key]], "one assignment for the person, never a second routing"
+    assert runner.stats.deadlettered == 0
+    if scoring.engine.dialect.name == "postgresql":
+        assert owners[key] == "rep_ana", "the merged lead keeps the owner the queue gave the absorbed one"
+        assert runner.stats.stale == 1, "the delete noticed the lead moved on, and the batch was applied again"
+    else:  # one writer at a time: the queue ran after the batch, and found the person routed by it
+        assert owners[key] == "rep_cy"
     await scoring.engine.dispose()
