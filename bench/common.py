@@ -15,6 +15,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -86,12 +87,14 @@ class Server:
         if factory:
             args.append("--factory")
         self.port = port
+        # Its log goes to a file: a pipe read only at exit fills up and then blocks the server mid-run.
+        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - read by wait_ready, closed when collected
         self.process = subprocess.Popen(
             args,
             cwd=REPO,
             env={"LOCKSTEP_SECRET_KEY": BENCH_SECRET_KEY, **os.environ, **(env or {})},
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
             text=True,
         )
         self.peak_rss = 0
@@ -115,7 +118,8 @@ class Server:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                output = self.process.stderr.read() if self.process.stderr else ""
+                self.log.seek(0)
+                output = self.log.read()
                 raise RuntimeError(f"server exited: {output[-3000:]}")
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=1).status_code < 500:

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from tests.support.processes import spawn_module
+from tests.support.processes import spawn_module, stderr_of
 
 pytestmark = pytest.mark.kafka
 
@@ -31,7 +31,7 @@ def test_service_serves_health_readiness_metrics_and_problems(service, kafka_boo
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert process.poll() is None, process.stderr.read()
+            assert process.poll() is None, stderr_of(process)
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
@@ -49,7 +49,8 @@ def test_service_serves_health_readiness_metrics_and_problems(service, kafka_boo
         assert missing.json()["status"] == 404
     finally:
         process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=30)
+        process.communicate(timeout=30)
+        err = stderr_of(process)
     # uvicorn finishes the lifespan shutdown, then re-raises SIGTERM so the exit status tells why.
     assert process.returncode in (0, -signal.SIGTERM)
     assert "Application shutdown complete" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 from pathlib import Path
@@ -11,17 +12,18 @@ from tests.support.infra import REPO
 
 
 def _free_port_pair() -> int:
+    """A port whose next one is free too, below the kernel's ephemeral range (32768 and up on Linux).
+    The broker stops and starts again on the same ports: a port from the ephemeral range may be taken
+    meanwhile by any process's outgoing connection, and the restart then fails to bind."""
     while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port < 65000:
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-            return port
+        port = random.randrange(20_000, 32_000)
+        try:
+            for candidate in (port, port + 1):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
 
 
 class OwnBroker:

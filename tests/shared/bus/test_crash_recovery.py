@@ -12,7 +12,7 @@ from sqlalchemy import text
 from shared.bus import EventProducer, OutgoingRecord, ensure_topics
 from shared.db.engine import create_engine
 from shared.events import EventEnvelope
-from tests.support.processes import spawn_module
+from tests.support.processes import spawn_module, stderr_of
 
 TOTAL = 10_000
 pytestmark = pytest.mark.kafka
@@ -77,7 +77,7 @@ async def test_sigkill_mid_stream_then_restart_applies_every_event_exactly_once(
             deadline = asyncio.get_running_loop().time() + 120
             while (await _applied(engine))[0] < 2000:
                 assert asyncio.get_running_loop().time() < deadline, (
-                    first.stderr.read() if first.poll() is not None else "too slow"
+                    stderr_of(first) if first.poll() is not None else "too slow"
                 )
                 await asyncio.sleep(0.005)
             first.kill()
@@ -91,8 +91,8 @@ async def test_sigkill_mid_stream_then_restart_applies_every_event_exactly_once(
             assert asyncio.get_running_loop().time() < deadline, "restarted consumer did not catch up"
             await asyncio.sleep(0.2)
         second.send_signal(signal.SIGTERM)
-        out, err = await asyncio.to_thread(second.communicate, timeout=60)
-        assert second.returncode == 0, err[-2000:]
+        out, _ = await asyncio.to_thread(second.communicate, timeout=60)
+        assert second.returncode == 0, stderr_of(second)[-2000:]
         stats = json.loads(out.strip().splitlines()[-1])
 
         count, most = await _applied(engine)

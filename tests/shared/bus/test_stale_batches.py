@@ -134,7 +134,9 @@ async def test_a_batch_that_stays_stale_is_not_retried_forever(kit, kafka_bootst
     # STALE_ATTEMPTS for each of its first try and its one retry.
     assert attempts_of["churning"] <= STALE_ATTEMPTS + 2 * STALE_ATTEMPTS
     async with sessions() as session:
-        outcome = await session.scalar(select(processed_table.c.outcome).where(processed_table.c.event_id == "churning"))
+        outcome = await session.scalar(
+            select(processed_table.c.outcome).where(processed_table.c.event_id == "churning")
+        )
     assert outcome == "deadlettered"
 
 

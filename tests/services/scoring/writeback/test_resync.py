@@ -12,7 +12,7 @@ from contract.settings import DEFAULT_CONTRACT
 from shared.events import ContactAttributes, ContactUpserted, LeadRef
 from tests.services.scoring.writeback.support import WRITEBACK, open_scoring
 from tests.support.crm.hubspot import FakeHubSpot
-from tests.support.processes import spawn_module
+from tests.support.processes import spawn_module, stderr_of
 
 TOKEN = "pat-na1-resync"
 
@@ -23,8 +23,8 @@ def _lockstep(database_url: str, contract: Path, *args: str) -> tuple[int, str, 
         ["writeback", *args],
         {"LOCKSTEP_DATABASE_URL": database_url, "LOCKSTEP_CONTRACT": str(contract)},
     )
-    out, err = process.communicate(timeout=120)
-    return process.returncode, out, err
+    out, _ = process.communicate(timeout=120)
+    return process.returncode, out, stderr_of(process)
 
 
 async def test_resync_queues_every_leads_values_again_and_dead_letters_can_be_retried(database_url, tmp_path):
