@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
+from services.ingest.bulk import BulkLane
 from services.ingest.metrics import DoorMetrics
 from services.ingest.raw import RawRecordIds, raw_record
 from services.ingest.recent import RecentRequests
@@ -51,6 +52,8 @@ class WebhookDoor:
         keys: LeadKeys,
         *,
         max_body_bytes: int,
+        bulk_min_events: int = 0,
+        bulk_producer: EventProducer | None = None,
         replay_memory: int = 50_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -66,6 +69,7 @@ class WebhookDoor:
         self._delivered: OrderedDict[tuple[str, ...], None] = OrderedDict()
         self._replay_memory = replay_memory
         self._raw_ids = RawRecordIds()
+        self._bulk = BulkLane(producer, bulk_producer or producer, topics, bulk_min_events)
 
     def observe_latency(self, source: str, seconds: float) -> None:
         self._metrics.latency_of(source, seconds)
@@ -127,8 +131,12 @@ class WebhookDoor:
         if ids and ids in self._delivered:
             self._delivered.move_to_end(ids)
             return self._accept(adapter, request, result, duplicate=True)
+        bulk = self._bulk.of(result.drafts)
         try:
-            await self._producer.send_many(records)
+            if bulk:
+                await self._bulk.send(source, records[0], records[1:], bulk)
+            else:
+                await self._producer.send_many(records)
         except BusUnavailable as exc:
             log.warning("%s: answering 503: %s", source, remove_emails(str(exc)))
             return self.reject(
