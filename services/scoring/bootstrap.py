@@ -59,6 +59,11 @@ async def bootstrap(
     runtime = await open_runtime("scoring", settings, migrations=MIGRATIONS)
     box = Outbox(outbox)
     keys = settings.lead_keys()
+    try:
+        await _check_co_partitioned(settings, runtime.topics)
+    except SettingsError:
+        await runtime.close()
+        raise
     writer, queue = start_writeback(runtime, engine, settings, targets)
     routing = start_routing(
         runtime, engine, box, queue, clock=routing_clock or system_clock_utc, interval_s=settings.routing_queue_check_s
@@ -72,7 +77,6 @@ async def bootstrap(
         writeback=queue,
         routing=routing.assignments if routing else None,
     )
-    await _check_co_partitioned(settings, runtime.topics)
     # Imports come on the bulk lane, read beside the events so that they never hold them up, in the
     # same group and loop so that no lead is written by two transactions at once (shared/bus/lanes.py).
     runtime.add_consumer(

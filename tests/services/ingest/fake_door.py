@@ -37,6 +37,7 @@ class FakeProducer:
 
     def __init__(self) -> None:
         self.batches: list[list[OutgoingRecord]] = []
+        self.landed: list[list[Delivered]] = []  # where each record of each batch went
         self.failure: Exception | None = None
         self._ends: dict[tuple[str, int], int] = {}
 
@@ -52,6 +53,7 @@ class FakeProducer:
             offset = self._ends.get((record.topic, partition), 0)
             self._ends[(record.topic, partition)] = offset + 1
             landed.append(Delivered(partition, offset))
+        self.landed.append(landed)
         return landed
 
 
@@ -160,7 +162,7 @@ class Spy:
         await self.app(scope, receive, send)
 
 
-def new_door() -> Door:
+def new_door(*, bulk_min_events: int = 0) -> Door:
     producer, recent, registry = FakeProducer(), FakeRecent(), CollectorRegistry()
     adapters: dict[str, SourceAdapter] = {
         a.name: a
@@ -180,6 +182,7 @@ def new_door() -> Door:
         DoorMetrics(registry),
         TEST_KEYS,
         max_body_bytes=LIMIT,
+        bulk_min_events=bulk_min_events,
         clock=lambda: NOW_S,
     )
     app = create_app(IngestSettings(database_url="sqlite+aiosqlite:///unused.db"))
