@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from contract import load_contract
 from services.scoring import followups
@@ -24,6 +25,7 @@ from services.scoring.writeback.setup import start_writeback, writeback_targets
 from services.scoring.writeback.writer import WritebackWriter
 from shared.bus import Topics
 from shared.bus.group_offsets import processed_before
+from shared.bus.lane_runner import LaneRunner
 from shared.bus.topics import partition_counts
 from shared.db import Outbox, ProcessedEvents
 from shared.db.audit import AuditTrail
@@ -68,18 +70,20 @@ async def bootstrap(
     routing = start_routing(
         runtime, engine, box, queue, clock=routing_clock or system_clock_utc, interval_s=settings.routing_queue_check_s
     )
+    metrics = ScoringMetrics(runtime.registry)
     handler = ScoringHandler(
         engine,
         box,
         runtime.topics.lifecycle,
         keys,
-        ScoringMetrics(runtime.registry),
+        metrics,
         writeback=queue,
         routing=routing.assignments if routing else None,
     )
-    # Imports come on the bulk lane, read beside the events so that they never hold them up, in the
-    # same group and loop so that no lead is written by two transactions at once (shared/bus/lanes.py).
-    runtime.add_consumer(
+    # Imports come on the bulk lane, read beside the events so that they never hold them up, by the same
+    # consumer: a lead's partitions of both are one process's, and no lead is written by two
+    # transactions at once (shared/bus/lanes.py).
+    events = runtime.add_consumer(
         group=GROUP,
         topics=[runtime.topics.events],
         handler=handler,
@@ -87,6 +91,7 @@ async def bootstrap(
         outbox=box,
         bulk_lane=(runtime.topics.events_bulk, settings.bulk_batch_max),
     )
+    metrics.watch_lanes(cast(LaneRunner, events))  # a bulk lane's consumer is a lane runner
     # A group of its own on the alerts topic: a backlog of stage changes never holds up the SLA's
     # decisions, nor the reverse. It publishes nothing.
     runtime.add_consumer(

@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from sqlalchemy import Column, MetaData, String, Table, insert, select
 
 from shared.bus import EventProducer, OutgoingRecord, ensure_topics
@@ -39,6 +41,18 @@ def _record(topic: str, event_id: str, lead: str) -> OutgoingRecord:
 
 @pytest.fixture
 async def kit(kafka_bootstrap, topic_prefix, database_url):
+    async for made in _kit(kafka_bootstrap, topic_prefix, database_url):
+        yield made
+
+
+@pytest.fixture
+async def sqlite_kit(kafka_bootstrap, topic_prefix, tmp_path):
+    """For what does not depend on the database."""
+    async for made in _kit(kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/lanes.db"):
+        yield made
+
+
+async def _kit(kafka_bootstrap, topic_prefix, database_url):
     topics = {name: f"{topic_prefix}{name}" for name in ("events", "events.bulk", "deadletter")}
     await ensure_topics(kafka_bootstrap, list(topics.values()), partitions=2, replication_factor=1)
     engine = create_engine(database_url)
@@ -164,3 +178,27 @@ async def test_a_new_owner_keeps_a_lead_waiting_where_the_last_one_left_it(kit):
     at = _position(rows)
     for n in range(10):
         assert at[f"b-{n}"] < at[f"first-{n}"] < at[f"second-{n}"], f"lead-{n}'s events out of order"
+
+
+async def test_a_runner_waits_for_the_members_of_a_release_that_assigned_another_way_to_leave(sqlite_kit):
+    kit = sqlite_kit
+    topics, engine, producer = kit
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    old = AIOKafkaConsumer(
+        topics["events"],
+        bootstrap_servers=producer._bootstrap,
+        group_id=group,
+        partition_assignment_strategy=(RoundRobinPartitionAssignor,),  # what scoring's group used before
+    )
+    await old.start()
+    await old.getmany(timeout_ms=2000)  # joined: the group assigns round-robin
+    await producer.send_many([_record(topics["events"], "i-1", "lead-1")])
+    runner = _runner(kit, group)
+    task = asyncio.create_task(runner.run())
+    try:
+        await asyncio.sleep(2)  # refused by the group meanwhile (InconsistentGroupProtocol): it tries again
+        await old.stop()
+        assert [event_id for event_id, _ in await _until(engine, 1, timeout_s=30)] == ["i-1"]
+    finally:
+        runner.stop()
+        await asyncio.wait_for(task, 30)
