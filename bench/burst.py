@@ -159,7 +159,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--contacts", type=int, default=50_000, help="contact creations in the import")
     parser.add_argument("--rate", type=float, default=100, help="interactive events/s")
-    parser.add_argument("--duration", type=float, default=40, help="seconds of interactive traffic")
+    parser.add_argument("--duration", type=float, default=60, help="seconds of interactive traffic")
     parser.add_argument(
         "--import-after", type=float, default=5, help="seconds of interactive traffic before the import"
     )
