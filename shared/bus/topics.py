@@ -60,14 +60,16 @@ class Topics:
     def shapes(self) -> dict[str, TopicShape]:
         """The topics not created like the others."""
         # The broker stamps the records of the topics event-time watermarks are measured on
-        # (shared/bus/progress.py) as it appends them: stamps rise with offsets, and a producer
-        # retrying late cannot append a record stamped older than those before it.
-        broker_stamped = TopicShape(config={"message.timestamp.type": "LogAppendTime"})
+        # (shared/bus/progress.py), and what a group's progress is asked by time of (group_offsets.py),
+        # as it appends them: stamps rise with offsets, and a producer retrying late cannot append a
+        # record stamped older than those before it.
+        stamped = {"message.timestamp.type": "LogAppendTime"}
+        broker_stamped = TopicShape(config=stamped)
         return {
             self.events: broker_stamped,
             # Co-partitioned with events: a lead's key picks the same partition number on both, and
             # scoring's one consumer owns both partitions of each number.
-            self.events_bulk: TopicShape(partitions_like=self.events),
+            self.events_bulk: TopicShape(partitions_like=self.events, config=stamped),
             self.lifecycle: broker_stamped,
             # Compacted without time retention: the latest version of every key stays forever, and
             # one partition keeps start-up reads (every replica reads the whole topic) short.

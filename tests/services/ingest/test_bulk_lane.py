@@ -75,7 +75,7 @@ async def test_when_the_notices_cannot_be_sent_the_sender_is_told_to_retry_and_g
             raise BusUnavailable("Kafka did not acknowledge")
         return await real(records)
 
-    door.producer.send_many = second_fails  # type: ignore[method-assign]
+    door.producer.send_many = second_fails
     answer = await door.post("/webhooks/hubspot", *_hubspot(5))
 
     assert answer.status == 503 and answer.headers["retry-after"] == "5"

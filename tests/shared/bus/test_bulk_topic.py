@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from services.scoring.bootstrap import bootstrap
 from services.scoring.settings import ScoringSettings
@@ -39,6 +41,18 @@ async def test_the_bulk_lane_gets_as_many_partitions_as_the_events_topic_has(kaf
     await _provision(kafka_bootstrap, older, 2)
     counts = await partition_counts(kafka_bootstrap, [older.events, older.events_bulk, older.lifecycle])
     assert counts == {older.events: 4, older.events_bulk: 4, older.lifecycle: 2}
+    # Stamped by the broker, as the events topic: a group's progress is asked of both by time.
+    assert await _timestamp_type(kafka_bootstrap, fresh.events_bulk) == "LogAppendTime"
+
+
+async def _timestamp_type(bootstrap_servers: str, topic: str) -> str:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        [answer] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        await admin.close()
+    return next(entry[1] for entry in answer.resources[0][4] if entry[0] == "message.timestamp.type")
 
 
 async def test_scoring_refuses_a_bulk_lane_with_another_partition_count(kafka_bootstrap, topic_prefix, tmp_path):
