@@ -69,4 +69,5 @@ async def bootstrap(settings: IngestSettings) -> IngestService:
         bulk_min_events=settings.bulk_min_events,
         bulk_producer=bulk_producer,
     )
+    runtime.closers.append(door.close)
     return IngestService(runtime, settings, door, recent)

@@ -162,7 +162,7 @@ class Spy:
         await self.app(scope, receive, send)
 
 
-def new_door(*, bulk_min_events: int = 0) -> Door:
+def new_door(*, bulk_min_events: int = 0, max_body_bytes: int = LIMIT) -> Door:
     producer, recent, registry = FakeProducer(), FakeRecent(), CollectorRegistry()
     adapters: dict[str, SourceAdapter] = {
         a.name: a
@@ -181,7 +181,7 @@ def new_door(*, bulk_min_events: int = 0) -> Door:
         recent,  # type: ignore[arg-type]  # a fake of RecentRequests' record
         DoorMetrics(registry),
         TEST_KEYS,
-        max_body_bytes=LIMIT,
+        max_body_bytes=max_body_bytes,
         bulk_min_events=bulk_min_events,
         clock=lambda: NOW_S,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from services.ingest.door import LARGE_BODY_BYTES
 from services.simulator import signing, wire
 from shared.bus import BusUnavailable
 from shared.bus.lanes import read_notice
@@ -14,8 +15,10 @@ from tests.services.ingest.sources.factories import NOW_MS
 from tests.support.keys import key_of
 
 
-def _hubspot(creations: int, *, touch: bool = False) -> tuple[bytes, dict[str, str]]:
+def _hubspot(creations: int, *, touch: bool = False, bad_at: int | None = None) -> tuple[bytes, dict[str, str]]:
     events = [wire.hubspot_event(n + 1, "contact.creation", 900 + n, NOW_MS) for n in range(creations)]
+    if bad_at is not None:
+        events[bad_at]["occurredAt"] = "yesterday"
     if touch:  # a rep's call on the first of them, in the same request: a touch and an attribute
         events.append(wire.hubspot_property_change(99, 900, "hs_lead_status", "ATTEMPTED_TO_CONTACT", NOW_MS))
     body = json.dumps(events).encode()
@@ -83,3 +86,16 @@ async def test_when_the_notices_cannot_be_sent_the_sender_is_told_to_retry_and_g
     retry = await door.post("/webhooks/hubspot", *_hubspot(5))
     assert retry.status == 200 and len(calls) == 4
     assert [dict(r.headers)["ce_id"] for r in calls[2][1:]] == [dict(r.headers)["ce_id"] for r in calls[0][1:]]
+
+
+async def test_a_batch_as_large_as_an_imports_is_parsed_beside_the_event_loop_with_the_same_answers():
+    door = new_door(bulk_min_events=50, max_body_bytes=1_048_576)
+    body, headers = _hubspot(100)
+    assert len(body) >= LARGE_BODY_BYTES  # HubSpot's largest batch: parsed on the door's own thread
+
+    answer = await door.post("/webhooks/hubspot", body, headers)
+    assert answer.status == 200 and answer.json()["events"] == 100
+    assert [r.topic for r in door.producer.batches[0]] == ["t.raw"] + ["t.events.bulk"] * 100
+    # What the parser refuses there is refused as anywhere: a 400 naming the event and the field.
+    refused = await door.post("/webhooks/hubspot", *_hubspot(100, bad_at=80))
+    assert refused.status == 400 and refused.json()["detail"].startswith("[80].occurredAt")
