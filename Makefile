@@ -107,6 +107,8 @@ bench: install kafka-up
 	$(BIN)/python -m bench.e2e
 	$(BIN)/python -m bench.e2e --postgres "$$(deploy/postgres/pg.sh up)"
 	$(BIN)/python -m bench.writeback
+	$(BIN)/python -m bench.burst
+	$(BIN)/python -m bench.burst --postgres "$$(deploy/postgres/pg.sh up)"
 	$(BIN)/python -m bench.reports --postgres "$$(deploy/postgres/pg.sh up)"
 
 clean:

@@ -70,3 +70,27 @@ async def send_on_schedule(url: str, items: list[Timed], connections: int = 64) 
     for _ in workers:
         queue.put_nowait(None)
     await asyncio.gather(*workers)
+
+
+async def send_closed_loop(url: str, items: list[Timed], concurrency: int) -> None:
+    """Send every item as soon as one of `concurrency` connections is free (a sender that waits for
+    each answer before its next request, as a CRM's webhook workers do); fills in status, the time it
+    went (`due`) and latency from then."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    queue: asyncio.Queue[Timed] = asyncio.Queue()
+    for item in items:
+        queue.put_nowait(item)
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while not queue.empty():
+                item = queue.get_nowait()
+                item.due = time.time()
+                item.status = await _exchange(reader, writer, f"{host}:{port}", item)
+                item.latency_ms = (time.time() - item.due) * 1000
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))

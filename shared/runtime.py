@@ -29,6 +29,7 @@ from shared.access.keyring import KeyRing
 from shared.access.throttle import FailureThrottle
 from shared.bus.consumer import ConsumerRunner, EventHandler
 from shared.bus.deadletter import DeadLetterMetrics
+from shared.bus.lane_runner import LaneRunner
 from shared.bus.producer import EventProducer
 from shared.bus.progress import PartitionProgress
 from shared.bus.topics import Topics, ensure_topics
@@ -37,7 +38,8 @@ from shared.db.idempotency import ProcessedEvents
 from shared.db.migrations import ServiceMigrations
 from shared.db.migrations import upgrade as upgrade_database
 from shared.db.outbox import Outbox
-from shared.db.relay import OutboxRelay
+from shared.db.relay import RELAY_BATCH, OutboxRelay
+from shared.logs import error_text
 from shared.settings import LockstepSettings, SettingsError
 from shared.web.access import AccessGuard
 from shared.web.health import ReadinessCheck
@@ -106,10 +108,13 @@ class Runtime:
         outbox: Outbox | None,
         wanted: Collection[str] | None = None,
         progress: PartitionProgress | None = None,
+        bulk_lane: tuple[str, int] | None = None,
     ) -> ConsumerRunner:
         """Consume `topics` in consumer group `group`; what handlers put in `outbox` is relayed after
         commit. `wanted`: the event types the handler acts on; the others are skipped unrecorded.
         `progress`: kept up to date with what is processed of each partition (watermarks).
+        `bulk_lane`: (topic, records per transaction) of the one topic's bulk lane, read beside it
+        (shared/bus/lanes.py).
         Each commit wakes every after-commit listener (`on_commit`), the outbox's relay among them."""
         if outbox is not None:
             relay = OutboxRelay(self.sessions, outbox, self.producer, postgres=is_postgres(self.engine))
@@ -122,29 +127,56 @@ class Runtime:
         group_id = f"{s.topic_prefix}{group}"
         if self.deadletters is None:
             self.deadletters = DeadLetterMetrics(self.registry)
-        self.deadletters.watch(topics)
-        runner = ConsumerRunner(
-            name=f"{self.service}:{group_id}",
-            bootstrap=s.kafka_bootstrap,
-            group_id=group_id,
-            topics=topics,
-            handler=handler,
-            sessions=self.sessions,
-            processed=processed,
-            producer=self.producer,
-            deadletter_topic=self.topics.deadletter,
-            max_retries=s.consumer_max_retries,
-            retry_backoff_ms=s.consumer_retry_backoff_ms,
-            batch_max=s.consumer_batch_max,
-            session_timeout_ms=s.consumer_session_timeout_ms,
-            after_commit=self.committed,
-            wanted=wanted,
-            on_deadletter=self.deadletters.count,
-            progress=progress,
-        )
+        self.deadletters.watch(topics if bulk_lane is None else [*topics, bulk_lane[0]])
+        common: dict[str, Any] = {
+            "name": f"{self.service}:{group_id}",
+            "bootstrap": s.kafka_bootstrap,
+            "group_id": group_id,
+            "handler": handler,
+            "sessions": self.sessions,
+            "processed": processed,
+            "producer": self.producer,
+            "deadletter_topic": self.topics.deadletter,
+            "max_retries": s.consumer_max_retries,
+            "retry_backoff_ms": s.consumer_retry_backoff_ms,
+            "batch_max": s.consumer_batch_max,
+            "session_timeout_ms": s.consumer_session_timeout_ms,
+            "after_commit": self.committed,
+            "wanted": wanted,
+            "on_deadletter": self.deadletters.count,
+            "progress": progress,
+        }
+        runner: ConsumerRunner
+        if bulk_lane is None:
+            runner = ConsumerRunner(topics=topics, **common)
+        else:
+            (topic,) = topics  # a bulk lane is the lane of one topic
+            bulk_topic, bulk_batch_max = bulk_lane
+            runner = LaneRunner(
+                topic=topic,
+                bulk_topic=bulk_topic,
+                bulk_batch_max=bulk_batch_max,
+                bulk_ready=None if outbox is None else self._outbox_below(outbox, 2 * RELAY_BATCH),
+                **common,
+            )
         self.consumers.append(runner)
         self.spawn(f"consumer:{group_id}", runner.run())
         return runner
+
+    def _outbox_below(self, outbox: Outbox, rows: int) -> Callable[[], Awaitable[bool]]:
+        """Whether fewer than `rows` rows wait in `outbox` (every replica's): the bulk lane takes its
+        next slice only then, so that an interactive record's stage change never queues behind more
+        than a couple of relay batches of an import's in the outbox (the relay sends in order)."""
+
+        async def below() -> bool:
+            try:
+                async with self.sessions() as session:
+                    return await outbox.waiting(session, rows) < rows
+            except Exception as exc:  # the slice would fail the same way: it waits, and is asked again
+                log.debug("%s: outbox backlog unknown (%s)", self.service, error_text(exc))
+                return False
+
+        return below
 
     @property
     def instance(self) -> str:

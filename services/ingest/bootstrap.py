@@ -16,6 +16,7 @@ from services.ingest.sources.hubspot import HubSpot
 from services.ingest.sources.marketo import Marketo
 from services.ingest.sources.pipedrive import Pipedrive
 from services.ingest.sources.salesforce import Salesforce
+from shared.bus import EventProducer
 from shared.runtime import ServiceHandle, open_runtime
 
 
@@ -50,6 +51,13 @@ async def bootstrap(settings: IngestSettings) -> IngestService:
     recent = RecentRequests(runtime.sessions, limit=settings.recent_limit)
     runtime.spawn("request-log", recent.run())
     runtime.closers.append(recent.stop)
+    bulk_producer = None
+    if settings.bulk_min_events:  # the imports' records go through a producer of their own (bulk.py)
+        bulk_producer = EventProducer(
+            settings.kafka_bootstrap, client_id="lockstep-ingest-bulk", ack_timeout_s=settings.publish_timeout_s
+        )
+        await bulk_producer.start()
+        runtime.closers.append(bulk_producer.stop)
     door = WebhookDoor(
         build_adapters(settings, contract),
         runtime.producer,
@@ -58,5 +66,8 @@ async def bootstrap(settings: IngestSettings) -> IngestService:
         DoorMetrics(runtime.registry),
         settings.lead_keys(),
         max_body_bytes=settings.max_body_bytes,
+        bulk_min_events=settings.bulk_min_events,
+        bulk_producer=bulk_producer,
     )
+    runtime.closers.append(door.close)
     return IngestService(runtime, settings, door, recent)

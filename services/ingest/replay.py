@@ -152,10 +152,11 @@ async def replay_raw(
                     continue
                 published = draft.event_id in webhook.event_ids
                 candidates[draft.event_id] = (event_record(topics.events, adapter.name, draft, keys), published)
-    # What the events topic holds under these ids: the publication on arrival, or an earlier replay's.
+    # What the events topics hold under these ids: the publication on arrival (an import's on the bulk
+    # lane), or an earlier replay's.
     held: dict[str, set[bytes]] = {}
-    if candidates:
-        async with aclosing(scan_topic(bootstrap, topics.events, since=since, client_id="lockstep-replay")) as records:
+    for topic in (topics.events, topics.events_bulk) if candidates else ():
+        async with aclosing(scan_topic(bootstrap, topic, since=since, client_id="lockstep-replay")) as records:
             async for record in records:
                 event_id = next((v.decode("utf-8", "replace") for k, v in record.headers or () if k == "ce_id"), None)
                 if event_id in candidates:

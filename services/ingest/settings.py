@@ -53,6 +53,15 @@ class IngestSettings(ContractSettings):
     publish_timeout_s: float = Field(
         5.0, gt=0, le=60, description="How long a request waits for Kafka's acknowledgement before 503"
     )
+    bulk_min_events: int = Field(
+        50,
+        ge=0,
+        le=10_000,
+        description=(
+            "A request carrying at least this many contact upserts (an import) puts them on"
+            " `<prefix>events.bulk`, scored beside the interactive events instead of ahead of them; 0: never"
+        ),
+    )
     recent_limit: int = Field(200, ge=1, le=10_000, description="Requests kept per source for GET /webhooks/recent")
 
     @field_validator("hubspot_signature_versions")

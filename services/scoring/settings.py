@@ -9,6 +9,16 @@ from services.scoring.writeback.vendors.credentials import MarketoSettings, Pipe
 
 
 class ScoringSettings(ContractSettings, SalesforceSettings, PipedriveSettings, MarketoSettings):
+    bulk_batch_max: int = Field(
+        250,
+        ge=1,
+        le=10_000,
+        description=(
+            "Most records of the bulk lane (an import's contact upserts, `<prefix>events.bulk`) scored in one"
+            " transaction, beside the interactive events: smaller keeps their latency down, larger scores an"
+            " import faster"
+        ),
+    )
     hubspot_access_token: SecretStr | None = Field(
         None,
         json_schema_extra={"outbound": True},  # sent to HubSpot, never compared here

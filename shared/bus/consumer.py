@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -56,6 +58,7 @@ class ConsumerStats:
     skipped: int = 0  # records of types the handler does not act on
     single_statement: int = 0  # batches written in one statement, no transaction (single_statement.py)
     stale: int = 0  # batches applied again because a row they read was changed meanwhile (bulk_writes.Stale)
+    handed_over: int = 0  # interactive records sent behind the bulk lane (lanes.py)
 
 
 class ConsumerRunner:
@@ -80,6 +83,7 @@ class ConsumerRunner:
         wanted: Collection[str] | None = None,
         on_deadletter: Callable[[str], None] | None = None,
         progress: PartitionProgress | None = None,
+        assignors: tuple[type[AbstractPartitionAssignor], ...] = (RoundRobinPartitionAssignor,),
     ) -> None:
         """`wanted`: the CloudEvents types the handler acts on (None: all). Records of other types
         are passed over before parsing, with no idempotency record: ignoring an event twice is
@@ -102,6 +106,7 @@ class ConsumerRunner:
         self._after_commit = after_commit or (lambda: None)
         self._on_deadletter = on_deadletter or (lambda topic: None)
         self._progress = progress
+        self._assignors = assignors
         self._stopping = asyncio.Event()
         self._failures = FailurePolicy(
             name=name,
@@ -136,6 +141,7 @@ class ConsumerRunner:
             session_timeout_ms=self._session_timeout_ms,
             heartbeat_interval_ms=max(1000, self._session_timeout_ms // 3),
             max_poll_records=self._batch_max,
+            partition_assignment_strategy=self._assignors,
         )
 
     async def run(self) -> None:

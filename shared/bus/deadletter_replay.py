@@ -40,7 +40,7 @@ class UnknownTopic(ValueError):
 
 def consumed_topic(topics: Topics, name: str) -> str:
     """The topic meant by `name`, with or without the prefix: one a consumer reads (and can dead-letter)."""
-    consumed = (topics.events, topics.lifecycle, topics.alerts)
+    consumed = (topics.events, topics.events_bulk, topics.lifecycle, topics.alerts)
     for topic in consumed:
         if name in (topic, topic.removeprefix(topics.prefix)):
             return topic

@@ -25,10 +25,19 @@ class OutgoingRecord:
     key: str | None
     value: bytes
     headers: list[tuple[str, bytes]]
+    partition: int | None = None  # None: the key's partition (the producer's partitioner)
 
     @classmethod
     def event(cls, topic: str, envelope: EventEnvelope, key: str | None = None) -> OutgoingRecord:
         return cls(topic, key if key is not None else envelope.subject, envelope.body(), envelope.headers())
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """Where the broker put a record."""
+
+    partition: int
+    offset: int
 
 
 class EventProducer:
@@ -99,25 +108,30 @@ class EventProducer:
                 self._healthy = True
             return self._producer
 
-    async def send_many(self, records: Sequence[OutgoingRecord]) -> None:
-        """Send all records and return once the broker acknowledged every one (in order per partition)."""
+    async def send_many(self, records: Sequence[OutgoingRecord]) -> list[Delivered]:
+        """Send all records and return once the broker acknowledged every one (in order per partition):
+        where each one landed, in the order given."""
         if not records:
-            return
+            return []
         try:
             producer = await self._ensure_started()
             futures = []
             for record in records:
                 key = record.key.encode() if record.key is not None else None
-                futures.append(await producer.send(record.topic, record.value, key=key, headers=record.headers))
+                futures.append(
+                    await producer.send(
+                        record.topic, record.value, key=key, headers=record.headers, partition=record.partition
+                    )
+                )
             # asyncio.wait, not wait_for: cancelling aiokafka's delivery futures is not ours to do.
             done, pending = await asyncio.wait(futures, timeout=self._ack_timeout_s)
             if pending:
                 raise TimeoutError(f"{len(pending)} of {len(futures)} records unacknowledged")
-            for future in done:
-                future.result()
+            landed = [future.result() for future in futures]
         except (TimeoutError, KafkaError, OSError) as exc:
             self._healthy = False
             raise BusUnavailable(f"Kafka did not acknowledge: {type(exc).__name__}: {exc}") from exc
+        return [Delivered(meta.partition, meta.offset) for meta in landed]
 
     async def send(self, record: OutgoingRecord) -> None:
         await self.send_many([record])

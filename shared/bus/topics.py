@@ -23,6 +23,13 @@ class Topics:
         return f"{self.prefix}events"
 
     @property
+    def events_bulk(self) -> str:
+        """The bulk lane: contact upserts that arrived in large batches (an import), keyed and
+        partitioned as `events` is, so that scoring reads them beside `events` instead of ahead of
+        what follows them there (shared/bus/lanes.py)."""
+        return f"{self.prefix}events.bulk"
+
+    @property
     def lifecycle(self) -> str:
         """Stage changes decided by scoring."""
         return f"{self.prefix}lifecycle"
@@ -48,16 +55,21 @@ class Topics:
         return f"{self.prefix}keys"
 
     def all(self) -> list[str]:
-        return [self.events, self.lifecycle, self.alerts, self.deadletter, self.raw, self.keys]
+        return [self.events, self.events_bulk, self.lifecycle, self.alerts, self.deadletter, self.raw, self.keys]
 
     def shapes(self) -> dict[str, TopicShape]:
         """The topics not created like the others."""
         # The broker stamps the records of the topics event-time watermarks are measured on
-        # (shared/bus/progress.py) as it appends them: stamps rise with offsets, and a producer
-        # retrying late cannot append a record stamped older than those before it.
-        broker_stamped = TopicShape(config={"message.timestamp.type": "LogAppendTime"})
+        # (shared/bus/progress.py), and what a group's progress is asked by time of (group_offsets.py),
+        # as it appends them: stamps rise with offsets, and a producer retrying late cannot append a
+        # record stamped older than those before it.
+        stamped = {"message.timestamp.type": "LogAppendTime"}
+        broker_stamped = TopicShape(config=stamped)
         return {
             self.events: broker_stamped,
+            # Co-partitioned with events: a lead's key picks the same partition number on both, and
+            # scoring's one consumer owns both partitions of each number.
+            self.events_bulk: TopicShape(partitions_like=self.events, config=stamped),
             self.lifecycle: broker_stamped,
             # Compacted without time retention: the latest version of every key stays forever, and
             # one partition keeps start-up reads (every replica reads the whole topic) short.
@@ -79,6 +91,7 @@ class TopicShape:
 
     partitions: int | None = None  # None: LOCKSTEP_TOPIC_PARTITIONS
     config: Mapping[str, str] = field(default_factory=dict)  # topic configs, e.g. retention.ms
+    partitions_like: str | None = None  # as many partitions as this topic has (or is created with)
 
 
 async def ensure_topics(
@@ -104,9 +117,8 @@ async def ensure_topics(
         for name in names:
             if name not in existing:
                 shape = (shapes or {}).get(name, plain)
-                wanted.append(
-                    NewTopic(name, shape.partitions or partitions, replication_factor, topic_configs=dict(shape.config))
-                )
+                count = await _partitions(admin, shape, existing, shapes or {}, partitions)
+                wanted.append(NewTopic(name, count, replication_factor, topic_configs=dict(shape.config)))
         if not wanted:
             return []
         response = await admin.create_topics(wanted)
@@ -122,6 +134,34 @@ async def ensure_topics(
         if created:
             log.info("created topics %s", ", ".join(created))
         return created
+    finally:
+        await admin.close()
+
+
+async def _partitions(
+    admin: AIOKafkaAdminClient, shape: TopicShape, existing: set[str], shapes: Mapping[str, TopicShape], default: int
+) -> int:
+    """How many partitions a topic is created with: its shape's, those of the topic it is made like
+    (as that topic exists, or as it is about to be created), else the default."""
+    if shape.partitions_like is None:
+        return shape.partitions or default
+    like = shape.partitions_like
+    if like in existing:
+        described = await admin.describe_topics([like])
+        return len(described[0]["partitions"])
+    return (shapes.get(like) or TopicShape()).partitions or default
+
+
+async def partition_counts(bootstrap: str, names: list[str]) -> dict[str, int]:
+    """How many partitions each existing topic of `names` has."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="lockstep-admin")
+    await admin.start()
+    try:
+        return {
+            topic["topic"]: len(topic["partitions"])
+            for topic in await admin.describe_topics(names)
+            if topic["partitions"]
+        }
     finally:
         await admin.close()
 

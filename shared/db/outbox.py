@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.bus.producer import OutgoingRecord
@@ -48,6 +48,11 @@ class Outbox:
             }
             for r in records
         ]
+
+    async def waiting(self, session: AsyncSession, at_most: int) -> int:
+        """How many rows wait to be relayed, counted up to `at_most`."""
+        first = select(self.table.c.id).limit(at_most).subquery()
+        return (await session.execute(select(func.count()).select_from(first))).scalar_one()
 
     async def pending(self, session: AsyncSession) -> int:
         return len((await session.execute(select(self.table.c.id))).all())

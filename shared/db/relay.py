@@ -36,6 +36,7 @@ from shared.db.outbox import Outbox
 from shared.logs import error_text
 
 log = logging.getLogger(__name__)
+RELAY_BATCH = 500  # rows read and sent at a time
 
 
 class OutboxRelay:
@@ -48,7 +49,7 @@ class OutboxRelay:
         producer: EventProducer,
         *,
         postgres: bool,
-        batch_size: int = 500,
+        batch_size: int = RELAY_BATCH,
         poll_interval_s: float = 1.0,
     ) -> None:
         self._sessions = sessions

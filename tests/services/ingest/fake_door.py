@@ -7,6 +7,7 @@ short or hang up; `via_fastapi` sends them through FastAPI's own route instead o
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -21,6 +22,7 @@ from services.ingest.metrics import DoorMetrics
 from services.ingest.settings import IngestSettings
 from services.ingest.sources.base import SourceAdapter
 from shared.bus import OutgoingRecord, Topics
+from shared.bus.producer import Delivered
 from tests.services.ingest.sources import factories
 from tests.services.ingest.sources.factories import NOW_S
 from tests.support.keys import TEST_KEYS
@@ -30,16 +32,29 @@ HOST = "hooks.example.com"
 
 
 class FakeProducer:
-    """Takes batches as the real one does: all acknowledged, or BusUnavailable."""
+    """Takes batches as the real one does: all acknowledged (each at the next offset of its topic's
+    partition, three partitions, the key's by a stable hash), or BusUnavailable."""
 
     def __init__(self) -> None:
         self.batches: list[list[OutgoingRecord]] = []
+        self.landed: list[list[Delivered]] = []  # where each record of each batch went
         self.failure: Exception | None = None
+        self._ends: dict[tuple[str, int], int] = {}
 
-    async def send_many(self, records: list[OutgoingRecord]) -> None:
+    async def send_many(self, records: list[OutgoingRecord]) -> list[Delivered]:
         if self.failure is not None:
             raise self.failure
         self.batches.append(list(records))
+        landed = []
+        for record in records:
+            partition = (
+                record.partition if record.partition is not None else zlib.crc32((record.key or "").encode()) % 3
+            )
+            offset = self._ends.get((record.topic, partition), 0)
+            self._ends[(record.topic, partition)] = offset + 1
+            landed.append(Delivered(partition, offset))
+        self.landed.append(landed)
+        return landed
 
 
 class FakeRecent:
@@ -147,7 +162,7 @@ class Spy:
         await self.app(scope, receive, send)
 
 
-def new_door() -> Door:
+def new_door(*, bulk_min_events: int = 0, max_body_bytes: int = LIMIT) -> Door:
     producer, recent, registry = FakeProducer(), FakeRecent(), CollectorRegistry()
     adapters: dict[str, SourceAdapter] = {
         a.name: a
@@ -166,7 +181,8 @@ def new_door() -> Door:
         recent,  # type: ignore[arg-type]  # a fake of RecentRequests' record
         DoorMetrics(registry),
         TEST_KEYS,
-        max_body_bytes=LIMIT,
+        max_body_bytes=max_body_bytes,
+        bulk_min_events=bulk_min_events,
         clock=lambda: NOW_S,
     )
     app = create_app(IngestSettings(database_url="sqlite+aiosqlite:///unused.db"))

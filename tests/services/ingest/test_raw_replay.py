@@ -20,7 +20,7 @@ from services.ingest.replay import replay_raw_window
 from services.ingest.sources.base import InboundRequest
 from services.simulator import wire
 from shared.bus import EventProducer, Topics, ensure_topics
-from tests.services.ingest.conftest import BASE_URL, MARKETO_TOKEN, ingest_settings
+from tests.services.ingest.conftest import BASE_URL, HUBSPOT_SECRET, MARKETO_TOKEN, ingest_settings
 from tests.support.apps import running
 from tests.support.kafka import read_topic
 
@@ -151,3 +151,26 @@ async def test_raw_replay_refuses_what_the_stores_cannot_hold_as_the_door_now_do
     [(reason, count)] = replay.refused.items()
     assert count == 1 and reason.startswith("lead.email: holds a NUL character")
     assert "ada" not in reason
+
+
+async def test_raw_replay_finds_an_imports_events_on_the_bulk_lane_and_publishes_none_again(
+    kafka_bootstrap, topic_prefix, tmp_path
+):
+    settings = ingest_settings(kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/ingest.db")
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    first = uuid.uuid4().int % 10**9
+    events = [wire.hubspot_event(first + n, "contact.creation", 4000 + n, 1_793_611_800_000) for n in range(60)]
+    async with running(create_app(settings), BASE_URL) as client:
+        headers, body = wire.hubspot_request(HUBSPOT_SECRET, f"{BASE_URL}/webhooks/hubspot", events, _now_ms())
+        response = await client.post("/webhooks/hubspot", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+    on_the_lane = await read_topic(kafka_bootstrap, f"{topic_prefix}events.bulk", expect=60)
+    assert len(on_the_lane) == 60  # an import's request (settings.bulk_min_events contact upserts or more)
+
+    replayed = await replay_raw_window(settings, "hubspot", since, datetime.now(UTC), dry_run=False)
+    assert (replayed.webhooks, replayed.produced) == (1, 0)
+    assert replayed.skipped == Counter({"unchanged: published on arrival": 60})
+
+
+def _now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
