@@ -12,8 +12,9 @@ service never runs ANALYZE).
 
 Generating a million leads takes minutes, so each database is kept (SQLite: a file under
 var/bench/; PostgreSQL: a database per size, and per months kept when fewer than all) with a stamp
-of what made it: the generator's source, its parameters and the scoring schema's revision. A run
-whose stamp matches reuses it.
+of what made it: the generator's source, its parameters and the scoring schema's revisions. A run
+whose stamp matches reuses it; one made by the same generator before revisions were added is
+upgraded to them, as a deployment would be (a changed revision, or generator, makes it anew).
 """
 
 from __future__ import annotations
@@ -71,15 +72,30 @@ def cache_name(leads: int, months: int) -> str:
     return f"{leads}" if months == MONTHS else f"{leads}-{months}mo"
 
 
-def stamp(leads: int, seed: int, end: datetime, months: int = MONTHS) -> str:
-    """What the data depends on: a change to any of it makes a new database."""
-    scripts = REPO / "services" / "scoring" / "migrations" / "versions"
+def _scripts() -> list[Path]:
+    return sorted((REPO / "services" / "scoring" / "migrations" / "versions").glob("scoring_*.py"))
+
+
+def stamp(leads: int, seed: int, end: datetime, months: int = MONTHS, through: int | None = None) -> str:
+    """What the data depends on: a change to any of it makes a new database. `through`: how many of
+    the schema's revisions it holds (all by default)."""
     parts = [Path(reports_data.__file__).read_bytes(), Path(reports_rows.__file__).read_bytes()]
-    parts += [p.read_bytes() for p in sorted(scripts.glob("*.py"))]
+    parts += [p.read_bytes() for p in _scripts()[:through]]
     # Lead keys depend on the deployment secret the benchmark runs with.
     parts.append(bench_keys().lead_key(email="stamp@bench.example", source="bench", record_id=None).encode())
     parts.append(f"{leads}:{seed}:{end.isoformat()}:{months}".encode())
     return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
+
+
+def behind_by(saved: str | None, leads: int, seed: int, end: datetime, months: int) -> int | None:
+    """How many revisions a kept database made by this same generator lacks (0: up to date), or None
+    when it was made otherwise (a revision it holds has changed since, or the generator). One that
+    only lacks revisions added since is upgraded as a deployment would be, not made again."""
+    total = len(_scripts())
+    for held in range(total, 0, -1):
+        if saved == stamp(leads, seed, end, months, through=held):
+            return total - held
+    return None
 
 
 def _converters(table: str, backend: str) -> list[Callable[[Any], Any] | None]:
@@ -142,7 +158,12 @@ def sqlite_history(
     want = stamp(leads, seed, end, months)
     if not regenerate and path.exists() and label.exists():
         saved = json.loads(label.read_text())
-        if saved.get("stamp") == want:
+        lacking = behind_by(saved.get("stamp"), leads, seed, end, months)
+        if lacking is not None:
+            if lacking:
+                print(f"  upgrading the kept history ({lacking} revision(s) behind)", flush=True)
+                asyncio.run(_migrate(url))
+                label.write_text(json.dumps(saved | {"stamp": want}) + "\n")
             return Made(url, saved["counts"], saved["generated_s"], reused=True, leads=leads, months=months)
     label.unlink(missing_ok=True)
     for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
@@ -208,7 +229,17 @@ async def _postgres(
             "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1", name
         )
         saved = json.loads(comment) if comment else {}
-        if not regenerate and saved.get("stamp") == want:
+        lacking = behind_by(saved.get("stamp"), leads, seed, end, months)
+        if not regenerate and lacking is not None:
+            if lacking:
+                print(f"  upgrading the kept history ({lacking} revision(s) behind)", flush=True)
+                await _migrate(url)
+                db = await asyncpg.connect(target)
+                try:
+                    await db.execute("VACUUM ANALYZE")  # as autovacuum would have by the time of a report
+                finally:
+                    await db.close()
+                await _label(admin, name, saved | {"stamp": want})
             return Made(url, saved["counts"], saved["generated_s"], reused=True, leads=leads, months=months)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -244,9 +275,12 @@ async def _postgres(
     made = Made(url, counts, time.monotonic() - started, reused=False, leads=leads, months=months)
     admin = await asyncpg.connect(dsn)
     try:
-        label = json.dumps({"stamp": want, "counts": counts, "generated_s": made.generated_s})
-        quoted = label.replace("'", "''")
-        await admin.execute(f"COMMENT ON DATABASE \"{name}\" IS '{quoted}'")
+        await _label(admin, name, {"stamp": want, "counts": counts, "generated_s": made.generated_s})
     finally:
         await admin.close()
     return made
+
+
+async def _label(admin: asyncpg.Connection, name: str, label: dict[str, Any]) -> None:
+    quoted = json.dumps(label).replace("'", "''")
+    await admin.execute(f"COMMENT ON DATABASE \"{name}\" IS '{quoted}'")
