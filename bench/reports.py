@@ -3,9 +3,12 @@
 
 The history is synthetic (bench/reports_data.py: 36 months up to the start of this month, about 3
 stage changes, 5 touches and 0.05 deals per lead, 100 owners) and kept between runs
-(bench/reports_store.py). A size such as `1M:4mo` keeps only the last 4 months of the 1M history:
-the month measured holds about as much as at 1M, behind 4 months instead of 36, so that the two
-tell whether a report's cost follows its month or the whole history.
+(bench/reports_store.py). A size such as `1M:16mo` keeps only the last 16 months of the 1M history:
+the month measured holds about as much as at 1M, behind 16 months instead of 36, so that the two
+tell whether a report's cost follows its month or the whole history. Sixteen, because /scorecard
+reads the deals won in its month and in the three before it, and a deal closes up to about a year
+after its lead came: fewer months kept would leave out the deals of the older leads, and the pair
+would compare less work rather than less history (the run shows the deals each history holds).
 
 A real scoring server (one uvicorn worker, the default contract) answers a viewer key's requests:
 after a warm-up, `--requests` rounds, each timing one `SELECT count(*) FROM scoring_transitions`
@@ -34,11 +37,18 @@ from contract import load_contract
 from contract.settings import DEFAULT_CONTRACT
 
 TARGET = "< 500 ms at 1M leads, flat from 100k"
+TREND_MONTHS = 3  # the months before its own that /scorecard shows (domain/periods.previous_months)
 
 
 def reporting_zone() -> ZoneInfo:
     """Where months begin: the zone of the contract's default calendar (docs/scorecard.md)."""
     return ZoneInfo(load_contract(DEFAULT_CONTRACT).sla.calendars["default"].timezone)
+
+
+def trend_start(start: datetime, zone: ZoneInfo) -> datetime:
+    """Where the months before `start` that /scorecard shows as its trend begin, in UTC."""
+    local = start.astimezone(zone).replace(tzinfo=None)
+    return months_before(local, TREND_MONTHS).replace(tzinfo=zone).astimezone(UTC)
 
 
 def last_month(zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -129,9 +139,11 @@ def history_length(pairs: list[tuple[Run, Run]], month: str) -> list[str]:
         )
         lines.append(
             f"History length at the same monthly volume: the last {months} months of the {spell(leads, MONTHS)} "
-            f"history hold {short.made.counts['scoring_leads']:,} leads and {short.window_changes:,} stage changes "
-            f"in {month} (all {MONTHS} months: {whole.window_changes:,}), and with {MONTHS} months behind that "
-            f"month instead of {months}, p50 goes {moves}."
+            f"history hold {short.made.counts['scoring_leads']:,} leads, {short.volumes.changes:,} stage changes "
+            f"and {short.volumes.won:,} deals won in {month}, {short.volumes.trend_won:,} in the {TREND_MONTHS} "
+            f"months before (all {MONTHS} months: {whole.volumes.changes:,}, {whole.volumes.won:,} and "
+            f"{whole.volumes.trend_won:,}), and with {MONTHS} months behind that month instead of {months}, "
+            f"p50 goes {moves}."
         )
     return lines
 
@@ -217,9 +229,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--sizes",
-        default="100k,1M,1M:4mo",
+        default="100k,1M,1M:16mo",
         type=parse_sizes,
-        help=f"leads of {MONTHS} months of history, comma-separated (100k, 1M, 2500); 1M:4mo: only the last 4 "
+        help=f"leads of {MONTHS} months of history, comma-separated (100k, 1M, 2500); 1M:16mo: only the last 16 "
         "months of the 1M history, the same monthly volume behind a shorter history",
     )
     parser.add_argument("--backends", default="postgres,sqlite", help="postgres, sqlite or both")
@@ -257,7 +269,7 @@ def main() -> None:
                 made = sqlite_history(leads, args.seed, end, args.regenerate, months=months)
             how = "kept from an earlier run, made" if made.reused else "made"
             print(f"  {how} in {made.generated_s:,.0f} s: {made.counts}", flush=True)
-            run = Run(backend, made, (start, end), reports(start, end, zone))
+            run = Run(backend, made, (start, end), reports(start, end, zone), trend_from=trend_start(start, zone))
             asyncio.run(measure(run, args.kafka, plan))
             print(f"  {line(run)}; peak RSS {run.peak_rss / 2**20:,.0f} MiB", flush=True)
             runs.append(run)
@@ -266,7 +278,12 @@ def main() -> None:
         + (" (kept from an earlier run)" if r.made.reused else "")
         for r in runs
     )
-    volumes = ", ".join(f"{_history(r)} {r.window_changes:,}" for r in runs if r.backend == runs[0].backend)
+    volumes = ", ".join(
+        f"{_history(r)} {r.volumes.changes:,} ({r.volumes.won:,} deals won; {r.volumes.trend_won:,} in the "
+        f"{TREND_MONTHS} months before)"
+        for r in runs
+        if r.backend == runs[0].backend
+    )
     spelled = ",".join(spell(leads, months) for leads, months in args.sizes)
     command = f"python -m bench.reports --sizes {spelled} --backends {args.backends} --requests {args.requests}"
     lines = [
@@ -286,10 +303,12 @@ def main() -> None:
         "",
         f"Stage changes in the month measured: {volumes}. Every whole history spreads its leads over the same "
         f"{MONTHS} months, so a month holds more as the leads grow, and a report that costs what its month holds "
-        "grows with it. A shortened one (`1M:4mo`) keeps only the last months of a whole one, the leads created in "
+        "grows with it. A shortened one (`1M:16mo`) keeps only the last months of a whole one, the leads created in "
         "them: its month holds about as much, behind a fraction of the history, so the pair tells whether a "
-        "report's cost grows with the history behind its month. The p99 of fewer than 100 requests is their "
-        "slowest.",
+        "report's cost grows with the history behind its month. It keeps 16 because a deal closes up to about a "
+        "year after its lead came and /scorecard reads the deals of its month and of the three before: with fewer, "
+        "those months hold fewer deals (4 months: a quarter fewer in the month, almost none in the first month of "
+        "its trend). The p99 of fewer than 100 requests is their slowest.",
         *history_length(shortened(runs), f"{start.astimezone(zone):%Y-%m}"),
         f"Generating and loading each history: {made_in}.",
         f"Target (issue 15): each report {TARGET}, and memory flat.",

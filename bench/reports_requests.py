@@ -13,12 +13,13 @@ import httpx
 import psutil
 from pydantic import SecretStr
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import ColumnElement
 
 from bench.common import BENCH_SECRET_KEY, Server, drop_topics, free_port, percentile
 from bench.reports_store import Made
 from contract.settings import DEFAULT_CONTRACT
-from services.scoring.tables import transitions
+from services.scoring.tables import opportunities, transitions
 from shared.access.keys import Role
 from shared.access.manage import KeyStore
 from shared.db.engine import create_engine
@@ -42,6 +43,32 @@ class Report:
         return self.status == "measured"
 
 
+@dataclass(frozen=True)
+class Volumes:
+    """What a month asks of the reports: its stage changes (what a report of it reads at least), and
+    the deals won in it and in its trend months, which /scorecard reads deal by deal."""
+
+    changes: int = 0
+    won: int = 0
+    trend_won: int = 0
+
+
+async def month_volumes(
+    connection: AsyncConnection, start: datetime, end: datetime, trend_from: datetime | None
+) -> Volumes:
+    o, t = opportunities.c, transitions.c
+
+    async def count(*where: ColumnElement[bool]) -> int:
+        return int(await connection.scalar(select(func.count()).where(*where)) or 0)
+
+    won = o.status == "won"
+    return Volumes(
+        changes=await count(t.occurred_at >= start, t.occurred_at < end),
+        won=await count(won, o.closed_at >= start, o.closed_at < end),
+        trend_won=await count(won, o.closed_at >= trend_from, o.closed_at < start) if trend_from else 0,
+    )
+
+
 @dataclass
 class Run:
     backend: str
@@ -51,7 +78,8 @@ class Run:
     baseline_ms: list[float] = field(default_factory=list)
     idle_rss: int = 0
     peak_rss: int = 0
-    window_changes: int = 0  # stage changes in the month: what a report of it has to read at least
+    trend_from: datetime | None = None  # where the months before it that /scorecard shows as trend begin
+    volumes: Volumes = field(default_factory=Volumes)
 
 
 async def viewer_key(kafka: str, prefix: str) -> str:
@@ -148,10 +176,8 @@ async def measure(run: Run, kafka: str, plan: Plan) -> None:
             for report in run.reports:
                 if report.path not in paths:
                     report.status = "not built"
-            start, end = run.window
-            in_window = select(func.count()).where(transitions.c.occurred_at >= start, transitions.c.occurred_at < end)
             async with engine.connect() as connection:
-                run.window_changes = int(await connection.scalar(in_window) or 0)
+                run.volumes = await month_volumes(connection, *run.window, run.trend_from)
             await _rounds(run, engine, client, scoring, plan)
         finally:
             await client.aclose()
