@@ -153,17 +153,23 @@ async def won_totals(session: AsyncSession, start: datetime, end: datetime, repo
     return WonTotals(deals, other, Decimal(amount) / MICROS, sourced_deals, Decimal(sourced_amount) / MICROS)
 
 
-async def touches_of(session: AsyncSession, lead_keys: list[str]) -> dict[str, list[Touch]]:
-    """Every marketing touch of these leads, oldest first: all that attribution credits or counts as
-    influence (domain/attribution.py); a rep's touch does neither."""
+async def touches_of(session: AsyncSession, won: list[WonDeal]) -> dict[str, list[Touch]]:
+    """The marketing touches of these deals' leads, oldest first: all that attribution credits or
+    counts as influence (domain/attribution.py); a rep's touch does neither. A deal counts none after
+    it was created or closed, so none later than the last of those is read: a past month's scorecard
+    reads the same touches however long its customers go on being touched."""
     found: dict[str, list[Touch]] = defaultdict(list)
+    linked = [d for d in won if d.lead_key]
+    if not linked:
+        return found
+    until = max(max(d.opened_at or d.closed_at, d.closed_at) for d in linked)
     postgres = await is_postgres_session(session)
     query = (
         select(tc.lead_key, tc.event_id, tc.occurred_at, tc.kind, tc.campaign, tc.channel)
-        .where(key_in(tc.lead_key, postgres), tc.marketing == true())
+        .where(key_in(tc.lead_key, postgres), tc.marketing == true(), tc.occurred_at <= utc(until))
         .order_by(tc.occurred_at, tc.event_id)
     )
-    for chunk in key_chunks(sorted(set(lead_keys)), postgres):
+    for chunk in key_chunks(sorted({d.lead_key for d in linked if d.lead_key}), postgres):
         for row in await session.execute(query, {"key_values": chunk}):
             found[row.lead_key].append(
                 Touch(row.event_id, as_utc(row.occurred_at), row.kind, row.campaign, row.channel)

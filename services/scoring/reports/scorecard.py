@@ -43,7 +43,7 @@ async def scorecard_report(
     currency = contract.targets.currency
     trend = previous_months(period.month, calendar.zone) if period.month else []
     won = await deals.won_deals(session, start, end, currency)
-    touches = await deals.touches_of(session, [d.lead_key for d in won if d.lead_key])
+    touches = await deals.touches_of(session, won)
     stays = (await facts.stays(session, start, end, None)).get("all", {})
     return {
         "period": {"from": start, "to": end, "month": period.month, "time_zone": str(calendar.zone)},
