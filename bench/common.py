@@ -129,6 +129,11 @@ class Server:
             time.sleep(0.2)
         raise RuntimeError("server did not come up")
 
+    def cpu_now(self) -> float:
+        """CPU seconds the server used so far, read now (not sampled): bracket a run with two reads."""
+        times = psutil.Process(self.process.pid).cpu_times()
+        return float(times.user + times.system)
+
     def stop(self) -> None:
         self._watching = False
         self.process.terminate()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from shared.events.envelope import EventEnvelope
 
@@ -40,6 +41,28 @@ class Delivered:
     offset: int
 
 
+class KeyHashes:
+    """aiokafka's default partitioner (murmur2 of the key, as Java clients place keys), remembering
+    each key's hash. The hash is pure Python and costs a request's worth of the door's work in keys
+    that come back again and again: a source's raw records, a lead's events. Only the hash is
+    remembered, so a topic that grows still places keys by its partitions of the moment."""
+
+    def __init__(self, capacity: int = 65_536) -> None:
+        self._hashes: dict[bytes, int] = {}
+        self._capacity = capacity
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            chosen: int = DefaultPartitioner()(key, all_partitions, available)
+            return chosen
+        hashed = self._hashes.get(key)
+        if hashed is None:
+            if len(self._hashes) >= self._capacity:  # forgetting all at once is cheaper than an LRU per call
+                self._hashes.clear()
+            hashed = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
+        return all_partitions[hashed % len(all_partitions)]
+
+
 class EventProducer:
     """Wraps `AIOKafkaProducer` so that every caller gets the same durability settings.
 
@@ -65,6 +88,7 @@ class EventProducer:
         self._producer: AIOKafkaProducer | None = None
         self._healthy = True
         self._restart_lock = asyncio.Lock()
+        self._partitioner = KeyHashes()
 
     def _build(self) -> AIOKafkaProducer:
         return AIOKafkaProducer(
@@ -77,6 +101,7 @@ class EventProducer:
             max_batch_size=256 * 1024,
             request_timeout_ms=max(1000, int(self._ack_timeout_s * 1000)),
             retry_backoff_ms=100,
+            partitioner=self._partitioner,
         )
 
     async def start(self) -> None:
@@ -96,6 +121,8 @@ class EventProducer:
                 self._producer = None
 
     async def _ensure_started(self) -> AIOKafkaProducer:
+        if self._healthy and self._producer is not None:  # every send asks: no lock while nothing needs mending
+            return self._producer
         async with self._restart_lock:
             if self._producer is None or not self._healthy:
                 old, self._producer = self._producer, self._build()

@@ -18,6 +18,7 @@ from shared.events.catalog import EVENT_TYPES, CanonicalEvent
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
+_SPECVERSION_BYTES, _CONTENT_TYPE_BYTES = SPECVERSION.encode(), CONTENT_TYPE.encode()
 _REQUIRED = ("ce_id", "ce_source", "ce_type", "ce_specversion")
 
 
@@ -33,18 +34,19 @@ def _format_time(value: datetime) -> str:
 def binary_headers(
     id: str, source: str, type: str, time: datetime, subject: str | None, extensions: dict[str, str] | None = None
 ) -> list[tuple[str, bytes]]:
-    pairs = [
-        ("ce_specversion", SPECVERSION),
-        ("ce_id", id),
-        ("ce_source", source),
-        ("ce_type", type),
-        ("ce_time", _format_time(time)),
-        ("content-type", CONTENT_TYPE),
+    headers = [
+        ("ce_specversion", _SPECVERSION_BYTES),
+        ("ce_id", id.encode()),
+        ("ce_source", source.encode()),
+        ("ce_type", type.encode()),
+        ("ce_time", _format_time(time).encode()),
+        ("content-type", _CONTENT_TYPE_BYTES),
     ]
     if subject is not None:
-        pairs.append(("ce_subject", subject))
-    pairs.extend((f"ce_{name}", value) for name, value in (extensions or {}).items())
-    return [(name, value.encode()) for name, value in pairs]
+        headers.append(("ce_subject", subject.encode()))
+    if extensions:
+        headers.extend((f"ce_{name}", value.encode()) for name, value in extensions.items())
+    return headers
 
 
 def encode_event(

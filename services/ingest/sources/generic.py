@@ -61,10 +61,11 @@ class Generic(SourceAdapter):
     def authenticate(self, request: InboundRequest) -> None:
         if not self._keys:
             raise Unauthorized("LOCKSTEP_GENERIC_SECRET is not set")
+        headers = request.headers  # names already lower-case
         msg_id, stamp, signatures = (
-            request.header("webhook-id"),
-            request.header("webhook-timestamp"),
-            request.header("webhook-signature"),
+            headers.get("webhook-id"),
+            headers.get("webhook-timestamp"),
+            headers.get("webhook-signature"),
         )
         if not msg_id or not stamp or not signatures:
             raise Unauthorized("webhook-id, webhook-timestamp and webhook-signature are required")
@@ -82,7 +83,7 @@ class Generic(SourceAdapter):
         items = raw if isinstance(raw, list) else [raw]
         if not items:
             raise BadPayload("body is an empty array")
-        delivery = request.header("webhook-id")
+        delivery = request.headers.get("webhook-id")
         result = ParseResult(drafts=[])
         for index, item in enumerate(items):
             where = f"[{index}]." if isinstance(raw, list) else ""

@@ -11,7 +11,9 @@ import json
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
+from services.ingest.metrics import DoorMetrics
 from services.simulator import signing
 from shared.bus import BusUnavailable
 from shared.webhooks.signing import standard_webhooks_headers
@@ -79,6 +81,37 @@ async def test_an_unmapped_marketo_activity_is_accepted_with_a_warning_counted_a
     assert door.recent.rows[-1]["warnings"] == [warning]
     labels = {"source": "marketo", "field": "activityType"}
     assert door.registry.get_sample_value("lockstep_ingest_unmapped_values_total", labels) == 1
+
+
+async def test_metrics_count_each_request_its_events_and_its_latency_as_operations_lists_them(door):
+    """The door counts in plain dictionaries and hands Prometheus samples over at a scrape: the same
+    names, labels and cumulative buckets as `prometheus_client`'s own counters and histogram."""
+    assert (await door.post("/webhooks/generic", *reversed(generic()))).status == 200
+    assert (await door.post("/webhooks/generic", *reversed(generic({**ACTIVITY, "data": {}}, "msg_2")))).status == 400
+    value = door.registry.get_sample_value
+    assert value("lockstep_ingest_events_total", {"source": "generic", "type": "lockstep.activity.recorded.v1"}) == 1
+    assert value(
+        "lockstep_ingest_requests_total", {"source": "generic", "outcome": "rejected", "reason": "bad_payload"}
+    )
+    assert value("lockstep_ingest_request_seconds_count", {"source": "generic"}) == 2
+    assert value("lockstep_ingest_request_seconds_bucket", {"source": "generic", "le": "+Inf"}) == 2
+    assert value("lockstep_ingest_request_seconds_bucket", {"source": "generic", "le": "10.0"}) == 2
+    assert 0 < value("lockstep_ingest_request_seconds_sum", {"source": "generic"}) < 10
+
+
+def test_a_latency_lands_in_the_first_bucket_whose_bound_holds_it():
+    registry = CollectorRegistry()
+    metrics = DoorMetrics(registry)
+    for seconds in (0.001, 0.0011, 0.3, 11):
+        metrics.latency_of("hubspot", seconds)
+    buckets = {
+        sample.labels["le"]: sample.value
+        for family in registry.collect()
+        for sample in family.samples
+        if sample.name == "lockstep_ingest_request_seconds_bucket"
+    }
+    assert (buckets["0.001"], buckets["0.0025"], buckets["0.25"], buckets["0.5"]) == (1, 2, 2, 3)
+    assert (buckets["10.0"], buckets["+Inf"]) == (3, 4)
 
 
 async def test_a_redelivered_request_is_answered_200_without_publishing_again(door):

@@ -9,6 +9,7 @@ import pytest
 from aiokafka.partitioner import murmur2
 
 from shared.bus import BusUnavailable, EventProducer, OutgoingRecord, ensure_topics
+from shared.bus.producer import KeyHashes
 from tests.support.kafka import read_topic
 
 
@@ -45,6 +46,15 @@ async def test_a_key_lands_where_the_java_client_would_put_it(kafka_bootstrap, t
     assert {(r.key.decode(), r.partition) for r in records} == {
         (key, (murmur2(key.encode()) & 0x7FFFFFFF) % 6) for key in keys
     }
+
+
+def test_a_remembered_key_hash_places_keys_as_murmur2_does_even_after_a_topic_grows():
+    partitioner = KeyHashes(capacity=3)
+    keys = [f"ld_{i}".encode() for i in range(10)]
+    for partitions in (list(range(6)), list(range(6)), list(range(12))):  # the second round is remembered
+        for key in keys:
+            assert partitioner(key, partitions, partitions) == (murmur2(key) & 0x7FFFFFFF) % len(partitions)
+    assert partitioner(None, [0, 1, 2], [2]) == 2, "no key: an available partition, as aiokafka chooses"
 
 
 async def test_an_unreachable_broker_is_reported_not_waited_on_forever() -> None:

@@ -70,3 +70,12 @@ def test_settings_give_the_lead_keys_of_their_secret(monkeypatch):
     monkeypatch.setenv("LOCKSTEP_SECRET_KEY", SECRET)
     ref = LeadRef(source="hubspot", record_id="501")
     assert load_settings(LockstepSettings).lead_keys().of(ref) == LeadKeys(SECRET).of(ref)
+
+
+def test_keys_are_the_ones_every_earlier_release_stored():
+    """Keys are stored (leads, timers, compacted topics) and partition Kafka: a faster computation
+    must give exactly the keys the first one did, HMAC-SHA256 in lower-case base32 cut to 26 characters."""
+    keys = LeadKeys("s" * 40)
+    assert keys.lead_key(email="ada@example.com", source="x", record_id=None) == "ld_ipbydrcwi44tas2bkxoz5he36c"
+    assert keys.lead_key(email=None, source="hubspot", record_id="501") == "ld_epx3wu7lajndkvxzfeb55zqold"
+    assert keys.identity("hubspot:501") == "ld_epx3wu7lajndkvxzfeb55zqold"
