@@ -116,6 +116,7 @@ class Runtime:
         `bulk_lane`: (topic, records per transaction) of the one topic's bulk lane, read beside it
         (shared/bus/lanes.py).
         Each commit wakes every after-commit listener (`on_commit`), the outbox's relay among them."""
+        relay = None
         if outbox is not None:
             relay = OutboxRelay(self.sessions, outbox, self.producer, postgres=is_postgres(self.engine))
             self.relays.append(relay)
@@ -152,31 +153,25 @@ class Runtime:
         else:
             (topic,) = topics  # a bulk lane is the lane of one topic
             bulk_topic, bulk_batch_max = bulk_lane
+            bulk_ready = None
+            if relay is not None and outbox is not None:
+                box = outbox
+                bulk_ready = relay_keeps_up(relay, lambda: self._outbox_below(box, 2 * RELAY_BATCH))
             runner = LaneRunner(
-                topic=topic,
-                bulk_topic=bulk_topic,
-                bulk_batch_max=bulk_batch_max,
-                bulk_ready=None if outbox is None else self._outbox_below(outbox, 2 * RELAY_BATCH),
-                **common,
+                topic=topic, bulk_topic=bulk_topic, bulk_batch_max=bulk_batch_max, bulk_ready=bulk_ready, **common
             )
         self.consumers.append(runner)
         self.spawn(f"consumer:{group_id}", runner.run())
         return runner
 
-    def _outbox_below(self, outbox: Outbox, rows: int) -> Callable[[], Awaitable[bool]]:
-        """Whether fewer than `rows` rows wait in `outbox` (every replica's): the bulk lane takes its
-        next slice only then, so that an interactive record's stage change never queues behind more
-        than a couple of relay batches of an import's in the outbox (the relay sends in order)."""
-
-        async def below() -> bool:
-            try:
-                async with self.sessions() as session:
-                    return await outbox.waiting(session, rows) < rows
-            except Exception as exc:  # the slice would fail the same way: it waits, and is asked again
-                log.debug("%s: outbox backlog unknown (%s)", self.service, error_text(exc))
-                return False
-
-        return below
+    async def _outbox_below(self, outbox: Outbox, rows: int) -> bool:
+        """Whether fewer than `rows` rows wait in `outbox`, every replica's (False when unknown)."""
+        try:
+            async with self.sessions() as session:
+                return await outbox.waiting(session, rows) < rows
+        except Exception as exc:  # the slice would fail the same way: it waits, and is asked again
+            log.debug("%s: outbox backlog unknown (%s)", self.service, error_text(exc))
+            return False
 
     @property
     def instance(self) -> str:
@@ -212,6 +207,30 @@ class Runtime:
         await self._settle(self._tasks)
         await self.producer.stop()
         await self.engine.dispose()
+
+
+def relay_keeps_up(relay: OutboxRelay, backlog_small: Callable[[], Awaitable[bool]]) -> Callable[[], Awaitable[bool]]:
+    """Whether the bulk lane may take its next slice: once `relay` has taken (read, to send) every row
+    committed before the previous slice began. The relay sends in order, so an interactive record's
+    stage change then queues behind one slice's rows at most, plus the batch on the wire, while the
+    next slice is written as the relay sends the last one's.
+
+    Known in memory while this process's relay sends every row (SQLite; PostgreSQL's leader): no
+    round trip between two slices. A replica whose relay follows asks `backlog_small` (the database:
+    whether a couple of relay batches at most wait) instead."""
+    began_after = 0  # the relay's commit count when the last slice was let go
+
+    async def ready() -> bool:
+        nonlocal began_after
+        if relay.sends_every_row:
+            if relay.taken_through < began_after:
+                return False
+        elif not await backlog_small():
+            return False
+        began_after = relay.commits
+        return True
+
+    return ready
 
 
 async def open_runtime(

@@ -2,13 +2,14 @@
 
 One consumer reads both topics of the pair; range assignment gives it the same partition numbers of
 each, so every lead's two partitions are handled in one process, by one loop. Each turn the loop
-handles what the interactive partitions hold, then, if no slice of the bulk lane is in flight,
-starts the next one (`bulk_batch_max` records, one transaction) as a task of its own: an interactive
-record waits for the interactive batch before it, never for the import. While a slice is in the
-database (PostgreSQL, where that is a wait for the server, not for this process) interactive batches
-go on beside it; a record of a key the slice holds, or of a key the barrier holds, is handed over
-to the bulk lane instead (appended to its partition, behind what it waits for), so that no lead is
-written by two transactions at once, nor out of order.
+handles what the interactive partitions hold and, if no slice of the bulk lane is in flight, starts
+the next one (`bulk_batch_max` records, one transaction) as a task of its own: an interactive record
+waits for the interactive batch before it, never for the import. While a slice is in the database
+(PostgreSQL, where that is a wait for the server, not for this process) interactive batches go on
+beside it, so there the turn starts the slice first and the two are written side by side (SQLite
+has one writer: the turn's interactive batch goes first). A record of a key the slice holds, or of
+a key the barrier holds, is handed over to the bulk lane instead (appended to its partition, behind
+what it waits for), so that no lead is written by two transactions at once, nor out of order.
 
 After a rebalance every partition is read again from its committed offset, the interactive ones
 from before any notice or handover whose bulk work is not done (the barrier's holds), so the
@@ -32,6 +33,7 @@ from shared.bus.failures import Abandoned
 from shared.bus.lanes import LaneBarrier, read_notice
 from shared.bus.polling import Batch
 from shared.bus.producer import Delivered, EventProducer, OutgoingRecord
+from shared.db.engine import is_postgres
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class LaneRunner(ConsumerRunner):
         self._positioned = -1  # the generation whose positions were set from the committed offsets
         self._slice: _Slice | None = None
         self._held_back = False  # the bulk lane's last chance to slice found the outbox full
+        self._slices_beside = is_postgres(self._sessions.kw["bind"])
 
     async def _rebalanced(self, consumer: AIOKafkaConsumer, revoked: set[TopicPartition]) -> None:
         with contextlib.suppress(Abandoned):  # an abandoned slice is read again by the next owner
@@ -142,12 +145,14 @@ class LaneRunner(ConsumerRunner):
             async with self._lock:
                 if generation != self._generation:
                     continue  # read before a rebalance: everything is read again from its committed offset
+                # Where transactions run side by side (PostgreSQL), the next slice starts first and is
+                # written while the interactive records are; SQLite has one writer, theirs comes first.
+                if self._slices_beside:
+                    bulk = await self._next_slice(bulk)
                 if any(interactive.values()):
                     await self._interactive(interactive)
-                if self._slice is None and any(bulk.values()):
-                    self._held_back = self._bulk_ready is not None and not await self._bulk_ready()
-                    if not self._held_back:
-                        bulk = self._start_slice(bulk)
+                if not self._slices_beside:
+                    bulk = await self._next_slice(bulk)
                 if self._pending_offsets.due:
                     await self._pending_offsets.commit(consumer)
 
@@ -185,6 +190,14 @@ class LaneRunner(ConsumerRunner):
         except asyncio.CancelledError:
             return {}
         return found
+
+    async def _next_slice(self, bulk: Batch) -> Batch:
+        """Start the next slice of the bulk records in hand if none is in flight and the lane may take
+        one now; return the records left in hand."""
+        if self._slice is not None or not any(bulk.values()):
+            return bulk
+        self._held_back = self._bulk_ready is not None and not await self._bulk_ready()
+        return bulk if self._held_back else self._start_slice(bulk)
 
     def _start_slice(self, bulk: Batch) -> Batch:
         """Start applying up to `bulk_batch_max` of the bulk records in hand (each partition's in

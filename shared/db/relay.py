@@ -66,6 +66,10 @@ class OutboxRelay:
         self._channel = f"lockstep_outbox_{table.name}"[:63]
         self._leader: AsyncConnection | None = None  # PostgreSQL: the connection holding the lock
         self._acked: list[int] = []  # PostgreSQL: sent and acknowledged, deleted with the next read
+        # Wake-ups so far (each after a commit that may have queued rows), and how many of them this relay
+        # has taken every row of: a read that began after the n-th and found fewer rows than a batch.
+        self.commits = 0
+        self.taken_through = 0
         # Built once: building a statement costs as much as running it.
         first = select(table).order_by(table.c.id).limit(batch_size)
         self._next: Select = self._leader_read(first) if postgres else first
@@ -83,7 +87,15 @@ class OutboxRelay:
     def leading(self) -> bool:
         return self._leader is not None
 
+    @property
+    def sends_every_row(self) -> bool:
+        """Whether this relay is the one sending its table's rows (SQLite's only one; PostgreSQL's leader),
+        so that `taken_through` speaks for every writer's rows."""
+        return self.leading or not self._postgres
+
     def wake(self) -> None:
+        """A transaction committed (it may have queued rows): send them."""
+        self.commits += 1
         self._wake.set()
 
     async def relay_once(self) -> int:
@@ -97,12 +109,14 @@ class OutboxRelay:
         leader = await self._lead()
         if leader is None:  # another replica's relay leads; it has been told
             return 0
+        seen = self.commits
         try:
             rows = (await leader.execute(self._next, {"acked": self._acked})).all()
         except Exception:
             await self._step_down()  # the lock may be gone with the connection
             raise
         self._acked = []
+        self._took(seen, len(rows))
         if rows:
             await self._send(rows)
             self._acked = [r.id for r in rows]
@@ -149,10 +163,17 @@ class OutboxRelay:
             except Exception as exc:
                 log.debug("outbox relay: closing its connection: %s", error_text(exc))
 
+    def _took(self, seen: int, rows: int) -> None:
+        # Fewer rows than a batch: the read had every row committed before it began.
+        if rows < self._batch_size:
+            self.taken_through = max(self.taken_through, seen)
+
     async def _relay_sqlite(self) -> int:
+        seen = self.commits
         async with self._sessions() as session:
             async with session.begin():
                 rows = (await session.execute(self._next)).all()
+            self._took(seen, len(rows))
             if not rows:
                 return 0
             await self._send(rows)

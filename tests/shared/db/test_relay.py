@@ -12,6 +12,7 @@ from shared.bus import EventProducer, ensure_topics
 from shared.db import Outbox, OutboxRelay, create_engine, is_postgres, session_factory
 from shared.db.tables import outbox_table
 from shared.events import EventEnvelope
+from shared.runtime import relay_keeps_up
 from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.kafka
@@ -133,3 +134,76 @@ async def test_a_leader_whose_connection_dies_hands_over_without_losing_rows(kit
         await second.stop()
     # At least once, in order: every consumer drops the second "b1" by its CloudEvents id.
     assert _ids(await read_topic(kafka_bootstrap, topic, expect=3)) == ["b1", "b1", "b2"]
+
+
+async def test_the_relay_says_up_to_which_commit_it_has_taken_every_row(kit):
+    topic, engine, producer = kit
+    sessions = session_factory(engine)
+    relay = OutboxRelay(sessions, Outbox(outbox_rows), producer, postgres=is_postgres(engine), batch_size=4)
+    try:
+        await relay.relay_once()  # PostgreSQL: takes the lead
+        await _add(sessions, topic, *(f"a{i}" for i in range(6)))
+        relay.wake()  # what a committing consumer does
+        assert (relay.commits, relay.taken_through) == (1, 0)
+        await relay.relay_once()
+        assert relay.taken_through == 0, "a full batch read: more of the first commit may wait"
+        await relay.relay_once()
+        assert relay.taken_through == 1
+        await _add(sessions, topic, "b0")
+        relay.wake()
+        assert relay.taken_through == 1
+        await relay.relay_once()
+        assert relay.taken_through == 2
+    finally:
+        await relay.stop()
+
+
+async def test_the_bulk_lane_takes_a_slice_once_the_relay_took_the_rows_of_the_one_before_the_last(kit):
+    topic, engine, producer = kit
+    sessions = session_factory(engine)
+    relay = OutboxRelay(sessions, Outbox(outbox_rows), producer, postgres=is_postgres(engine), batch_size=100)
+    asked: list[str] = []
+
+    async def backlog_small() -> bool:
+        asked.append("database")
+        return False
+
+    ready = relay_keeps_up(relay, backlog_small)
+    try:
+        await relay.relay_once()  # PostgreSQL: takes the lead, so that the relay speaks for every row
+        assert await ready()  # slice A
+        await _add(sessions, topic, "a0", "a1")
+        relay.wake()  # slice A committed
+        assert await ready(), "slice B is written while the relay sends slice A's rows"
+        await _add(sessions, topic, "b0", "b1")
+        relay.wake()  # slice B committed
+        assert not await ready(), "slice A's rows are not taken yet"
+        await relay.relay_once()
+        assert await ready()
+        assert asked == []  # known in memory, no round trip
+    finally:
+        await relay.stop()
+
+
+@pytest.mark.postgres_only
+async def test_a_replica_whose_relay_follows_asks_the_database_before_a_slice(kit):
+    topic, engine, producer = kit
+    sessions = session_factory(engine)
+    leader = OutboxRelay(sessions, Outbox(outbox_rows), producer, postgres=True)
+    follower = OutboxRelay(sessions, Outbox(outbox_rows), producer, postgres=True)
+    answers = [False, True]
+
+    async def backlog_small() -> bool:
+        return answers.pop(0)
+
+    ready = relay_keeps_up(follower, backlog_small)
+    try:
+        await leader.relay_once()
+        await follower.relay_once()
+        assert leader.leading and not follower.leading
+        assert not await ready()
+        assert await ready()
+        assert answers == []
+    finally:
+        await follower.stop()
+        await leader.stop()
