@@ -78,7 +78,20 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     # consumer batch). A connection the server dropped fails on first use instead, as a
     # disconnect that invalidates it: consumers retry that as an infrastructure error and HTTP
     # answers 503 with Retry-After (shared/web/problems.py); the pool then opens a new one.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, **_JSON)
+    # Custom plans only: a statement is planned for its parameters and the tables as they are at each
+    # execution. PostgreSQL otherwise settles, after five executions, on one generic plan for a
+    # prepared statement, and a service's first statements meet small tables: a read by many keys
+    # (`= ANY(:keys)`, keyed_statements.py, scoring's snapshot) planned then as a sequential scan
+    # that tests every row against every key stays one while the table grows, until an ANALYZE
+    # happens to invalidate it. An import into a new database then costs the square of its size.
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
+        **_JSON,
+    )
 
 
 def _sqlite_engine(url: str, database: str | None) -> AsyncEngine:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, delete, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, delete, insert, select, text
 
 from shared.db import create_engine, is_postgres, session_factory
 from shared.db.keyed_statements import SQLITE_IN_LIST, KeyedStatement
@@ -49,3 +49,10 @@ async def test_keyed_statement_matches_exactly_the_values_given_with_one_stateme
         assert await forget.execute(session, everything[:-1], postgres) == []  # a delete returns no rows
     async with factory() as session:
         assert (await session.execute(select(rows_table.c.name))).scalars().all() == [f"n{count - 1}"]
+
+
+@pytest.mark.postgres_only
+async def test_statements_are_planned_for_each_call_not_once_for_the_tables_as_they_were_first(sessions):
+    factory, _ = sessions
+    async with factory() as session:
+        assert (await session.execute(text("SHOW plan_cache_mode"))).scalar_one() == "force_custom_plan"
