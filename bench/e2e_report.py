@@ -117,11 +117,15 @@ def headlines(runs: Sequence[RateRun], database: str) -> list[Headline]:
             ),
             Headline(f"alerts on leads touched in time {at}", f"{run.touched_alerts}", "-", "-", "0"),
             Headline(
-                f"CPU s per 1,000 events, the three services {at}",
-                f"{services_cpu(run):.2f} s",
-                "scoring " + f"{run.cpu_per_k['scoring']:.2f}",
+                f"CPU ms per event, the three services {at}",
+                f"{services_cpu(run):.2f} ms",
+                ", ".join(f"{name} {run.cpu_per_k[name]:.2f}" for name in SERVICES),
                 "-",
-                "(watch: < 1 s in all at 2,000/s)",
+                "(watch: < 1 ms in all at 2,000/s)",
+            ),
+            *(
+                Headline(f"CPU ms per event, {name} {at}", f"{run.cpu_per_k[name]:.3f} ms", "-", "-", "(watch)")
+                for name in SERVICES
             ),
         ]
     last = runs[-1]
