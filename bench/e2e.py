@@ -121,6 +121,10 @@ class RateRun:
     alerts: int
     distinct: int
     touched_alerts: int
+    # Of those, the alerts due after their lead's touch was on `events`: what the watermarks exist to
+    # prevent. The others were due before the touch got through the door, which no watermark sees.
+    touched_alerts_after_touch: int
+    touch_to_events: list[float]  # touch happened -> on `events`
     cpu_per_k: dict[str, float]  # CPU s per 1,000 events sent, while sending: the services, postgres, sender, broker
     cpu_total: dict[str, float]  # CPU s over the whole run, start-up included
     peak_rss: dict[str, int]
@@ -184,7 +188,7 @@ def measure(
             lead: item.due for (_, kind, lead, _, _), item in zip(plan, items, strict=True) if kind == "demo_request"
         }
         untouched = len([lead for lead in sent_at if lead % 2])
-        demo, mql, alerts = asyncio.run(collect(kafka, prefix, len(sent_at), untouched * 3, 60 + 3 * target_s))
+        demo, mql, touches, alerts = asyncio.run(collect(kafka, prefix, len(sent_at), untouched * 3, 60 + 3 * target_s))
     finally:
         profiles.stop()
         for server in [*servers.values(), bare]:
@@ -215,6 +219,19 @@ def measure(
         alerts=len(alerts),
         distinct=len({(a["lead_key"], a["policy"], a["kind"]) for a in alerts}),
         touched_alerts=sum(1 for a in alerts if a["lead_key"] in touched),
+        touched_alerts_after_touch=sum(
+            1
+            for a in alerts
+            if a["lead_key"] in touched
+            and a["lead_key"] in touches
+            and a.get("due_at")
+            and datetime.fromisoformat(a["due_at"]).timestamp() * 1000 >= touches[a["lead_key"]]
+        ),
+        touch_to_events=[
+            touches[keys[lead]] - (sent_at[lead] + TOUCH_AFTER_S) * 1000
+            for lead in sent_at
+            if lead % 2 == 0 and keys[lead] in touches
+        ],
         cpu_per_k={name: seconds * 1000 / len(plan) for name, seconds in used.items()},
         cpu_total={name: server.cpu_s for name, server in servers.items()},
         peak_rss={name: server.peak_rss for name, server in servers.items()},
@@ -224,7 +241,8 @@ def measure(
     print(
         f"{rate:g}/s: sent {result.events} at {result.achieved:.0f}/s (non-200: {result.failures}); "
         f"MQL {result.mql}/{result.leads}; p99 {result.p99:.0f} ms; alerts {result.by_kind}, distinct "
-        f"{result.distinct}/{result.alerts}, on touched leads {result.touched_alerts}; CPU s per 1,000 events "
+        f"{result.distinct}/{result.alerts}, on touched leads {result.touched_alerts} "
+        f"({result.touched_alerts_after_touch} due after the touch was on events); CPU s per 1,000 events "
         + ", ".join(f"{name} {value:.2f}" for name, value in result.cpu_per_k.items())
     )
     for name, top in frames.items():

@@ -26,9 +26,9 @@ from shared.bus import ensure_topics
 
 async def collect(
     bootstrap: str, prefix: str, expect_mql: int, expect_alerts: int, timeout_s: float
-) -> tuple[dict[str, int], dict[str, int], list[dict]]:
-    """Per lead key: when its demo request reached `events` and its MQL transition `lifecycle`;
-    and every alert with its record timestamp."""
+) -> tuple[dict[str, int], dict[str, int], dict[str, int], list[dict]]:
+    """Per lead key: when its demo request reached `events`, its MQL transition `lifecycle` and its
+    touch `events`; and every alert with its record timestamp."""
     consumer = AIOKafkaConsumer(
         f"{prefix}events",
         f"{prefix}lifecycle",
@@ -42,6 +42,7 @@ async def collect(
     await consumer.start()
     demo: dict[str, int] = {}
     mql: dict[str, int] = {}
+    touches: dict[str, int] = {}
     alerts: list[dict] = []
     deadline = time.monotonic() + timeout_s
     try:
@@ -61,11 +62,13 @@ async def collect(
                         and data.get("to_stage") == "mql"
                     ):
                         mql.setdefault(data["lead_key"], record.timestamp)
+                    elif headers.get("ce_type") == b"lockstep.sales.touched.v1":
+                        touches.setdefault(record.key.decode(), record.timestamp)
                     elif headers.get("ce_type") == b"lockstep.alert.raised.v1":
                         alerts.append({**data, "timestamp": record.timestamp})
     finally:
         await consumer.stop()
-    return demo, mql, alerts
+    return demo, mql, touches, alerts
 
 
 async def broker_round_trip(bootstrap: str, topic: str, count: int = 300) -> list[float]:

@@ -63,6 +63,7 @@ def section(
         _row("webhook sent -> `lifecycle` MQL transition", runs, "to_lifecycle"),
         _row("of which: webhook sent -> demo request on `events` (ingest)", runs, "to_events"),
         _row("of which: `events` -> `lifecycle` (scoring, outbox relay)", runs, "scoring_hop"),
+        _row("a rep's touch happened -> on `events` (how late the SLA can learn of it)", runs, "touch_to_events"),
         _row("timer due -> `alerts` record (lateness)", runs, "late"),
         _row("baseline: broker produce + read back", runs, "baseline"),
         "",
@@ -85,7 +86,8 @@ def section(
         lines.append(
             f"At {_rate(run)}: sent {run.events:,} events for {run.leads:,} leads at {run.achieved:,.0f} events/s "
             f"(non-200 answers: {run.failures}); MQL transitions {run.mql:,} of {run.leads:,}; alerts: {kinds} "
-            f"({run.distinct:,} distinct of {run.alerts:,}; on leads touched in time: {run.touched_alerts}); "
+            f"({run.distinct:,} distinct of {run.alerts:,}; on leads touched in time: {run.touched_alerts}, of which "
+            f"{run.touched_alerts_after_touch} due after the touch was on `events`); "
             "webhook -> lifecycle p99 of each run: " + ", ".join(f"{p:.0f}" for p in all_p99[run.rate]) + " ms "
             "(the table is the median run); peak RSS "
             + ", ".join(f"{name} {rss / 2**20:.0f} MiB" for name, rss in run.peak_rss.items())
@@ -115,7 +117,13 @@ def headlines(runs: Sequence[RateRun], database: str) -> list[Headline]:
                 f"{percentile(run.late, 99) / max(broker, 0.001):.0f}x",
                 "< 1 s",
             ),
-            Headline(f"alerts on leads touched in time {at}", f"{run.touched_alerts}", "-", "-", "0"),
+            Headline(
+                f"alerts on leads touched in time {at}",
+                f"{run.touched_alerts}",
+                f"{run.touched_alerts_after_touch} due after the touch was on `events`",
+                "-",
+                "0",
+            ),
             Headline(
                 f"CPU ms per event, the three services {at}",
                 f"{services_cpu(run):.2f} ms",
