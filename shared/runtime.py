@@ -141,7 +141,6 @@ class Runtime:
             "retry_backoff_ms": s.consumer_retry_backoff_ms,
             "batch_max": s.consumer_batch_max,
             "session_timeout_ms": s.consumer_session_timeout_ms,
-            "fetch_wait_ms": s.consumer_fetch_wait_ms,
             "after_commit": self.committed,
             "wanted": wanted,
             "on_deadletter": self.deadletters.count,

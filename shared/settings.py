@@ -61,15 +61,6 @@ class LockstepSettings(BaseSettings):
         le=300_000,
         description="Kafka consumer group session timeout: how soon a dead replica's partitions move",
     )
-    consumer_fetch_wait_ms: int = Field(
-        10,
-        ge=0,
-        le=500,
-        description=(
-            "How long the broker may hold a consumer's fetch to gather more records: fewer, larger fetches"
-            " cost less CPU on both sides; each record waits at most this much longer"
-        ),
-    )
     startup_timeout_s: float = Field(60, ge=0, le=3600, description="How long a service waits for Kafka at start-up")
     host: str = Field("127.0.0.1", description="Address the HTTP servers bind to")
     ingest_port: int = Field(8001, ge=1, le=65535, description="HTTP port of the ingest service")

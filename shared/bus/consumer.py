@@ -44,8 +44,6 @@ log = logging.getLogger(__name__)
 
 # A batch that keeps meeting rows changed under it goes the failure path (one record at a time) after this.
 STALE_ATTEMPTS = 5
-# A fetch is answered once this much has come (or `fetch_wait_ms` passed): some tens of records.
-FETCH_MIN_BYTES = 16 * 1024
 
 # Handlers take the batch's new events at once (in partition order), so they can load and write in bulk.
 EventHandler = Callable[[AsyncSession, list[EventEnvelope]], Awaitable[None]]
@@ -80,7 +78,6 @@ class ConsumerRunner:
         retry_backoff_ms: int = 100,
         batch_max: int = 500,
         session_timeout_ms: int = 10_000,
-        fetch_wait_ms: int = 10,
         commit_interval_ms: int = 1000,
         after_commit: Callable[[], None] | None = None,
         wanted: Collection[str] | None = None,
@@ -92,11 +89,7 @@ class ConsumerRunner:
         are passed over before parsing, with no idempotency record: ignoring an event twice is
         harmless, and writing a row for each one a service does not care about is not.
         `on_deadletter`: told the original topic of each record dead-lettered (the metric).
-        `progress`: told what is processed of each partition, and when one is caught up (progress.py).
-        `fetch_wait_ms`: how long the broker may hold a fetch until FETCH_MIN_BYTES have come. A fetch
-        answered at the first record that arrives makes a steady stream cost a fetch (a request to
-        build, an answer to parse, on both sides) per few records; waiting a few milliseconds for
-        more costs each record at most that much latency."""
+        `progress`: told what is processed of each partition, and when one is caught up (progress.py)."""
         self.name = name
         self._wanted = frozenset(wanted) if wanted is not None else None
         self._bootstrap = bootstrap
@@ -107,7 +100,6 @@ class ConsumerRunner:
         self._processed = processed
         self._batch_max = batch_max
         self._session_timeout_ms = session_timeout_ms
-        self._fetch_wait_ms = fetch_wait_ms
         self._pending_offsets = PendingOffsetCommits(name, commit_interval_ms / 1000)
         # PostgreSQL and a handler that can: most batches in one write, no transaction (single_statement.py).
         self._single_statement = SingleStatementBatch.if_available(sessions, processed, handler)
@@ -149,8 +141,6 @@ class ConsumerRunner:
             session_timeout_ms=self._session_timeout_ms,
             heartbeat_interval_ms=max(1000, self._session_timeout_ms // 3),
             max_poll_records=self._batch_max,
-            fetch_max_wait_ms=self._fetch_wait_ms,
-            fetch_min_bytes=FETCH_MIN_BYTES,
             partition_assignment_strategy=self._assignors,
         )
 
