@@ -74,8 +74,8 @@ def run_once(tree: Path, bench: str, extra: list[str]) -> dict[str, float]:
 
 
 def _shown(value: float) -> str:
-    """Whole numbers for the large figures, two decimals for the small ones (CPU ms per event)."""
-    return f"{value:,.0f}" if abs(value) >= 10 else f"{value:.2f}"
+    """Whole numbers for counts and the large figures, two decimals for the small ones (CPU ms per event)."""
+    return f"{value:,.0f}" if abs(value) >= 10 or value.is_integer() else f"{value:.2f}"
 
 
 def compare(

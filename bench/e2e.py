@@ -246,7 +246,7 @@ def measure(
         + ", ".join(f"{name} {value:.2f}" for name, value in result.cpu_per_k.items())
     )
     for name, top in frames.items():
-        print(f"  {name}: " + "; ".join(f"{frame} {on:.0%} (top {own:.0%})" for frame, on, own in top))
+        print(f"  {name}: " + "; ".join(f"{frame} {on:.0%} (itself {own:.0%})" for frame, on, own in top))
     return result
 
 

@@ -187,12 +187,12 @@ class Profiles:
         return out
 
 
-_IDLE = ("select (selectors.py", "_run_once (asyncio/base_events.py", "run_forever")
+_OURS = ("services/", "shared/", "contract/")
 
 
-def top_frames(path: Path, count: int = 8) -> list[tuple[str, float, float]]:
-    """From py-spy's collapsed stacks: the functions (outside asyncio's loop and the selector wait)
-    on the stack in the most samples, and how often each is the innermost frame."""
+def top_frames(path: Path, count: int = 10) -> list[tuple[str, float, float]]:
+    """From py-spy's collapsed stacks: Lockstep's own functions on the stack in the most samples (the
+    event loop waiting in its selector left out), and how often each is the innermost frame."""
     total = 0
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
@@ -200,16 +200,15 @@ def top_frames(path: Path, count: int = 8) -> list[tuple[str, float, float]]:
         stack, _, samples = line.rpartition(" ")
         if not stack or not samples.isdigit():
             continue
-        frames = [frame.split(" (")[0] + " (" + frame.split(" (")[-1].split(":")[0] for frame in stack.split(";")]
-        if frames[-1].startswith(_IDLE[0]):
+        frames = [frame.rsplit(":", 1)[0] + ")" if ":" in frame else frame for frame in stack.split(";")]
+        if frames[-1].startswith("select (selectors.py"):
             continue  # waiting for the network, not using a core
         n = int(samples)
         total += n
         for frame in set(frames):
-            if not frame.startswith(_IDLE[1:]) and not frame.startswith("<module>"):
+            if frame.rpartition("(")[2].startswith(_OURS):
                 inclusive[frame] += n
         own[frames[-1]] += n
     if not total:
         return []
-    ranked = [frame for frame, _ in inclusive.most_common() if inclusive[frame] < total][:count]
-    return [(frame, inclusive[frame] / total, own[frame] / total) for frame in ranked]
+    return [(frame, n / total, own[frame] / total) for frame, n in inclusive.most_common(count)]
