@@ -115,6 +115,7 @@ class RateRun:
     to_events: list[float]  # of which: webhook sent -> demo request on `events`
     scoring_hop: list[float]  # of which: `events` -> `lifecycle`
     late: list[float]  # timer due -> alert record
+    waited: list[float]  # of which: timer due -> raised by the scanner (the watermarks' wait and its pass)
     baseline: list[float]  # broker produce + read back
     mql: int
     by_kind: dict[str, int]
@@ -212,6 +213,11 @@ def measure(
         scoring_hop=[mql[key] - demo[key] for key in mql.keys() & demo.keys()],
         late=[
             a["timestamp"] - datetime.fromisoformat(a["due_at"]).timestamp() * 1000 for a in alerts if a.get("due_at")
+        ],
+        waited=[
+            (datetime.fromisoformat(a["raised_at"]) - datetime.fromisoformat(a["due_at"])).total_seconds() * 1000
+            for a in alerts
+            if a.get("due_at") and a.get("raised_at")
         ],
         baseline=baseline,
         mql=len(mql),

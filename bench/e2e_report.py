@@ -65,6 +65,7 @@ def section(
         _row("of which: `events` -> `lifecycle` (scoring, outbox relay)", runs, "scoring_hop"),
         _row("a rep's touch happened -> on `events` (how late the SLA can learn of it)", runs, "touch_to_events"),
         _row("timer due -> `alerts` record (lateness)", runs, "late"),
+        _row("of which: timer due -> raised (waiting for the watermarks, the scanner's pass)", runs, "waited"),
         _row("baseline: broker produce + read back", runs, "baseline"),
         "",
         "CPU seconds per 1,000 events, each process's own (user + system) while the traffic was sent, on "
