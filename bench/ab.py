@@ -73,6 +73,11 @@ def run_once(tree: Path, bench: str, extra: list[str]) -> dict[str, float]:
     return figures(headlines)
 
 
+def _shown(value: float) -> str:
+    """Whole numbers for counts and the large figures, two decimals for the small ones (CPU ms per event)."""
+    return f"{value:,.0f}" if abs(value) >= 10 or value.is_integer() else f"{value:.2f}"
+
+
 def compare(
     base_name: str, head_name: str, base_runs: list[dict[str, float]], head_runs: list[dict[str, float]]
 ) -> list[str]:
@@ -88,8 +93,8 @@ def compare(
         mb, mh = median(base), median(head)
         ratio = f"{mh / mb:.2f}" if mb else "-"
         lines.append(
-            f"| {label} | {', '.join(f'{v:,.0f}' for v in base)} | {', '.join(f'{v:,.0f}' for v in head)} "
-            f"| {mb:,.0f} | {mh:,.0f} | {ratio} |"
+            f"| {label} | {', '.join(map(_shown, base))} | {', '.join(map(_shown, head))} "
+            f"| {_shown(mb)} | {_shown(mh)} | {ratio} |"
         )
     return lines
 

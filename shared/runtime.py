@@ -4,8 +4,8 @@ A service's `bootstrap()` opens a `Runtime` (migrating its database with the mig
 adds its own consumers and background tasks, and hands it to the FastAPI lifespan. Nothing here
 runs at import time.
 
-After-commit listeners: whatever sends what a transaction left behind (an outbox relay, the SLA
-service's webhook notifier) waits for a wake-up rather than polling hard. Every listener the
+After-commit listeners: whatever sends what a transaction left behind (an outbox relay) waits for a
+wake-up rather than polling hard. Every listener the
 runtime was given (`on_commit`; each consumer's outbox relay is one) is woken after every commit
 of its consumers and of any writer that calls `committed` (the SLA timer scanner), so what a
 commit queued goes out at once whoever committed it.

@@ -64,13 +64,13 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notif
         poll_interval_s=notifier_poll_s,
         dashboard_url=settings.dashboard_url,
     )
-    # Alerts queue their webhooks in the transaction that raises them, whether the consumer's (a
-    # rejection loop) or the scanner's (a timer due): every commit wakes the notifier and the relay.
-    runtime.on_commit(notifier.wake)
     box = Outbox(outbox)
 
     async def deliver(session: AsyncSession, payload: dict[str, Any]) -> None:
-        await enqueue(session, targets, payload)  # sent by the notifier once this transaction commits
+        # Alerts queue their webhooks in the transaction that raises them, whether the consumer's (a
+        # rejection loop), the scanner's (a timer due) or the lag watch's: that commit wakes the notifier.
+        if await enqueue(session, targets, payload):
+            notifier.wake_after_commit(session)
 
     desk = AlertDesk(
         box,
@@ -80,8 +80,11 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notif
     )
     inputs = (runtime.topics.lifecycle, runtime.topics.events)
     # What the consumer has processed of each partition it owns, published for every replica's scanner.
+    # An idle partition's claim moves only when the runner finds it caught up (one request for all its
+    # partitions): as often as the watermarks are published, since every alert waits for the slowest claim.
     progress = PartitionProgress(
         tolerance_ms=int(settings.watermark_tolerance_s * 1000),
+        check_interval_ms=int(min(0.1, settings.scan_interval_s) * 1000),
         clock_ms=lambda: int(clock().timestamp() * 1000),
     )
     runtime.add_consumer(
@@ -100,16 +103,11 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notif
     runtime.add_consumer(
         group=reports.GROUP,
         topics=[runtime.topics.alerts],
-        handler=reports.ReportSummaries(targets),
+        handler=reports.ReportSummaries(targets, notifier.wake_after_commit),
         processed=ProcessedEvents(processed_events),
         outbox=None,
         wanted=reports.WANTED,
     )
-    publisher = WatermarkPublisher(
-        runtime.sessions, progress, clock=clock, interval_s=min(0.1, settings.scan_interval_s)
-    )
-    runtime.spawn("watermarks", publisher.run())
-    runtime.closers.append(publisher.stop)
     scanner = TimerScanner(
         runtime.sessions,
         book,
@@ -125,6 +123,11 @@ async def bootstrap(settings: SlaSettings, clock: Clock = system_clock, *, notif
         await scanner.follow_contract_changes()
     runtime.spawn("scanner", scanner.run())
     runtime.closers.append(scanner.stop)
+    publisher = WatermarkPublisher(
+        runtime.sessions, progress, clock=clock, interval_s=min(0.1, settings.scan_interval_s), moved=scanner.wake
+    )
+    runtime.spawn("watermarks", publisher.run())
+    runtime.closers.append(publisher.stop)
     lag = LagWatch(
         runtime.sessions,
         desk,

@@ -16,6 +16,7 @@ same webhook-id, `report:<month>:<target>`, so a receiver drops what it has had.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,8 +33,10 @@ WANTED = frozenset({ReportPublished.event_type})
 class ReportSummaries:
     """The consumer's handler: each review's summary queued for the targets that want it."""
 
-    def __init__(self, targets: list[WebhookTarget]) -> None:
+    def __init__(self, targets: list[WebhookTarget], queued: Callable[[AsyncSession], None]) -> None:
+        """`queued`: told of a session whose transaction queued deliveries (the notifier wakes once it commits)."""
         self._targets = targets
+        self._queued = queued
 
     async def __call__(self, session: AsyncSession, envelopes: list[EventEnvelope]) -> None:
         for envelope in envelopes:
@@ -42,4 +45,6 @@ class ReportSummaries:
                 continue
             # Every field, nulls included: a receiver reads the same keys for every target.
             queued = await enqueue_report(session, self._targets, envelope.id, report.model_dump(mode="json"))
+            if queued:
+                self._queued(session)
             log.info("the review of %s goes to %d webhook target(s)", report.month, queued)

@@ -73,6 +73,7 @@ class TimerScanner:
         self._metrics = metrics
         self._after_commit = after_commit or (lambda: None)
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
 
     async def scan_once(self) -> int:
         """Fire every tier due now; return how many alerts were raised."""
@@ -265,18 +266,25 @@ class TimerScanner:
             for policy, count in rows:
                 self._metrics.open_timers.labels(policy).set(count)
 
+    def wake(self) -> None:
+        """Pass now rather than at the next interval: the input's watermark moved (watermarks.py)."""
+        self._wake.set()
+
     async def run(self) -> None:
-        passes = 0
+        counted = None
+        loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
+            self._wake.clear()
             try:
                 await self.scan_once()
-                if passes % max(1, int(15 / self._interval_s)) == 0:  # the open-timer gauge, every ~15 s
+                if counted is None or loop.time() - counted >= 15:  # the open-timer gauge, every ~15 s
                     await self.count_open()
+                    counted = loop.time()
             except Exception:
                 log.exception("timer scan failed; retrying")
-            passes += 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval_s)
+            with contextlib.suppress(TimeoutError):  # stop() wakes it too
+                await asyncio.wait_for(self._wake.wait(), timeout=self._interval_s)
 
     async def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()

@@ -123,7 +123,9 @@ _CLAIM = (
 
 class WatermarkPublisher:
     """Writes this replica's claims to `sla_watermarks` whenever they moved (at most every
-    `interval_s`) and at least every HEARTBEAT_S."""
+    `interval_s`) and at least every HEARTBEAT_S; `moved` is called after a write of claims that
+    moved (the local scanner passes at once instead of at its next interval: what is due fires
+    sooner, and nothing fires earlier than the table allows, since the scanner reads the table)."""
 
     def __init__(
         self,
@@ -133,12 +135,14 @@ class WatermarkPublisher:
         clock: Clock,
         interval_s: float = 0.1,
         owner: str | None = None,
+        moved: Callable[[], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._progress = progress
         self._clock = clock
         self._interval_s = interval_s
         self._owner = owner or member_name()
+        self._moved = moved or (lambda: None)
         self._written_changes = -1
         self._written_at: datetime | None = None
         self._rows_for: dict[str, frozenset[int]] = {}
@@ -172,7 +176,10 @@ class WatermarkPublisher:
                     ],
                 )
         self._rows_for.update(missing)
+        moved = changes != self._written_changes
         self._written_changes, self._written_at = changes, now
+        if moved:
+            self._moved()
         return True
 
     @staticmethod

@@ -44,6 +44,11 @@ log = logging.getLogger(__name__)
 
 # A batch that keeps meeting rows changed under it goes the failure path (one record at a time) after this.
 STALE_ATTEMPTS = 5
+# How long the broker may hold a fetch of a consumer that reports its progress (aiokafka's default: 500 ms).
+# The broker answers one connection's requests in order, so the end-offsets request that finds partitions
+# caught up waits behind a fetch held for lack of records: on quiet partitions each check, and so each
+# idle partition's claim and every timer waiting for it, was up to half a second late.
+PROGRESS_FETCH_WAIT_MS = 100
 
 # Handlers take the batch's new events at once (in partition order), so they can load and write in bulk.
 EventHandler = Callable[[AsyncSession, list[EventEnvelope]], Awaitable[None]]
@@ -141,6 +146,7 @@ class ConsumerRunner:
             session_timeout_ms=self._session_timeout_ms,
             heartbeat_interval_ms=max(1000, self._session_timeout_ms // 3),
             max_poll_records=self._batch_max,
+            **({"fetch_max_wait_ms": PROGRESS_FETCH_WAIT_MS} if self._progress is not None else {}),
             partition_assignment_strategy=self._assignors,
         )
 

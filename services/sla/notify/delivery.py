@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.sla.notify.metrics import NotifierMetrics
@@ -91,6 +91,16 @@ class AlertNotifier:
         return list(self._targets.values())
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def wake_after_commit(self, session: AsyncSession) -> None:
+        """`session`'s transaction queued deliveries: wake once it commits, so they go out at once
+        rather than at the next poll. Only such commits wake the notifier: a round costs two
+        statements, and most of the SLA's commits (the consumer's batches, the scanner's passes)
+        queue nothing when no target wants their alerts."""
+        event.listen(session.sync_session, "after_commit", self._committed, once=True)
+
+    def _committed(self, _session: object) -> None:
         self._wake.set()
 
     def retries_of(self, event_type: str) -> RetrySchedule:

@@ -21,8 +21,9 @@ from shared.events import AlertRaised, ReportPublished
 
 async def enqueue(
     session: AsyncSession, targets: list[WebhookTarget], alert_payload: dict[str, Any], *, now: datetime | None = None
-) -> None:
-    """Queue `alert_payload` (AlertRaised as JSON) for every target that wants its kind, in the caller's transaction.
+) -> int:
+    """Queue `alert_payload` (AlertRaised as JSON) for every target that wants its kind, in the caller's
+    transaction; return how many targets want it.
 
     The payload names the lead by name, company and CRM link; a target configured with include_email
     gets the lead's email too (`lead.email`), and only such a target. A row is due at once: at `now`
@@ -31,7 +32,7 @@ async def enqueue(
     """
     wanted = [t for t in targets if t.wants(alert_payload.get("kind"))]
     if not wanted:
-        return
+        return 0
     alert_id = alert_payload.get("alert_id")
     if not alert_id:
         raise ValueError("alert payload has no alert_id")
@@ -43,6 +44,7 @@ async def enqueue(
     due = _due(now, alert_payload.get("raised_at"))
     rows = [(t.name, with_email if t.include_email else alert_payload) for t in wanted]
     await _insert(session, AlertRaised.event_type, alert_id, rows, due)
+    return len(wanted)
 
 
 async def enqueue_report(

@@ -4,6 +4,7 @@ late it is processed (our backlog, or its CRM's delay within the grace); one tha
 due time still breaches; one its CRM delivered after the grace comes too late to stop the breach.
 Against the real database, with a controlled clock and a controlled watermark."""
 
+import asyncio
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,13 +12,17 @@ import pytest
 from contract import parse_contract
 from services.simulator.contracts import with_first_touch
 from services.sla import queries
+from services.sla.alerts import AlertDesk
 from services.sla.migrations import MIGRATIONS
 from services.sla.policies import PolicyBook
-from shared.db import create_engine, is_postgres, session_factory
+from services.sla.scanner import TimerScanner
+from services.sla.tables import outbox
+from shared.db import Outbox, create_engine, is_postgres, session_factory
 from shared.db.migrations import upgrade
 from tests.services.sla import test_scenarios
 from tests.services.sla.test_batches import entered, touched
 from tests.services.sla.test_scenarios import T0, Harness
+from tests.support.observe import eventually
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
@@ -148,3 +153,33 @@ async def test_a_timer_started_and_met_late_in_one_batch_still_breaches(harness)
     await h.send_all([entered("mql", T0), touched(BREACHED + M)])  # one poll: stored already met
     assert await h.processed_up_to(T0 + 30 * H, T0 + 30 * H) == ["sla.warning", "sla.breached"]
     assert await _first_touch_alerts(h) == [("sla.warning", "resolved"), ("sla.breached", "resolved")]
+
+
+async def test_the_running_scanner_passes_when_woken_not_only_at_its_interval(harness):
+    """The watermark publisher wakes it after claims moved: what became due fires then, not at the next pass."""
+    h = harness(book())
+    await _lead(h)
+    h.clock.now = T0 + 30 * H
+    desk = AlertDesk(Outbox(outbox), "lockstep.alerts", h._no_delivery)
+    scanner = TimerScanner(
+        h.sessions,
+        book(),
+        desk,
+        postgres=is_postgres(h.sessions.kw["bind"]),
+        input_complete_until=h._input_complete,
+        clock=h.clock,
+        interval_s=60,
+    )
+    running = asyncio.create_task(scanner.run())
+    try:
+        await asyncio.sleep(0.5)  # its first pass: nothing claimed yet, nothing fires
+        assert await _first_touch_alerts(h) == []
+        h.complete = T0 + 30 * H
+        scanner.wake()
+        alerts = await eventually(
+            lambda: _first_touch_alerts(h), lambda found: len(found) == 3, what="every tier", timeout_s=10
+        )
+        assert [kind for kind, _ in alerts] == ["sla.warning", "sla.breached", "sla.escalated"]
+    finally:
+        await scanner.stop()
+        await asyncio.wait_for(running, timeout=10)

@@ -62,7 +62,11 @@ class Replica:
 
     def __init__(self, sessions, clock: Clock, name: str) -> None:
         self.progress = PartitionProgress(tolerance_ms=0, clock_ms=lambda: ms(clock.now))
-        self.publisher = WatermarkPublisher(sessions, self.progress, clock=clock, owner=name)
+        self.moves = 0  # the local scanner's wake-ups
+        self.publisher = WatermarkPublisher(sessions, self.progress, clock=clock, owner=name, moved=self._moved)
+
+    def _moved(self) -> None:
+        self.moves += 1
 
     async def publish(self) -> None:
         await self.publisher.publish_once()
@@ -91,6 +95,24 @@ async def test_every_partition_has_a_row_and_nothing_is_complete_until_each_is_c
     assert marks.complete_until() is None
     clock.now = T0 + 90 * S
     assert marks.lag_s(clock.now) == 90 and marks.lag_s(clock.now, LIFECYCLE) == 90
+
+
+async def test_the_scanner_is_woken_by_a_write_of_claims_that_moved_and_only_by_one(sessions):
+    clock = Clock()
+    a = Replica(sessions, clock, "a")
+    a.progress.assigned({E0, E1, L0}, ALL)
+    for tp in (E0, E1, L0):
+        a.progress.caught_up(tp, 5, 5, ms(T0))
+    await a.publish()
+    assert (a.moves, await complete_until(sessions)) == (1, T0)
+    clock.now = T0 + S
+    assert not await a.publisher.publish_once()  # nothing moved, no heartbeat due: no write
+    a.progress.processed({E0: [Record(5, ms(T0 + S))]})
+    await a.publish()
+    assert a.moves == 2
+    clock.now = T0 + 10 * S  # a heartbeat: the rows rewritten, no claim moved
+    assert await a.publisher.publish_once()
+    assert a.moves == 2
 
 
 async def test_a_partition_moved_mid_backlog_releases_nothing_early(sessions):

@@ -147,3 +147,45 @@ async def test_the_topics_watermarks_are_measured_on_are_stamped_by_the_broker(k
         stamped[topic] = record.timestamp_type, record.timestamp > PAST_MS
     # LogAppendTime (1): the broker's clock at append; the others keep the producer's (CreateTime, 0).
     assert stamped == {topics.events: (1, True), topics.lifecycle: (1, True), topics.alerts: (0, False)}
+
+
+async def test_an_idle_partition_is_claimed_close_behind_the_wall_clock(kafka_bootstrap, topic_prefix, database_url):
+    """Every timer waits for the oldest claim, and a quiet partition is claimed only by the runner's
+    caught-up checks: their end-offsets request must not wait behind a fetch the broker holds for lack
+    of records (aiokafka's 500 ms by default; the broker answers a connection's requests in order)."""
+    topic, dead = f"{topic_prefix}events", f"{topic_prefix}deadletter"
+    await ensure_topics(kafka_bootstrap, [topic, dead], partitions=1, replication_factor=1)
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    producer = EventProducer(kafka_bootstrap)
+    await producer.start()
+    progress = PartitionProgress(tolerance_ms=0, check_interval_ms=0)
+    runner = ConsumerRunner(
+        name="idle",
+        bootstrap=kafka_bootstrap,
+        group_id=f"g-{uuid.uuid4().hex[:8]}",
+        topics=[topic],
+        handler=Watch(),
+        sessions=session_factory(engine),
+        processed=ProcessedEvents(processed_table),
+        producer=producer,
+        deadletter_topic=dead,
+        session_timeout_ms=6000,
+        progress=progress,
+    )
+    task = asyncio.create_task(runner.run())
+    tp = TopicPartition(topic, 0)
+    behind: list[float] = []
+    try:
+        await eventually(lambda: progress.claims().get(tp), bool, what="a first claim", timeout_s=30)
+        for _ in range(60):  # three seconds, sampled as a scanner would look
+            await asyncio.sleep(0.05)
+            behind.append(time.time() * 1000 - (progress.claims().get(tp) or 0))
+    finally:
+        runner.stop()
+        await asyncio.wait_for(task, 30)
+        await producer.stop()
+        await engine.dispose()
+    behind.sort()
+    assert behind[int(0.9 * len(behind))] < 450, f"claims this far behind the wall clock (ms): {behind[-10:]}"
