@@ -29,6 +29,7 @@ from shared.access.keyring import KeyRing
 from shared.access.throttle import FailureThrottle
 from shared.bus.consumer import ConsumerRunner, EventHandler
 from shared.bus.deadletter import DeadLetterMetrics
+from shared.bus.lane_gate import lane_gate
 from shared.bus.lane_runner import LaneRunner
 from shared.bus.producer import EventProducer
 from shared.bus.progress import PartitionProgress
@@ -38,8 +39,7 @@ from shared.db.idempotency import ProcessedEvents
 from shared.db.migrations import ServiceMigrations
 from shared.db.migrations import upgrade as upgrade_database
 from shared.db.outbox import Outbox
-from shared.db.relay import RELAY_BATCH, OutboxRelay
-from shared.logs import error_text
+from shared.db.relay import OutboxRelay
 from shared.settings import LockstepSettings, SettingsError
 from shared.web.access import AccessGuard
 from shared.web.health import ReadinessCheck
@@ -153,25 +153,13 @@ class Runtime:
         else:
             (topic,) = topics  # a bulk lane is the lane of one topic
             bulk_topic, bulk_batch_max = bulk_lane
-            bulk_ready = None
-            if relay is not None and outbox is not None:
-                box = outbox
-                bulk_ready = relay_keeps_up(relay, lambda: self._outbox_below(box, 2 * RELAY_BATCH))
+            bulk_ready = None if relay is None or outbox is None else lane_gate(relay, outbox, self.sessions)
             runner = LaneRunner(
                 topic=topic, bulk_topic=bulk_topic, bulk_batch_max=bulk_batch_max, bulk_ready=bulk_ready, **common
             )
         self.consumers.append(runner)
         self.spawn(f"consumer:{group_id}", runner.run())
         return runner
-
-    async def _outbox_below(self, outbox: Outbox, rows: int) -> bool:
-        """Whether fewer than `rows` rows wait in `outbox`, every replica's (False when unknown)."""
-        try:
-            async with self.sessions() as session:
-                return await outbox.waiting(session, rows) < rows
-        except Exception as exc:  # the slice would fail the same way: it waits, and is asked again
-            log.debug("%s: outbox backlog unknown (%s)", self.service, error_text(exc))
-            return False
 
     @property
     def instance(self) -> str:
@@ -207,30 +195,6 @@ class Runtime:
         await self._settle(self._tasks)
         await self.producer.stop()
         await self.engine.dispose()
-
-
-def relay_keeps_up(relay: OutboxRelay, backlog_small: Callable[[], Awaitable[bool]]) -> Callable[[], Awaitable[bool]]:
-    """Whether the bulk lane may take its next slice: once `relay` has taken (read, to send) every row
-    committed before the previous slice began. The relay sends in order, so an interactive record's
-    stage change then queues behind one slice's rows at most, plus the batch on the wire, while the
-    next slice is written as the relay sends the last one's.
-
-    Known in memory while this process's relay sends every row (SQLite; PostgreSQL's leader): no
-    round trip between two slices. A replica whose relay follows asks `backlog_small` (the database:
-    whether a couple of relay batches at most wait) instead."""
-    began_after = 0  # the relay's commit count when the last slice was let go
-
-    async def ready() -> bool:
-        nonlocal began_after
-        if relay.sends_every_row:
-            if relay.taken_through < began_after:
-                return False
-        elif not await backlog_small():
-            return False
-        began_after = relay.commits
-        return True
-
-    return ready
 
 
 async def open_runtime(

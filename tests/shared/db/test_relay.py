@@ -9,10 +9,10 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.exc import DBAPIError
 
 from shared.bus import EventProducer, ensure_topics
+from shared.bus.lane_gate import relay_keeps_up
 from shared.db import Outbox, OutboxRelay, create_engine, is_postgres, session_factory
 from shared.db.tables import outbox_table
 from shared.events import EventEnvelope
-from shared.runtime import relay_keeps_up
 from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.kafka
