@@ -65,11 +65,16 @@ def lead_row(lead: Lead, now: datetime) -> dict:
         "deleted": lead.deleted,
         "lead_source": short_text(lead.attributes.get("lead_source"), 128),
         "mql_rule": lead.mql_rule,
-        "first_entered": {stage: at.astimezone(UTC).isoformat() for stage, at in lead.first_entered.items()},
+        "first_entered": {stage: _utc_text(at) for stage, at in lead.first_entered.items()},
         "version": lead.version,  # as read: an update checks it and writes the next (repository.py)
         "marketing_sourced": lead.touches.first_marketing,
         "touch_count": lead.touches.stored(),
     }
+
+
+def _utc_text(at: datetime) -> str:
+    """ISO 8601 in UTC; a time read back from the row is in UTC already (most of a lead's first entries)."""
+    return (at if at.tzinfo is UTC else at.astimezone(UTC)).isoformat()
 
 
 GROUP_COLUMNS = tuple(group_names(NOW))

@@ -75,8 +75,7 @@ class ReportFacts:
         for lead in live:
             was = self._first_entered.get(lead.key, {})
             if lead.first_entered != was:
-                rollups.cohorts(lead.first_entered, changes)
-                rollups.cohorts(was, changes, -1)
+                rollups.cohorts_moved(was, lead.first_entered, changes)
             now = groups[lead.key]
             # A survivor's stored facts include the merged lead's, grouped as that lead was.
             if lead.key in survivors or (not lead.is_new and now != self._groups.get(lead.key)):

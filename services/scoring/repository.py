@@ -163,9 +163,18 @@ class LeadRepository:
 
     def touch(self, lead: Lead, event_id: str, at: datetime, kind: str, marketing: bool, **facts: Any) -> None:
         """Keep a touch of the lead (campaign, asset, channel: no personal data) for the scorecard."""
-        row = {"event_id": event_id, "lead_key": lead.key, "occurred_at": at, "kind": kind, "marketing": marketing}
-        limits = {"campaign": 256, "asset": 256, "channel": 128}  # the columns' lengths
-        self._touches.append(row | {name: short_text(facts.get(name), limit) for name, limit in limits.items()})
+        self._touches.append(
+            {
+                "event_id": event_id,
+                "lead_key": lead.key,
+                "occurred_at": at,
+                "kind": kind,
+                "marketing": marketing,
+                "campaign": short_text(facts.get("campaign"), 256),  # the columns' lengths
+                "asset": short_text(facts.get("asset"), 256),
+                "channel": short_text(facts.get("channel"), 128),
+            }
+        )
         if marketing or kind == SALES_TOUCH:  # an unsubscribe or a bounce touches nobody
             lead.touched(at, event_id, marketing)
 

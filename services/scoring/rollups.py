@@ -120,6 +120,20 @@ def cohorts(first_entered: Mapping[str, datetime], into: Counts | None = None, s
     return found
 
 
+def cohorts_moved(was: Mapping[str, datetime], now: Mapping[str, datetime], into: Counts) -> None:
+    """`cohorts(now)` minus `cohorts(was)`, added to `into`, leaving out what both count alike: the
+    terms of stages whose first entry did not move cancel (a lead's next stage moves one of five)."""
+    moved = {stage for stage in was.keys() | now.keys() if was.get(stage) != now.get(stage)}
+    for entries, sign in ((now, 1), (was, -1)):
+        for stage, at in entries.items():
+            hour = hour_of(as_utc(at))
+            if stage in moved:
+                into.add_at(f"cohort:{stage}", hour, sign)
+            for later, then in entries.items():
+                if later != stage and (stage in moved or later in moved) and then >= at:
+                    into.add_at(f"cohort:{stage}:{later}", hour, sign)
+
+
 def deal(row: Mapping[str, Any] | None) -> Counts:
     """What one deal counts: its opening, and its win, with its amount, under its currency and in all."""
     found = Counts()

@@ -16,7 +16,8 @@ many keys are keyed_statements.py's.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -54,10 +55,8 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
     columns = list(rows[0])
     # asyncpg's COPY encoder takes json columns as text; SQLAlchemy would have serialized them.
     encoders = [_json if isinstance(table.c[name].type, JSON) else None for name in columns]
-    records = [
-        tuple(encode(row[name]) if encode else row[name] for name, encode in zip(columns, encoders, strict=True))
-        for row in rows
-    ]
+    values = [_column(rows, name, encode) for name, encode in zip(columns, encoders, strict=True)]
+    records = list(zip(*values, strict=True))
     driver = await _driver_in_transaction(session)
     if len(records) > COPY_FROM_ROWS:
         await driver.copy_records_to_table(table.name, records=records, columns=columns, schema_name=table.schema)
@@ -67,6 +66,13 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
     await driver.executemany(
         f"INSERT INTO {name} ({', '.join(map(_quoted, columns))}) VALUES ({placeholders})", records
     )
+
+
+def _column(rows: Sequence[dict[str, Any]], name: str, encode: Callable[[Any], Any] | None) -> list[Any]:
+    """One column's values of `rows`, each through `encode` when given: taken a column at a time with
+    `map` rather than a value at a time in Python, which a batch of thousands of rows notices."""
+    values = map(itemgetter(name), rows)
+    return list(map(encode, values) if encode is not None else values)
 
 
 async def _sqlite_insert(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -82,13 +88,8 @@ async def _sqlite_write(
     stored reads back the same; the connection's transaction (BEGIN IMMEDIATE) is already open."""
     connection = await session.connection()
     statement, order, processors = _sqlite_plan(kind, table, tuple(rows[0]), key, connection.dialect)
-    pick = itemgetter(*order)
-    records = []
-    for row in rows:
-        values = list(pick(row)) if len(order) > 1 else [pick(row)]
-        for index, process in processors:
-            values[index] = process(values[index])
-        records.append(values)
+    processing = dict(processors)
+    records = list(zip(*[_column(rows, name, processing.get(i)) for i, name in enumerate(order)], strict=True))
     driver: Any = (await connection.get_raw_connection()).driver_connection
     cursor = await driver.executemany(statement, records)
     if kind == "guarded" and cursor.rowcount != len(records):
@@ -120,8 +121,30 @@ def _sqlite_plan(
         if kind in ("upsert", "add"):
             statement += f" ON CONFLICT ({', '.join(map(_quoted, keys))}) DO UPDATE SET {_set(kind, table, others)}"
         order = columns
-    processors = [(i, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for i, name in enumerate(order)]
+    processors = [(i, _sqlite_processor(table.c[name], dialect)) for i, name in enumerate(order)]
     return statement, order, [(i, process) for i, process in processors if process is not None]
+
+
+# SQLAlchemy's SQLite DATETIME text: the wall clock with microseconds, whatever the value's zone.
+_SQLITE_TIME = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+_SQLITE_TIME_TUPLE = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+
+
+def _sqlite_processor(column: ColumnElement, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The column's bind processor; for a time, SQLAlchemy's text from a tuple rather than the dict its
+    own builds for each value (a consumer batch writes several times per event)."""
+    impl = column.type.dialect_impl(dialect)
+    process = impl.bind_processor(dialect)
+    if process is None or getattr(impl, "_storage_format", None) != _SQLITE_TIME:
+        return process
+
+    def time_text(value: Any) -> Any:
+        if type(value) is datetime:
+            v = value
+            return _SQLITE_TIME_TUPLE % (v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond)
+        return process(value)
+
+    return time_text
 
 
 class CombinedWrite:
@@ -226,8 +249,7 @@ def _pg_statement(parts: list[tuple[str, Table, list[dict[str, Any]], Key | None
         columns = list(rows[0])
         arrays = []
         for name in columns:
-            encode = _json if isinstance(table.c[name].type, JSON) else None
-            arguments.append([encode(row[name]) if encode else row[name] for row in rows])
+            arguments.append(_column(rows, name, _json if isinstance(table.c[name].type, JSON) else None))
             arrays.append(f"${len(arguments)}::{pg_array_type(table.c[name])}")
         ctes.append(f"w{n} AS ({_pg_part(kind, table, columns, ', '.join(arrays), key)})")
         if kind == "guarded":

@@ -89,7 +89,9 @@ class Lead:
 
     def touched(self, at: datetime, event_id: str, marketing: bool) -> None:
         """Count a touch: a marketing one counts toward every first entry at or after it."""
-        self.new_milestones |= self.touches.touched(at, event_id, marketing, self.first_entered)
+        changed = self.touches.touched(at, event_id, marketing, self.first_entered)
+        if changed:
+            self.new_milestones |= changed
 
     def absorb_touches(self, other: Lead) -> None:
         """The touches of a lead merged into this one: every first entry is counted again."""

@@ -21,6 +21,7 @@ from typing import Any
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_NONE: frozenset[str] = frozenset()  # no stage changed: every touch in order, most of them
 
 
 def micros(at: datetime) -> int:
@@ -49,17 +50,21 @@ class TouchCount:
         else:
             self.unknown.add(stage)
 
-    def touched(self, at: datetime, event_id: str, marketing: bool, first_entered: dict[str, datetime]) -> set[str]:
+    def touched(
+        self, at: datetime, event_id: str, marketing: bool, first_entered: dict[str, datetime]
+    ) -> frozenset[str] | set[str]:
         """Count a touch (marketing, or a rep's: `marketing` False); the stages whose count it changed."""
         when = micros(at)
-        if self.first is None or (when, event_id) < self.first:
+        first = self.first
+        if first is None or when < first[0] or (when == first[0] and event_id < first[1]):
             self.first, self.first_marketing = (when, event_id), marketing
         if not marketing:
-            return set()
+            return _NONE
         self.marketing += 1
-        self.latest = when if self.latest is None else max(self.latest, when)
+        if self.latest is None or when > self.latest:
+            self.latest = when
         if self.newest_entry is None or when > self.newest_entry:
-            return set()  # after every first entry: before none of them
+            return _NONE  # after every first entry: before none of them
         changed = {s for s, first in first_entered.items() if micros(first) >= when and s not in self.unknown}
         for stage in changed:
             self.before[stage] = self.before.get(stage, 0) + 1

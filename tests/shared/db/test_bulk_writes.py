@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     select,
+    text,
 )
 
 from shared.db import create_engine, is_postgres, session_factory
@@ -201,3 +202,29 @@ async def test_appended_rows_get_ids_in_their_order(sessions):
         assert (await session.execute(select(rows_table.c.name).order_by(rows_table.c.id))).scalars().all() == [
             r["name"] for r in given
         ]
+
+
+async def test_times_are_stored_as_sqlalchemy_stores_them(sessions):
+    """Reports compare stored times with bounds SQLAlchemy binds (on SQLite, as text): a time written in
+    bulk must be the same text, whatever its zone and with or without microseconds, or a window's edge
+    would let it in or out."""
+    factory, postgres = sessions
+    times = [
+        datetime(2026, 11, 2, 9, 30, tzinfo=UTC),  # no microseconds: still written with them
+        datetime(2026, 11, 2, 9, 30, 0, 5, tzinfo=UTC),
+        datetime(999, 1, 2, 3, 4, 5, 999999),  # naive, and a year of three digits
+    ]
+    given = [{"name": f"t{i}", "details": {}, "at": at} for i, at in enumerate(times)]
+    async with factory() as session, session.begin():
+        await insert_rows(session, rows_table, given)
+        for i, at in enumerate(times):  # the same rows through SQLAlchemy's own insert
+            await session.execute(rows_table.insert().values(name=f"s{i}", details={}, at=at))
+    async with factory() as session:
+        if postgres:
+            stored = (await session.execute(select(rows_table.c.name, rows_table.c.at))).all()
+        else:  # the text itself
+            stored = (await session.execute(text("SELECT name, at FROM bulk_rows"))).all()
+    by_name = dict(stored)
+    assert [by_name[f"t{i}"] for i in range(3)] == [by_name[f"s{i}"] for i in range(3)]
+    if not postgres:
+        assert by_name["t0"] == "2026-11-02 09:30:00.000000"
