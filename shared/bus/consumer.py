@@ -31,7 +31,15 @@ from aiokafka.structs import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.bus.failures import Abandoned, FailurePolicy, processed_row
-from shared.bus.polling import Batch, PendingOffsetCommits, Prefetcher, WaitForBatch, rewind
+from shared.bus.polling import (
+    PROGRESS_FETCH_WAIT_MS,
+    Batch,
+    PendingOffsetCommits,
+    Prefetcher,
+    WaitForBatch,
+    report_caught_up,
+    rewind,
+)
 from shared.bus.producer import EventProducer
 from shared.bus.progress import PartitionProgress
 from shared.bus.single_statement import SingleStatementBatch
@@ -44,11 +52,6 @@ log = logging.getLogger(__name__)
 
 # A batch that keeps meeting rows changed under it goes the failure path (one record at a time) after this.
 STALE_ATTEMPTS = 5
-# How long the broker may hold a fetch of a consumer that reports its progress (aiokafka's default: 500 ms).
-# The broker answers one connection's requests in order, so the end-offsets request that finds partitions
-# caught up waits behind a fetch held for lack of records: on quiet partitions each check, and so each
-# idle partition's claim and every timer waiting for it, was up to half a second late.
-PROGRESS_FETCH_WAIT_MS = 100
 
 # Handlers take the batch's new events at once (in partition order), so they can load and write in bulk.
 EventHandler = Callable[[AsyncSession, list[EventEnvelope]], Awaitable[None]]
@@ -202,7 +205,7 @@ class ConsumerRunner:
                 await self._pending_offsets.commit(consumer)  # idle: nothing to save by waiting
                 async with self._lock:
                     if generation == self._generation:
-                        await self._find_caught_up(consumer, pending=set())
+                        await self._caught_up(consumer, pending=set())
                 continue
             async with self._lock:
                 if generation != self._generation:
@@ -227,27 +230,11 @@ class ConsumerRunner:
                     self._progress.processed(owned)
                 if self._pending_offsets.due:
                     await self._pending_offsets.commit(consumer)
-                await self._find_caught_up(consumer, pending={tp for tp, records in ahead.items() if records})
+                await self._caught_up(consumer, pending={tp for tp, records in ahead.items() if records})
 
-    async def _find_caught_up(self, consumer: AIOKafkaConsumer, pending: set[TopicPartition]) -> None:
-        """Tell `progress` which partitions are processed up to their end offset. Called holding the
-        lock, between batches: every record taken of a partition not in `pending` is processed, so
-        the consumer's position is what is processed."""
-        if self._progress is None or not self._progress.check_due():
-            return
-        partitions = [tp for tp in consumer.assignment() if tp not in pending]
-        if not partitions:
-            return
-        asked = self._progress.now_ms()  # before the request: the end offsets cover what came before
-        try:
-            ends = await asyncio.wait_for(consumer.end_offsets(partitions), timeout=5)
-            for tp in partitions:
-                if tp in ends and tp in consumer.assignment():
-                    position = await asyncio.wait_for(consumer.position(tp), timeout=5)
-                    self._progress.caught_up(tp, position, ends[tp], asked)
-        except (KafkaError, OSError, TimeoutError) as exc:
-            # No claim this time: the partitions' progress waits for the next check, never runs ahead.
-            log.debug("%s: end offsets unavailable (%s)", self.name, exc)
+    async def _caught_up(self, consumer: AIOKafkaConsumer, pending: set[TopicPartition]) -> None:
+        if self._progress is not None:
+            await report_caught_up(consumer, self._progress, pending, self.name)
 
     def _unwanted(self, record: ConsumerRecord) -> bool:
         if self._wanted is None:

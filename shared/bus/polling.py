@@ -1,5 +1,5 @@
-"""How the consumer runner polls: reading ahead while a batch is processed, and rebalancing
-only between batches.
+"""How the consumer runner polls: reading ahead while a batch is processed, rebalancing only
+between batches, committing offsets lazily, and finding partitions caught up (for watermarks).
 
 aiokafka's fetcher leaves a partition alone while records of it wait in its buffer, and has
 one fetch in flight per broker. So a record arriving while a batch is in the database waits
@@ -20,9 +20,17 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
+from shared.bus.progress import PartitionProgress
+
 log = logging.getLogger(__name__)
 
 Batch = dict[TopicPartition, list[ConsumerRecord]]
+
+# How long the broker may hold a fetch of a consumer that reports its progress (aiokafka's default: 500 ms).
+# The broker answers one connection's requests in order, so the end-offsets request that finds partitions
+# caught up waits behind a fetch held for lack of records: on quiet partitions each check, and so each
+# idle partition's claim and every timer waiting for it, was up to half a second late.
+PROGRESS_FETCH_WAIT_MS = 100
 
 
 class Prefetcher:
@@ -132,3 +140,26 @@ class PendingOffsetCommits:
             # The database already holds the effects and the event ids: whoever reads these
             # records again skips them as duplicates.
             log.warning("%s: offset commit failed (%s)", self._name, exc)
+
+
+async def report_caught_up(
+    consumer: AIOKafkaConsumer, progress: PartitionProgress, pending: set[TopicPartition], name: str
+) -> None:
+    """Tell `progress` which partitions are processed up to their end offset. Called holding the
+    runner's lock, between batches: every record taken of a partition not in `pending` is processed,
+    so the consumer's position is what is processed."""
+    if not progress.check_due():
+        return
+    partitions = [tp for tp in consumer.assignment() if tp not in pending]
+    if not partitions:
+        return
+    asked = progress.now_ms()  # before the request: the end offsets cover what came before
+    try:
+        ends = await asyncio.wait_for(consumer.end_offsets(partitions), timeout=5)
+        for tp in partitions:
+            if tp in ends and tp in consumer.assignment():
+                position = await asyncio.wait_for(consumer.position(tp), timeout=5)
+                progress.caught_up(tp, position, ends[tp], asked)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        # No claim this time: the partitions' progress waits for the next check, never runs ahead.
+        log.debug("%s: end offsets unavailable (%s)", name, exc)
