@@ -17,25 +17,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
 import asyncpg
-import orjson
-from sqlalchemy import JSON, ColumnElement, Dialect, Table, text
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as _asyncpg_dialect
+from sqlalchemy import JSON, Dialect, Table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db.binds import json_text, pg_array_type, sqlite_bind_processor
 from shared.db.engine import is_postgres_session
 
-
-def _json(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
-
-
 Key = str | tuple[str, ...]  # the column, or columns, a row is found by
-_PG = _asyncpg_dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves dialect constructors unannotated
 
 # Above this many rows COPY's second round trip is cheaper than executemany's per-row work.
 COPY_FROM_ROWS = 100
@@ -54,7 +46,7 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
         return
     columns = list(rows[0])
     # asyncpg's COPY encoder takes json columns as text; SQLAlchemy would have serialized them.
-    encoders = [_json if isinstance(table.c[name].type, JSON) else None for name in columns]
+    encoders = [json_text if isinstance(table.c[name].type, JSON) else None for name in columns]
     values = [_column(rows, name, encode) for name, encode in zip(columns, encoders, strict=True)]
     records = list(zip(*values, strict=True))
     driver = await _driver_in_transaction(session)
@@ -121,30 +113,8 @@ def _sqlite_plan(
         if kind in ("upsert", "add"):
             statement += f" ON CONFLICT ({', '.join(map(_quoted, keys))}) DO UPDATE SET {_set(kind, table, others)}"
         order = columns
-    processors = [(i, _sqlite_processor(table.c[name], dialect)) for i, name in enumerate(order)]
+    processors = [(i, sqlite_bind_processor(table.c[name], dialect)) for i, name in enumerate(order)]
     return statement, order, [(i, process) for i, process in processors if process is not None]
-
-
-# SQLAlchemy's SQLite DATETIME text: the wall clock with microseconds, whatever the value's zone.
-_SQLITE_TIME = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
-_SQLITE_TIME_TUPLE = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
-
-
-def _sqlite_processor(column: ColumnElement, dialect: Dialect) -> Callable[[Any], Any] | None:
-    """The column's bind processor; for a time, SQLAlchemy's text from a tuple rather than the dict its
-    own builds for each value (a consumer batch writes several times per event)."""
-    impl = column.type.dialect_impl(dialect)
-    process = impl.bind_processor(dialect)
-    if process is None or getattr(impl, "_storage_format", None) != _SQLITE_TIME:
-        return process
-
-    def time_text(value: Any) -> Any:
-        if type(value) is datetime:
-            v = value
-            return _SQLITE_TIME_TUPLE % (v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond)
-        return process(value)
-
-    return time_text
 
 
 class CombinedWrite:
@@ -249,7 +219,7 @@ def _pg_statement(parts: list[tuple[str, Table, list[dict[str, Any]], Key | None
         columns = list(rows[0])
         arrays = []
         for name in columns:
-            arguments.append(_column(rows, name, _json if isinstance(table.c[name].type, JSON) else None))
+            arguments.append(_column(rows, name, json_text if isinstance(table.c[name].type, JSON) else None))
             arrays.append(f"${len(arguments)}::{pg_array_type(table.c[name])}")
         ctes.append(f"w{n} AS ({_pg_part(kind, table, columns, ', '.join(arrays), key)})")
         if kind == "guarded":
@@ -298,13 +268,6 @@ def _set(kind: str, table: Table, columns: Sequence[str]) -> str:
 
 def _columns(key: Key | None) -> tuple[str, ...]:
     return () if key is None else (key,) if isinstance(key, str) else key
-
-
-@functools.cache
-def pg_array_type(column: ColumnElement) -> str:
-    """PostgreSQL's name for an array of `column`'s type, for casting one array parameter per
-    column (`unnest`); computed once per column, off the hot path."""
-    return f"{column.type.compile(dialect=_PG)}[]"
 
 
 async def _driver(session: AsyncSession) -> Any:

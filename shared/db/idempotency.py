@@ -12,7 +12,8 @@ from sqlalchemy import Table, bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.bulk_writes import insert_rows, pg_array_type
+from shared.db.binds import pg_array_type
+from shared.db.bulk_writes import insert_rows
 from shared.db.engine import execute_on_cursor, is_postgres_session
 from shared.db.keyed_statements import SQLITE_IN_LIST, KeyedStatement
 
