@@ -31,7 +31,7 @@ from aiokafka.structs import ConsumerRecord
 from shared.bus.consumer import ConsumerRunner
 from shared.bus.failures import Abandoned
 from shared.bus.lanes import LaneBarrier, read_notice
-from shared.bus.polling import Batch, Prefetcher
+from shared.bus.polling import Batch
 from shared.bus.producer import Delivered, EventProducer, OutgoingRecord
 from shared.db.engine import is_postgres
 
@@ -122,7 +122,6 @@ class LaneRunner(ConsumerRunner):
 
     async def _turns(self, consumer: AIOKafkaConsumer) -> None:
         bulk: Batch = {}  # bulk records taken, not processed yet
-        ahead: Batch = {}  # records fetched while the last interactive batch was processed
         while not self._stopping.is_set():
             generation = self._generation
             await self._slice_done(wait=False)
@@ -133,12 +132,9 @@ class LaneRunner(ConsumerRunner):
                     if generation == self._generation:
                         await self._position(consumer)
                         self._positioned = generation
-                bulk, ahead = {}, {}
+                bulk = {}
                 continue
-            taken, ahead = (
-                ahead or await self._take(consumer, interactive_parts, bulk_parts, sum(map(len, bulk.values()))),
-                {},
-            )
+            taken = await self._take(consumer, interactive_parts, bulk_parts, sum(map(len, bulk.values())))
             interactive = {tp: records for tp, records in taken.items() if tp.topic == self._interactive_topic}
             for tp, records in taken.items():
                 if tp.topic != self._interactive_topic:
@@ -154,25 +150,11 @@ class LaneRunner(ConsumerRunner):
                 if self._slices_beside:
                     bulk = await self._next_slice(bulk)
                 if any(interactive.values()):
-                    ahead = await self._interactive_reading_ahead(consumer, interactive, bulk)
+                    await self._interactive(interactive)
                 if not self._slices_beside:
                     bulk = await self._next_slice(bulk)
                 if self._pending_offsets.due:
                     await self._pending_offsets.commit(consumer)
-
-    async def _interactive_reading_ahead(self, consumer: AIOKafkaConsumer, interactive: Batch, bulk: Batch) -> Batch:
-        """Handle an interactive batch while fetching what comes next (polling.py says why: aiokafka
-        fetches no partition whose records wait in its buffer, and holds one fetch per broker; left
-        alone, the next fetch would name only the quiet bulk lane and the broker would hold it, with
-        every interactive record behind it). Returns what was fetched meanwhile."""
-        interactive_parts, bulk_parts = self._lanes(consumer)
-        reading = interactive_parts + (bulk_parts if sum(map(len, bulk.values())) < self._bulk_batch_max else [])
-        prefetcher = Prefetcher(consumer, self._batch_max, reading)
-        try:
-            await self._interactive(interactive)
-        finally:
-            ahead = await prefetcher.stop()
-        return ahead
 
     async def _take(
         self, consumer: AIOKafkaConsumer, interactive: list[TopicPartition], bulk: list[TopicPartition], in_hand: int

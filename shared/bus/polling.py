@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
@@ -35,23 +35,18 @@ PROGRESS_FETCH_WAIT_MS = 100
 
 class Prefetcher:
     """Fetches ahead while the batch in hand is processed: collects what the consumer fetches until
-    `stop()`, up to `max_records`, in partition order (of `partitions` only, when given)."""
+    `stop()`, up to `max_records`, in partition order."""
 
-    def __init__(
-        self, consumer: AIOKafkaConsumer, max_records: int, partitions: Collection[TopicPartition] = ()
-    ) -> None:
+    def __init__(self, consumer: AIOKafkaConsumer, max_records: int) -> None:
         self._consumer = consumer
         self._max_records = max_records
-        self._partitions = tuple(partitions)
         self.records: Batch = {}
         self._count = 0
         self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
         while self._count < self._max_records:
-            fetched = await self._consumer.getmany(
-                *self._partitions, timeout_ms=1000, max_records=self._max_records - self._count
-            )
+            fetched = await self._consumer.getmany(timeout_ms=1000, max_records=self._max_records - self._count)
             for tp, records in fetched.items():
                 self.records.setdefault(tp, []).extend(records)
                 self._count += len(records)

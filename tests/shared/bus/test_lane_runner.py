@@ -4,11 +4,10 @@ lane, and a new owner picks the barrier up where the last one left it (shared/bu
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from sqlalchemy import Column, MetaData, String, Table, insert, select
 
@@ -74,18 +73,13 @@ async def _import(producer: EventProducer, topics: dict[str, str], bulk: list[Ou
     )
 
 
-def _runner(
-    kit, group: str, *, slow_bulk_s: float = 0.0, during: Callable[[list[EventEnvelope]], Awaitable[None]] | None = None
-) -> LaneRunner:
-    """`during`: awaited inside each batch's transaction, before the batch is applied."""
+def _runner(kit, group: str, *, slow_bulk_s: float = 0.0) -> LaneRunner:
     topics, engine, producer = kit
     sessions = session_factory(engine)
 
     async def handler(session, envelopes):
         if slow_bulk_s and any(e.id.startswith("b-") for e in envelopes):
             await asyncio.sleep(slow_bulk_s)
-        if during is not None:
-            await during(envelopes)
         await session.execute(insert(applied), [{"event_id": e.id, "lead": e.subject} for e in envelopes])
 
     return LaneRunner(
@@ -208,38 +202,3 @@ async def test_a_runner_waits_for_the_members_of_a_release_that_assigned_another
     finally:
         runner.stop()
         await asyncio.wait_for(task, 30)
-
-
-async def test_what_arrives_while_an_interactive_batch_is_handled_is_fetched_meanwhile(sqlite_kit):
-    """aiokafka fetches no partition whose records wait in its buffer and keeps one fetch in flight per
-    broker. A runner that took nothing while it handled a batch left the fetcher's next request naming
-    only the quiet bulk lane, which the broker holds up to its fetch wait: every interactive record that
-    came meanwhile waited for it (half a second, at 2,000 events/s)."""
-    topics, engine, producer = sqlite_kit
-    fetched_meanwhile: list[bool] = []
-    runner: LaneRunner | None = None
-
-    async def during(envelopes: list[EventEnvelope]) -> None:
-        if not any(e.id == "i-first" for e in envelopes):
-            return
-        (where,) = await producer.send_many([_record(topics["events"], "i-next", "lead-1")])
-        tp = TopicPartition(topics["events"], where.partition)
-        assert runner is not None and runner.consumer is not None
-        # The consumer's position moves only when records are handed out of its buffer (getmany).
-        for _ in range(750):  # 15 s
-            if await runner.consumer.position(tp) > where.offset:
-                break
-            await asyncio.sleep(0.02)
-        fetched_meanwhile.append(await runner.consumer.position(tp) > where.offset)
-
-    await producer.send_many([_record(topics["events"], "i-first", "lead-1")])
-    runner = _runner(sqlite_kit, f"g-{uuid.uuid4().hex[:8]}", during=during)
-    task = asyncio.create_task(runner.run())
-    try:
-        rows = await _until(engine, 2)
-    finally:
-        runner.stop()
-        await asyncio.wait_for(task, 30)
-
-    assert fetched_meanwhile == [True], "a record that came while the batch was handled was not taken meanwhile"
-    assert [event_id for event_id, _ in rows] == ["i-first", "i-next"]
