@@ -6,9 +6,10 @@ touched 0.3 s later, half left to breach a first-touch target compressed to seco
 loop at `--rate` events/s. A few seconds in, an import arrives as HubSpot sends one:
 `--contacts` `contact.creation` events in signed batches of 100, 10 requests in flight.
 
-Three runs per database, each on fresh services, topics and database:
+Runs per database, each on fresh services, topics and database:
 - quiet: the interactive traffic alone (the baseline for its latency);
-- burst: the same traffic and the import, bulk lane on (the default);
+- burst: the same traffic and the import, bulk lane on (the default), once for each slice size in
+  `--slices` (`LOCKSTEP_BULK_BATCH_MAX`: the trade between the interactive p99 and the import's pace);
 - burst, lane off (`LOCKSTEP_BULK_MIN_EVENTS=0`: every event on `<prefix>events`, as before the lane).
 
 Reported: webhook -> `lifecycle` MQL p99 of the interactive leads whose demo request was sent while
@@ -36,6 +37,7 @@ from bench import burst_traffic as traffic
 from bench.common import REPO, Headline, Server, drop_topics, free_port, percentile, write_section
 from bench.e2e import SECRET, bench_contract
 from bench.scoring import consume, drop_pg_database, fill, pg_database
+from services.scoring.settings import ScoringSettings
 from shared.bus import ensure_topics
 
 T = TypeVar("T")
@@ -62,7 +64,15 @@ class Run:
     cpu: dict[str, float] = field(default_factory=dict)
 
 
-def run_once(label: str, args: argparse.Namespace, database_url: str | None, *, contacts: int, lane: bool) -> Run:
+def run_once(
+    label: str,
+    args: argparse.Namespace,
+    database_url: str | None,
+    *,
+    contacts: int,
+    lane: bool,
+    slices: int | None = None,
+) -> Run:
     run = uuid.uuid4().hex[:6]
     prefix = f"benchburst{run}."
     work = Path(tempfile.mkdtemp(prefix="lockstep-bench-burst-"))
@@ -77,6 +87,7 @@ def run_once(label: str, args: argparse.Namespace, database_url: str | None, *, 
         "LOCKSTEP_HUBSPOT_CLIENT_SECRET": traffic.HUBSPOT_SECRET,
         "LOCKSTEP_LOG_LEVEL": "WARNING",
         **({} if lane else {"LOCKSTEP_BULK_MIN_EVENTS": "0"}),
+        **({"LOCKSTEP_BULK_BATCH_MAX": str(slices)} if slices else {}),
     }
     ports = {name: free_port() for name in ("ingest", "scoring", "sla")}
     servers = {name: Server(f"services.{name}.app:create_app", port, env, factory=True) for name, port in ports.items()}
@@ -143,16 +154,29 @@ def measure(args: argparse.Namespace) -> tuple[str, list[Headline]]:
     backend = "PostgreSQL" if args.postgres else "SQLite"
     alone_s = on_fresh_database(args.postgres, lambda url: scoring_alone(args, url))
     print(f"{backend}: the scoring benchmark's consumer needs {alone_s:.1f} s for the import's events alone")
-    runs = [
-        on_fresh_database(args.postgres, lambda url: run_once("quiet", args, url, contacts=0, lane=True)),
-        on_fresh_database(
-            args.postgres, lambda url: run_once("burst, bulk lane", args, url, contacts=args.contacts, lane=True)
-        ),
-        on_fresh_database(
-            args.postgres, lambda url: run_once("burst, lane off", args, url, contacts=args.contacts, lane=False)
-        ),
-    ]
-    return traffic.section(args, backend, alone_s, runs)
+    quiet = on_fresh_database(args.postgres, lambda url: run_once("quiet", args, url, contacts=0, lane=True))
+
+    def burst(size: int) -> Run:
+        label = f"burst, bulk lane, slices of {size}"
+        return on_fresh_database(
+            args.postgres, lambda url: run_once(label, args, url, contacts=args.contacts, lane=True, slices=size)
+        )
+
+    lanes = [burst(size) for size in args.slices]
+    off = on_fresh_database(
+        args.postgres, lambda url: run_once("burst, lane off", args, url, contacts=args.contacts, lane=False)
+    )
+    return traffic.section(args, backend, alone_s, quiet, lanes, off)
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected slice sizes such as 100,250, got {text!r}") from None
+    if not sizes or any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"expected positive slice sizes such as 100,250, got {text!r}")
+    return sizes
 
 
 def main() -> None:
@@ -167,7 +191,15 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=240, help="how long to wait for the pipeline to finish")
     parser.add_argument("--kafka", default=os.environ.get("LOCKSTEP_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     parser.add_argument("--postgres", metavar="ADMIN_URL", help="run on fresh PostgreSQL databases instead of SQLite")
+    parser.add_argument(
+        "--slices",
+        type=_sizes,
+        help="bulk-lane slice sizes to run the burst with, the headline's first (default: the service's, and 250)",
+    )
     args = parser.parse_args()
+    if args.slices is None:
+        default = ScoringSettings.model_fields["bulk_batch_max"].default
+        args.slices = list(dict.fromkeys([default, 250]))
     started = time.monotonic()
     section, headlines = measure(args)
     write_section("burst-postgres" if args.postgres else "burst", section, headlines)

@@ -250,14 +250,18 @@ def _lag_curve(runs: list[Run], step_s: float = 2.0, rows: int = 30) -> list[str
     return lines
 
 
-def section(args: argparse.Namespace, backend: str, alone_s: float, runs: list[Run]) -> tuple[str, list[Headline]]:
+def section(
+    args: argparse.Namespace, backend: str, alone_s: float, quiet: Run, lanes: list[Run], off: Run
+) -> tuple[str, list[Headline]]:
+    """The headline is the first slice size's (the service's default unless --slices says otherwise)."""
     p = percentile
-    quiet, lane, off = runs
+    runs, lane = [quiet, *lanes, off], lanes[0]
     lines = [
         f"## Burst: a {args.contacts:,}-contact HubSpot import beside interactive traffic ({backend})",
         "",
-        f"`python -m bench.burst --contacts {args.contacts} --rate {args.rate:g}"
-        f"{' --postgres URL' if backend == 'PostgreSQL' else ''}` — the three services as processes (as in "
+        f"`python -m bench.burst --contacts {args.contacts} --rate {args.rate:g} "
+        f"--slices {','.join(map(str, args.slices))}{' --postgres URL' if backend == 'PostgreSQL' else ''}` — "
+        "the three services as processes (as in "
         f"bench.e2e); interactive traffic at {args.rate:g} events/s for {args.duration:g} s (e2e's journey: a demo "
         f"request makes each lead an MQL, half touched {TOUCH_AFTER_S:g} s later, half left to breach a "
         f"{args.target:g} s first-touch target); {args.import_after:g} s in, {args.contacts:,} `contact.creation` "
@@ -300,14 +304,14 @@ def section(args: argparse.Namespace, backend: str, alone_s: float, runs: list[R
     ]
     headlines = [
         Headline(
-            f"interactive webhook -> lifecycle p99 during a {args.contacts:,}-contact import ({backend})",
+            f"interactive webhook -> lifecycle p99 during a {args.contacts:,}-contact import ({backend}, {lane.label})",
             f"{p(lane.interactive_ms, 99):.0f} ms",
             f"no import {p(quiet.interactive_ms, 99):.0f} ms; lane off {p(off.interactive_ms, 99):.0f} ms",
             f"{p(lane.interactive_ms, 99) / max(p(quiet.interactive_ms, 99), 0.001):.1f}x",
             "p99 < 250 ms during the import",
         ),
         Headline(
-            f"import of {args.contacts:,} contacts, first request -> last scored ({backend})",
+            f"import of {args.contacts:,} contacts, first request -> last scored ({backend}, {lane.label})",
             f"{lane.import_s or 0:.1f} s",
             f"scoring alone {alone_s:.1f} s",
             f"{(lane.import_s or 0) / max(alone_s, 0.001):.2f}x",

@@ -10,7 +10,7 @@ from services.scoring.writeback.vendors.credentials import MarketoSettings, Pipe
 
 class ScoringSettings(ContractSettings, SalesforceSettings, PipedriveSettings, MarketoSettings):
     bulk_batch_max: int = Field(
-        250,
+        100,
         ge=1,
         le=10_000,
         description=(
