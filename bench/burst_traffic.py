@@ -256,6 +256,7 @@ def section(
     """The headline is the first slice size's (the service's default unless --slices says otherwise)."""
     p = percentile
     runs, lane = [quiet, *lanes, off], lanes[0]
+    slices = lane.label.removeprefix("burst, bulk lane, ")
     lines = [
         f"## Burst: a {args.contacts:,}-contact HubSpot import beside interactive traffic ({backend})",
         "",
@@ -304,14 +305,14 @@ def section(
     ]
     headlines = [
         Headline(
-            f"interactive webhook -> lifecycle p99 during a {args.contacts:,}-contact import ({backend}, {lane.label})",
+            f"interactive webhook -> lifecycle p99 during a {args.contacts:,}-contact import ({backend}, {slices})",
             f"{p(lane.interactive_ms, 99):.0f} ms",
             f"no import {p(quiet.interactive_ms, 99):.0f} ms; lane off {p(off.interactive_ms, 99):.0f} ms",
             f"{p(lane.interactive_ms, 99) / max(p(quiet.interactive_ms, 99), 0.001):.1f}x",
             "p99 < 250 ms during the import",
         ),
         Headline(
-            f"import of {args.contacts:,} contacts, first request -> last scored ({backend}, {lane.label})",
+            f"import of {args.contacts:,} contacts, first request -> last scored ({backend}, {slices})",
             f"{lane.import_s or 0:.1f} s",
             f"scoring alone {alone_s:.1f} s",
             f"{(lane.import_s or 0) / max(alone_s, 0.001):.2f}x",
