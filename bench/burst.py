@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from bench import burst_report
 from bench import burst_traffic as traffic
 from bench.common import REPO, Headline, Server, drop_topics, free_port, percentile, write_section
 from bench.e2e import SECRET, bench_contract
@@ -166,7 +167,7 @@ def measure(args: argparse.Namespace) -> tuple[str, list[Headline]]:
     off = on_fresh_database(
         args.postgres, lambda url: run_once("burst, lane off", args, url, contacts=args.contacts, lane=False)
     )
-    return traffic.section(args, backend, alone_s, quiet, lanes, off)
+    return burst_report.section(args, backend, alone_s, quiet, lanes, off)
 
 
 def _sizes(text: str) -> list[int]:

@@ -1,9 +1,10 @@
-"""What bench/burst.py sends, reads back and reports: the interactive journey, the HubSpot import,
-the SLA's watermark lag over time, and the section written to docs/benchmarks.md."""
+"""What bench/burst.py sends and reads back: the interactive journey, the HubSpot import, and the
+SLA's watermark lag over time (its section of docs/benchmarks.md is burst_report.py's)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
 import time
@@ -12,10 +13,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer
 
-from bench.common import Headline, bench_keys, percentile
-from bench.e2e import TOUCH_AFTER_S, schedule
+from bench.common import bench_keys
+from bench.e2e import schedule
+from bench.e2e_probes import run_records
 from bench.loadgen import Timed, send_closed_loop, send_on_schedule
 from contract import load_contract
 from contract.settings import DEFAULT_CONTRACT
@@ -25,9 +26,7 @@ from services.simulator import wire
 from shared.events import EventEnvelope
 
 if TYPE_CHECKING:
-    import argparse
-
-    from bench.burst import Run
+    pass
 
 HUBSPOT_SECRET = "bench-burst-hubspot-client-secret"
 BATCH = 100  # events per request: HubSpot's largest batch
@@ -146,52 +145,39 @@ async def collect(
 ) -> dict[str, Any]:
     """From the topics: each interactive lead's MQL transition (record time), each import lead's
     `created` transitions (record times), and every alert."""
-    consumer = AIOKafkaConsumer(
-        f"{prefix}events",
-        f"{prefix}lifecycle",
-        f"{prefix}alerts",
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-        fetch_max_wait_ms=50,
-        max_partition_fetch_bytes=4 * 2**20,
-    )
-    await consumer.start()
     mql: dict[str, int] = {}
     demo: dict[str, int] = {}
     created: dict[str, list[int]] = {}
     alerts: list[dict] = []
-    deadline = time.monotonic() + timeout_s
     done_at: float | None = None
-    try:
-        while time.monotonic() < deadline and (done_at is None or time.monotonic() - done_at < 3):
-            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-            for records in batches.values():
-                for record in records:
-                    kind = dict(record.headers).get("ce_type")
-                    if kind == b"lockstep.activity.recorded.v1" and record.key and record.key.decode() in interactive:
-                        if orjson.loads(record.value).get("kind") == "demo_request":
-                            demo.setdefault(record.key.decode(), record.timestamp)
-                    elif kind == b"lockstep.lifecycle.transitioned.v1":
-                        key = record.key.decode()
-                        if key in interactive:
-                            if orjson.loads(record.value).get("to_stage") == "mql":
-                                mql.setdefault(key, record.timestamp)
-                        elif key in imported and orjson.loads(record.value).get("from_stage") is None:
-                            created.setdefault(key, []).append(record.timestamp)
-                    elif kind == b"lockstep.alert.raised.v1":
-                        alerts.append({**orjson.loads(record.value), "timestamp": record.timestamp})
-            alerted = sum(1 for a in alerts if a.get("lead_key") in interactive)
-            if (
-                done_at is None
-                and len(mql) >= len(interactive)
-                and len(created) >= len(imported)
-                and (alerted >= untouched * 3)
-            ):
-                done_at = time.monotonic()  # a little longer: an alert too many would come now
-    finally:
-        await consumer.stop()
+
+    def done() -> bool:
+        nonlocal done_at
+        alerted = sum(1 for a in alerts if a.get("lead_key") in interactive)
+        if (
+            done_at is None
+            and len(mql) >= len(interactive)
+            and len(created) >= len(imported)
+            and alerted >= untouched * 3
+        ):
+            done_at = time.monotonic()  # a little longer: an alert too many would come now
+        return done_at is not None and time.monotonic() - done_at >= 3
+
+    async with contextlib.aclosing(run_records(bootstrap, prefix, timeout_s, done)) as records:
+        async for record in records:
+            kind = dict(record.headers).get("ce_type")
+            if kind == b"lockstep.activity.recorded.v1" and record.key and record.key.decode() in interactive:
+                if orjson.loads(record.value).get("kind") == "demo_request":
+                    demo.setdefault(record.key.decode(), record.timestamp)
+            elif kind == b"lockstep.lifecycle.transitioned.v1":
+                key = record.key.decode()
+                if key in interactive:
+                    if orjson.loads(record.value).get("to_stage") == "mql":
+                        mql.setdefault(key, record.timestamp)
+                elif key in imported and orjson.loads(record.value).get("from_stage") is None:
+                    created.setdefault(key, []).append(record.timestamp)
+            elif kind == b"lockstep.alert.raised.v1":
+                alerts.append({**orjson.loads(record.value), "timestamp": record.timestamp})
     return {"mql": mql, "demo": demo, "created": created, "alerts": alerts}
 
 
@@ -231,92 +217,3 @@ def summarize(label: str, run: str, plan: list, sent: tuple, seen: dict[str, Any
         "failures": sum(1 for item in [*items, *batches] if item.status != 200),
         "lag": [(at - origin, value) for at, value in lag],
     }
-
-
-def _lag_curve(runs: list[Run], step_s: float = 2.0, rows: int = 30) -> list[str]:
-    longest = max((at for run in runs for at, _ in run.lag), default=0.0)
-    step = max(step_s, step_s * round(longest / step_s / rows + 0.5))
-    lines = ["| s since the import began | " + " | ".join(run.label for run in runs) + " |"]
-    lines.append("| ---: |" + " ---: |" * len(runs))
-    start = min((at for run in runs for at, _ in run.lag), default=0.0)
-    at = step * (start // step)
-    while at <= longest:
-        cells = []
-        for run in runs:
-            inside = [lag for t, lag in run.lag if at <= t < at + step]
-            cells.append(f"{max(inside):.1f}" if inside else "")
-        lines.append(f"| {at:+.0f} | " + " | ".join(cells) + " |")
-        at += step
-    return lines
-
-
-def section(
-    args: argparse.Namespace, backend: str, alone_s: float, quiet: Run, lanes: list[Run], off: Run
-) -> tuple[str, list[Headline]]:
-    """The headline is the first slice size's (the service's default unless --slices says otherwise)."""
-    p = percentile
-    runs, lane = [quiet, *lanes, off], lanes[0]
-    slices = lane.label.removeprefix("burst, bulk lane, ")
-    lines = [
-        f"## Burst: a {args.contacts:,}-contact HubSpot import beside interactive traffic ({backend})",
-        "",
-        f"`python -m bench.burst --contacts {args.contacts} --rate {args.rate:g} "
-        f"--slices {','.join(map(str, args.slices))}{' --postgres URL' if backend == 'PostgreSQL' else ''}` — "
-        "the three services as processes (as in "
-        f"bench.e2e); interactive traffic at {args.rate:g} events/s for {args.duration:g} s (e2e's journey: a demo "
-        f"request makes each lead an MQL, half touched {TOUCH_AFTER_S:g} s later, half left to breach a "
-        f"{args.target:g} s first-touch target); {args.import_after:g} s in, {args.contacts:,} `contact.creation` "
-        f"events in signed HubSpot batches of {BATCH}, {IN_FLIGHT} requests in flight. Each run on fresh services, "
-        "topics and database. Interactive latency: webhook sent -> its MQL transition on `lifecycle`, for the leads "
-        "whose demo request was sent while the import was being scored (all of them in the quiet run). The "
-        "import's duration: first request sent -> the last import lead's `created` stage change on `lifecycle`. "
-        "Baseline for it: the scoring benchmark's consumer (bench/consume.py, one process, its own measure: from "
-        "its first batch committed to its last) scoring the import's events alone from a topic, same run: "
-        f"{alone_s:.1f} s.",
-        "",
-        "| run | interactive p50 ms | interactive p99 ms | of which ingest p99 / scoring p99 | leads measured "
-        "| import s | import / scoring alone | import leads scored (created records) | alerts on leads touched in time "
-        "| alerts (distinct) | pipeline.lagging | non-200 |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: |",
-    ]
-    for run in runs:
-        ratio = f"{run.import_s / alone_s:.2f}x" if run.import_s and alone_s else ""
-        lines.append(
-            f"| {run.label} | {p(run.interactive_ms, 50):.0f} | {p(run.interactive_ms, 99):.0f} "
-            f"| {p(run.ingest_ms, 99):.0f} / {p(run.scoring_ms, 99):.0f} "
-            f"| {len(run.interactive_ms):,} | {run.import_s or 0:.1f} | {ratio} "
-            f"| {run.imported:,} of {args.contacts if run is not quiet else 0:,} ({run.created_records:,}) "
-            f"| {run.touched_alerts} | {run.alerts:,} ({run.distinct_alerts:,}) | {run.lagging_alerts} "
-            f"| {run.failures} |"
-        )
-    lines += [
-        "",
-        "Of which: webhook sent -> the demo request on `events` (the door), and `events` -> `lifecycle` (scoring "
-        "and its outbox relay). The SLA's watermark lag (`lockstep_sla_watermark_lag_seconds`, the most in each "
-        "interval; how long a due alert waits for the pipeline's input to be complete), sampled every 0.5 s:",
-        "",
-        *_lag_curve(runs),
-        "",
-        "CPU seconds over each run (start-up included): "
-        + "; ".join(f"{run.label}: " + ", ".join(f"{n} {s:.0f}" for n, s in run.cpu.items()) for run in runs)
-        + ".",
-        "Target (issue 18): during the import, interactive webhook -> lifecycle p99 < 250 ms, and the import done "
-        "within 1.5x the scoring benchmark's time for its events alone; 0 alerts on leads touched in time.",
-    ]
-    headlines = [
-        Headline(
-            f"interactive webhook -> lifecycle p99 during a {args.contacts:,}-contact import ({backend}, {slices})",
-            f"{p(lane.interactive_ms, 99):.0f} ms",
-            f"no import {p(quiet.interactive_ms, 99):.0f} ms; lane off {p(off.interactive_ms, 99):.0f} ms",
-            f"{p(lane.interactive_ms, 99) / max(p(quiet.interactive_ms, 99), 0.001):.1f}x",
-            "p99 < 250 ms during the import",
-        ),
-        Headline(
-            f"import of {args.contacts:,} contacts, first request -> last scored ({backend}, {slices})",
-            f"{lane.import_s or 0:.1f} s",
-            f"scoring alone {alone_s:.1f} s",
-            f"{(lane.import_s or 0) / max(alone_s, 0.001):.2f}x",
-            "<= 1.5x scoring alone",
-        ),
-    ]
-    return "\n".join(lines), headlines

@@ -10,25 +10,28 @@ Wall-clock latencies move by 2x between minutes on a shared machine; CPU time pe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 
 import orjson
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
 
 from shared.bus import ensure_topics
 
 
-async def collect(
-    bootstrap: str, prefix: str, expect_mql: int, expect_alerts: int, timeout_s: float
-) -> tuple[dict[str, int], dict[str, int], dict[str, int], list[dict]]:
-    """Per lead key: when its demo request reached `events`, its MQL transition `lifecycle` and its
-    touch `events`; and every alert with its record timestamp."""
+async def run_records(
+    bootstrap: str, prefix: str, timeout_s: float, done: Callable[[], bool]
+) -> AsyncGenerator[ConsumerRecord, None]:
+    """Every record of a run's `events`, `lifecycle` and `alerts` topics from their start, until
+    `done()` (asked between fetches) or `timeout_s`."""
     consumer = AIOKafkaConsumer(
         f"{prefix}events",
         f"{prefix}lifecycle",
@@ -38,36 +41,41 @@ async def collect(
         enable_auto_commit=False,
         group_id=None,
         fetch_max_wait_ms=20,
+        max_partition_fetch_bytes=4 * 2**20,  # an import's records come in bulk
     )
     await consumer.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline and not done():
+            for records in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
+                for record in records:
+                    yield record
+    finally:
+        await consumer.stop()
+
+
+async def collect(
+    bootstrap: str, prefix: str, expect_mql: int, expect_alerts: int, timeout_s: float
+) -> tuple[dict[str, int], dict[str, int], dict[str, int], list[dict]]:
+    """Per lead key: when its demo request reached `events`, its MQL transition `lifecycle` and its
+    touch `events`; and every alert with its record timestamp."""
     demo: dict[str, int] = {}
     mql: dict[str, int] = {}
     touches: dict[str, int] = {}
     alerts: list[dict] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline and (len(mql) < expect_mql or len(alerts) < expect_alerts):
-            batches = await consumer.getmany(timeout_ms=500)
-            for records in batches.values():
-                for record in records:
-                    headers = dict(record.headers)
-                    data = orjson.loads(record.value)
-                    if (
-                        headers.get("ce_type") == b"lockstep.activity.recorded.v1"
-                        and data.get("kind") == "demo_request"
-                    ):
-                        demo.setdefault(record.key.decode(), record.timestamp)
-                    elif (
-                        headers.get("ce_type") == b"lockstep.lifecycle.transitioned.v1"
-                        and data.get("to_stage") == "mql"
-                    ):
-                        mql.setdefault(data["lead_key"], record.timestamp)
-                    elif headers.get("ce_type") == b"lockstep.sales.touched.v1":
-                        touches.setdefault(record.key.decode(), record.timestamp)
-                    elif headers.get("ce_type") == b"lockstep.alert.raised.v1":
-                        alerts.append({**data, "timestamp": record.timestamp})
-    finally:
-        await consumer.stop()
+    reading = run_records(bootstrap, prefix, timeout_s, lambda: len(mql) >= expect_mql and len(alerts) >= expect_alerts)
+    async with contextlib.aclosing(reading) as records:
+        async for record in records:
+            kind = dict(record.headers).get("ce_type")
+            data = orjson.loads(record.value)
+            if kind == b"lockstep.activity.recorded.v1" and data.get("kind") == "demo_request":
+                demo.setdefault(record.key.decode(), record.timestamp)
+            elif kind == b"lockstep.lifecycle.transitioned.v1" and data.get("to_stage") == "mql":
+                mql.setdefault(data["lead_key"], record.timestamp)
+            elif kind == b"lockstep.sales.touched.v1":
+                touches.setdefault(record.key.decode(), record.timestamp)
+            elif kind == b"lockstep.alert.raised.v1":
+                alerts.append({**data, "timestamp": record.timestamp})
     return demo, mql, touches, alerts
 
 

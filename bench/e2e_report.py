@@ -47,7 +47,8 @@ def section(
     touch_after_s: float,
 ) -> str:
     """`runs`: the reported (median) run of each rate; `all_p99`: each rate's runs' webhook -> lifecycle p99."""
-    rates = " and ".join(f"{run.rate:,.0f}" for run in runs)
+    named = [f"{run.rate:,.0f}" for run in runs]
+    rates = " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 2 else named)
     lines = [
         f"## End to end: webhook -> lifecycle -> alert at {rates} events/s ({database})",
         "",
