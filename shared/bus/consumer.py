@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.bus.failures import Abandoned, FailurePolicy, processed_row
 from shared.bus.polling import (
-    PROGRESS_FETCH_WAIT_MS,
+    PROGRESS_FETCH,
     Batch,
     PendingOffsetCommits,
     Prefetcher,
@@ -149,7 +149,7 @@ class ConsumerRunner:
             session_timeout_ms=self._session_timeout_ms,
             heartbeat_interval_ms=max(1000, self._session_timeout_ms // 3),
             max_poll_records=self._batch_max,
-            **({"fetch_max_wait_ms": PROGRESS_FETCH_WAIT_MS} if self._progress is not None else {}),
+            **(PROGRESS_FETCH if self._progress is not None else {}),
             partition_assignment_strategy=self._assignors,
         )
 
