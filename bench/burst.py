@@ -36,7 +36,7 @@ from typing import TypeVar
 from bench import burst_report
 from bench import burst_traffic as traffic
 from bench.common import REPO, Headline, Server, drop_topics, free_port, percentile, write_section
-from bench.e2e import SECRET, bench_contract
+from bench.e2e_traffic import SECRET, bench_contract
 from bench.scoring import consume, drop_pg_database, fill, pg_database
 from services.scoring.settings import ScoringSettings
 from shared.bus import ensure_topics

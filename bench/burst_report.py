@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from bench.burst_traffic import BATCH, IN_FLIGHT
 from bench.common import Headline, percentile
-from bench.e2e import TOUCH_AFTER_S
+from bench.e2e_traffic import TOUCH_AFTER_S
 
 if TYPE_CHECKING:
     import argparse

@@ -15,8 +15,8 @@ import httpx
 import orjson
 
 from bench.common import bench_keys
-from bench.e2e import schedule
 from bench.e2e_probes import run_records
+from bench.e2e_traffic import schedule
 from bench.loadgen import Timed, send_closed_loop, send_on_schedule
 from contract import load_contract
 from contract.settings import DEFAULT_CONTRACT
