@@ -33,7 +33,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import REPO, drop_topics, percentile
-from bench.reports import TREND_MONTHS, last_month, parse_sizes, reporting_zone, reports, spell, trend_start
+from bench.reports import last_month, parse_sizes, reporting_zone, reports, trend_start
+from bench.reports_report import TREND_MONTHS, spell
 from bench.reports_requests import NAMES, Scoring, Volumes, month_volumes, viewer_key
 from bench.reports_store import Made, postgres_history, sqlite_history
 from shared.db.engine import create_engine
