@@ -27,6 +27,10 @@ STATIC = Path(__file__).parent / "static"
 ASSETS = {
     "dashboard.css": "text/css",
     "dashboard.js": "text/javascript",
+    "dashboard-alerts.js": "text/javascript",
+    "dashboard-elements.js": "text/javascript",
+    "dashboard-panels.js": "text/javascript",
+    "dashboard-pipeline.js": "text/javascript",
     "charts.js": "text/javascript",
     "session.js": "text/javascript",
     "scorecard.css": "text/css",
