@@ -16,6 +16,7 @@ from sqlalchemy.exc import StatementError
 from shared.events.keys import remove_emails
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+HTTP_CLIENT_LOGGERS = ("httpx", "httpcore", "urllib3", "requests")
 
 
 class AddressFreeFormatter(logging.Formatter):
@@ -32,6 +33,11 @@ def configure_logging(level: str = "INFO") -> None:
     # aiokafka logs every reconnect attempt at ERROR while the broker is away; we log our own.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLevelName(level)))
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # HTTP clients log each request's URL (httpx at INFO, urllib3 under the CRM clients at DEBUG), and
+    # a URL can be a credential: a Slack incoming webhook is one, a target may carry a token in its
+    # query. Whatever the level, they say only what went wrong.
+    for client in HTTP_CLIENT_LOGGERS:
+        logging.getLogger(client).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def error_text(exc: BaseException, limit: int = 1000) -> str:

@@ -66,3 +66,28 @@ def test_every_formatted_log_line_has_its_addresses_replaced_traceback_included(
     line = formatter.format(record)
     assert ADDRESS not in line and OTHER not in line
     assert line.startswith("ERROR lead [email] failed") and "KeyError" in line
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+async def test_no_http_client_logs_the_url_it_calls_whatever_the_level(level):
+    """A Slack incoming-webhook URL is a credential, and httpx logs every request's URL at INFO."""
+    import httpx
+
+    from shared.logs import configure_logging
+
+    secret_url = "https://hooks.slack.example/services/T000/B000/s3cr3t-webhook-token"
+    configure_logging(level)
+    lines: list[str] = []
+    catch = logging.Handler()
+    catch.emit = lambda record: lines.append(record.getMessage())
+    logging.getLogger().addHandler(catch)
+    try:
+        transport = httpx.MockTransport(lambda request: httpx.Response(204))
+        async with httpx.AsyncClient(transport=transport) as client:
+            await client.post(secret_url, json={"text": "breach"})
+        logging.getLogger("urllib3.connectionpool").debug("POST %s 200", secret_url)
+        logging.getLogger("lockstep.probe").warning("still logging")
+    finally:
+        logging.getLogger().removeHandler(catch)
+        configure_logging("INFO")
+    assert lines == ["still logging"]
