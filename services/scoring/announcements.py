@@ -9,20 +9,21 @@ import hashlib
 from datetime import datetime
 
 from services.scoring.domain.lead import Lead, Transition, full_name
-from shared.events import EventEnvelope, LeadAssigned, LeadIdentified, LifecycleTransitioned
+from shared.events import EventEnvelope, LeadAssigned, LeadIdentified, LeadKeys, LifecycleTransitioned
 
 
 def digest(*parts: str) -> str:
-    """A stable id part from parts that may be long or personal (a sender's event id, a lead's names)."""
+    """A stable id part from parts that may be long (a sender's event id); not for personal ones, which
+    take `LeadKeys.opaque_id`: a plain hash of an address can be tested against a guess."""
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
-def identified(key: str, names: list[str], at: datetime) -> EventEnvelope:
+def identified(key: str, names: list[str], at: datetime, keys: LeadKeys) -> EventEnvelope:
     payload = LeadIdentified(lead_key=key, identities=sorted(names), occurred_at=at)
     return EventEnvelope.wrap(
         payload,
-        # The names are emails and record ids: in the payload, never in the id.
-        id=f"identified:{key}:{digest(*sorted(names))}",
+        # The names are emails and record ids: in the payload, never in the id, not even as a plain hash.
+        id=f"identified:{key}:{keys.opaque_id(*sorted(names))}",
         source="/lockstep/scoring",
         subject=key,
         time=at,

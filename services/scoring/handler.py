@@ -185,7 +185,7 @@ class ScoringHandler:
             )
         # Identities first: a consumer matching source events to leads learns them before it needs them.
         records = [
-            OutgoingRecord.event(self._topic, announcements.identified(key, names, batch.earliest), key=key)
+            OutgoingRecord.event(self._topic, announcements.identified(key, names, batch.earliest, self._keys), key=key)
             for key, names in batch.repo.new_identities().items()
         ]
         leads = batch.repo.leads

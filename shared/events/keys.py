@@ -66,6 +66,13 @@ class LeadKeys:
         """The key of a `LeadRef`: of its email when it has one, else of its source record."""
         return self.lead_key(email=ref.email, source=ref.source, record_id=ref.record_id)
 
+    def opaque_id(self, *parts: str) -> str:
+        """A stable id part from parts that may be personal (a lead's names, a sender's id that quotes an
+        address): keyed like lead keys, so nobody without the secret can test a guessed address against
+        an id, as anyone could against a plain hash."""
+        material = "\x1f".join(parts).encode()
+        return hmac.digest(self._key, b"id\x1f" + material, "sha256").hex()[:32]
+
     def identity(self, identity: str) -> str:
         """The hash of an identity (`email:ada@x.com`, `hubspot:501`): the lead key that identity alone gives."""
         if identity.startswith("email:"):

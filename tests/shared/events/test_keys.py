@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -50,6 +51,19 @@ def test_an_identity_hashes_to_the_key_it_alone_would_give():
     email, record = ref.identities()
     assert keys.identity(email) == keys.of(ref)
     assert keys.identity(record) == keys.lead_key(email=None, source="hubspot", record_id="501")
+
+
+def test_an_id_made_from_personal_parts_cannot_be_tested_against_a_guess_without_the_secret():
+    """A lead's announcement of its names is identified by them: a plain hash of an address in an id
+    (the lifecycle topic's ce_id, dead letters, logs) would confirm a guessed address to anyone."""
+    names = ("email:ada@example.com", "hubspot:501")
+    made = LeadKeys(SECRET).opaque_id(*names)
+    assert made == LeadKeys(SECRET).opaque_id(*names), "stable: a redelivery is recognised"
+    assert made != LeadKeys(OTHER).opaque_id(*names)
+    assert re.fullmatch(r"[0-9a-f]{32}", made)
+    plain = hashlib.sha256("\x1f".join(names).encode()).hexdigest()
+    assert made not in plain
+    assert made != LeadKeys(SECRET).opaque_id("email:ada@example.com\x1fhubspot:501x")
 
 
 @pytest.mark.parametrize("value", [None, "", "   ", "short-secret"])
