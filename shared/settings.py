@@ -33,8 +33,10 @@ class LockstepSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True, hide_input_in_errors=True)
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port")
+    # repr=False: a URL may hold the database password, and settings end up in reprs (a traceback's locals).
     database_url: str = Field(
         "sqlite+aiosqlite:///./var/{service}.db",
+        repr=False,
         description=(
             "SQLAlchemy URL; `{service}` becomes ingest, scoring or sla (one SQLite file each by default);"
             " postgres:// and postgresql:// URLs get the asyncpg driver"

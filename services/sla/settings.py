@@ -32,8 +32,9 @@ class SlaSettings(ContractSettings):
             " each partition's watermark is held back this much"
         ),
     )
-    alert_webhooks: str = Field(
+    alert_webhooks: str = Field(  # repr=False: its URLs and signing secrets are credentials
         "[]",
+        repr=False,
         description="Outbound alert webhooks, a JSON list of targets (name, url, format standard|slack, secret, kinds)",
     )
     scoring_url: str = Field(

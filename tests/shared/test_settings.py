@@ -33,3 +33,19 @@ def test_a_bad_setting_fails_fast_naming_the_variable(monkeypatch, variable, val
 def test_plain_postgres_urls_get_the_async_driver(monkeypatch):
     monkeypatch.setenv("LOCKSTEP_DATABASE_URL", "postgres://u:p@db:5432/lockstep")
     assert load_settings(LockstepSettings).database_url == "postgresql+asyncpg://u:p@db:5432/lockstep"
+
+
+def test_a_settings_repr_shows_no_password_or_webhook_secret(monkeypatch):
+    """Settings end up in reprs (a traceback's locals, a debugger): the database URL may hold a password,
+    and the alert webhooks' URLs and signing secrets are credentials."""
+    from services.sla.settings import SlaSettings
+
+    monkeypatch.setenv("LOCKSTEP_DATABASE_URL", "postgresql://lockstep:Pa55-w0rd@db.internal/lockstep")
+    monkeypatch.setenv(
+        "LOCKSTEP_ALERT_WEBHOOKS",
+        '[{"name": "ops", "url": "https://hooks.slack.example/services/T0/B0/sl4ck-t0ken", "format": "slack"}]',
+    )
+    settings = load_settings(SlaSettings)
+    assert settings.database_url.endswith("@db.internal/lockstep") and "sl4ck-t0ken" in settings.alert_webhooks
+    shown = repr(settings) + str(settings)
+    assert "Pa55-w0rd" not in shown and "sl4ck-t0ken" not in shown
