@@ -54,7 +54,7 @@ EXAMPLES = settings(
 )
 # Any character, often one that broke a store or looks like one (a NUL and its escapes). Lone
 # surrogates are left out: JSON and XML parsers refuse them, so they would only end requests at
-# the door (test_door_unit.py has the door refuse one an adapter made).
+# the door (test_door_unit_unstorable_text.py has the door refuse one an adapter made).
 TRICKY = ["\x00"] * 6 + ["\\u0000", "\\x00", "%00", "'", '"', "\\", "<", "&", "é", "日", "\U0001f600", " ", "\t"]
 character = st.characters(exclude_categories=["Cs"])
 text = st.lists(st.one_of(character, character, character, st.sampled_from(TRICKY)), max_size=6).map("".join)

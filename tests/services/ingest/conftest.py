@@ -1,4 +1,5 @@
-"""An ingest app in-process, with every source configured, against the real broker."""
+"""An ingest app in-process, with every source configured, against the real broker; and for the door's
+unit tests a door with a fake producer and a fixed clock (fake_door.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
+from tests.services.ingest.fake_door import Door, new_door
 from tests.support.access import issue_key
 from tests.support.apps import running
 
@@ -50,3 +52,8 @@ async def ingest(kafka_bootstrap, topic_prefix, tmp_path, admin_key):
     app = create_app(settings)
     async with running(app, BASE_URL) as client:
         yield client, settings
+
+
+@pytest.fixture
+def door() -> Door:
+    return new_door()

@@ -18,7 +18,7 @@ from services.simulator.signing import (
     new_standard_webhooks_secret,
     salesforce_url,
 )
-from tests.services.ingest.sources.test_hubspot import FAQ_BODY
+from tests.services.ingest.sources.hubspot_samples import FAQ_BODY
 
 DOC_SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
 

@@ -19,7 +19,7 @@ from services.simulator.signing import (
 )
 from shared.webhooks.signing import standard_webhooks_headers
 from tests.services.ingest.sources.factories import HUBSPOT_URL, NOW, NOW_MS, SALESFORCE_ORG_18, request
-from tests.services.ingest.sources.test_salesforce import CAPTURED_LEAD
+from tests.services.ingest.sources.salesforce_samples import CAPTURED_LEAD
 
 OLD_WHSEC, NEW_WHSEC = new_standard_webhooks_secret(b"old"), new_standard_webhooks_secret(b"new")
 
