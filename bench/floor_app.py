@@ -51,12 +51,13 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             secret = os.environ.get("LOCKSTEP_GENERIC_SECRET", "whsec_")
             producer = EventProducer(os.environ.get("LOCKSTEP_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
             await producer.start()
+            keys = LeadKeys(os.environ["LOCKSTEP_SECRET_KEY"])
             _state["floor"] = _Floor(
                 producer,
                 base64.b64decode(secret.removeprefix("whsec_")),
                 os.environ.get("LOCKSTEP_TOPIC_PREFIX", "lockstep.") + "floor",
-                Generic([secret], tolerance_s=300),
-                LeadKeys(os.environ["LOCKSTEP_SECRET_KEY"]),
+                Generic([secret], tolerance_s=300, ids=keys),
+                keys,
             )
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":

@@ -14,6 +14,7 @@ export LOCKSTEP_CONTRACT=$PWD/var/demo-contract.yaml
 # Demo credentials, shared by the ingest service and the simulator (the simulator's built-in values).
 export LOCKSTEP_HUBSPOT_CLIENT_SECRET=${LOCKSTEP_HUBSPOT_CLIENT_SECRET:-sim-hubspot-secret}
 export LOCKSTEP_SALESFORCE_ORG_IDS=${LOCKSTEP_SALESFORCE_ORG_IDS:-00Dsimulator0000AAA}
+export LOCKSTEP_SALESFORCE_TOKEN=${LOCKSTEP_SALESFORCE_TOKEN:-sim-salesforce-token}
 export LOCKSTEP_MARKETO_TOKEN=${LOCKSTEP_MARKETO_TOKEN:-sim-marketo-token}
 export LOCKSTEP_PIPEDRIVE_BASIC_AUTH=${LOCKSTEP_PIPEDRIVE_BASIC_AUTH:-pipedrive:sim-pipedrive-password}
 export LOCKSTEP_GENERIC_SECRET=${LOCKSTEP_GENERIC_SECRET:-whsec_c2ltdWxhdG9yLWdlbmVyaWMtc2VjcmV0LTMyYiE=}

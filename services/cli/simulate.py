@@ -50,7 +50,7 @@ def _simulate(args: argparse.Namespace) -> int:
     credentials = Credentials(
         hubspot_secret=(settings.hubspot_secrets or [defaults.hubspot_secret])[0],
         salesforce_org=(settings.salesforce_orgs or [defaults.salesforce_org])[0],
-        salesforce_token=settings.salesforce_tokens[0] if settings.salesforce_tokens else None,
+        salesforce_token=(settings.salesforce_tokens or [defaults.salesforce_token])[0],
         marketo_token=(settings.marketo_tokens or [defaults.marketo_token])[0],
         pipedrive_user=pipedrive[0],
         pipedrive_password=pipedrive[1],

@@ -33,7 +33,7 @@ def build_adapters(settings: IngestSettings, contract: Contract) -> dict[str, So
         Salesforce(settings.salesforce_orgs, settings.salesforce_tokens, sources.salesforce),
         Marketo(settings.marketo_tokens, sources.marketo, sources.marketo.timezone),
         Pipedrive(settings.pipedrive_credentials, sources.pipedrive),
-        Generic(settings.generic_secrets, settings.webhook_tolerance_s),
+        Generic(settings.generic_secrets, settings.webhook_tolerance_s, settings.lead_keys()),
     ]
     return {adapter.name: adapter for adapter in adapters}
 

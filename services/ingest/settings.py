@@ -37,7 +37,11 @@ class IngestSettings(ContractSettings):
         None, description="Accepted Salesforce organization ids (15 or 18 chars), comma-separated"
     )
     salesforce_token: SecretStr | None = Field(
-        None, description="Optional shared token Salesforce must send as ?token="
+        None,
+        description=(
+            "Shared token(s) Salesforce must send as ?token= in the Outbound Message's endpoint URL"
+            " (required: Outbound Messages carry no signature)"
+        ),
     )
     marketo_token: SecretStr | None = Field(None, description="Shared token(s) Marketo sends in X-Lockstep-Token")
     pipedrive_basic_auth: SecretStr | None = Field(

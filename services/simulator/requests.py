@@ -44,7 +44,7 @@ SALESFORCE_STATUS = {
 class Credentials:
     hubspot_secret: str = "sim-hubspot-secret"
     salesforce_org: str = "00Dsimulator0000AAA"
-    salesforce_token: str | None = None
+    salesforce_token: str = "sim-salesforce-token"
     marketo_token: str = "sim-marketo-token"
     pipedrive_user: str = "pipedrive"
     pipedrive_password: str = "sim-pipedrive-password"
@@ -174,7 +174,7 @@ def _salesforce(p: dict, creds: Credentials, now: datetime) -> tuple[str, dict[s
     headers, body = wire.salesforce_request(
         creds.salesforce_org, [wire.salesforce_notification(notification, kind, fields)]
     )
-    path = f"/webhooks/salesforce?token={creds.salesforce_token}" if creds.salesforce_token else "/webhooks/salesforce"
+    path = f"/webhooks/salesforce?token={creds.salesforce_token}"
     return path, headers, body
 
 

@@ -58,6 +58,7 @@ def pipeline_env(
         "scan_interval_s": "0.1",
         "hubspot_client_secret": CREDENTIALS.hubspot_secret,
         "salesforce_org_ids": CREDENTIALS.salesforce_org,
+        "salesforce_token": CREDENTIALS.salesforce_token,
         "marketo_token": CREDENTIALS.marketo_token,
         "pipedrive_basic_auth": f"{CREDENTIALS.pipedrive_user}:{CREDENTIALS.pipedrive_password}",
         "generic_secret": CREDENTIALS.generic_secret,

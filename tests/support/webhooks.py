@@ -61,12 +61,13 @@ class Vendors:
         return Webhook("hubspot", "/webhooks/hubspot", sign)
 
     def salesforce_lead(self, lead_id: str, fields: dict[str, Any], *, at: datetime | None = None) -> Webhook:
-        """An Outbound Message about one Lead (the org id in the body is its only credential)."""
+        """An Outbound Message about one Lead (credentials: the token in the URL, the org id in the body)."""
         notification = wire.salesforce_notification(
             f"04l{next(_serial):015d}", "Lead", {"Id": lead_id, "LastModifiedDate": at or datetime.now(UTC), **fields}
         )
         headers, body = wire.salesforce_request(self.creds.salesforce_org, [notification])
-        return Webhook("salesforce", "/webhooks/salesforce", lambda base_url, now: (headers, body))
+        path = f"/webhooks/salesforce?token={self.creds.salesforce_token}"
+        return Webhook("salesforce", path, lambda base_url, now: (headers, body))
 
     def marketo(
         self, lead_id: str, email: str, activity_type: str, at: datetime | None = None, **fields: str

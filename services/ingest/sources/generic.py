@@ -23,10 +23,9 @@ from services.ingest.sources.base import (
     SourceAdapter,
     Unauthorized,
     json_body,
-    stable_id,
 )
 from shared.events.catalog import SOURCE_EVENTS, SourceEvent, current_versions
-from shared.events.keys import remove_emails
+from shared.events.keys import LeadKeys, remove_emails
 
 # The types a sender may send: what sources report, not what Lockstep's services decide.
 INBOUND_TYPES = {model.event_type: model for model in SOURCE_EVENTS}
@@ -52,8 +51,10 @@ def standard_webhooks_key(secret: str) -> bytes:
 class Generic(SourceAdapter):
     name = "generic"
 
-    def __init__(self, secrets: list[str], tolerance_s: float) -> None:
+    def __init__(self, secrets: list[str], tolerance_s: float, ids: LeadKeys) -> None:
+        """`ids`: the deployment's keyed hash, for a sender's id that quotes an address."""
         self._keys = [standard_webhooks_key(s) for s in secrets]
+        self._ids = ids
         self._tolerance_s = tolerance_s
         self._types = inbound_type_names()
         self._expected = ", ".join(sorted(self._types))
@@ -104,7 +105,7 @@ class Generic(SourceAdapter):
             if own is not None and (not isinstance(own, str) or not own or len(own) > 200):
                 raise BadPayload(f"{where}id: expected a non-empty string of at most 200 characters")
             event_id = f"generic:{own}" if own else f"generic:{delivery}:{index}"
-            if remove_emails(event_id) != event_id:  # ids travel in headers and logs: no address in them
-                event_id = f"generic:{stable_id(event_id)}"
+            if remove_emails(event_id) != event_id:  # ids travel in headers and logs: no address, nor its plain hash
+                event_id = f"generic:{self._ids.opaque_id(event_id)}"
             result.drafts.append(Draft(event_id, payload))
         return result

@@ -1,8 +1,10 @@
 """Salesforce Outbound Messages: a SOAP `notifications` envelope, acknowledged with `<Ack>true</Ack>`.
 
-Outbound Messages carry no signature. A request is accepted when its OrganizationId is one
-of the configured ones (compared on the first 15 characters, so 15- and 18-character ids
-both work) and, when configured, when `?token=` matches.
+Outbound Messages carry no signature and no custom header, so the endpoint URL Salesforce is
+given carries a shared token (`?token=`), which is required: an organization id is an
+identifier, not a secret, and a body naming it alone could erase a person or move a lead. A
+request is accepted when the token matches and its OrganizationId is one of the configured ones
+(compared on the first 15 characters, so 15- and 18-character ids both work).
 """
 
 from __future__ import annotations
@@ -50,7 +52,9 @@ class Salesforce(SourceAdapter):
     def authenticate(self, request: InboundRequest) -> None:
         if not self._orgs:
             raise Unauthorized("LOCKSTEP_SALESFORCE_ORG_IDS is not set")
-        if self._tokens and not any_equal(request.query.get("token", ""), self._tokens):
+        if not self._tokens:
+            raise Unauthorized("LOCKSTEP_SALESFORCE_TOKEN is not set")
+        if not any_equal(request.query.get("token", ""), self._tokens):
             raise Unauthorized("?token= missing or wrong")
         # The organization id is in the body; parse() checks it (an unknown org is a 401 too).
 

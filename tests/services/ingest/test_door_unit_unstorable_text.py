@@ -49,8 +49,9 @@ async def test_text_the_stores_cannot_hold_is_refused_with_a_400_naming_the_fiel
 
 
 async def test_a_nul_in_a_salesforce_message_is_not_xml_and_refused(door):
-    body = factories.SALESFORCE_URL and b"<soapenv:Envelope>&#0;</soapenv:Envelope>"
-    answer = await door.post("/webhooks/salesforce?token=", body, {"content-type": "text/xml"})
+    body = b"<soapenv:Envelope>&#0;</soapenv:Envelope>"
+    path = f"/webhooks/salesforce?token={factories.SALESFORCE_TOKEN}"
+    answer = await door.post(path, body, {"content-type": "text/xml"})
     assert answer.status == 400 and "XML" in answer.json()["detail"]
 
 

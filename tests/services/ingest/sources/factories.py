@@ -14,6 +14,7 @@ from services.ingest.sources.marketo import Marketo
 from services.ingest.sources.pipedrive import Pipedrive
 from services.ingest.sources.salesforce import Salesforce
 from services.simulator.signing import new_standard_webhooks_secret
+from tests.support.keys import TEST_KEYS
 
 # The moment every request "arrives" (received_at), and the IngestSettings default tolerance.
 NOW = datetime(2026, 11, 2, 9, 31, tzinfo=UTC)
@@ -28,6 +29,7 @@ HUBSPOT_URL = "https://hooks.example.com/webhooks/hubspot"
 SALESFORCE_ORG_18 = "00Do0000000e0vQEAQ"
 SALESFORCE_ORG_15 = "00Do0000000e0vQ"
 SALESFORCE_URL = "https://hooks.example.com/webhooks/salesforce"
+SALESFORCE_TOKEN = "sf-test-token"  # the adapters' own token, unless a test gives others
 MARKETO_TOKEN = "mkto-7f3a9c1e5b2d"
 MARKETO_URL = "https://hooks.example.com/webhooks/marketo"
 PIPEDRIVE_USER, PIPEDRIVE_PASSWORD = "lockstep", "p1pedr1ve-s3cret"
@@ -49,7 +51,11 @@ def hubspot(
 
 
 def salesforce(orgs: list[str] | None = None, tokens: list[str] | None = None, mapping=None) -> Salesforce:
-    return Salesforce([SALESFORCE_ORG_15] if orgs is None else orgs, tokens or [], mapping or MAPPINGS.salesforce)
+    return Salesforce(
+        [SALESFORCE_ORG_15] if orgs is None else orgs,
+        [SALESFORCE_TOKEN] if tokens is None else tokens,
+        mapping or MAPPINGS.salesforce,
+    )
 
 
 def marketo(tokens: list[str] | None = None, mapping: MarketoMapping | None = None) -> Marketo:
@@ -65,7 +71,7 @@ def pipedrive(credentials: list[str] | None = None, mapping=None) -> Pipedrive:
 
 
 def generic(secrets: list[str] | None = None) -> Generic:
-    return Generic([GENERIC_SECRET] if secrets is None else secrets, TOLERANCE_S)
+    return Generic([GENERIC_SECRET] if secrets is None else secrets, TOLERANCE_S, TEST_KEYS)
 
 
 def request(

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.services.ingest.sources.factories import SALESFORCE_ORG_18, SALESFORCE_URL, request, salesforce
+from services.simulator.signing import salesforce_url
+from tests.services.ingest.sources.factories import (
+    SALESFORCE_ORG_18,
+    SALESFORCE_TOKEN,
+    SALESFORCE_URL,
+    request,
+    salesforce,
+)
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND = "http://soap.sforce.com/2005/09/outbound"
@@ -112,7 +119,7 @@ OPPORTUNITY = {
 WHEN = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
-def sf_request(body: bytes, url: str = SALESFORCE_URL):
+def sf_request(body: bytes, url: str = salesforce_url(SALESFORCE_URL, SALESFORCE_TOKEN)):
     return request(url, body, {"soapaction": '""'}, content_type="text/xml; charset=utf-8")
 
 

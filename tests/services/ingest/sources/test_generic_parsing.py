@@ -152,4 +152,6 @@ def test_a_sender_id_holding_an_email_address_becomes_its_hash():
     again = parse({**ACTIVITY, "id": "signup-ada@analytical.example"}).drafts[0]
     assert "@" not in first.event_id and first.event_id.startswith("generic:")
     assert first.event_id == again.event_id, "the same id every time: redeliveries stay recognizable"
+    # Keyed: a plain hash of the sender's id would confirm a guessed address to whoever sees the id.
+    assert first.event_id == f"generic:{TEST_KEYS.opaque_id('generic:signup-ada@analytical.example')}"
     assert parse({**ACTIVITY, "id": "plain-id"}).drafts[0].event_id == "generic:plain-id"

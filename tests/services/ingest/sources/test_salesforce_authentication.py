@@ -75,7 +75,13 @@ def test_no_org_configured_is_unauthorized():
         salesforce(orgs=[]).authenticate(sf_request(CAPTURED_LEAD))
 
 
-def test_token_in_the_query_is_checked_when_configured():
+def test_without_a_token_configured_nothing_is_accepted_on_the_organization_id_alone():
+    """An organization id is an identifier, not a secret: a body naming it could erase a person."""
+    with pytest.raises(Unauthorized, match="LOCKSTEP_SALESFORCE_TOKEN is not set"):
+        salesforce(tokens=[]).authenticate(sf_request(CAPTURED_LEAD))
+
+
+def test_the_token_in_the_query_is_checked():
     adapter = salesforce(tokens=["sf-token-1"])
     adapter.authenticate(request(salesforce_url(SALESFORCE_URL, "sf-token-1"), CAPTURED_LEAD, content_type="text/xml"))
     with pytest.raises(Unauthorized, match="token"):
