@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import TYPE_CHECKING
 
 from contract import load_contract
 from contract.settings import ContractSettings
 from services.cli.arguments import Commands
+from services.cli.errors import operate
 from shared.settings import LockstepSettings, load_settings
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def _db_upgrade(args: argparse.Namespace) -> int:
                 await engine.dispose()
             print(f"{service}: migrated to head")
 
-    asyncio.run(run())
+    operate(run)  # a database that does not answer is one line, without its URL (it may hold a password)
     return 0
 
 
@@ -100,8 +100,8 @@ def _topics_create(args: argparse.Namespace) -> int:
     settings = load_settings(LockstepSettings)
     topics = Topics(settings.topic_prefix)
     retention = topics.retention(raw_ms=settings.raw_retention_ms, deadletter_ms=settings.deadletter_retention_ms)
-    created = asyncio.run(
-        ensure_topics(
+    created = operate(
+        lambda: ensure_topics(
             settings.kafka_bootstrap,
             topics.all(),
             partitions=settings.topic_partitions,

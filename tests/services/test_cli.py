@@ -98,3 +98,21 @@ def test_an_erasure_nobody_can_take_is_one_line_and_exit_code_1():
         "lockstep: Kafka (LOCKSTEP_KAFKA_BOOTSTRAP) did not answer"
     )
     assert result.stderr.count("\n") == 1 and "ada@acme.io" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "variable", "value"),
+    [
+        (
+            ("db", "upgrade", "--service", "scoring"),
+            "LOCKSTEP_DATABASE_URL",
+            "postgresql://lockstep:S3cr3tPw@127.0.0.1:1/x",
+        ),
+        (("topics", "create"), "LOCKSTEP_KAFKA_BOOTSTRAP", "127.0.0.1:1"),
+    ],
+)
+def test_set_up_commands_say_what_does_not_answer_in_one_line_without_the_url(args, variable, value):
+    result = _lockstep(*args, env={variable: value})
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("lockstep: ") and variable in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and "S3cr3tPw" not in result.stderr + result.stdout, result.stderr
