@@ -30,8 +30,8 @@ from shared.db.migrations import upgrade
 from shared.db.times import as_utc
 from shared.events import ContactUpserted, EventEnvelope, LeadRef
 from tests.services.sla.test_followups import DECIDED, EMAIL, FIRST_TOUCH, KEY, NOW, PEOPLE, play_story
-from tests.services.sla.test_scenarios import T0, Harness, contract
 from tests.support.keys import TEST_KEYS
+from tests.support.sla_harness import T0, Harness, contract
 
 pytestmark = pytest.mark.kafka
 

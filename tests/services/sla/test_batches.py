@@ -14,11 +14,11 @@ from services.sla.metrics import SlaMetrics
 from services.sla.policies import PolicyBook
 from services.sla.tables import alerts, identities, loop_history, metadata, outbox, timers, touches
 from shared.events import LeadIdentified, LeadRef, LifecycleTransitioned, SalesTouched
-from tests.services.sla import test_scenarios
-from tests.services.sla.test_scenarios import T0, Harness, contract
+from tests.support import sla_harness
 from tests.support.keys import TEST_KEYS
+from tests.support.sla_harness import T0, Harness, contract
 
-harness = test_scenarios.harness  # the same fixture: a fresh database per backend, a Harness per contract
+harness = sla_harness.harness  # the same fixture: a fresh database per backend, a Harness per contract
 
 
 def entered(

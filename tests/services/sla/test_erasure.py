@@ -18,11 +18,11 @@ from services.sla.tables import deliveries, metadata, outbox, timers
 from shared.db import Outbox
 from shared.erasure import anonymous_key
 from shared.events import LeadErased, LeadIdentified, LeadRef, SalesTouched
-from tests.services.sla import test_scenarios
-from tests.services.sla.test_scenarios import T0, Harness, contract
+from tests.support import sla_harness
 from tests.support.keys import TEST_KEYS, key_of
+from tests.support.sla_harness import T0, Harness, contract
 
-harness = test_scenarios.harness
+harness = sla_harness.harness
 ADA = key_of("ada@acme.io")
 ADA_CRM = key_of(source="salesforce", record_id="00Q1")  # the same person, under her CRM record before a merge
 BOB = key_of("bob@beta.io")

@@ -19,10 +19,10 @@ from services.sla.scanner import TimerScanner
 from services.sla.tables import outbox
 from shared.db import Outbox, create_engine, is_postgres, session_factory
 from shared.db.migrations import upgrade
-from tests.services.sla import test_scenarios
 from tests.services.sla.test_batches import entered, touched
-from tests.services.sla.test_scenarios import T0, Harness
+from tests.support import sla_harness
 from tests.support.observe import eventually
+from tests.support.sla_harness import T0, Harness
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
@@ -63,7 +63,7 @@ async def _first_touch_alerts(h: Harness) -> list[tuple[str, str]]:
 
 
 async def _lead(h: Harness) -> None:
-    await test_scenarios._identify(h)
+    await sla_harness.identify(h)
     await h.enter("mql", T0)
 
 
@@ -149,7 +149,7 @@ async def test_a_touch_between_warning_and_breach_gets_the_warning_only(harness)
 
 async def test_a_timer_started_and_met_late_in_one_batch_still_breaches(harness):
     h = harness(book())
-    await test_scenarios._identify(h)
+    await sla_harness.identify(h)
     await h.send_all([entered("mql", T0), touched(BREACHED + M)])  # one poll: stored already met
     assert await h.processed_up_to(T0 + 30 * H, T0 + 30 * H) == ["sla.warning", "sla.breached"]
     assert await _first_touch_alerts(h) == [("sla.warning", "resolved"), ("sla.breached", "resolved")]

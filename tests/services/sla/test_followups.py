@@ -13,12 +13,12 @@ from services.sla.followups import timer_id
 from services.sla.policies import PolicyBook
 from services.sla.tables import outbox
 from shared.events import EventEnvelope, FollowUpDecided, LeadIdentified
-from tests.services.sla import test_scenarios
 from tests.services.sla.test_batches import entered, touched
-from tests.services.sla.test_scenarios import T0, Harness, contract
+from tests.support import sla_harness
 from tests.support.keys import key_of
+from tests.support.sla_harness import T0, Harness, contract
 
-harness = test_scenarios.harness  # a fresh database per backend, a Harness per contract
+harness = sla_harness.harness  # a fresh database per backend, a Harness per contract
 HOUR = timedelta(hours=1)
 PEOPLE = ("ada", "bob", "cyd", "dan", "eve", "fay", "gil", "ivy")
 EMAIL = {name: f"{name}@acme.io" for name in PEOPLE}

@@ -15,12 +15,12 @@ from services.sla.policies import PolicyBook
 from services.sla.tables import alerts, identities, loop_history, metadata, timers
 from shared.db.times import as_utc
 from shared.events import LeadIdentified, LifecycleTransitioned
-from tests.services.sla import test_scenarios
 from tests.services.sla.test_batches import _outcome, entered, identified, timer_of, touched
-from tests.services.sla.test_scenarios import T0, Harness, contract
+from tests.support import sla_harness
 from tests.support.keys import TEST_KEYS
+from tests.support.sla_harness import T0, Harness, contract
 
-harness = test_scenarios.harness  # a fresh database per backend, a Harness per contract
+harness = sla_harness.harness  # a fresh database per backend, a Harness per contract
 delivery = pytest.mark.parametrize("batched", [False, True], ids=["one_by_one", "one_batch"])
 ADA, BOB = "ada@acme.io", "bob@acme.io"
 

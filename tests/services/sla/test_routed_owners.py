@@ -14,11 +14,11 @@ from contract import parse_contract
 from services.simulator.contracts import with_first_touch
 from services.sla.policies import PolicyBook
 from shared.events import LeadAssigned, LeadRef, SalesTouched
-from tests.services.sla import test_scenarios
 from tests.services.sla.test_batches import entered, identified, timer_of
-from tests.services.sla.test_scenarios import T0
+from tests.support import sla_harness
+from tests.support.sla_harness import T0
 
-harness = test_scenarios.harness
+harness = sla_harness.harness
 
 ROUTING = """
 routing:

@@ -1,159 +1,27 @@
 """SLA scenarios against the real database with a controlled clock: timers, tiers, touches,
-business hours across weekends and holidays in two time zones, rejection loops."""
+business hours across weekends and holidays in two time zones, rejection loops. The harness that
+drives them is tests/support/sla_harness.py."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select
 
 from contract import parse_contract
 from services.simulator.contracts import with_first_touch
-from services.sla.alerts import AlertDesk
-from services.sla.handler import SlaHandler
-from services.sla.migrations import MIGRATIONS
 from services.sla.policies import PolicyBook
-from services.sla.scanner import TimerScanner
-from services.sla.tables import alerts, leads, outbox, timers
-from shared.db import Outbox, create_engine, is_postgres, session_factory
-from shared.db.migrations import upgrade
-from shared.events import EventEnvelope, LeadIdentified, LeadRef, LifecycleTransitioned, SalesTouched
+from services.sla.tables import leads, outbox
+from tests.support import sla_harness
 from tests.support.keys import TEST_KEYS
+from tests.support.sla_harness import T0, Harness, contract, identify
 
+harness = sla_harness.harness  # a fresh database per backend, a Harness per contract
 NY, BERLIN = ZoneInfo("America/New_York"), ZoneInfo("Europe/Berlin")
-T0 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # a Monday
-
-
-def contract(first_touch_calendar: str = "always", teams: str = ""):
-    text = with_first_touch("4h", calendar=first_touch_calendar)
-    text = text.replace(
-        "    always: {timezone: UTC",
-        "    berlin: {timezone: Europe/Berlin, days: [mon, tue, wed, thu, fri],"
-        ' hours: ["09:00", "17:00"], holidays: {country: DE}}\n    always: {timezone: UTC',
-    )
-    text = text.replace("  rejection_loop:", f"{teams}  rejection_loop:")
-    return parse_contract(text)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-class Harness:
-    def __init__(self, sessions, book: PolicyBook, postgres: bool, alerts_topic: str = "lockstep.alerts") -> None:
-        self.sessions = sessions
-        self.clock = Clock(T0)
-        desk = AlertDesk(Outbox(outbox), alerts_topic, self._no_delivery)
-        self.handler = SlaHandler(book, desk, TEST_KEYS)
-        self.scanner = TimerScanner(
-            sessions, book, desk, postgres=postgres, input_complete_until=self._input_complete, clock=self.clock
-        )
-        self.n = 0
-
-    async def _input_complete(self, session) -> datetime | None:
-        """What the consumer's watermarks would say with no backlog: everything up to now is in."""
-        return self.clock.now
-
-    @staticmethod
-    async def _no_delivery(session, payload) -> None:
-        return None
-
-    async def send(self, payload) -> None:
-        await self.send_all([payload])
-
-    async def send_all(self, payloads: list) -> None:
-        """Several events in ONE handler call, as the consumer runner hands over a poll."""
-        envelopes = []
-        for payload in payloads:
-            self.n += 1
-            subject = getattr(payload, "lead_key", None) or TEST_KEYS.of(payload.lead)
-            envelopes.append(
-                EventEnvelope.wrap(payload, id=f"e{self.n}", source="/tests", subject=subject, time=payload.occurred_at)
-            )
-        async with self.sessions() as session, session.begin():
-            await self.handler(session, envelopes)
-
-    async def enter(
-        self,
-        stage: str,
-        at: datetime,
-        lead: str = "ada@acme.io",
-        owner: str | None = "rep-1",
-        reason: str = "mql:hand_raiser",
-        who: dict | None = None,  # name, company, record_url, email: who the lead is
-        **details,
-    ) -> None:
-        await self.send(
-            LifecycleTransitioned(
-                **(who or {}),
-                lead_key=lead,
-                from_stage="lead",
-                to_stage=stage,
-                reason=reason,
-                fit_score=50,
-                fit_grade="A",
-                engagement_score=50,
-                owner=owner,
-                contract_version="t",
-                occurred_at=at,
-                details=details,
-            )
-        )
-
-    async def touch(self, at: datetime, rep: str = "rep-1") -> None:
-        await self.send(
-            SalesTouched(
-                lead=LeadRef(source="salesforce", record_id="00Q1", email="ada@acme.io"),
-                channel="call",
-                rep=rep,
-                occurred_at=at,
-            )
-        )
-
-    async def scan_at(self, at: datetime) -> list[str]:
-        self.clock.now = at
-        await self.scanner.scan_once()
-        return await self.alert_kinds()
-
-    async def alert_kinds(self, policy: str | None = "mql_first_touch") -> list[str]:
-        async with self.sessions() as session:
-            query = select(alerts.c.kind).order_by(alerts.c.id)
-            if policy:
-                query = query.where((alerts.c.policy == policy) | (alerts.c.policy.is_(None)))
-            return list((await session.execute(query)).scalars())
-
-    async def alerts(self):
-        async with self.sessions() as session:
-            return (await session.execute(select(alerts).order_by(alerts.c.id))).all()
-
-    async def timer(self, policy: str = "mql_first_touch"):
-        async with self.sessions() as session:
-            return (
-                await session.execute(select(timers).where(timers.c.policy == policy).order_by(timers.c.id.desc()))
-            ).first()
-
-
-@pytest.fixture
-async def harness(database_url):
-    engine = create_engine(database_url)
-    await upgrade(engine, MIGRATIONS)
-    yield lambda book: Harness(session_factory(engine), book, is_postgres(engine))
-    await engine.dispose()
-
-
-async def _identify(h: Harness) -> None:
-    await h.send(
-        LeadIdentified(lead_key="ada@acme.io", identities=["email:ada@acme.io", "salesforce:00Q1"], occurred_at=T0)
-    )
 
 
 async def test_touched_in_time_raises_nothing(harness):
     h = harness(PolicyBook(contract()))
-    await _identify(h)
+    await identify(h)
     await h.enter("mql", T0)
     await h.touch(T0 + timedelta(hours=2))
     await h.scan_at(T0 + timedelta(hours=10))
@@ -188,7 +56,7 @@ async def test_a_service_that_was_down_fires_every_overdue_tier_once(harness):
 
 async def test_a_touch_after_breach_resolves_it_and_stops_escalation(harness):
     h = harness(PolicyBook(contract()))
-    await _identify(h)
+    await identify(h)
     await h.enter("mql", T0)
     assert await h.scan_at(T0 + timedelta(hours=4, minutes=1)) == ["sla.warning", "sla.breached"]
     await h.touch(T0 + timedelta(hours=5))
@@ -200,7 +68,7 @@ async def test_a_touch_after_breach_resolves_it_and_stops_escalation(harness):
 async def test_a_touch_that_arrives_before_its_timer_still_meets_it(harness):
     h = harness(PolicyBook(contract()))
     await h.touch(T0 + timedelta(minutes=30))  # events topic first, lead unknown yet
-    await _identify(h)
+    await identify(h)
     await h.enter("mql", T0)
     assert (await h.timer()).status == "met"
 
