@@ -6,7 +6,7 @@ from __future__ import annotations
 from services.scoring.domain.periods import month_period
 from services.scoring.reports.monthly import month_page, render_monthly_page
 from services.scoring.reports.scorecard import scorecard_document, scorecard_report
-from tests.services.scoring import test_scorecard_story as story
+from tests.support import scorecard_story as story
 from tests.support.monthly_page import PrintedPage, assert_drawn_to_scale, assert_printed_as
 
 told = story.told  # the story applied by the scoring handler, on SQLite and PostgreSQL
@@ -14,7 +14,7 @@ told = story.told  # the story applied by the scoring handler, on SQLite and Pos
 
 async def _document(told, month: str, model: str | None = None) -> dict:
     if month == "2026-11":
-        return scorecard_document(await story._scorecard(told, model))
+        return scorecard_document(await story.scorecard(told, model))
     sessions, engine = told
     async with sessions() as session:
         report = await scorecard_report(

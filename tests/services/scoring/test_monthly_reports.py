@@ -25,7 +25,7 @@ from shared.bus import EventProducer, OutgoingRecord
 from shared.db import create_engine, session_factory
 from shared.db.times import as_utc
 from shared.events import ActivityRecorded, ContactAttributes, ContactUpserted, EventEnvelope, LeadRef, ReportPublished
-from tests.services.scoring import test_scorecard_story as story
+from tests.support import scorecard_story as story
 from tests.support.clock import FakeClock
 from tests.support.kafka import read_topic
 from tests.support.keys import TEST_KEYS

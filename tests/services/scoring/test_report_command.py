@@ -14,7 +14,7 @@ import pytest
 
 from services.scoring.domain.periods import month_period
 from services.scoring.reports.scorecard import scorecard_document, scorecard_report
-from tests.services.scoring import test_scorecard_story as story
+from tests.support import scorecard_story as story
 from tests.support.infra import REPO
 from tests.support.monthly_page import PrintedPage, assert_drawn_to_scale, assert_printed_as
 

@@ -12,8 +12,8 @@ from services.scoring.domain.periods import month_period
 from services.scoring.reports.monthly import render_monthly_page
 from services.scoring.reports.monthly.archive import store_once
 from services.scoring.reports.monthly.month import month_document
-from tests.services.scoring import test_scorecard_story as story
 from tests.services.scoring.test_monthly_reports import settings_for
+from tests.support import scorecard_story as story
 from tests.support.access import bearer, issue_key
 from tests.support.apps import running
 

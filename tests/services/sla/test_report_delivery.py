@@ -20,8 +20,8 @@ from services.sla.tables import deliveries
 from shared.bus import EventProducer, OutgoingRecord
 from shared.db.times import as_utc
 from shared.events import ReportPublished
-from tests.services.scoring import test_scorecard_story as story
 from tests.services.scoring.test_monthly_reports import eventually, relayed, scoring, settings_for
+from tests.support import scorecard_story as story
 from tests.support.clock import FakeClock, verify_on
 from tests.support.kafka import read_topic
 from tests.support.receiver import Receiver

@@ -25,7 +25,7 @@ import orjson
 import pytest
 
 from services.sla.dashboard.scorecard import last_finished_month
-from tests.services.scoring import test_scorecard_story as story
+from tests.support import scorecard_story as story
 from tests.support.access import bearer, issue_key
 from tests.support.browser import BROWSER, browser_tools
 from tests.support.infra import REPO
