@@ -1,86 +1,29 @@
-"""Business calendars: working time across nights, weekends, holidays, closed days, time zones and DST."""
+"""Business calendars, case by case: working time across nights, weekends, holidays, closed days, time
+zones and DST, and the edges (half-open windows, a window ending at midnight, zero, negative and naive
+input, spans of years). The calendars and the reference are tests/support/calendars.py; the properties
+that must hold for any instant are test_calendar_properties.py's."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
 
-import holidays
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from contract.calendar import BusinessCalendar
-from contract.sla import Calendar, Holidays, Sla
-
-NY = ZoneInfo("America/New_York")
-BERLIN = ZoneInfo("Europe/Berlin")
-TOKYO = ZoneInfo("Asia/Tokyo")
-H = timedelta(hours=1)
-US = timedelta(microseconds=1)
-
-
-def calendar(timezone: str, **fields) -> BusinessCalendar:
-    return BusinessCalendar.from_config(Calendar(timezone=timezone, **fields))
-
-
-NEW_YORK_CFG = Calendar(timezone="America/New_York", holidays=Holidays(country="US"))
-BERLIN_CFG = Calendar(
-    timezone="Europe/Berlin",
-    holidays=Holidays(country="DE", subdiv="BY"),
-    closed=[date(2026, 12, 24), date(2026, 12, 31), date(2027, 7, 16)],
+from tests.support.calendars import (
+    ALWAYS,
+    BERLIN_CAL,
+    EVENINGS,
+    LOCAL_24X7,
+    NEW_YORK,
+    NEW_YORK_CFG,
+    NY,
+    US,
+    H,
+    berlin,
+    calendar,
+    ny,
+    reference_elapsed,
 )
-ALWAYS_CFG = Sla().calendars["always"]
-LOCAL_24X7_CFG = Calendar(
-    timezone="America/New_York", days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"], hours=("00:00", "24:00")
-)
-EVENINGS_CFG = Calendar(
-    timezone="Europe/Berlin", days=["mon", "wed", "sat"], hours=("18:30", "24:00"), holidays=Holidays(country="DE")
-)
-
-NEW_YORK = BusinessCalendar.from_config(NEW_YORK_CFG)
-BERLIN_CAL = BusinessCalendar.from_config(BERLIN_CFG)
-ALWAYS = BusinessCalendar.from_config(ALWAYS_CFG)
-LOCAL_24X7 = BusinessCalendar.from_config(LOCAL_24X7_CFG)
-EVENINGS = BusinessCalendar.from_config(EVENINGS_CFG)
-
-
-def ny(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, us: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, second, us, tzinfo=NY)
-
-
-def berlin(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, us: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, second, us, tzinfo=BERLIN)
-
-
-# -- a slow, obvious reference: walk the local days, convert each window with zoneinfo ---------
-
-
-def reference_elapsed(cfg: Calendar, start: datetime, end: datetime) -> timedelta:
-    """Working time in [start, end) for calendars whose window boundaries never fall in a DST gap."""
-    zone = ZoneInfo(cfg.timezone)
-    days = {("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(d) for d in cfg.days}
-    shut = set(cfg.closed)
-    if cfg.holidays:
-        shut |= set(
-            holidays.country_holidays(
-                cfg.holidays.country, subdiv=cfg.holidays.subdiv, years=range(start.year - 2, end.year + 3)
-            )
-        )
-    (oh, om), (ch, cm) = (map(int, cfg.hours[0].split(":")), map(int, cfg.hours[1].split(":")))
-    total = timedelta(0)
-    day = start.astimezone(zone).date() - timedelta(days=1)
-    while day <= end.astimezone(zone).date() + timedelta(days=1):
-        if day.weekday() in days and day not in shut:
-            opens = datetime.combine(day, time(oh, om), tzinfo=zone).astimezone(UTC)
-            close_day, close_at = (day + timedelta(days=1), time(0, 0)) if ch == 24 else (day, time(ch, cm))
-            closes = datetime.combine(close_day, close_at, tzinfo=zone).astimezone(UTC)
-            lo, hi = max(opens, start), min(closes, end)
-            if hi > lo:
-                total += hi - lo
-        day += timedelta(days=1)
-    return total
-
 
 # -- the brief's cases --------------------------------------------------------------------------
 
@@ -175,23 +118,6 @@ def test_always_is_wall_clock_arithmetic() -> None:
     assert ALWAYS.target_seconds("1w") == 604800
 
 
-@settings(max_examples=150, deadline=None)
-@given(
-    start=st.datetimes(
-        min_value=datetime(2024, 1, 1),
-        max_value=datetime(2029, 1, 1),
-        timezones=st.sampled_from([UTC, NY, BERLIN, TOKYO]),
-    ),
-    span=st.timedeltas(min_value=timedelta(0), max_value=timedelta(weeks=120)),
-)
-def test_always_matches_wall_clock_everywhere(start: datetime, span: timedelta) -> None:
-    end = start.astimezone(UTC) + span
-    assert ALWAYS.add(start, span) == end
-    assert ALWAYS.elapsed(start, end) == span
-    assert ALWAYS.elapsed(start, end.astimezone(start.tzinfo)) == span
-    assert ALWAYS.is_open(start)
-
-
 def test_target_seconds() -> None:
     assert NEW_YORK.target_seconds("4h") == 14400
     assert NEW_YORK.target_seconds("30s") == 30
@@ -276,58 +202,3 @@ def test_long_spans_jump_years() -> None:
     far = NEW_YORK.add(start, timedelta(weeks=300))
     assert NEW_YORK.elapsed(start, far) == timedelta(weeks=300)
     assert NEW_YORK.elapsed(start, far) == reference_elapsed(NEW_YORK_CFG, start, far)
-
-
-# -- properties ----------------------------------------------------------------------------------
-
-CALENDARS = {
-    "new_york": (NEW_YORK_CFG, NEW_YORK),
-    "berlin": (BERLIN_CFG, BERLIN_CAL),
-    "always": (ALWAYS_CFG, ALWAYS),
-    "ny_24x7": (LOCAL_24X7_CFG, LOCAL_24X7),
-    "evenings": (EVENINGS_CFG, EVENINGS),
-}
-STARTS = st.datetimes(
-    min_value=datetime(2025, 1, 1), max_value=datetime(2028, 6, 30), timezones=st.sampled_from([UTC, NY, BERLIN, TOKYO])
-)
-SPANS = st.one_of(
-    st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=30)),
-    st.timedeltas(min_value=timedelta(0), max_value=timedelta(weeks=10)),
-)
-
-
-@settings(max_examples=150, deadline=None)
-@given(name=st.sampled_from(sorted(CALENDARS)), start=STARTS, span=SPANS)
-def test_elapsed_inverts_add(name: str, start: datetime, span: timedelta) -> None:
-    cfg, cal = CALENDARS[name]
-    due = cal.add(start, span)
-    assert abs(cal.elapsed(start, due) - span) <= US
-    assert cal.elapsed(start, due) == span  # integer microseconds throughout: exact
-    assert due >= start
-    if span:
-        # The earliest such instant: a microsecond sooner is not enough, and the last microsecond was working time.
-        assert cal.elapsed(start, due - US) < span
-        assert cal.is_open(due - US)
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    name=st.sampled_from(sorted(CALENDARS)),
-    start=STARTS,
-    length=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=50)),
-)
-def test_elapsed_matches_a_day_by_day_reference(name: str, start: datetime, length: timedelta) -> None:
-    cfg, cal = CALENDARS[name]
-    end = start.astimezone(UTC) + length
-    assert cal.elapsed(start, end) == reference_elapsed(cfg, start, end)
-    due = cal.add(start, cal.elapsed(start, end))
-    assert due <= end
-    assert reference_elapsed(cfg, start, due) == cal.elapsed(start, end)
-
-
-@settings(max_examples=100, deadline=None)
-@given(name=st.sampled_from(sorted(CALENDARS)), a=STARTS, b=STARTS, c=STARTS)
-def test_elapsed_is_additive(name: str, a: datetime, b: datetime, c: datetime) -> None:
-    _, cal = CALENDARS[name]
-    a, b, c = sorted((a, b, c))
-    assert cal.elapsed(a, b) + cal.elapsed(b, c) == cal.elapsed(a, c)
