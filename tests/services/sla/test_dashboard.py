@@ -1,46 +1,25 @@
-"""The ops dashboard's server side: a page whose every file is local, the funnel fetched from a real
-scoring service (passed through; a problem document when the URL is not scoring or scoring is gone),
-open timers per policy and owner."""
+"""The ops dashboard's server side, what the SLA service shows of its own: a page whose every file is
+local (no other origin, no absolute URL, nothing outside its static folder), open timers counted per
+policy and owner, and dead letters in the metrics and on the dead-letter panel. The funnel, which
+comes from scoring, is test_dashboard_funnel.py's."""
 
 import asyncio
-import os
 import re
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
-import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import insert
 
 from services.sla.app import create_app
-from services.sla.settings import SlaSettings
 from services.sla.tables import timers
 from shared.bus import EventProducer, OutgoingRecord
-from shared.settings import SettingsError, load_settings
 from tests.support.access import bearer, issue_key
 from tests.support.apps import running
-from tests.support.funnel_story import publish, story, wait_for_story
-from tests.support.infra import REPO
-from tests.support.servers import free_port, spawn_service
+from tests.support.servers import free_port
+from tests.support.sla_dashboard import BASE, dashboard_settings
 
 pytestmark = pytest.mark.kafka
-BASE = "http://sla"
-
-
-def _settings(
-    kafka_bootstrap: str, topic_prefix: str, database_url: str, scoring_url: str, scoring_key: str | None = None
-) -> SlaSettings:
-    return SlaSettings(
-        kafka_bootstrap=kafka_bootstrap,
-        topic_prefix=topic_prefix,
-        topic_partitions=2,
-        database_url=database_url,
-        scoring_url=scoring_url,
-        scoring_key=SecretStr(scoring_key) if scoring_key else None,
-    )
 
 
 class _References(HTMLParser):
@@ -60,7 +39,7 @@ def _is_local(url: str) -> bool:
 
 
 async def test_the_page_and_everything_it_loads_come_from_this_service(kafka_bootstrap, topic_prefix, tmp_path):
-    settings = _settings(
+    settings = dashboard_settings(
         kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla.db", f"http://127.0.0.1:{free_port()}"
     )
     viewer = await issue_key(kafka_bootstrap, topic_prefix, "viewer")
@@ -111,90 +90,6 @@ async def test_the_page_and_everything_it_loads_come_from_this_service(kafka_boo
         assert "/dashboard/funnel" in document.json()["paths"]
 
 
-async def test_the_funnel_is_scorings_own_answer_and_a_problem_once_scoring_is_gone(
-    kafka_bootstrap, topic_prefix, tmp_path
-):
-    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
-    await publish(kafka_bootstrap, f"{topic_prefix}events", story(t0))
-    env = {
-        "LOCKSTEP_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "LOCKSTEP_TOPIC_PREFIX": topic_prefix,
-        "LOCKSTEP_TOPIC_PARTITIONS": "2",
-        "LOCKSTEP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/scoring.db",
-    }
-    # The dashboard's own viewer key for scoring, a visitor's, and one that reads leads (the story's progress).
-    funnel_key, visitor = [await issue_key(kafka_bootstrap, topic_prefix, "viewer") for _ in range(2)]
-    operator = await issue_key(kafka_bootstrap, topic_prefix, "operator")
-    scoring = spawn_service("scoring", env, tmp_path)
-    try:
-        await asyncio.to_thread(scoring.wait_ready)
-        async with httpx.AsyncClient(base_url=scoring.base_url, timeout=10, headers=bearer(operator)) as direct:
-            await wait_for_story(direct)
-
-            # A URL that reaches something other than scoring's API is scoring's trouble, not the caller's.
-            astray = _settings(
-                kafka_bootstrap,
-                topic_prefix,
-                f"sqlite+aiosqlite:///{tmp_path}/sla-astray.db",
-                f"{scoring.base_url}/not-scoring",
-                funnel_key,
-            )
-            async with running(create_app(astray), BASE, bearer(visitor)) as client:
-                wrong = await client.get("/dashboard/funnel")
-                assert wrong.status_code == 502 and wrong.headers["content-type"] == "application/problem+json"
-                assert wrong.json()["title"] == "Bad Gateway" and "answered 404" in wrong.json()["detail"]
-
-            # Without a key of its own the dashboard cannot ask scoring, and says so.
-            keyless = _settings(
-                kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla-keyless.db", scoring.base_url
-            )
-            async with running(create_app(keyless), BASE, bearer(visitor)) as client:
-                unkeyed = await client.get("/dashboard/funnel")
-                assert unkeyed.status_code == 503 and "LOCKSTEP_SCORING_KEY" in unkeyed.json()["detail"]
-
-            settings = _settings(
-                kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla.db", scoring.base_url, funnel_key
-            )
-            async with running(create_app(settings), BASE, bearer(visitor)) as client:
-                window = {"from": (t0 - timedelta(days=1)).isoformat(), "to": datetime.now(UTC).isoformat()}
-                for params in ({**window}, {**window, "group_by": "owner"}):
-                    proxied, original = (
-                        await client.get("/dashboard/funnel", params=params),
-                        await direct.get("/funnel", params=params),
-                    )
-                    assert proxied.status_code == original.status_code == 200
-                    assert proxied.json() == original.json()
-                by_owner = (await client.get("/dashboard/funnel", params={**window, "group_by": "owner"})).json()
-                assert by_owner["groups"]["rep-2"]["rejection_reasons"] == [{"reason": "(uncoded)", "count": 1}]
-                assert (await client.get("/dashboard/funnel")).json()["groups"]["all"]["entered"][
-                    "mql"
-                ] == 2  # scoring's default window
-
-                # What scoring refuses, it explains: its problem document comes through as it is.
-                refused = await client.get("/dashboard/funnel", params={"group_by": "mood"})
-                assert refused.status_code == 400 and refused.headers["content-type"] == "application/problem+json"
-                assert (
-                    refused.json()["detail"]
-                    == (await direct.get("/funnel", params={"group_by": "mood"})).json()["detail"]
-                )
-
-                scoring.stop()
-                gone = await client.get("/dashboard/funnel", params=window)
-                assert gone.status_code == 503 and gone.headers["content-type"] == "application/problem+json"
-                assert gone.headers["retry-after"]
-                problem = gone.json()
-                assert (
-                    problem["status"] == 503
-                    and "LOCKSTEP_SCORING_URL" in problem["detail"]
-                    and problem["instance"] == "/dashboard/funnel"
-                )
-                assert (await client.get("/readyz")).status_code == 200, (
-                    "scoring being down is the funnel's problem, not the SLA service's"
-                )
-    finally:
-        scoring.stop()
-
-
 def _timer(n: int, policy: str, owner: str | None, status: str, next_due_at: datetime, breached: int = 0) -> dict:
     now = datetime.now(UTC)
     return {
@@ -218,7 +113,7 @@ def _timer(n: int, policy: str, owner: str | None, status: str, next_due_at: dat
 
 
 async def test_open_timers_are_counted_per_policy_and_owner(kafka_bootstrap, topic_prefix, database_url):
-    settings = _settings(kafka_bootstrap, topic_prefix, database_url, f"http://127.0.0.1:{free_port()}")
+    settings = dashboard_settings(kafka_bootstrap, topic_prefix, database_url, f"http://127.0.0.1:{free_port()}")
     app = create_app(settings)
     viewer = await issue_key(kafka_bootstrap, topic_prefix, "viewer")
     async with running(app, BASE, bearer(viewer)) as client:
@@ -249,40 +144,6 @@ async def test_open_timers_are_counted_per_policy_and_owner(kafka_bootstrap, top
         assert soonest[("mql_first_touch", "rep-1")] == soon and soonest[("mql_accept_or_reject", "rep-1")] == later
 
 
-@pytest.mark.parametrize(
-    "url", ["ftp://user:s3cret@scoring", "scoring:8002", "http://", "http://scoring:99999", "http://scoring/?x=1"]
-)
-def test_a_scoring_url_that_cannot_work_stops_the_service_at_start_up(url):
-    with pytest.raises(SettingsError) as info:
-        load_settings(SlaSettings, scoring_url=url)
-    assert str(info.value).startswith("LOCKSTEP_SCORING_URL: ") and "s3cret" not in str(info.value)
-
-
-def test_the_scoring_url_defaults_to_the_local_scoring_service(monkeypatch):
-    monkeypatch.delenv("LOCKSTEP_SCORING_URL", raising=False)
-    assert load_settings(SlaSettings).scoring_url == "http://127.0.0.1:8002"
-    assert (
-        load_settings(SlaSettings, scoring_url="https://scoring.internal:8443/").scoring_url
-        == "https://scoring.internal:8443"
-    )
-
-
-def test_serve_sla_with_a_bad_scoring_url_stops_before_binding_with_one_line():
-    env = {**os.environ, "LOCKSTEP_SCORING_URL": "scoring:8002"}
-    result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "serve", "sla", "--port", str(free_port())],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2 and result.stderr.startswith(
-        "lockstep: LOCKSTEP_SCORING_URL: expected an http:// or https:// URL"
-    )
-    assert result.stderr.count("\n") == 1
-
-
 async def _panel_once_kafka_answers(client) -> dict:
     """The panel answers 503 with Retry-After while Kafka cannot tell it about the dead-letter topic, as
     may happen just after start-up (the topic was just created, the broker busy): the page asks again."""
@@ -295,7 +156,7 @@ async def _panel_once_kafka_answers(client) -> dict:
 
 
 async def test_dead_letters_show_in_metrics_and_on_the_dashboard(kafka_bootstrap, topic_prefix, tmp_path):
-    settings = _settings(
+    settings = dashboard_settings(
         kafka_bootstrap, topic_prefix, f"sqlite+aiosqlite:///{tmp_path}/sla.db", f"http://127.0.0.1:{free_port()}"
     )
     lifecycle, events = f"{topic_prefix}lifecycle", f"{topic_prefix}events"
