@@ -1,10 +1,13 @@
-"""API keys for tests: created on a test's own keys topic, as `lockstep keys create` does."""
+"""API keys for tests: created on a test's own keys topic, as `lockstep keys create` does; a key that
+is almost right (its id with another key's secret); and what a refusal must look like (a problem document)."""
 
 from __future__ import annotations
 
 import uuid
 
-from shared.access.keys import Role
+import httpx
+
+from shared.access.keys import Role, new_key
 from shared.access.manage import KeyStore
 from shared.settings import LockstepSettings
 
@@ -27,3 +30,17 @@ async def revoke_key(bootstrap: str, prefix: str, name: str) -> None:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def wrong_secret(token: str) -> str:
+    """The same key id with another key's secret."""
+    other = new_key("other", Role.VIEWER)[1]
+    return token[: len("lsk_12345678_")] + other[len("lsk_12345678_") :]
+
+
+def is_problem(response: httpx.Response, status: int) -> bool:
+    return (
+        response.status_code == status
+        and response.headers.get("content-type") == "application/problem+json"
+        and response.json()["status"] == status
+    )
