@@ -11,7 +11,8 @@ What it implements, as HubSpot documents it:
 - The burst window: at most `burst` calls in any `window_s` seconds (and, with `per_second`, at
   most that many in any second, HubSpot's secondly limit); past it a 429
   (RATE_LIMIT, policy TEN_SECONDLY_ROLLING) with Retry-After. `throttle(seconds)` answers 429 to
-  everything for a while. Every answer carries the X-HubSpot-RateLimit-* headers.
+  everything for a while. Every answer carries the X-HubSpot-RateLimit-* headers. The counting is
+  hubspot_limits.py's; this module is the API and the account.
 - propertyChange webhooks back to ingest for every property a call changed (`echoes()`), which
   tests post signed as HubSpot signs them (hubspot_outside.py).
 
@@ -28,7 +29,6 @@ import json
 import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -37,6 +37,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.support.crm.hubspot_limits import HubSpotLimits
 
 DEFAULT_PROPERTIES = frozenset(
     {
@@ -81,10 +83,7 @@ class FakeHubSpot:
         port: int = 0,
     ) -> None:
         self.token = token
-        self.burst = burst
-        self.window_s = window_s
-        self.per_second = per_second  # also at most this many calls in any second (HubSpot's secondly limit)
-        self.daily = daily
+        self.limits = HubSpotLimits(burst=burst, window_s=window_s, daily=daily, per_second=per_second)
         self.properties = set(properties)
         self.delay_s = delay_s  # each update waits this long after applying, before answering
         self.hold_s = 0.0  # each update waits this long before applying: a caller gone by then changes nothing
@@ -92,10 +91,6 @@ class FakeHubSpot:
         self.contacts: dict[str, dict[str, str]] = {}
         self.changes: list[Change] = []
         self.calls: list[tuple[float, int]] = []  # (time, HTTP status) of every update call
-        self._window: deque[float] = deque()
-        self._used_today = 0
-        self._throttled_until = 0.0
-        self._retry_after_s: float | None = None
         self._unsent: list[Change] = []
         self._lock = threading.Lock()
         app = Starlette(
@@ -148,8 +143,7 @@ class FakeHubSpot:
         """Answer every call with 429 for `seconds` from now, saying to retry after `retry_after_s`
         (by default: when the throttling ends)."""
         with self._lock:
-            self._throttled_until = time.monotonic() + seconds
-            self._retry_after_s = retry_after_s
+            self.limits.throttle(time.monotonic() + seconds, retry_after_s)
 
     def value(self, contact_id: int | str, name: str) -> str | None:
         with self._lock:
@@ -180,17 +174,6 @@ class FakeHubSpot:
             self._unsent.append(change)
         return change
 
-    def _limits(self, now: float) -> dict[str, str]:
-        return {
-            "X-HubSpot-RateLimit-Daily": str(self.daily),
-            "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, self.daily - self._used_today)),
-            "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.window_s * 1000)),
-            "X-HubSpot-RateLimit-Max": str(self.burst),
-            "X-HubSpot-RateLimit-Remaining": str(
-                0 if now < self._throttled_until else max(0, self.burst - len(self._window))
-            ),
-        }
-
     @staticmethod
     def _error(status: int, category: str, message: str, headers: dict[str, str], **more: object) -> Response:
         body = {"status": "error", "message": message, "correlationId": str(uuid.uuid4()), "category": category}
@@ -218,8 +201,7 @@ class FakeHubSpot:
 
     def _answer(self, authorization: str, raw: bytes) -> Response:
         now = time.monotonic()
-        while self._window and self._window[0] <= now - self.window_s:
-            self._window.popleft()
+        self.limits.forget_before(now)
         if authorization != f"Bearer {self.token}":
             return self._error(
                 401,
@@ -227,33 +209,12 @@ class FakeHubSpot:
                 "Authentication credentials not found. This API supports OAuth 2.0 authentication.",
                 {},
             )
-        last_second = [at for at in self._window if at > now - 1.0] if self.per_second else []
-        if self.per_second and len(last_second) >= self.per_second:
-            headers = {**self._limits(now), "Retry-After": "1"}
+        refusal = self.limits.refusal(now)
+        if refusal is not None:
             return self._error(
-                429,
-                "RATE_LIMITS",
-                "You have reached your secondly limit.",
-                headers,
-                errorType="RATE_LIMIT",
-                policyName="SECONDLY",
+                429, "RATE_LIMITS", refusal.message, refusal.headers, errorType="RATE_LIMIT", policyName=refusal.policy
             )
-        if now < self._throttled_until or len(self._window) >= self.burst:
-            wait = max(self._throttled_until - now, (self._window[0] + self.window_s - now) if self._window else 0)
-            if now < self._throttled_until and self._retry_after_s is not None:
-                wait = self._retry_after_s
-            headers = {**self._limits(now), "Retry-After": str(max(1, round(wait + 0.5)))}
-            return self._error(
-                429,
-                "RATE_LIMITS",
-                "You have reached your ten_secondly_rolling limit.",
-                headers,
-                errorType="RATE_LIMIT",
-                policyName="TEN_SECONDLY_ROLLING",
-            )
-        self._window.append(now)
-        self._used_today += 1
-        headers = self._limits(now)
+        headers = self.limits.take(now)
         try:
             inputs = json.loads(raw)["inputs"]
             assert isinstance(inputs, list) and all(isinstance(i, dict) and "id" in i for i in inputs)
