@@ -36,6 +36,34 @@ def contract(first_touch_calendar: str = "always", teams: str = ""):
     return parse_contract(text)
 
 
+def entered(
+    stage: str,
+    at: datetime,
+    lead: str = "ada@acme.io",
+    owner: str | None = "rep-1",
+    reason: str = "mql:hand_raiser",
+    *,
+    who: dict | None = None,  # name, company, record_url, email: who the lead is
+    contract_version: str = "t",
+    **details,
+) -> LifecycleTransitioned:
+    """Scoring's announcement that `lead` entered `stage` from `lead` at `at`: what starts and meets timers."""
+    return LifecycleTransitioned(
+        **(who or {}),
+        lead_key=lead,
+        from_stage="lead",
+        to_stage=stage,
+        reason=reason,
+        fit_score=50,
+        fit_grade="A",
+        engagement_score=50,
+        owner=owner,
+        contract_version=contract_version,
+        occurred_at=at,
+        details=details,
+    )
+
+
 class Harness:
     def __init__(self, sessions, book: PolicyBook, postgres: bool, alerts_topic: str = "lockstep.alerts") -> None:
         self.sessions = sessions
@@ -80,22 +108,7 @@ class Harness:
         who: dict | None = None,  # name, company, record_url, email: who the lead is
         **details,
     ) -> None:
-        await self.send(
-            LifecycleTransitioned(
-                **(who or {}),
-                lead_key=lead,
-                from_stage="lead",
-                to_stage=stage,
-                reason=reason,
-                fit_score=50,
-                fit_grade="A",
-                engagement_score=50,
-                owner=owner,
-                contract_version="t",
-                occurred_at=at,
-                details=details,
-            )
-        )
+        await self.send(entered(stage, at, lead, owner, reason, who=who, **details))
 
     async def touch(self, at: datetime, rep: str = "rep-1") -> None:
         await self.send(

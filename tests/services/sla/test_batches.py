@@ -13,30 +13,12 @@ from services.sla.handler import SlaHandler
 from services.sla.metrics import SlaMetrics
 from services.sla.policies import PolicyBook
 from services.sla.tables import alerts, identities, loop_history, metadata, outbox, timers, touches
-from shared.events import LeadIdentified, LeadRef, LifecycleTransitioned, SalesTouched
+from shared.events import LeadIdentified, LeadRef, SalesTouched
 from tests.support import sla_harness
 from tests.support.keys import TEST_KEYS
-from tests.support.sla_harness import T0, Harness, contract
+from tests.support.sla_harness import T0, Harness, contract, entered
 
 harness = sla_harness.harness  # the same fixture: a fresh database per backend, a Harness per contract
-
-
-def entered(
-    stage: str, at, lead: str = "ada@acme.io", owner: str | None = "rep-1", reason: str = "mql:hand_raiser", **details
-) -> LifecycleTransitioned:
-    return LifecycleTransitioned(
-        lead_key=lead,
-        from_stage="lead",
-        to_stage=stage,
-        reason=reason,
-        fit_score=50,
-        fit_grade="A",
-        engagement_score=50,
-        owner=owner,
-        contract_version="t",
-        occurred_at=at,
-        details=details,
-    )
 
 
 def touched(at, email: str | None = "ada@acme.io", record: str | None = "00Q1", rep: str = "rep-1") -> SalesTouched:

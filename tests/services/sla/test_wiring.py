@@ -13,6 +13,7 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -20,9 +21,10 @@ from services.sla.bootstrap import bootstrap
 from services.sla.notify import enqueue, parse_targets
 from services.sla.settings import SlaSettings
 from shared.bus import EventProducer, OutgoingRecord
-from shared.events import EventEnvelope, LifecycleTransitioned
+from shared.events import EventEnvelope
 from tests.support.observe import eventually
 from tests.support.receiver import Receiver
+from tests.support.sla_harness import entered
 
 pytestmark = [pytest.mark.kafka]
 
@@ -38,20 +40,8 @@ def receiver():
     server.stop()
 
 
-def _entered(stage: str, at: datetime, reason: str, **details: str) -> EventEnvelope:
-    transition = LifecycleTransitioned(
-        lead_key=LEAD,
-        from_stage="lead",
-        to_stage=stage,
-        reason=reason,
-        fit_score=50,
-        fit_grade="A",
-        engagement_score=50,
-        owner="rep-1",
-        contract_version="2026.1",
-        occurred_at=at,
-        details=details,
-    )
+def _entered(stage: str, at: datetime, reason: str, **details: Any) -> EventEnvelope:
+    transition = entered(stage, at, LEAD, reason=reason, contract_version="2026.1", **details)
     return EventEnvelope.wrap(transition, id=f"lifecycle:{uuid.uuid4().hex}", source="/tests", subject=LEAD, time=at)
 
 
