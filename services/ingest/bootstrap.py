@@ -68,6 +68,7 @@ async def bootstrap(settings: IngestSettings) -> IngestService:
         max_body_bytes=settings.max_body_bytes,
         bulk_min_events=settings.bulk_min_events,
         bulk_producer=bulk_producer,
+        event_time_ahead_s=settings.event_time_ahead_s,
     )
     runtime.closers.append(door.close)
     return IngestService(runtime, settings, door, recent)

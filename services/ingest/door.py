@@ -64,10 +64,12 @@ class WebhookDoor:
         bulk_min_events: int = 0,
         bulk_producer: EventProducer | None = None,
         replay_memory: int = 50_000,
+        event_time_ahead_s: float = 3600,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.adapters = adapters
         self.max_body_bytes = max_body_bytes
+        self.event_time_ahead_s = event_time_ahead_s
         self.clock = clock  # epoch seconds: when a request arrived, what signature freshness is judged by
         self._producer = producer
         self._topics = topics
@@ -134,6 +136,8 @@ class WebhookDoor:
                 source, 400, "parser error (logged)", "the payload could not be interpreted", request=request
             )
 
+        if (ahead := self._ahead(result.drafts, request.received_at)) is not None:
+            return self.reject(source, 400, ahead, ahead, request=request)
         try:
             records = await self._work(request, self._records, source, request, result)
         except (PydanticSerializationError, UnicodeEncodeError):  # a lone surrogate is not UTF-8
@@ -173,6 +177,18 @@ class WebhookDoor:
         for draft in result.drafts:
             self._metrics.event(source, draft.payload.event_type)
         return self._accept(adapter, request, result, duplicate=False)
+
+    def _ahead(self, drafts: list[Draft], received_at: float) -> str | None:
+        """What names the first event dated later than the door's clock allows, or None. Past times are
+        the CRMs' own (an import, a late delivery); a future one is a wrong clock or a wrong zone."""
+        latest = received_at + self.event_time_ahead_s
+        for index, draft in enumerate(drafts):
+            if draft.occurred_at.timestamp() > latest:
+                return (
+                    f"event {index + 1} of {len(drafts)}: occurred_at {draft.occurred_at.isoformat()} is more than"
+                    f" {self.event_time_ahead_s:g} s ahead of this server's clock (LOCKSTEP_EVENT_TIME_AHEAD_S)"
+                )
+        return None
 
     def _accept(
         self, adapter: SourceAdapter, request: InboundRequest, result: ParseResult, *, duplicate: bool

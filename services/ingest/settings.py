@@ -54,6 +54,15 @@ class IngestSettings(ContractSettings):
     webhook_tolerance_s: int = Field(
         300, ge=1, le=3600, description="Largest age (and clock skew) of a signed timestamp (401 beyond)"
     )
+    event_time_ahead_s: int = Field(
+        3600,
+        ge=0,
+        le=7 * 86_400,
+        description=(
+            "How far ahead of the door's clock an event's own time may be (400 beyond): room for a vendor's"
+            " clock; a later time would start timers in the future and outrank every real change of the lead"
+        ),
+    )
     publish_timeout_s: float = Field(
         5.0, gt=0, le=60, description="How long a request waits for Kafka's acknowledgement before 503"
     )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any, ClassVar, Literal, get_args
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared.events.keys import normalize_email
 
@@ -34,6 +35,31 @@ OpportunityChange = Literal[
     "created", "linked", "stage_changed", "amount_changed", "closed_won", "closed_lost", "reopened"
 ]
 Scalar = str | int | float | bool | None
+
+# The times an event may state. Every consumer computes with them (business hours, months, the time
+# a lead was last touched): a year 1 or 9999 overflows that arithmetic, and building a calendar out to
+# a far year blocks a consumer for seconds. No CRM record is older than 1970 or dated beyond 2100.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _in_range(value: datetime) -> datetime:
+    try:
+        in_utc = value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 has no UTC time
+        in_utc = None
+    if in_utc is None or not EARLIEST <= in_utc < LATEST:
+        raise ValueError("must be from 1970-01-01 to 2099-12-31 (UTC)")
+    return value
+
+
+EventTime = Annotated[AwareDatetime, AfterValidator(_in_range)]
+# Amounts are summed in millionths of their unit into 64-bit integers (scoring's rollups), which hold
+# nine deals of a trillion units: no currency's real deals come near. Not a number is no amount.
+Amount = Annotated[float, Field(ge=-1e12, le=1e12, allow_inf_nan=False)]
+# Identifiers and names stored as they are (an owner, a stage, a deal's id): cut to fit a column, two
+# different ones could become one. Longer is refused at the door.
+OwnerId = Annotated[str, Field(max_length=128)]
 
 
 _VERSIONED = re.compile(r"lockstep\.(?P<name>[a-z_]+\.[a-z_]+)\.v(?P<version>[0-9]+)")
@@ -105,9 +131,9 @@ class ContactAttributes(_Model):
     employees: int | None = Field(None, ge=0)
     country: str | None = None
     phone: str | None = None
-    owner: str | None = Field(None, description="Owning rep's id in the source system")
+    owner: OwnerId | None = Field(None, description="Owning rep's id in the source system")
     lead_source: str | None = None
-    campaign: str | None = None
+    campaign: str | None = Field(None, max_length=256)
     record_url: str | None = Field(
         None, max_length=2000, description="The record in the source system (a HubSpot or Salesforce page)"
     )
@@ -117,7 +143,7 @@ class ContactAttributes(_Model):
 class ContactUpserted(CanonicalEvent):
     event_type: ClassVar[str] = "lockstep.contact.upserted.v1"
     lead: LeadRef
-    occurred_at: AwareDatetime = Field(description="When the change happened in the source system")
+    occurred_at: EventTime = Field(description="When the change happened in the source system")
     attributes: ContactAttributes = Field(
         default_factory=ContactAttributes, description="Only the attributes this change carries"
     )
@@ -127,21 +153,21 @@ class ContactMerged(CanonicalEvent):
     event_type: ClassVar[str] = "lockstep.contact.merged.v1"
     lead: LeadRef = Field(description="The surviving record")
     merged: list[LeadRef] = Field(min_length=1, description="Records folded into the survivor")
-    occurred_at: AwareDatetime
+    occurred_at: EventTime
 
 
 class ContactDeleted(CanonicalEvent):
     event_type: ClassVar[str] = "lockstep.contact.deleted.v1"
     lead: LeadRef
-    occurred_at: AwareDatetime
+    occurred_at: EventTime
 
 
 class ActivityRecorded(CanonicalEvent):
     event_type: ClassVar[str] = "lockstep.activity.recorded.v1"
     lead: LeadRef
     kind: ActivityKind
-    occurred_at: AwareDatetime
-    campaign: str | None = None
+    occurred_at: EventTime
+    campaign: str | None = Field(None, max_length=256)
     asset: str | None = Field(None, description="Email, page, form, content or webinar the activity was about")
     properties: dict[str, Scalar] = Field(default_factory=dict)
 
@@ -150,8 +176,8 @@ class SalesTouched(CanonicalEvent):
     event_type: ClassVar[str] = "lockstep.sales.touched.v1"
     lead: LeadRef
     channel: TouchChannel
-    rep: str | None = Field(None, description="The rep who touched the lead")
-    occurred_at: AwareDatetime
+    rep: OwnerId | None = Field(None, description="The rep who touched the lead")
+    occurred_at: EventTime
     outcome: str | None = None
     subject: str | None = None
 
@@ -161,8 +187,8 @@ class SalesDispositioned(CanonicalEvent):
     lead: LeadRef
     disposition: Disposition
     reason: str | None = Field(None, description="Why, in the rep's words or the CRM's reason field (rejections)")
-    rep: str | None = None
-    occurred_at: AwareDatetime
+    rep: OwnerId | None = None
+    occurred_at: EventTime
     source_status: str | None = Field(None, description="The source's own status value that was mapped")
 
 
@@ -173,26 +199,26 @@ class OpportunityChanged(CanonicalEvent):
     event_type: ClassVar[str] = "lockstep.opportunity.changed.v1"
     lead: LeadRef | None = None
     source: str = Field(min_length=1, max_length=64, description="System of record of the opportunity")
-    opportunity_id: str = Field(min_length=1)
+    opportunity_id: str = Field(min_length=1, max_length=256)
     change: OpportunityChange
-    stage: str | None = None
-    amount: float | None = None
+    stage: str | None = Field(None, max_length=128)
+    amount: Amount | None = None
     currency: str | None = Field(None, description="ISO 4217 code of the amount's currency, as the source states it")
-    owner: str | None = None
+    owner: OwnerId | None = None
     lost_reason: str | None = Field(
         None, description="Why the deal was lost, in the source's words (a picklist value or a rep's text)"
     )
-    opened_at: AwareDatetime | None = Field(
+    opened_at: EventTime | None = Field(
         None, description="When the deal or opportunity was created in the source (absent: the source did not say)"
     )
-    closed_at: AwareDatetime | None = Field(
+    closed_at: EventTime | None = Field(
         None,
         description=(
             "Its close date as the source states it (an open deal's is the expected one); a date without a time"
             " is midnight UTC of that date"
         ),
     )
-    occurred_at: AwareDatetime
+    occurred_at: EventTime
 
     @property
     def currency_code(self) -> str | None:

@@ -86,6 +86,7 @@ class Generic(SourceAdapter):
             raise BadPayload("body is an empty array")
         delivery = request.headers.get("webhook-id")
         result = ParseResult(drafts=[])
+        first_of: dict[str, int] = {}  # event id -> the item that gave it first
         for index, item in enumerate(items):
             where = f"[{index}]." if isinstance(raw, list) else ""
             if not isinstance(item, dict):
@@ -104,6 +105,10 @@ class Generic(SourceAdapter):
             own = item.get("id")
             if own is not None and (not isinstance(own, str) or not own or len(own) > 200):
                 raise BadPayload(f"{where}id: expected a non-empty string of at most 200 characters")
+            if own is not None and first_of.setdefault(own, index) != index:
+                # Ids say which deliveries are the same event: two events under one id, the second would
+                # be taken for a redelivery of the first and dropped downstream.
+                raise BadPayload(f"{where}id: {own!r} is also the id of [{first_of[own]}]")
             event_id = f"generic:{own}" if own else f"generic:{delivery}:{index}"
             if remove_emails(event_id) != event_id:  # ids travel in headers and logs: no address, nor its plain hash
                 event_id = f"generic:{self._ids.opaque_id(event_id)}"

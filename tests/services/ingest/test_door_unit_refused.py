@@ -8,6 +8,7 @@ by a disconnect nothing at all. The served app and FastAPI's documented route an
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -39,6 +40,43 @@ async def test_a_malformed_body_is_400_naming_the_field(door):
     )
     assert answer.status == 400 and answer.json()["detail"].startswith("data.kind:")
     assert door.count("generic", "rejected", "bad_payload") == 1 and door.published() == []
+
+
+async def test_an_event_dated_beyond_the_door_clock_allowance_is_400_naming_it(door):
+    """A wrong clock or zone at the sender: accepted, it would start timers in the future and outrank
+    every real change of the lead until that time came."""
+
+    def dated(at: str) -> dict:
+        return {**ACTIVITY, "data": {**ACTIVITY["data"], "occurred_at": at}}
+
+    ahead = door.door.event_time_ahead_s
+    within = datetime.fromtimestamp(NOW_S + ahead, UTC).isoformat()
+    assert (await door.post("/webhooks/generic", *reversed(generic(dated(within), msg_id="m-1")))).status == 200
+    late = datetime.fromtimestamp(NOW_S + ahead + 1, UTC).isoformat()
+    answer = await door.post("/webhooks/generic", *reversed(generic([ACTIVITY, dated(late)], msg_id="m-2")))
+    assert answer.status == 400, answer.json()
+    assert (
+        answer.json()["detail"].startswith("event 2 of 2: occurred_at")
+        and "LOCKSTEP_EVENT_TIME_AHEAD_S" in (answer.json()["detail"])
+    )
+    assert len(door.published()) == 2  # the first request's raw record and event, nothing of the second
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("occurred_at", "0001-01-01T00:00:00+14:00", "data.occurred_at:"),  # no UTC time at all
+        ("occurred_at", "9999-12-31T23:59:59Z", "data.occurred_at:"),
+        ("occurred_at", "1969-12-31T23:59:59Z", "data.occurred_at:"),
+        ("campaign", "c" * 257, "data.campaign:"),
+    ],
+)
+async def test_a_value_no_consumer_could_handle_is_400_naming_its_field(door, field, value, named):
+    answer = await door.post(
+        "/webhooks/generic", *reversed(generic({**ACTIVITY, "data": {**ACTIVITY["data"], field: value}}))
+    )
+    assert answer.status == 400 and answer.json()["detail"].startswith(named), answer.json()
+    assert door.published() == []
 
 
 # --- admission: 404, 413, 415, a sender hanging up ----------------------------------------------------------

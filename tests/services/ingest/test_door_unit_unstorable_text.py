@@ -75,12 +75,12 @@ class SurrogateAdapter:
         from shared.events import ActivityRecorded, LeadRef
 
         lead = LeadRef(source="s", record_id="1")
-        payload = ActivityRecorded(lead=lead, kind="form_submit", occurred_at=NOW, campaign="Q4\ud800")
+        payload = ActivityRecorded(lead=lead, kind="form_submit", occurred_at=NOW, asset="Q4\ud800")
         return ParseResult([Draft("surrogates:1", payload)])
 
 
 async def test_a_lone_surrogate_made_by_an_adapter_is_refused_naming_the_field(door):
     door.door.adapters["surrogates"] = SurrogateAdapter()
     answer = await door.post("/webhooks/surrogates", b"{}", {"content-type": "application/json"})
-    assert answer.status == 400 and answer.json()["detail"].startswith("campaign: holds a lone surrogate")
+    assert answer.status == 400 and answer.json()["detail"].startswith("asset: holds a lone surrogate")
     assert door.published() == []

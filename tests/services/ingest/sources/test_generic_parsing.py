@@ -155,3 +155,12 @@ def test_a_sender_id_holding_an_email_address_becomes_its_hash():
     # Keyed: a plain hash of the sender's id would confirm a guessed address to whoever sees the id.
     assert first.event_id == f"generic:{TEST_KEYS.opaque_id('generic:signup-ada@analytical.example')}"
     assert parse({**ACTIVITY, "id": "plain-id"}).drafts[0].event_id == "generic:plain-id"
+
+
+def test_two_events_under_one_id_in_a_request_are_refused_naming_the_second():
+    """Ids say which deliveries are the same event: the second would be taken for a redelivery of the
+    first and dropped downstream, while the sender was told both were accepted."""
+    other = {**ACTIVITY, "data": {**ACTIVITY["data"], "kind": "demo_request"}}
+    with pytest.raises(BadPayload, match=r"^\[1\]\.id: 'dup-1' is also the id of \[0\]"):
+        parse([{**ACTIVITY, "id": "dup-1"}, {**other, "id": "dup-1"}])
+    assert len(parse([{**ACTIVITY, "id": "one"}, {**other, "id": "two"}, other]).drafts) == 3
