@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from shared.access.sessions import COOKIE, SessionSeal
@@ -49,9 +49,17 @@ async def _audit(request: Request, caller: Caller, action: str) -> None:
         await service.audit.record(session, caller.name, action, caller.key_id)
 
 
+def _json_only(request: Request) -> None:
+    """JSON only: a cross-site form or a typeless body (which FastAPI would read as JSON) cannot sign a
+    visitor in under someone else's key. A dependency, so that it answers before the body is parsed."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise Problem(415, "content type must be application/json")
+
+
 @router.post(
     "/dashboard/session",
     summary="Sign in with a key: sets the dashboard's session cookie",
+    dependencies=[Depends(_json_only)],
     responses={
         401: {"description": "Not a valid key"},
         415: {"description": "The body is not JSON"},
@@ -59,10 +67,6 @@ async def _audit(request: Request, caller: Caller, action: str) -> None:
     },
 )
 async def sign_in(body: SignIn, request: Request, response: Response) -> SessionView:
-    # JSON only: a cross-site form or a typeless body (which FastAPI would read as JSON) cannot
-    # sign a visitor in under someone else's key.
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-        raise Problem(415, "content type must be application/json")
     key = guard(request).sign_in(request, body.key.strip().encode())
     seal = _seal(request)
     token, expires_at = seal.issue(key.key_id)
