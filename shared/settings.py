@@ -8,6 +8,7 @@ start-up instead of failing on its first message.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, TypeVar
 
@@ -18,7 +19,9 @@ from shared.events.keys import LeadKeys
 
 ENV_PREFIX = "LOCKSTEP_"
 
-_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]{0,200}$")
+_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]*$")
+# Kafka's topic names end at 249 characters, and the longest of ours adds `events.bulk` to the prefix.
+_TOPIC_PREFIX_MAX = 249 - len("events.bulk")
 _DURATION = re.compile(r"^([0-9]{1,6})(m|h|d|w)$")
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _HOST_PORT = re.compile(r"^[^\s,:]+:\d{1,5}$")
@@ -128,6 +131,21 @@ class LockstepSettings(BaseSettings):
     def _topic_prefix(cls, value: str) -> str:
         if not _TOPIC_PREFIX.match(value):
             raise ValueError("only letters, digits, '.', '_' and '-' are legal in Kafka topic names")
+        if len(value) > _TOPIC_PREFIX_MAX:
+            raise ValueError(f"at most {_TOPIC_PREFIX_MAX} characters: Kafka topic names end at 249")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: str | None) -> str | None:
+        for entry in (value or "").split(","):
+            if entry.strip() and entry.strip() != "*":
+                try:
+                    ipaddress.ip_network(entry.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"{entry.strip()[:64]!r} is not an address or a network (10.0.0.5, 10.0.0.0/8) nor *"
+                    ) from None
         return value
 
     @field_validator("log_level")

@@ -49,3 +49,24 @@ def test_a_settings_repr_shows_no_password_or_webhook_secret(monkeypatch):
     assert settings.database_url.endswith("@db.internal/lockstep") and "sl4ck-t0ken" in settings.alert_webhooks
     shown = repr(settings) + str(settings)
     assert "Pa55-w0rd" not in shown and "sl4ck-t0ken" not in shown
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("LOCKSTEP_TOPIC_PREFIX", "p" * 239, "at most 238 characters"),
+        ("LOCKSTEP_TRUSTED_PROXIES", "10.0.0.5,not-an-ip", "'not-an-ip' is not an address or a network"),
+    ],
+)
+def test_a_setting_out_of_range_is_named_with_what_is_wrong(monkeypatch, variable, value, said):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as refused:
+        load_settings(LockstepSettings)
+    assert variable in str(refused.value) and said in str(refused.value)
+
+
+def test_proxies_may_be_addresses_networks_or_any(monkeypatch):
+    monkeypatch.setenv("LOCKSTEP_TRUSTED_PROXIES", "10.0.0.5, 10.0.0.0/8,::1,*")
+    assert load_settings(LockstepSettings).trusted_proxies == "10.0.0.5, 10.0.0.0/8,::1,*"
+    monkeypatch.setenv("LOCKSTEP_TOPIC_PREFIX", "p" * 238)
+    assert load_settings(LockstepSettings).topic_prefix == "p" * 238
