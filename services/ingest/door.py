@@ -2,7 +2,8 @@
 
 Every canonical event of a request and the raw request itself go to Kafka in one batch;
 the sender gets its 2xx only once the broker acknowledged all of them. While the broker
-is away the answer is 503 with Retry-After, so the sender's own retry loses nothing.
+is away the answer is 503 with Retry-After, so the sender's own retry loses nothing. A request
+whose records are larger than Kafka takes is 413 instead: no retry of it could ever succeed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from services.ingest.sources.base import (
     SourceAdapter,
     Unauthorized,
 )
-from shared.bus import BusUnavailable, EventProducer, OutgoingRecord, Topics
+from shared.bus import MAX_RECORD_BYTES, BusUnavailable, EventProducer, OutgoingRecord, RecordTooLarge, Topics
+from shared.bus.producer import first_too_large
 from shared.events import LeadKeys
 from shared.events.envelope import encode_event
 from shared.events.text import storable, unstorable, unstorable_in
@@ -148,6 +150,8 @@ class WebhookDoor:
                 return self.reject(source, 400, problem, problem, request=request)
             if records is None:
                 raise RuntimeError(f"{source}: events could not be serialized")
+        if problem := await self._work(request, too_large_for_kafka, records, result.drafts):
+            return self.reject(source, 413, problem, problem, request=request)
         for unmapped in result.unmapped:
             self._metrics.unmapped.labels(source, unmapped.field).inc()
         ids = tuple(d.event_id for d in result.drafts)
@@ -160,6 +164,14 @@ class WebhookDoor:
                 await self._bulk.send(source, records[0], records[1:], bulk)
             else:
                 await self._producer.send_many(records)
+        except RecordTooLarge as exc:
+            # What the check above cannot see: a broker (or topic) whose limit is set below MAX_RECORD_BYTES.
+            # The same records would be refused again, so no 503 for the sender to retry forever.
+            log.warning("%s: answering 413: %s", source, exc)
+            detail = (
+                f"the body and its events exceed the largest record Kafka takes here (at most {MAX_RECORD_BYTES} bytes)"
+            )
+            return self.reject(source, 413, str(exc), detail, request=request)
         except BusUnavailable as exc:
             log.warning("%s: answering 503: %s", source, remove_emails(str(exc)))
             return self.reject(
@@ -230,6 +242,23 @@ def event_record(topic: str, source: str, draft: Draft, keys: LeadKeys) -> Outgo
         draft.payload, id=draft.event_id, source=f"/lockstep/ingest/{source}", subject=key, time=draft.occurred_at
     )
     return OutgoingRecord(topic, key, value, headers)
+
+
+def too_large_for_kafka(records: list[OutgoingRecord], drafts: list[Draft]) -> str | None:
+    """Which of a request's records (the raw record first, then its events') is larger than Kafka
+    takes, and by how much, or None. The raw record carries the body and the id of every event the
+    request became, so it is the one a batch of many events makes too large."""
+    found = first_too_large(records)
+    if found is None:
+        return None
+    position, size = found
+    over = f"a {size}-byte Kafka record, over the largest record Kafka takes here ({MAX_RECORD_BYTES} bytes)"
+    if position == 0:
+        return (
+            f"the body ({len(records[0].value)} bytes) and the ids of its {len(drafts)} events make {over}:"
+            " send fewer or smaller events per request"
+        )
+    return f"the event {drafts[position - 1].event_id!r} makes {over}"
 
 
 def _may_be_unstorable(drafts: list[Draft], records: list[OutgoingRecord]) -> bool:

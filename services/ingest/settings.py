@@ -9,6 +9,14 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 
 from contract.settings import ContractSettings
+from shared.bus import MAX_RECORD_BYTES
+
+# The body becomes the value of the raw record (services/ingest/raw.py), whose headers also carry the
+# request's own headers and the id of every event it became: a body as large as the record leaves no
+# room for them and could never be published. A quarter of the record is kept for those headers,
+# room for the ids of thousands of events; a request whose record is too large all the same is refused
+# by the door with 413 naming both sizes.
+DEFAULT_MAX_BODY_BYTES = MAX_RECORD_BYTES * 3 // 4
 
 
 def _split(secret: SecretStr | None) -> list[str]:
@@ -49,7 +57,13 @@ class IngestSettings(ContractSettings):
     )
     generic_secret: SecretStr | None = Field(None, description="Standard Webhooks secret(s), whsec_...")
     max_body_bytes: int = Field(
-        1_048_576, ge=1024, le=64 * 1_048_576, description="Largest webhook body accepted (413 above)"
+        DEFAULT_MAX_BODY_BYTES,
+        ge=1024,
+        le=MAX_RECORD_BYTES,
+        description=(
+            "Largest webhook body accepted (413 above); at most the largest Kafka record, which the body"
+            " shares with the request's headers and event ids"
+        ),
     )
     webhook_tolerance_s: int = Field(
         300, ge=1, le=3600, description="Largest age (and clock skew) of a signed timestamp (401 beyond)"

@@ -8,16 +8,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
 from aiokafka.partitioner import DefaultPartitioner, murmur2
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from shared.events.envelope import EventEnvelope
 
 log = logging.getLogger(__name__)
 
+# What the broker takes: its message.max.bytes, which deploy/kafka/ leaves at Kafka's default. It holds
+# a whole batch as it arrives, compressed, with the log entry's own header.
+BROKER_MAX_BATCH_BYTES = 1_048_588
+# The largest record the bus carries, as `record_bytes` measures it: the producer's max_request_size,
+# which aiokafka holds every record to before queueing it. It stays under the broker's limit by room for
+# what compression adds to a batch it cannot shrink (aiokafka sends such a batch compressed all the
+# same), so a record the producer lets through is one the broker stores. What sizes a record, such as
+# LOCKSTEP_MAX_BODY_BYTES, is bounded by this rather than by a number of its own.
+MAX_RECORD_BYTES = BROKER_MAX_BATCH_BYTES - 8 * 1024
+
 
 class BusUnavailable(Exception):
     """Kafka did not acknowledge in time; nothing may be reported as accepted."""
+
+
+class RecordTooLarge(Exception):
+    """A record larger than Kafka takes: unlike BusUnavailable, sending it again can never succeed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +46,22 @@ class OutgoingRecord:
     @classmethod
     def event(cls, topic: str, envelope: EventEnvelope, key: str | None = None) -> OutgoingRecord:
         return cls(topic, key if key is not None else envelope.subject, envelope.body(), envelope.headers())
+
+
+def record_bytes(record: OutgoingRecord) -> int:
+    """How large `record` is for the producer's limit: aiokafka's upper estimate of the record alone in
+    a batch, before compression."""
+    key = record.key.encode() if record.key is not None else None
+    size: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, record.value, record.headers)
+    return size
+
+
+def first_too_large(records: Sequence[OutgoingRecord]) -> tuple[int, int] | None:
+    """The position and size of the first record over MAX_RECORD_BYTES, or None when all fit."""
+    for position, record in enumerate(records):
+        if (size := record_bytes(record)) > MAX_RECORD_BYTES:
+            return position, size
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +129,10 @@ class EventProducer:
             acks="all",
             compression_type=self._compression,
             linger_ms=self._linger_ms,
+            # Well under MAX_RECORD_BYTES: the broker holds a whole batch to its limit, and only a
+            # record larger than this goes in a batch of its own.
             max_batch_size=256 * 1024,
+            max_request_size=MAX_RECORD_BYTES,
             request_timeout_ms=max(1000, int(self._ack_timeout_s * 1000)),
             retry_backoff_ms=100,
             partitioner=self._partitioner,
@@ -137,9 +171,18 @@ class EventProducer:
 
     async def send_many(self, records: Sequence[OutgoingRecord]) -> list[Delivered]:
         """Send all records and return once the broker acknowledged every one (in order per partition):
-        where each one landed, in the order given."""
+        where each one landed, in the order given.
+
+        BusUnavailable: not acknowledged, sending again later may succeed. RecordTooLarge: a record is
+        larger than Kafka takes; when the producer can tell beforehand (over MAX_RECORD_BYTES) nothing
+        of the call is sent, when the broker refuses one (its limit set lower) others may have landed."""
         if not records:
             return []
+        if too_large := first_too_large(records):
+            position, size = too_large
+            raise RecordTooLarge(
+                f"record {position} of {len(records)} is {size} bytes, over the {MAX_RECORD_BYTES} Kafka takes"
+            )
         try:
             producer = await self._ensure_started()
             futures = []
@@ -155,6 +198,10 @@ class EventProducer:
             if pending:
                 raise TimeoutError(f"{len(pending)} of {len(futures)} records unacknowledged")
             landed = [future.result() for future in futures]
+        except (MessageSizeTooLargeError, RecordListTooLargeError) as exc:
+            # The broker's refusal: a failed batch leaves the idempotent producer's sequence in doubt.
+            self._healthy = False
+            raise RecordTooLarge(f"Kafka refused a record as too large: {type(exc).__name__}: {exc}") from exc
         except (TimeoutError, KafkaError, OSError) as exc:
             self._healthy = False
             raise BusUnavailable(f"Kafka did not acknowledge: {type(exc).__name__}: {exc}") from exc

@@ -33,3 +33,17 @@ def generic(payload: Any = ACTIVITY, msg_id: str = "msg_1") -> tuple[dict[str, s
 
 def marketo(payload: Any = CALL) -> tuple[dict[str, str], bytes]:
     return {"content-type": "application/json", **signing.marketo_headers(MARKETO_TOKEN)}, json.dumps(payload).encode()
+
+
+def batch_under(limit: int, *, id_length: int = 200, encode=json.dumps) -> list[dict[str, Any]]:
+    """As many generic activities as a body of at most `limit` bytes (as `encode` writes it) holds,
+    each with a sender id of `id_length` characters: a batch whose event ids, listed in its raw
+    record, weigh nearly as much as its body."""
+
+    def batch(count: int) -> list[dict[str, Any]]:
+        return [{**ACTIVITY, "id": f"form-{n:08d}".ljust(id_length, "x")} for n in range(count)]
+
+    each = len(encode(batch(2))) - len(encode(batch(1)))  # what one more event adds, its separator included
+    events = batch((limit - len(encode(batch(1)))) // each + 1)
+    assert limit - each < len(encode(events)) <= limit
+    return events

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 
 import pytest
 from aiokafka.partitioner import murmur2
 
-from shared.bus import BusUnavailable, EventProducer, OutgoingRecord, ensure_topics
-from shared.bus.producer import KeyHashes
+from shared.bus import MAX_RECORD_BYTES, BusUnavailable, EventProducer, OutgoingRecord, RecordTooLarge, ensure_topics
+from shared.bus.producer import KeyHashes, record_bytes
+from shared.bus.topics import TopicShape
 from tests.support.kafka import read_topic
 
 
@@ -69,3 +71,42 @@ async def test_an_unreachable_broker_is_reported_not_waited_on_forever() -> None
             await asyncio.wait_for(producer.send(OutgoingRecord("nowhere", "k", b"v", [])), timeout=10)
     finally:
         await producer.stop()
+
+
+async def test_a_record_over_the_largest_is_refused_before_anything_of_its_call_is_sent(kafka_bootstrap, topic_prefix):
+    """Not BusUnavailable, which callers retry: this record could never be sent."""
+    topic = f"{topic_prefix}raw"
+    await ensure_topics(kafka_bootstrap, [topic], partitions=1, replication_factor=1)
+    small = OutgoingRecord(topic, "k", b"before", [])
+    big = OutgoingRecord(topic, "k", b"x" * MAX_RECORD_BYTES, [])
+    # Exactly as large as the limit lets through, and random, so that the batch goes uncompressed.
+    overhead = record_bytes(OutgoingRecord(topic, "k", b"x" * (MAX_RECORD_BYTES // 2), [])) - MAX_RECORD_BYTES // 2
+    fits = OutgoingRecord(topic, "k", os.urandom(MAX_RECORD_BYTES - overhead), [])
+    assert record_bytes(fits) == MAX_RECORD_BYTES < record_bytes(big)
+    producer = EventProducer(kafka_bootstrap)
+    await producer.start()
+    try:
+        with pytest.raises(RecordTooLarge, match=f"record 1 of 2 is {record_bytes(big)} bytes"):
+            await producer.send_many([small, big])
+        await producer.send_many([fits])  # the broker takes what the producer lets through
+    finally:
+        await producer.stop()
+    assert [r.value for r in await read_topic(kafka_bootstrap, topic, expect=1)] == [fits.value]
+
+
+async def test_a_record_the_broker_refuses_as_too_large_is_record_too_large_and_the_producer_goes_on(
+    kafka_bootstrap, topic_prefix
+):
+    # A topic whose limit is set below the producer's: only the broker can tell.
+    topic = f"{topic_prefix}small"
+    shape = TopicShape(config={"max.message.bytes": "4096"})
+    await ensure_topics(kafka_bootstrap, [topic], partitions=1, replication_factor=1, shapes={topic: shape})
+    producer = EventProducer(kafka_bootstrap)
+    await producer.start()
+    try:
+        with pytest.raises(RecordTooLarge, match="MessageSizeTooLarge"):  # random bytes: compression cannot shrink them
+            await producer.send_many([OutgoingRecord(topic, "k", os.urandom(16_384), [])])
+        await producer.send_many([OutgoingRecord(topic, "k", b"after", [])])
+    finally:
+        await producer.stop()
+    assert [r.value for r in await read_topic(kafka_bootstrap, topic, expect=1)] == [b"after"]
