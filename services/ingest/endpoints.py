@@ -42,7 +42,11 @@ async def recent_webhooks(
         400: {"description": "Malformed body, or text that cannot be stored (NUL); the problem names the first error"},
         401: {"description": "Bad or missing signature or credentials, or a stale timestamp"},
         404: {"description": "Unknown source"},
-        413: {"description": "Body over LOCKSTEP_MAX_BODY_BYTES"},
+        413: {
+            "description": (
+                "Body over LOCKSTEP_MAX_BODY_BYTES, or body and events larger than the largest record Kafka takes"
+            )
+        },
         415: {"description": "Wrong content type for this source"},
         503: {"description": "Kafka unavailable; retry after Retry-After seconds"},
     },

@@ -5,6 +5,11 @@ original body (its content type kept), and what else a replay needs travels in e
 headers: `ce_httpmethod`, `ce_httpurl` (secret query parameters removed), `ce_httpheaders`
 (JSON, credentials and signatures removed) and `ce_eventids` (the canonical events it produced).
 `ReceivedWebhook.from_record` reads one back for `lockstep replay raw`.
+
+`ce_eventids` lists every id in full, however many: replay tells an event published on arrival
+from one today's mapping makes anew by its id (the events topic may no longer hold the first), and
+an audit reads them. It makes a batch's record grow with its events beside its body; the door
+refuses with 413 a request whose record would be larger than Kafka takes (door.py).
 """
 
 from __future__ import annotations
