@@ -22,7 +22,7 @@ from pydantic_core import PydanticSerializationError
 
 from services.ingest.bulk import BulkLane
 from services.ingest.metrics import DoorMetrics
-from services.ingest.raw import RawRecordIds, raw_record
+from services.ingest.raw import RawRecordIds, raw_record, too_large_for_kafka
 from services.ingest.recent import RecentRequests
 from services.ingest.redaction import remove_emails, safe_url
 from services.ingest.sources.base import (
@@ -34,7 +34,6 @@ from services.ingest.sources.base import (
     Unauthorized,
 )
 from shared.bus import MAX_RECORD_BYTES, BusUnavailable, EventProducer, OutgoingRecord, RecordTooLarge, Topics
-from shared.bus.producer import first_too_large
 from shared.events import LeadKeys
 from shared.events.envelope import encode_event
 from shared.events.text import storable, unstorable, unstorable_in
@@ -242,23 +241,6 @@ def event_record(topic: str, source: str, draft: Draft, keys: LeadKeys) -> Outgo
         draft.payload, id=draft.event_id, source=f"/lockstep/ingest/{source}", subject=key, time=draft.occurred_at
     )
     return OutgoingRecord(topic, key, value, headers)
-
-
-def too_large_for_kafka(records: list[OutgoingRecord], drafts: list[Draft]) -> str | None:
-    """Which of a request's records (the raw record first, then its events') is larger than Kafka
-    takes, and by how much, or None. The raw record carries the body and the id of every event the
-    request became, so it is the one a batch of many events makes too large."""
-    found = first_too_large(records)
-    if found is None:
-        return None
-    position, size = found
-    over = f"a {size}-byte Kafka record, over the largest record Kafka takes here ({MAX_RECORD_BYTES} bytes)"
-    if position == 0:
-        return (
-            f"the body ({len(records[0].value)} bytes) and the ids of its {len(drafts)} events make {over}:"
-            " send fewer or smaller events per request"
-        )
-    return f"the event {drafts[position - 1].event_id!r} makes {over}"
 
 
 def _may_be_unstorable(drafts: list[Draft], records: list[OutgoingRecord]) -> bool:

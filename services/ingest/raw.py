@@ -9,7 +9,7 @@ headers: `ce_httpmethod`, `ce_httpurl` (secret query parameters removed), `ce_ht
 `ce_eventids` lists every id in full, however many: replay tells an event published on arrival
 from one today's mapping makes anew by its id (the events topic may no longer hold the first), and
 an audit reads them. It makes a batch's record grow with its events beside its body; the door
-refuses with 413 a request whose record would be larger than Kafka takes (door.py).
+refuses with 413 a request whose records would be larger than Kafka takes (`too_large_for_kafka`).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ import orjson
 from aiokafka.structs import ConsumerRecord
 
 from services.ingest.redaction import safe_headers, safe_url
-from services.ingest.sources.base import InboundRequest
-from shared.bus import OutgoingRecord
+from services.ingest.sources.base import Draft, InboundRequest
+from shared.bus import MAX_RECORD_BYTES, OutgoingRecord
+from shared.bus.producer import first_too_large
 
 RAW_TYPE = "lockstep.webhook.received.v1"
 
@@ -58,6 +59,23 @@ def raw_record(topic: str, source: str, request: InboundRequest, event_ids: list
         ("ce_eventids", ",".join(event_ids).encode()),
     ]
     return OutgoingRecord(topic, source, request.body, headers)
+
+
+def too_large_for_kafka(records: list[OutgoingRecord], drafts: list[Draft]) -> str | None:
+    """Which of a request's records (the raw record first, then its events') is larger than Kafka
+    takes, and by how much, or None. The raw record carries the body and the id of every event the
+    request became, so it is the one a batch of many events makes too large."""
+    found = first_too_large(records)
+    if found is None:
+        return None
+    position, size = found
+    over = f"a {size}-byte Kafka record, over the largest record Kafka takes here ({MAX_RECORD_BYTES} bytes)"
+    if position == 0:
+        return (
+            f"the body ({len(records[0].value)} bytes) and the ids of its {len(drafts)} events make {over}:"
+            " send fewer or smaller events per request"
+        )
+    return f"the event {drafts[position - 1].event_id!r} makes {over}"
 
 
 @dataclass(frozen=True)
