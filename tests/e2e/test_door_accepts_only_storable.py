@@ -123,7 +123,7 @@ def salesforce(draw: st.DrawFn) -> tuple[str, dict[str, str], bytes]:
     headers, body = wire.salesforce_request(
         factories.SALESFORCE_ORG_18, [wire.salesforce_notification(draw(xml_text) or "04l1", "Lead", fields)]
     )
-    return "/webhooks/salesforce", headers, body
+    return f"/webhooks/salesforce?token={factories.SALESFORCE_TOKEN}", headers, body
 
 
 @st.composite

@@ -140,9 +140,12 @@ class Vendors:
                 }, body
             if source == "marketo":
                 return {**wire.JSON, **signing.marketo_headers(self.creds.marketo_token)}, body
-            return dict(wire.SOAP), body  # Salesforce: the org id inside the body is the credential
+            return dict(wire.SOAP), body  # Salesforce: the token in the URL, and the org id in the body
 
-        return Webhook(source, f"/webhooks/{source}", sign)
+        path = f"/webhooks/{source}"
+        if source == "salesforce":
+            path += f"?token={self.creds.salesforce_token}"
+        return Webhook(source, path, sign)
 
 
 @dataclass
