@@ -36,7 +36,7 @@ def add_report(commands: Commands) -> None:
 def _report(args: argparse.Namespace) -> int:
     from contract import load_contract
     from contract.calendar import reporting_calendar
-    from services.scoring.domain.periods import PeriodError, month_period
+    from services.scoring.domain.periods import PeriodError, scorecard_period
     from services.scoring.reports.monthly import month_page
     from services.scoring.settings import ScoringSettings
     from shared.db import create_engine, session_factory
@@ -45,7 +45,7 @@ def _report(args: argparse.Namespace) -> int:
     contract = load_contract(settings.contract)
     calendar = reporting_calendar(contract.sla)
     try:
-        period = month_period(args.month, calendar.zone)
+        period = scorecard_period(calendar.zone, datetime.now(UTC), month=args.month)
     except PeriodError as exc:
         raise CliError(f"--month: {exc.message}") from None
 

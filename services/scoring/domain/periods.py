@@ -15,10 +15,12 @@ from zoneinfo import ZoneInfo
 
 MAX_YEARS = 3
 TRAILING_DAYS = 180
+TREND_MONTHS = 3  # the months before its own that a month's scorecard shows beside its targets
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?$")
 _YEARS = range(1900, 3000)  # beyond that it is a typo, and the +3 years check stays inside datetime's range
+_FIRST_MONTH, _LAST_MONTH = f"{_YEARS.start}-01", f"{_YEARS.stop - 1}-12"
 
 
 class PeriodError(ValueError):
@@ -52,8 +54,10 @@ def _first_of_next(day: date) -> date:
 
 def _first_of_month(value: str, parameter: str) -> date:
     match = _MONTH.match(value)
-    if not match or int(match.group(1)) not in _YEARS or not 1 <= int(match.group(2)) <= 12:
+    if not match or not 1 <= int(match.group(2)) <= 12:
         raise PeriodError(parameter, f"expected a month as YYYY-MM, such as 2026-11, got {value!r}")
+    if int(match.group(1)) not in _YEARS:
+        raise PeriodError(parameter, f"{value} is outside the supported months, {_FIRST_MONTH} to {_LAST_MONTH}")
     return date(int(match.group(1)), int(match.group(2)), 1)
 
 
@@ -72,12 +76,23 @@ def _moment(value: str, parameter: str, zone: ZoneInfo) -> datetime:
         moment = datetime.fromisoformat(value) if shape else None
     except ValueError:
         moment = None
-    if moment is None or moment.year not in _YEARS:
+    if moment is None:
         raise PeriodError(
             parameter,
             f"expected a month (2026-11), a date (2026-11-03) or a date and time (2026-11-03T09:00:00Z), got {value!r}",
         )
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+    # The range holds on the reporting clock, where a report is cut into months: an offset can carry
+    # a time in 1900 (or 2999) into the year before (or after) there. Checked before converting too,
+    # as converting a time at the very ends of datetime's range overflows it.
+    local = None
+    if moment.year in _YEARS:
+        local = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+    if local is None or local.year not in _YEARS:
+        seen = f" ({local.replace(tzinfo=None).isoformat()} on the reporting clock, {zone.key})" if local else ""
+        raise PeriodError(
+            parameter, f"{value}{seen} is outside the supported range, {_YEARS.start}-01-01 to {_YEARS.stop - 1}-12-31"
+        )
+    return local
 
 
 def _years_later(moment: datetime, years: int) -> datetime:
@@ -115,8 +130,25 @@ def report_period(
     return month_period(f"{local.year:04d}-{local.month:02d}", zone)
 
 
-def previous_months(month: str, zone: ZoneInfo, count: int = 3) -> list[Period]:
-    """The `count` months before `month`, oldest first: the trend beside a month's targets."""
+def scorecard_period(
+    zone: ZoneInfo, now: datetime, month: str | None = None, from_: str | None = None, to: str | None = None
+) -> Period:
+    """Like `report_period`, for the scorecard: a month's scorecard shows the `TREND_MONTHS` months
+    before it as well, so its month is refused when those fall before the supported range."""
+    period = report_period(zone, now, month, from_, to)
+    first = date(_YEARS.start, 1 + TREND_MONTHS, 1)  # whose trend starts on the range's first month
+    if period.month is not None and _first_of_month(period.month, "month") < first:
+        raise PeriodError(
+            "month",
+            f"the scorecard of a month shows the {TREND_MONTHS} months before it, so its month must be from"
+            f" {first:%Y-%m} to {_LAST_MONTH}, got {period.month}",
+        )
+    return period
+
+
+def previous_months(month: str, zone: ZoneInfo, count: int = TREND_MONTHS) -> list[Period]:
+    """The `count` months before `month`, oldest first: the trend beside a month's targets (a month
+    `scorecard_period` accepted has them all inside the supported range)."""
     first = _first_of_month(month, "month")
     months = []
     for _ in range(count):

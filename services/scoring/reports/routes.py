@@ -1,8 +1,9 @@
 """`GET /funnel` and `GET /scorecard`: aggregates only, no personal data, for the viewer role.
 
 Both read a period the same way (domain/periods.py): `month=2026-11`, or `from` and `to` (a month,
-a date, or a date and time; without an offset, the reporting clock), at most three years; a
-mistake is a 400 problem naming the parameter.
+a date, or a date and time; without an offset, the reporting clock), at most three years, inside
+1900-2999 on the reporting clock (a scorecard's month from 1900-04: it shows the three months
+before); a mistake is a 400 problem naming the parameter.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from contract.attribution import AttributionModel
-from services.scoring.domain.periods import PeriodError, lookback_period, report_period
+from services.scoring.domain.periods import PeriodError, lookback_period, scorecard_period
 from services.scoring.endpoints import EngineDep
 from services.scoring.reports.funnel import funnel_report
 from services.scoring.reports.groups import GroupBy
@@ -66,7 +67,7 @@ async def get_scorecard(
     ] = None,
 ) -> dict:
     try:
-        period = report_period(engine.calendar.zone, datetime.now(UTC), month, from_, to)
+        period = scorecard_period(engine.calendar.zone, datetime.now(UTC), month, from_, to)
     except PeriodError as exc:
         raise _problem(exc) from None
     chosen = model or engine.contract.attribution.default_model

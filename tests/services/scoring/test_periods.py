@@ -11,6 +11,7 @@ from services.scoring.domain.periods import (
     month_period,
     previous_months,
     report_period,
+    scorecard_period,
     trailing,
     window_period,
 )
@@ -92,7 +93,9 @@ def test_the_trailing_window_is_the_180_days_before_on_the_local_clock():
         ({"month": "2026-1"}, "month", "expected a month as YYYY-MM"),
         ({"month": "2026-11-01"}, "month", "expected a month as YYYY-MM"),
         ({"month": "november"}, "month", "expected a month as YYYY-MM"),
-        ({"month": "0026-11"}, "month", "expected a month as YYYY-MM"),
+        ({"month": "0026-11"}, "month", "0026-11 is outside the supported months, 1900-01 to 2999-12"),
+        ({"month": "3000-01"}, "month", "outside the supported months, 1900-01 to 2999-12"),
+        ({"from_": "1000-01", "to": "1900-02"}, "from", "1000-01 is outside the supported months"),
         ({"month": "2026-11", "from_": "2026-11-01", "to": "2026-12-01"}, "month", "either month or from and to"),
         ({"from_": "2026-11-01"}, "to", "to is required with from"),
         ({"to": "2026-11-01"}, "from", "from is required with to"),
@@ -103,6 +106,17 @@ def test_the_trailing_window_is_the_180_days_before_on_the_local_clock():
         ({"from_": "2026-11-01", "to": "2026-10-01"}, "to", "must be after from"),
         ({"from_": "2023-11-01", "to": "2026-11-02"}, "to", "longer than 3 years"),
         ({"from_": "2023-11-01T00:00", "to": "2026-11-01T00:00:01"}, "to", "longer than 3 years"),
+        # In range as written, out of it on the reporting clock, where the report is cut into months.
+        (
+            {"from_": "1900-01-01T00:00:00+14:00", "to": "1900-03"},
+            "from",
+            "(1899-12-31T05:00:00 on the reporting clock, America/New_York) is outside the supported range,"
+            " 1900-01-01 to 2999-12-31",
+        ),
+        ({"from_": "2999-10", "to": "2999-12-31T23:59:59-12:00"}, "to", "3000-01-01T06:59:59 on the reporting clock"),
+        ({"from_": "0001-01-01T00:00:00+14:00", "to": "1900-03"}, "from", "outside the supported range"),
+        ({"from_": "2999-12", "to": "9999-12-31T23:59:59-12:00"}, "to", "outside the supported range"),
+        ({"from_": "1899-12-31", "to": "1900-03"}, "from", "outside the supported range"),
     ],
 )
 def test_a_malformed_month_or_window_names_its_parameter(kwargs, parameter, message):
@@ -110,3 +124,31 @@ def test_a_malformed_month_or_window_names_its_parameter(kwargs, parameter, mess
         report_period(NEW_YORK, NOW, **kwargs)
     assert info.value.parameter == parameter
     assert message in info.value.message
+
+
+@pytest.mark.parametrize("month", ["1900-01", "1900-02", "1900-03"])
+def test_a_scorecard_month_without_three_months_before_it_in_range_names_the_range(month):
+    assert report_period(NEW_YORK, NOW, month=month).month == month  # a funnel month, fine alone
+    with pytest.raises(PeriodError) as info:
+        scorecard_period(NEW_YORK, NOW, month=month)
+    assert info.value.parameter == "month"
+    assert info.value.message == (
+        f"the scorecard of a month shows the 3 months before it, so its month must be from 1900-04 to 2999-12,"
+        f" got {month}"
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"month": "1900-04"},
+        {"month": "2999-12"},
+        {"from_": "1900-01-01T00:00:00-05:00", "to": "1900-03"},
+        {"from_": "2999-10", "to": "2999-12-31T23:59:59-05:00"},
+    ],
+)
+def test_the_edges_of_the_range_are_a_scorecard_whose_months_are_all_in_it(kwargs):
+    period = scorecard_period(NEW_YORK, NOW, **kwargs)
+    if period.month:
+        assert len(previous_months(period.month, NEW_YORK)) == 3  # the trend beside the targets
+    assert period.start.year >= 1900 and period.end <= month_period("2999-12", NEW_YORK).end

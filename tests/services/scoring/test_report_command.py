@@ -90,6 +90,23 @@ async def test_a_bad_month_is_one_line(month: str, tmp_path: Path):
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("month", "message"),
+    [
+        (
+            "1900-02",
+            "the scorecard of a month shows the 3 months before it, so its month must be from 1900-04 to 2999-12",
+        ),
+        ("1000-01", "1000-01 is outside the supported months, 1900-01 to 2999-12"),
+    ],
+)
+async def test_a_month_outside_the_range_is_one_line_naming_the_range(month: str, message: str, tmp_path: Path):
+    env = {"LOCKSTEP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/empty.db"}
+    result = await _lockstep("report", "--month", month, env=env)
+    assert result.returncode == 2 and result.stderr.startswith(f"lockstep: --month: {message}"), result.stderr
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
 async def test_a_database_without_the_tables_is_one_line(tmp_path: Path):
     env = {"LOCKSTEP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/empty.db"}
     result = await _lockstep("report", "--month", "2026-11", "--out", str(tmp_path / "page.html"), env=env)

@@ -135,6 +135,11 @@ async def test_events_in_stage_changes_out_and_the_api_explains_them(kafka_boots
             ("/scorecard", {"from": "2026-11"}, "to"),
             ("/scorecard", {"month": "2026-11", "from": "2026-11"}, "month"),
             ("/scorecard", {"model": "u_shaped"}, "model"),
+            # Outside 1900-2999 on the reporting clock, or a month whose trend would be.
+            ("/scorecard", {"month": "1900-01"}, "month must be from 1900-04 to 2999-12"),
+            ("/scorecard", {"month": "1000-01"}, "month: 1000-01 is outside the supported months"),
+            ("/scorecard", {"from": "1900-01-01T00:00:00+14:00", "to": "1900-03"}, "from: "),
+            ("/scorecard", {"from": "2999-10", "to": "2999-12-31T23:59:59-12:00"}, "to: "),
             ("/funnel", {"month": "2026-1"}, "month"),
         ):
             bad = await client.get(path, params=params)
@@ -144,6 +149,9 @@ async def test_events_in_stage_changes_out_and_the_api_explains_them(kafka_boots
                 bad.text,
             )
             assert named in bad.json()["detail"], (params, bad.json()["detail"])
+        for params in ({"month": "1900-04"}, {"month": "2999-12"}, {"from": "2999-10", "to": "2999-12-31T23:59:59Z"}):
+            edge = await client.get("/scorecard", params=params)  # the range's edges have a scorecard
+            assert edge.status_code == 200 and edge.json()["period"]["month"] == params.get("month"), edge.text
         assert (await client.get(f"/leads/{key_of('nobody@nowhere.io')}")).status_code == 404
         for body in ({}, {"email": ""}, {"email": "x" * 321}, {"email": 7}, {"email": "ada\x00@acme.io"}):
             bad = await client.post("/leads/search", json=body)

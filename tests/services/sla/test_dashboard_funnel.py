@@ -1,7 +1,8 @@
 """The ops dashboard's funnel: scoring's own answer, fetched from a real scoring service and passed
-through as it is (its problem documents too), a problem document of its own when the URL reaches
-something other than scoring, when the dashboard has no key for it or when scoring is gone; and a
-scoring URL that cannot work stopping the SLA service at start-up, in one line."""
+through as it is (its problem documents too, and the scorecard page's for a month scoring refuses),
+a problem document of its own when the URL reaches something other than scoring, when the dashboard
+has no key for it or when scoring is gone; and a scoring URL that cannot work stopping the SLA
+service at start-up, in one line."""
 
 import asyncio
 import os
@@ -91,6 +92,11 @@ async def test_the_funnel_is_scorings_own_answer_and_a_problem_once_scoring_is_g
                     refused.json()["detail"]
                     == (await direct.get("/funnel", params={"group_by": "mood"})).json()["detail"]
                 )
+                # The scorecard page's data too: a month scoring has no scorecard for is its 400, not a 502.
+                early = await client.get("/dashboard/scorecard/data", params={"month": "1900-01"})
+                assert early.status_code == 400 and early.headers["content-type"] == "application/problem+json"
+                assert early.json() == (await direct.get("/scorecard", params={"month": "1900-01"})).json()
+                assert early.json()["detail"].startswith("month: "), early.json()
 
                 scoring.stop()
                 gone = await client.get("/dashboard/funnel", params=window)
