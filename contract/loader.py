@@ -24,28 +24,37 @@ class ContractError(ValueError):
         self.problems = problems
 
 
-def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
-    lines[path] = node.start_mark.line + 1
+def _where(path: Path_) -> str:
+    return ".".join(map(str, path)) or "(top level)"
+
+
+def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], inside: frozenset[int] = frozenset()) -> Any:
+    """The plain data of `node`, noting each path's line. `inside` holds the nodes this one is part
+    of: an alias to one of them (`a: &x [*x]`) would make the data infinite."""
+    line = node.start_mark.line + 1
+    if id(node) in inside:
+        raise ContractError(
+            [f"{{file}}:{line}: {_where(path)}: a recursive alias: it refers to the anchored value that contains it"]
+        )
+    lines[path] = line
+    inside |= {id(node)}
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = (
-                yaml.safe_load(yaml.serialize(key_node))
-                if not isinstance(key_node, yaml.ScalarNode)
-                else key_node.value
-            )
-            if key in result:
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                # `? [a, b]` or `? {a: 1}`: a list or mapping as a key names nothing the contract has.
                 raise ContractError(
-                    [
-                        f"{{file}}:{key_node.start_mark.line + 1}: "
-                        f"{'.'.join(map(str, path + (key,))) or key}: duplicate key"
-                    ]
+                    [f"{{file}}:{key_line}: {_where(path)}: a key must be a name, not a list or mapping"]
                 )
-            result[key] = _to_python(value_node, path + (key,), lines)
-            lines[path + (key,)] = key_node.start_mark.line + 1  # point at the key, not where its value starts
+            key = key_node.value
+            if key in result:
+                raise ContractError([f"{{file}}:{key_line}: {_where(path + (key,))}: duplicate key"])
+            result[key] = _to_python(value_node, path + (key,), lines, inside)
+            lines[path + (key,)] = key_line  # point at the key, not where its value starts
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, path + (i,), lines) for i, item in enumerate(node.value)]
+        return [_to_python(item, path + (i,), lines, inside) for i, item in enumerate(node.value)]
     # Scalars: let PyYAML's safe resolver decide the type (int, float, bool, null, str).
     return yaml.safe_load(yaml.serialize(node))
 
@@ -103,6 +112,8 @@ def parse_contract(text: str, filename: str = "<contract>") -> Contract:
         line = mark.line + 1 if mark else 1
         problem = getattr(exc, "problem", None) or str(exc)
         raise ContractError([f"{filename}:{line}: not valid YAML: {problem}"]) from None
+    except RecursionError:  # PyYAML composes nested lists and mappings by recursion: it gives up first
+        raise ContractError([f"{filename}: not valid YAML: lists or mappings nested too deeply"]) from None
     if root is None:
         raise ContractError([f"{filename}:1: the file is empty"])
     lines: dict[Path_, int] = {}

@@ -48,6 +48,11 @@ def _broken(old: str, new: str) -> str:
         ("", "c.yaml:1: the file is empty"),
         ("- a\n- b\n", "c.yaml:1: the contract must be a mapping"),
         (MINIMAL + "stages: {}\n", "c.yaml:19: stages: duplicate key"),
+        ("a: &x [*x]\n", "c.yaml:1: a.0: a recursive alias: it refers to the anchored value that contains it"),
+        (MINIMAL + "sla: &x\n  teams: {t: *x}\n", "c.yaml:19: sla.teams.t: a recursive alias"),
+        ("? [a, b]\n: 1\n", "c.yaml:1: (top level): a key must be a name, not a list or mapping"),
+        (MINIMAL + "sla:\n  ? {a: 1}\n  : 1\n", "c.yaml:20: sla: a key must be a name, not a list or mapping"),
+        ("a: " + "[" * 5000 + "]" * 5000 + "\n", "c.yaml: not valid YAML: lists or mappings nested too deeply"),
         (_broken('version: "1"\n', ""), "c.yaml:1: version: Field required"),
         (MINIMAL + "bogus: 1\n", "c.yaml:19: bogus: Extra inputs are not permitted"),
         (
@@ -77,3 +82,13 @@ def test_each_problem_names_file_and_line(text, expected):
     with pytest.raises(ContractError) as info:
         parse_contract(text, "c.yaml")
     assert expected in str(info.value)
+
+
+def test_an_alias_used_twice_is_not_a_recursive_one():
+    lead = '  lead: {definition: "known", owner: marketing, next: [mql, disqualified, opportunity]}'
+    recycled = '  recycled: {definition: "back to marketing", owner: marketing, next: [mql, disqualified, opportunity]}'
+    aliased = _broken(lead, lead.replace("next: [", "next: &onward ["))
+    aliased = aliased.replace(recycled, recycled.replace("next: [mql, disqualified, opportunity]", "next: *onward"))
+    assert "*onward" in aliased
+    contract = parse_contract(aliased, "c.yaml")
+    assert contract.stages["recycled"].next == contract.stages["lead"].next == ["mql", "disqualified", "opportunity"]

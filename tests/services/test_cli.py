@@ -33,6 +33,24 @@ def test_contract_check_on_a_broken_file_prints_file_and_line(tmp_path):
     assert result.stderr.strip() == f"{broken}:3: scoring: Input should be a valid dictionary"
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: &x [*x]\n", ":1: a.0: a recursive alias: it refers to the anchored value that contains it"),
+        ("? [a, b]\n: 1\n", ":1: (top level): a key must be a name, not a list or mapping"),
+    ],
+)
+@pytest.mark.parametrize("command", [("contract", "check", "{file}"), ("serve", "scoring", "--port", "1")])
+def test_yaml_the_contract_cannot_hold_is_one_line_naming_file_and_line(tmp_path, text, message, command):
+    # `serve` reads LOCKSTEP_CONTRACT before anything else: port 1, which it could not bind, is never tried.
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(text)
+    args = [part.format(file=broken) for part in command]
+    result = _lockstep(*args, env={"LOCKSTEP_CONTRACT": str(broken)})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"{broken}{message}\n"
+
+
 def test_a_missing_contract_file_is_one_clear_line(tmp_path):
     result = _lockstep("contract", "check", str(tmp_path / "nope.yaml"))
     assert result.returncode == 2 and result.stderr.strip() == f"{tmp_path / 'nope.yaml'}: no such file"
