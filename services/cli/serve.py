@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from contract import load_contract
 from contract.settings import ContractSettings
 from services.cli.arguments import Commands
-from services.cli.errors import operate
+from services.cli.errors import operate, unavailable_in_one_line
 from shared.settings import LockstepSettings, load_settings
 
 if TYPE_CHECKING:
@@ -38,9 +38,16 @@ def add_topics(commands: Commands) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Start the service, then serve it. The service starts ahead of the server, in the loop the
+    server then runs in (shared/web/app.py start_ahead), so that a database or broker that does not
+    answer is one line naming its setting and exit code 1, as in every other command, rather than
+    the server's traceback of the lifespan; the server's lifespan takes the started service over."""
+    import asyncio
+
     import uvicorn
 
     from shared.logs import configure_logging
+    from shared.web.app import start_ahead
 
     settings = load_settings(ContractSettings)
     configure_logging(settings.log_level)
@@ -52,7 +59,7 @@ def _serve(args: argparse.Namespace) -> int:
     # pick its own address (the failed-authentication limit is per address) or claim HTTPS.
     proxies = (settings.trusted_proxies or "").strip()
     # log_config=None: uvicorn's own lines go through the one format (shared/logs.py), addresses removed.
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=args.host or settings.host,
         port=port,
@@ -62,6 +69,10 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,
     )
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as loop:
+        with unavailable_in_one_line():
+            loop.run(start_ahead(app))
+        loop.run(uvicorn.Server(config).serve())
     return 0
 
 

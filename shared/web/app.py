@@ -38,6 +38,32 @@ class RunningService(Protocol):
     async def close(self) -> None: ...
 
 
+class ServiceStart:
+    """The service's start-up, run once, by the app's lifespan or ahead of it (`start_ahead`)."""
+
+    def __init__(self, start: Callable[[], Awaitable[RunningService]]) -> None:
+        self._start = start
+        self._ahead: RunningService | None = None
+
+    async def ahead(self) -> None:
+        self._ahead = await self._start()
+
+    async def service(self) -> RunningService:
+        """The service started ahead, handed over once, or a new one."""
+        started, self._ahead = self._ahead, None
+        return started if started is not None else await self._start()
+
+
+async def start_ahead(app: FastAPI) -> None:
+    """Start the app's service now, for the lifespan to take over (and close at shutdown).
+
+    `lockstep serve` calls it in the event loop it then serves in, before the server runs the
+    lifespan: a failure to start (a database or broker that does not answer) then reaches the
+    command, which says it in one line. Raised inside the lifespan, the server would log it as a
+    traceback of a hundred lines and exit with its own code."""
+    await app.state.service_start.ahead()
+
+
 _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
@@ -53,7 +79,7 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = await start()
+        service = await app.state.service_start.service()
         # Start-up objects (modules, the contract, compiled rules) live as long as the process:
         # take them out of the collector's sight so full collections stay short under load.
         gc.collect()
@@ -82,6 +108,8 @@ def create_service_app(
         docs_url=None,
         redoc_url=None,
     )
+
+    app.state.service_start = ServiceStart(start)
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi_document(caller: Viewer) -> JSONResponse:
