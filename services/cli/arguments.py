@@ -27,3 +27,15 @@ def time_arg(option: str, value: str) -> datetime:
     if when.tzinfo is None:
         raise CliError(f"{option}: give a time zone, e.g. 2026-09-01T00:00:00Z")
     return when
+
+
+def port_arg(value: str) -> int:
+    """An argparse type: a TCP port a server can listen on. 0 would let the system pick a port
+    nobody is told of, and uvicorn takes 99999 modulo 65536 while logging :99999."""
+    try:
+        port = int(value)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {value!r}")
+    return port

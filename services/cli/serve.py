@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from contract import load_contract
 from contract.settings import ContractSettings
-from services.cli.arguments import Commands
+from services.cli.arguments import Commands, port_arg
 from services.cli.errors import operate, unavailable_in_one_line
 from shared.settings import LockstepSettings, load_settings
 
@@ -20,7 +20,7 @@ SERVICES = ("ingest", "scoring", "sla")
 def add_serve(commands: Commands) -> None:
     serve = commands.add_parser("serve", help="run one service")
     serve.add_argument("service", choices=SERVICES)
-    serve.add_argument("--port", type=int, help="default: LOCKSTEP_<SERVICE>_PORT")
+    serve.add_argument("--port", type=port_arg, help="1 to 65535; default: LOCKSTEP_<SERVICE>_PORT")
     serve.add_argument("--host", help="default: LOCKSTEP_HOST")
     serve.set_defaults(func=_serve)
 
@@ -54,7 +54,7 @@ def _serve(args: argparse.Namespace) -> int:
     load_contract(settings.contract)  # a broken contract stops the service before it binds its port
     module = __import__(f"services.{args.service}.app", fromlist=["create_app"])
     app = module.create_app()
-    port = args.port or getattr(settings, f"{args.service}_port")
+    port = args.port if args.port is not None else getattr(settings, f"{args.service}_port")
     # X-Forwarded-For/-Proto only from the proxies named: from anyone else they would let a client
     # pick its own address (the failed-authentication limit is per address) or claim HTTPS.
     proxies = (settings.trusted_proxies or "").strip()

@@ -90,6 +90,17 @@ def test_operator_commands_refuse_bad_input_in_one_line(args, message):
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize("port", ["99999", "65536", "0", "-5", "eighty"])
+def test_serve_refuses_a_port_outside_1_to_65535_before_anything_else(port):
+    # Let through, uvicorn would listen on 99999 modulo 65536 while logging :99999, 0 would be the
+    # setting's port and -5 uvicorn's error of several lines.
+    result = _lockstep("serve", "ingest", "--port", port, env={"LOCKSTEP_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
+    assert result.returncode == 2, result.stderr
+    usage, refused = result.stderr.splitlines()  # argparse's usage line, then its one error line
+    assert usage.startswith("usage: lockstep serve ")
+    assert refused == f"lockstep serve: error: argument --port: expected a port from 1 to 65535, got {port!r}"
+
+
 def test_an_unreachable_broker_is_one_line_and_exit_code_1():
     result = _lockstep("replay", "deadletter", "--dry-run", env={"LOCKSTEP_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
     assert result.returncode == 1
