@@ -59,6 +59,8 @@ def _events_schemas(args: argparse.Namespace) -> int:
     from shared.events.schemas import stale_schemas, write_schemas
 
     directory = Path(args.dir) if args.dir else EVENT_SCHEMAS_DIR
+    if directory.exists() and not directory.is_dir():
+        raise CliError(f"--dir: {directory} is not a directory")
     if args.check:
         stale = stale_schemas(directory)
         if stale:
@@ -67,7 +69,11 @@ def _events_schemas(args: argparse.Namespace) -> int:
             )
         print(f"{directory}: event schemas up to date")
         return 0
-    for path in write_schemas(directory):
+    try:
+        written = write_schemas(directory)
+    except OSError as exc:  # a file on the way, no permission, a full disk
+        raise CliError(f"--dir: cannot write the event schemas to {directory}: {exc.strerror or exc}") from None
+    for path in written:
         print(path)
     return 0
 

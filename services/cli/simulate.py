@@ -28,6 +28,7 @@ def add_simulate(commands: Commands) -> None:
 
 def _simulate(args: argparse.Namespace) -> int:
     import json
+    import math
 
     import httpx
 
@@ -35,6 +36,10 @@ def _simulate(args: argparse.Namespace) -> int:
     from services.simulator.requests import Credentials
     from services.simulator.run import Simulator
 
+    for option, value in (("--rate", args.rate), ("--duration", args.duration)):
+        # nan or inf fail deep in the sending loop; 0 or below send nothing and still exit 0.
+        if not math.isfinite(value) or value <= 0:
+            raise CliError(f"{option}: expected a number above 0, got {value:g}")
     settings = load_settings(IngestSettings)
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]
     unknown = set(sources) - {"hubspot", "salesforce", "marketo", "pipedrive", "generic"}

@@ -68,6 +68,9 @@ def test_event_schemas_check_passes_on_the_committed_schemas():
     assert result.returncode == 0, result.stderr
 
 
+_NOWHERE = ("--duration", "1", "--url", "http://127.0.0.1:1")  # were the input let through: short, sent nowhere
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -80,6 +83,23 @@ def test_event_schemas_check_passes_on_the_committed_schemas():
         (("alerts", "redeliver", "--all-failed", "--target", "ops"), "--target: unknown target 'ops'"),
         (("alerts", "deliveries", "--limit", "0"), "--limit: must be at least 1"),
         (("erase", "--email", "not an address"), "--email: not an email address"),
+        (
+            ("replay", "deadletter", "--since", "1969-12-31T00:00:00Z"),
+            "--since: '1969-12-31T00:00:00Z' is before 1970-01-01T00:00:00Z, where record times begin",
+        ),
+        (
+            ("replay", "raw", "--source", "marketo", "--since", "999999d", "--until", "1h"),
+            "--since: '999999d' is before",
+        ),
+        (("simulate", "--rate", "nan", *_NOWHERE), "--rate: expected a number above 0, got nan"),
+        (("simulate", "--rate", "inf", *_NOWHERE), "--rate: expected a number above 0, got inf"),
+        (("simulate", "--rate", "-1", *_NOWHERE), "--rate: expected a number above 0, got -1"),
+        (
+            ("simulate", "--duration", "0", "--url", "http://127.0.0.1:1"),
+            "--duration: expected a number above 0, got 0",
+        ),
+        (("events", "schemas", "--dir", "/etc/passwd"), "--dir: /etc/passwd is not a directory"),
+        (("events", "schemas", "--dir", "/etc/passwd/x"), "--dir: cannot write the event schemas to /etc/passwd/x"),
     ],
 )
 def test_operator_commands_refuse_bad_input_in_one_line(args, message):
