@@ -98,6 +98,21 @@ def _allowed_methods(request: Request) -> str | None:
     return ", ".join(sorted(methods)) or None
 
 
+# FastAPI's words for a JSON body it could not even decode; the exception it raises it from says why.
+_UNREAD_BODY = "There was an error parsing the body"
+
+
+def _unreadable(cause: BaseException) -> str:
+    """What is wrong with a JSON body that could not be decoded, in the sender's terms."""
+    if isinstance(cause, UnicodeError):
+        return "body: not UTF-8 text (a JSON body is UTF-8)"
+    if isinstance(cause, RecursionError):
+        return "body: arrays or objects nested too deeply"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return "body: a number with more digits than can be read"
+    return f"body: not readable as JSON ({type(cause).__name__})"
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -114,6 +129,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 400 and detail == _UNREAD_BODY and exc.__cause__ is not None:
+            detail = _unreadable(exc.__cause__)
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
             headers = {**(headers or {}), "Allow": _allowed_methods(request) or (headers or {}).get("Allow", "")}
