@@ -24,6 +24,11 @@ class ContractError(ValueError):
         self.problems = problems
 
 
+# A contract is a few hundred values (the default one: about 450). Aliases of aliases can make a short file expand to billions of
+# them ("billion laughs"), which loading would build one by one; past this many it is refused instead.
+MAX_VALUES = 10_000
+
+
 def _where(path: Path_) -> str:
     return ".".join(map(str, path)) or "(top level)"
 
@@ -37,6 +42,8 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], inside: fr
             [f"{{file}}:{line}: {_where(path)}: a recursive alias: it refers to the anchored value that contains it"]
         )
     lines[path] = line
+    if len(lines) > MAX_VALUES:
+        raise ContractError([f"{{file}}:{line}: {_where(path)}: more than {MAX_VALUES:,} values: aliases of aliases?"])
     inside |= {id(node)}
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}

@@ -92,3 +92,12 @@ def test_an_alias_used_twice_is_not_a_recursive_one():
     assert "*onward" in aliased
     contract = parse_contract(aliased, "c.yaml")
     assert contract.stages["recycled"].next == contract.stages["lead"].next == ["mql", "disqualified", "opportunity"]
+
+
+def test_aliases_of_aliases_that_expand_past_any_contract_are_refused_in_one_line():
+    """Ten lines that would expand to ten billion values: refused, not built one by one."""
+    laughs = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    laughs += [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]" for i in range(9)]
+    with pytest.raises(ContractError) as info:
+        parse_contract("\n".join(laughs) + "\n", "c.yaml")
+    assert len(info.value.problems) == 1 and "more than 10,000 values: aliases of aliases?" in str(info.value)
