@@ -24,8 +24,9 @@ class ContractError(ValueError):
         self.problems = problems
 
 
-# A contract is a few hundred values (the default one: about 450). Aliases of aliases can make a short file expand to billions of
-# them ("billion laughs"), which loading would build one by one; past this many it is refused instead.
+# A contract is a few hundred values (the default one: about 450). Aliases of aliases can make a
+# short file expand to billions of them ("billion laughs"), which loading would build one by one;
+# past this many it is refused instead.
 MAX_VALUES = 10_000
 
 
