@@ -149,8 +149,6 @@ class WebhookDoor:
                 return self.reject(source, 400, problem, problem, request=request)
             if records is None:
                 raise RuntimeError(f"{source}: events could not be serialized")
-        if problem := await self._work(request, too_large_for_kafka, records, result.drafts):
-            return self.reject(source, 413, problem, problem, request=request)
         for unmapped in result.unmapped:
             self._metrics.unmapped.labels(source, unmapped.field).inc()
         ids = tuple(d.event_id for d in result.drafts)
@@ -158,14 +156,19 @@ class WebhookDoor:
             self._delivered.move_to_end(ids)
             return self._accept(adapter, request, result, duplicate=True)
         bulk = self._bulk.of(result.drafts)
+        # A send refuses an oversized record before sending any of its records (EventProducer.send_many),
+        # and the raw record, the largest of a request's (its body and every event id), goes in the first
+        # send on either path: a request too large for Kafka leaves nothing there.
         try:
             if bulk:
                 await self._bulk.send(source, records[0], records[1:], bulk)
             else:
                 await self._producer.send_many(records)
         except RecordTooLarge as exc:
-            # What the check above cannot see: a broker (or topic) whose limit is set below MAX_RECORD_BYTES.
-            # The same records would be refused again, so no 503 for the sender to retry forever.
+            # The same records would be refused again: 413, not a 503 for the sender to retry forever.
+            if problem := too_large_for_kafka(records, result.drafts):
+                return self.reject(source, 413, problem, problem, request=request)
+            # A broker (or topic) whose limit is set below MAX_RECORD_BYTES: only the broker could tell.
             log.warning("%s: answering 413: %s", source, exc)
             detail = (
                 f"the body and its events exceed the largest record Kafka takes here (at most {MAX_RECORD_BYTES} bytes)"

@@ -21,8 +21,8 @@ from services.ingest.door import WebhookDoor
 from services.ingest.metrics import DoorMetrics
 from services.ingest.settings import IngestSettings
 from services.ingest.sources.base import SourceAdapter
-from shared.bus import OutgoingRecord, Topics
-from shared.bus.producer import Delivered
+from shared.bus import OutgoingRecord, RecordTooLarge, Topics
+from shared.bus.producer import Delivered, first_too_large
 from tests.services.ingest.sources import factories
 from tests.services.ingest.sources.factories import NOW_S
 from tests.support.keys import TEST_KEYS
@@ -33,7 +33,8 @@ HOST = "hooks.example.com"
 
 class FakeProducer:
     """Takes batches as the real one does: all acknowledged (each at the next offset of its topic's
-    partition, three partitions, the key's by a stable hash), or BusUnavailable."""
+    partition, three partitions, the key's by a stable hash), or BusUnavailable, or RecordTooLarge
+    with nothing of the batch taken when a record is over the limit."""
 
     def __init__(self) -> None:
         self.batches: list[list[OutgoingRecord]] = []
@@ -44,6 +45,8 @@ class FakeProducer:
     async def send_many(self, records: list[OutgoingRecord]) -> list[Delivered]:
         if self.failure is not None:
             raise self.failure
+        if too_large := first_too_large(records):
+            raise RecordTooLarge(f"record {too_large[0]} of {len(records)} is {too_large[1]} bytes")
         self.batches.append(list(records))
         landed = []
         for record in records:

@@ -16,6 +16,7 @@ from tests.services.ingest.door_requests import ACTIVITY, batch_under, generic
 from tests.services.ingest.fake_door import new_door
 
 DEFAULT_LIMIT: int = IngestSettings.model_fields["max_body_bytes"].default
+AT = ACTIVITY["data"]["occurred_at"]
 
 
 async def test_a_batch_whose_raw_record_is_over_the_largest_kafka_record_is_413_and_nothing_is_published():
@@ -57,3 +58,15 @@ async def test_a_record_the_broker_refuses_as_too_large_is_413_not_a_503_to_retr
     assert "largest record Kafka takes here" in answer.json()["detail"]
     assert door.count("generic", "rejected", "too_large") == 1
     assert door.count("generic", "unavailable", "kafka_unavailable") == 0
+
+
+async def test_an_import_too_large_for_kafka_is_413_before_any_of_its_sends():
+    """An import's request goes out in two sends (the raw record and its bulk records, then the notices
+    and the rest): the first is refused whole, so no part of it is on Kafka when the sender is told 413."""
+    door = new_door(max_body_bytes=DEFAULT_LIMIT, bulk_min_events=2)
+    upsert = {"type": "lockstep.contact.upserted.v1", "data": {"lead": ACTIVITY["data"]["lead"], "occurred_at": AT}}
+    events = [{**upsert, "id": event["id"]} for event in batch_under(DEFAULT_LIMIT - 4096)]
+    answer = await door.post("/webhooks/generic", *reversed(generic(events)))
+
+    assert answer.status == 413 and f"ids of its {len(events)} events" in answer.json()["detail"]
+    assert door.published() == [] and door.producer.batches == []
