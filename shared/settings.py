@@ -20,8 +20,7 @@ from shared.events.keys import LeadKeys
 ENV_PREFIX = "LOCKSTEP_"
 
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]*$")
-# Kafka's topic names end at 249 characters, and the longest of ours adds `events.bulk` to the prefix.
-_TOPIC_PREFIX_MAX = 249 - len("events.bulk")
+_TOPIC_NAME_MAX = 249  # Kafka's
 _DURATION = re.compile(r"^([0-9]{1,6})(m|h|d|w)$")
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _HOST_PORT = re.compile(r"^[^\s,:]+:\d{1,5}$")
@@ -131,8 +130,11 @@ class LockstepSettings(BaseSettings):
     def _topic_prefix(cls, value: str) -> str:
         if not _TOPIC_PREFIX.match(value):
             raise ValueError("only letters, digits, '.', '_' and '-' are legal in Kafka topic names")
-        if len(value) > _TOPIC_PREFIX_MAX:
-            raise ValueError(f"at most {_TOPIC_PREFIX_MAX} characters: Kafka topic names end at 249")
+        from shared.bus.topics import Topics  # here, not at import: settings load before any client
+
+        longest = _TOPIC_NAME_MAX - max(len(name) for name in Topics("").all())  # our longest topic's suffix
+        if len(value) > longest:
+            raise ValueError(f"at most {longest} characters: Kafka topic names end at {_TOPIC_NAME_MAX}")
         return value
 
     @field_validator("trusted_proxies")
